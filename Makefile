@@ -1,0 +1,118 @@
+# senko - keep MicroPython boards running the files of a git repository.
+#
+#   make deps       install the Debian packages needed to build and test
+#   make            build build/senko and build/senkod
+#   make check      build and run every test; ends with "N passed, M failed"
+#   make check SANITIZE=1   the same under AddressSanitizer + UBSan
+#   make bench      run the benchmarks (real-speed serial; slow)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/senko
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+
+# Debian package names; keep in sync with the README.
+DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
+	libssl-dev libjansson-dev libinih-dev libcmocka-dev git openssl \
+	nodejs npm
+
+PKGS = libcurl openssl jansson inih
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) \
+	$(shell pkg-config --cflags $(PKGS))
+LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread
+TEST_LIBS = $(shell pkg-config --libs cmocka)
+
+ifeq ($(SANITIZE),1)
+BUILD = build/sanitize
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+ALL_CFLAGS += $(SAN)
+LDFLAGS += $(SAN)
+else
+BUILD = build
+endif
+
+MAIN_SRCS = src/senko.c src/senkod.c
+LIB_SRCS = $(filter-out $(MAIN_SRCS),$(wildcard src/*.c))
+LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB = $(BUILD)/libsenko.a
+PROGS = $(BUILD)/senko $(if $(wildcard src/senkod.c),$(BUILD)/senkod)
+
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_PROGS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_TOOLS = tests/board/ptybridge
+
+all: $(PROGS)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/senko: $(BUILD)/obj/senko.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/senkod: $(BUILD)/obj/senkod.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP $(LDFLAGS) \
+		-o $@ $< $(LIB) $(LIBS) $(TEST_LIBS)
+
+tests/board/ptybridge: tests/board/ptybridge.c
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
+# The emulator's interpreter comes from npm, pinned by the lock file.
+tests/node_modules/.installed: tests/package.json tests/package-lock.json
+	cd tests && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+NODE_DEPS = $(if $(wildcard tests/package.json),tests/node_modules/.installed)
+TOOLS = $(filter $(wildcard $(TEST_TOOLS:=.c)),$(TEST_TOOLS:=.c))
+
+check: $(PROGS) $(UNIT_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
+	@SENKO_BUILD=$(BUILD) tests/run.sh
+
+bench: $(PROGS) $(TOOLS:.c=) $(NODE_DEPS)
+	@SENKO_BUILD=$(BUILD) tests/bench/run.sh
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -q && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends $(DEBIAN_PACKAGES)
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
+	install -m 755 $(BUILD)/senko $(DESTDIR)$(BINDIR)/senko
+	$(if $(wildcard src/senkod.c),install -m 755 $(BUILD)/senkod \
+		$(DESTDIR)$(SBINDIR)/senkod)
+	for page in man/*.[158]; do \
+		install -m 644 $$page \
+			$(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}; \
+	done
+	install -m 644 senko.conf.example README.md $(DESTDIR)$(DOCDIR)/
+	$(if $(wildcard systemd/senkod.service),install -d \
+		$(DESTDIR)$(SYSTEMDDIR) && install -m 644 \
+		systemd/senkod.service $(DESTDIR)$(SYSTEMDDIR)/)
+
+clean:
+	rm -rf build tests/board/ptybridge
+
+.PHONY: all check bench deps install clean
+.SECONDARY:
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

@@ -1,0 +1,47 @@
+/*
+ * cli.h - the `senko` command-line tool: its command table and context.
+ *
+ * Each command is one function `cmd_NAME(struct cli *, argc, argv)` in its
+ * own src/cmd_NAME.c and one entry in the table in cli.c (git.c's way).
+ * argv[0] is the command name.  A command returns the process exit status
+ * (CLI_EXIT_*); it never calls exit().
+ */
+#ifndef SENKO_CLI_H
+#define SENKO_CLI_H
+
+#include "config.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILED 1   /* some device or source failed */
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_PENDING 100 /* senko check: updates are pending */
+#define CLI_EXIT_CONFIG CONFIG_EXIT_ERROR
+
+#define CLI_NEEDS_CONFIG 0x1 /* load -c FILE before running */
+
+struct cli {
+	const char *config_path;
+	struct config *cfg; /* loaded for CLI_NEEDS_CONFIG commands; owned */
+	int verbosity;
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	unsigned flags;
+	const char *usage;   /* arguments, for --help */
+	const char *summary; /* one line */
+};
+
+extern const struct cli_command cli_commands[];
+
+/* Look a command up by name; NULL if there is none. */
+const struct cli_command *cli_find_command(const char *name);
+void cli_usage(FILE *out);
+/* Print "usage: senko CMD ARGS" for cmd to stderr; returns CLI_EXIT_USAGE. */
+int cli_command_usage(const struct cli_command *cmd);
+
+int cmd_hash(struct cli *cli, int argc, char **argv);
+int cmd_config(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * config.h - senko.conf: reading, validating and printing it.
+ *
+ * The file is INI (parsed by inih) with three kinds of section:
+ * [senkod] (global settings), [source NAME] (a repository location) and
+ * [device NAME] (a board).  config_load() validates everything it can
+ * without touching the network or the boards; every error names the file,
+ * the line and the key, and a failed load leaves no half-built config.
+ * Keys are looked up in keyword tables in config.c: adding a key is one
+ * table entry.
+ *
+ * Ownership: struct config owns every string and array in it; free it with
+ * config_free().  Devices refer to their source by index, so the arrays
+ * may grow while loading without leaving dangling pointers.
+ */
+#ifndef SENKO_CONFIG_H
+#define SENKO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/senko/senko.conf"
+#define CONFIG_EXIT_ERROR 78 /* EX_CONFIG */
+
+enum source_api {
+	SOURCE_API_TREES,    /* commits + recursive tree + blobs */
+	SOURCE_API_CONTENTS, /* the contents API, as Senko used it */
+};
+
+enum reset_mode {
+	RESET_NONE,
+	RESET_SOFT,
+	RESET_HARD,
+};
+
+struct config_source {
+	char *name;
+	char *user;
+	char *repo;
+	char *branch;
+	char *working_dir; /* "" = repository root; no leading/trailing '/' */
+	char **files;      /* NULL = everything under working_dir */
+	size_t nfiles;
+	enum source_api api;
+	int line;          /* of the section header */
+};
+
+struct config_device {
+	char *name;
+	char *port;
+	unsigned baud;
+	char *source;        /* name as written */
+	size_t source_index; /* into config.sources */
+	char *dest;          /* absolute board folder, "/" or no trailing '/' */
+	enum reset_mode reset;
+	bool prune;
+	int line;
+};
+
+struct config {
+	char *path;
+	unsigned interval;   /* seconds */
+	char *state_dir;
+	char *api_url;       /* no trailing '/' */
+	char *token_file;    /* "" = none */
+	char *ca_file;       /* "" = system CAs */
+	unsigned jobs;
+	struct config_source *sources;
+	size_t nsources;
+	struct config_device *devices;
+	size_t ndevices;
+};
+
+/* Load and validate path.  Returns a new config or NULL (errors logged). */
+struct config *config_load(const char *path);
+void config_free(struct config *cfg);
+
+const struct config_source *config_source_of(const struct config *cfg,
+    const struct config_device *dev);
+const struct config_device *config_find_device(const struct config *cfg,
+    const char *name);
+
+/* Print the effective configuration as INI; the token is never printed. */
+void config_print(const struct config *cfg, FILE *out);
+
+/*
+ * The API token: $SENKO_TOKEN, else the first line of token_file.  Sets
+ * *token to a new string, or NULL when none is configured (public repos).
+ * Refuses a token file others can read; warns when its group can.
+ */
+int config_load_token(const struct config *cfg, char **token);
+
+/* Parse "90", "30s", "5m", "2h" into seconds; -1 on error. */
+int config_parse_duration(const char *s, unsigned *seconds);
+/* Parse a Senko-style URL into a source's user/repo/branch/working_dir. */
+int config_parse_url(const char *url, struct config_source *src,
+    const char **why);
+
+const char *reset_mode_name(enum reset_mode m);
+const char *source_api_name(enum source_api a);
+
+#endif

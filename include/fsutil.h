@@ -1,0 +1,29 @@
+/*
+ * fsutil.h - small file-system helpers shared by the state modules.
+ *
+ * Every state file senko writes goes through fs_write_atomic(): a
+ * temporary file in the same folder, fsync, rename, fsync of the folder,
+ * so a power cut leaves either the old or the new file, never a torn one.
+ * Errors are logged, naming the path, and returned as -1.
+ */
+#ifndef SENKO_FSUTIL_H
+#define SENKO_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct buf;
+
+/* mkdir -p; existing folders are fine. */
+int fs_mkdir_p(const char *path, mode_t mode);
+int fs_write_atomic(const char *path, const void *data, size_t len,
+    mode_t mode);
+/* Read a whole file into out (appending); honours out's cap. */
+int fs_read_file(const char *path, struct buf *out);
+int fs_fsync_dir(const char *dir);
+/* rm -rf; a missing path is fine. */
+int fs_remove_tree(const char *path);
+/* Create a temporary file "DIR/.NAME.XXXXXX" next to path; returns fd. */
+int fs_mkstemp_beside(const char *path, char **tmp_path);
+
+#endif

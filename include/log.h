@@ -1,0 +1,62 @@
+/*
+ * log.h - the logging API (after OpenBSD ntpd's log.c).
+ *
+ * Everything goes to stderr, one line per event.  Under systemd (when
+ * JOURNAL_STREAM is set) each line starts with a "<N>" priority prefix that
+ * journald turns into the entry's priority; otherwise lines read
+ * "prog: level: message", with a timestamp when LOG_TIME is asked for.
+ *
+ * The module owns: the verbosity, the program name and a per-thread copy
+ * of the last error message (log_last_error), which callers use to record
+ * why a board or source failed without threading strings through every
+ * return path.  All functions are thread-safe.
+ *
+ * Two tiers of errors: log_fail()/log_failx() log and return -1, for
+ * `return log_fail("cannot open '%s'", path);`; fatal()/fatalx() exit and
+ * are only for start-up, out-of-memory and broken invariants.
+ */
+#ifndef SENKO_LOG_H
+#define SENKO_LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LOG_LEVEL_ERR = 3,
+	LOG_LEVEL_WARNING = 4,
+	LOG_LEVEL_NOTICE = 5,
+	LOG_LEVEL_INFO = 6,
+	LOG_LEVEL_DEBUG = 7,
+};
+
+#define LOG_TIME 0x1 /* prefix plain lines with a timestamp */
+
+/* verbosity: -1 quiet (warnings and errors), 0 normal, 1 verbose (debug). */
+void log_init(const char *progname, int verbosity, int flags);
+int log_verbosity(void);
+
+#define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);  /* adds strerror */
+void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_notice(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+
+/* Log at error level (log_fail adds strerror(errno)); return -1. */
+int log_fail(const char *fmt, ...) LOG_PRINTF(1, 2);
+int log_failx(const char *fmt, ...) LOG_PRINTF(1, 2);
+
+void fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+    LOG_PRINTF(2, 0);
+
+/*
+ * The last error-level message this thread logged (without prefix), or ""
+ * when none since log_clear_error().  Valid until this thread logs again.
+ */
+const char *log_last_error(void);
+void log_clear_error(void);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * cli.c - the table of `senko` commands; see cli.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "banned.h"
+
+const struct cli_command cli_commands[] = {
+	{ "config", cmd_config, 0, "check",
+	    "validate the configuration and print it (token redacted)" },
+	{ "hash", cmd_hash, 0, "FILE...",
+	    "print git blob hashes, as git hash-object does" },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+
+const struct cli_command *
+cli_find_command(const char *name)
+{
+	const struct cli_command *cmd;
+
+	for (cmd = cli_commands; cmd->name; cmd++)
+		if (strcmp(cmd->name, name) == 0)
+			return cmd;
+	return NULL;
+}
+
+void
+cli_usage(FILE *out)
+{
+	const struct cli_command *cmd;
+
+	fprintf(out, "usage: senko [-c FILE] [-v|-q] COMMAND [ARGS]\n\n"
+	    "Keeps MicroPython boards running the files of a GitHub "
+	    "repository.\n\n  -c FILE  configuration (default %s)\n"
+	    "  -v       verbose (debug messages)\n  -q       quiet (warnings "
+	    "and errors only)\n\ncommands:\n", CONFIG_DEFAULT_PATH);
+	for (cmd = cli_commands; cmd->name; cmd++)
+		fprintf(out, "  %-8s %-20s %s\n", cmd->name, cmd->usage,
+		    cmd->summary);
+	fprintf(out, "\nexit status: 0 all in sync, 1 some device or source "
+	    "failed, 2 usage error,\n100 updates pending (check), 78 "
+	    "configuration error.  See senko(1).\n");
+}
+
+int
+cli_command_usage(const struct cli_command *cmd)
+{
+	fprintf(stderr, "usage: senko %s %s\n", cmd->name, cmd->usage);
+	return CLI_EXIT_USAGE;
+}

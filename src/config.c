@@ -1,0 +1,1047 @@
+/*
+ * config.c - senko.conf parsing and validation; see config.h.
+ *
+ * inih calls handle_key() once per "key = value" line.  Section headers are
+ * seen by our line reader (read_line) rather than by inih, so that an empty
+ * section is still created and every object knows the line it started on.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "buf.h"
+#include "config.h"
+#include "fsutil.h"
+#include "log.h"
+#include "path.h"
+#include "xalloc.h"
+#include "banned.h"
+
+#define DEFAULT_INTERVAL 300
+#define DEFAULT_STATE_DIR "/var/lib/senko"
+#define DEFAULT_API_URL "https://api.github.com"
+#define DEFAULT_TOKEN_FILE "/etc/senko/token"
+#define DEFAULT_JOBS 4
+#define DEFAULT_BAUD 115200
+#define DEFAULT_BRANCH "main"
+#define MAX_INTERVAL (7 * 24 * 3600)
+#define MAX_JOBS 64
+#define NAME_MAX_LEN 64
+
+enum section_kind {
+	SECTION_NONE,
+	SECTION_SENKOD,
+	SECTION_SOURCE,
+	SECTION_DEVICE,
+	SECTION_BAD, /* an error was reported for the header; skip its keys */
+};
+
+struct parse_ctx {
+	struct config *cfg;
+	FILE *fp;
+	int line;
+	int errors;
+	enum section_kind kind;
+	void *object;      /* struct config, config_source or config_device */
+	const char *label; /* "[device kitchen]", for messages */
+	char label_buf[NAME_MAX_LEN + 32];
+	unsigned seen;     /* bit per keyword index: duplicate detection */
+	bool has_url;
+	int source_key_line; /* line of a device's "source =" */
+	int *device_source_lines;
+};
+
+typedef int (*parse_fn)(struct parse_ctx *, void *field, const char *value);
+
+struct keyword {
+	const char *name;
+	parse_fn parse;
+	size_t offset;
+};
+
+static int
+conf_error(struct parse_ctx *ctx, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+conf_error(struct parse_ctx *ctx, const char *key, const char *fmt, ...)
+{
+	struct buf msg = BUF_INIT;
+	va_list ap;
+
+	buf_addf(&msg, "%s:%d: ", ctx->cfg->path, ctx->line);
+	if (ctx->label)
+		buf_addf(&msg, "%s ", ctx->label);
+	if (key)
+		buf_addf(&msg, "%s: ", key);
+	va_start(ap, fmt);
+	buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	log_failx("%s", msg.data);
+	buf_release(&msg);
+	ctx->errors++;
+	return -1;
+}
+
+/* Value parsers: each checks and stores one key's value. */
+
+static int
+parse_string(struct parse_ctx *ctx, void *field, const char *value)
+{
+	char **s = field;
+
+	(void)ctx;
+	free(*s);
+	*s = xstrdup(value);
+	return 0;
+}
+
+static int
+parse_nonempty(struct parse_ctx *ctx, void *field, const char *value)
+{
+	if (*value == '\0')
+		return -1;
+	return parse_string(ctx, field, value);
+}
+
+static int
+parse_duration(struct parse_ctx *ctx, void *field, const char *value)
+{
+	(void)ctx;
+	return config_parse_duration(value, field);
+}
+
+static int
+parse_uint_range(const char *value, unsigned *out, unsigned lo, unsigned hi)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*value))
+		return -1;
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+parse_jobs(struct parse_ctx *ctx, void *field, const char *value)
+{
+	(void)ctx;
+	return parse_uint_range(value, field, 1, MAX_JOBS);
+}
+
+static int
+parse_baud(struct parse_ctx *ctx, void *field, const char *value)
+{
+	/* The rates Linux termios can set without custom divisors. */
+	static const unsigned rates[] = { 1200, 2400, 4800, 9600, 19200,
+		38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600,
+		1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000,
+		4000000 };
+	unsigned v;
+	size_t i;
+
+	(void)ctx;
+	if (parse_uint_range(value, &v, 1, UINT_MAX) == -1)
+		return -1;
+	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+		if (rates[i] == v) {
+			*(unsigned *)field = v;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+parse_bool(struct parse_ctx *ctx, void *field, const char *value)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" };
+	static const char *no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0) {
+			*(bool *)field = true;
+			return 0;
+		}
+		if (strcasecmp(value, no[i]) == 0) {
+			*(bool *)field = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+parse_reset(struct parse_ctx *ctx, void *field, const char *value)
+{
+	enum reset_mode m;
+
+	(void)ctx;
+	for (m = RESET_NONE; m <= RESET_HARD; m++)
+		if (strcmp(value, reset_mode_name(m)) == 0) {
+			*(enum reset_mode *)field = m;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+parse_api(struct parse_ctx *ctx, void *field, const char *value)
+{
+	enum source_api a;
+
+	(void)ctx;
+	for (a = SOURCE_API_TREES; a <= SOURCE_API_CONTENTS; a++)
+		if (strcmp(value, source_api_name(a)) == 0) {
+			*(enum source_api *)field = a;
+			return 0;
+		}
+	return -1;
+}
+
+/* Strip leading and trailing '/' and check what is left is a safe path. */
+static char *
+normalize_relpath(const char *value, const char **why)
+{
+	size_t len;
+
+	while (*value == '/')
+		value++;
+	len = strlen(value);
+	while (len > 0 && value[len - 1] == '/')
+		len--;
+	if (len == 0)
+		return xstrdup("");
+	if (!path_is_safe(value, len, why))
+		return NULL;
+	return xstrndup(value, len);
+}
+
+static int
+parse_working_dir(struct parse_ctx *ctx, void *field, const char *value)
+{
+	const char *why;
+	char *dir = normalize_relpath(value, &why);
+
+	if (dir == NULL)
+		return conf_error(ctx, "working_dir", "'%s': %s", value, why);
+	free(*(char **)field);
+	*(char **)field = dir;
+	return 0;
+}
+
+static int
+parse_dest(struct parse_ctx *ctx, void *field, const char *value)
+{
+	const char *why;
+	char *rel;
+
+	if (value[0] != '/')
+		return conf_error(ctx, "dest", "'%s' must be an absolute folder "
+		    "on the board, such as / or /app", value);
+	rel = normalize_relpath(value, &why);
+	if (rel == NULL)
+		return conf_error(ctx, "dest", "'%s': %s", value, why);
+	free(*(char **)field);
+	*(char **)field = xasprintf("/%s", rel);
+	free(rel);
+	return 0;
+}
+
+static int
+parse_files(struct parse_ctx *ctx, void *field, const char *value)
+{
+	struct config_source *src = ctx->object;
+	const char *p = value;
+
+	(void)field;
+	while (*p) {
+		const char *why;
+		size_t n;
+		char *word, *path;
+
+		while (isspace((unsigned char)*p))
+			p++;
+		n = strcspn(p, " \t");
+		if (n == 0)
+			break;
+		word = xstrndup(p, n);
+		p += n;
+		path = normalize_relpath(word, &why);
+		if (path == NULL || *path == '\0') {
+			conf_error(ctx, "files", "'%s': %s", word,
+			    path ? "names the whole repository" : why);
+			free(path);
+			free(word);
+			return -1;
+		}
+		free(word);
+		src->files = xreallocarray(src->files, src->nfiles + 1,
+		    sizeof(*src->files));
+		src->files[src->nfiles++] = path;
+	}
+	return 0;
+}
+
+static int
+parse_url(struct parse_ctx *ctx, void *field, const char *value)
+{
+	struct config_source *src = ctx->object;
+	const char *why;
+
+	(void)field;
+	/* Set even on failure: a bad url is one error, not also "no user". */
+	ctx->has_url = true;
+	if (config_parse_url(value, src, &why) == -1)
+		return conf_error(ctx, "url", "'%s': %s", value, why);
+	return 0;
+}
+
+static int
+parse_source_ref(struct parse_ctx *ctx, void *field, const char *value)
+{
+	ctx->source_key_line = ctx->line;
+	return parse_nonempty(ctx, field, value);
+}
+
+#define GLOBAL(name, fn) { #name, fn, offsetof(struct config, name) }
+#define SOURCE(name, fn) { #name, fn, offsetof(struct config_source, name) }
+#define DEVICE(name, fn) { #name, fn, offsetof(struct config_device, name) }
+
+static const struct keyword senkod_keywords[] = {
+	GLOBAL(interval, parse_duration),
+	GLOBAL(state_dir, parse_nonempty),
+	GLOBAL(api_url, parse_nonempty),
+	GLOBAL(token_file, parse_string),
+	GLOBAL(ca_file, parse_string),
+	GLOBAL(jobs, parse_jobs),
+	{ NULL, NULL, 0 },
+};
+
+static const struct keyword source_keywords[] = {
+	SOURCE(user, parse_nonempty),
+	SOURCE(repo, parse_nonempty),
+	SOURCE(branch, parse_nonempty),
+	SOURCE(working_dir, parse_working_dir),
+	SOURCE(files, parse_files),
+	SOURCE(api, parse_api),
+	{ "url", parse_url, 0 },
+	{ NULL, NULL, 0 },
+};
+
+static const struct keyword device_keywords[] = {
+	DEVICE(port, parse_nonempty),
+	DEVICE(baud, parse_baud),
+	{ "source", parse_source_ref, offsetof(struct config_device, source) },
+	DEVICE(dest, parse_dest),
+	DEVICE(reset, parse_reset),
+	DEVICE(prune, parse_bool),
+	{ NULL, NULL, 0 },
+};
+
+static const char *key_hints[] = {
+	"interval", "a duration such as 90s, 5m or 1h (1s to 7 days)",
+	"jobs", "a number from 1 to 64",
+	"baud", "a standard rate such as 115200",
+	"prune", "yes or no",
+	"reset", "none, soft or hard",
+	"api", "trees or contents",
+	NULL,
+};
+
+static const char *
+hint_for(const char *key)
+{
+	size_t i;
+
+	for (i = 0; key_hints[i]; i += 2)
+		if (strcmp(key_hints[i], key) == 0)
+			return key_hints[i + 1];
+	return "a value";
+}
+
+static bool
+valid_name(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > NAME_MAX_LEN || name[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
+			return false;
+	return true;
+}
+
+static void
+source_defaults(struct config_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->branch = xstrdup(DEFAULT_BRANCH);
+	src->working_dir = xstrdup("");
+	src->api = SOURCE_API_TREES;
+}
+
+static void
+device_defaults(struct config_device *dev)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->baud = DEFAULT_BAUD;
+	dev->dest = xstrdup("/");
+	dev->reset = RESET_SOFT;
+	dev->prune = false;
+}
+
+static void finish_section(struct parse_ctx *ctx);
+
+/* A "[...]" line: finish the previous section and start the next. */
+static void
+begin_section(struct parse_ctx *ctx, const char *header)
+{
+	struct config *cfg = ctx->cfg;
+	const char *name;
+	size_t i, typelen;
+
+	finish_section(ctx);
+	ctx->seen = 0;
+	ctx->has_url = false;
+	ctx->source_key_line = 0;
+	ctx->label = NULL;
+	snprintf(ctx->label_buf, sizeof(ctx->label_buf), "[%.*s]",
+	    NAME_MAX_LEN + 16, header);
+	typelen = strcspn(header, " \t");
+	name = header + typelen;
+	while (isspace((unsigned char)*name))
+		name++;
+	ctx->kind = SECTION_BAD;
+	if (typelen == 6 && strncmp(header, "senkod", 6) == 0 && !*name) {
+		ctx->kind = SECTION_SENKOD;
+		ctx->object = cfg;
+	} else if ((typelen == 6 && strncmp(header, "source", 6) == 0) ||
+	    (typelen == 6 && strncmp(header, "device", 6) == 0)) {
+		bool is_source = header[0] == 's';
+
+		if (!valid_name(name)) {
+			conf_error(ctx, NULL, "section '[%s]' needs a name of "
+			    "letters, digits, '_', '-' or '.' (at most %d), "
+			    "as in [%s kitchen]", header, NAME_MAX_LEN,
+			    is_source ? "source" : "device");
+			return;
+		}
+		for (i = 0; is_source && i < cfg->nsources; i++)
+			if (strcmp(cfg->sources[i].name, name) == 0) {
+				conf_error(ctx, NULL, "source '%s' is defined "
+				    "twice (first on line %d)", name,
+				    cfg->sources[i].line);
+				return;
+			}
+		for (i = 0; !is_source && i < cfg->ndevices; i++)
+			if (strcmp(cfg->devices[i].name, name) == 0) {
+				conf_error(ctx, NULL, "device '%s' is defined "
+				    "twice (first on line %d)", name,
+				    cfg->devices[i].line);
+				return;
+			}
+		if (is_source) {
+			struct config_source *src;
+
+			cfg->sources = xreallocarray(cfg->sources,
+			    cfg->nsources + 1, sizeof(*cfg->sources));
+			src = &cfg->sources[cfg->nsources++];
+			source_defaults(src);
+			src->name = xstrdup(name);
+			src->line = ctx->line;
+			ctx->kind = SECTION_SOURCE;
+			ctx->object = src;
+		} else {
+			struct config_device *dev;
+
+			cfg->devices = xreallocarray(cfg->devices,
+			    cfg->ndevices + 1, sizeof(*cfg->devices));
+			ctx->device_source_lines = xreallocarray(
+			    ctx->device_source_lines, cfg->ndevices + 1,
+			    sizeof(int));
+			dev = &cfg->devices[cfg->ndevices++];
+			device_defaults(dev);
+			dev->name = xstrdup(name);
+			dev->line = ctx->line;
+			ctx->kind = SECTION_DEVICE;
+			ctx->object = dev;
+		}
+	} else {
+		conf_error(ctx, NULL, "unknown section '[%s]': expected "
+		    "[senkod], [source NAME] or [device NAME]", header);
+		return;
+	}
+	ctx->label = ctx->label_buf;
+}
+
+/* Checks that need the whole section: required keys, url vs user/repo. */
+static void
+finish_section(struct parse_ctx *ctx)
+{
+	int saved_line = ctx->line;
+
+	if (ctx->kind == SECTION_SOURCE) {
+		struct config_source *src = ctx->object;
+
+		ctx->line = src->line;
+		/* Bits 0 and 1 of seen: user and repo (source_keywords). */
+		if (ctx->has_url && (ctx->seen & 0x3))
+			conf_error(ctx, "url", "give either url or user/repo, "
+			    "not both");
+		else if (ctx->has_url)
+			;
+		else if (!src->user)
+			conf_error(ctx, "user", "missing (the GitHub owner of "
+			    "the repository, or give url = ...)");
+		else if (!src->repo)
+			conf_error(ctx, "repo", "missing (the repository name, "
+			    "or give url = ...)");
+	} else if (ctx->kind == SECTION_DEVICE) {
+		struct config_device *dev = ctx->object;
+
+		ctx->line = dev->line;
+		if (!dev->port)
+			conf_error(ctx, "port", "missing (the board's serial "
+			    "port, e.g. /dev/serial/by-id/...)");
+		if (!dev->source)
+			conf_error(ctx, "source", "missing (the name of a "
+			    "[source NAME] section)");
+		ctx->device_source_lines[ctx->cfg->ndevices - 1] =
+		    ctx->source_key_line ? ctx->source_key_line : dev->line;
+	}
+	ctx->line = saved_line;
+	ctx->kind = SECTION_NONE;
+}
+
+static const struct keyword *
+keywords_for(enum section_kind kind)
+{
+	switch (kind) {
+	case SECTION_SENKOD:
+		return senkod_keywords;
+	case SECTION_SOURCE:
+		return source_keywords;
+	case SECTION_DEVICE:
+		return device_keywords;
+	default:
+		return NULL;
+	}
+}
+
+/* Cut an inline "# comment" (a '#' after white space) and trailing space. */
+static char *
+strip_comment(const char *value)
+{
+	char *v = xstrdup(value);
+	size_t i, n;
+
+	for (i = 1; v[i]; i++)
+		if (v[i] == '#' && isspace((unsigned char)v[i - 1])) {
+			v[i] = '\0';
+			break;
+		}
+	n = strlen(v);
+	while (n > 0 && isspace((unsigned char)v[n - 1]))
+		v[--n] = '\0';
+	return v;
+}
+
+static int
+handle_key(void *user, const char *section, const char *name,
+    const char *raw_value)
+{
+	struct parse_ctx *ctx = user;
+	const struct keyword *kw, *table;
+	char *value;
+	unsigned bit;
+
+	(void)section;
+	if (ctx->kind == SECTION_BAD)
+		return 1;
+	table = keywords_for(ctx->kind);
+	if (table == NULL) {
+		conf_error(ctx, name, "key outside any section; put it under "
+		    "[senkod], [source NAME] or [device NAME]");
+		return 1;
+	}
+	for (kw = table; kw->name; kw++)
+		if (strcmp(kw->name, name) == 0)
+			break;
+	if (kw->name == NULL) {
+		struct buf known = BUF_INIT;
+		const struct keyword *k;
+
+		for (k = table; k->name; k++)
+			buf_addf(&known, "%s%s", k == table ? "" : ", ", k->name);
+		conf_error(ctx, name, "unknown key (known here: %s)",
+		    known.data);
+		buf_release(&known);
+		return 1;
+	}
+	bit = 1u << (kw - table);
+	if ((ctx->seen & bit) && kw->parse != parse_files) {
+		conf_error(ctx, name, "given twice");
+		return 1;
+	}
+	ctx->seen |= bit;
+	value = strip_comment(raw_value);
+	if (kw->parse(ctx, (char *)ctx->object + kw->offset, value) == -1 &&
+	    kw->parse != parse_url && kw->parse != parse_files &&
+	    kw->parse != parse_working_dir && kw->parse != parse_dest)
+		conf_error(ctx, name, "'%s' is not valid: expected %s", value,
+		    hint_for(name));
+	free(value);
+	return 1;
+}
+
+/* inih's line reader: counts lines and starts sections. */
+static char *
+read_line(char *str, int num, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	size_t n;
+	char *p, *end;
+
+	if (fgets(str, num, ctx->fp) == NULL)
+		return NULL;
+	ctx->line++;
+	n = strlen(str);
+	if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(ctx->fp)) {
+		int c;
+
+		conf_error(ctx, NULL, "line longer than %d characters", num - 2);
+		while ((c = fgetc(ctx->fp)) != EOF && c != '\n')
+			;
+		str[0] = '\0';
+		return str;
+	}
+	for (p = str; isspace((unsigned char)*p); p++)
+		;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (end == NULL) {
+			conf_error(ctx, NULL, "section header without ']'");
+			ctx->kind = SECTION_BAD;
+			str[0] = '\0';
+			return str;
+		}
+		*end = '\0';
+		for (p++; isspace((unsigned char)*p); p++)
+			;
+		begin_section(ctx, p);
+		*end = ']';
+	}
+	return str;
+}
+
+static void
+check_devices(struct parse_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+	size_t i, j;
+
+	ctx->label = NULL;
+	for (i = 0; i < cfg->ndevices; i++) {
+		struct config_device *dev = &cfg->devices[i];
+		char *real_i, *real_j;
+
+		if (dev->source == NULL)
+			continue;
+		for (j = 0; j < cfg->nsources; j++)
+			if (strcmp(cfg->sources[j].name, dev->source) == 0)
+				break;
+		if (j == cfg->nsources) {
+			ctx->line = ctx->device_source_lines[i];
+			snprintf(ctx->label_buf, sizeof(ctx->label_buf),
+			    "[device %s]", dev->name);
+			ctx->label = ctx->label_buf;
+			conf_error(ctx, "source", "no [source %s] section",
+			    dev->source);
+		}
+		dev->source_index = j;
+		if (dev->port == NULL)
+			continue;
+		real_i = realpath(dev->port, NULL);
+		for (j = 0; j < i; j++) {
+			const struct config_device *other = &cfg->devices[j];
+
+			if (other->port == NULL)
+				continue;
+			real_j = realpath(other->port, NULL);
+			if (strcmp(other->port, dev->port) == 0 ||
+			    (real_i && real_j && strcmp(real_i, real_j) == 0)) {
+				ctx->line = dev->line;
+				snprintf(ctx->label_buf, sizeof(ctx->label_buf),
+				    "[device %s]", dev->name);
+				ctx->label = ctx->label_buf;
+				conf_error(ctx, "port", "'%s' is also the port "
+				    "of device '%s' (line %d); one board, one "
+				    "device section", dev->port, other->name,
+				    other->line);
+			}
+			free(real_j);
+		}
+		free(real_i);
+	}
+}
+
+struct config *
+config_load(const char *path)
+{
+	struct parse_ctx ctx;
+	struct config *cfg;
+	int rc;
+
+	cfg = xcalloc(1, sizeof(*cfg));
+	cfg->path = xstrdup(path);
+	cfg->interval = DEFAULT_INTERVAL;
+	cfg->state_dir = xstrdup(DEFAULT_STATE_DIR);
+	cfg->api_url = xstrdup(DEFAULT_API_URL);
+	cfg->token_file = xstrdup(DEFAULT_TOKEN_FILE);
+	cfg->ca_file = xstrdup("");
+	cfg->jobs = DEFAULT_JOBS;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = cfg;
+	ctx.fp = fopen(path, "r");
+	if (ctx.fp == NULL) {
+		log_fail("cannot read configuration '%s'", path);
+		config_free(cfg);
+		return NULL;
+	}
+	rc = ini_parse_stream(read_line, &ctx, handle_key, &ctx);
+	fclose(ctx.fp);
+	finish_section(&ctx);
+	if (rc > 0) {
+		ctx.line = rc;
+		ctx.label = NULL;
+		conf_error(&ctx, NULL, "not a 'key = value' line or section "
+		    "header");
+	} else if (rc < 0)
+		conf_error(&ctx, NULL, "cannot parse (out of memory?)");
+	check_devices(&ctx);
+	if (ctx.errors == 0) {
+		size_t n = strlen(cfg->api_url);
+
+		while (n > 0 && cfg->api_url[n - 1] == '/')
+			cfg->api_url[--n] = '\0';
+		if (strncmp(cfg->api_url, "https://", 8) != 0 &&
+		    strncmp(cfg->api_url, "http://", 7) != 0) {
+			ctx.line = 0;
+			log_failx("%s: api_url '%s' must start with https:// "
+			    "(or http:// for a local test server)", path,
+			    cfg->api_url);
+			ctx.errors++;
+		}
+	}
+	free(ctx.device_source_lines);
+	if (ctx.errors) {
+		log_failx("%s: %d error%s in the configuration; nothing "
+		    "started", path, ctx.errors, ctx.errors == 1 ? "" : "s");
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static void
+source_free(struct config_source *src)
+{
+	size_t i;
+
+	free(src->name);
+	free(src->user);
+	free(src->repo);
+	free(src->branch);
+	free(src->working_dir);
+	for (i = 0; i < src->nfiles; i++)
+		free(src->files[i]);
+	free(src->files);
+}
+
+static void
+device_free(struct config_device *dev)
+{
+	free(dev->name);
+	free(dev->port);
+	free(dev->source);
+	free(dev->dest);
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nsources; i++)
+		source_free(&cfg->sources[i]);
+	for (i = 0; i < cfg->ndevices; i++)
+		device_free(&cfg->devices[i]);
+	free(cfg->sources);
+	free(cfg->devices);
+	free(cfg->path);
+	free(cfg->state_dir);
+	free(cfg->api_url);
+	free(cfg->token_file);
+	free(cfg->ca_file);
+	free(cfg);
+}
+
+const struct config_source *
+config_source_of(const struct config *cfg, const struct config_device *dev)
+{
+	return &cfg->sources[dev->source_index];
+}
+
+const struct config_device *
+config_find_device(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ndevices; i++)
+		if (strcmp(cfg->devices[i].name, name) == 0)
+			return &cfg->devices[i];
+	return NULL;
+}
+
+int
+config_parse_duration(const char *s, unsigned *seconds)
+{
+	unsigned long v;
+	unsigned mult = 1;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		mult = 60, end++;
+	else if (*end == 'h')
+		mult = 3600, end++;
+	if (*end != '\0' || v == 0 || v > MAX_INTERVAL / mult)
+		return -1;
+	*seconds = (unsigned)v * mult;
+	return 0;
+}
+
+/* Split the next '/'-separated component off *p. */
+static char *
+next_component(const char **p)
+{
+	size_t n = strcspn(*p, "/");
+	char *c;
+
+	if (n == 0)
+		return NULL;
+	c = xstrndup(*p, n);
+	*p += n;
+	if (**p == '/')
+		(*p)++;
+	return c;
+}
+
+int
+config_parse_url(const char *url, struct config_source *src,
+    const char **why)
+{
+	static const char github[] = "https://github.com/";
+	static const char raw[] = "https://raw.githubusercontent.com/";
+	char *user = NULL, *repo = NULL, *branch = NULL, *dir = NULL;
+	const char *p;
+	bool is_raw;
+
+	*why = "expected https://github.com/USER/REPO/tree/BRANCH/DIR or "
+	    "https://raw.githubusercontent.com/USER/REPO/BRANCH/DIR";
+	if (strncmp(url, github, sizeof(github) - 1) == 0)
+		is_raw = false, p = url + sizeof(github) - 1;
+	else if (strncmp(url, raw, sizeof(raw) - 1) == 0)
+		is_raw = true, p = url + sizeof(raw) - 1;
+	else
+		return -1;
+	user = next_component(&p);
+	repo = next_component(&p);
+	if (user == NULL || repo == NULL)
+		goto fail;
+	if (!is_raw && *p) {
+		char *tree = next_component(&p);
+		bool ok = tree && strcmp(tree, "tree") == 0;
+
+		free(tree);
+		if (!ok)
+			goto fail;
+	}
+	if (*p) {
+		branch = next_component(&p);
+		if (branch == NULL)
+			goto fail;
+	} else if (is_raw)
+		goto fail;
+	dir = normalize_relpath(p, why);
+	if (dir == NULL)
+		goto fail;
+	if (!valid_name(user) || !valid_name(repo)) {
+		*why = "the owner or repository name has characters GitHub "
+		    "does not allow";
+		goto fail;
+	}
+	free(src->user);
+	free(src->repo);
+	free(src->working_dir);
+	src->user = user;
+	src->repo = repo;
+	src->working_dir = dir;
+	if (branch) {
+		free(src->branch);
+		src->branch = branch;
+	}
+	return 0;
+fail:
+	free(user);
+	free(repo);
+	free(branch);
+	free(dir);
+	return -1;
+}
+
+const char *
+reset_mode_name(enum reset_mode m)
+{
+	switch (m) {
+	case RESET_NONE:
+		return "none";
+	case RESET_SOFT:
+		return "soft";
+	case RESET_HARD:
+		return "hard";
+	}
+	return "?";
+}
+
+const char *
+source_api_name(enum source_api a)
+{
+	return a == SOURCE_API_CONTENTS ? "contents" : "trees";
+}
+
+static void
+print_duration(FILE *out, unsigned s)
+{
+	if (s % 3600 == 0)
+		fprintf(out, "%uh", s / 3600);
+	else if (s % 60 == 0)
+		fprintf(out, "%um", s / 60);
+	else
+		fprintf(out, "%us", s);
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	const char *env = getenv("SENKO_TOKEN");
+	size_t i, j;
+
+	fprintf(out, "# effective configuration of %s\n[senkod]\n", cfg->path);
+	fprintf(out, "interval   = ");
+	print_duration(out, cfg->interval);
+	fprintf(out, "\nstate_dir  = %s\napi_url    = %s\n", cfg->state_dir,
+	    cfg->api_url);
+	fprintf(out, "token_file = %s\n", cfg->token_file);
+	if (env && *env)
+		fprintf(out, "# token: set from $SENKO_TOKEN (redacted)\n");
+	else if (*cfg->token_file && access(cfg->token_file, F_OK) == 0)
+		fprintf(out, "# token: set from %s (redacted)\n",
+		    cfg->token_file);
+	else
+		fprintf(out, "# token: none (public repositories only, 60 "
+		    "requests an hour)\n");
+	fprintf(out, "ca_file    = %s\njobs       = %u\n", cfg->ca_file,
+	    cfg->jobs);
+	for (i = 0; i < cfg->nsources; i++) {
+		const struct config_source *s = &cfg->sources[i];
+
+		fprintf(out, "\n[source %s]\nuser        = %s\nrepo        = "
+		    "%s\nbranch      = %s\nworking_dir = %s\napi         = %s\n",
+		    s->name, s->user, s->repo, s->branch, s->working_dir,
+		    source_api_name(s->api));
+		fprintf(out, "files       =");
+		for (j = 0; j < s->nfiles; j++)
+			fprintf(out, " %s", s->files[j]);
+		fprintf(out, "%s\n", s->nfiles ? "" : " # (all files)");
+	}
+	for (i = 0; i < cfg->ndevices; i++) {
+		const struct config_device *d = &cfg->devices[i];
+
+		fprintf(out, "\n[device %s]\nport   = %s\nbaud   = %u\nsource = "
+		    "%s\ndest   = %s\nreset  = %s\nprune  = %s\n", d->name,
+		    d->port, d->baud, d->source, d->dest,
+		    reset_mode_name(d->reset), d->prune ? "yes" : "no");
+	}
+}
+
+int
+config_load_token(const struct config *cfg, char **token)
+{
+	const char *env = getenv("SENKO_TOKEN");
+	struct buf b = BUF_INIT;
+	struct stat st;
+	size_t n;
+
+	*token = NULL;
+	if (env && *env) {
+		*token = xstrdup(env);
+		return 0;
+	}
+	if (*cfg->token_file == '\0')
+		return 0;
+	if (stat(cfg->token_file, &st) == -1) {
+		if (errno == ENOENT) {
+			log_debug("no token file '%s': using the API without "
+			    "a token", cfg->token_file);
+			return 0;
+		}
+		return log_fail("cannot read token file '%s'", cfg->token_file);
+	}
+	if (st.st_mode & S_IROTH)
+		return log_failx("token file '%s' is readable by every user; "
+		    "run: chmod 600 '%s'", cfg->token_file, cfg->token_file);
+	if (st.st_mode & S_IRGRP)
+		log_warnx("token file '%s' is readable by its group; consider "
+		    "chmod 600", cfg->token_file);
+	b.max = 64 * 1024;
+	if (fs_read_file(cfg->token_file, &b) == -1) {
+		buf_release(&b);
+		return -1;
+	}
+	n = strcspn(b.data, "\r\n");
+	b.data[n] = '\0';
+	b.len = n;
+	buf_rtrim(&b);
+	if (b.len == 0) {
+		buf_release(&b);
+		return log_failx("token file '%s' is empty", cfg->token_file);
+	}
+	*token = buf_detach(&b, NULL);
+	return 0;
+}

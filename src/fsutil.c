@@ -1,0 +1,195 @@
+/*
+ * fsutil.c - atomic writes and friends; see fsutil.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fsutil.h"
+#include "log.h"
+#include "xalloc.h"
+#include "banned.h"
+
+int
+fs_mkdir_p(const char *path, mode_t mode)
+{
+	char *copy = xstrdup(path);
+	char *p;
+	struct stat st;
+
+	for (p = copy + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+
+		*p = '\0';
+		if (mkdir(copy, mode) == -1 && errno != EEXIST) {
+			log_fail("cannot create folder '%s'", copy);
+			free(copy);
+			return -1;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	free(copy);
+	if (stat(path, &st) == -1)
+		return log_fail("cannot create folder '%s'", path);
+	if (!S_ISDIR(st.st_mode))
+		return log_failx("'%s' exists and is not a folder", path);
+	return 0;
+}
+
+int
+fs_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd == -1)
+		return log_fail("cannot open folder '%s'", dir);
+	if (fsync(fd) == -1 && errno != EINVAL) {
+		close(fd);
+		return log_fail("cannot sync folder '%s'", dir);
+	}
+	close(fd);
+	return 0;
+}
+
+int
+fs_mkstemp_beside(const char *path, char **tmp_path)
+{
+	char *copy = xstrdup(path);
+	char *base = xstrdup(basename(copy));
+	char *dir;
+	int fd;
+
+	free(copy);
+	copy = xstrdup(path);
+	dir = dirname(copy);
+	*tmp_path = xasprintf("%s/.%s.XXXXXX", dir, base);
+	free(base);
+	free(copy);
+	fd = mkostemp(*tmp_path, O_CLOEXEC);
+	if (fd == -1) {
+		log_fail("cannot create a temporary file for '%s'", path);
+		free(*tmp_path);
+		*tmp_path = NULL;
+	}
+	return fd;
+}
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char *tmp, *copy;
+	int fd, rc = -1;
+
+	fd = fs_mkstemp_beside(path, &tmp);
+	if (fd == -1)
+		return -1;
+	if (write_all(fd, data, len) == -1) {
+		log_fail("cannot write '%s'", tmp);
+		goto out;
+	}
+	if (fchmod(fd, mode) == -1 || fsync(fd) == -1) {
+		log_fail("cannot sync '%s'", tmp);
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		log_fail("cannot write '%s'", tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		log_fail("cannot rename '%s' to '%s'", tmp, path);
+		goto out;
+	}
+	copy = xstrdup(path);
+	rc = fs_fsync_dir(dirname(copy));
+	free(copy);
+out:
+	if (fd != -1)
+		close(fd);
+	if (rc == -1)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int
+fs_read_file(const char *path, struct buf *out)
+{
+	char chunk[8192];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return log_fail("cannot open '%s'", path);
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (buf_add(out, chunk, (size_t)n) == -1) {
+			close(fd);
+			return log_failx("'%s' is larger than %zu bytes", path,
+			    out->max ? out->max : (size_t)BUF_DEFAULT_MAX);
+		}
+	}
+	if (n == -1) {
+		log_fail("cannot read '%s'", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	if (remove(path) == -1 && errno != ENOENT)
+		return log_fail("cannot remove '%s'", path);
+	return 0;
+}
+
+int
+fs_remove_tree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : log_fail("cannot stat '%s'", path);
+	return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}

@@ -1,0 +1,218 @@
+/*
+ * store.c - verified blob storage; see store.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "store.h"
+#include "xalloc.h"
+#include "banned.h"
+
+/* A temporary file this old was left by a writer that died. */
+#define STORE_STALE_TMP_SECONDS 3600
+
+static void
+sweep_stale_tmp(const struct store *s)
+{
+	DIR *d = opendir(s->dir);
+	struct dirent *de;
+	time_t now = time(NULL);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strncmp(de->d_name, "tmp-", 4) != 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
+		    now - st.st_mtime > STORE_STALE_TMP_SECONDS)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+int
+store_init(struct store *s, const char *state_dir)
+{
+	s->dir = xasprintf("%s/objects", state_dir);
+	if (fs_mkdir_p(s->dir, 0755) == -1) {
+		log_failx("cannot create the object store in '%s': check "
+		    "state_dir and its permissions", state_dir);
+		store_release(s);
+		return -1;
+	}
+	sweep_stale_tmp(s);
+	return 0;
+}
+
+void
+store_release(struct store *s)
+{
+	free(s->dir);
+	s->dir = NULL;
+}
+
+char *
+store_blob_path(const struct store *s, const char *sha)
+{
+	return xasprintf("%s/%.2s/%s", s->dir, sha, sha + 2);
+}
+
+bool
+store_has(const struct store *s, const char *sha)
+{
+	char *path;
+	bool found;
+
+	if (!githash_is_hex(sha))
+		return false;
+	path = store_blob_path(s, sha);
+	found = access(path, F_OK) == 0;
+	free(path);
+	return found;
+}
+
+int
+store_begin(const struct store *s, struct store_tmp *t)
+{
+	t->path = xasprintf("%s/tmp-XXXXXX", s->dir);
+	t->fd = mkostemp(t->path, O_CLOEXEC);
+	if (t->fd == -1) {
+		log_fail("cannot create a temporary file in '%s'", s->dir);
+		free(t->path);
+		t->path = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_abort(struct store_tmp *t)
+{
+	if (t->fd != -1)
+		close(t->fd);
+	if (t->path) {
+		unlink(t->path);
+		free(t->path);
+	}
+	t->fd = -1;
+	t->path = NULL;
+}
+
+int
+store_commit(const struct store *s, struct store_tmp *t, const char *sha)
+{
+	char got[GITHASH_HEXSZ];
+	char *final = NULL, *fan = NULL;
+	int rc = -1;
+
+	if (!githash_is_hex(sha)) {
+		log_failx("refusing blob: '%.40s' is not a git SHA", sha);
+		goto out;
+	}
+	if (fsync(t->fd) == -1) {
+		log_fail("cannot sync '%s'", t->path);
+		goto out;
+	}
+	if (githash_fd(t->fd, t->path, got) == -1)
+		goto out;
+	if (strcmp(got, sha) != 0) {
+		log_failx("refusing blob %s: its bytes hash to %s (corrupted "
+		    "or truncated download); nothing stored", sha, got);
+		goto out;
+	}
+	fan = xasprintf("%s/%.2s", s->dir, sha);
+	if (mkdir(fan, 0755) == -1 && errno != EEXIST) {
+		log_fail("cannot create folder '%s'", fan);
+		goto out;
+	}
+	if (fchmod(t->fd, 0444) == -1) {
+		log_fail("cannot chmod '%s'", t->path);
+		goto out;
+	}
+	final = store_blob_path(s, sha);
+	if (rename(t->path, final) == -1) {
+		log_fail("cannot rename '%s' to '%s'", t->path, final);
+		goto out;
+	}
+	free(t->path);
+	t->path = NULL;
+	rc = fs_fsync_dir(fan);
+out:
+	store_abort(t);
+	free(fan);
+	free(final);
+	return rc;
+}
+
+int
+store_add_mem(const struct store *s, const void *data, size_t len,
+    const char *sha)
+{
+	struct store_tmp t;
+	const char *p = data;
+	size_t left = len;
+
+	if (store_begin(s, &t) == -1)
+		return -1;
+	while (left > 0) {
+		ssize_t n = write(t.fd, p, left);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_fail("cannot write '%s'", t.path);
+			store_abort(&t);
+			return -1;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	return store_commit(s, &t, sha);
+}
+
+int
+store_open_blob(const struct store *s, const char *sha, uint64_t *size)
+{
+	char got[GITHASH_HEXSZ];
+	struct stat st;
+	char *path;
+	int fd;
+
+	if (!githash_is_hex(sha)) {
+		errno = EINVAL;
+		return log_failx("'%.40s' is not a git SHA", sha);
+	}
+	path = store_blob_path(s, sha);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		int saved = errno;
+
+		free(path);
+		errno = saved;
+		return -1;
+	}
+	if (githash_fd(fd, path, got) == -1 || strcmp(got, sha) != 0 ||
+	    fstat(fd, &st) == -1) {
+		log_warnx("object store: blob '%s' is corrupt; removed, it "
+		    "will be fetched again", path);
+		close(fd);
+		unlink(path);
+		free(path);
+		errno = ENOENT;
+		return -1;
+	}
+	free(path);
+	*size = (uint64_t)st.st_size;
+	return fd;
+}

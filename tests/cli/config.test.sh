@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# senko config check: the example passes; every malformed file exits 78 and
+# names the file, the line and the key.
+set -u
+. "$(dirname "$0")/../lib/tap.sh"
+senko=${SENKO_BIN:-build/senko}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+unset SENKO_TOKEN
+
+good_head='[senkod]
+state_dir = /tmp/x
+token_file =
+[source app]
+user = u
+repo = r'
+good_dev='[device a]
+port = /dev/ttyUSB0
+source = app'
+
+# bad NAME EXPECTED-SUBSTRING CONTENT: exit 78 and the message has it.
+bad() {
+	local name=$1 want=$2 content=$3 out rc
+	printf '%s\n' "$content" >"$tmp/$name.conf"
+	out=$("$senko" -c "$tmp/$name.conf" config check 2>&1 >/dev/null); rc=$?
+	if [ "$rc" = 78 ] && echo "$out" | grep -qF -- "$tmp/$name.conf:$want"; then
+		ok "$name: exit 78, '$want'"
+	else
+		not_ok "$name: exit 78, '$want'"
+		diag "exit $rc: $out"
+	fi
+}
+
+out=$("$senko" -c senko.conf.example config check 2>&1); rc=$?
+check "senko.conf.example is accepted" test "$rc" = 0
+check "config check says configuration OK" grep -q "configuration OK" <<<"$out"
+
+bad unknown-key "3: [senkod] intervall: unknown key" '[senkod]
+state_dir = /tmp/x
+intervall = 5m'
+bad unknown-section "1: unknown section '[sensor x]'" '[sensor x]
+a = b'
+bad bad-duration "2: [senkod] interval: '5 minutes' is not valid" '[senkod]
+interval = 5 minutes'
+bad zero-duration "2: [senkod] interval" '[senkod]
+interval = 0s'
+bad bad-jobs "2: [senkod] jobs: '0' is not valid" '[senkod]
+jobs = 0'
+bad bad-baud "10: [device a] baud: '115201'" "$good_head
+$good_dev
+baud = 115201"
+bad bad-bool "10: [device a] prune: 'maybe'" "$good_head
+$good_dev
+prune = maybe"
+bad bad-reset "10: [device a] reset: 'reboot'" "$good_head
+$good_dev
+reset = reboot"
+bad missing-port "7: [device a] port: missing" "$good_head
+[device a]
+source = app"
+bad missing-user "4: [source app] user: missing" '[senkod]
+token_file =
+state_dir = /tmp/x
+[source app]
+repo = r'
+bad unknown-source "9: [device a] source: no [source nope] section" "$good_head
+[device a]
+port = /dev/ttyUSB0
+source = nope"
+bad same-port "10: [device b] port: '/dev/ttyUSB0' is also the port of device 'a'" "$good_head
+$good_dev
+[device b]
+port = /dev/ttyUSB0
+source = app"
+bad dup-device "10: device 'a' is defined twice (first on line 7)" "$good_head
+$good_dev
+[device a]
+port = /dev/ttyUSB1
+source = app"
+bad dup-key "3: [senkod] jobs: given twice" '[senkod]
+jobs = 2
+jobs = 3'
+bad dotdot-working-dir "7: [source app] working_dir: '../etc': '..' component" "$good_head
+working_dir = ../etc"
+bad relative-dest "10: [device a] dest: 'lib' must be an absolute" "$good_head
+$good_dev
+dest = lib"
+bad bad-url "5: [source app] url: 'https://gitlab.com/u/r'" '[senkod]
+state_dir = /tmp/x
+token_file =
+[source app]
+url = https://gitlab.com/u/r'
+bad url-and-user "4: [source app] url: give either url or user/repo" '[senkod]
+state_dir = /tmp/x
+token_file =
+[source app]
+user = u
+url = https://github.com/u/r'
+bad key-outside "1: key: key outside any section" 'key = value'
+bad garbage-line "2: not a 'key = value' line" '[senkod]
+this is not ini'
+bad bad-name "1: section '[device ../x]' needs a name" '[device ../x]'
+bad long-line "2: [senkod] line longer than" "[senkod]
+state_dir = /tmp/$(printf 'x%.0s' $(seq 300))"
+
+out=$("$senko" -c "$tmp/does-not-exist.conf" config check 2>&1); rc=$?
+check "missing file: exit 78 and names it" \
+	test "$rc" = 78 -a -n "$(grep -F does-not-exist.conf <<<"$out")"
+
+printf '[senkod]\nstate_dir=/tmp/x\n[source s]\nurl = https://github.com/RangerDigital/senko/tree/master/examples/lib\n' >"$tmp/url.conf"
+out=$("$senko" -c "$tmp/url.conf" config check 2>&1)
+check "Senko url form: user, repo, branch, working_dir" bash -c '
+	grep -q "^user *= RangerDigital" <<<"$1" && grep -q "^repo *= senko$" <<<"$1" &&
+	grep -q "^branch *= master" <<<"$1" && grep -q "^working_dir = examples/lib" <<<"$1"' _ "$out"
+printf '[senkod]\nstate_dir=/tmp/x\n[source s]\nurl = https://raw.githubusercontent.com/RangerDigital/senko/master/examples\n' >"$tmp/raw.conf"
+out=$("$senko" -c "$tmp/raw.conf" config check 2>&1)
+check "Senko raw.githubusercontent.com url form" bash -c '
+	grep -q "^branch *= master" <<<"$1" && grep -q "^working_dir = examples$" <<<"$1"' _ "$out"
+
+printf 'ghp_secret123\n' >"$tmp/token"
+chmod 644 "$tmp/token"
+printf '[senkod]\nstate_dir=/tmp/x\ntoken_file=%s\n' "$tmp/token" >"$tmp/tok.conf"
+out=$("$senko" -c "$tmp/tok.conf" config check 2>&1); rc=$?
+check "world-readable token file refused with exit 78 and chmod advice" \
+	bash -c '[ "$1" = 78 ] && grep -q "chmod 600" <<<"$2"' _ "$rc" "$out"
+chmod 600 "$tmp/token"
+out=$("$senko" -c "$tmp/tok.conf" config check 2>&1); rc=$?
+check "private token file accepted, token never printed" \
+	bash -c '[ "$1" = 0 ] && ! grep -q ghp_secret123 <<<"$2" && grep -q redacted <<<"$2"' _ "$rc" "$out"
+out=$(SENKO_TOKEN=ghp_envsecret "$senko" -c "$tmp/tok.conf" config check 2>&1)
+check "SENKO_TOKEN never printed" bash -c '! grep -q ghp_envsecret <<<"$1"' _ "$out"
+
+printf '[senkod]\nstate_dir=/tmp/x ; note\ninterval = 90 # seconds\n' >"$tmp/comments.conf"
+out=$("$senko" -c "$tmp/comments.conf" config check 2>&1)
+check "inline comments stripped" bash -c 'grep -q "^interval   = 90s" <<<"$1" && grep -q "^state_dir  = /tmp/x$" <<<"$1"' _ "$out"
+tap_done
