@@ -1,0 +1,80 @@
+/*
+ * forge.h - what the boards should run, asked of GitHub's REST API.
+ *
+ * One struct forge per process: it owns the HTTP connection (reused for
+ * every request), the token, the rate-limit state and per-source state
+ * files in state_dir/sources/NAME/.  Per poll and source it makes one
+ * conditional request for the branch head; only when the head moved does
+ * it read the tree (or, with api = contents, the directory listings) and
+ * build a new manifest.  Blobs are fetched once for the whole fleet into
+ * the object store, their git hash verified before they are stored.
+ *
+ * Nothing half-read is acted on: on any failure the stored state (ETags,
+ * last commit, manifest) is left as it was and forge_poll returns -1 with
+ * a message naming the source and what to check.
+ *
+ * Not thread-safe: the sync engine polls and fetches from one thread, then
+ * hands manifests and store paths to the per-board workers.
+ */
+#ifndef SENKO_FORGE_H
+#define SENKO_FORGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "manifest.h"
+#include "store.h"
+
+struct forge;
+
+struct forge_stats {
+	unsigned requests;       /* HTTP requests made */
+	unsigned not_modified;   /* of which answered 304 */
+	unsigned blobs_fetched;
+	uint64_t bytes_received; /* response bodies */
+};
+
+/*
+ * Create a forge for cfg (api_url, token, ca_file, state_dir).  The store
+ * is borrowed and must outlive the forge.  Returns NULL on error (logged).
+ */
+struct forge *forge_new(const struct config *cfg, const struct store *store);
+void forge_free(struct forge *f);
+
+/*
+ * Poll one source.  On success fills *out (which the caller initialised
+ * and later releases) with the source's current manifest — read from the
+ * saved state when the branch did not move — and sets *changed when the
+ * commit or the manifest differs from what the last successful poll saw.
+ * Returns 0, or -1 on error (state untouched; see forge_retry_after).
+ */
+int forge_poll(struct forge *f, const struct config_source *src,
+    struct manifest *out, bool *changed);
+
+/*
+ * The saved manifest of a source without asking the network (for
+ * `senko status` and for boards when the forge is rate-limited).
+ * Returns 0, or -1 when there is none yet.
+ */
+int forge_saved_manifest(const struct config *cfg,
+    const struct config_source *src, struct manifest *out);
+
+/*
+ * Make sure every blob in m is in the object store, fetching the missing
+ * ones.  Returns 0, or -1 if any blob could not be fetched or verified.
+ */
+int forge_fetch_blobs(struct forge *f, const struct config_source *src,
+    const struct manifest *m);
+
+/*
+ * When a rate limit or a server's retry-after forbids requests, the time
+ * before which no request may be made; 0 when requests are allowed now.
+ */
+time_t forge_retry_after(const struct forge *f);
+
+const struct forge_stats *forge_stats(const struct forge *f);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * manifest.h - what a source says a board should hold: path -> blob.
+ *
+ * Paths are relative to the source's working_dir (so relative to the
+ * board's dest folder), safe by path.h's rules, and sorted bytewise, so
+ * two manifests can be compared by walking both.  The forge produces
+ * manifests; the plan compares them with a mirror.
+ *
+ * Ownership: a manifest owns its entries and their paths.
+ */
+#ifndef SENKO_MANIFEST_H
+#define SENKO_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "githash.h"
+
+struct buf;
+
+struct manifest_entry {
+	char *path;
+	char sha[GITHASH_HEXSZ]; /* git blob SHA */
+	uint64_t size;
+	unsigned mode;           /* 0100644 or 0100755 */
+};
+
+struct manifest {
+	char commit[GITHASH_HEXSZ]; /* "" when unknown */
+	struct manifest_entry *entries;
+	size_t n;
+	size_t alloc;
+};
+
+#define MANIFEST_INIT { "", NULL, 0, 0 }
+
+void manifest_init(struct manifest *m);
+void manifest_release(struct manifest *m);
+/* Add an entry (copies path); the caller has checked path is safe. */
+void manifest_add(struct manifest *m, const char *path, const char *sha,
+    uint64_t size, unsigned mode);
+/* Sort by path; drops exact duplicates of a path (keeps the last one). */
+void manifest_sort(struct manifest *m);
+const struct manifest_entry *manifest_find(const struct manifest *m,
+    const char *path);
+
+/* JSON: {"commit": "...", "files": {"path": {"sha":..,"size":..,"mode":..}}} */
+int manifest_to_json(const struct manifest *m, struct buf *out);
+/* Parse what manifest_to_json wrote; refuses unsafe paths and bad SHAs. */
+int manifest_from_json(struct manifest *m, const char *json, size_t len,
+    const char *what);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * repl.h - MicroPython's raw REPL over a serial port.
+ *
+ * repl_open() opens and locks the port, interrupts whatever runs, enters
+ * the raw REPL (retrying within a bounded time) and probes the board once.
+ * Code runs through raw-paste mode with its window flow control, or plain
+ * raw mode on firmware without it.  A board-side exception becomes a host
+ * error whose message carries the exception's last line.  repl_close()
+ * leaves the board at its friendly REPL and releases the port.
+ *
+ * A struct repl is used by one thread at a time.
+ */
+#ifndef SENKO_REPL_H
+#define SENKO_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct repl;
+
+struct repl_info {
+	char version[64];    /* sys.implementation / os.uname().release */
+	char platform[32];   /* sys.platform: esp32, esp8266, ... */
+	char unique_id[40];  /* machine.unique_id() as hex, "" if none */
+	bool has_raw_paste;
+	bool has_stdin_buffer;
+	bool has_sha1;
+	bool has_sha256;
+	bool has_deflate;    /* deflate.DeflateIO */
+	bool has_zlib;       /* zlib.DecompIO (older firmware) */
+	uint64_t free_flash; /* bytes, from os.statvfs('/') */
+	uint64_t free_heap;  /* bytes, gc.mem_free() after gc.collect() */
+};
+
+/*
+ * Open port and enter the raw REPL.  Returns NULL with errno set on
+ * failure: ENOENT/ENODEV (port missing), EBUSY (port locked by another
+ * process), ETIMEDOUT (no raw REPL in time; the message quotes what the
+ * board printed and suggests reset = hard or fixing a main.py that
+ * swallows Ctrl-C), EIO (the board vanished).  Errors are logged.
+ */
+struct repl *repl_open(const char *port, unsigned baud);
+void repl_close(struct repl *r);
+
+const struct repl_info *repl_info(const struct repl *r);
+
+/*
+ * Run code; append what it printed to out (may be NULL).  Returns 0; or
+ * -1 when the board raised (message names the exception) or the line
+ * failed (errno EIO/ETIMEDOUT).
+ */
+int repl_exec(struct repl *r, const char *code, struct buf *out);
+
+/* Soft reset (Ctrl-D at the friendly REPL: boot.py then main.py run). */
+int repl_soft_reset(struct repl *r);
+/* Hard reset through DTR/RTS (fails on ports without modem lines). */
+int repl_hard_reset(struct repl *r);
+/* After a reset: can the raw REPL be entered within timeout_ms? */
+int repl_check_alive(struct repl *r, int timeout_ms);
+
+uint64_t repl_bytes_sent(const struct repl *r);
+uint64_t repl_bytes_received(const struct repl *r);
+
+/* Append s to out as a Python bytes/str literal that evaluates to s. */
+void repl_quote(struct buf *out, const char *s, size_t len);
+
+#endif
