@@ -47,6 +47,8 @@ PROGS = $(BUILD)/senko $(if $(wildcard src/senkod.c),$(BUILD)/senkod)
 
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_PROGS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_SRCS = $(wildcard tests/helpers/*.c)
+HELPER_PROGS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helper-%)
 TEST_TOOLS = tests/board/ptybridge
 
 all: $(PROGS)
@@ -70,6 +72,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP $(LDFLAGS) \
 		-o $@ $< $(LIB) $(LIBS) $(TEST_LIBS)
 
+# Test helpers (git's t/helper idea): small programs that drive one module.
+$(BUILD)/tests/helper-%: tests/helpers/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP $(LDFLAGS) \
+		-o $@ $< $(LIB) $(LIBS)
+
 tests/board/ptybridge: tests/board/ptybridge.c
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
@@ -81,10 +89,10 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 NODE_DEPS = $(if $(wildcard tests/package.json),tests/node_modules/.installed)
 TOOLS = $(filter $(wildcard $(TEST_TOOLS:=.c)),$(TEST_TOOLS:=.c))
 
-check: $(PROGS) $(UNIT_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
+check: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
 	@SENKO_BUILD=$(BUILD) tests/run.sh
 
-bench: $(PROGS) $(TOOLS:.c=) $(NODE_DEPS)
+bench: $(PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
 	@SENKO_BUILD=$(BUILD) tests/bench/run.sh
 
 deps:

@@ -1,0 +1,83 @@
+/*
+ * sync.h - the sync engine: one cycle of poll, download and fleet push.
+ *
+ * A cycle polls each source that has a due device once, downloads each
+ * missing blob once into the object store, then brings every due device
+ * to its source's manifest, `jobs` boards at a time, each in its own
+ * thread with its own serial port and mirror.  One failing board or
+ * source never stops the others; each outcome is recorded in the device's
+ * status file and returned in the report.
+ *
+ * The engine keeps no state between cycles beyond what is on disk
+ * (state_dir), so senkod and `senko sync` can take turns on one gateway.
+ */
+#ifndef SENKO_SYNC_H
+#define SENKO_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+
+struct forge;
+struct store;
+
+enum device_state {
+	DEVICE_UNKNOWN,  /* never synced */
+	DEVICE_IN_SYNC,  /* nothing to do: board matched the manifest */
+	DEVICE_UPDATED,  /* files were written this cycle */
+	DEVICE_FAILED,   /* the board answered but something failed */
+	DEVICE_OFFLINE,  /* no port, or the board does not answer */
+	DEVICE_BUSY,     /* another process holds the port */
+	DEVICE_PENDING,  /* check mode: updates waiting */
+};
+
+struct sync_device_result {
+	enum device_state state;
+	unsigned files_sent;
+	unsigned files_deleted;
+	uint64_t bytes_sent;   /* payload bytes */
+	char commit[41];
+	char error[512];       /* why it failed, "" if it did not */
+};
+
+struct sync_source_result {
+	int ok;                /* 0 polled fine, -1 failed */
+	bool changed;
+	char commit[41];
+	char error[512];
+};
+
+struct sync_options {
+	bool check_only;       /* senko check: compare, touch no board */
+	bool progress;         /* a live progress display on stderr */
+	bool force;            /* open every due board even if the mirror
+	                          matches (verify its record) */
+	const bool *device_due; /* per cfg->devices index; NULL = all due */
+	volatile int *stop;    /* set to nonzero to stop after current files */
+};
+
+struct sync_report {
+	struct sync_device_result *devices; /* per cfg->devices index */
+	struct sync_source_result *sources; /* per cfg->sources index */
+	size_t ndevices;
+	size_t nsources;
+	time_t retry_after;    /* rate limit: no request before this time */
+};
+
+/*
+ * Run one cycle over cfg.  forge and store are borrowed.  Fills report
+ * (release with sync_report_release).  Returns the exit status design.md
+ * gives: 0 all in sync, 1 some device or source failed; with check_only,
+ * 100 when updates are pending.
+ */
+int sync_cycle(const struct config *cfg, struct forge *forge,
+    const struct store *store, const struct sync_options *opts,
+    struct sync_report *report);
+void sync_report_release(struct sync_report *report);
+
+const char *device_state_name(enum device_state s);
+
+#endif
