@@ -453,7 +453,11 @@ function contentsType(e, inListing) {
   return 'file';
 }
 
-function encPath(p) { return p.split('/').map(encodeURIComponent).join('/'); }
+// URL-encode each path segment.  Hostile names may hold lone surrogates,
+// which encodeURIComponent refuses: replace those with U+FFFD in URLs.
+function encPath(p) {
+  return p.split('/').map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/gu, '\ufffd'))).join('/');
+}
 
 function contentsEntry(repo, commit, e, inListing) {
   const r = `/repos/${repo.owner}/${repo.name}`;
@@ -609,6 +613,10 @@ function rateLimitBody(b) {
 // Route an API path (prefix already removed, no query).  Returns a response
 // object, or a deferred {kind:'tree'|'dir'} rendered after faults are known.
 async function route(apiPath, query, req, auth) {
+  // Malformed %-escapes are a client bug: answer 404 instead of crashing.
+  const decodeURIComponent = (x) => {
+    try { return global.decodeURIComponent(x); } catch (e) { throw new NotFound(); }
+  };
   if (apiPath === '/rate_limit') return jsonResp(200, rateLimitBody(bucketFor(auth.bucket)));
   const m = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(apiPath);
   if (!m) return notFound();
@@ -858,8 +866,12 @@ let ORIGIN = '';   // scheme://127.0.0.1:port
 let BASE_URL = ''; // ORIGIN + prefix
 
 async function onRequest(req, res) {
-  const u = new URL(req.url, 'http://x');
-  const p = u.pathname;
+  // Split the request target by hand: new URL() would resolve "." and ".."
+  // segments and hide a client that sends them.
+  const q = req.url.indexOf('?');
+  const p = q < 0 ? req.url : req.url.slice(0, q);
+  const search = q < 0 ? '' : req.url.slice(q);
+  const query = new URLSearchParams(search);
   if (p === '/_control' || p.startsWith('/_control/')) return handleControl(req, res, p);
   if (p.startsWith('/_raw/')) {
     const resp = await handleRaw(p.slice(6).split('/').map(decodeURIComponent)).catch(() => textResp(404, '404: Not Found', 'text/plain'));
@@ -870,7 +882,7 @@ async function onRequest(req, res) {
     if (p !== OPT.prefix && !p.startsWith(OPT.prefix + '/')) return send(res, notFound());
     apiPath = p.slice(OPT.prefix.length) || '/';
   }
-  return handleApi(req, res, apiPath, u.searchParams, apiPath + u.search);
+  return handleApi(req, res, apiPath, query, apiPath + search);
 }
 
 function main() {
