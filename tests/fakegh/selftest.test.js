@@ -208,33 +208,32 @@ test('ETag/304 and accounting: authenticated 304 free, anonymous 304 counted', a
 });
 
 test('rate limit exhaustion gives 403 and resets after the window', async () => {
-  const s = await startServer(['--rate-limit', '3', '--rate-window', '1']);
+  const s = await startServer(['--rate-limit', '3', '--rate-window', '2']);
   try {
     const url = s.base + '/repos/acme/fw/commits/main';
-    // Align with a fresh window so the three requests land in the same one.
-    let r = await req(url);
-    const reset = Number(r.headers['x-ratelimit-reset']);
-    r = await req(url); r = await req(url);
-    if (Number(r.headers['x-ratelimit-reset']) === reset) {
-      assert.equal(r.headers['x-ratelimit-remaining'], '0');
-      const over = await req(url);
-      assert.equal(over.status, 403);
-      assert.match(json(over).message, /API rate limit exceeded/);
-      assert.equal(over.headers['x-ratelimit-remaining'], '0');
-    }
-    await new Promise((res) => setTimeout(res, Math.max(0, reset * 1000 - Date.now()) + 1100));
-    const after = await req(url);
-    assert.equal(after.status, 200);
-    // Control API sets the state deterministically.
-    await control(s, '/_control/ratelimit', 'POST', { remaining: 0, reset_in: 30 });
+    const first = await req(url);
+    assert.equal(first.headers['x-ratelimit-limit'], '3');
+    // Pin the window far enough out that the next requests share it.
+    await control(s, '/_control/ratelimit', 'POST', { remaining: 2, reset_in: 30 });
+    assert.equal((await req(url)).headers['x-ratelimit-remaining'], '1');
+    const last = await req(url);
+    assert.deepEqual([last.status, last.headers['x-ratelimit-remaining'], last.headers['x-ratelimit-used']], [200, '0', '3']);
+    const over = await req(url);
+    assert.equal(over.status, 403);
+    assert.match(json(over).message, /API rate limit exceeded/);
+    assert.equal(over.headers['x-ratelimit-remaining'], '0');
+    assert.ok(Number(over.headers['x-ratelimit-reset']) >= Math.floor(Date.now() / 1000) + 28);
+    assert.equal((await req(s.base + '/rate_limit')).status, 200); // never blocked, never counted
+    // Short window: blocked now, fine again once x-ratelimit-reset has passed.
+    await control(s, '/_control/ratelimit', 'POST', { remaining: 0, reset_in: 1 });
     const blocked = await req(url);
     assert.equal(blocked.status, 403);
-    assert.ok(Number(blocked.headers['x-ratelimit-reset']) >= Math.floor(Date.now() / 1000) + 28);
-    assert.equal((await req(s.base + '/rate_limit')).status, 200);
-    await control(s, '/_control/ratelimit', 'POST', { remaining: 2, reset_in: 30 });
-    const ok = await req(url);
-    assert.equal(ok.status, 200);
-    assert.equal(ok.headers['x-ratelimit-remaining'], '1');
+    const reset = Number(blocked.headers['x-ratelimit-reset']);
+    await new Promise((res) => setTimeout(res, Math.max(0, reset * 1000 - Date.now()) + 50));
+    const after = await req(url);
+    assert.equal(after.status, 200);
+    assert.equal(after.headers['x-ratelimit-remaining'], '2');
+    assert.ok(Number(after.headers['x-ratelimit-reset']) > reset);
   } finally { s.stop(); }
 });
 

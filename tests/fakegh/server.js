@@ -658,6 +658,8 @@ function send(res, resp, extraHeaders) {
   res.end(resp.status === 304 ? undefined : resp.body);
 }
 
+// Serve one API request (apiPath null = outside the --prefix: plain 404, but
+// still counted, logged and carrying rate-limit headers like any answer).
 async function handleApi(req, res, apiPath, query, pathWithQuery) {
   const started = Date.now();
   const auth = checkAuth(req);
@@ -676,7 +678,7 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
 
   // Checks GitHub makes before any rate accounting.
   if (!req.headers['user-agent']) {
-    return finish(jsonResp(403, { message: 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required).' }), {});
+    return finish(jsonResp(403, { message: 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required).' }), rateHeaders(bucketFor(auth.bucket)));
   }
   if (auth.present && !auth.valid) {
     return finish(jsonResp(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' }), rateHeaders(bucketFor('anon')));
@@ -697,8 +699,15 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
     }), rateHeaders(bucket));
   }
 
+  // Reserve this request's unit now (so concurrent requests can't overshoot
+  // the limit); refunded below for the answers that are free.
+  entry.counted = !isRateLimit;
+  if (entry.counted) bucket.used++;
+  const refund = () => { if (entry.counted) { entry.counted = false; bucket.used = Math.max(0, bucket.used - 1); } };
+
   // Faults that replace the answer entirely.
   if (fault && fault.kind === 'ratelimit') {
+    refund(); // the injected limit is fake: leave the real bucket alone
     const resetIn = fault.reset_in != null ? Number(fault.reset_in) : 2;
     const h = rateHeaders(bucket);
     h['x-ratelimit-remaining'] = '0';
@@ -707,19 +716,17 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
     return finish(jsonResp(fault.status || 403, { message: 'API rate limit exceeded for 127.0.0.1.', documentation_url: 'https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting' }), h);
   }
   if (fault && fault.kind === 'secondary') {
-    entry.counted = true; bucket.used++;
     const h = rateHeaders(bucket);
     if (fault.retry_after !== null) h['retry-after'] = String(fault.retry_after != null ? fault.retry_after : 60);
     return finish(jsonResp(fault.status || 403, { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: 'https://docs.github.com/rest/overview/resources-in-the-rest-api#secondary-rate-limits' }), h);
   }
   if (fault && fault.kind === 'status') {
-    entry.counted = !isRateLimit; if (entry.counted) bucket.used++;
     return finish(jsonResp(fault.status, { message: fault.message || `Injected fault ${fault.status}` }), rateHeaders(bucket));
   }
 
   let resp;
   try {
-    resp = await route(apiPath, query, req, auth);
+    resp = apiPath === null ? notFound() : await route(apiPath, query, req, auth);
     if (resp.kind === 'tree') resp = renderTree(resp, fault && fault.kind === 'hostile_paths');
     else if (resp.kind === 'dir') resp = renderDir(resp, fault && fault.kind === 'hostile_paths');
   } catch (e) {
@@ -745,8 +752,7 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
   }
 
   // Accounting: everything counts except /rate_limit and authenticated 304s.
-  entry.counted = !isRateLimit && !(resp.status === 304 && auth.valid);
-  if (entry.counted) bucket.used++;
+  if (resp.status === 304 && auth.valid) refund();
   const headers = rateHeaders(bucket);
 
   if (fault && fault.kind === 'truncate' && resp.status !== 304) {
@@ -879,7 +885,7 @@ async function onRequest(req, res) {
   }
   let apiPath = p;
   if (OPT.prefix) {
-    if (p !== OPT.prefix && !p.startsWith(OPT.prefix + '/')) return send(res, notFound());
+    if (p !== OPT.prefix && !p.startsWith(OPT.prefix + '/')) return handleApi(req, res, null, query, p + search);
     apiPath = p.slice(OPT.prefix.length) || '/';
   }
   return handleApi(req, res, apiPath, query, apiPath + search);
