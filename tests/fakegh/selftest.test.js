@@ -24,6 +24,9 @@ process.on('exit', () => {
 
 // ---------------------------------------------------------------- fixtures
 
+// Fixture git commands must not follow a GIT_DIR inherited from the caller.
+for (const k of Object.keys(process.env)) if (/^GIT_(DIR|WORK_TREE|INDEX_FILE|OBJECT_DIRECTORY|COMMON_DIR)$/.test(k)) delete process.env[k];
+
 function sh(cwd, ...args) {
   return execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 }

@@ -88,12 +88,19 @@ class NotFound extends Error {}
 
 // Run git in a repository and resolve with stdout as a Buffer.  A non-zero
 // exit rejects; callers decide whether that means "not found".
+// A GIT_DIR inherited from the caller (e.g. tests run from a git hook) would
+// override -C and serve the wrong repository: drop such variables.
+const GIT_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) =>
+  !['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_COMMON_DIR',
+    'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_NAMESPACE', 'GIT_CEILING_DIRECTORIES'].includes(k)));
+
 function git(repo, args) {
   const base = repo.bare ? ['--git-dir', repo.dir] : ['-C', repo.dir];
   // --literal-pathspecs: request paths are data, never glob patterns.
-  const full = [...base, '--literal-pathspecs', ...args];
+  // safe.directory=*: fixtures may belong to another user (CI containers).
+  const full = ['-c', 'safe.directory=*', ...base, '--literal-pathspecs', ...args];
   return new Promise((resolve, reject) => {
-    execFile('git', full, { encoding: 'buffer', maxBuffer: 512 * 1024 * 1024 },
+    execFile('git', full, { encoding: 'buffer', maxBuffer: 512 * 1024 * 1024, env: GIT_ENV },
       (err, stdout, stderr) => {
         if (err) {
           err.stderrText = stderr ? stderr.toString() : '';
