@@ -271,7 +271,10 @@ function addFault(spec) {
   if (!f.kind) f.kind = 'status';
   const kinds = ['status', 'delay', 'truncate', 'malformed', 'ratelimit', 'secondary', 'hostile_paths'];
   if (!kinds.includes(f.kind)) throw new Error(`unknown fault kind ${f.kind}`);
-  if (f.kind === 'status' && !Number.isInteger(f.status)) f.status = 500;
+  if (f.kind === 'status') {
+    f.status = f.status == null ? 500 : Number(f.status);
+    if (!Number.isInteger(f.status) || f.status < 200 || f.status > 599) throw new Error('status must be 200..599');
+  }
   f.id = ++FAULT_SEQ;
   f.fired = 0;
   FAULTS.push(f);
