@@ -80,8 +80,13 @@ static void
 copy_string(char *dst, size_t size, json_t *v)
 {
 	const char *s = json_string_value(v);
+	size_t len;
 
 	snprintf(dst, size, "%s", s ? s : "");
+	/* Cut at a character boundary, so the text stays UTF-8. */
+	len = strlen(dst);
+	while (len > 0 && !utf8_is_valid(dst, len))
+		dst[--len] = '\0';
 }
 
 static int
