@@ -46,6 +46,20 @@ struct stat_key {
 	uint64_t ino;
 };
 
+/* Refuse an unsafe path, logging it with control bytes made visible. */
+static int
+refuse_path(const struct mirror *m, const char *path, const char *why)
+{
+	struct buf q = BUF_INIT;
+
+	path_quote(&q, path, strlen(path));
+	log_failx("mirror of '%s': refusing path '%s': %s", m->name, q.data,
+	    why);
+	buf_release(&q);
+	errno = EINVAL;
+	return -1;
+}
+
 static uint64_t
 now_ns(void)
 {
@@ -490,9 +504,12 @@ scan_dir(struct scan *sc, int dfd, struct buf *path)
 		if ((base > 0 && buf_addch(path, '/') == -1) ||
 		    buf_addstr(path, de->d_name) == -1 ||
 		    !path_is_safe(path->data, path->len, &why)) {
+			struct buf q = BUF_INIT;
+
+			path_quote(&q, path->data, path->len);
 			log_warnx("mirror of '%s': skipping '%s/%s': not a "
-			    "safe path", sc->m->name, sc->m->root,
-			    path->data);
+			    "safe path", sc->m->name, sc->m->root, q.data);
+			buf_release(&q);
 			continue;
 		}
 		if (fstatat(dirfd(d), de->d_name, &st,
@@ -661,11 +678,8 @@ mirror_put(struct mirror *m, const struct store *s, const char *path,
 	uint64_t size;
 	int fd, out = -1, rc = -1, saved;
 
-	if (!path_is_safe(path, strlen(path), &why)) {
-		errno = EINVAL;
-		return log_failx("mirror of '%s': refusing path: %s", m->name,
-		    why);
-	}
+	if (!path_is_safe(path, strlen(path), &why))
+		return refuse_path(m, path, why);
 	fd = store_open_blob(s, sha, &size);
 	if (fd == -1) {
 		saved = errno;
@@ -753,8 +767,7 @@ mirror_remove(struct mirror *m, const char *path)
 	char *full;
 
 	if (!path_is_safe(path, strlen(path), &why))
-		return log_failx("mirror of '%s': refusing path: %s", m->name,
-		    why);
+		return refuse_path(m, path, why);
 	full = xasprintf("%s/%s", m->root, path);
 	if (unlink(full) == -1 && errno != ENOENT) {
 		log_fail("cannot remove '%s'", full);
