@@ -12,7 +12,6 @@ sha=0123456789abcdef0123456789abcdef01234567
 cat >"$tmp/senko.conf" <<CONF
 [senkod]
 state_dir = $tmp/state
-token_file =
 [source app]
 user = u
 repo = r

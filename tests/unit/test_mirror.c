@@ -517,7 +517,7 @@ test_remove_prunes_empty_folders(void **state)
 {
 	struct fixture *f = *state;
 	struct manifest out = MANIFEST_INIT;
-	char sha[GITHASH_HEXSZ];
+	char sha[GITHASH_HEXSZ], *link, *target;
 
 	add_blob(f, "x\n", sha);
 	assert_int_equal(mirror_put(&f->m, &f->store, "a/b/c.py", sha), 0);
@@ -530,6 +530,16 @@ test_remove_prunes_empty_folders(void **state)
 	/* The mirror folder itself stays; a missing file is fine. */
 	assert_true(exists(f->root, ""));
 	assert_int_equal(mirror_remove(&f->m, "never/was.py"), 0);
+	/* Never through a symbolic link out of the mirror. */
+	write_file(f->dir, "outside/victim.py", "keep me\n");
+	assert_true(asprintf(&link, "%s/lnk", f->root) > 0);
+	assert_true(asprintf(&target, "%s/outside", f->dir) > 0);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(mirror_remove(&f->m, "lnk/victim.py"), 0);
+	assert_true(exists(f->dir, "outside/victim.py"));
+	assert_int_equal(unlink(link), 0);
+	free(link);
+	free(target);
 	scan(f, &out);
 	assert_int_equal(out.n, 0);
 	manifest_release(&out);
