@@ -204,9 +204,16 @@ function main() {
         setTimeout(() => finish(3), 2000).unref();
       },
     });
-    // A stable per-board chip id, derived from the flash directory.
-    const uid = crypto.createHash('sha256').update(path.resolve(opt.flash)).digest()
-      .subarray(0, prof.uidLen).toString('hex');
+    line.onInterrupt = armWatchdog;
+    spawnWorker(null);
+  }
+
+  // A stable per-board chip id, derived from the flash directory.
+  const uid = crypto.createHash('sha256').update(path.resolve(opt.flash)).digest()
+    .subarray(0, prof.uidLen).toString('hex');
+  let mainTimer = null;
+
+  function spawnWorker(resume) {
     worker = new Worker(path.join(__dirname, 'worker.js'), {
       workerData: {
         sab, fifoSize: opt.fifo, baud: opt.baud,
@@ -215,10 +222,12 @@ function main() {
         execDelay: opt.execDelay,
         deflate: opt.deflate, stdinBuffer: opt.stdinBuffer, rawPaste: opt.rawPaste, sha1: opt.sha1,
         platform: prof.platform, machine: prof.machine, freq: prof.freq, uid,
+        resume,
       },
     });
-    let mainTimer = null;
+    const me = worker;
     worker.on('message', (m) => {
+      if (me !== worker) return; // a worker we already replaced
       switch (m.t) {
         case 'tx': line.fromBoard(m.b); break;
         case 'inc':
@@ -237,10 +246,35 @@ function main() {
       }
     });
     worker.on('error', (e) => {
+      if (me !== worker) return;
       process.stderr.write('board: worker error: ' + (e && e.stack || e) + '\n');
       finish(1);
     });
-    worker.on('exit', () => { if (!finished) finish(1); });
+    worker.on('exit', () => { if (me === worker && !finished) finish(1); });
+  }
+
+  // Watchdog for Ctrl-C.  The interpreter notices a pending Ctrl-C only when
+  // the running code calls into the host (sleep, print, I/O).  Pure
+  // computation (`while True: pass`) never does, so if a Ctrl-C stays
+  // unclaimed for a second we restart the interpreter and let the firmware
+  // report the KeyboardInterrupt.  Globals are lost; the flash is as of the
+  // last write-back.  (A real board would stop the loop in place.)
+  let watchdog = null;
+  function armWatchdog() {
+    if (watchdog || !Atomics.load(ctl, CTL.BUSY)) return;
+    watchdog = setTimeout(() => {
+      watchdog = null;
+      if (finished || !Atomics.load(ctl, CTL.KBD) || !Atomics.load(ctl, CTL.BUSY)) return;
+      const kind = { 1: 'raw', 2: 'friendly', 3: 'file' }[Atomics.load(ctl, CTL.KIND)] || 'file';
+      const mode = Atomics.load(ctl, CTL.MODE) === 1 ? 'raw' : 'friendly';
+      process.stderr.write(`board: code ignored Ctrl-C; restarting the interpreter (${mode}/${kind})\n`);
+      const old = worker;
+      worker = null;
+      old.terminate();
+      for (const k of ['KBD', 'BUSY', 'KIND']) Atomics.store(ctl, CTL[k], 0);
+      Atomics.store(ctl, CTL.INTR, -1);
+      spawnWorker({ mode, kind });
+    }, 1000);
   }
 }
 

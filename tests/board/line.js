@@ -139,6 +139,7 @@ class Line {
     if (intr >= 0 && b === intr) {
       // The ISR swallows the interrupt char and schedules KeyboardInterrupt.
       Atomics.store(ctl, CTL.KBD, 1);
+      if (this.onInterrupt) this.onInterrupt();
     } else {
       const head = Atomics.load(ctl, CTL.HEAD);
       if (head - Atomics.load(ctl, CTL.TAIL) >= this.fifoSize) {

@@ -11,6 +11,8 @@
 // All I/O goes through `io` (worker.js): rx() blocks for one byte from the
 // UART FIFO, tx() writes protocol bytes, exec() runs Python.
 
+const { KIND_FRIENDLY } = require('./shared');
+
 const CTRL_A = 0x01, CTRL_B = 0x02, CTRL_C = 0x03, CTRL_D = 0x04, CTRL_E = 0x05;
 
 // ESP ports use MICROPY_REPL_STDIN_BUFFER_MAX = 256 -> window of 128.
@@ -54,13 +56,21 @@ function needsMore(text) {
   return false;
 }
 
+// What a KeyboardInterrupt looks like when the watchdog had to restart the
+// interpreter (see board.js): the interrupted frame is unknown.
+const KBD_TRACEBACK = 'Traceback (most recent call last):\n  File "<stdin>", line 1, in <module>\nKeyboardInterrupt: \n';
+
 class Firmware {
   constructor(io, cfg) {
     this.io = io;
     this.cfg = cfg;
-    this.mode = 'friendly';
+    this._mode = 'friendly';
     this.readySent = false;
   }
+
+  // The current REPL mode is mirrored into shared memory for the watchdog.
+  get mode() { return this._mode; }
+  set mode(m) { this._mode = m; this.io.setMode(m); }
 
   banner() {
     return `MicroPython v1.27.0 on 2025-12-10; ${this.cfg.machine}\r\n` +
@@ -80,8 +90,10 @@ class Firmware {
 
   async run() {
     let hard = true;
+    let resume = this.cfg.resume;
     for (;;) {
-      const r = await this.boot(hard);
+      const r = resume ? await this.resume(resume) : await this.boot(hard);
+      resume = null;
       let reason = r;
       while (!reason || reason === 'switch') {
         reason = this.mode === 'raw' ? this.rawRepl() : this.friendlyRepl();
@@ -120,6 +132,29 @@ class Firmware {
     return null;
   }
 
+  // The watchdog restarted us after a Ctrl-C that pure computation never
+  // noticed: report the KeyboardInterrupt as the firmware would have, then
+  // carry on in the same REPL state (without running boot.py again).
+  async resume(state) {
+    this.mode = state.mode;
+    await this.io.reboot();
+    this.ready();
+    if (state.kind === 'raw') {
+      this.io.tx('\x04');
+      this.printExc(KBD_TRACEBACK);
+      this.io.tx('\x04');
+      this.executed();
+      this.skipRawBanner = true;
+    } else if (state.kind === 'friendly') {
+      this.printExc(KBD_TRACEBACK);
+      this.executed();
+      this.skipFriendlyBanner = true;
+    } else {
+      this.printExc(KBD_TRACEBACK);
+    }
+    return null;
+  }
+
   executed() {
     this.io.sync();
     this.io.post({ t: 'inc', k: 'executions', sync: true });
@@ -129,7 +164,8 @@ class Firmware {
 
   rawRepl() {
     const io = this.io;
-    io.tx('raw REPL; CTRL-B to exit\r\n');
+    if (!this.skipRawBanner) io.tx('raw REPL; CTRL-B to exit\r\n');
+    this.skipRawBanner = false;
     for (;;) {
       io.tx('>');
       let line = [];
@@ -275,7 +311,8 @@ class Firmware {
 
   friendlyRepl() {
     const io = this.io;
-    io.tx(this.banner());
+    if (!this.skipFriendlyBanner) io.tx(this.banner());
+    this.skipFriendlyBanner = false;
     this.ready();
     for (;;) {
       const r = this.readline('>>> ', '');
@@ -323,7 +360,7 @@ class Firmware {
         }
         if (cancelled) continue;
       }
-      const res = io.exec(src, { single: single && !src.includes('\n') });
+      const res = io.exec(src, { single: single && !src.includes('\n'), kind: KIND_FRIENDLY });
       if (res.kind === 'hard') { this.executed(); return 'hard'; }
       if (res.kind === 'exit') { this.executed(); return 'soft'; }
       this.printExc(res.exc);

@@ -21,12 +21,19 @@ const CTL = {
   SEQ: 5,         // event counter the worker waits on
   BUSY: 6,        // 1 while the worker executes Python code
   BEAT: 7,        // bumped by the worker each time it polls (watchdog)
-  N: 8,
+  MODE: 8,        // REPL mode: 0 friendly, 1 raw (for a watchdog restart)
+  KIND: 9,        // what is executing: KIND_* below
+  N: 10,
 };
 
 const CMD_NONE = 0;
 const CMD_POWERCUT = 1;
 const CMD_EXIT = 2;
+
+// CTL.KIND values
+const KIND_RAW = 1;       // raw REPL or raw-paste execution
+const KIND_FRIENDLY = 2;  // a line typed at >>>
+const KIND_FILE = 3;      // boot.py / main.py
 
 function makeShared(fifoSize) {
   const sab = new SharedArrayBuffer(CTL.N * 4 + fifoSize);
@@ -47,4 +54,6 @@ function wake(ctl) {
   Atomics.notify(ctl, CTL.SEQ);
 }
 
-module.exports = { CTL, CMD_NONE, CMD_POWERCUT, CMD_EXIT, makeShared, views, wake };
+module.exports = {
+  CTL, CMD_NONE, CMD_POWERCUT, CMD_EXIT, KIND_RAW, KIND_FRIENDLY, KIND_FILE, makeShared, views, wake,
+};

@@ -127,6 +127,17 @@ class _Gc(_Delegate):
         return max(0, CFG['heap'] - _gc.mem_alloc())
 
 
+class _Os(_Delegate):
+    # os.sync() exists on boards (flushes littlefs); MEMFS needs nothing.
+    def sync(self):
+        pass
+
+    def uname(self):
+        from collections import namedtuple
+        t = namedtuple('uname_result', ('sysname', 'nodename', 'release', 'version', 'machine'))
+        return t(CFG['platform'], CFG['platform'], '1.27.0', 'v1.27.0 on 2025-12-10', CFG['machine'])
+
+
 class _Sha1:
     # hashlib.sha1 backed by the host (node:crypto); real ESP firmware has it.
     def __init__(self, data=None):
@@ -180,6 +191,7 @@ _overrides = {
     'gc': _Gc(_gc),
     'hashlib': _Hashlib(),
     'machine': _Machine(),
+    'os': _Os(_real_import('os')),
 }
 _blocked = set(CFG['blocked'])
 

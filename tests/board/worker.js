@@ -27,7 +27,7 @@ const { workerData, parentPort } = require('worker_threads');
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
-const { CTL, CMD_POWERCUT, CMD_EXIT } = require('./shared');
+const { CTL, CMD_POWERCUT, KIND_RAW, KIND_FILE } = require('./shared');
 const { Flash } = require('./flash');
 const { Firmware } = require('./repl');
 
@@ -315,6 +315,7 @@ async function startInterpreter() {
   if (!cfg.deflate) blocked.push('deflate', 'zlib');
   const conf = {
     platform: cfg.platform,
+    machine: cfg.machine,
     stdin_buffer: !!cfg.stdinBuffer,
     sha1: !!cfg.sha1,
     heap: cfg.heap || 1024 * 1024,
@@ -352,6 +353,8 @@ function exec(code, opts = {}) {
   kbdScheduled = false;
   Atomics.store(ctl, CTL.KBD, 0);
   Atomics.store(ctl, CTL.INTR, 3);
+  Atomics.store(ctl, CTL.KIND, opts.kind || KIND_RAW);
+  Atomics.store(ctl, CTL.BUSY, 1);
   let result = { kind: 'ok', exc: null };
   try {
     withRoom(Buffer.byteLength(text) + 64, () => mp.runPython(text));
@@ -367,6 +370,8 @@ function exec(code, opts = {}) {
     }
   }
   busy = false;
+  Atomics.store(ctl, CTL.BUSY, 0);
+  Atomics.store(ctl, CTL.KIND, 0);
   Atomics.store(ctl, CTL.INTR, -1);
   Atomics.store(ctl, CTL.KBD, 0);
   if (kbdScheduled) {
@@ -394,7 +399,7 @@ function fileExists(name) {
 // pyexec_file_if_exists(): run boot.py / main.py.
 function execFile(name) {
   if (!fileExists(name)) return { kind: 'ok', exc: null };
-  const r = exec("execfile('" + name + "')");
+  const r = exec("execfile('" + name + "')", { kind: KIND_FILE });
   if (r.exc) {
     // Drop our execfile() wrapper's frame from the traceback.
     r.exc = r.exc.replace(/^(Traceback \(most recent call last\):\n) {2}File "<stdin>", line 1, in <module>\n/, '$1');
@@ -409,6 +414,7 @@ function post(msg) {
 
 const io = {
   rx, tx, txCooked, flushTx, exec, execFile, post,
+  setMode(m) { Atomics.store(ctl, CTL.MODE, m === 'raw' ? 1 : 0); },
   sync() { try { flash.syncOut(); } catch (e) { process.stderr.write('board: flash sync: ' + e + '\n'); } },
   async reboot() {
     flushTx();
