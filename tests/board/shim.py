@@ -37,13 +37,16 @@ class _StdinBuffer:
     # UART FIFO).  Like the firmware's stream, read(n) returns exactly n bytes.
     def read(self, n=-1):
         if n is None or n < 0:
-            n = 1 << 30
-        out = bytearray()
-        while len(out) < n:
-            h = _brd.rd(n - len(out))
-            if h:
-                out.extend(binascii.unhexlify(h))
-        return bytes(out)
+            # Until EOF, which a UART never signals: collect forever.
+            out = bytearray()
+            while True:
+                h = _brd.rd(256)
+                if h:
+                    out.extend(binascii.unhexlify(h))
+        # Allocate once, like the firmware's vstr; avoids heap fragmentation.
+        buf = bytearray(n)
+        self.readinto(buf)
+        return bytes(buf)
 
     def readinto(self, buf, n=None):
         mv = memoryview(buf)

@@ -99,10 +99,13 @@ function flushTx() {
 }
 
 // Cooked output: what print() and tracebacks produce.
+// Some interpreter paths (mem_info, ...) already cook; never double the CR.
+let lastOut = 0;
 function txCooked(bytes) {
   for (const c of bytes) {
-    if (c === 10) txbuf.push(13);
+    if (c === 10 && lastOut !== 13) txbuf.push(13);
     txbuf.push(c);
+    lastOut = c;
   }
   if (txbuf.length >= 512) flushTx();
 }
