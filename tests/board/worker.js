@@ -75,8 +75,12 @@ WebAssembly.instantiate = async function (bin, imports) {
     const orig = env.fd_write;
     env.fd_write = (...a) => { const r = orig(...a); poll(); return r; };
   }
-  return realInstantiate.call(this, bin, imports);
+  // Compile once per worker; soft resets only instantiate again.
+  if (!compiled) compiled = bin instanceof WebAssembly.Module ? bin : await WebAssembly.compile(bin);
+  const instance = await realInstantiate.call(this, compiled, imports);
+  return { module: compiled, instance };
 };
+let compiled = null;
 
 // Sleep until something happens on the line, at most ms milliseconds.
 function napOnLine(ms) {
