@@ -161,7 +161,12 @@ function main() {
 
   process.on('SIGTERM', () => requestExit(0));
   process.on('SIGINT', () => requestExit(0));
-  bridge.on('exit', () => { if (!finished) { process.stderr.write('board: ptybridge exited\n'); finish(1); } });
+  bridge.on('exit', () => {
+    if (!finished) {
+      process.stderr.write('board: ptybridge exited\n');
+      requestExit(1); // still write the flash back
+    }
+  });
 
   const sab = makeShared(opt.fifo);
   const { ctl, fifo } = views(sab, opt.fifo);

@@ -214,7 +214,10 @@ test('line model: blasting 2000 bytes while the board sleeps 0.5 s drops bytes a
   p.write('\x03');
   await p.drain(100);
   const after = b.readCounters();
-  assert.equal(after.dropped_bytes - before.dropped_bytes, 2000 - 256);
+  // 256 fit into the FIFO, the rest is lost (fewer only if the host was
+  // scheduled so late that the board woke up meanwhile).
+  const dropped = after.dropped_bytes - before.dropped_bytes;
+  assert.ok(dropped > 1000 && dropped <= 2000 - 256, `dropped ${dropped}`);
   assert.ok(after.rx_bytes - before.rx_bytes >= 2000);
   p.close();
 });
