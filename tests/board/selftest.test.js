@@ -60,7 +60,12 @@ async function rawPort(b) {
 
 test.after(async () => {
   await Promise.all(Object.values(B).map(async (bp) => {
-    try { const b = await bp; await b.stop(); } catch { /* failed to start */ }
+    try {
+      const b = await bp;
+      await b.stop();
+      fs.rmSync(b.flash, { recursive: true, force: true });
+      fs.rmSync(b.counters, { force: true });
+    } catch { /* failed to start */ }
   }));
 });
 

@@ -363,6 +363,7 @@ async function startInterpreter() {
 function exec(code, opts = {}) {
   // Not reading the line from here on (compiling, running); see line.js.
   Atomics.store(ctl, CTL.RXWAIT, 0);
+  flushTx(); // "OK" etc. go out now, even if the code then computes for long
   if (cfg.execDelay > 0) sleepMs(cfg.execDelay);
   hardResetRequested = false;
   let text = code;
