@@ -206,7 +206,11 @@ function main() {
       ctl, fifo,
       counters,
       powerCutAfter: opt.powerCutAfter,
-      toHost: (b) => { if (!finished) bridge.stdin.write(Buffer.from(b)); },
+      toHost: (b) => {
+        // Nobody reading the port for a long time: like a USB-serial chip
+        // with a full buffer, further output is lost instead of piling up.
+        if (!finished && bridge.stdin.writableLength < (1 << 20)) bridge.stdin.write(Buffer.from(b));
+      },
       onPowerCut: () => {
         // The worker persists the flash at once; fall back to the last
         // write-back if it cannot answer (stuck in pure computation).
