@@ -35,10 +35,27 @@ start_server() {
 	[ -n "$fakegh_url" ] || { echo "Bail out! fake GitHub did not start"; cat "$tmp/$name.err"; exit 1; }
 }
 
-ctl() { node "$here/ctl.js" "$1" "$fakegh_origin" "${@:2}"; }
+# ctl METHOD PATH [JSON]: a call to the fake GitHub's control API (plain
+# HTTP through bash's /dev/tcp: starting node per call is slow on a busy
+# machine).  Prints the answer's body.
+ctl() {
+	local hostport=${fakegh_origin#http://} body=${3:-} fd
+	exec {fd}<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || return 1
+	printf '%s %s HTTP/1.0\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+		"$1" "$2" "$hostport" "${#body}" "$body" >&$fd
+	sed '1,/^\r$/d' <&$fd
+	exec {fd}<&-
+}
+fault_add() { ctl POST /_control/faults "$1" >/dev/null; }
+faults_clear() { ctl DELETE /_control/faults >/dev/null; }
+ratelimit_set() { ctl POST /_control/ratelimit "$1" >/dev/null; }
 # requests: the log since the last clear, one "STATUS PATH counted|free" a line.
-requests() { ctl log; }
-clear_log() { ctl clear; }
+requests() {
+	ctl GET /_control/log | sed 's/},{"t"/}\n{"t"/g' | sed -n \
+		's/.*"path":"\([^"]*\)","status":\([0-9]*\),.*"counted":\([a-z]*\).*/\2 \1 \3/p' |
+		sed 's/ true$/ counted/; s/ false$/ free/'
+}
+clear_log() { ctl POST /_control/log/clear >/dev/null; }
 
 repo=$tmp/repos/acme/fw
 git_() { git -C "$repo" -c user.name=t -c user.email=t@example.com "$@"; }

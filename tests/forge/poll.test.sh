@@ -157,16 +157,16 @@ expect_log "contents API, deep change: head + 3 listings + 1 blob" \
 
 # No git/trees endpoint (404): fall back to the contents API, logged once.
 write_conf "$tmp/fb.conf" "$tmp/sf" 1 'working_dir = app'
-ctl fault '{"match":"/git/trees/","status":404}'
+fault_add '{"match":"/git/trees/","status":404}'
 poll "$tmp/fb.conf" -j -N
-ctl nofaults
+faults_clear
 check "trees 404: the poll succeeds through contents" test "$poll_rc" = 0
 check "trees 404: the fallback is logged" grep -q "no git/trees endpoint" <<<"$poll_err"
 poll "$tmp/trees.conf" -j -N; trees_out=$out
 clear_log
-ctl fault '{"match":"/git/trees/","status":404}'
+fault_add '{"match":"/git/trees/","status":404}'
 poll "$tmp/fb.conf" -j -N
 check "fallback manifest equals the trees manifest (paths, shas, sizes)" \
 	test "$(nomode "$trees_out")" = "$(nomode "$out")"
-ctl nofaults
+faults_clear
 tap_done
