@@ -1,12 +1,13 @@
 /*
  * helper-forge_poll - drive the forge from test scripts.
  *
- * usage: helper-forge_poll -c CONF [-n ROUNDS] [-N] [-j] [-s] [-w] [-v]
+ * usage: helper-forge_poll -c CONF [-n ROUNDS] [-N] [-j] [-s] [-t] [-w] [-v]
  *   -n ROUNDS  poll every source ROUNDS times in one process (default 1)
  *   -N         do not fetch blobs
  *   -j         print each manifest as JSON after its summary line
  *   -s         print the saved manifests (no network) and exit
  *   -w         before a round, sleep until forge_retry_after() allows it
+ *   -t         print "latency NAME MS" after each poll
  *   -v         debug logging
  *
  * Each source is polled once per round, however many devices use it, as
@@ -64,8 +65,18 @@ print_saved(const struct config *cfg, bool json)
 	return rc;
 }
 
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static int
-round_once(struct forge *f, const struct config *cfg, bool fetch, bool json)
+round_once(struct forge *f, const struct config *cfg, bool fetch, bool json,
+    bool timing)
 {
 	size_t i;
 	int rc = 0;
@@ -74,9 +85,14 @@ round_once(struct forge *f, const struct config *cfg, bool fetch, bool json)
 		const struct config_source *src = &cfg->sources[i];
 		struct manifest m = MANIFEST_INIT;
 		bool changed;
+		double t0 = now_ms();
+		int r;
 
 		log_clear_error();
-		if (forge_poll(f, src, &m, &changed) == -1) {
+		r = forge_poll(f, src, &m, &changed);
+		if (timing)
+			printf("latency %s %.1f\n", src->name, now_ms() - t0);
+		if (r == -1) {
 			printf("poll %s error: %s\n", src->name,
 			    log_last_error());
 			rc = 1;
@@ -106,6 +122,7 @@ main(int argc, char **argv)
 {
 	const char *conf = NULL;
 	bool fetch = true, json = false, saved = false, wait = false;
+	bool timing = false;
 	int ch, rounds = 1, verbosity = 0, rc = 0, r;
 	const struct forge_stats *st;
 	struct config *cfg;
@@ -113,7 +130,7 @@ main(int argc, char **argv)
 	struct forge *f;
 	time_t ra;
 
-	while ((ch = getopt(argc, argv, "c:n:Njswv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:n:Njstwv")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
@@ -130,6 +147,9 @@ main(int argc, char **argv)
 		case 's':
 			saved = true;
 			break;
+		case 't':
+			timing = true;
+			break;
 		case 'w':
 			wait = true;
 			break;
@@ -138,7 +158,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: helper-forge_poll -c CONF [-n "
-			    "ROUNDS] [-N] [-j] [-s] [-w] [-v]\n");
+			    "ROUNDS] [-N] [-j] [-s] [-t] [-w] [-v]\n");
 			return 2;
 		}
 	}
@@ -163,7 +183,7 @@ main(int argc, char **argv)
 			while (time(NULL) < ra)
 				sleep(1);
 		}
-		rc = round_once(f, cfg, fetch, json);
+		rc = round_once(f, cfg, fetch, json, timing);
 	}
 	st = forge_stats(f);
 	ra = forge_retry_after(f);
