@@ -13,6 +13,7 @@
  * manifest, and the next poll simply asks again.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,7 @@
 
 #define FORGE_BACKOFF_MIN 60
 #define FORGE_BACKOFF_MAX 3600
+#define FORGE_RETRY_MAX (2 * 3600)      /* longest wait believed */
 #define FORGE_MAX_DEPTH 64           /* folders deep, for subtree walks */
 #define FORGE_MAX_PAGES 1000         /* Gitea tree pages */
 #define FORGE_STATE_MAX (64u * 1024 * 1024)
@@ -290,6 +292,57 @@ format_time(time_t t, char *out, size_t len)
 		snprintf(out, len, "%lld", (long long)t);
 }
 
+/*
+ * The time before which no request may be made outlives the process, so
+ * `senkod --once` from cron or `senko check` run by hand keep to it too.
+ */
+static char *
+retry_after_path(const struct config *cfg)
+{
+	return xasprintf("%s/sources/.retry-after", cfg->state_dir);
+}
+
+static void
+load_retry_after(struct forge *f)
+{
+	char *path = retry_after_path(f->cfg);
+	struct buf b;
+	time_t now = time(NULL);
+	long long t;
+
+	if (read_state_file(path, &b) == 0 &&
+	    sscanf(b.data, "%lld", &t) == 1 && t > (long long)now) {
+		/* A clock that jumped back must not block for days. */
+		if (t > (long long)now + FORGE_RETRY_MAX)
+			t = (long long)now + FORGE_RETRY_MAX;
+		f->retry_after = (time_t)t;
+	}
+	buf_release(&b);
+	free(path);
+}
+
+/* Raise retry_after to t and save it; a failure to save only warns. */
+static void
+set_retry_after(struct forge *f, time_t t)
+{
+	char *dir, *path;
+	char text[32];
+	int n;
+
+	if (t <= f->retry_after)
+		return;
+	f->retry_after = t;
+	dir = xasprintf("%s/sources", f->cfg->state_dir);
+	path = retry_after_path(f->cfg);
+	n = snprintf(text, sizeof(text), "%lld\n", (long long)t);
+	if (fs_mkdir_p(dir, 0755) == -1 ||
+	    fs_write_atomic(path, text, (size_t)n, 0644) == -1)
+		log_warnx("cannot save '%s': another process may ask the API "
+		    "before the limit resets", path);
+	free(path);
+	free(dir);
+}
+
 static int
 refuse_if_limited(struct forge *f, const struct config_source *src)
 {
@@ -341,9 +394,8 @@ note_rate(struct forge *f, const struct http_response *rs)
 		    "left until %s", rs->rl_remaining, rs->rl_limit, when);
 	}
 	/* Asking again before the reset would only be refused. */
-	if (rs->rl_remaining == 0 && rs->rl_reset > (long long)time(NULL) &&
-	    (time_t)rs->rl_reset > f->retry_after)
-		f->retry_after = (time_t)rs->rl_reset;
+	if (rs->rl_remaining == 0 && rs->rl_reset > (long long)time(NULL))
+		set_retry_after(f, (time_t)rs->rl_reset);
 }
 
 /* A 403/429 that is a rate limit: set retry_after from what it says. */
@@ -372,8 +424,7 @@ handle_limit(struct forge *f, const struct config_source *src,
 		until = now + f->backoff;
 		why = "secondary rate limit without retry-after; backing off";
 	}
-	if (until > f->retry_after)
-		f->retry_after = until;
+	set_retry_after(f, until);
 	format_time(f->retry_after, when, sizeof(when));
 	log_failx("source '%s': %ld from the API (%s); no request before %s "
 	    "(in %lld s), retrying then%s", src->name, rs->status, why, when,
@@ -1082,6 +1133,7 @@ forge_new(const struct config *cfg, const struct store *store)
 		forge_free(f);
 		return NULL;
 	}
+	load_retry_after(f);
 	return f;
 }
 

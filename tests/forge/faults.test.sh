@@ -100,6 +100,16 @@ check "rate limit: the next poll is refused before the reset" \
 check "rate limit: forge_retry_after reports the reset" grep -qE "retry_after=[1-4]$" <<<"$out"
 expect_log "rate limit: only the first poll asked" "403 $R/commits/main free"
 check "rate limit: state unchanged" test "$before" = "$(state_sum "$tmp/s")"
+poll "$tmp/a.conf"
+check "rate limit: a new process keeps to it too" \
+	grep -q "poll app error: .*no request before .* retrying then" <<<"$out"
+expect_log "rate limit: the new process asked nothing" ""
+poll "$tmp/a.conf" -w
+check "rate limit: a new process waits for the reset, then succeeds" \
+	grep -qx "poll app ok commit=$c3 files=4 changed=yes" <<<"$out"
+commit_files "rl2" app/main.py='print("rl2")'
+c3=$(head_sha)
+clear_log
 fault_add '{"match":"/commits/","kind":"ratelimit","reset_in":2,"count":1}'
 poll "$tmp/a.conf" -n 2 -w
 check "rate limit: after the reset the poll succeeds" \
@@ -121,9 +131,11 @@ poll "$tmp/a.conf" -n 2 -w
 check "secondary limit: succeeds after retry-after" grep -qx "poll app ok commit=$c4 files=4 changed=yes" <<<"$out"
 clear_log
 
-# Secondary limit without retry-after: back off at least a minute.
+# Secondary limit without retry-after: back off at least a minute (in a
+# state_dir of its own: the wait is kept there for the next process).
+write_conf "$tmp/b.conf" "$tmp/sb" 1 'working_dir = app'
 fault_add '{"match":"/commits/","kind":"secondary","retry_after":null,"count":1}'
-poll "$tmp/a.conf" -n 2
+poll "$tmp/b.conf" -n 2
 check "secondary limit without retry-after: backs off 60 s" \
 	grep -q "backing off); no request before .*(in 60 s)" <<<"$out"
 expect_log "secondary limit without retry-after: one request" "403 $R/commits/main counted"

@@ -26,7 +26,7 @@ start_server() {
 	server_pids+=($!)
 	deadline=$((SECONDS + 30))
 	while [ $SECONDS -lt $deadline ]; do
-		line=$(head -1 "$tmp/$name.out")
+		line=$(head -1 "$tmp/$name.out" 2>/dev/null)
 		case $line in LISTENING\ *) break ;; esac
 		sleep 0.1
 	done
@@ -111,6 +111,6 @@ expect_log() {
 	clear_log
 }
 # state_sum DIR: a checksum of a state folder's source files.
-state_sum() { (cd "$1" && find sources -type f | sort | xargs -r md5sum) 2>/dev/null; }
+state_sum() { (cd "$1" && find sources -mindepth 2 -type f | sort | xargs -r md5sum) 2>/dev/null; }
 # manifest_of "$out": the JSON lines printed after the summary, without mode.
 paths_of() { sed -n 's/^  "\([^"]*\)": {$/\1/p' <<<"$1" | tr '\n' ' '; }
