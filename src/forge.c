@@ -68,6 +68,7 @@ struct walk {
 	json_t *old_cache; /* contents: dir -> {etag, entries}; borrowed */
 	json_t *new_cache; /* owned by the caller */
 	unsigned warned;
+	bool wd_found;     /* a folder named working_dir was listed */
 };
 
 enum api_result {
@@ -688,8 +689,11 @@ walk_tree_entry(struct walk *w, json_t *e, const char *prefix)
 		goto out;
 	}
 	mode = strtoul(mode_s, NULL, 8);
-	if (strcmp(type, "tree") == 0)
+	if (strcmp(type, "tree") == 0) {
+		if (strcmp(path.data, w->src->working_dir) == 0)
+			w->wd_found = true;
 		goto out;
+	}
 	if (strcmp(type, "commit") == 0 || mode == 0160000)
 		walk_skip(w, path.data, "submodule");
 	else if (mode == 0120000)
@@ -1072,7 +1076,7 @@ read_manifest(struct forge *f, const struct config_source *src,
     const char *commit, struct manifest *m, json_t **cache)
 {
 	size_t idx = (size_t)(src - f->cfg->sources);
-	struct walk w = { f, src, m, NULL, NULL, 0 };
+	struct walk w = { f, src, m, NULL, NULL, 0, false };
 	bool contents = src->api == SOURCE_API_CONTENTS;
 	int r;
 
@@ -1081,6 +1085,12 @@ read_manifest(struct forge *f, const struct config_source *src,
 		contents = true;
 	if (!contents) {
 		r = read_trees(&w, commit);
+		/* A mistyped working_dir must not look like an emptied repo. */
+		if (r == 0 && *src->working_dir && !w.wd_found)
+			r = log_failx("source '%s': working_dir '%s' is not a "
+			    "folder in commit %.12s of %s/%s: check working_dir "
+			    "in [source %s]", src->name, src->working_dir,
+			    commit, src->user, src->repo, src->name);
 		if (r != 1)
 			goto done;
 		log_notice("source '%s': the server has no git/trees endpoint "

@@ -85,6 +85,25 @@ write_conf "$tmp/bad.conf" "$tmp/s" 0 'working_dir = app' 'branch = nobranch'
 poll "$tmp/bad.conf"
 check "unknown branch: names the branch" grep -q "(422.*branch = nobranch" <<<"$out"
 
+# A mistyped working_dir fails instead of looking like an emptied repo.
+for api in trees contents; do
+	write_conf "$tmp/wd.conf" "$tmp/swd" 0 'working_dir = ap' "api = $api"
+	poll "$tmp/wd.conf"
+	check "$api: a working_dir missing from the repo fails, naming working_dir" \
+		grep -q "poll app error: .*working_dir" <<<"$out"
+	check "$api: nothing saved for it" test ! -e "$tmp/swd/sources/app/manifest.json"
+done
+
+# An answer larger than the blob announced is refused while it arrives.
+commit_files "tiny" app/tiny.py=t
+fault_add '{"match":"/git/blobs/","kind":"malformed"}'
+poll "$tmp/a.conf"
+faults_clear
+check "an oversized blob answer is refused" \
+	grep -q "fetch app error: .*blob .* of 'tiny.py' .*larger than 2 bytes; refused" <<<"$out"
+poll "$tmp/a.conf"
+clear_log
+
 # Primary rate limit with a short reset: the second poll in the same
 # process makes no request; waiting until the reset lets it through.
 commit_files "rl" app/main.py='print("rl")'
@@ -106,14 +125,14 @@ check "rate limit: a new process keeps to it too" \
 expect_log "rate limit: the new process asked nothing" ""
 poll "$tmp/a.conf" -w
 check "rate limit: a new process waits for the reset, then succeeds" \
-	grep -qx "poll app ok commit=$c3 files=4 changed=yes" <<<"$out"
+	grep -qx "poll app ok commit=$c3 files=5 changed=yes" <<<"$out"
 commit_files "rl2" app/main.py='print("rl2")'
 c3=$(head_sha)
 clear_log
 fault_add '{"match":"/commits/","kind":"ratelimit","reset_in":2,"count":1}'
 poll "$tmp/a.conf" -n 2 -w
 check "rate limit: after the reset the poll succeeds" \
-	test "$(tail -3 <<<"$out" | head -1)" = "poll app ok commit=$c3 files=4 changed=yes"
+	test "$(tail -3 <<<"$out" | head -1)" = "poll app ok commit=$c3 files=5 changed=yes"
 check "rate limit: waited no longer than the reset said" grep -qE "^wait [0-3]$" <<<"$out"
 clear_log
 
@@ -128,7 +147,7 @@ expect_log "secondary limit: no request until retry-after passed" "200 $R/commit
 429 $R/git/trees/$c4?recursive=1 counted"
 fault_add '{"match":"/git/trees/","kind":"secondary","retry_after":2,"status":429,"count":1}'
 poll "$tmp/a.conf" -n 2 -w
-check "secondary limit: succeeds after retry-after" grep -qx "poll app ok commit=$c4 files=4 changed=yes" <<<"$out"
+check "secondary limit: succeeds after retry-after" grep -qx "poll app ok commit=$c4 files=5 changed=yes" <<<"$out"
 clear_log
 
 # Secondary limit without retry-after: back off at least a minute (in a
