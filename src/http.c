@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -164,6 +165,19 @@ header_number(const char *v, size_t n)
 	return x;
 }
 
+/* Retry-After may also be an HTTP-date: seconds from now, or -1. */
+static long
+retry_after_date(const char *v, size_t n)
+{
+	char *date = xstrndup(v, n);
+	time_t t = curl_getdate(date, NULL), now = time(NULL);
+
+	free(date);
+	if (t == -1)
+		return -1;
+	return t > now ? (long)(t - now) : 0;
+}
+
 /* A new answer begins (a redirect's target, say): forget the last one. */
 static void
 xfer_restart(struct xfer *x, long status)
@@ -221,8 +235,11 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 		rs->rl_remaining = (long)header_number(v, vlen);
 	else if (IS("x-ratelimit-reset"))
 		rs->rl_reset = header_number(v, vlen);
-	else if (IS("retry-after"))
+	else if (IS("retry-after")) {
 		rs->retry_after = (long)header_number(v, vlen);
+		if (rs->retry_after < 0 && vlen > 0 && vlen < 64)
+			rs->retry_after = retry_after_date(v, vlen);
+	}
 #undef IS
 	return len;
 }
