@@ -225,7 +225,8 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
 	    v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
-#define IS(name) (nlen == sizeof(name) - 1 && strncasecmp(data, name, nlen) == 0)
+#define IS(name) \
+	(nlen == sizeof(name) - 1 && strncasecmp(data, name, nlen) == 0)
 	if (IS("etag")) {
 		free(rs->etag);
 		rs->etag = vlen > 0 && vlen < 1024 ? xstrndup(v, vlen) : NULL;
