@@ -12,6 +12,8 @@ const struct cli_command cli_commands[] = {
 	    "validate the configuration and print it (token redacted)" },
 	{ "hash", cmd_hash, 0, "FILE...",
 	    "print git blob hashes, as git hash-object does" },
+	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json]",
+	    "what happened last to each device (exit 1 if one failed)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
