@@ -90,6 +90,19 @@ else
 			grep -qxF "$cmd" <<<"$documented"
 	done
 fi
+# Each --option in a command's usage string is in its tag line.
+sed -nE 's/^[[:space:]]*\{ "([a-z-]+)", cmd_[a-z_]+, [A-Z_0-9|]+, "([^"]*)".*/\1 \2/p' \
+	src/cli.c | while read -r cmd usage; do
+	for opt in $(grep -oE -- '--[a-z-]+' <<<"$usage"); do
+		echo "$cmd $opt"
+	done
+done >"$tmp/cmdopts"
+section man/senko.1 COMMANDS | awk 'p { print } { p = ($0 == ".TP") }' |
+	sed 's/\\-/-/g; s/\\%//g; s/"//g' >"$tmp/cmdtags"
+while read -r cmd opt; do
+	check "senko.1 documents '$cmd $opt'" \
+		grep -qE -- "^\.[A-Z]+ $cmd .*$opt( |\]|$)" "$tmp/cmdtags"
+done <"$tmp/cmdopts"
 
 # longopts FILE: the long options of a getopt_long table.
 longopts() {
