@@ -13,6 +13,7 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/senko
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 # Debian package names; keep in sync with the README.
 DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
@@ -101,6 +102,7 @@ deps:
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends $(DEBIAN_PACKAGES)
 
+# The unit names /usr/local/sbin/senkod; its copy names $(SBINDIR)/senkod.
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
@@ -113,9 +115,12 @@ install: $(PROGS)
 			$(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}; \
 	done
 	install -m 644 senko.conf.example README.md $(DESTDIR)$(DOCDIR)/
-	$(if $(wildcard systemd/senkod.service),install -d \
-		$(DESTDIR)$(SYSTEMDDIR) && install -m 644 \
-		systemd/senkod.service $(DESTDIR)$(SYSTEMDDIR)/)
+	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSUSERSDIR)
+	sed 's|^ExecStart=/usr/local/sbin/|ExecStart=$(SBINDIR)/|' \
+		systemd/senkod.service >$(DESTDIR)$(SYSTEMDDIR)/senkod.service
+	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/senkod.service
+	install -m 644 systemd/senko.sysusers.conf \
+		$(DESTDIR)$(SYSUSERSDIR)/senko.conf
 
 clean:
 	rm -rf build tests/board/ptybridge
