@@ -17,8 +17,12 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 # Debian package names; keep in sync with the README.
 DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
-	libssl-dev libjansson-dev libinih-dev libcmocka-dev git openssl \
-	nodejs npm
+	libssl-dev libjansson-dev libinih-dev libcmocka-dev zlib1g-dev git \
+	openssl groff-base man-db
+# The tests' board emulator and fake GitHub run on Node.js.  A machine that
+# already has node and npm (NodeSource ships npm inside its nodejs package,
+# which conflicts with Debian's npm) keeps them.
+NODE_PACKAGES = nodejs npm
 
 PKGS = libcurl openssl jansson inih
 CC ?= cc
@@ -100,7 +104,11 @@ deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -q && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends $(DEBIAN_PACKAGES)
+		--no-install-recommends $(DEBIAN_PACKAGES) && \
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $(NODE_PACKAGES); \
+	fi
 
 # The unit names /usr/local/sbin/senkod; its copy names $(SBINDIR)/senkod.
 install: $(PROGS)
