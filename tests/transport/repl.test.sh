@@ -131,15 +131,25 @@ check "a main.py looping forever is interrupted and the raw REPL entered" \
 	test "$rc" = 0 -a "$(printf '%s' "$out" | tr -d '\r')" = True
 board_stop busy
 
-# No raw-paste in the firmware: plain raw mode, paced.
+# No raw-paste in the firmware: plain raw mode, paced, each program
+# checked on the board before it runs (no flow control: bytes can be lost).
+{
+	echo "s = 0"
+	for i in $(seq 1 200); do echo "s += $i  # padding padding"; done
+	echo "print(s)"
+} >"$tmp/mid.py"
 board_start old --no-raw-paste --counters "$tmp/old.counters"
-out=$(helper "$tmp/old/port" info , exec-file "$tmp/big.py" 2>&1); rc=$?
+out=$(helper "$tmp/old/port" info , exec-file "$tmp/mid.py" 2>&1); rc=$?
 check "no raw-paste: probe says so" expect_in "$out" "raw_paste=0"
-check "no raw-paste: 20 KB program through plain raw mode" \
-	test "$rc" = 0 -a "$(printf '%s' "$out" | tr -d '\r' | tail -1)" = 500500
-check "no raw-paste: nothing dropped" grep -q '"dropped_bytes":0' "$tmp/old.counters"
+check "no raw-paste: 5 KB program through plain raw mode" \
+	test "$rc" = 0 -a "$(printf '%s' "$out" | tr -d '\r' | tail -1)" = 20100
+check "no raw-paste: raw-paste was never entered" \
+	grep -q '"raw_paste_sessions":0' "$tmp/old.counters"
 out=$(helper "$tmp/old/port" exec '1/0' 2>&1)
 check "no raw-paste: exceptions" expect_in "$out" "exception=ZeroDivisionError"
+out=$(helper "$tmp/old/port" exec 'print("x", 1)' , exec 'print(_senko_s)' 2>&1)
+check "no raw-paste: output, and no staging variable left behind" \
+	expect_in "$out" "exception=NameError"
 board_stop old
 
 # A board that vanishes in the middle of a run: an error, not a hang.
