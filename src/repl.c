@@ -649,6 +649,12 @@ repl_last_exception(const struct repl *r)
 	return r->exc_line;
 }
 
+const char *
+repl_last_traceback(const struct repl *r)
+{
+	return r->exc.data;
+}
+
 void
 repl_set_timeout(struct repl *r, int timeout_ms)
 {
