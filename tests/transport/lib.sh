@@ -6,7 +6,8 @@
 #   board_stop NAME       SIGTERM, waits for the exit
 #   board_kill NAME       SIGKILL: the board vanishes mid-operation
 #   helper ARGS...        the helper-repl test program
-# Every board is stopped when the suite exits.
+# Every board is stopped when the suite exits.  BOARD_JS overrides the
+# emulator (to try a modified copy).
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${SENKO_BUILD:-build}
@@ -32,7 +33,7 @@ board_start() {
 	local name=$1 deadline pid
 	shift
 	mkdir -p "$tmp/$name/flash"
-	node "$root/tests/board/board.js" --flash "$tmp/$name/flash" \
+	node "${BOARD_JS:-$root/tests/board/board.js}" --flash "$tmp/$name/flash" \
 		--link "$tmp/$name/port" --baud 1000000 "$@" \
 		>"$tmp/$name/out" 2>"$tmp/$name/err" </dev/null &
 	pid=$!
