@@ -40,7 +40,7 @@ board_start() {
 	boards+=("$pid")
 	echo "$pid" >"$tmp/$name/pid"
 	deadline=$((SECONDS + 60))
-	until grep -q '^READY ' "$tmp/$name/out"; do
+	until grep -qs '^READY ' "$tmp/$name/out"; do
 		if ! kill -0 "$pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
 			diag "board $name did not start:"
 			diag "$(cat "$tmp/$name/err")"
