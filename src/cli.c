@@ -18,6 +18,8 @@ const struct cli_command cli_commands[] = {
 	    "list the files under a board's dest folder, with sizes" },
 	{ "reset", cmd_reset, CLI_NEEDS_CONFIG, "DEVICE [soft|hard]",
 	    "reset a board (by default as its reset setting says)" },
+	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json]",
+	    "what happened last to each device (exit 1 if one failed)" },
 	{ "verify", cmd_verify, CLI_NEEDS_CONFIG, "DEVICE",
 	    "hash the managed files on a board and compare with the mirror" },
 	{ NULL, NULL, 0, NULL, NULL },
