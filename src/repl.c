@@ -52,6 +52,7 @@ struct repl {
 	unsigned baud;
 	enum repl_state state;
 	enum paste_support paste;
+	bool dead;               /* the port failed: write nothing more */
 	int run_ms;
 	int plain_pause_ms;      /* plain raw mode: pause between chunks */
 	struct repl_info info;
@@ -133,6 +134,7 @@ rx_byte(struct repl *r, int timeout_ms)
 			r->state = REPL_UNKNOWN;
 			if (errno != EIO && errno != ETIMEDOUT)
 				errno = EIO;
+			r->dead = errno == EIO;
 			return -1;
 		}
 		if (n == 0) {
@@ -205,6 +207,7 @@ tx(struct repl *r, const void *data, size_t len)
 {
 	if (serial_write(r->s, data, len, WRITE_MS) == -1) {
 		r->state = REPL_UNKNOWN;
+		r->dead = errno == EIO;
 		return -1;
 	}
 	return 0;
@@ -834,7 +837,9 @@ repl_close(struct repl *r)
 		return;
 	/* Back to the friendly REPL, unless the board was reset on purpose
 	 * and runs its program now. */
-	if (r->state == REPL_RAW_PROMPT)
+	if (r->dead)
+		;
+	else if (r->state == REPL_RAW_PROMPT)
 		serial_write(r->s, "\x02", 1, 1000);
 	else if (r->state == REPL_UNKNOWN)
 		serial_write(r->s, "\r\x03\x03\x02", 4, 1000);

@@ -157,10 +157,13 @@ board_start gone
 coproc RUN { exec "$helper_bin" -t -b 1000000 "$tmp/gone/port" exec 'import time
 time.sleep(60)' 2>&1; }
 runpid=$RUN_PID
-read -r first <&"${RUN[0]}"
+# bash drops RUN when the helper exits: keep our own copy of its output.
+exec {runout}<&"${RUN[0]}"
+read -r first <&"$runout"
 board_kill gone
 start=$SECONDS
-out=$(timeout 30 cat <&"${RUN[0]}")
+out=$(timeout 30 cat <&"$runout")
+exec {runout}<&-
 wait "$runpid"; rc=$?
 check "vanished board: the run fails (exit 1), no hang" test "$rc" = 1 -a $((SECONDS - start)) -lt 25
 check "vanished board: errno EIO" expect_in "$out" "error errno=EIO"
