@@ -266,8 +266,11 @@ enter_raw(struct repl *r, int total_ms)
 			return -1;
 		if (tx(r, "\r\x01", 2) == -1)
 			return -1;
+		/* A board that keeps printing must not hold one attempt
+		 * open: the wait is for the whole banner, not per byte. */
 		wait = 1000 + 250 * (attempts < 8 ? attempts : 8);
 		if (rx_until(r, raw_banner, sizeof(raw_banner) - 1, NULL, wait,
+		    now_ms() + wait < deadline ? now_ms() + wait :
 		    deadline) == 0) {
 			/*
 			 * A late answer to an earlier attempt would print the
