@@ -6,7 +6,20 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-board_start plain --counters "$tmp/plain.counters" || { not_ok "board starts"; tap_done; exit 1; }
+board_start plain --counters "$tmp/plain.counters" || { not_ok "board starts"; # A frozen board (the process stopped): nothing ever comes back.  The
+# time bound holds and the message says the board printed nothing.
+board_start frozen
+kill -STOP "$(cat "$tmp/frozen/pid")"
+start=$SECONDS
+out=$(helper "$tmp/frozen/port" open-errno 2>&1)
+took=$((SECONDS - start))
+kill -CONT "$(cat "$tmp/frozen/pid")"
+check "frozen board: ETIMEDOUT" expect_in "$out" "errno=ETIMEDOUT"
+check "frozen board: gives up in about 10 s (took ${took}s)" test "$took" -ge 9 -a "$took" -le 20
+check "frozen board: says it printed nothing" expect_in "$out" "the board printed nothing"
+board_stop frozen
+
+tap_done; exit 1; }
 port=$tmp/plain/port
 
 out=$(helper "$port" info 2>&1); rc=$?
@@ -115,6 +128,25 @@ out=$(helper "$tmp/nothere" open-errno 2>&1)
 check "missing port: ENOENT" expect_in "$out" "errno=ENOENT"
 check "missing port: says so" expect_in "$out" "no serial port $tmp/nothere"
 
+# Code that runs longer than the caller's timeout: an error, and the next
+# run on the same connection interrupts it and goes on.  (Short sleeps: the
+# emulator notices Ctrl-C between host calls, a real board inside sleep.)
+slow='import time
+for i in range(300):
+    time.sleep_ms(100)'
+out=$(helper "$port" timeout 1000 , exec "$slow" 2>&1); rc=$?
+check "silent run past the timeout: ETIMEDOUT" expect_in "$out" "error errno=ETIMEDOUT"
+check "silent run past the timeout: says the board stopped answering" \
+	expect_in "$out" "the board stopped answering"
+start=$SECONDS
+out=$(helper -k "$port" timeout 1000 , exec "$slow" , exec 'print(8)' 2>&1)
+check "after a timed-out run the next run on the connection interrupts it" \
+	test "$(printf '%s' "$out" | tr -d '\r' | grep -c '^8$')" = 1 -a $((SECONDS - start)) -lt 25
+out=$(helper "$port" timeout 1000 , exec "$slow" 2>&1)
+out=$(helper "$port" exec 'print(9)' 2>&1)
+check "a connection closed mid-run leaves the board usable" \
+	test "$(printf '%s' "$out" | tr -d '\r')" = 9
+
 # A main.py that never ends (and prints all the time) is interrupted.
 mkdir -p "$tmp/busy/flash"
 cat >"$tmp/busy/flash/main.py" <<'EOF'
@@ -191,5 +223,18 @@ check "Ctrl-C swallowed: quotes what the board printed" expect_in "$out" 'caught
 check "Ctrl-C swallowed: suggests reset = hard" expect_in "$out" "reset = hard"
 check "Ctrl-C swallowed: names main.py" expect_in "$out" "main.py"
 board_stop stuck
+
+# A frozen board (the process stopped): nothing ever comes back.  The
+# time bound holds and the message says the board printed nothing.
+board_start frozen
+kill -STOP "$(cat "$tmp/frozen/pid")"
+start=$SECONDS
+out=$(helper "$tmp/frozen/port" open-errno 2>&1)
+took=$((SECONDS - start))
+kill -CONT "$(cat "$tmp/frozen/pid")"
+check "frozen board: ETIMEDOUT" expect_in "$out" "errno=ETIMEDOUT"
+check "frozen board: gives up in about 10 s (took ${took}s)" test "$took" -ge 9 -a "$took" -le 20
+check "frozen board: says it printed nothing" expect_in "$out" "the board printed nothing"
+board_stop frozen
 
 tap_done
