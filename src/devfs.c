@@ -510,7 +510,7 @@ devfs_hash(struct repl *r, const char *path, char hex[DEVFS_HASH_HEXSZ])
 	    "  while 1:\n"
 	    "   k=f.readinto(b)\n"
 	    "   if not k:break\n"
-	    "   x.update(m[:k])\n"
+	    "   x.update(b if k==512 else m[:k])\n"
 	    " return binascii.hexlify(x.digest()).decode()\n"
 	    "try:\n"
 	    " print(_senko_h(");

@@ -34,7 +34,7 @@ board_start() {
 	shift
 	mkdir -p "$tmp/$name/flash"
 	node "${BOARD_JS:-$root/tests/board/board.js}" --flash "$tmp/$name/flash" \
-		--link "$tmp/$name/port" --baud 1000000 "$@" \
+		--link "$tmp/$name/port" --baud 1000000 --exit-with-parent "$@" \
 		>"$tmp/$name/out" 2>"$tmp/$name/err" </dev/null &
 	pid=$!
 	boards+=("$pid")
