@@ -15,7 +15,8 @@
  * alive MS | mkdir PATH | stat PATH | ls DIR | hash PATH | algo |
  * read PATH | write PATH FILE | rm PATH | mv FROM TO | clean DIR |
  * quote TEXT | hash-host sha1|sha256 FILE | serial-twice |
- * hold (open, print "held", wait for stdin to close).
+ * hold (open, print "held", wait for stdin to close) |
+ * peek (send a bare Enter, print what comes back).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -251,6 +252,25 @@ main(int argc, char **argv)
 		printf("second errno=%s\n", b2 ? "0" : errno_name(errno));
 		serial_close(b2);
 		serial_close(a);
+		return 0;
+	}
+	if (strcmp(argv[1], "peek") == 0) {
+		/* What the board says to a bare Enter: ">>> " at the
+		 * friendly REPL, nothing in raw mode. */
+		struct serial *s = serial_open(argv[0], baud);
+		char got[256];
+		ssize_t n;
+
+		if (s == NULL)
+			return 1;
+		serial_drain(s, 50);
+		if (serial_write(s, "\r", 1, 1000) == -1) {
+			serial_close(s);
+			return 1;
+		}
+		while ((n = serial_read(s, got, sizeof(got), 300)) > 0)
+			fwrite(got, 1, (size_t)n, stdout);
+		serial_close(s);
 		return 0;
 	}
 	if (strcmp(argv[1], "hold") == 0) {

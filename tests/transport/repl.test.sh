@@ -50,6 +50,10 @@ check "exception: errno EREMOTEIO" expect_in "$out" "error errno=EREMOTEIO"
 check "exception: logged with the port" \
 	expect_in "$out" "$port: the code raised ValueError: bad value"
 
+helper "$port" exec 'print(1)' >/dev/null 2>&1
+out=$(helper "$port" peek 2>&1)
+check "the board is left at its friendly REPL (>>> )" expect_in "$out" ">>> "
+
 out=$(helper "$port" exec 'x = (' 2>&1); rc=$?
 check "syntax error is an exception too" expect_in "$out" "exception=SyntaxError"
 out=$(helper "$port" exec 'x = 41' , exec 'print(x + 1)' 2>&1)
