@@ -56,8 +56,8 @@ cmd_ls(struct cli *cli, int argc, char **argv)
 		if (list.entries[i].is_dir)
 			printf("%10s  %s/\n", "-", name.data);
 		else
-			printf("%10llu  %s\n",
-			    (unsigned long long)list.entries[i].size, name.data);
+			printf("%10llu  %s\n", (unsigned long long)
+			    list.entries[i].size, name.data);
 	}
 	buf_release(&name);
 	devfs_list_release(&list);

@@ -32,7 +32,8 @@ cmd_reset(struct cli *cli, int argc, char **argv)
 	}
 	hard = dev->reset == RESET_HARD;
 	if (argc == 3) {
-		if (strcmp(argv[2], "hard") != 0 && strcmp(argv[2], "soft") != 0)
+		if (strcmp(argv[2], "hard") != 0 &&
+		    strcmp(argv[2], "soft") != 0)
 			return cli_command_usage(cli_find_command("reset"));
 		hard = strcmp(argv[2], "hard") == 0;
 	}

@@ -68,7 +68,8 @@ walk(const char *root, const char *rel, struct names *out)
 		return rc;
 	}
 	while (rc == 0 && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		sub = rel[0] ? xasprintf("%s/%s", rel, de->d_name) :
 		    xstrdup(de->d_name);

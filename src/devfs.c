@@ -333,7 +333,8 @@ parse_list(char *text, struct devfs_list *out)
 		if (line[0] == '\0')
 			continue;
 		name = strrchr(line, ' ');
-		if (name == NULL || sscanf(line, "%c %llu ", &kind, &size) != 2 ||
+		if (name == NULL ||
+		    sscanf(line, "%c %llu ", &kind, &size) != 2 ||
 		    (kind != 'F' && kind != 'D'))
 			return -1;
 		name++;

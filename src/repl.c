@@ -104,7 +104,9 @@ tail_quote(const struct repl *r, struct buf *out)
 	size_t i, start = (r->tail_pos + TAIL_MAX - r->tail_len) % TAIL_MAX;
 
 	for (i = 0; i < r->tail_len; i++) {
-		unsigned char c = (unsigned char)r->tail[(start + i) % TAIL_MAX];
+		unsigned char c;
+
+		c = (unsigned char)r->tail[(start + i) % TAIL_MAX];
 
 		if (c == '\r')
 			buf_addstr(out, "\\r");
@@ -560,7 +562,8 @@ stage_plain(struct repl *r, const char *code, size_t len)
 				break;
 			continue;
 		}
-		if (r->exc.len == 0 && strtoull(answer.data, NULL, 10) == want) {
+		if (r->exc.len == 0 &&
+		    strtoull(answer.data, NULL, 10) == want) {
 			rc = 0;
 			break;
 		}
@@ -936,7 +939,8 @@ repl_quote(struct buf *out, const char *s, size_t len)
 
 		if (c == '\\' || c == '\'')
 			buf_addf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f || (c >= 0x80 && prefix[0] == 'b'))
+		else if (c < 0x20 || c == 0x7f ||
+		    (c >= 0x80 && prefix[0] == 'b'))
 			buf_addf(out, "\\x%02x", c);
 		else
 			buf_addch(out, c);
