@@ -10,6 +10,9 @@ printf 'print("boot")\n' >"$tmp/k/flash/boot.py"
 printf 'x = 1\n' >"$tmp/k/flash/app/main.py"
 printf 'def f():\n    return 2\n' >"$tmp/k/flash/app/lib/util.py"
 head -c 3000 /dev/urandom >"$tmp/k/flash/app/data.bin"
+mkdir -p "$tmp/k/flash/other"
+printf 'x' >"$tmp/k/flash/other/new
+line\");x.py"
 board_start k --counters "$tmp/k.counters" || { not_ok "board starts"; tap_done; exit 1; }
 
 cat >"$tmp/senko.conf" <<EOF
@@ -41,6 +44,10 @@ check "ls: files under dest with sizes, folders marked" expect_in "$out" \
         21  /app/lib/util.py
          6  /app/main.py"
 check "ls: nothing outside dest" test -z "$(printf '%s' "$out" | grep boot.py)"
+sed 's|^dest = /app$|dest = /other|' "$tmp/senko.conf" >"$tmp/other.conf"
+out=$("$senko" -c "$tmp/other.conf" ls kitchen 2>&1)
+check "ls: control bytes in names are shown escaped" \
+	expect_in "$out" '/other/new\x0aline");x.py'
 out=$(s ls nosuch 2>&1); rc=$?
 check "ls: unknown device is a usage error naming it" \
 	test "$rc" = 2 -a -n "$(expect_in "$out" "no [device nosuch]" && echo y)"
