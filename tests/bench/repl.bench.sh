@@ -42,5 +42,25 @@ bench_board() {
 		"($(( size * 1000 / (t1 - t0 > 0 ? t1 - t0 : 1) )) bytes/s incl. open; answer $out)"
 }
 
+head -c 4096 /dev/urandom >"$tmp/4k.bin"
+mkdir -p "$tmp/paste/flash"
+head -c 102400 /dev/urandom >"$tmp/paste/flash/100k.bin"
 bench_board paste
 bench_board plain --no-raw-paste
+
+# File operations at 115200 (devfs): a small atomic write, hashing on the
+# board, reading back.
+port=$tmp/paste/port
+t0=$(ms)
+"$helper_bin" -b 115200 "$port" write /4k.bin "$tmp/4k.bin" >/dev/null
+t1=$(ms)
+echo "paste: open + write_small 4096 bytes (base64, hash check, rename): $((t1 - t0)) ms"
+t0=$(ms)
+out=$("$helper_bin" -b 115200 "$port" hash /100k.bin)
+t1=$(ms)
+[ "$out" = "$(git hash-object "$tmp/paste/flash/100k.bin")" ] || echo "hash WRONG: $out"
+echo "paste: open + hash a 100 KB file on the board: $((t1 - t0)) ms"
+t0=$(ms)
+"$helper_bin" -b 115200 "$port" read /4k.bin >/dev/null
+t1=$(ms)
+echo "paste: open + read back 4096 bytes (hex): $((t1 - t0)) ms"
