@@ -117,6 +117,20 @@ check "repl_quote escapes quotes, backslashes and control bytes" \
 	test "$out" = "'it\\'s \"q\" \\\\ \\x01end'"
 board_stop b
 
+# A full flash: the write fails clearly, the old file stays, no leftovers.
+board_start full --flash-size 16384
+printf 'old contents\n' >"$tmp/old.txt"
+helper "$tmp/full/port" write /keep.txt "$tmp/old.txt" >/dev/null 2>&1
+head -c 30000 /dev/urandom >"$tmp/30k.bin"
+out=$(helper "$tmp/full/port" write /keep.txt "$tmp/30k.bin" 2>&1); rc=$?
+check "flash full: write_small fails" test "$rc" = 1
+check "flash full: the message names the file and the board's error" \
+	expect_in "$out" "cannot write '/.keep.txt.senko-tmp'"
+out=$(helper "$tmp/full/port" read /keep.txt , ls / 2>&1)
+check "flash full: the old file is intact" expect_in "$out" "old contents"
+check "flash full: no temporary file left" test -z "$(printf '%s' "$out" | grep senko-tmp)"
+board_stop full
+
 # A board without hashlib.sha1 hashes with SHA-256.
 board_start nosha --no-sha1
 helper "$tmp/nosha/port" write /r.bin "$tmp/random.bin" >/dev/null 2>&1
