@@ -50,7 +50,8 @@ int devfs_rename(struct repl *r, const char *from, const char *to);
 /* Size of a file; -1 with errno ENOENT when it does not exist. */
 int devfs_stat(struct repl *r, const char *path, uint64_t *size,
     bool *is_dir);
-/* Every file and folder below dir (recursive), with sizes. */
+/* Every file and folder below dir (recursive), with sizes; a missing dir
+ * gives an empty list. */
 int devfs_list(struct repl *r, const char *dir, struct devfs_list *out);
 /* Read a whole (small) file; -1 with errno ENOENT when missing. */
 int devfs_read(struct repl *r, const char *path, struct buf *out);
@@ -66,7 +67,15 @@ int devfs_hash(struct repl *r, const char *path, char hex[DEVFS_HASH_HEXSZ]);
 int devfs_hash_host(enum devfs_hash_algo algo, int fd,
     char hex[DEVFS_HASH_HEXSZ]);
 
-/* Remove temporary files an interrupted push left below dir. */
+/*
+ * Files are written under a temporary name in their own folder, then
+ * renamed: "/lib/x.py" is written as "/lib/.x.py.senko-tmp".
+ */
+#define DEVFS_TEMP_SUFFIX ".senko-tmp"
+/* The temporary name for path (a new string, to free). */
+char *devfs_temp_path(const char *path);
+/* Remove temporary files (names ending in DEVFS_TEMP_SUFFIX) that an
+ * interrupted push left below dir. */
 int devfs_clean_temps(struct repl *r, const char *dir);
 
 struct devfs_push_item {

@@ -48,16 +48,47 @@ const struct repl_info *repl_info(const struct repl *r);
 
 /*
  * Run code; append what it printed to out (may be NULL).  Returns 0; or
- * -1 when the board raised (message names the exception) or the line
- * failed (errno EIO/ETIMEDOUT).
+ * -1 when the board raised (message names the exception; errno
+ * EREMOTEIO) or the line failed (errno EIO/ETIMEDOUT).  Code must not
+ * contain the bytes 03/04 (EINVAL).  After a line failure or a reset the
+ * next call enters the raw REPL again first.
  */
 int repl_exec(struct repl *r, const char *code, struct buf *out);
+/*
+ * The same, but a board-side exception is not logged, for callers that
+ * report it with their own context (repl_last_exception()).
+ */
+int repl_exec_quiet(struct repl *r, const char *code, struct buf *out);
+/* Last line of the last board-side exception ("OSError: [Errno 2]
+ * ENOENT"), "" when the last run raised nothing. */
+const char *repl_last_exception(const struct repl *r);
+/* The whole traceback of the last board-side exception, "" if none. */
+const char *repl_last_traceback(const struct repl *r);
+/* Longest silence accepted from running code (default 20 s). */
+void repl_set_timeout(struct repl *r, int timeout_ms);
+/* The port as given to repl_open(), for messages. */
+const char *repl_port(const struct repl *r);
+
+/*
+ * Lend the port to a caller that speaks its own binary protocol with a
+ * program it starts on the board (devfs_push).  Enters the raw REPL if
+ * needed; returns the port with the board at the raw '>' prompt, or NULL
+ * (errors logged).  The port is the caller's until repl_return_port();
+ * at_prompt says whether the caller left the board at the raw prompt
+ * (else the next run enters the raw REPL again).
+ */
+struct serial *repl_borrow_port(struct repl *r);
+void repl_return_port(struct repl *r, bool at_prompt);
 
 /* Soft reset (Ctrl-D at the friendly REPL: boot.py then main.py run). */
 int repl_soft_reset(struct repl *r);
 /* Hard reset through DTR/RTS (fails on ports without modem lines). */
 int repl_hard_reset(struct repl *r);
-/* After a reset: can the raw REPL be entered within timeout_ms? */
+/*
+ * After a reset: can the raw REPL be entered within timeout_ms?  Entering
+ * it interrupts main.py, so the board is then soft-reset once more to
+ * leave its program running.  0 alive, -1 (errno ETIMEDOUT/EIO) not.
+ */
 int repl_check_alive(struct repl *r, int timeout_ms);
 
 uint64_t repl_bytes_sent(const struct repl *r);
