@@ -95,7 +95,11 @@ function ensureBridge() {
   let stale = true;
   try { stale = fs.statSync(bin).mtimeMs < fs.statSync(src).mtimeMs; } catch { /* missing */ }
   if (stale) {
-    execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // Several boards may start at once: build privately, then rename into
+    // place atomically so nobody executes a half-written binary.
+    const tmp = `${bin}.${process.pid}.tmp`;
+    execFileSync('cc', ['-O2', '-Wall', '-o', tmp, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+    fs.renameSync(tmp, bin);
   }
   return bin;
 }
@@ -157,7 +161,12 @@ function main() {
 
   process.on('SIGTERM', () => requestExit(0));
   process.on('SIGINT', () => requestExit(0));
-  bridge.on('exit', () => { if (!finished) { process.stderr.write('board: ptybridge exited\n'); finish(1); } });
+  bridge.on('exit', () => {
+    if (!finished) {
+      process.stderr.write('board: ptybridge exited\n');
+      requestExit(1); // still write the flash back
+    }
+  });
 
   const sab = makeShared(opt.fifo);
   const { ctl, fifo } = views(sab, opt.fifo);

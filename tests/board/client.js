@@ -25,7 +25,7 @@ function startBoard(args = [], opts = {}) {
   proc.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('board did not get ready: ' + stderr)), 30000);
+    const timer = setTimeout(() => reject(new Error('board did not get ready: ' + stderr)), 60000);
     proc.stdout.on('data', (d) => {
       stdout += d;
       const m = /^READY (\S+)\n/.exec(stdout);

@@ -55,6 +55,10 @@ static int write_all(int fd, const unsigned char *buf, size_t len) {
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
+    /* Ctrl-C in the terminal that started board.js goes to the whole process
+     * group; board.js shuts down in order and closes our stdin, which is our
+     * cue to exit.  Dying first would lose the board's last output. */
+    signal(SIGINT, SIG_IGN);
 
     int master = posix_openpt(O_RDWR | O_NOCTTY);
     if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {

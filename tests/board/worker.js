@@ -75,8 +75,12 @@ WebAssembly.instantiate = async function (bin, imports) {
     const orig = env.fd_write;
     env.fd_write = (...a) => { const r = orig(...a); poll(); return r; };
   }
-  return realInstantiate.call(this, bin, imports);
+  // Compile once per worker; soft resets only instantiate again.
+  if (!compiled) compiled = bin instanceof WebAssembly.Module ? bin : await WebAssembly.compile(bin);
+  const instance = await realInstantiate.call(this, compiled, imports);
+  return { module: compiled, instance };
 };
+let compiled = null;
 
 // Sleep until something happens on the line, at most ms milliseconds.
 function napOnLine(ms) {
@@ -153,15 +157,17 @@ function rx() {
   for (;;) {
     const cmd = Atomics.load(ctl, CTL.CMD);
     if (cmd) handleCmd(cmd);
-    if (busy && Atomics.load(ctl, CTL.KBD)) {
-      Atomics.store(ctl, CTL.KBD, 0);
-      return -1;
-    }
+    // Like mp_hal_stdin_rx_chr: bytes already in the ring buffer are
+    // returned first; a pending Ctrl-C fires only when it runs dry.
     const tail = Atomics.load(ctl, CTL.TAIL);
     if (Atomics.load(ctl, CTL.HEAD) !== tail) {
       const b = fifo[tail % cfg.fifoSize];
       Atomics.store(ctl, CTL.TAIL, tail + 1);
       return b;
+    }
+    if (busy && Atomics.load(ctl, CTL.KBD)) {
+      Atomics.store(ctl, CTL.KBD, 0);
+      return -1;
     }
     flushTx();
     const seq = Atomics.load(ctl, CTL.SEQ);
@@ -328,7 +334,8 @@ async function startInterpreter() {
   };
   const src = SHIM.replace('@CONFIG@', JSON.stringify(conf).replace(/true/g, 'True').replace(/false/g, 'False'));
   pendingSrc = src;
-  mp.runPython("import _brd\nexec(_brd.src(), {})\ndel _brd\n");
+  // Compiled as "<board>" so its frames can be removed from tracebacks.
+  mp.runPython("import _brd\nexec(compile(_brd.src(), '<board>', 'exec'), {})\ndel _brd\n");
   pendingSrc = '';
   mp.runPython('import gc\ngc.collect()\ndel gc\n');
   pinHeap();
@@ -367,7 +374,7 @@ function exec(code, opts = {}) {
       else if (!e.type) {
         // Out of memory even for formatting the traceback.
         result = { kind: 'exc', exc: 'MemoryError: memory allocation failed\n' };
-      } else result = { kind: 'exc', exc: e.message };
+      } else result = { kind: 'exc', exc: e.message.replace(/^ {2}File "<board>", line \d+, in .*\n/gm, '') };
     } else {
       result = { kind: 'exc', exc: 'RuntimeError: ' + (e && e.message) + '\n' };
     }
