@@ -19,7 +19,7 @@ DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
 	libssl-dev libjansson-dev libinih-dev libcmocka-dev git openssl \
 	nodejs npm
 
-PKGS = libcurl openssl jansson inih
+PKGS = libcurl openssl jansson inih zlib
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

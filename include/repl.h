@@ -67,6 +67,17 @@ void repl_set_timeout(struct repl *r, int timeout_ms);
 /* The port as given to repl_open(), for messages. */
 const char *repl_port(const struct repl *r);
 
+/*
+ * Lend the port to a caller that speaks its own binary protocol with a
+ * program it starts on the board (devfs_push).  Enters the raw REPL if
+ * needed; returns the port with the board at the raw '>' prompt, or NULL
+ * (errors logged).  The port is the caller's until repl_return_port();
+ * at_prompt says whether the caller left the board at the raw prompt
+ * (else the next run enters the raw REPL again).
+ */
+struct serial *repl_borrow_port(struct repl *r);
+void repl_return_port(struct repl *r, bool at_prompt);
+
 /* Soft reset (Ctrl-D at the friendly REPL: boot.py then main.py run). */
 int repl_soft_reset(struct repl *r);
 /* Hard reset through DTR/RTS (fails on ports without modem lines). */
