@@ -758,7 +758,7 @@ b64_file(struct push *px, const struct devfs_push_item *it,
 		n = pf->data.len - off < B64_CHUNK ? pf->data.len - off :
 		    B64_CHUNK;
 		buf_reset(&code);
-		buf_addstr(&code, "_senko_bw('");
+		buf_addstr(&code, "_senko_bw(b'");
 		b64_add(&code, (const unsigned char *)pf->data.data + off, n);
 		buf_addstr(&code, "')\n");
 		if (repl_exec(px->r, code.data, NULL) == -1) {
@@ -780,7 +780,7 @@ b64_file(struct push *px, const struct devfs_push_item *it,
 		goto out;
 	}
 	buf_rtrim(&out);
-	if (out.len > 41 && out.data[0] == 'K' &&
+	if (out.len >= 41 && out.data[0] == 'K' &&
 	    strcmp(out.data + 1, pf->hex) == 0)
 		a = ATTEMPT_OK;
 	else {
