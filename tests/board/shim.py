@@ -12,7 +12,15 @@
 
 import builtins
 import binascii
+import uctypes
 import _brd
+
+# Strings returned from JS to Python are never freed by this build, so the
+# JS side hands data back by writing into this buffer (found by its address)
+# and returning only a length.
+_rx = bytearray(1024)
+_rxmv = memoryview(_rx)
+_brd.setbuf(uctypes.addressof(_rx), len(_rx))
 
 CFG = @CONFIG@
 
@@ -40,9 +48,8 @@ class _StdinBuffer:
             # Until EOF, which a UART never signals: collect forever.
             out = bytearray()
             while True:
-                h = _brd.rd(256)
-                if h:
-                    out.extend(binascii.unhexlify(h))
+                k = _brd.rd(len(_rx))
+                out.extend(_rxmv[:k])
         # Allocate once, like the firmware's vstr; avoids heap fragmentation.
         buf = bytearray(n)
         self.readinto(buf)
@@ -54,11 +61,12 @@ class _StdinBuffer:
             n = len(mv)
         got = 0
         while got < n:
-            h = _brd.rd(n - got)
-            if h:
-                b = binascii.unhexlify(h)
-                mv[got:got + len(b)] = b
-                got += len(b)
+            # Blocks for at least one byte; 0 means Ctrl-C (the pending
+            # KeyboardInterrupt fires at the loop's next iteration).
+            k = _brd.rd(min(n - got, len(_rx)))
+            if k:
+                mv[got:got + k] = _rxmv[:k]
+                got += k
         return got
 
     def readline(self):
@@ -154,7 +162,7 @@ class _Sha1:
         _brd.sha1_update(self._id, binascii.hexlify(data).decode())
 
     def digest(self):
-        return binascii.unhexlify(_brd.sha1_digest(self._id))
+        return bytes(_rxmv[:_brd.sha1_digest(self._id)])
 
 
 class _Hashlib(_Delegate):

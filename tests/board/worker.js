@@ -78,9 +78,11 @@ WebAssembly.instantiate = async function (bin, imports) {
   // Compile once per worker; soft resets only instantiate again.
   if (!compiled) compiled = bin instanceof WebAssembly.Module ? bin : await WebAssembly.compile(bin);
   const instance = await realInstantiate.call(this, compiled, imports);
+  wasmMemory = instance.exports.memory;
   return { module: compiled, instance };
 };
 let compiled = null;
+let wasmMemory = null;
 
 // Sleep until something happens on the line, at most ms milliseconds.
 function napOnLine(ms) {
@@ -196,29 +198,37 @@ function sleepMs(ms) {
 // ------------------------------------------------------- the JS side of _brd
 
 let hardResetRequested = false;
-let pendingSrc = '';
+let rxAddr = 0;
+let rxLen = 0;
 const sha1s = new Map();
 let sha1Next = 1;
 
 const brdApi = {
-  // Read up to n bytes, blocking for at least one; hex string ('' = Ctrl-C).
+  // Where Python's receive buffer lives in wasm memory (see shim.py).
+  setbuf(addr, len) {
+    rxAddr = addr;
+    rxLen = len;
+    return 0;
+  },
+  // Read up to n bytes into the receive buffer, blocking for at least one;
+  // returns the count (0 = interrupted by Ctrl-C).
   rd(n) {
-    n = Math.max(1, Math.min(n | 0, 1024));
+    n = Math.max(1, Math.min(n | 0, rxLen));
     const first = rx();
     if (first < 0) {
       // Raise KeyboardInterrupt in the reading program.
       if (M) { M._mp_sched_keyboard_interrupt(); kbdScheduled = true; }
-      return '';
+      return 0;
     }
-    let s = (first < 16 ? '0' : '') + first.toString(16);
+    const view = new Uint8Array(wasmMemory.buffer, rxAddr, rxLen);
+    view[0] = first;
     let got = 1;
     while (got < n && rxAvail() > 0) {
       const b = rx();
       if (b < 0) break;
-      s += (b < 16 ? '0' : '') + b.toString(16);
-      got++;
+      view[got++] = b;
     }
-    return s;
+    return got;
   },
   intr(c) {
     Atomics.store(ctl, CTL.INTR, c | 0);
@@ -236,15 +246,19 @@ const brdApi = {
     sha1s.get(id).update(Buffer.from(h, 'hex'));
   },
   sha1_digest(id) {
-    return sha1s.get(id).copy().digest('hex');
+    const d = sha1s.get(id).copy().digest();
+    new Uint8Array(wasmMemory.buffer, rxAddr, rxLen).set(d);
+    return d.length;
   },
   hard_reset() {
     hardResetRequested = true;
   },
-  src() {
-    return pendingSrc;
-  },
 };
+
+// A Python string literal for s (JSON string syntax is valid Python).
+function pyStr(s) {
+  return JSON.stringify(s);
+}
 
 // ------------------------------------------------------- interpreter control
 
@@ -333,10 +347,8 @@ async function startInterpreter() {
     blocked,
   };
   const src = SHIM.replace('@CONFIG@', JSON.stringify(conf).replace(/true/g, 'True').replace(/false/g, 'False'));
-  pendingSrc = src;
   // Compiled as "<board>" so its frames can be removed from tracebacks.
-  mp.runPython("import _brd\nexec(compile(_brd.src(), '<board>', 'exec'), {})\ndel _brd\n");
-  pendingSrc = '';
+  mp.runPython('exec(compile(' + pyStr(src) + ", '<board>', 'exec'), {})\n");
   mp.runPython('import gc\ngc.collect()\ndel gc\n');
   pinHeap();
 }
@@ -349,14 +361,12 @@ function exec(code, opts = {}) {
   let text = code;
   if (opts.single) {
     // Decide whether the input is an expression, like MP_PARSE_SINGLE_INPUT.
-    pendingSrc = code;
     let isExpr = false;
     try {
-      isExpr = !!withRoom(code.length * 2, () => mp.runPython(
-        "import _brd\ntry:\n compile(_brd.src(), '<stdin>', 'eval')\n _brd_e = 1\nexcept:\n _brd_e = 0\ndel _brd\n"));
+      withRoom(code.length * 8, () => mp.runPython(
+        'try:\n compile(' + pyStr(code) + ", '<stdin>', 'eval')\n _brd_e = 1\nexcept:\n _brd_e = 0\n"));
       isExpr = readFlag();
     } catch { isExpr = false; }
-    pendingSrc = '';
     if (isExpr) text = '__repl_print__((' + code + '\n))';
   }
   busy = true;
