@@ -30,7 +30,7 @@
 #define WRITE_MS 5000
 #define RUN_MS 20000         /* default: silence accepted from running code */
 #define TAIL_MAX 200         /* what the board printed, quoted in errors */
-#define PLAIN_CHUNK 128      /* plain raw mode: bytes between pauses */
+#define PLAIN_CHUNK 64       /* plain raw mode: bytes between pauses */
 
 static const char raw_banner[] = "raw REPL; CTRL-B to exit\r\n>";
 
@@ -357,8 +357,11 @@ send_raw_paste(struct repl *r, const char *code, size_t len, bool *fallback)
 	}
 	if (hdr[0] != 'R' || hdr[1] != 1) {
 		/* Older firmware took 05 41 01 as Ctrl-A: banner again. */
-		if (rx_until(r, raw_banner, sizeof(raw_banner) - 1, NULL,
-		    REPLY_MS, 0) == -1)
+		size_t skip = hdr[0] == raw_banner[0] &&
+		    hdr[1] == raw_banner[1] ? 2 : 0;
+
+		if (rx_until(r, raw_banner + skip, sizeof(raw_banner) - 1 -
+		    skip, NULL, REPLY_MS, 0) == -1)
 			return read_reply_failed(r, "raw REPL banner");
 		*fallback = true;
 		return 0;
@@ -422,7 +425,7 @@ send_plain_raw(struct repl *r, const char *code, size_t len)
 		if (tx(r, code + sent, n) == -1)
 			return -1;
 		sent += n;
-		pause = (int)(n * 10 * 1000 / (r->baud ? r->baud : 115200)) + 5;
+		pause = (int)(n * 10 * 1000 / (r->baud ? r->baud : 115200)) + 10;
 		sleep_ms(pause);
 	}
 	if (tx(r, "\x04", 1) == -1)

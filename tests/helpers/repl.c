@@ -1,11 +1,12 @@
 /*
  * helper-repl: drive serial.c, repl.c and devfs.c from test scripts.
  *
- *   helper-repl [-b BAUD] [-v] PORT CMD [ARG...] [, CMD [ARG...]]...
+ *   helper-repl [-b BAUD] [-t] [-v] PORT CMD [ARG...] [, CMD [ARG...]]...
  *
  * Opens PORT once (repl_open) and runs the commands in order on that one
  * connection.  Each prints its result on stdout; a failing command prints
  * "error errno=NAME" and the helper exits 1 after closing the port.
+ * -t prints "running CMD" on stderr as each command starts.
  * "open-errno" only opens and prints "errno=NAME" (or "errno=0").
  *
  * Commands: info | exec CODE | exec-file FILE | soft-reset | hard-reset |
@@ -55,6 +56,8 @@ read_all(const char *path, struct buf *out)
 	return fs_read_file(path, out);
 }
 
+static int trace;
+
 static int
 do_cmd(struct repl *r, int argc, char **argv)
 {
@@ -67,6 +70,10 @@ do_cmd(struct repl *r, int argc, char **argv)
 	fprintf(stderr, "helper-repl: %s takes %d argument(s)\n", cmd, n); \
 	exit(2); } } while (0)
 
+	if (trace) {
+		fprintf(stderr, "running %s\n", cmd);
+		fflush(stderr);
+	}
 	if (strcmp(cmd, "info") == 0) {
 		const struct repl_info *in = repl_info(r);
 
@@ -198,10 +205,13 @@ main(int argc, char **argv)
 	struct repl *r;
 	int i, start, ch, rc = 0, verbose = 0;
 
-	while ((ch = getopt(argc, argv, "+b:v")) != -1) {
+	while ((ch = getopt(argc, argv, "+b:tv")) != -1) {
 		switch (ch) {
 		case 'b':
 			baud = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			trace = 1;
 			break;
 		case 'v':
 			verbose = 1;
@@ -215,6 +225,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc >= 1 && (rc = offline_cmd(argc, argv)) != -2)
 		return rc;
+	rc = 0;
 	if (argc < 2) {
 		fprintf(stderr, "usage: helper-repl [-b BAUD] PORT CMD...\n");
 		return 2;
