@@ -250,16 +250,32 @@ function main() {
           break;
         case 'powercut': finish(3); break;
         case 'exited': finish(exitCode); break;
-        case 'crash': finish(1); break;
+        case 'crash': crashed(); break;
         default: break;
       }
     });
     worker.on('error', (e) => {
       if (me !== worker) return;
       process.stderr.write('board: worker error: ' + (e && e.stack || e) + '\n');
-      finish(1);
+      crashed();
     });
-    worker.on('exit', () => { if (me === worker && !finished) finish(1); });
+    worker.on('exit', () => { if (me === worker && !finished) crashed(); });
+  }
+
+  // The interpreter died (a wasm abort, a bug of ours): like a board after a
+  // crash, come back with a hard reset rather than disappear.
+  let crashes = 0;
+  function crashed() {
+    if (finished) return;
+    if (++crashes > 20) { process.stderr.write('board: too many crashes\n'); finish(1); return; }
+    const old = worker;
+    worker = null;
+    if (old) old.terminate();
+    for (const k of ['KBD', 'BUSY', 'KIND', 'CMD']) Atomics.store(ctl, CTL[k], 0);
+    Atomics.store(ctl, CTL.INTR, -1);
+    counters.hard_resets++;
+    writeCounters();
+    spawnWorker(null);
   }
 
   // Watchdog for Ctrl-C.  The interpreter notices a pending Ctrl-C only when

@@ -16,6 +16,14 @@
 //
 // With baud 0 the line is unpaced and behaves like USB-CDC instead: nothing
 // is dropped, the wire queue simply waits until the FIFO has room.
+//
+// Host scheduling: a real board that is *reading* (REPL, raw-paste, a
+// program inside sys.stdin.buffer.read) drains its FIFO faster than the line
+// fills it.  The emulator's CPU is a thread on a possibly busy host and can
+// be descheduled for tens of milliseconds, which would overflow the FIFO for
+// reasons no board has.  So while the firmware says it is reading (RXWAIT),
+// a full FIFO holds the wire back instead of dropping; drops happen only when
+// the board is busy with something else (sleeping, computing, compiling).
 
 const { CTL, CMD_POWERCUT, wake } = require('./shared');
 
@@ -107,10 +115,8 @@ class Line {
     while (this.wire.length && !this.dead) {
       const chunk = this.wire[0];
       let n = chunk.length - this.wireOff;
-      if (this.rxPacer) {
-        n = this.rxPacer.take(n);
-      } else {
-        // USB-CDC like: only as much as fits into the FIFO (+ Ctrl-C bytes).
+      if (!this.rxPacer || Atomics.load(ctl, CTL.RXWAIT)) {
+        // Only as much as fits into the FIFO (+ Ctrl-C bytes), see above.
         const room = this.fifoSize - (Atomics.load(ctl, CTL.HEAD) - Atomics.load(ctl, CTL.TAIL));
         n = Math.min(n, Math.max(room, 0));
         if (n === 0) {
@@ -119,6 +125,7 @@ class Line {
           if (chunk[this.wireOff] === Atomics.load(ctl, CTL.INTR)) n = 1;
         }
       }
+      if (this.rxPacer) n = this.rxPacer.take(n);
       if (n === 0) break;
       let delivered = false;
       for (let i = 0; i < n; i++) {

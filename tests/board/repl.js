@@ -360,7 +360,7 @@ class Firmware {
         }
         if (cancelled) continue;
       }
-      const res = io.exec(src, { single: single && !src.includes('\n'), kind: KIND_FRIENDLY });
+      const res = io.exec(src, { single, kind: KIND_FRIENDLY });
       if (res.kind === 'hard') { this.executed(); return 'hard'; }
       if (res.kind === 'exit') { this.executed(); return 'soft'; }
       this.printExc(res.exc);

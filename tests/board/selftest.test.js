@@ -60,7 +60,12 @@ async function rawPort(b) {
 
 test.after(async () => {
   await Promise.all(Object.values(B).map(async (bp) => {
-    try { const b = await bp; await b.stop(); } catch { /* failed to start */ }
+    try {
+      const b = await bp;
+      await b.stop();
+      fs.rmSync(b.flash, { recursive: true, force: true });
+      fs.rmSync(b.counters, { force: true });
+    } catch { /* failed to start */ }
   }));
 });
 
@@ -199,6 +204,27 @@ test('sys.stdin.buffer: 4096 bytes of all values land byte-identical in the flas
   assert.equal(res.out, '');
   assert.match(res.err, /KeyboardInterrupt/);
   await p.drain(200);
+  p.close();
+});
+
+test('long session: 64 KB through sys.stdin.buffer and 200 executions do not exhaust the heap', async () => {
+  const b = await B.stdin;
+  const p = await rawPort(B.stdin);
+  const N = 65536;
+  const data = Buffer.from(Array.from({ length: N }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
+  p.write("import sys, micropython\nmicropython.kbd_intr(-1)\nf = open('big.bin', 'wb')\nbuf = bytearray(256)\n" +
+    `sys.stdout.write('G')\nfor i in range(${N / 256}):\n    sys.stdin.buffer.readinto(buf)\n    f.write(buf)\nf.close()\x04`);
+  await p.readUntil('OKG');
+  p.write(data); // unpaced line: the FIFO holds the host back, nothing is lost
+  assert.deepEqual(await p.readResult(30000), { out: '', err: '' });
+  assert.ok(fs.readFileSync(path.join(b.flash, 'big.bin')).equals(data));
+  const free0 = parseInt((await p.exec('import gc\ngc.collect()\nprint(gc.mem_free())')).out, 10);
+  for (let i = 0; i < 200; i++) {
+    const r = await p.exec(`v = ${i} * 2\nprint(v)`);
+    assert.equal(r.out, `${i * 2}\r\n`);
+  }
+  const free1 = parseInt((await p.exec('import gc\ngc.collect()\nprint(gc.mem_free())')).out, 10);
+  assert.ok(free0 - free1 < 4096, `heap shrank from ${free0} to ${free1}`);
   p.close();
 });
 

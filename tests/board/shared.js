@@ -23,7 +23,8 @@ const CTL = {
   BEAT: 7,        // bumped by the worker each time it polls (watchdog)
   MODE: 8,        // REPL mode: 0 friendly, 1 raw (for a watchdog restart)
   KIND: 9,        // what is executing: KIND_* below
-  N: 10,
+  RXWAIT: 10,     // 1 while the firmware is reading the line (REPL, stdin reads)
+  N: 11,
 };
 
 const CMD_NONE = 0;

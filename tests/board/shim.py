@@ -60,13 +60,17 @@ class _StdinBuffer:
         if n is None:
             n = len(mv)
         got = 0
-        while got < n:
-            # Blocks for at least one byte; 0 means Ctrl-C (the pending
-            # KeyboardInterrupt fires at the loop's next iteration).
-            k = _brd.rd(min(n - got, len(_rx)))
-            if k:
-                mv[got:got + k] = _rxmv[:k]
-                got += k
+        _brd.rxwait(1)
+        try:
+            while got < n:
+                # Blocks for at least one byte; 0 means Ctrl-C (the pending
+                # KeyboardInterrupt fires at the loop's next iteration).
+                k = _brd.rd(min(n - got, len(_rx)))
+                if k:
+                    mv[got:got + k] = _rxmv[:k]
+                    got += k
+        finally:
+            _brd.rxwait(0)
         return got
 
     def readline(self):

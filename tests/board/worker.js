@@ -253,6 +253,11 @@ const brdApi = {
   hard_reset() {
     hardResetRequested = true;
   },
+  // The program is inside a sys.stdin read loop (see line.js).
+  rxwait(on) {
+    Atomics.store(ctl, CTL.RXWAIT, on ? 1 : 0);
+    return 0;
+  },
 };
 
 // A Python string literal for s (JSON string syntax is valid Python).
@@ -356,18 +361,17 @@ async function startInterpreter() {
 // Run Python source.  Returns {exc: text|null, kind: 'ok'|'exc'|'exit'|'hard'}.
 // `single`: friendly REPL semantics (an expression's value is printed).
 function exec(code, opts = {}) {
+  // Not reading the line from here on (compiling, running); see line.js.
+  Atomics.store(ctl, CTL.RXWAIT, 0);
+  flushTx(); // "OK" etc. go out now, even if the code then computes for long
   if (cfg.execDelay > 0) sleepMs(cfg.execDelay);
   hardResetRequested = false;
   let text = code;
   if (opts.single) {
-    // Decide whether the input is an expression, like MP_PARSE_SINGLE_INPUT.
-    let isExpr = false;
-    try {
-      withRoom(code.length * 8, () => mp.runPython(
-        'try:\n compile(' + pyStr(code) + ", '<stdin>', 'eval')\n _brd_e = 1\nexcept:\n _brd_e = 0\n"));
-      isExpr = readFlag();
-    } catch { isExpr = false; }
-    if (isExpr) text = '__repl_print__((' + code + '\n))';
+    // The friendly REPL compiles in "single" mode (expression statements
+    // print their value).  runPython only does "exec" mode, so wrap it; the
+    // wrapper's own traceback frame is removed below.
+    text = 'exec(compile(' + pyStr(code) + ", '<stdin>', 'single'))\n";
   }
   busy = true;
   kbdScheduled = false;
@@ -384,7 +388,11 @@ function exec(code, opts = {}) {
       else if (!e.type) {
         // Out of memory even for formatting the traceback.
         result = { kind: 'exc', exc: 'MemoryError: memory allocation failed\n' };
-      } else result = { kind: 'exc', exc: e.message.replace(/^ {2}File "<board>", line \d+, in .*\n/gm, '') };
+      } else {
+        let msg = e.message.replace(/^ {2}File "<board>", line \d+, in .*\n/gm, '');
+        if (opts.single) msg = dropFirstFrame(msg);
+        result = { kind: 'exc', exc: msg };
+      }
     } else {
       result = { kind: 'exc', exc: 'RuntimeError: ' + (e && e.message) + '\n' };
     }
@@ -401,15 +409,13 @@ function exec(code, opts = {}) {
     kbdScheduled = false;
   }
   if (hardResetRequested) result = { kind: 'hard', exc: null };
+  Atomics.store(ctl, CTL.RXWAIT, 1);
   return result;
 }
 
-function readFlag() {
-  try {
-    const v = mp.globals.get('_brd_e');
-    mp.globals.delete('_brd_e');
-    return v === 1;
-  } catch { return false; }
+// Remove the first traceback entry: the frame of our own wrapper code.
+function dropFirstFrame(msg) {
+  return msg.replace(/^(Traceback \(most recent call last\):\n) {2}File "<stdin>", line 1, in <module>\n/, '$1');
 }
 
 function fileExists(name) {
@@ -420,10 +426,7 @@ function fileExists(name) {
 function execFile(name) {
   if (!fileExists(name)) return { kind: 'ok', exc: null };
   const r = exec("execfile('" + name + "')", { kind: KIND_FILE });
-  if (r.exc) {
-    // Drop our execfile() wrapper's frame from the traceback.
-    r.exc = r.exc.replace(/^(Traceback \(most recent call last\):\n) {2}File "<stdin>", line 1, in <module>\n/, '$1');
-  }
+  if (r.exc) r.exc = dropFirstFrame(r.exc); // our execfile() wrapper
   return r;
 }
 
@@ -437,9 +440,11 @@ const io = {
   setMode(m) { Atomics.store(ctl, CTL.MODE, m === 'raw' ? 1 : 0); },
   sync() { try { flash.syncOut(); } catch (e) { process.stderr.write('board: flash sync: ' + e + '\n'); } },
   async reboot() {
+    Atomics.store(ctl, CTL.RXWAIT, 0);
     flushTx();
     try { flash.syncOut(); } catch { /* best effort */ }
     await startInterpreter();
+    Atomics.store(ctl, CTL.RXWAIT, 1);
   },
 };
 
