@@ -63,6 +63,7 @@
 #define ANSWER_MS 15000     /* longest silence from a board doing work */
 #define WRITE_MS 5000
 #define B64_CHUNK 1536      /* fallback: payload bytes per run */
+#define B64_CHUNK_SMALL 384 /* ... on boards with under 64 KB of heap */
 #define FLASH_SLACK 4096    /* filesystem overhead we do not model */
 #define FILE_MAX (64u * 1024 * 1024)
 
@@ -187,6 +188,7 @@ struct push {
 	enum devfs_hash_algo algo;
 	bool inflate;         /* the board can inflate raw deflate */
 	int wbits;
+	size_t b64_chunk;     /* fallback: payload bytes per run */
 	devfs_progress_fn progress;
 	void *arg;
 
@@ -755,8 +757,8 @@ b64_file(struct push *px, const struct devfs_push_item *it,
 		goto out;
 	}
 	while (off < pf->data.len) {
-		n = pf->data.len - off < B64_CHUNK ? pf->data.len - off :
-		    B64_CHUNK;
+		n = pf->data.len - off < px->b64_chunk ?
+		    pf->data.len - off : px->b64_chunk;
 		buf_reset(&code);
 		buf_addstr(&code, "_senko_bw(b'");
 		b64_add(&code, (const unsigned char *)pf->data.data + off, n);
@@ -969,6 +971,8 @@ devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
 	px.algo = info->has_sha1 ? DEVFS_HASH_GIT_SHA1 : DEVFS_HASH_SHA256;
 	px.inflate = info->has_deflate || info->has_zlib;
 	px.wbits = choose_wbits(info->free_heap);
+	px.b64_chunk = info->free_heap < 64 * 1024 ? B64_CHUNK_SMALL :
+	    B64_CHUNK;
 	px.progress = progress;
 	px.arg = arg;
 	buf_init(&px.line, 4096);
