@@ -57,6 +57,7 @@
 #define BLOCK 128           /* board reads and acknowledges in these */
 #define WINDOW 256          /* bytes in flight: one UART FIFO */
 #define OUTBUF 256          /* board's inflate output buffer */
+#define ZCHUNK 4096         /* raw bytes per independently deflated chunk */
 #define HEADER_MAX 600
 #define STALL_MS 2000       /* quiet board with bytes outstanding: lost */
 #define REFILL_MS 300       /* ... and while filling after that */
@@ -82,7 +83,7 @@ devfs_push_set_test_flags(unsigned flags)
  */
 static const char rx_code[] =
 	"def _senko_rx1(B,Q):\n"
-	" import sys,os,io,micropython,binascii\n"
+	" import sys,os,io,micropython,binascii,gc\n"
 	" try:import hashlib\n"
 	" except ImportError:import uhashlib as hashlib\n"
 	" Z=None\n"
@@ -94,17 +95,21 @@ static const char rx_code[] =
 	"  except ImportError:pass\n"
 	" i=sys.stdin.buffer;o=sys.stdout\n"
 	" b=bytearray(B);m=memoryview(b);q=bytearray(Q);qm=memoryview(q)\n"
+	" gc.collect();T=gc.mem_free()//2\n"
 	" def g(k):\n"
+	"  if gc.mem_free()<T:gc.collect()\n"
 	"  j=0\n"
 	"  while j<k:j+=i.readinto(m[j:k])\n"
 	"  o.write('+')\n"
-	" class S(io.IOBase):\n"
+	" class W:\n"
 	"  def __init__(s,n):s.n=n;s.p=0;s.e=0\n"
-	"  def readinto(s,d):\n"
-	"   if s.p>=s.e:\n"
-	"    if s.n<=0:return 0\n"
-	"    k=min(B,s.n);g(k);s.n-=k;s.p=0;s.e=k\n"
-	"   k=min(len(d),s.e-s.p);d[:k]=m[s.p:s.p+k];s.p+=k;return k\n"
+	"  def take(s,L,f):\n"
+	"   while L:\n"
+	"    if s.p>=s.e:\n"
+	"     if not s.n:raise ValueError('short')\n"
+	"     k=min(B,s.n);g(k);s.n-=k;s.p=0;s.e=k\n"
+	"    k=min(L,s.e-s.p);f(m[s.p:s.p+k]);s.p+=k;L-=k\n"
+	" U=io.BytesIO()\n"
 	" micropython.kbd_intr(-1)\n"
 	" o.write('R')\n"
 	" while 1:\n"
@@ -122,14 +127,22 @@ static const char rx_code[] =
 	"  H=hashlib.sha1() if al=='1' else hashlib.sha256()\n"
 	"  if al=='1':H.update(('blob %d\\0'%sz).encode())\n"
 	"  o.write('G')\n"
-	"  r=S(wl);e=None;c=0\n"
+	"  r=W(wl);e=None;c=0\n"
 	"  try:\n"
 	"   if z=='1':\n"
-	"    s=Z(r,w)\n"
-	"    while 1:\n"
-	"     k=s.readinto(q)\n"
-	"     if not k:break\n"
-	"     f.write(qm[:k]);H.update(qm[:k]);c+=k\n"
+	"    while c<sz:\n"
+	"     U.seek(0);r.take(2,U.write);U.seek(0);L=U.read(2);L=L[0]<<8|L[1]\n"
+	"     U.seek(0);r.take(L&32767,U.write);U.seek(0)\n"
+	"     if L>>15:\n"
+	"      L&=32767\n"
+	"      while L:k=U.readinto(qm[:min(Q,L)]);f.write(qm[:k]);H.update(qm[:k]);c+=k;L-=k\n"
+	"     else:\n"
+	"      s=Z(U,w)\n"
+	"      while 1:\n"
+	"       k=s.readinto(q)\n"
+	"       if not k:break\n"
+	"       f.write(qm[:k]);H.update(qm[:k]);c+=k\n"
+	"      s=None\n"
 	"   else:\n"
 	"    while r.n:\n"
 	"     k=min(B,r.n);g(k);r.n-=k;f.write(m[:k]);H.update(m[:k]);c+=k\n"
@@ -278,33 +291,59 @@ sha256_hex(const void *data, size_t len, char hex[DEVFS_HASH_HEXSZ])
 	return 0;
 }
 
-/* Raw deflate with a window the board can afford; 0 or -1. */
+/*
+ * Raw deflate of one chunk with a window the board can afford, appended
+ * to out after its 16-bit length; a chunk that does not shrink goes
+ * stored (length | 0x8000).  0 or -1.
+ */
 static int
-compress_raw(const struct buf *in, int wbits, struct buf *out)
+add_chunk(struct buf *out, const unsigned char *p, size_t len, int wbits)
 {
+	unsigned char tmp[ZCHUNK + ZCHUNK / 8 + 64];
 	z_stream zs;
-	uLong bound;
+	size_t clen;
 	int rc;
 
 	memset(&zs, 0, sizeof(zs));
 	if (deflateInit2(&zs, 9, Z_DEFLATED, -wbits, 9, Z_DEFAULT_STRATEGY) !=
 	    Z_OK)
 		return log_failx("zlib: deflateInit2 failed");
-	bound = deflateBound(&zs, (uLong)in->len);
-	buf_init(out, (size_t)bound + 1);
-	if (buf_grow(out, (size_t)bound) == -1) {
-		deflateEnd(&zs);
-		return log_fail("cannot buffer compressed data");
-	}
-	zs.next_in = (Bytef *)in->data;
-	zs.avail_in = (uInt)in->len;
-	zs.next_out = (Bytef *)out->data;
-	zs.avail_out = (uInt)bound;
+	zs.next_in = (Bytef *)p;
+	zs.avail_in = (uInt)len;
+	zs.next_out = tmp;
+	zs.avail_out = sizeof(tmp);
 	rc = deflate(&zs, Z_FINISH);
-	out->len = (size_t)zs.total_out;
+	clen = (size_t)zs.total_out;
 	deflateEnd(&zs);
 	if (rc != Z_STREAM_END)
 		return log_failx("zlib: deflate failed (%d)", rc);
+	if (clen < len) {
+		buf_addch(out, (int)(clen >> 8));
+		buf_addch(out, (int)(clen & 0xff));
+		return buf_add(out, tmp, clen);
+	}
+	buf_addch(out, (int)(len >> 8 | 0x80));
+	buf_addch(out, (int)(len & 0xff));
+	return buf_add(out, p, len);
+}
+
+/*
+ * The file as independent raw-deflate chunks of ZCHUNK bytes: the board
+ * inflates each from a BytesIO in C, never calling back into Python per
+ * byte, and holds at most one chunk.
+ */
+static int
+compress_chunks(const struct buf *in, int wbits, struct buf *out)
+{
+	size_t off, n;
+
+	buf_init(out, 0);
+	for (off = 0; off < in->len; off += n) {
+		n = in->len - off < ZCHUNK ? in->len - off : ZCHUNK;
+		if (add_chunk(out, (const unsigned char *)in->data + off, n,
+		    wbits) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -324,7 +363,7 @@ prepare(struct push *px, const struct devfs_push_item *it,
 		return log_failx("cannot hash '%s'", it->path);
 	/* Compression must pay for itself: skip data that does not shrink. */
 	if (px->inflate && pf->data.len >= 64) {
-		if (compress_raw(&pf->data, px->wbits, &pf->zdata) == -1)
+		if (compress_chunks(&pf->data, px->wbits, &pf->zdata) == -1)
 			return -1;
 		pf->z = pf->zdata.len < pf->data.len - pf->data.len / 32;
 	}
@@ -913,6 +952,9 @@ push_items(struct push *px, struct devfs_push_item *items, size_t n,
 			    b64_file(px, &items[i], &pf);
 			if (a != ATTEMPT_RETRY)
 				break;
+			/* Again, uncompressed: a board short of heap may fail
+			 * to inflate even when the line is clean. */
+			pf.z = false;
 			if (tries == 0)
 				log_info("%s: sending '%s' again", px->port,
 				    items[i].path);

@@ -186,7 +186,7 @@ main(int argc, char **argv)
 	struct repl *r;
 	unsigned baud = 115200;
 	int verbose = 0, skip_same = 0, clean = 0, baseline = 0, i, rc;
-	size_t k, n = 0, skipped = 0;
+	size_t k, n = 0, skipped = 0, ok;
 	char hex_b[DEVFS_HASH_HEXSZ], hex_h[DEVFS_HASH_HEXSZ];
 	struct stat st;
 
@@ -264,8 +264,10 @@ main(int argc, char **argv)
 		rc = devfs_push(r, items, n, on_done, NULL, NULL);
 	for (k = 0; !baseline && k < n; k++)
 		close(items[k].fd);
-	printf("pushed %zu failed %d skipped %zu\n",
-	    rc < 0 ? 0 : n - (size_t)rc, rc < 0 ? (int)n : rc, skipped);
+	ok = 0;
+	for (k = 0; k < n; k++)
+		ok += baseline || items[k].result == 0;
+	printf("pushed %zu failed %zu skipped %zu\n", ok, n - ok, skipped);
 	repl_close(r);
 	buf_release(&made);
 	for (k = 0; k < fs.n; k++) {
