@@ -47,7 +47,8 @@ function usage(msg) {
     'usage: node tests/board/board.js --flash DIR [--link PATH] [--profile esp32|esp8266]\n' +
     '       [--baud N (default 115200; 0 = unpaced)] [--fifo N (default 256)] [--exec-delay MS]\n' +
     '       [--heap BYTES] [--flash-size BYTES] [--power-cut-after N] [--no-deflate]\n' +
-    '       [--no-stdin-buffer] [--no-raw-paste] [--no-sha1] [--counters FILE]\n');
+    '       [--no-stdin-buffer] [--no-raw-paste] [--no-sha1] [--counters FILE]\n' +
+    '       [--exit-with-parent]\n');
   process.exit(2);
 }
 
@@ -55,7 +56,7 @@ function parseArgs(argv) {
   const o = {
     flash: null, link: null, profile: 'esp32', baud: 115200, fifo: 256, execDelay: 0,
     heap: null, flashSize: 0, powerCutAfter: 0, deflate: true, stdinBuffer: true,
-    rawPaste: true, sha1: true, counters: null,
+    rawPaste: true, sha1: true, counters: null, exitWithParent: false,
   };
   const num = (v, name) => {
     if (v === undefined || !/^\d+$/.test(v)) usage(`${name} needs a non-negative integer`);
@@ -78,6 +79,7 @@ function parseArgs(argv) {
       case '--no-stdin-buffer': o.stdinBuffer = false; break;
       case '--no-raw-paste': o.rawPaste = false; break;
       case '--no-sha1': o.sha1 = false; break;
+      case '--exit-with-parent': o.exitWithParent = true; break;
       case '-h': case '--help': usage(); break;
       default: usage('unknown option ' + a);
     }
@@ -159,6 +161,12 @@ function main() {
   }
   let exitCode = 0;
 
+  // For test harnesses: do not outlive a parent that crashed or was killed.
+  if (opt.exitWithParent) {
+    const parent = process.ppid;
+    setInterval(() => { if (process.ppid !== parent) requestExit(0); }, 500).unref();
+  }
+
   process.on('SIGTERM', () => requestExit(0));
   process.on('SIGINT', () => requestExit(0));
   bridge.on('exit', () => {
@@ -206,7 +214,11 @@ function main() {
       ctl, fifo,
       counters,
       powerCutAfter: opt.powerCutAfter,
-      toHost: (b) => { if (!finished) bridge.stdin.write(Buffer.from(b)); },
+      toHost: (b) => {
+        // Nobody reading the port for a long time: like a USB-serial chip
+        // with a full buffer, further output is lost instead of piling up.
+        if (!finished && bridge.stdin.writableLength < (1 << 20)) bridge.stdin.write(Buffer.from(b));
+      },
       onPowerCut: () => {
         // The worker persists the flash at once; fall back to the last
         // write-back if it cannot answer (stuck in pure computation).

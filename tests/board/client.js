@@ -18,7 +18,7 @@ function startBoard(args = [], opts = {}) {
     fs.writeFileSync(path.join(flash, name), text);
   }
   const counters = path.join(flash + '.counters.json');
-  const proc = spawn(process.execPath, [BOARD, '--flash', flash, '--counters', counters, ...args],
+  const proc = spawn(process.execPath, [BOARD, '--flash', flash, '--counters', counters, '--exit-with-parent', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

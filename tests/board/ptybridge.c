@@ -39,18 +39,37 @@ static int write_all(int fd, const unsigned char *buf, size_t len) {
             if (errno == EINTR) {
                 continue;
             }
-            if (errno == EAGAIN) {
-                /* master is full (client not reading): wait until it drains */
-                struct pollfd p = { .fd = fd, .events = POLLOUT };
-                poll(&p, 1, 100);
-                continue;
-            }
             return -1;
         }
         buf += n;
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* Bytes from the board waiting to be written to the master.  Kept here
+ * rather than blocking on write(): if the client does not read while it is
+ * itself blocked writing to us, a blocking write would deadlock both sides.
+ * A serial line never makes the host's writes wait for its reads. */
+static unsigned char *pend;
+static size_t pend_len, pend_cap;
+
+static void pend_add(const unsigned char *buf, size_t n) {
+    if (pend_len + n > pend_cap) {
+        size_t cap = pend_cap ? pend_cap : 65536;
+        while (cap < pend_len + n) {
+            cap *= 2;
+        }
+        unsigned char *p = realloc(pend, cap);
+        if (p == NULL) {
+            perror("ptybridge: realloc");
+            exit(1);
+        }
+        pend = p;
+        pend_cap = cap;
+    }
+    memcpy(pend + pend_len, buf, n);
+    pend_len += n;
 }
 
 int main(void) {
@@ -90,12 +109,17 @@ int main(void) {
     printf("%s\n", slave_path);
     fflush(stdout);
 
+    int flags = fcntl(master, F_GETFL);
+    fcntl(master, F_SETFL, flags | O_NONBLOCK);
+
     unsigned char buf[4096];
-    struct pollfd fds[2] = {
-        { .fd = master, .events = POLLIN },
-        { .fd = STDIN_FILENO, .events = POLLIN },
-    };
     for (;;) {
+        struct pollfd fds[2] = {
+            { .fd = master, .events = POLLIN | (pend_len ? POLLOUT : 0) },
+            /* Stop taking board output while a lot is pending: backpressure
+             * into board.js instead of unbounded memory here. */
+            { .fd = pend_len < (1u << 20) ? STDIN_FILENO : -1, .events = POLLIN },
+        };
         int r = poll(fds, 2, -1);
         if (r < 0) {
             if (errno == EINTR) {
@@ -117,14 +141,23 @@ int main(void) {
             /* Should not happen (we hold the slave); avoid a busy loop. */
             usleep(10000);
         }
+        if (pend_len && (fds[0].revents & POLLOUT)) {
+            ssize_t n = write(master, pend, pend_len);
+            if (n > 0) {
+                memmove(pend, pend + n, pend_len - (size_t)n);
+                pend_len -= (size_t)n;
+            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                perror("ptybridge: write master");
+                return 1;
+            }
+        }
         if (fds[1].revents & (POLLIN | POLLHUP)) {
             ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
             if (n == 0) {
                 return 0; /* EOF: board.js closed the pipe */
             }
-            if (n > 0 && write_all(master, buf, (size_t)n) < 0) {
-                perror("ptybridge: write master");
-                return 1;
+            if (n > 0) {
+                pend_add(buf, (size_t)n);
             }
         }
     }

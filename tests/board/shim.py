@@ -15,12 +15,13 @@ import binascii
 import uctypes
 import _brd
 
-# Strings returned from JS to Python are never freed by this build, so the
-# JS side hands data back by writing into this buffer (found by its address)
-# and returning only a length.
-_rx = bytearray(1024)
-_rxmv = memoryview(_rx)
-_brd.setbuf(uctypes.addressof(_rx), len(_rx))
+# Strings returned from JS to Python are never freed by this build, and
+# within one execution nothing is garbage-collected at all (the WebAssembly
+# port collects only between executions).  So data crosses to and from JS as
+# (address, length) of Python buffers, found with uctypes.addressof, and the
+# loops below allocate nothing per iteration.
+_scratch = bytearray(64)
+_brd.setbuf(uctypes.addressof(_scratch), len(_scratch))
 
 CFG = @CONFIG@
 
@@ -48,27 +49,24 @@ class _StdinBuffer:
             # Until EOF, which a UART never signals: collect forever.
             out = bytearray()
             while True:
-                k = _brd.rd(len(_rx))
-                out.extend(_rxmv[:k])
-        # Allocate once, like the firmware's vstr; avoids heap fragmentation.
+                out.extend(self.read(1))
+        # Allocate once, like the firmware's vstr.
         buf = bytearray(n)
         self.readinto(buf)
         return bytes(buf)
 
     def readinto(self, buf, n=None):
-        mv = memoryview(buf)
-        if n is None:
-            n = len(mv)
+        if n is None or n > len(buf):
+            n = len(buf)
+        addr = uctypes.addressof(buf)
         got = 0
         _brd.rxwait(1)
         try:
             while got < n:
-                # Blocks for at least one byte; 0 means Ctrl-C (the pending
-                # KeyboardInterrupt fires at the loop's next iteration).
-                k = _brd.rd(min(n - got, len(_rx)))
-                if k:
-                    mv[got:got + k] = _rxmv[:k]
-                    got += k
+                # JS writes straight into buf; blocks for at least one byte.
+                # 0 means Ctrl-C: the pending KeyboardInterrupt fires at the
+                # loop's next iteration.
+                got += _brd.rd(addr + got, n - got)
         finally:
             _brd.rxwait(0)
         return got
@@ -106,7 +104,7 @@ class _StdoutBuffer:
     def write(self, b):
         if isinstance(b, str):
             b = b.encode()
-        _brd.txraw(binascii.hexlify(b).decode())
+        _brd.txraw(uctypes.addressof(b), len(b))
         return len(b)
 
 
@@ -163,10 +161,11 @@ class _Sha1:
     def update(self, data):
         if isinstance(data, str):
             data = data.encode()
-        _brd.sha1_update(self._id, binascii.hexlify(data).decode())
+        _brd.sha1_update(self._id, uctypes.addressof(data), len(data))
 
     def digest(self):
-        return bytes(_rxmv[:_brd.sha1_digest(self._id)])
+        _brd.sha1_digest(self._id)
+        return bytes(_scratch[:20])
 
 
 class _Hashlib(_Delegate):
