@@ -155,8 +155,10 @@ static const char rx_code[] =
 	"   os.remove(t);o.write('M%s %d %r\\n'%(v,c,e));continue\n"
 	"  try:os.sync()\n"
 	"  except AttributeError:pass\n"
-	"  try:os.rename(t,p)\n"
-	"  except OSError:os.remove(p);os.rename(t,p)\n"
+	"  try:\n"
+	"   try:os.rename(t,p)\n"
+	"   except OSError:os.remove(p);os.rename(t,p)\n"
+	"  except Exception as e:o.write('Ecannot rename %s: %r\\n'%(t,e));continue\n"
 	"  o.write('K'+v+'\\n')\n";
 
 /* The fallback's three steps, one run each. */
