@@ -58,6 +58,7 @@
 #define WINDOW 256          /* bytes in flight: one UART FIFO */
 #define OUTBUF 256          /* board's inflate output buffer */
 #define ZCHUNK 4096         /* raw bytes per independently deflated chunk */
+#define ZCHUNK_SMALL 2048   /* ... on boards with under 64 KB of heap */
 #define HEADER_MAX 600
 #define STALL_MS 2000       /* quiet board with bytes outstanding: lost */
 #define REFILL_MS 300       /* ... and while filling after that */
@@ -205,6 +206,7 @@ struct push {
 	bool inflate;         /* the board can inflate raw deflate */
 	int wbits;
 	size_t b64_chunk;     /* fallback: payload bytes per run */
+	size_t zchunk;        /* raw bytes per deflated chunk */
 	devfs_progress_fn progress;
 	void *arg;
 
@@ -336,13 +338,14 @@ add_chunk(struct buf *out, const unsigned char *p, size_t len, int wbits)
  * byte, and holds at most one chunk.
  */
 static int
-compress_chunks(const struct buf *in, int wbits, struct buf *out)
+compress_chunks(const struct buf *in, int wbits, size_t chunk,
+    struct buf *out)
 {
 	size_t off, n;
 
 	buf_init(out, 0);
 	for (off = 0; off < in->len; off += n) {
-		n = in->len - off < ZCHUNK ? in->len - off : ZCHUNK;
+		n = in->len - off < chunk ? in->len - off : chunk;
 		if (add_chunk(out, (const unsigned char *)in->data + off, n,
 		    wbits) == -1)
 			return -1;
@@ -366,7 +369,8 @@ prepare(struct push *px, const struct devfs_push_item *it,
 		return log_failx("cannot hash '%s'", it->path);
 	/* Compression must pay for itself: skip data that does not shrink. */
 	if (px->inflate && pf->data.len >= 64) {
-		if (compress_chunks(&pf->data, px->wbits, &pf->zdata) == -1)
+		if (compress_chunks(&pf->data, px->wbits, px->zchunk,
+		    &pf->zdata) == -1)
 			return -1;
 		pf->z = pf->zdata.len < pf->data.len - pf->data.len / 32;
 	}
@@ -1018,6 +1022,7 @@ devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
 	px.wbits = choose_wbits(info->free_heap);
 	px.b64_chunk = info->free_heap < 64 * 1024 ? B64_CHUNK_SMALL :
 	    B64_CHUNK;
+	px.zchunk = info->free_heap < 64 * 1024 ? ZCHUNK_SMALL : ZCHUNK;
 	px.progress = progress;
 	px.arg = arg;
 	buf_init(&px.line, 4096);
