@@ -5,7 +5,7 @@
  * defined in the REPL's globals once per connection (RAM only; a reset
  * forgets it) and one run of it takes every file of the push:
  *
- *   host   "_senko_rx1(B,Q)" 04 in plain raw mode       board  "OK" 'R'
+ *   host   "_senko_rx2(B,Q)" 04 in plain raw mode       board  "OK" 'R'
  *   host   'H' len16 header sum16                        board  'G' | 'E' text \n
  *   host   the file's bytes (raw or raw deflate)         board  '+' per B bytes read
  *                                                        board  'K' hex \n | 'M' hex .. \n
@@ -83,7 +83,7 @@ devfs_push_set_test_flags(unsigned flags)
  * by the header sum and the end-to-end hash, not trusted.
  */
 static const char rx_code[] =
-	"def _senko_rx1(B,Q):\n"
+	"def _senko_rx2(B,Q,CH):\n"
 	" import sys,os,io,micropython,binascii,gc\n"
 	" try:import hashlib\n"
 	" except ImportError:import uhashlib as hashlib\n"
@@ -104,13 +104,20 @@ static const char rx_code[] =
 	"  o.write('+')\n"
 	" class W:\n"
 	"  def __init__(s,n):s.n=n;s.p=0;s.e=0\n"
+	"  def cp(s,D):\n"
+	"   j=0;L=len(D)\n"
+	"   while j<L:\n"
+	"    if s.p>=s.e:\n"
+	"     if not s.n:raise ValueError('short')\n"
+	"     k=min(B,s.n);g(k);s.n-=k;s.p=0;s.e=k\n"
+	"    k=min(L-j,s.e-s.p);D[j:j+k]=m[s.p:s.p+k];s.p+=k;j+=k\n"
 	"  def take(s,L,f):\n"
 	"   while L:\n"
 	"    if s.p>=s.e:\n"
 	"     if not s.n:raise ValueError('short')\n"
 	"     k=min(B,s.n);g(k);s.n-=k;s.p=0;s.e=k\n"
 	"    k=min(L,s.e-s.p);f(m[s.p:s.p+k]);s.p+=k;L-=k\n"
-	" U=io.BytesIO()\n"
+	" U=io.BytesIO();D=None;ul=0;h2=bytearray(2);h2m=memoryview(h2)\n"
 	" micropython.kbd_intr(-1)\n"
 	" o.write('R')\n"
 	" while 1:\n"
@@ -130,30 +137,26 @@ static const char rx_code[] =
 	"  o.write('G')\n"
 	"  r=W(wl);e=None;c=0\n"
 	"  try:\n"
-	"   if z=='1':\n"
+	"   if z!='0':\n"
+	"    if z=='2' or D is None:gc.collect();D=Z(U,w);ul=0;U.seek(0)\n"
 	"    while c<sz:\n"
 	"     if gc.mem_free()<T:gc.collect()\n"
-	"     U.seek(0);r.take(2,U.write);U.seek(0);L=U.read(2);L=L[0]<<8|L[1]\n"
-	"     U.seek(0);r.take(L&32767,U.write);U.seek(0)\n"
-	"     if L>>15:\n"
-	"      L&=32767\n"
-	"      while L:k=U.readinto(qm[:min(Q,L)]);f.write(qm[:k]);H.update(qm[:k]);c+=k;L-=k\n"
-	"     else:\n"
-	"      s=Z(U,w)\n"
-	"      while 1:\n"
-	"       k=s.readinto(q)\n"
-	"       if not k:break\n"
-	"       f.write(qm[:k]);H.update(qm[:k]);c+=k\n"
-	"      s=None\n"
+	"     j=ul-U.seek(0,1);tl=U.read(j) if j>0 else b''\n"
+	"     U.seek(0);U.write(tl);r.cp(h2m);L=h2[0]<<8|h2[1]\n"
+	"     r.take(L,U.write);ul=len(tl)+L;U.seek(0);n=min(CH,sz-c)\n"
+	"     while n:\n"
+	"      k=D.readinto(qm[:min(Q,n)])\n"
+	"      if not k:raise ValueError('short')\n"
+	"      f.write(qm[:k]);H.update(qm[:k]);c+=k;n-=k\n"
 	"   else:\n"
 	"    while r.n:\n"
 	"     k=min(B,r.n);g(k);r.n-=k;f.write(m[:k]);H.update(m[:k]);c+=k\n"
-	"  except Exception as x_:e=x_\n"
+	"  except Exception as x_:e=x_;D=None\n"
 	"  while r.n:k=min(B,r.n);g(k);r.n-=k\n"
 	"  f.close()\n"
 	"  v=binascii.hexlify(H.digest()).decode()\n"
 	"  if e or c!=sz or v!=x:\n"
-	"   os.remove(t);o.write('M%s %d %r\\n'%(v,c,e));continue\n"
+	"   D=None;os.remove(t);o.write('M%s %d %r\\n'%(v,c,e));continue\n"
 	"  try:os.sync()\n"
 	"  except AttributeError:pass\n"
 	"  try:\n"
@@ -206,7 +209,11 @@ struct push {
 	bool inflate;         /* the board can inflate raw deflate */
 	int wbits;
 	size_t b64_chunk;     /* fallback: payload bytes per run */
-	size_t zchunk;        /* raw bytes per deflated chunk */
+	size_t zchunk;        /* raw bytes per deflate segment */
+	z_stream zs[2];       /* the run's deflate stream and a trial copy */
+	bool zinit[2];
+	int zcur;
+	bool zreset;          /* the board dropped its inflater */
 	devfs_progress_fn progress;
 	void *arg;
 
@@ -225,6 +232,7 @@ struct prepared {
 	struct buf data;
 	struct buf zdata;     /* raw deflate, when it pays */
 	bool z;
+	int zmode;            /* 1 continue the run's stream, 2 start anew */
 	char hex[DEVFS_HASH_HEXSZ];
 };
 
@@ -297,60 +305,68 @@ sha256_hex(const void *data, size_t len, char hex[DEVFS_HASH_HEXSZ])
 }
 
 /*
- * Raw deflate of one chunk with a window the board can afford, appended
- * to out after its 16-bit length; a chunk that does not shrink goes
- * stored (length | 0x8000).  0 or -1.
+ * Compress a file as the next part of the run's deflate stream, on a copy
+ * of the stream so that a file that does not shrink (sent raw) leaves it
+ * untouched.  Each segment of zchunk raw bytes ends with a sync flush and
+ * goes out after its 16-bit length, so the board can stage one segment
+ * at a time and read exactly its bytes back out of the inflater.
  */
 static int
-add_chunk(struct buf *out, const unsigned char *p, size_t len, int wbits)
+compress_file(struct push *px, struct prepared *pf)
 {
-	unsigned char tmp[ZCHUNK + ZCHUNK / 8 + 64];
-	z_stream zs;
-	size_t clen;
-	int rc;
+	unsigned char tmp[2 * ZCHUNK + 64];
+	int other = 1 - px->zcur, rc;
+	z_stream *t = &px->zs[other];
+	bool reset = px->zreset || !px->zinit[px->zcur];
+	size_t off, n, clen;
 
-	memset(&zs, 0, sizeof(zs));
-	if (deflateInit2(&zs, 9, Z_DEFLATED, -wbits, 9, Z_DEFAULT_STRATEGY) !=
-	    Z_OK)
-		return log_failx("zlib: deflateInit2 failed");
-	zs.next_in = (Bytef *)p;
-	zs.avail_in = (uInt)len;
-	zs.next_out = tmp;
-	zs.avail_out = sizeof(tmp);
-	rc = deflate(&zs, Z_FINISH);
-	clen = (size_t)zs.total_out;
-	deflateEnd(&zs);
-	if (rc != Z_STREAM_END)
-		return log_failx("zlib: deflate failed (%d)", rc);
-	if (clen < len) {
-		buf_addch(out, (int)(clen >> 8));
-		buf_addch(out, (int)(clen & 0xff));
-		return buf_add(out, tmp, clen);
+	if (px->zinit[other])
+		deflateEnd(t);
+	px->zinit[other] = false;
+	memset(t, 0, sizeof(*t));
+	rc = reset ? deflateInit2(t, 9, Z_DEFLATED, -px->wbits, 9,
+	    Z_DEFAULT_STRATEGY) : deflateCopy(t, &px->zs[px->zcur]);
+	if (rc != Z_OK)
+		return log_failx("zlib: cannot start compressing (%d)", rc);
+	px->zinit[other] = true;
+	buf_reset(&pf->zdata);
+	for (off = 0; off < pf->data.len; off += n) {
+		n = pf->data.len - off < px->zchunk ? pf->data.len - off :
+		    px->zchunk;
+		t->next_in = (Bytef *)pf->data.data + off;
+		t->avail_in = (uInt)n;
+		t->next_out = tmp;
+		t->avail_out = sizeof(tmp);
+		rc = deflate(t, Z_SYNC_FLUSH);
+		clen = sizeof(tmp) - t->avail_out;
+		if (rc != Z_OK || t->avail_in != 0 || t->avail_out == 0)
+			return log_failx("zlib: deflate failed (%d)", rc);
+		buf_addch(&pf->zdata, (int)(clen >> 8));
+		buf_addch(&pf->zdata, (int)(clen & 0xff));
+		if (buf_add(&pf->zdata, tmp, clen) == -1)
+			return log_fail("cannot buffer compressed data");
 	}
-	buf_addch(out, (int)(len >> 8 | 0x80));
-	buf_addch(out, (int)(len & 0xff));
-	return buf_add(out, p, len);
+	pf->z = pf->zdata.len < pf->data.len - pf->data.len / 32;
+	pf->zmode = reset ? 2 : 1;
+	return 0;
 }
 
-/*
- * The file as independent raw-deflate chunks of ZCHUNK bytes: the board
- * inflates each from a BytesIO in C, never calling back into Python per
- * byte, and holds at most one chunk.
- */
-static int
-compress_chunks(const struct buf *in, int wbits, size_t chunk,
-    struct buf *out)
+/* The board took the compressed file: the copy becomes the stream. */
+static void
+compress_commit(struct push *px)
 {
-	size_t off, n;
+	px->zcur = 1 - px->zcur;
+	px->zreset = false;
+}
 
-	buf_init(out, 0);
-	for (off = 0; off < in->len; off += n) {
-		n = in->len - off < chunk ? in->len - off : chunk;
-		if (add_chunk(out, (const unsigned char *)in->data + off, n,
-		    wbits) == -1)
-			return -1;
-	}
-	return 0;
+static void
+compress_release(struct push *px)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (px->zinit[i])
+			deflateEnd(&px->zs[i]);
 }
 
 static int
@@ -368,12 +384,8 @@ prepare(struct push *px, const struct devfs_push_item *it,
 	} else if (githash_mem(pf->data.data, pf->data.len, pf->hex) == -1)
 		return log_failx("cannot hash '%s'", it->path);
 	/* Compression must pay for itself: skip data that does not shrink. */
-	if (px->inflate && pf->data.len >= 64) {
-		if (compress_chunks(&pf->data, px->wbits, px->zchunk,
-		    &pf->zdata) == -1)
-			return -1;
-		pf->z = pf->zdata.len < pf->data.len - pf->data.len / 32;
-	}
+	if (px->inflate && pf->data.len >= 64 && compress_file(px, pf) == -1)
+		return -1;
 	return 0;
 }
 
@@ -527,7 +539,7 @@ send_header(struct push *px, const struct devfs_push_item *it,
 	buf_reset(h);
 	buf_addstr(h, "H..");
 	buf_addf(h, "%s%c%zu%c%zu%c%d%c%d%c%d%c%s", it->path, 0,
-	    pf->data.len, 0, w->len, 0, pf->z ? 1 : 0, 0, px->wbits, 0,
+	    pf->data.len, 0, w->len, 0, pf->z ? pf->zmode : 0, 0, px->wbits, 0,
 	    px->algo == DEVFS_HASH_GIT_SHA1 ? 1 : 2, 0, pf->hex);
 	for (i = 3; i < h->len; i++)
 		sum += (unsigned char)h->data[i];
@@ -700,7 +712,8 @@ start_run(struct push *px)
 	px->ready = px->go = false;
 	px->credits = 0;
 	px->last_rx = now_ms();
-	snprintf(cmd, sizeof(cmd), "_senko_rx1(%d,%d)\x04", BLOCK, OUTBUF);
+	snprintf(cmd, sizeof(cmd), "_senko_rx2(%d,%d,%zu)\x04", BLOCK, OUTBUF,
+	    px->zchunk);
 	if (tx(px, cmd, strlen(cmd)) == -1)
 		return -1;
 	if (test_flags & DEVFS_PUSH_TEST_NO_CREDIT)
@@ -867,7 +880,7 @@ survey(struct push *px, const struct devfs_push_item *items, size_t n,
 	}
 	buf_addstr(&code, "):\n try:print(os.stat(p)[6])\n"
 	    " except OSError:print(-1)\n"
-	    "print(int('_senko_rx1' in globals()),"
+	    "print(int('_senko_rx2' in globals()),"
 	    "int('_senko_bw' in globals()))\n");
 	if (repl_exec(px->r, code.data, &out) == -1)
 		goto out;
@@ -957,6 +970,11 @@ push_items(struct push *px, struct devfs_push_item *items, size_t n,
 		for (tries = 0; tries < 2; tries++) {
 			a = stream ? stream_file(px, &items[i], &pf, &h) :
 			    b64_file(px, &items[i], &pf);
+			if (a == ATTEMPT_OK && pf.z)
+				compress_commit(px);
+			/* After a failure the board drops its inflater. */
+			if (a != ATTEMPT_OK)
+				px->zreset = true;
 			if (a != ATTEMPT_RETRY)
 				break;
 			/* Again, uncompressed: a board short of heap may fail
@@ -1057,6 +1075,7 @@ devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
 	}
 	repl_return_port(r, at_prompt);
 out:
+	compress_release(&px);
 	free(old);
 	buf_release(&px.line);
 	buf_release(&px.exc);
