@@ -5,15 +5,21 @@
  * defined in the REPL's globals once per connection (RAM only; a reset
  * forgets it) and one run of it takes every file of the push:
  *
- *   host   "_senko_rx2(B,Q)" 04 in plain raw mode       board  "OK" 'R'
+ *   host   "_senko_rx2(B,Q,CH)" 04 in plain raw mode    board  "OK" 'R'
  *   host   'H' len16 header sum16                        board  'G' | 'E' text \n
- *   host   the file's bytes (raw or raw deflate)         board  '+' per B bytes read
+ *   host   the file's bytes (raw, or deflate segments)   board  '+' per B bytes read
  *                                                        board  'K' hex \n | 'M' hex .. \n
  *   ... one header and its data per file ...
  *   host   'Q'                                           board  04 04 '>' (end of run)
  *
- * The header is "path NUL size NUL wire-length NUL deflated NUL wbits NUL
- * algo NUL hex", followed by the 16-bit sum of its bytes.  The board
+ * The header is "path NUL size NUL wire-length NUL mode NUL wbits NUL
+ * algo NUL hex", followed by the 16-bit sum of its bytes.  Mode 0: the
+ * bytes as they are.  Mode 1 (continue) and 2 (start anew): the file as
+ * the next part of one raw-deflate stream that runs across the files of
+ * the run, cut into segments of CH raw bytes, each ending with a sync
+ * flush and sent after its 16-bit compressed length; the board stages one
+ * segment in a BytesIO and reads exactly its raw bytes back out of its
+ * one inflater (a window of 2^wbits bytes that fits its heap).  The board
  * writes the bytes to ".NAME.senko-tmp" in the target's folder, hashing
  * them as they are written, compares the hash with the header's, syncs
  * and renames over the target; 'M' means it deleted the temporary file.
