@@ -74,6 +74,7 @@
 #define B64_CHUNK_SMALL 384 /* ... on boards with under 64 KB of heap */
 #define FLASH_SLACK 4096    /* filesystem overhead we do not model */
 #define FILE_MAX (64u * 1024 * 1024)
+#define RUN_MAX (32u * 1024)  /* wire bytes per receiver run, then anew */
 
 static unsigned test_flags;
 
@@ -220,6 +221,7 @@ struct push {
 	bool zinit[2];
 	int zcur;
 	bool zreset;          /* the board dropped its inflater */
+	uint64_t run_bytes;   /* sent in the current run */
 	devfs_progress_fn progress;
 	void *arg;
 
@@ -715,6 +717,7 @@ start_run(struct push *px)
 
 	px->st = RX_OK;
 	px->ok_matched = 0;
+	px->run_bytes = 0;
 	px->ready = px->go = false;
 	px->credits = 0;
 	px->last_rx = now_ms();
@@ -968,6 +971,17 @@ push_items(struct push *px, struct devfs_push_item *items, size_t n,
 
 	buf_init(&h, HEADER_MAX);
 	for (i = 0; i < n; i++) {
+		/*
+		 * A fresh run now and then: the board's heap starts clean
+		 * again (small boards fragment it), and its inflater with it.
+		 */
+		if (stream && px->run_bytes >= RUN_MAX) {
+			if (end_run(px) == -1 || start_run(px) == -1) {
+				a = ATTEMPT_LOST;
+				break;
+			}
+			px->zreset = true;
+		}
 		if (prepare(px, &items[i], &pf) == -1) {
 			prepared_release(&pf);
 			failed++;
@@ -978,6 +992,7 @@ push_items(struct push *px, struct devfs_push_item *items, size_t n,
 			    b64_file(px, &items[i], &pf);
 			if (a == ATTEMPT_OK && pf.z)
 				compress_commit(px);
+			px->run_bytes += pf.z ? pf.zdata.len : pf.data.len;
 			/* After a failure the board drops its inflater. */
 			if (a != ATTEMPT_OK)
 				px->zreset = true;
