@@ -75,6 +75,7 @@
 #define FLASH_SLACK 4096    /* filesystem overhead we do not model */
 #define FILE_MAX (64u * 1024 * 1024)
 #define RUN_MAX (32u * 1024)  /* wire bytes per receiver run, then anew */
+#define RUN_MAX_SMALL (8u * 1024) /* ... on boards with under 64 KB of heap */
 
 static unsigned test_flags;
 
@@ -222,6 +223,7 @@ struct push {
 	int zcur;
 	bool zreset;          /* the board dropped its inflater */
 	uint64_t run_bytes;   /* sent in the current run */
+	uint64_t run_max;
 	devfs_progress_fn progress;
 	void *arg;
 
@@ -975,7 +977,7 @@ push_items(struct push *px, struct devfs_push_item *items, size_t n,
 		 * A fresh run now and then: the board's heap starts clean
 		 * again (small boards fragment it), and its inflater with it.
 		 */
-		if (stream && px->run_bytes >= RUN_MAX) {
+		if (stream && px->run_bytes >= px->run_max) {
 			if (end_run(px) == -1 || start_run(px) == -1) {
 				a = ATTEMPT_LOST;
 				break;
@@ -1062,6 +1064,7 @@ devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
 	px.b64_chunk = info->free_heap < 64 * 1024 ? B64_CHUNK_SMALL :
 	    B64_CHUNK;
 	px.zchunk = info->free_heap < 64 * 1024 ? ZCHUNK_SMALL : ZCHUNK;
+	px.run_max = info->free_heap < 64 * 1024 ? RUN_MAX_SMALL : RUN_MAX;
 	px.progress = progress;
 	px.arg = arg;
 	buf_init(&px.line, 4096);
