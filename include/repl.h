@@ -62,6 +62,8 @@ int repl_exec_quiet(struct repl *r, const char *code, struct buf *out);
 /* Last line of the last board-side exception ("OSError: [Errno 2]
  * ENOENT"), "" when the last run raised nothing. */
 const char *repl_last_exception(const struct repl *r);
+/* The whole traceback of the last board-side exception, "" if none. */
+const char *repl_last_traceback(const struct repl *r);
 /* Longest silence accepted from running code (default 20 s). */
 void repl_set_timeout(struct repl *r, int timeout_ms);
 /* The port as given to repl_open(), for messages. */

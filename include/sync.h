@@ -36,6 +36,9 @@ enum device_state {
 
 struct sync_device_result {
 	enum device_state state;
+	unsigned files_planned;   /* files the plan would write */
+	unsigned deletes_planned; /* files the plan would delete */
+	uint64_t bytes_planned;
 	unsigned files_sent;
 	unsigned files_deleted;
 	uint64_t bytes_sent;   /* payload bytes */

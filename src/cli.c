@@ -10,8 +10,18 @@
 const struct cli_command cli_commands[] = {
 	{ "config", cmd_config, 0, "check",
 	    "validate the configuration and print it (token redacted)" },
+	{ "exec", cmd_exec, CLI_NEEDS_CONFIG, "DEVICE CODE",
+	    "run Python code on a board and print its output" },
 	{ "hash", cmd_hash, 0, "FILE...",
 	    "print git blob hashes, as git hash-object does" },
+	{ "ls", cmd_ls, CLI_NEEDS_CONFIG, "DEVICE",
+	    "list the files under a board's dest folder, with sizes" },
+	{ "reset", cmd_reset, CLI_NEEDS_CONFIG, "DEVICE [soft|hard]",
+	    "reset a board (by default as its reset setting says)" },
+	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json]",
+	    "what happened last to each device (exit 1 if one failed)" },
+	{ "verify", cmd_verify, CLI_NEEDS_CONFIG, "DEVICE",
+	    "hash the managed files on a board and compare with the mirror" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 

@@ -60,34 +60,6 @@ b64_encode(struct buf *out, const unsigned char *p, size_t len)
 	}
 }
 
-/* Decode base64, skipping whitespace; -1 on any other stray byte. */
-static int
-b64_decode(struct buf *out, const char *s, size_t len)
-{
-	unsigned v = 0;
-	int bits = 0;
-	size_t i;
-	const char *q;
-
-	for (i = 0; i < len; i++) {
-		if (s[i] == '\r' || s[i] == '\n' || s[i] == ' ')
-			continue;
-		if (s[i] == '=')
-			break;
-		q = s[i] ? strchr(b64chars, s[i]) : NULL;
-		if (q == NULL)
-			return -1;
-		v = v << 6 | (unsigned)(q - b64chars);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (buf_addch(out, (int)(v >> bits & 0xff)) == -1)
-				return -1;
-		}
-	}
-	return 0;
-}
-
 static int
 fail_errno(int err, const char *fmt, ...) LOG_PRINTF(2, 3);
 
@@ -319,6 +291,29 @@ hex_value(int c)
 	return -1;
 }
 
+/* Decode hex digits, skipping line ends; -1 on any other stray byte. */
+static int
+hex_decode(struct buf *out, const char *s, size_t len)
+{
+	int hi = -1, v;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\r' || s[i] == '\n')
+			continue;
+		if ((v = hex_value((unsigned char)s[i])) < 0)
+			return -1;
+		if (hi < 0)
+			hi = v;
+		else {
+			if (buf_addch(out, hi << 4 | v) == -1)
+				return -1;
+			hi = -1;
+		}
+	}
+	return hi < 0 ? 0 : -1;
+}
+
 /* "F SIZE HEXNAME" / "D 0 HEXNAME" lines into out. */
 static int
 parse_list(char *text, struct devfs_list *out)
@@ -338,7 +333,8 @@ parse_list(char *text, struct devfs_list *out)
 		if (line[0] == '\0')
 			continue;
 		name = strrchr(line, ' ');
-		if (name == NULL || sscanf(line, "%c %llu ", &kind, &size) != 2 ||
+		if (name == NULL ||
+		    sscanf(line, "%c %llu ", &kind, &size) != 2 ||
 		    (kind != 'F' && kind != 'D'))
 			return -1;
 		name++;
@@ -435,9 +431,9 @@ devfs_read(struct repl *r, const char *path, struct buf *out)
 	    " print('R')\n"
 	    " with open(p,'rb') as f:\n"
 	    "  while 1:\n"
-	    "   c=f.read(384)\n"
+	    "   c=f.read(256)\n"
 	    "   if not c:break\n"
-	    "   print(binascii.b2a_base64(c).decode(),end='')\n"
+	    "   print(binascii.hexlify(c).decode())\n"
 	    "try:\n"
 	    " _senko_g(");
 	add_path(&code, path);
@@ -450,7 +446,7 @@ devfs_read(struct repl *r, const char *path, struct buf *out)
 	} else if (rc == 0) {
 		start = out->len;
 		if (!answer_is(&res, "R") ||
-		    b64_decode(out, res.data + 1, res.len - 1) == -1) {
+		    hex_decode(out, res.data + 1, res.len - 1) == -1) {
 			out->len = start;
 			out->data[start] = '\0';
 			rc = fail_errno(EIO, "%s: cannot decode the contents "
@@ -515,7 +511,7 @@ devfs_hash(struct repl *r, const char *path, char hex[DEVFS_HASH_HEXSZ])
 	    "  while 1:\n"
 	    "   k=f.readinto(b)\n"
 	    "   if not k:break\n"
-	    "   x.update(m[:k])\n"
+	    "   x.update(b if k==512 else m[:k])\n"
 	    " return binascii.hexlify(x.digest()).decode()\n"
 	    "try:\n"
 	    " print(_senko_h(");

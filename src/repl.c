@@ -30,7 +30,7 @@
 #define WRITE_MS 5000
 #define RUN_MS 20000         /* default: silence accepted from running code */
 #define TAIL_MAX 200         /* what the board printed, quoted in errors */
-#define PLAIN_CHUNK 64       /* plain raw mode: bytes between pauses */
+#define PLAIN_CHUNK 32       /* plain raw mode: bytes between pauses */
 
 static const char raw_banner[] = "raw REPL; CTRL-B to exit\r\n>";
 
@@ -52,7 +52,9 @@ struct repl {
 	unsigned baud;
 	enum repl_state state;
 	enum paste_support paste;
+	bool dead;               /* the port failed: write nothing more */
 	int run_ms;
+	int plain_pause_ms;      /* plain raw mode: pause between chunks */
 	struct repl_info info;
 	unsigned char rbuf[512]; /* read-ahead from the port */
 	size_t rpos, rlen;
@@ -102,7 +104,9 @@ tail_quote(const struct repl *r, struct buf *out)
 	size_t i, start = (r->tail_pos + TAIL_MAX - r->tail_len) % TAIL_MAX;
 
 	for (i = 0; i < r->tail_len; i++) {
-		unsigned char c = (unsigned char)r->tail[(start + i) % TAIL_MAX];
+		unsigned char c;
+
+		c = (unsigned char)r->tail[(start + i) % TAIL_MAX];
 
 		if (c == '\r')
 			buf_addstr(out, "\\r");
@@ -132,6 +136,7 @@ rx_byte(struct repl *r, int timeout_ms)
 			r->state = REPL_UNKNOWN;
 			if (errno != EIO && errno != ETIMEDOUT)
 				errno = EIO;
+			r->dead = errno == EIO;
 			return -1;
 		}
 		if (n == 0) {
@@ -204,6 +209,7 @@ tx(struct repl *r, const void *data, size_t len)
 {
 	if (serial_write(r->s, data, len, WRITE_MS) == -1) {
 		r->state = REPL_UNKNOWN;
+		r->dead = errno == EIO;
 		return -1;
 	}
 	return 0;
@@ -262,8 +268,11 @@ enter_raw(struct repl *r, int total_ms)
 			return -1;
 		if (tx(r, "\r\x01", 2) == -1)
 			return -1;
+		/* A board that keeps printing must not hold one attempt
+		 * open: the wait is for the whole banner, not per byte. */
 		wait = 1000 + 250 * (attempts < 8 ? attempts : 8);
 		if (rx_until(r, raw_banner, sizeof(raw_banner) - 1, NULL, wait,
+		    now_ms() + wait < deadline ? now_ms() + wait :
 		    deadline) == 0) {
 			/*
 			 * A late answer to an earlier attempt would print the
@@ -415,7 +424,7 @@ send_raw_paste(struct repl *r, const char *code, size_t len, bool *fallback)
  * UART buffer, before the next.
  */
 static int
-send_plain_raw(struct repl *r, const char *code, size_t len)
+send_plain_raw(struct repl *r, const char *code, size_t len, bool quiet)
 {
 	size_t sent = 0, n;
 	int pause;
@@ -425,13 +434,19 @@ send_plain_raw(struct repl *r, const char *code, size_t len)
 		if (tx(r, code + sent, n) == -1)
 			return -1;
 		sent += n;
-		pause = (int)(n * 10 * 1000 / (r->baud ? r->baud : 115200)) + 10;
+		pause = (int)(n * 10 * 1000 / (r->baud ? r->baud : 115200)) +
+		    r->plain_pause_ms;
 		sleep_ms(pause);
 	}
 	if (tx(r, "\x04", 1) == -1)
 		return -1;
-	if (rx_until(r, "OK", 2, NULL, REPLY_MS, 0) == -1)
+	if (rx_until(r, "OK", 2, NULL, REPLY_MS, 0) == -1) {
+		if (quiet && errno == ETIMEDOUT) {
+			r->state = REPL_UNKNOWN;
+			return -1;
+		}
 		return read_reply_failed(r, "OK after the code");
+	}
 	return 0;
 }
 
@@ -465,48 +480,23 @@ exception_summary(struct repl *r)
 		snprintf(r->exc_line, sizeof(r->exc_line), "an exception");
 }
 
+/*
+ * After the code went out: stdout, 04, exception text (into r->exc), 04,
+ * '>'.  Returns 0 (check r->exc), or -1 when the line failed.
+ */
 static int
-run(struct repl *r, const char *code, struct buf *out, bool quiet)
+read_result(struct repl *r, struct buf *out, bool *overflow)
 {
-	size_t len = strlen(code);
-	bool fallback = false, overflow = false;
-	int c, rc;
+	int c;
 
-	r->exc_line[0] = '\0';
 	buf_reset(&r->exc);
-	if (strpbrk(code, "\x03\x04") != NULL)
-		return fail_errno(EINVAL, "%s: code to run contains the "
-		    "bytes 03/04, which the raw REPL treats as commands",
-		    r->port);
-	if (len == 0)
-		code = "pass", len = 4;
-	if (r->state != REPL_RAW_PROMPT && enter_raw(r, ENTER_MS) == -1)
-		return -1;
-	r->state = REPL_UNKNOWN; /* until the prompt is back */
-	if (r->paste != PASTE_NO) {
-		if (send_raw_paste(r, code, len, &fallback) == -1)
-			return -1;
-		if (fallback) {
-			log_debug("%s: no raw-paste; using plain raw mode",
-			    r->port);
-			r->paste = PASTE_NO;
-			r->info.has_raw_paste = false;
-		} else {
-			r->paste = PASTE_YES;
-			r->info.has_raw_paste = true;
-		}
-	}
-	if (r->paste == PASTE_NO && send_plain_raw(r, code, len) == -1)
-		return -1;
-
-	/* stdout, 04, exception text, 04, '>' */
 	for (;;) {
 		if ((c = rx_byte(r, r->run_ms)) == -1)
 			return read_reply_failed(r, "output of the code");
 		if (c == 0x04)
 			break;
-		if (out != NULL && !overflow && buf_addch(out, c) == -1)
-			overflow = true;
+		if (out != NULL && !*overflow && buf_addch(out, c) == -1)
+			*overflow = true;
 	}
 	for (;;) {
 		if ((c = rx_byte(r, REPLY_MS)) == -1)
@@ -524,18 +514,130 @@ run(struct repl *r, const char *code, struct buf *out, bool quiet)
 		r->state = REPL_RAW_PROMPT;
 	else if (c == -1 && errno == EIO)
 		return -1;
-	rc = 0;
+	else
+		log_debug("%s: no prompt after the run (got %d)", r->port, c);
+	return 0;
+}
+
+/* Characters a str literal of these bytes holds (code points). */
+static size_t
+literal_length(const char *s, size_t len)
+{
+	size_t i, n = 0;
+
+	if (!utf8_is_valid(s, len))
+		return len;
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/*
+ * Plain raw mode has no flow control, so a byte the board missed would
+ * silently change the program.  Send the code as a string literal first
+ * and have the board count it; only an intact copy is run (by the caller,
+ * with exec()).  A damaged copy is sent again.
+ */
+static int
+stage_plain(struct repl *r, const char *code, size_t len)
+{
+	struct buf stage = BUF_INIT, answer = BUF_INIT;
+	size_t want = literal_length(code, len);
+	bool overflow = false;
+	int tries, rc = -1;
+
+	buf_addstr(&stage, "_senko_s=");
+	repl_quote(&stage, code, len);
+	buf_addstr(&stage, "\nprint(len(_senko_s))\n");
+	buf_init(&answer, 64);
+	for (tries = 0; tries < 4; tries++) {
+		if (r->state != REPL_RAW_PROMPT && enter_raw(r, ENTER_MS) == -1)
+			break;
+		r->state = REPL_UNKNOWN;
+		buf_reset(&answer);
+		if (send_plain_raw(r, stage.data, stage.len, true) == -1 ||
+		    read_result(r, &answer, &overflow) == -1) {
+			if (errno != ETIMEDOUT)
+				break;
+			continue;
+		}
+		if (r->exc.len == 0 &&
+		    strtoull(answer.data, NULL, 10) == want) {
+			rc = 0;
+			break;
+		}
+		/* The board fell behind: give it more time per chunk. */
+		if (r->plain_pause_ms < 160)
+			r->plain_pause_ms *= 2;
+		log_debug("%s: code damaged on the line (plain raw mode has no "
+		    "flow control); sending it again, %d ms between chunks",
+		    r->port, r->plain_pause_ms);
+	}
+	if (rc == -1 && (tries == 4 || errno == ETIMEDOUT))
+		rc = fail_errno(EIO, "%s: code kept arriving damaged; this "
+		    "firmware has no raw-paste flow control: update "
+		    "MicroPython (1.14+) or lower the baud rate", r->port);
+	buf_release(&stage);
+	buf_release(&answer);
+	return rc;
+}
+
+static int
+run(struct repl *r, const char *code, struct buf *out, bool quiet)
+{
+	static const char run_staged[] = "exec(globals().pop('_senko_s'))";
+	size_t len = strlen(code);
+	bool fallback = false, overflow = false;
+
+	r->exc_line[0] = '\0';
+	buf_reset(&r->exc);
+	if (strpbrk(code, "\x03\x04") != NULL)
+		return fail_errno(EINVAL, "%s: code to run contains the "
+		    "bytes 03/04, which the raw REPL treats as commands",
+		    r->port);
+	if (len == 0)
+		code = "pass", len = 4;
+	if (r->state != REPL_RAW_PROMPT && enter_raw(r, ENTER_MS) == -1)
+		return -1;
+	if (r->paste != PASTE_NO) {
+		r->state = REPL_UNKNOWN; /* until the prompt is back */
+		if (send_raw_paste(r, code, len, &fallback) == -1)
+			return -1;
+		if (fallback) {
+			log_debug("%s: no raw-paste; using plain raw mode",
+			    r->port);
+			r->paste = PASTE_NO;
+			r->info.has_raw_paste = false;
+			r->state = REPL_RAW_PROMPT;
+		} else {
+			r->paste = PASTE_YES;
+			r->info.has_raw_paste = true;
+		}
+	}
+	if (r->paste == PASTE_NO) {
+		if (stage_plain(r, code, len) == -1)
+			return -1;
+		r->state = REPL_UNKNOWN;
+		/* Short enough to fit the board's UART buffer at once. */
+		if (send_plain_raw(r, run_staged, sizeof(run_staged) - 1,
+		    false) == -1)
+			return -1;
+	}
+	if (read_result(r, out, &overflow) == -1)
+		return -1;
 	if (r->exc.len > 0) {
 		exception_summary(r);
 		if (!quiet)
 			log_failx("%s: the code raised %s", r->port,
 			    r->exc_line);
 		errno = EREMOTEIO;
-		rc = -1;
-	} else if (overflow)
-		rc = fail_errno(ENOBUFS, "%s: the code printed more than the "
-		    "buffer holds (%zu bytes)", r->port, out->len);
-	return rc;
+		return -1;
+	}
+	if (overflow)
+		return fail_errno(ENOBUFS, "%s: the code printed more than "
+		    "the buffer holds (%zu bytes)", r->port, out->len);
+	return 0;
 }
 
 int
@@ -554,6 +656,12 @@ const char *
 repl_last_exception(const struct repl *r)
 {
 	return r->exc_line;
+}
+
+const char *
+repl_last_traceback(const struct repl *r)
+{
+	return r->exc.data;
 }
 
 void
@@ -713,6 +821,7 @@ repl_open(const char *port, unsigned baud)
 	r->port = xstrdup(port);
 	r->baud = baud;
 	r->run_ms = RUN_MS;
+	r->plain_pause_ms = 10;
 	r->state = REPL_UNKNOWN;
 	buf_init(&r->exc, 64 * 1024);
 	if (enter_raw(r, ENTER_MS) == -1 || probe(r) == -1) {
@@ -734,7 +843,9 @@ repl_close(struct repl *r)
 		return;
 	/* Back to the friendly REPL, unless the board was reset on purpose
 	 * and runs its program now. */
-	if (r->state == REPL_RAW_PROMPT)
+	if (r->dead)
+		;
+	else if (r->state == REPL_RAW_PROMPT)
 		serial_write(r->s, "\x02", 1, 1000);
 	else if (r->state == REPL_UNKNOWN)
 		serial_write(r->s, "\r\x03\x03\x02", 4, 1000);
@@ -828,7 +939,8 @@ repl_quote(struct buf *out, const char *s, size_t len)
 
 		if (c == '\\' || c == '\'')
 			buf_addf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f || (c >= 0x80 && prefix[0] == 'b'))
+		else if (c < 0x20 || c == 0x7f ||
+		    (c >= 0x80 && prefix[0] == 'b'))
 			buf_addf(out, "\\x%02x", c);
 		else
 			buf_addch(out, c);

@@ -336,6 +336,9 @@ serial_open(const char *path, unsigned baud)
 		} else if (saved == EBUSY) {
 			log_failx("another program holds %s in exclusive "
 			    "mode", path);
+		} else if (saved == EACCES) {
+			log_fail("cannot open port %s (is this user in the "
+			    "dialout group?)", path);
 		} else
 			log_fail("cannot open port %s", path);
 		serial_close(s);

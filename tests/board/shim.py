@@ -145,6 +145,25 @@ class _Os(_Delegate):
     def sync(self):
         pass
 
+    # The WebAssembly port's VfsPosix mounted at '/' fails to rename between
+    # absolute paths in a subfolder (OSError ENOENT) where a board succeeds;
+    # renaming through paths relative to '/' works, so do that.
+    def rename(self, old, new):
+        os = self._real
+        cwd = os.getcwd()
+
+        def rooted(p):
+            if p[:1] != '/':
+                p = cwd.rstrip('/') + '/' + p
+            return p.lstrip('/')
+
+        old, new = rooted(old), rooted(new)
+        os.chdir('/')
+        try:
+            os.rename(old, new)
+        finally:
+            os.chdir(cwd)
+
     def uname(self):
         from collections import namedtuple
         t = namedtuple('uname_result', ('sysname', 'nodename', 'release', 'version', 'machine'))

@@ -1,19 +1,22 @@
 /*
  * helper-repl: drive serial.c, repl.c and devfs.c from test scripts.
  *
- *   helper-repl [-b BAUD] [-t] [-v] PORT CMD [ARG...] [, CMD [ARG...]]...
+ *   helper-repl [-b BAUD] [-k] [-t] [-v] PORT CMD [ARG...] [, CMD [ARG...]]...
  *
  * Opens PORT once (repl_open) and runs the commands in order on that one
  * connection.  Each prints its result on stdout; a failing command prints
  * "error errno=NAME" and the helper exits 1 after closing the port.
- * -t prints "running CMD" on stderr as each command starts.
+ * -t prints "running CMD" on stderr as each command starts; -k goes on
+ * after a failed command (the exit status is still 1).
  * "open-errno" only opens and prints "errno=NAME" (or "errno=0").
  *
- * Commands: info | exec CODE | exec-file FILE | soft-reset | hard-reset |
+ * Commands: info | exec CODE | exec-file FILE | timeout MS (repl_set_timeout) |
+ * soft-reset | hard-reset |
  * alive MS | mkdir PATH | stat PATH | ls DIR | hash PATH | algo |
  * read PATH | write PATH FILE | rm PATH | mv FROM TO | clean DIR |
  * quote TEXT | hash-host sha1|sha256 FILE | serial-twice |
- * hold (open, print "held", wait for stdin to close).
+ * hold (open, print "held", wait for stdin to close) |
+ * peek (send a bare Enter, print what comes back).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +60,7 @@ read_all(const char *path, struct buf *out)
 }
 
 static int trace;
+static int keep_going;
 
 static int
 do_cmd(struct repl *r, int argc, char **argv)
@@ -100,6 +104,9 @@ do_cmd(struct repl *r, int argc, char **argv)
 		rc = repl_exec(r, code.data, &b);
 		fwrite(b.data, 1, b.len, stdout);
 		buf_release(&code);
+	} else if (strcmp(cmd, "timeout") == 0) {
+		NEED(1);
+		repl_set_timeout(r, atoi(argv[1]));
 	} else if (strcmp(cmd, "soft-reset") == 0) {
 		rc = repl_soft_reset(r);
 	} else if (strcmp(cmd, "hard-reset") == 0) {
@@ -205,10 +212,13 @@ main(int argc, char **argv)
 	struct repl *r;
 	int i, start, ch, rc = 0, verbose = 0;
 
-	while ((ch = getopt(argc, argv, "+b:tv")) != -1) {
+	while ((ch = getopt(argc, argv, "+b:ktv")) != -1) {
 		switch (ch) {
 		case 'b':
 			baud = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'k':
+			keep_going = 1;
 			break;
 		case 't':
 			trace = 1;
@@ -244,6 +254,25 @@ main(int argc, char **argv)
 		serial_close(a);
 		return 0;
 	}
+	if (strcmp(argv[1], "peek") == 0) {
+		/* What the board says to a bare Enter: ">>> " at the
+		 * friendly REPL, nothing in raw mode. */
+		struct serial *s = serial_open(argv[0], baud);
+		char got[256];
+		ssize_t n;
+
+		if (s == NULL)
+			return 1;
+		serial_drain(s, 50);
+		if (serial_write(s, "\r", 1, 1000) == -1) {
+			serial_close(s);
+			return 1;
+		}
+		while ((n = serial_read(s, got, sizeof(got), 300)) > 0)
+			fwrite(got, 1, (size_t)n, stdout);
+		serial_close(s);
+		return 0;
+	}
 	if (strcmp(argv[1], "hold") == 0) {
 		struct serial *s = serial_open(argv[0], baud);
 		char c;
@@ -272,7 +301,8 @@ main(int argc, char **argv)
 			continue;
 		if (i > start && do_cmd(r, i - start, argv + start) == -1) {
 			rc = 1;
-			break;
+			if (!keep_going)
+				break;
 		}
 		start = i + 1;
 	}

@@ -6,7 +6,8 @@
 #   board_stop NAME       SIGTERM, waits for the exit
 #   board_kill NAME       SIGKILL: the board vanishes mid-operation
 #   helper ARGS...        the helper-repl test program
-# Every board is stopped when the suite exits.
+# Every board is stopped when the suite exits.  BOARD_JS overrides the
+# emulator (to try a modified copy).
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${SENKO_BUILD:-build}
@@ -32,14 +33,14 @@ board_start() {
 	local name=$1 deadline pid
 	shift
 	mkdir -p "$tmp/$name/flash"
-	node "$root/tests/board/board.js" --flash "$tmp/$name/flash" \
-		--link "$tmp/$name/port" --baud 1000000 "$@" \
+	node "${BOARD_JS:-$root/tests/board/board.js}" --flash "$tmp/$name/flash" \
+		--link "$tmp/$name/port" --baud 1000000 --exit-with-parent "$@" \
 		>"$tmp/$name/out" 2>"$tmp/$name/err" </dev/null &
 	pid=$!
 	boards+=("$pid")
 	echo "$pid" >"$tmp/$name/pid"
 	deadline=$((SECONDS + 60))
-	until grep -q '^READY ' "$tmp/$name/out"; do
+	until grep -qs '^READY ' "$tmp/$name/out"; do
 		if ! kill -0 "$pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
 			diag "board $name did not start:"
 			diag "$(cat "$tmp/$name/err")"

@@ -6,7 +6,20 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-board_start plain --counters "$tmp/plain.counters" || { not_ok "board starts"; tap_done; exit 1; }
+board_start plain --counters "$tmp/plain.counters" || { not_ok "board starts"; # A frozen board (the process stopped): nothing ever comes back.  The
+# time bound holds and the message says the board printed nothing.
+board_start frozen
+kill -STOP "$(cat "$tmp/frozen/pid")"
+start=$SECONDS
+out=$(helper "$tmp/frozen/port" open-errno 2>&1)
+took=$((SECONDS - start))
+kill -CONT "$(cat "$tmp/frozen/pid")"
+check "frozen board: ETIMEDOUT" expect_in "$out" "errno=ETIMEDOUT"
+check "frozen board: gives up in about 10 s (took ${took}s)" test "$took" -ge 9 -a "$took" -le 20
+check "frozen board: says it printed nothing" expect_in "$out" "the board printed nothing"
+board_stop frozen
+
+tap_done; exit 1; }
 port=$tmp/plain/port
 
 out=$(helper "$port" info 2>&1); rc=$?
@@ -36,6 +49,10 @@ check "exception: its last line becomes the error" \
 check "exception: errno EREMOTEIO" expect_in "$out" "error errno=EREMOTEIO"
 check "exception: logged with the port" \
 	expect_in "$out" "$port: the code raised ValueError: bad value"
+
+helper "$port" exec 'print(1)' >/dev/null 2>&1
+out=$(helper "$port" peek 2>&1)
+check "the board is left at its friendly REPL (>>> )" expect_in "$out" ">>> "
 
 out=$(helper "$port" exec 'x = (' 2>&1); rc=$?
 check "syntax error is an exception too" expect_in "$out" "exception=SyntaxError"
@@ -115,6 +132,25 @@ out=$(helper "$tmp/nothere" open-errno 2>&1)
 check "missing port: ENOENT" expect_in "$out" "errno=ENOENT"
 check "missing port: says so" expect_in "$out" "no serial port $tmp/nothere"
 
+# Code that runs longer than the caller's timeout: an error, and the next
+# run on the same connection interrupts it and goes on.  (Short sleeps: the
+# emulator notices Ctrl-C between host calls, a real board inside sleep.)
+slow='import time
+for i in range(300):
+    time.sleep_ms(100)'
+out=$(helper "$port" timeout 1000 , exec "$slow" 2>&1); rc=$?
+check "silent run past the timeout: ETIMEDOUT" expect_in "$out" "error errno=ETIMEDOUT"
+check "silent run past the timeout: says the board stopped answering" \
+	expect_in "$out" "the board stopped answering"
+start=$SECONDS
+out=$(helper -k "$port" timeout 1000 , exec "$slow" , exec 'print(8)' 2>&1)
+check "after a timed-out run the next run on the connection interrupts it" \
+	test "$(printf '%s' "$out" | tr -d '\r' | grep -c '^8$')" = 1 -a $((SECONDS - start)) -lt 25
+out=$(helper "$port" timeout 1000 , exec "$slow" 2>&1)
+out=$(helper "$port" exec 'print(9)' 2>&1)
+check "a connection closed mid-run leaves the board usable" \
+	test "$(printf '%s' "$out" | tr -d '\r')" = 9
+
 # A main.py that never ends (and prints all the time) is interrupted.
 mkdir -p "$tmp/busy/flash"
 cat >"$tmp/busy/flash/main.py" <<'EOF'
@@ -131,15 +167,25 @@ check "a main.py looping forever is interrupted and the raw REPL entered" \
 	test "$rc" = 0 -a "$(printf '%s' "$out" | tr -d '\r')" = True
 board_stop busy
 
-# No raw-paste in the firmware: plain raw mode, paced.
+# No raw-paste in the firmware: plain raw mode, paced, each program
+# checked on the board before it runs (no flow control: bytes can be lost).
+{
+	echo "s = 0"
+	for i in $(seq 1 200); do echo "s += $i  # padding padding"; done
+	echo "print(s)"
+} >"$tmp/mid.py"
 board_start old --no-raw-paste --counters "$tmp/old.counters"
-out=$(helper "$tmp/old/port" info , exec-file "$tmp/big.py" 2>&1); rc=$?
+out=$(helper "$tmp/old/port" info , exec-file "$tmp/mid.py" 2>&1); rc=$?
 check "no raw-paste: probe says so" expect_in "$out" "raw_paste=0"
-check "no raw-paste: 20 KB program through plain raw mode" \
-	test "$rc" = 0 -a "$(printf '%s' "$out" | tr -d '\r' | tail -1)" = 500500
-check "no raw-paste: nothing dropped" grep -q '"dropped_bytes":0' "$tmp/old.counters"
+check "no raw-paste: 5 KB program through plain raw mode" \
+	test "$rc" = 0 -a "$(printf '%s' "$out" | tr -d '\r' | tail -1)" = 20100
+check "no raw-paste: raw-paste was never entered" \
+	grep -q '"raw_paste_sessions":0' "$tmp/old.counters"
 out=$(helper "$tmp/old/port" exec '1/0' 2>&1)
 check "no raw-paste: exceptions" expect_in "$out" "exception=ZeroDivisionError"
+out=$(helper "$tmp/old/port" exec 'print("x", 1)' , exec 'print(_senko_s)' 2>&1)
+check "no raw-paste: output, and no staging variable left behind" \
+	expect_in "$out" "exception=NameError"
 board_stop old
 
 # A board that vanishes in the middle of a run: an error, not a hang.
@@ -147,10 +193,13 @@ board_start gone
 coproc RUN { exec "$helper_bin" -t -b 1000000 "$tmp/gone/port" exec 'import time
 time.sleep(60)' 2>&1; }
 runpid=$RUN_PID
-read -r first <&"${RUN[0]}"
+# bash drops RUN when the helper exits: keep our own copy of its output.
+exec {runout}<&"${RUN[0]}"
+read -r first <&"$runout"
 board_kill gone
 start=$SECONDS
-out=$(timeout 30 cat <&"${RUN[0]}")
+out=$(timeout 30 cat <&"$runout")
+exec {runout}<&-
 wait "$runpid"; rc=$?
 check "vanished board: the run fails (exit 1), no hang" test "$rc" = 1 -a $((SECONDS - start)) -lt 25
 check "vanished board: errno EIO" expect_in "$out" "error errno=EIO"
@@ -164,10 +213,9 @@ cat >"$tmp/stuck/flash/main.py" <<'EOF'
 import time
 while True:
     try:
-        print('tick')
         time.sleep(1)
     except KeyboardInterrupt:
-        pass
+        print('caught')
 EOF
 board_start stuck
 start=$SECONDS
@@ -175,9 +223,22 @@ out=$(helper "$tmp/stuck/port" open-errno 2>&1)
 took=$((SECONDS - start))
 check "Ctrl-C swallowed: ETIMEDOUT" expect_in "$out" "errno=ETIMEDOUT"
 check "Ctrl-C swallowed: gives up in about 10 s (took ${took}s)" test "$took" -le 20
-check "Ctrl-C swallowed: quotes what the board printed" expect_in "$out" 'tick\r\n'
+check "Ctrl-C swallowed: quotes what the board printed" expect_in "$out" 'caught\r\n'
 check "Ctrl-C swallowed: suggests reset = hard" expect_in "$out" "reset = hard"
 check "Ctrl-C swallowed: names main.py" expect_in "$out" "main.py"
 board_stop stuck
+
+# A frozen board (the process stopped): nothing ever comes back.  The
+# time bound holds and the message says the board printed nothing.
+board_start frozen
+kill -STOP "$(cat "$tmp/frozen/pid")"
+start=$SECONDS
+out=$(helper "$tmp/frozen/port" open-errno 2>&1)
+took=$((SECONDS - start))
+kill -CONT "$(cat "$tmp/frozen/pid")"
+check "frozen board: ETIMEDOUT" expect_in "$out" "errno=ETIMEDOUT"
+check "frozen board: gives up in about 10 s (took ${took}s)" test "$took" -ge 9 -a "$took" -le 20
+check "frozen board: says it printed nothing" expect_in "$out" "the board printed nothing"
+board_stop frozen
 
 tap_done

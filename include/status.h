@@ -1,0 +1,57 @@
+/*
+ * status.h - what happened last to each device, for `senko status`.
+ *
+ * One JSON file per device, state_dir/devices/NAME/status.json, written
+ * atomically (fs_write_atomic), so readers such as `senko status` never
+ * see a torn file while the daemon runs.  Each device's file is written
+ * only by the worker that owns that device, so no locking is needed; the
+ * functions keep no shared state and are safe to call from any thread.
+ *
+ * The state is stored by name (status_state_name()); device_state_name()
+ * in sync.h should return the same names so screen and file agree.
+ */
+#ifndef SENKO_STATUS_H
+#define SENKO_STATUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "githash.h"
+#include "sync.h"
+
+#define STATUS_ERROR_MAX 512
+
+struct device_status {
+	enum device_state state;
+	char commit[GITHASH_HEXSZ];   /* on the board; "" unknown */
+	time_t last_success;          /* epoch seconds; 0 never */
+	time_t last_attempt;          /* epoch seconds; 0 never */
+	char last_error[STATUS_ERROR_MAX]; /* "" when the last attempt worked */
+	unsigned files_sent;          /* by the last attempt */
+	uint64_t bytes_sent;
+	unsigned files_deleted;
+	char platform[32];            /* sys.platform; "" unknown */
+	char version[128];            /* os.uname().version; "" unknown */
+};
+
+/* All zero: DEVICE_UNKNOWN, never attempted. */
+void status_init(struct device_status *st);
+
+/*
+ * Read a device's status.  A missing file is not an error: st is
+ * DEVICE_UNKNOWN and 0 is returned.  A corrupt file returns -1 (logged,
+ * st initialised).
+ */
+int status_load(const char *state_dir, const char *device,
+    struct device_status *st);
+/* Write it atomically, creating state_dir/devices/NAME if needed. */
+int status_save(const char *state_dir, const char *device,
+    const struct device_status *st);
+
+/* "unknown", "in-sync", "updated", "failed", "offline", "busy", "pending" */
+const char *status_state_name(enum device_state s);
+/* The reverse; -1 for an unknown name. */
+int status_state_parse(const char *name, enum device_state *out);
+
+#endif

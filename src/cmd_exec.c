@@ -1,0 +1,58 @@
+/*
+ * cmd_exec.c - `senko exec DEVICE CODE`: run Python on the board and print
+ * what it printed; a board-side exception goes to stderr with exit 1.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "log.h"
+#include "repl.h"
+#include "banned.h"
+
+/* The board ends lines with CRLF; a host terminal or pipe wants LF. */
+static void
+print_lf(FILE *out, const struct buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->len; i++)
+		if (!(b->data[i] == '\r' && i + 1 < b->len &&
+		    b->data[i + 1] == '\n'))
+			putc(b->data[i], out);
+}
+
+int
+cmd_exec(struct cli *cli, int argc, char **argv)
+{
+	const struct config_device *dev;
+	struct buf out = BUF_INIT, tb = BUF_INIT;
+	struct repl *r;
+	int rc;
+
+	if (argc != 3)
+		return cli_command_usage(cli_find_command("exec"));
+	dev = config_find_device(cli->cfg, argv[1]);
+	if (dev == NULL) {
+		log_warnx("no [device %s] in %s", argv[1], cli->cfg->path);
+		return CLI_EXIT_USAGE;
+	}
+	r = repl_open(dev->port, dev->baud);
+	if (r == NULL)
+		return CLI_EXIT_FAILED;
+	rc = repl_exec_quiet(r, argv[2], &out);
+	print_lf(stdout, &out);
+	fflush(stdout);
+	if (rc == -1 && errno == EREMOTEIO) {
+		buf_addstr(&tb, repl_last_traceback(r));
+		print_lf(stderr, &tb);
+		log_failx("%s: the code raised %s", dev->name,
+		    repl_last_exception(r));
+	}
+	repl_close(r);
+	buf_release(&out);
+	buf_release(&tb);
+	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+}

@@ -1,0 +1,216 @@
+// harness.js - fixtures for end-to-end tests: real git repositories served
+// by the fake GitHub, emulated boards on pseudo-terminals, a senko.conf
+// pointing at both, and a way to run the senko binaries.
+//
+// Everything a test starts is killed and every temporary folder removed
+// when the process exits, even when a test fails.
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const readline = require('readline');
+const { spawn, execFileSync } = require('child_process');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BUILD = path.resolve(ROOT, process.env.SENKO_BUILD || 'build');
+const SENKO = process.env.SENKO_BIN || path.join(BUILD, 'senko');
+const SENKOD = process.env.SENKOD_BIN || path.join(BUILD, 'senkod');
+const CHILDREN = new Set();
+const TMPDIRS = [];
+
+for (const k of Object.keys(process.env))
+  if (/^GIT_/.test(k)) delete process.env[k];
+delete process.env.SENKO_TOKEN;
+
+process.on('exit', () => {
+  for (const c of CHILDREN) { try { c.kill('SIGKILL'); } catch (e) { /* gone */ } }
+  if (!process.env.KEEP_TMP)
+    for (const d of TMPDIRS) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function tmpdir(tag) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `senko-${tag}-`));
+  TMPDIRS.push(d);
+  return d;
+}
+
+// Resolve with the first stdout line of child matching re, or reject when
+// the child exits or the deadline passes.
+function waitLine(child, re, ms, what) {
+  return new Promise((resolve, reject) => {
+    const rl = readline.createInterface({ input: child.stdout });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+    const timer = setTimeout(() => done(new Error(`${what}: no ${re} within ${ms} ms\n${stderr}`)), ms);
+    const onExit = (code) => done(new Error(`${what} exited (${code}) before ${re}\n${stderr}`));
+    function done(err, m) {
+      clearTimeout(timer);
+      child.removeListener('exit', onExit);
+      rl.removeAllListeners('line');
+      if (err) reject(err); else resolve(m);
+    }
+    rl.on('line', (line) => { const m = re.exec(line); if (m) done(null, m); });
+    child.on('exit', onExit);
+  });
+}
+
+function track(child) {
+  CHILDREN.add(child);
+  child.on('exit', () => CHILDREN.delete(child));
+  return child;
+}
+
+// ------------------------------------------------------------- git repos
+
+function git(dir, ...args) {
+  return execFileSync('git', args, { cwd: dir, encoding: 'utf8' }).trim();
+}
+
+// Create REPOS/owner/name with files {path: string|Buffer}; returns a repo
+// object whose commit(changes, message) writes (null deletes) and commits.
+function makeRepo(reposDir, owner, name, files) {
+  const dir = path.join(reposDir, owner, name);
+  fs.mkdirSync(dir, { recursive: true });
+  git(dir, 'init', '-q', '-b', 'main');
+  git(dir, 'config', 'user.name', 'Test');
+  git(dir, 'config', 'user.email', 'test@example.invalid');
+  git(dir, 'config', 'commit.gpgsign', 'false');
+  const repo = {
+    dir,
+    commit(changes, message = 'change') {
+      for (const [p, content] of Object.entries(changes)) {
+        const f = path.join(dir, p);
+        if (content === null) { fs.rmSync(f, { force: true }); continue; }
+        fs.mkdirSync(path.dirname(f), { recursive: true });
+        fs.writeFileSync(f, content);
+      }
+      git(dir, 'add', '-A');
+      git(dir, 'commit', '-q', '--allow-empty', '-m', message);
+      return git(dir, 'rev-parse', 'HEAD');
+    },
+    head() { return git(dir, 'rev-parse', 'HEAD'); },
+    blobSha(p) { return git(dir, 'rev-parse', `HEAD:${p}`); },
+  };
+  repo.commit(files, 'initial');
+  return repo;
+}
+
+// ------------------------------------------------------------ fake GitHub
+
+async function startGitHub({ repos, args = [] }) {
+  const child = track(spawn(process.execPath,
+    [path.join(ROOT, 'tests/fakegh/server.js'), '--repos', repos, '--port', '0', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const m = await waitLine(child, /^LISTENING (\S+)/, 15000, 'fake GitHub');
+  const base = m[1];
+  const origin = new URL(base).origin;
+  const control = async (method, p, body) => {
+    const res = await fetch(origin + p, {
+      method, headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return text ? JSON.parse(text) : null;
+  };
+  return {
+    base, child,
+    log: () => control('GET', '/_control/log'),
+    clearLog: () => control('POST', '/_control/log/clear'),
+    fault: (f) => control('POST', '/_control/faults', f),
+    clearFaults: () => control('DELETE', '/_control/faults'),
+    stop() { child.kill('SIGTERM'); },
+  };
+}
+
+// ------------------------------------------------------------------ boards
+
+// Start an emulated board whose flash lives in flashDir; resolves once it
+// prints READY.  opts.args are extra board.js flags.
+async function startBoard({ dir, name = 'board', args = [], baud = 1000000 }) {
+  const flash = path.join(dir, `${name}.flash`);
+  const link = path.join(dir, `${name}.tty`);
+  const counters = path.join(dir, `${name}.counters.json`);
+  fs.mkdirSync(flash, { recursive: true });
+  const child = track(spawn(process.execPath,
+    [path.join(ROOT, 'tests/board/board.js'), '--flash', flash, '--link', link,
+      '--counters', counters, '--baud', String(baud), ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitLine(child, /^READY (\S+)/, 30000, `board ${name}`);
+  return {
+    name, flash, link, counters: countersFile(counters), child, exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function countersFile(file) {
+  return () => {
+    try { return JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { return null; }
+  };
+}
+
+// Every file below dir as {relative path: Buffer}.
+function readTree(dir, prefix = '') {
+  const out = {};
+  if (!fs.existsSync(dir)) return out;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) Object.assign(out, readTree(path.join(dir, e.name), rel));
+    else out[rel] = fs.readFileSync(path.join(dir, e.name));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ config
+
+// Write a senko.conf; sources: {name: {user, repo, ...}}, devices:
+// {name: {port, source, ...}}.  Returns its path.
+function writeConfig(file, { senkod = {}, sources = {}, devices = {} }) {
+  const lines = ['[senkod]'];
+  const kv = (o) => { for (const [k, v] of Object.entries(o)) lines.push(`${k} = ${v}`); };
+  kv(Object.assign({ token_file: '', interval: '1m' }, senkod));
+  for (const [n, s] of Object.entries(sources)) { lines.push('', `[source ${n}]`); kv(s); }
+  for (const [n, d] of Object.entries(devices)) { lines.push('', `[device ${n}]`); kv(d); }
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+// Run a program; resolves {code, stdout, stderr} (never rejects on exit code).
+function run(bin, args, { env = {}, timeout = 120000 } = {}) {
+  return new Promise((resolve) => {
+    const child = track(spawn(bin, args, {
+      stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, env),
+    }));
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code === null ? `signal ${signal}` : code, stdout, stderr });
+    });
+  });
+}
+
+const senko = (args, opts) => run(SENKO, args, opts);
+const senkod = (args, opts) => run(SENKOD, args, opts);
+
+// Poll fn until it returns a truthy value or the deadline passes.
+async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+module.exports = {
+  ROOT, BUILD, SENKO, SENKOD, tmpdir, track, waitLine, git, makeRepo, startGitHub,
+  startBoard, readTree, writeConfig, run, senko, senkod, until,
+};
