@@ -24,7 +24,7 @@ DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
 # which conflicts with Debian's npm) keeps them.
 NODE_PACKAGES = nodejs npm
 
-PKGS = libcurl openssl jansson inih
+PKGS = libcurl openssl jansson inih zlib
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

@@ -99,4 +99,13 @@ typedef void (*devfs_progress_fn)(void *arg, const struct devfs_push_item *it,
 int devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
     devfs_done_fn done, devfs_progress_fn progress, void *arg);
 
+/*
+ * Test hook, for tests/helpers only: DEVFS_PUSH_TEST_NO_CREDIT streams
+ * without waiting for the board's credits (nor its ready and go answers),
+ * to show that a UART FIFO overflows without them and that the hash check
+ * catches the loss.  Process-wide.
+ */
+#define DEVFS_PUSH_TEST_NO_CREDIT 0x1
+void devfs_push_set_test_flags(unsigned flags);
+
 #endif
