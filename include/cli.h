@@ -43,6 +43,8 @@ int cli_command_usage(const struct cli_command *cmd);
 
 int cmd_hash(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
+int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_sync(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 
 #endif

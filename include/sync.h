@@ -20,10 +20,11 @@
 #include <time.h>
 
 #include "config.h"
+#include "store.h"
 
 struct forge;
-struct store;
 
+/* Names for these: status_state_name() in status.h. */
 enum device_state {
 	DEVICE_UNKNOWN,  /* never synced */
 	DEVICE_IN_SYNC,  /* nothing to do: board matched the manifest */
@@ -58,6 +59,7 @@ struct sync_options {
 	bool progress;         /* a live progress display on stderr */
 	bool force;            /* open every due board even if the mirror
 	                          matches (verify its record) */
+	bool wait_busy;        /* a port held by another process: wait */
 	const bool *device_due; /* per cfg->devices index; NULL = all due */
 	volatile int *stop;    /* set to nonzero to stop after current files */
 };
@@ -70,6 +72,16 @@ struct sync_report {
 	time_t retry_after;    /* rate limit: no request before this time */
 };
 
+/* What a cycle works with: the object store and the forge. */
+struct sync_engine {
+	struct store *store; /* owned */
+	struct forge *forge; /* owned */
+};
+
+/* Create state_dir, the store and the forge for cfg.  Returns 0 or -1. */
+int sync_engine_open(struct sync_engine *e, const struct config *cfg);
+void sync_engine_close(struct sync_engine *e);
+
 /*
  * Run one cycle over cfg.  forge and store are borrowed.  Fills report
  * (release with sync_report_release).  Returns the exit status design.md
@@ -80,7 +92,5 @@ int sync_cycle(const struct config *cfg, struct forge *forge,
     const struct store *store, const struct sync_options *opts,
     struct sync_report *report);
 void sync_report_release(struct sync_report *report);
-
-const char *device_state_name(enum device_state s);
 
 #endif

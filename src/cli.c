@@ -8,12 +8,16 @@
 #include "banned.h"
 
 const struct cli_command cli_commands[] = {
+	{ "check", cmd_check, CLI_NEEDS_CONFIG, "[DEVICE...]",
+	    "is anything newer upstream? (exit 100: updates pending)" },
 	{ "config", cmd_config, 0, "check",
 	    "validate the configuration and print it (token redacted)" },
 	{ "hash", cmd_hash, 0, "FILE...",
 	    "print git blob hashes, as git hash-object does" },
 	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json]",
 	    "what happened last to each device (exit 1 if one failed)" },
+	{ "sync", cmd_sync, CLI_NEEDS_CONFIG, "[--wait] [--force] [DEVICE...]",
+	    "bring the boards up to date" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
