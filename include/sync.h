@@ -1,6 +1,9 @@
 /*
  * sync.h - the sync engine: one cycle of poll, download and fleet push.
  *
+ * Worker threads start with every signal blocked, so signals reach the
+ * thread that called sync_cycle() (senkod's main loop) and nothing else.
+ *
  * A cycle polls each source that has a due device once, downloads each
  * missing blob once into the object store, then brings every due device
  * to its source's manifest, `jobs` boards at a time, each in its own
@@ -16,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -60,8 +64,13 @@ struct sync_options {
 	bool force;            /* open every due board even if the mirror
 	                          matches (verify its record) */
 	bool wait_busy;        /* a port held by another process: wait */
+	bool saved_manifests;  /* ask no server: use each source's manifest
+	                          from the last poll (retrying a board) */
 	const bool *device_due; /* per cfg->devices index; NULL = all due */
-	volatile int *stop;    /* set to nonzero to stop after current files */
+	const bool *device_quiet; /* per device: print no messages (they are
+	                          still in the report); NULL = none quiet */
+	volatile sig_atomic_t *stop; /* nonzero: stop after the files in
+	                          flight (set by a signal handler) */
 };
 
 struct sync_report {

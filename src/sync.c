@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,6 +578,8 @@ sync_device(struct sync_run *run, size_t index)
 	job.res = &run->report->devices[index];
 	job.upstream = &run->manifests[job.dev->source_index];
 	log_clear_error();
+	log_thread_quiet(run->opts->device_quiet != NULL &&
+	    run->opts->device_quiet[index]);
 	if (!run->have_manifest[job.dev->source_index]) {
 		job_fail(&job, DEVICE_FAILED, run->report->sources[
 		    job.dev->source_index].error);
@@ -607,10 +610,7 @@ sync_device(struct sync_run *run, size_t index)
 	mirror_save(&job.mirror);
 	save_status(&job);
 out:
-	if (job.res->state == DEVICE_FAILED || job.res->state ==
-	    DEVICE_OFFLINE || job.res->state == DEVICE_BUSY)
-		log_warnx("%s: %s: %s", job.dev->name,
-		    status_state_name(job.res->state), job.res->error);
+	log_thread_quiet(0);
 	plan_release(&p);
 	manifest_release(&mm);
 	mirror_release(&job.mirror);
@@ -658,7 +658,14 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 	struct manifest *m = &run->manifests[s];
 
 	log_clear_error();
-	if (forge_poll(forge, src, m, &res->changed) == 0) {
+	if (run->opts->saved_manifests) {
+		run->have_manifest[s] = forge_saved_manifest(run->cfg, src,
+		    m) == 0;
+		res->ok = run->have_manifest[s] ? 0 : -1;
+		if (res->ok == -1)
+			snprintf(res->error, sizeof(res->error), "source %s: "
+			    "not polled yet", src->name);
+	} else if (forge_poll(forge, src, m, &res->changed) == 0) {
 		run->have_manifest[s] = true;
 		res->ok = 0;
 		if (res->changed)
@@ -754,6 +761,7 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 {
 	struct sync_run run;
 	pthread_t *threads;
+	sigset_t all, saved;
 	size_t i, nthreads, ndue = 0;
 	int rc;
 
@@ -787,9 +795,12 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 			ndue++;
 	nthreads = ndue < cfg->jobs ? ndue : cfg->jobs;
 	threads = xcalloc(nthreads ? nthreads : 1, sizeof(*threads));
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	for (i = 0; i < nthreads; i++)
 		if (pthread_create(&threads[i], NULL, worker_main, &run) != 0)
 			fatalx("cannot start a worker thread");
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	for (i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
