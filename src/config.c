@@ -550,7 +550,7 @@ strip_comment(const char *value)
 	char *v = xstrdup(value);
 	size_t i, n;
 
-	for (i = 1; v[i]; i++)
+	for (i = 1; v[0] && v[i]; i++)
 		if (v[i] == '#' && isspace((unsigned char)v[i - 1])) {
 			v[i] = '\0';
 			break;
