@@ -46,6 +46,20 @@ struct stat_key {
 	uint64_t ino;
 };
 
+/* Refuse an unsafe path, logging it with control bytes made visible. */
+static int
+refuse_path(const struct mirror *m, const char *path, const char *why)
+{
+	struct buf q = BUF_INIT;
+
+	path_quote(&q, path, strlen(path));
+	log_failx("mirror of '%s': refusing path '%s': %s", m->name, q.data,
+	    why);
+	buf_release(&q);
+	errno = EINVAL;
+	return -1;
+}
+
 static uint64_t
 now_ns(void)
 {
@@ -490,15 +504,19 @@ scan_dir(struct scan *sc, int dfd, struct buf *path)
 		if ((base > 0 && buf_addch(path, '/') == -1) ||
 		    buf_addstr(path, de->d_name) == -1 ||
 		    !path_is_safe(path->data, path->len, &why)) {
+			struct buf q = BUF_INIT;
+
+			path_quote(&q, path->data, path->len);
 			log_warnx("mirror of '%s': skipping '%s/%s': not a "
-			    "safe path", sc->m->name, sc->m->root,
-			    path->data);
+			    "safe path", sc->m->name, sc->m->root, q.data);
+			buf_release(&q);
 			continue;
 		}
 		if (fstatat(dirfd(d), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == -1) {
-			rc = log_fail("cannot stat '%s/%s'", sc->m->root,
-			    path->data);
+			if (errno != ENOENT)
+				rc = log_fail("cannot stat '%s/%s'",
+				    sc->m->root, path->data);
 		} else if (S_ISDIR(st.st_mode)) {
 			int sub = openat(dirfd(d), de->d_name, O_RDONLY |
 			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -565,7 +583,8 @@ mirror_scan(struct mirror *m, struct manifest *out)
 		idx_clear(sc.fresh, sc.n);
 		return log_failx("cannot scan the mirror of '%s'", m->name);
 	}
-	qsort(sc.fresh, sc.n, sizeof(*sc.fresh), idx_cmp);
+	if (sc.n > 1)
+		qsort(sc.fresh, sc.n, sizeof(*sc.fresh), idx_cmp);
 	/*
 	 * Re-hashed entries must be saved so the next scan trusts them
 	 * once they are old enough, even if their values did not change.
@@ -661,11 +680,8 @@ mirror_put(struct mirror *m, const struct store *s, const char *path,
 	uint64_t size;
 	int fd, out = -1, rc = -1, saved;
 
-	if (!path_is_safe(path, strlen(path), &why)) {
-		errno = EINVAL;
-		return log_failx("mirror of '%s': refusing path: %s", m->name,
-		    why);
-	}
+	if (!path_is_safe(path, strlen(path), &why))
+		return refuse_path(m, path, why);
 	fd = store_open_blob(s, sha, &size);
 	if (fd == -1) {
 		saved = errno;
@@ -746,6 +762,31 @@ prune_parents(struct mirror *m, const char *path)
 	free(rel);
 }
 
+/*
+ * True when every parent of path in the mirror is a real folder, so an
+ * unlink cannot be redirected through a symbolic link out of the mirror.
+ */
+static bool
+parents_are_folders(const struct mirror *m, const char *path)
+{
+	char *rel = xstrdup(path), *slash;
+	bool ok = true;
+
+	for (slash = strchr(rel, '/'); slash && ok;
+	    slash = strchr(slash + 1, '/')) {
+		struct stat st;
+		char *full;
+
+		*slash = '\0';
+		full = xasprintf("%s/%s", m->root, rel);
+		ok = lstat(full, &st) == 0 && S_ISDIR(st.st_mode);
+		free(full);
+		*slash = '/';
+	}
+	free(rel);
+	return ok;
+}
+
 int
 mirror_remove(struct mirror *m, const char *path)
 {
@@ -753,8 +794,12 @@ mirror_remove(struct mirror *m, const char *path)
 	char *full;
 
 	if (!path_is_safe(path, strlen(path), &why))
-		return log_failx("mirror of '%s': refusing path: %s", m->name,
-		    why);
+		return refuse_path(m, path, why);
+	if (!parents_are_folders(m, path)) {
+		/* Then the file cannot be in the mirror: nothing to remove. */
+		idx_drop(m, path);
+		return 0;
+	}
 	full = xasprintf("%s/%s", m->root, path);
 	if (unlink(full) == -1 && errno != ENOENT) {
 		log_fail("cannot remove '%s'", full);
