@@ -126,8 +126,12 @@ test('one file changed: one blob downloaded once; each board receives only that 
 });
 
 test('deleted upstream: gone with prune = yes, kept with prune = no; user files untouched', async () => {
-  fs.writeFileSync(path.join(boards[0].flash, 'config.json'), '{"wifi": "mine"}');
-  fs.writeFileSync(path.join(boards[1].flash, 'config.json'), '{"wifi": "mine"}');
+  // The user's own file, written through the board as a user would.
+  for (const name of ['kitchen', 'garage']) {
+    const r = await h.senko(['-c', CONF, 'exec', name,
+      "f = open('/config.json', 'w')\nf.write('{\"wifi\": \"mine\"}')\nf.close()"]);
+    assert.equal(r.code, 0, r.stderr);
+  }
   // A user file is not senko's even when it sits where senko writes.
   delete FILES['app/lib/net/wifi.py'];
   repo.commit({ 'app/lib/net/wifi.py': null });
@@ -148,7 +152,8 @@ test('a missing board: exit 1, the others sync, status says which and why; the n
   const r = await once();
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /garage/);
-  assertSameTree(boardFiles(boards[0]), appTree(), 'kitchen');
+  assertSameTree(boardFiles(boards[0]), Object.assign(appTree(),
+    { 'config.json': Buffer.from('{"wifi": "mine"}') }), 'kitchen');
   const st = JSON.parse((await h.senko(['-c', CONF, 'status', '--json'])).stdout);
   const garage = st.devices.find((d) => d.name === 'garage');
   assert.equal(garage.state, 'offline', JSON.stringify(garage));
@@ -164,9 +169,10 @@ test('a missing board: exit 1, the others sync, status says which and why; the n
 
 test('state_dir deleted: nothing unchanged is re-sent, the mirror is rebuilt; a hand edit is repaired', async () => {
   fs.rmSync(STATE, { recursive: true, force: true });
-  // Edit one file on the kitchen board behind senko's back.
-  fs.writeFileSync(path.join(boards[0].flash, 'boot.py'), '# edited by hand\n');
+  // Edit one file on the kitchen board behind senko's back (its flash
+  // folder is only read at power-on).
   await boards[0].stop();
+  fs.writeFileSync(path.join(boards[0].flash, 'boot.py'), '# edited by hand\n');
   boards[0] = await h.startBoard({ dir: T, name: 'kitchen' });
   const before = rx();
   const r = await once();
