@@ -13,11 +13,16 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/senko
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 # Debian package names; keep in sync with the README.
 DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
-	libssl-dev libjansson-dev libinih-dev libcmocka-dev git openssl \
-	nodejs npm
+	libssl-dev libjansson-dev libinih-dev libcmocka-dev zlib1g-dev git \
+	openssl groff-base man-db
+# The tests' board emulator and fake GitHub run on Node.js.  A machine that
+# already has node and npm (NodeSource ships npm inside its nodejs package,
+# which conflicts with Debian's npm) keeps them.
+NODE_PACKAGES = nodejs npm
 
 PKGS = libcurl openssl jansson inih
 CC ?= cc
@@ -99,8 +104,13 @@ deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -q && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends $(DEBIAN_PACKAGES)
+		--no-install-recommends $(DEBIAN_PACKAGES) && \
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $(NODE_PACKAGES); \
+	fi
 
+# The unit names /usr/local/sbin/senkod; its copy names $(SBINDIR)/senkod.
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
@@ -113,9 +123,12 @@ install: $(PROGS)
 			$(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}; \
 	done
 	install -m 644 senko.conf.example README.md $(DESTDIR)$(DOCDIR)/
-	$(if $(wildcard systemd/senkod.service),install -d \
-		$(DESTDIR)$(SYSTEMDDIR) && install -m 644 \
-		systemd/senkod.service $(DESTDIR)$(SYSTEMDDIR)/)
+	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSUSERSDIR)
+	sed 's|^ExecStart=/usr/local/sbin/|ExecStart=$(SBINDIR)/|' \
+		systemd/senkod.service >$(DESTDIR)$(SYSTEMDDIR)/senkod.service
+	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/senkod.service
+	install -m 644 systemd/senko.sysusers.conf \
+		$(DESTDIR)$(SYSUSERSDIR)/senko.conf
 
 clean:
 	rm -rf build tests/board/ptybridge

@@ -15,6 +15,26 @@
  *
  * Not thread-safe: the sync engine polls and fetches from one thread, then
  * hands manifests and store paths to the per-board workers.
+ *
+ * State, every file written atomically (fs_write_atomic):
+ *   state_dir/sources/NAME/state.json     {"fingerprint", "commit", "etag"}:
+ *       the branch head's ETag and commit, and a hash of the source's
+ *       config (api_url, user, repo, branch, working_dir, files, api); a
+ *       config change makes the ETag and manifest count for nothing.
+ *   state_dir/sources/NAME/manifest.json  the manifest (manifest_to_json).
+ *   state_dir/sources/NAME/contents.json  contents API only: each folder
+ *       listing read, {"dir": {"etag", "entries": [...]}}, so unchanged
+ *       folders answer 304 (free with a token).
+ *   state_dir/sources/.retry-after        epoch seconds before which no
+ *       request is made (rate limits), kept across restarts.
+ * manifest.json is written before state.json: a crash between them leaves
+ * an old ETag beside a newer manifest, and the next poll asks again.
+ *
+ * With api = contents, listings are asked with ref=BRANCH (so their ETags
+ * survive commits elsewhere) after the head request saw the commit; the
+ * contents API has no file modes, so every entry gets 0100644.
+ *
+ * HTTP timeouts: SENKO_HTTP_TIMEOUT (seconds, see http.h) for tests.
  */
 #ifndef SENKO_FORGE_H
 #define SENKO_FORGE_H

@@ -18,10 +18,7 @@
 #include "notify.h"
 #include "banned.h"
 
-/*
- * systemd reads at most PIPE_BUF bytes per notification and drops longer
- * ones; a STATUS line is cut well below that.
- */
+/* systemd reads at most PIPE_BUF bytes per notification. */
 #define NOTIFY_MAX 4096
 #define STATUS_MAX 1024
 
@@ -157,21 +154,25 @@ notify_status(const char *fmt, ...)
 	const char *name = getenv("NOTIFY_SOCKET");
 	struct buf text = BUF_INIT, msg = BUF_INIT;
 	const unsigned char *p;
-	size_t i, n;
+	size_t i, n, len;
 	va_list ap;
 	int rc;
 
 	if (name == NULL || *name == '\0')
 		return 0;
 	va_start(ap, fmt);
-	buf_vaddf(&text, fmt, ap);
+	rc = buf_vaddf(&text, fmt, ap);
 	va_end(ap);
-	if (text.len > STATUS_MAX)
-		text.data[text.len = STATUS_MAX] = '\0';
+	if (rc == -1) {
+		buf_release(&text);
+		return log_fail("cannot format the status for systemd");
+	}
+	/* A status is one line on a screen: cut it well before the limit. */
+	len = text.len < STATUS_MAX ? text.len : STATUS_MAX;
 	buf_addstr(&msg, "STATUS=");
 	p = (const unsigned char *)text.data;
-	for (i = 0; i < text.len; i += n) {
-		n = utf8_len(p + i, text.len - i);
+	for (i = 0; i < len; i += n) {
+		n = utf8_len(p + i, len - i);
 		if (n == 0) {
 			buf_addch(&msg, '?');
 			n = 1;

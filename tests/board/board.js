@@ -1,0 +1,318 @@
+#!/usr/bin/env node
+'use strict';
+// MicroPython board emulator: a real MicroPython interpreter (WebAssembly)
+// behind a pseudo-terminal, behaving like an ESP32/ESP8266 on the wire.
+//
+//   node tests/board/board.js --flash DIR [--link PATH] [--profile esp32|esp8266]
+//        [--baud N] [--fifo N] [--exec-delay MS] [--heap BYTES]
+//        [--flash-size BYTES] [--power-cut-after N] [--no-deflate]
+//        [--no-stdin-buffer] [--no-raw-paste] [--no-sha1] [--counters FILE]
+//
+// Prints exactly one line "READY <pty-slave-path>" on stdout when the board
+// has booted; everything else (logs) goes to stderr.
+//
+// Threads / processes:
+//   ptybridge (C)  pty master <-> pipes           (ptybridge.c)
+//   main thread    CLI, wire + UART model, counters (this file, line.js)
+//   worker thread  the CPU: interpreter + REPL     (worker.js, repl.js)
+
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+const { spawn, execFileSync } = require('child_process');
+const { Worker } = require('worker_threads');
+const { CTL, CMD_EXIT, makeShared, views, wake } = require('./shared');
+const { Line } = require('./line');
+
+const PROFILES = {
+  esp32: {
+    platform: 'esp32',
+    machine: 'Generic ESP32 module with ESP32',
+    heap: 110 * 1024,
+    freq: 160000000,
+    uidLen: 6,
+  },
+  esp8266: {
+    platform: 'esp8266',
+    machine: 'ESP module with ESP8266',
+    heap: 40 * 1024,
+    freq: 80000000,
+    uidLen: 4,
+  },
+};
+
+function usage(msg) {
+  if (msg) process.stderr.write('board: ' + msg + '\n');
+  process.stderr.write(
+    'usage: node tests/board/board.js --flash DIR [--link PATH] [--profile esp32|esp8266]\n' +
+    '       [--baud N (default 115200; 0 = unpaced)] [--fifo N (default 256)] [--exec-delay MS]\n' +
+    '       [--heap BYTES] [--flash-size BYTES] [--power-cut-after N] [--no-deflate]\n' +
+    '       [--no-stdin-buffer] [--no-raw-paste] [--no-sha1] [--counters FILE]\n' +
+    '       [--exit-with-parent]\n');
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const o = {
+    flash: null, link: null, profile: 'esp32', baud: 115200, fifo: 256, execDelay: 0,
+    heap: null, flashSize: 0, powerCutAfter: 0, deflate: true, stdinBuffer: true,
+    rawPaste: true, sha1: true, counters: null, exitWithParent: false,
+  };
+  const num = (v, name) => {
+    if (v === undefined || !/^\d+$/.test(v)) usage(`${name} needs a non-negative integer`);
+    return parseInt(v, 10);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    switch (a) {
+      case '--flash': o.flash = argv[++i]; break;
+      case '--link': o.link = argv[++i]; break;
+      case '--profile': o.profile = argv[++i]; break;
+      case '--baud': o.baud = num(argv[++i], a); break;
+      case '--fifo': o.fifo = num(argv[++i], a); break;
+      case '--exec-delay': o.execDelay = num(argv[++i], a); break;
+      case '--heap': o.heap = num(argv[++i], a); break;
+      case '--flash-size': o.flashSize = num(argv[++i], a); break;
+      case '--power-cut-after': o.powerCutAfter = num(argv[++i], a); break;
+      case '--counters': o.counters = argv[++i]; break;
+      case '--no-deflate': o.deflate = false; break;
+      case '--no-stdin-buffer': o.stdinBuffer = false; break;
+      case '--no-raw-paste': o.rawPaste = false; break;
+      case '--no-sha1': o.sha1 = false; break;
+      case '--exit-with-parent': o.exitWithParent = true; break;
+      case '-h': case '--help': usage(); break;
+      default: usage('unknown option ' + a);
+    }
+  }
+  if (!o.flash) usage('--flash DIR is required');
+  if (!PROFILES[o.profile]) usage('unknown profile ' + o.profile);
+  if (o.fifo < 1) usage('--fifo must be at least 1');
+  return o;
+}
+
+// Build the pty helper if it is missing or older than its source.
+function ensureBridge() {
+  const src = path.join(__dirname, 'ptybridge.c');
+  const bin = path.join(__dirname, 'ptybridge');
+  let stale = true;
+  try { stale = fs.statSync(bin).mtimeMs < fs.statSync(src).mtimeMs; } catch { /* missing */ }
+  if (stale) {
+    // Several boards may start at once: build privately, then rename into
+    // place atomically so nobody executes a half-written binary.
+    const tmp = `${bin}.${process.pid}.tmp`;
+    execFileSync('cc', ['-O2', '-Wall', '-o', tmp, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+    fs.renameSync(tmp, bin);
+  }
+  return bin;
+}
+
+function main() {
+  const opt = parseArgs(process.argv.slice(2));
+  const prof = PROFILES[opt.profile];
+  fs.mkdirSync(opt.flash, { recursive: true });
+
+  const counters = {
+    rx_bytes: 0, tx_bytes: 0, dropped_bytes: 0, executions: 0,
+    raw_paste_sessions: 0, soft_resets: 0, hard_resets: 0,
+  };
+  function writeCounters() {
+    if (!opt.counters) return;
+    const tmp = opt.counters + '.tmp' + process.pid;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(counters) + '\n');
+      fs.renameSync(tmp, opt.counters);
+    } catch (e) {
+      process.stderr.write('board: cannot write counters: ' + e.message + '\n');
+    }
+  }
+
+  const bridge = spawn(ensureBridge(), [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let slavePath = null;
+  let linkMade = false;
+  let finished = false;
+  let line = null;
+  let worker = null;
+
+  function finish(code) {
+    if (finished) return;
+    finished = true;
+    if (line) line.stop();
+    writeCounters();
+    if (linkMade) { try { fs.unlinkSync(opt.link); } catch { /* gone */ } }
+    try { bridge.stdin.end(); } catch { /* gone */ }
+    try { bridge.kill('SIGTERM'); } catch { /* gone */ }
+    const done = () => {
+      if (code === 3) process.stdout.write('POWERCUT\n');
+      process.exitCode = code;
+      setImmediate(() => process.exit(code));
+    };
+    if (worker) worker.terminate().then(done, done); else done();
+  }
+
+  // Ask the firmware to write its flash back and stop; give up after a while
+  // (e.g. code stuck in a loop that never calls into the host).
+  function requestExit(code) {
+    if (finished) return;
+    if (!worker) return finish(code);
+    Atomics.store(ctl, CTL.CMD, CMD_EXIT);
+    wake(ctl);
+    exitCode = code;
+    setTimeout(() => finish(code), 2000).unref();
+  }
+  let exitCode = 0;
+
+  // For test harnesses: do not outlive a parent that crashed or was killed.
+  if (opt.exitWithParent) {
+    const parent = process.ppid;
+    setInterval(() => { if (process.ppid !== parent) requestExit(0); }, 500).unref();
+  }
+
+  process.on('SIGTERM', () => requestExit(0));
+  process.on('SIGINT', () => requestExit(0));
+  bridge.on('exit', () => {
+    if (!finished) {
+      process.stderr.write('board: ptybridge exited\n');
+      requestExit(1); // still write the flash back
+    }
+  });
+
+  const sab = makeShared(opt.fifo);
+  const { ctl, fifo } = views(sab, opt.fifo);
+
+  let readyPrinted = false;
+  function printReady() {
+    if (readyPrinted || !slavePath) return;
+    readyPrinted = true;
+    writeCounters();
+    process.stdout.write('READY ' + slavePath + '\n');
+  }
+
+  let pending = Buffer.alloc(0);
+  bridge.stdout.on('data', (d) => {
+    if (slavePath === null) {
+      pending = Buffer.concat([pending, d]);
+      const nl = pending.indexOf(10);
+      if (nl < 0) return;
+      slavePath = pending.subarray(0, nl).toString().trim();
+      const rest = pending.subarray(nl + 1);
+      start();
+      if (rest.length) line.fromHost(rest);
+      return;
+    }
+    line.fromHost(d);
+  });
+
+  function start() {
+    if (opt.link) {
+      try { fs.unlinkSync(opt.link); } catch { /* none */ }
+      fs.symlinkSync(slavePath, opt.link);
+      linkMade = true;
+    }
+    line = new Line({
+      baud: opt.baud,
+      fifoSize: opt.fifo,
+      ctl, fifo,
+      counters,
+      powerCutAfter: opt.powerCutAfter,
+      toHost: (b) => {
+        // Nobody reading the port for a long time: like a USB-serial chip
+        // with a full buffer, further output is lost instead of piling up.
+        if (!finished && bridge.stdin.writableLength < (1 << 20)) bridge.stdin.write(Buffer.from(b));
+      },
+      onPowerCut: () => {
+        // The worker persists the flash at once; fall back to the last
+        // write-back if it cannot answer (stuck in pure computation).
+        setTimeout(() => finish(3), 2000).unref();
+      },
+    });
+    line.onInterrupt = armWatchdog;
+    spawnWorker(null);
+  }
+
+  // A stable per-board chip id, derived from the flash directory.
+  const uid = crypto.createHash('sha256').update(path.resolve(opt.flash)).digest()
+    .subarray(0, prof.uidLen).toString('hex');
+  let mainTimer = null;
+
+  function spawnWorker(resume) {
+    worker = new Worker(path.join(__dirname, 'worker.js'), {
+      workerData: {
+        sab, fifoSize: opt.fifo, baud: opt.baud,
+        flashDir: opt.flash, flashSize: opt.flashSize,
+        heap: opt.heap === null ? prof.heap : opt.heap,
+        execDelay: opt.execDelay,
+        deflate: opt.deflate, stdinBuffer: opt.stdinBuffer, rawPaste: opt.rawPaste, sha1: opt.sha1,
+        platform: prof.platform, machine: prof.machine, freq: prof.freq, uid,
+        resume,
+      },
+    });
+    const me = worker;
+    worker.on('message', (m) => {
+      if (me !== worker) return; // a worker we already replaced
+      switch (m.t) {
+        case 'tx': line.fromBoard(m.b); break;
+        case 'inc':
+          counters[m.k]++;
+          writeCounters();
+          break;
+        case 'ready': printReady(); break;
+        case 'main-start':
+          // A main.py that never returns must not keep READY back forever.
+          if (!readyPrinted && !mainTimer) mainTimer = setTimeout(printReady, 300);
+          break;
+        case 'powercut': finish(3); break;
+        case 'exited': finish(exitCode); break;
+        case 'crash': crashed(); break;
+        default: break;
+      }
+    });
+    worker.on('error', (e) => {
+      if (me !== worker) return;
+      process.stderr.write('board: worker error: ' + (e && e.stack || e) + '\n');
+      crashed();
+    });
+    worker.on('exit', () => { if (me === worker && !finished) crashed(); });
+  }
+
+  // The interpreter died (a wasm abort, a bug of ours): like a board after a
+  // crash, come back with a hard reset rather than disappear.
+  let crashes = 0;
+  function crashed() {
+    if (finished) return;
+    if (++crashes > 20) { process.stderr.write('board: too many crashes\n'); finish(1); return; }
+    const old = worker;
+    worker = null;
+    if (old) old.terminate();
+    for (const k of ['KBD', 'BUSY', 'KIND', 'CMD']) Atomics.store(ctl, CTL[k], 0);
+    Atomics.store(ctl, CTL.INTR, -1);
+    counters.hard_resets++;
+    writeCounters();
+    spawnWorker(null);
+  }
+
+  // Watchdog for Ctrl-C.  The interpreter notices a pending Ctrl-C only when
+  // the running code calls into the host (sleep, print, I/O).  Pure
+  // computation (`while True: pass`) never does, so if a Ctrl-C stays
+  // unclaimed for a second we restart the interpreter and let the firmware
+  // report the KeyboardInterrupt.  Globals are lost; the flash is as of the
+  // last write-back.  (A real board would stop the loop in place.)
+  let watchdog = null;
+  function armWatchdog() {
+    if (watchdog || !Atomics.load(ctl, CTL.BUSY)) return;
+    watchdog = setTimeout(() => {
+      watchdog = null;
+      if (finished || !Atomics.load(ctl, CTL.KBD) || !Atomics.load(ctl, CTL.BUSY)) return;
+      const kind = { 1: 'raw', 2: 'friendly', 3: 'file' }[Atomics.load(ctl, CTL.KIND)] || 'file';
+      const mode = Atomics.load(ctl, CTL.MODE) === 1 ? 'raw' : 'friendly';
+      process.stderr.write(`board: code ignored Ctrl-C; restarting the interpreter (${mode}/${kind})\n`);
+      const old = worker;
+      worker = null;
+      old.terminate();
+      for (const k of ['KBD', 'BUSY', 'KIND']) Atomics.store(ctl, CTL[k], 0);
+      Atomics.store(ctl, CTL.INTR, -1);
+      spawnWorker({ mode, kind });
+    }, 1000);
+  }
+}
+
+main();

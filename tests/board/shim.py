@@ -1,0 +1,243 @@
+# Board personality, installed into every fresh interpreter (power-on and each
+# soft reset).  Runs in its own globals dict, so nothing here shows up in the
+# REPL's namespace.
+#
+# The WebAssembly build lacks what a board has (machine, a readable
+# sys.stdin, hashlib.sha1, a board-sized gc.mem_free) and has things some
+# firmware lacks (deflate).  MicroPython's import statement calls
+# builtins.__import__, so we hook it and hand out wrapper objects that add or
+# hide names and delegate everything else to the real module.
+#
+# worker.js replaces the CONFIG placeholder below with a dict literal.
+
+import builtins
+import binascii
+import uctypes
+import _brd
+
+# Strings returned from JS to Python are never freed by this build, and
+# within one execution nothing is garbage-collected at all (the WebAssembly
+# port collects only between executions).  So data crosses to and from JS as
+# (address, length) of Python buffers, found with uctypes.addressof, and the
+# loops below allocate nothing per iteration.
+_scratch = bytearray(64)
+_brd.setbuf(uctypes.addressof(_scratch), len(_scratch))
+
+CFG = @CONFIG@
+
+_real_import = builtins.__import__
+_sys = _real_import('sys')
+_mp = _real_import('micropython')
+_hashlib = _real_import('hashlib')
+_gc = _real_import('gc')
+
+
+class _Delegate:
+    # Attribute lookups not defined on the wrapper go to the real module.
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+class _StdinBuffer:
+    # sys.stdin.buffer: blocking binary reads from the serial line (the
+    # UART FIFO).  Like the firmware's stream, read(n) returns exactly n bytes.
+    def read(self, n=-1):
+        if n is None or n < 0:
+            # Until EOF, which a UART never signals: collect forever.
+            out = bytearray()
+            while True:
+                out.extend(self.read(1))
+        # Allocate once, like the firmware's vstr.
+        buf = bytearray(n)
+        self.readinto(buf)
+        return bytes(buf)
+
+    def readinto(self, buf, n=None):
+        if n is None or n > len(buf):
+            n = len(buf)
+        addr = uctypes.addressof(buf)
+        got = 0
+        _brd.rxwait(1)
+        try:
+            while got < n:
+                # JS writes straight into buf; blocks for at least one byte.
+                # 0 means Ctrl-C: the pending KeyboardInterrupt fires at the
+                # loop's next iteration.
+                got += _brd.rd(addr + got, n - got)
+        finally:
+            _brd.rxwait(0)
+        return got
+
+    def readline(self):
+        out = bytearray()
+        while True:
+            b = self.read(1)
+            out.extend(b)
+            if b == b'\n':
+                return bytes(out)
+
+    def write(self, b):
+        return 0
+
+
+class _Stdin:
+    def __init__(self, with_buffer):
+        if with_buffer:
+            self.buffer = _StdinBuffer()
+        self._b = _StdinBuffer()
+
+    def read(self, n=-1):
+        return self._b.read(n).decode()
+
+    def readline(self):
+        return self._b.readline().decode()
+
+    def readinto(self, buf, n=None):
+        return self._b.readinto(buf, n)
+
+
+class _StdoutBuffer:
+    # Binary output goes out unmodified (no LF -> CRLF), like the firmware.
+    def write(self, b):
+        if isinstance(b, str):
+            b = b.encode()
+        _brd.txraw(uctypes.addressof(b), len(b))
+        return len(b)
+
+
+class _Stdout(_Delegate):
+    def __init__(self, real):
+        super().__init__(real)
+        self.buffer = _StdoutBuffer()
+
+    def write(self, s):
+        return self._real.write(s)
+
+
+class _Sys(_Delegate):
+    def __init__(self):
+        super().__init__(_sys)
+        self.platform = CFG['platform']
+        self.stdin = _Stdin(CFG['stdin_buffer'])
+        self.stdout = _Stdout(_sys.stdout)
+
+
+class _Micropython(_Delegate):
+    def kbd_intr(self, c):
+        # Tell the UART model at once, so that 0x03 bytes arriving from now
+        # on are data, not interrupts.
+        _brd.intr(c)
+        return self._real.kbd_intr(c)
+
+
+class _Gc(_Delegate):
+    # The WebAssembly heap can grow, a board's cannot: report free memory
+    # relative to the configured heap size.
+    def mem_free(self):
+        return max(0, CFG['heap'] - _gc.mem_alloc())
+
+
+class _Os(_Delegate):
+    # os.sync() exists on boards (flushes littlefs); MEMFS needs nothing.
+    def sync(self):
+        pass
+
+    # The WebAssembly port's VfsPosix mounted at '/' fails to rename between
+    # absolute paths in a subfolder (OSError ENOENT) where a board succeeds;
+    # renaming through paths relative to '/' works, so do that.
+    def rename(self, old, new):
+        os = self._real
+        cwd = os.getcwd()
+
+        def rooted(p):
+            if p[:1] != '/':
+                p = cwd.rstrip('/') + '/' + p
+            return p.lstrip('/')
+
+        old, new = rooted(old), rooted(new)
+        os.chdir('/')
+        try:
+            os.rename(old, new)
+        finally:
+            os.chdir(cwd)
+
+    def uname(self):
+        from collections import namedtuple
+        t = namedtuple('uname_result', ('sysname', 'nodename', 'release', 'version', 'machine'))
+        return t(CFG['platform'], CFG['platform'], '1.27.0', 'v1.27.0 on 2025-12-10', CFG['machine'])
+
+
+class _Sha1:
+    # hashlib.sha1 backed by the host (node:crypto); real ESP firmware has it.
+    def __init__(self, data=None):
+        self._id = _brd.sha1_new()
+        if data:
+            self.update(data)
+
+    def update(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        _brd.sha1_update(self._id, uctypes.addressof(data), len(data))
+
+    def digest(self):
+        _brd.sha1_digest(self._id)
+        return bytes(_scratch[:20])
+
+
+class _Hashlib(_Delegate):
+    def __init__(self):
+        super().__init__(_hashlib)
+        if CFG['sha1']:
+            self.sha1 = _Sha1
+
+
+class _Machine:
+    # The subset of `machine` that host tools use.
+    def __init__(self):
+        self._freq = CFG['freq']
+
+    def unique_id(self):
+        return binascii.unhexlify(CFG['uid'])
+
+    def reset(self):
+        _brd.hard_reset()
+        raise SystemExit
+
+    def soft_reset(self):
+        raise SystemExit
+
+    def freq(self, f=None):
+        if f is None:
+            return self._freq
+        self._freq = f
+
+    def idle(self):
+        pass
+
+
+_overrides = {
+    'sys': _Sys(),
+    'micropython': _Micropython(_mp),
+    'gc': _Gc(_gc),
+    'hashlib': _Hashlib(),
+    'machine': _Machine(),
+    'os': _Os(_real_import('os')),
+}
+_blocked = set(CFG['blocked'])
+
+
+def _import(name, *args):
+    level = args[3] if len(args) > 3 else 0
+    if level == 0:
+        o = _overrides.get(name)
+        if o is not None:
+            return o
+        if name in _blocked:
+            raise ImportError("no module named '%s'" % name)
+    return _real_import(name, *args)
+
+
+builtins.__import__ = _import

@@ -1,0 +1,466 @@
+'use strict';
+// The board's CPU: runs the MicroPython (WebAssembly) interpreter and the
+// firmware's REPL loop in a worker thread, so that the firmware can block on
+// its UART exactly like the real thing (Atomics.wait on the shared FIFO)
+// while the main thread keeps the wire moving.
+//
+// This file owns the interpreter and the low-level I/O that the firmware
+// loop (repl.js) uses:
+//   rx()        blocking read of one byte from the RX FIFO
+//   tx()        output to the line (LF -> CRLF like mp_hal_stdout_tx_strn_cooked)
+//   exec()      run Python source, report stdout / exception / SystemExit
+//   reboot()    fresh interpreter (soft or hard reset), flash carried over
+//
+// Things the WebAssembly build cannot do by itself and how we get them:
+//   - Ctrl-C: the build has no VM hook into JS, so we wrap some of the wasm
+//     imports the interpreter calls anyway (time, output) and our own
+//     functions; each checks the shared KBD flag and schedules a
+//     KeyboardInterrupt with mp_sched_keyboard_interrupt().
+//   - A fixed heap: the build's GC heap grows on demand via malloc.  After
+//     start-up we deny wasm memory growth and "eat" all free malloc memory,
+//     keeping only a small reserve for the JS glue; any GC heap extension
+//     request is at least the heap size and so fails -> MemoryError.
+//   - time.sleep busy-waits on ticks_ms; we throttle rapid ticks calls with
+//     short Atomics.wait naps (woken early by line events) to spare the CPU.
+
+const { workerData, parentPort } = require('worker_threads');
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+const { CTL, CMD_POWERCUT, KIND_RAW, KIND_FILE } = require('./shared');
+const { Flash } = require('./flash');
+const { Firmware } = require('./repl');
+
+const cfg = workerData;
+const ctl = new Int32Array(cfg.sab, 0, CTL.N);
+const fifo = new Uint8Array(cfg.sab, CTL.N * 4, cfg.fifoSize);
+const flash = new Flash(cfg.flashDir, cfg.flashSize);
+
+// ---------------------------------------------------------------- wasm hooks
+
+let M = null;            // current Emscripten module
+let mp = null;           // current loadMicroPython() API object
+let denyGrow = false;    // set once the heap is pinned
+let lastTick = 0;
+let fastTicks = 0;
+let napped = false;
+
+const realInstantiate = WebAssembly.instantiate;
+WebAssembly.instantiate = async function (bin, imports) {
+  const env = imports.env;
+  const wrap = (name, fn) => {
+    const orig = env[name];
+    if (typeof orig === 'function') env[name] = fn(orig);
+  };
+  wrap('emscripten_resize_heap', (orig) => (size) => (denyGrow ? 0 : orig(size)));
+  const ticking = (orig) => () => {
+    poll();
+    // Busy-wait loops (time.sleep) call this millions of times a second.
+    // After 200 back-to-back calls (< 50 us apart, or right after a nap),
+    // each call naps 0.5 ms: wall-clock time stays right, the CPU idles.
+    const now = performance.now();
+    if (now - lastTick < (napped ? 0.8 : 0.05)) {
+      napped = ++fastTicks > 200;
+      if (napped) napOnLine(0.5);
+    } else {
+      fastTicks = 0;
+      napped = false;
+    }
+    lastTick = performance.now();
+    return orig();
+  };
+  wrap('mp_js_ticks_ms', ticking);
+  wrap('mp_js_time_ms', ticking);
+  const wasi = imports.wasi_snapshot_preview1;
+  if (wasi && typeof wasi.fd_write === 'function') {
+    const orig = wasi.fd_write;
+    wasi.fd_write = (...a) => { const r = orig(...a); poll(); return r; };
+  }
+  if (env.fd_write) {
+    const orig = env.fd_write;
+    env.fd_write = (...a) => { const r = orig(...a); poll(); return r; };
+  }
+  // Compile once per worker; soft resets only instantiate again.
+  if (!compiled) compiled = bin instanceof WebAssembly.Module ? bin : await WebAssembly.compile(bin);
+  const instance = await realInstantiate.call(this, compiled, imports);
+  wasmMemory = instance.exports.memory;
+  return { module: compiled, instance };
+};
+let compiled = null;
+let wasmMemory = null;
+
+// Sleep until something happens on the line, at most ms milliseconds.
+function napOnLine(ms) {
+  flushTx();
+  const seq = Atomics.load(ctl, CTL.SEQ);
+  Atomics.wait(ctl, CTL.SEQ, seq, ms);
+}
+
+// ------------------------------------------------------------------ the line
+
+let txbuf = [];
+let lastFlush = 0;
+
+function flushTx() {
+  if (txbuf.length) {
+    parentPort.postMessage({ t: 'tx', b: Uint8Array.from(txbuf) });
+    txbuf = [];
+  }
+  lastFlush = performance.now();
+}
+
+// Cooked output: what print() and tracebacks produce.
+// Some interpreter paths (mem_info, ...) already cook; never double the CR.
+let lastOut = 0;
+function txCooked(bytes) {
+  for (const c of bytes) {
+    if (c === 10 && lastOut !== 13) txbuf.push(13);
+    txbuf.push(c);
+    lastOut = c;
+  }
+  if (txbuf.length >= 512) flushTx();
+}
+
+// Raw output: protocol bytes and sys.stdout.buffer.
+function tx(data) {
+  if (typeof data === 'string') {
+    for (let i = 0; i < data.length; i++) txbuf.push(data.charCodeAt(i) & 0xff);
+  } else {
+    for (const c of data) txbuf.push(c);
+  }
+  if (txbuf.length >= 512) flushTx();
+}
+
+let busy = false;        // executing Python code (interrupt char armed)
+let kbdScheduled = false;
+
+// Called from many places while Python runs: handles main-thread commands
+// and delivers Ctrl-C.
+function poll() {
+  Atomics.add(ctl, CTL.BEAT, 1);
+  const cmd = Atomics.load(ctl, CTL.CMD);
+  if (cmd) handleCmd(cmd);
+  if (busy && Atomics.load(ctl, CTL.KBD)) {
+    Atomics.store(ctl, CTL.KBD, 0);
+    if (M) { M._mp_sched_keyboard_interrupt(); kbdScheduled = true; }
+  }
+  if (txbuf.length && performance.now() - lastFlush > 5) flushTx();
+}
+
+// Power cut or exit: persist the flash as it is right now, tell the main
+// thread, and stop forever (the main thread terminates us).
+function handleCmd(cmd) {
+  flushTx();
+  try { flash.syncOut(); } catch (e) { process.stderr.write('board: flash sync failed: ' + e + '\n'); }
+  parentPort.postMessage({ t: cmd === CMD_POWERCUT ? 'powercut' : 'exited' });
+  const never = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) Atomics.wait(never, 0, 0);
+}
+
+// Blocking read of one byte from the RX FIFO (the firmware's
+// mp_hal_stdin_rx_chr).  Returns -1 if interrupted by Ctrl-C while Python
+// code is running and waiting for input.
+function rx() {
+  for (;;) {
+    const cmd = Atomics.load(ctl, CTL.CMD);
+    if (cmd) handleCmd(cmd);
+    // Like mp_hal_stdin_rx_chr: bytes already in the ring buffer are
+    // returned first; a pending Ctrl-C fires only when it runs dry.
+    const tail = Atomics.load(ctl, CTL.TAIL);
+    if (Atomics.load(ctl, CTL.HEAD) !== tail) {
+      const b = fifo[tail % cfg.fifoSize];
+      Atomics.store(ctl, CTL.TAIL, tail + 1);
+      return b;
+    }
+    if (busy && Atomics.load(ctl, CTL.KBD)) {
+      Atomics.store(ctl, CTL.KBD, 0);
+      return -1;
+    }
+    flushTx();
+    const seq = Atomics.load(ctl, CTL.SEQ);
+    if (Atomics.load(ctl, CTL.HEAD) !== tail || Atomics.load(ctl, CTL.CMD) ||
+        (busy && Atomics.load(ctl, CTL.KBD))) continue;
+    Atomics.wait(ctl, CTL.SEQ, seq, 1000);
+  }
+}
+
+// Non-blocking: bytes waiting in the FIFO.
+function rxAvail() {
+  return Atomics.load(ctl, CTL.HEAD) - Atomics.load(ctl, CTL.TAIL);
+}
+
+function sleepMs(ms) {
+  const end = performance.now() + ms;
+  for (;;) {
+    const left = end - performance.now();
+    if (left <= 0) return;
+    const cmd = Atomics.load(ctl, CTL.CMD);
+    if (cmd) handleCmd(cmd);
+    napOnLine(Math.min(left, 50));
+  }
+}
+
+// ------------------------------------------------------- the JS side of _brd
+
+let hardResetRequested = false;
+let scratchAddr = 0;
+let scratchLen = 0;
+const sha1s = new Map();
+let sha1Next = 1;
+
+const brdApi = {
+  // A scratch buffer in wasm memory for results (see shim.py).
+  setbuf(addr, len) {
+    scratchAddr = addr;
+    scratchLen = len;
+    return 0;
+  },
+  // Read up to n bytes straight into wasm memory at addr, blocking for at
+  // least one; returns the count (0 = interrupted by Ctrl-C).
+  rd(addr, n) {
+    n = Math.max(1, n | 0);
+    const first = rx();
+    if (first < 0) {
+      // Raise KeyboardInterrupt in the reading program.
+      if (M) { M._mp_sched_keyboard_interrupt(); kbdScheduled = true; }
+      return 0;
+    }
+    const view = new Uint8Array(wasmMemory.buffer, addr, n);
+    view[0] = first;
+    let got = 1;
+    while (got < n && rxAvail() > 0) {
+      const b = rx();
+      if (b < 0) break;
+      view[got++] = b;
+    }
+    return got;
+  },
+  intr(c) {
+    Atomics.store(ctl, CTL.INTR, c | 0);
+    if ((c | 0) < 0) Atomics.store(ctl, CTL.KBD, 0);
+  },
+  txraw(addr, len) {
+    tx(new Uint8Array(wasmMemory.buffer, addr, len).slice());
+    return 0;
+  },
+  sha1_new() {
+    const id = sha1Next++;
+    sha1s.set(id, crypto.createHash('sha1'));
+    return id;
+  },
+  sha1_update(id, addr, len) {
+    sha1s.get(id).update(new Uint8Array(wasmMemory.buffer, addr, len));
+    return 0;
+  },
+  sha1_digest(id) {
+    const d = sha1s.get(id).copy().digest();
+    new Uint8Array(wasmMemory.buffer, scratchAddr, scratchLen).set(d);
+    return d.length;
+  },
+  hard_reset() {
+    hardResetRequested = true;
+  },
+  // The program is inside a sys.stdin read loop (see line.js).
+  rxwait(on) {
+    Atomics.store(ctl, CTL.RXWAIT, on ? 1 : 0);
+    return 0;
+  },
+};
+
+// A Python string literal for s (JSON string syntax is valid Python).
+function pyStr(s) {
+  return JSON.stringify(s);
+}
+
+// ------------------------------------------------------- interpreter control
+
+const SHIM = fs.readFileSync(path.join(__dirname, 'shim.py'), 'utf8');
+let mpModulePromise = null;
+let eaten = [];
+
+// Eat all free malloc memory in small chunks so that the GC heap cannot grow
+// (see header).  Chunks are small so that temporarily releasing a few for a
+// large JS->wasm string never leaves a hole as big as a heap extension.
+const CHUNK = 4096;
+function pinHeap() {
+  if (!cfg.heap) return;
+  denyGrow = true;
+  for (;;) {
+    const p = M._malloc(CHUNK);
+    if (!p) break;
+    eaten.push(p);
+  }
+  for (let s = CHUNK / 2; s >= 16; s >>= 1) {
+    for (;;) {
+      const p = M._malloc(s);
+      if (!p) break;
+      eaten.push(p);
+    }
+  }
+  // Reserve for the JS glue (argument strings, result slots).
+  const reserve = Math.min(16384, Math.floor(cfg.heap / 3));
+  for (let freed = 0; freed < reserve && eaten.length;) {
+    M._free(eaten.shift());
+    freed += CHUNK;
+  }
+}
+
+function reEat() {
+  if (!cfg.heap) return;
+  for (;;) {
+    const p = M._malloc(CHUNK);
+    if (!p) break;
+    eaten.push(p);
+  }
+}
+
+// Run fn with room for `bytes` extra bytes of JS->wasm data.
+function withRoom(bytes, fn) {
+  if (!cfg.heap || bytes < 8192) return fn();
+  let freed = 0;
+  while (freed < bytes + CHUNK && eaten.length) {
+    M._free(eaten.shift());
+    freed += CHUNK;
+  }
+  try {
+    return fn();
+  } finally {
+    reEat();
+  }
+}
+
+async function startInterpreter() {
+  if (!mpModulePromise) mpModulePromise = import('@micropython/micropython-webassembly-pyscript');
+  const { loadMicroPython } = await mpModulePromise;
+  denyGrow = false;
+  eaten = [];
+  const out = (b) => txCooked(b);
+  mp = await loadMicroPython({
+    heapsize: cfg.heap || 1024 * 1024,
+    stdout: out,
+    stderr: out,
+    linebuffer: false,
+  });
+  M = mp._module;
+  flash.loadInto(mp.FS);
+  mp.registerJsModule('_brd', brdApi);
+  // Make the flash directory the root filesystem, like a board's littlefs.
+  mp.runPython("import os\nos.umount('/')\nos.mount(os.VfsPosix('/flash'), '/')\nos.chdir('/')\ndel os\n");
+  const blocked = [];
+  if (!cfg.deflate) blocked.push('deflate', 'zlib');
+  const conf = {
+    platform: cfg.platform,
+    machine: cfg.machine,
+    stdin_buffer: !!cfg.stdinBuffer,
+    sha1: !!cfg.sha1,
+    heap: cfg.heap || 1024 * 1024,
+    freq: cfg.freq,
+    uid: cfg.uid,
+    blocked,
+  };
+  const src = SHIM.replace('@CONFIG@', JSON.stringify(conf).replace(/true/g, 'True').replace(/false/g, 'False'));
+  // Compiled as "<board>" so its frames can be removed from tracebacks.
+  mp.runPython('exec(compile(' + pyStr(src) + ", '<board>', 'exec'), {})\n");
+  mp.runPython('import gc\ngc.collect()\ndel gc\n');
+  pinHeap();
+}
+
+// Run Python source.  Returns {exc: text|null, kind: 'ok'|'exc'|'exit'|'hard'}.
+// `single`: friendly REPL semantics (an expression's value is printed).
+function exec(code, opts = {}) {
+  // Not reading the line from here on (compiling, running); see line.js.
+  Atomics.store(ctl, CTL.RXWAIT, 0);
+  flushTx(); // "OK" etc. go out now, even if the code then computes for long
+  if (cfg.execDelay > 0) sleepMs(cfg.execDelay);
+  hardResetRequested = false;
+  let text = code;
+  if (opts.single) {
+    // The friendly REPL compiles in "single" mode (expression statements
+    // print their value).  runPython only does "exec" mode, so wrap it; the
+    // wrapper's own traceback frame is removed below.
+    text = 'exec(compile(' + pyStr(code) + ", '<stdin>', 'single'))\n";
+  }
+  busy = true;
+  kbdScheduled = false;
+  Atomics.store(ctl, CTL.KBD, 0);
+  Atomics.store(ctl, CTL.INTR, 3);
+  Atomics.store(ctl, CTL.KIND, opts.kind || KIND_RAW);
+  Atomics.store(ctl, CTL.BUSY, 1);
+  let result = { kind: 'ok', exc: null };
+  try {
+    withRoom(Buffer.byteLength(text) + 64, () => mp.runPython(text));
+  } catch (e) {
+    if (e && e.name === 'PythonError') {
+      if (e.type === 'SystemExit') result = { kind: 'exit', exc: null };
+      else if (!e.type) {
+        // Out of memory even for formatting the traceback.
+        result = { kind: 'exc', exc: 'MemoryError: memory allocation failed\n' };
+      } else {
+        let msg = e.message.replace(/^ {2}File "<board>", line \d+, in .*\n/gm, '');
+        if (opts.single) msg = dropFirstFrame(msg);
+        result = { kind: 'exc', exc: msg };
+      }
+    } else {
+      result = { kind: 'exc', exc: 'RuntimeError: ' + (e && e.message) + '\n' };
+    }
+  }
+  busy = false;
+  Atomics.store(ctl, CTL.BUSY, 0);
+  Atomics.store(ctl, CTL.KIND, 0);
+  Atomics.store(ctl, CTL.INTR, -1);
+  Atomics.store(ctl, CTL.KBD, 0);
+  if (kbdScheduled) {
+    // A KeyboardInterrupt was scheduled but the code ended first: clear it,
+    // as the firmware does with mp_handle_pending(..CLEAR_EXCEPTIONS).
+    try { mp.runPython('for _ in range(2):\n pass\n'); } catch { /* swallowed */ }
+    kbdScheduled = false;
+  }
+  if (hardResetRequested) result = { kind: 'hard', exc: null };
+  Atomics.store(ctl, CTL.RXWAIT, 1);
+  return result;
+}
+
+// Remove the first traceback entry: the frame of our own wrapper code.
+function dropFirstFrame(msg) {
+  return msg.replace(/^(Traceback \(most recent call last\):\n) {2}File "<stdin>", line 1, in <module>\n/, '$1');
+}
+
+function fileExists(name) {
+  try { return mp.FS.isFile(mp.FS.stat('/flash/' + name).mode); } catch { return false; }
+}
+
+// pyexec_file_if_exists(): run boot.py / main.py.
+function execFile(name) {
+  if (!fileExists(name)) return { kind: 'ok', exc: null };
+  const r = exec("execfile('" + name + "')", { kind: KIND_FILE });
+  if (r.exc) r.exc = dropFirstFrame(r.exc); // our execfile() wrapper
+  return r;
+}
+
+function post(msg) {
+  flushTx();
+  parentPort.postMessage(msg);
+}
+
+const io = {
+  rx, tx, txCooked, flushTx, exec, execFile, post,
+  setMode(m) { Atomics.store(ctl, CTL.MODE, m === 'raw' ? 1 : 0); },
+  sync() { try { flash.syncOut(); } catch (e) { process.stderr.write('board: flash sync: ' + e + '\n'); } },
+  async reboot() {
+    Atomics.store(ctl, CTL.RXWAIT, 0);
+    flushTx();
+    try { flash.syncOut(); } catch { /* best effort */ }
+    await startInterpreter();
+    Atomics.store(ctl, CTL.RXWAIT, 1);
+  },
+};
+
+(async () => {
+  try {
+    const fw = new Firmware(io, cfg);
+    await fw.run();
+  } catch (e) {
+    process.stderr.write('board: firmware crashed: ' + (e && e.stack || e) + '\n');
+    post({ t: 'crash' });
+  }
+})();
