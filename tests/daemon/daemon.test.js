@@ -18,7 +18,7 @@ const CONF = path.join(T, 'senko.conf');
 const SOCK = path.join(T, 'notify.sock');
 const TICKS = 100; // USER_HZ on Linux
 
-let repo, gh, boards = [], notes, daemon;
+let repo, gh, boards = [], notes, daemon, listener;
 
 // Lines a child prints, and a way to wait for one.
 function collect(stream) {
@@ -59,7 +59,7 @@ test('starts, reports READY and STATUS to the notify socket, syncs the boards', 
   gh = await h.startGitHub({ repos: REPOS });
   boards.push(await h.startBoard({ dir: T, name: 'one' }));
   boards.push(await h.startBoard({ dir: T, name: 'two' }));
-  const listener = h.track(spawn(path.join(h.BUILD, 'tests/helper-notify_listen'), [SOCK],
+  listener = h.track(spawn(path.join(h.BUILD, 'tests/helper-notify_listen'), [SOCK],
     { stdio: ['ignore', 'pipe', 'inherit'] }));
   notes = collect(listener.stdout);
   await waitFor(notes, /^LISTENING$/, 5000, 'notify listener');
@@ -149,6 +149,7 @@ test('SIGTERM in the middle of a push: exits within 5 s, no truncated file on th
 
 test.after(async () => {
   if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
+  if (listener) listener.kill('SIGKILL');
   await Promise.all(boards.map((b) => b.stop()));
   if (gh) gh.stop();
 });
