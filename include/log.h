@@ -59,4 +59,11 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 const char *log_last_error(void);
 void log_clear_error(void);
 
+/*
+ * Quiet this thread: its messages are still recorded for log_last_error()
+ * but not printed.  senkod uses it so a board that stays offline is
+ * reported when it goes offline and when it returns, not every retry.
+ */
+void log_thread_quiet(int quiet);
+
 #endif

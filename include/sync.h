@@ -1,6 +1,9 @@
 /*
  * sync.h - the sync engine: one cycle of poll, download and fleet push.
  *
+ * Worker threads start with every signal blocked, so signals reach the
+ * thread that called sync_cycle() (senkod's main loop) and nothing else.
+ *
  * A cycle polls each source that has a due device once, downloads each
  * missing blob once into the object store, then brings every due device
  * to its source's manifest, `jobs` boards at a time, each in its own
@@ -16,14 +19,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "config.h"
+#include "store.h"
 
 struct forge;
-struct store;
 
+/* Names for these: status_state_name() in status.h. */
 enum device_state {
 	DEVICE_UNKNOWN,  /* never synced */
 	DEVICE_IN_SYNC,  /* nothing to do: board matched the manifest */
@@ -58,8 +63,14 @@ struct sync_options {
 	bool progress;         /* a live progress display on stderr */
 	bool force;            /* open every due board even if the mirror
 	                          matches (verify its record) */
+	bool wait_busy;        /* a port held by another process: wait */
+	bool saved_manifests;  /* ask no server: use each source's manifest
+	                          from the last poll (retrying a board) */
 	const bool *device_due; /* per cfg->devices index; NULL = all due */
-	volatile int *stop;    /* set to nonzero to stop after current files */
+	const bool *device_quiet; /* per device: print no messages (they are
+	                          still in the report); NULL = none quiet */
+	volatile sig_atomic_t *stop; /* nonzero: stop after the files in
+	                          flight (set by a signal handler) */
 };
 
 struct sync_report {
@@ -69,6 +80,16 @@ struct sync_report {
 	size_t nsources;
 	time_t retry_after;    /* rate limit: no request before this time */
 };
+
+/* What a cycle works with: the object store and the forge. */
+struct sync_engine {
+	struct store *store; /* owned */
+	struct forge *forge; /* owned */
+};
+
+/* Create state_dir, the store and the forge for cfg.  Returns 0 or -1. */
+int sync_engine_open(struct sync_engine *e, const struct config *cfg);
+void sync_engine_close(struct sync_engine *e);
 
 /*
  * Run one cycle over cfg.  forge and store are borrowed.  Fills report
@@ -80,7 +101,5 @@ int sync_cycle(const struct config *cfg, struct forge *forge,
     const struct store *store, const struct sync_options *opts,
     struct sync_report *report);
 void sync_report_release(struct sync_report *report);
-
-const char *device_state_name(enum device_state s);
 
 #endif

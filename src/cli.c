@@ -8,6 +8,8 @@
 #include "banned.h"
 
 const struct cli_command cli_commands[] = {
+	{ "check", cmd_check, CLI_NEEDS_CONFIG, "[DEVICE...]",
+	    "is anything newer upstream? (exit 100: updates pending)" },
 	{ "config", cmd_config, 0, "check",
 	    "validate the configuration and print it (token redacted)" },
 	{ "exec", cmd_exec, CLI_NEEDS_CONFIG, "DEVICE CODE",
@@ -20,6 +22,8 @@ const struct cli_command cli_commands[] = {
 	    "reset a board (by default as its reset setting says)" },
 	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json]",
 	    "what happened last to each device (exit 1 if one failed)" },
+	{ "sync", cmd_sync, CLI_NEEDS_CONFIG, "[--wait] [--force] [DEVICE...]",
+	    "bring the boards up to date" },
 	{ "verify", cmd_verify, CLI_NEEDS_CONFIG, "DEVICE",
 	    "hash the managed files on a board and compare with the mirror" },
 	{ NULL, NULL, 0, NULL, NULL },

@@ -17,6 +17,7 @@ static int log_verbose;
 static int log_flags;
 static int log_journal;
 static _Thread_local char log_lasterr[LOG_LINE_MAX];
+static _Thread_local int log_quiet;
 
 void
 log_init(const char *progname, int verbosity, int flags)
@@ -69,7 +70,7 @@ log_emit(enum log_level level, const char *msg)
 
 	if (level == LOG_LEVEL_ERR)
 		snprintf(log_lasterr, sizeof(log_lasterr), "%s", msg);
-	if (!level_shown(level))
+	if (log_quiet || !level_shown(level))
 		return;
 	if (log_journal) {
 		snprintf(line, sizeof(line), "<%d>%s\n", (int)level, msg);
@@ -197,4 +198,10 @@ void
 log_clear_error(void)
 {
 	log_lasterr[0] = '\0';
+}
+
+void
+log_thread_quiet(int quiet)
+{
+	log_quiet = quiet;
 }

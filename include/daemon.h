@@ -1,0 +1,61 @@
+/*
+ * daemon.h - senkod's main loop.
+ *
+ * Polls every `interval` (plus a little jitter so a fleet of gateways does
+ * not hit GitHub in lockstep), syncs what changed, and sleeps in one
+ * ppoll() until the earliest deadline: the next poll, a device's retry, or
+ * a signal.  A failing device is retried with exponential back-off
+ * (DAEMON_BACKOFF_MIN doubling up to DAEMON_BACKOFF_MAX) without delaying
+ * the others; rate-limit waits from the forge delay every poll.
+ *
+ * Signals only set flags (the handlers are in daemon.c); the loop acts on
+ * them: SIGHUP re-reads the configuration (a broken file is rejected and
+ * the old one keeps running), SIGUSR1 polls now, SIGTERM/SIGINT stop after
+ * the files in flight.  Talks to systemd through notify.h: READY=1,
+ * STATUS=, the watchdog, RELOADING=1 and STOPPING=1.
+ *
+ * The struct daemon owns the configuration and the sync engine.
+ */
+#ifndef SENKO_DAEMON_H
+#define SENKO_DAEMON_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "config.h"
+#include "sync.h"
+
+#define DAEMON_BACKOFF_MIN 5     /* seconds */
+#define DAEMON_BACKOFF_MAX 600
+
+/* senkod's view of one device between cycles. */
+struct daemon_device {
+	char *name;             /* owned */
+	enum device_state last; /* outcome of the last attempt */
+	unsigned failures;      /* in a row */
+	time_t retry_at;        /* 0: at the next poll */
+};
+
+struct daemon {
+	char *config_path;      /* owned */
+	struct config *cfg;     /* owned */
+	struct sync_engine engine;
+	struct daemon_device *devices; /* per cfg->devices index, owned */
+	time_t next_poll;
+	unsigned source_failures;
+	unsigned long cycles;
+};
+
+/* Load the configuration and open the engine.  Returns 0, or -1 with the
+ * exit status in *status (78 for a configuration error, else 1). */
+int daemon_init(struct daemon *d, const char *config_path, int *status);
+void daemon_release(struct daemon *d);
+
+/* Run one cycle over every device (senkod --once).  Returns the exit
+ * status: 0 all in sync, 1 something failed. */
+int daemon_once(struct daemon *d);
+
+/* Run until SIGTERM/SIGINT.  Returns the exit status (0). */
+int daemon_run(struct daemon *d);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * cmd_sync.c - `senko sync [--wait] [DEVICE...]` and `senko check`.
+ *
+ * Both run one cycle of the sync engine; check only compares (Senko's
+ * .fetch()), sync brings the boards up to date (Senko's .update()).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "status.h"
+#include "sync.h"
+#include "xalloc.h"
+#include "banned.h"
+
+static void
+print_device(const struct config_device *dev,
+    const struct sync_device_result *r, bool check)
+{
+	switch (r->state) {
+	case DEVICE_IN_SYNC:
+		printf("%s: up to date at %.7s\n", dev->name, r->commit);
+		break;
+	case DEVICE_PENDING:
+		printf("%s: %u file%s to write (%.1f KB), %u to delete -> "
+		    "%.7s\n", dev->name, r->files_planned,
+		    r->files_planned == 1 ? "" : "s", r->bytes_planned /
+		    1024.0, r->deletes_planned, r->commit);
+		break;
+	case DEVICE_UPDATED:
+		printf("%s: updated to %.7s (%u file%s written, %.1f KB; %u "
+		    "deleted)\n", dev->name, r->commit, r->files_sent,
+		    r->files_sent == 1 ? "" : "s", r->bytes_sent / 1024.0,
+		    r->files_deleted);
+		break;
+	default:
+		printf("%s: %s%s%s\n", dev->name, status_state_name(r->state),
+		    *r->error ? ": " : "", r->error);
+	}
+	(void)check;
+}
+
+static void
+print_sources(const struct config *cfg, const struct sync_report *rep)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nsources; i++)
+		if (rep->sources[i].ok != 0)
+			printf("source %s: failed: %s\n", cfg->sources[i].name,
+			    rep->sources[i].error);
+}
+
+/* Mark the named devices due; NULL names = every device. */
+static int
+select_devices(const struct config *cfg, char **names, int n, bool *due)
+{
+	int i;
+	size_t d;
+
+	for (d = 0; d < cfg->ndevices; d++)
+		due[d] = n == 0;
+	for (i = 0; i < n; i++) {
+		const struct config_device *dev = config_find_device(cfg,
+		    names[i]);
+
+		if (dev == NULL) {
+			fprintf(stderr, "senko: no device '%s' in %s\n",
+			    names[i], cfg->path);
+			return -1;
+		}
+		due[dev - cfg->devices] = true;
+	}
+	return 0;
+}
+
+static int
+run_cycle(struct cli *cli, struct sync_options *opts, char **names, int n)
+{
+	struct sync_engine engine;
+	struct sync_report report;
+	bool *due;
+	size_t i;
+	int rc;
+
+	due = xcalloc(cli->cfg->ndevices ? cli->cfg->ndevices : 1,
+	    sizeof(*due));
+	if (select_devices(cli->cfg, names, n, due) == -1) {
+		free(due);
+		return CLI_EXIT_USAGE;
+	}
+	if (sync_engine_open(&engine, cli->cfg) == -1) {
+		free(due);
+		return CLI_EXIT_FAILED;
+	}
+	opts->device_due = due;
+	rc = sync_cycle(cli->cfg, engine.forge, engine.store, opts, &report);
+	for (i = 0; i < cli->cfg->ndevices; i++)
+		if (due[i])
+			print_device(&cli->cfg->devices[i], &report.devices[i],
+			    opts->check_only);
+	print_sources(cli->cfg, &report);
+	sync_report_release(&report);
+	sync_engine_close(&engine);
+	free(due);
+	return rc;
+}
+
+int
+cmd_sync(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "wait", no_argument, NULL, 'w' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sync_options opts;
+	int ch;
+
+	memset(&opts, 0, sizeof(opts));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "wf", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+			opts.wait_busy = true;
+			break;
+		case 'f':
+			opts.force = true;
+			break;
+		default:
+			return cli_command_usage(cli_find_command("sync"));
+		}
+	}
+	opts.progress = isatty(STDERR_FILENO) && cli->verbosity >= 0;
+	return run_cycle(cli, &opts, argv + optind, argc - optind);
+}
+
+int
+cmd_check(struct cli *cli, int argc, char **argv)
+{
+	struct sync_options opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.check_only = true;
+	return run_cycle(cli, &opts, argv + 1, argc - 1);
+}

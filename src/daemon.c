@@ -1,0 +1,510 @@
+/*
+ * daemon.c - senkod's main loop, signals and systemd; see daemon.h.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "notify.h"
+#include "status.h"
+#include "xalloc.h"
+#include "banned.h"
+
+/* A cycle running longer than this is stuck: stop feeding the watchdog. */
+#define CYCLE_STUCK_SECONDS 3600
+/* The poll jitter: up to this fraction of the interval, at most 30 s. */
+#define JITTER_FRACTION 10
+#define JITTER_MAX 30
+
+/* Set by the signal handlers, acted on by the loop. */
+static volatile sig_atomic_t got_hup;
+static volatile sig_atomic_t got_usr1;
+static volatile sig_atomic_t got_stop;
+
+static void
+on_signal(int sig)
+{
+	switch (sig) {
+	case SIGHUP:
+		got_hup = 1;
+		break;
+	case SIGUSR1:
+		got_usr1 = 1;
+		break;
+	default:
+		got_stop = 1;
+	}
+}
+
+static void
+install_handlers(void)
+{
+	static const int sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static bool
+state_is_ok(enum device_state s)
+{
+	return s == DEVICE_IN_SYNC || s == DEVICE_UPDATED ||
+	    s == DEVICE_UNKNOWN;
+}
+
+/* Build the per-device schedule for cfg, keeping what old knew. */
+static struct daemon_device *
+devices_for(const struct config *cfg, struct daemon_device *old,
+    size_t nold)
+{
+	struct daemon_device *devs = xcalloc(cfg->ndevices ? cfg->ndevices :
+	    1, sizeof(*devs));
+	size_t i, j;
+
+	for (i = 0; i < cfg->ndevices; i++) {
+		devs[i].name = xstrdup(cfg->devices[i].name);
+		for (j = 0; j < nold; j++)
+			if (strcmp(old[j].name, devs[i].name) == 0) {
+				devs[i].last = old[j].last;
+				devs[i].failures = old[j].failures;
+				devs[i].retry_at = old[j].retry_at;
+			}
+	}
+	return devs;
+}
+
+static void
+devices_free(struct daemon_device *devs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; devs && i < n; i++)
+		free(devs[i].name);
+	free(devs);
+}
+
+int
+daemon_init(struct daemon *d, const char *config_path, int *status)
+{
+	memset(d, 0, sizeof(*d));
+	d->config_path = xstrdup(config_path);
+	d->cfg = config_load(config_path);
+	if (d->cfg == NULL) {
+		*status = CONFIG_EXIT_ERROR;
+		return -1;
+	}
+	if (sync_engine_open(&d->engine, d->cfg) == -1) {
+		*status = 1;
+		return -1;
+	}
+	d->devices = devices_for(d->cfg, NULL, 0);
+	return 0;
+}
+
+void
+daemon_release(struct daemon *d)
+{
+	sync_engine_close(&d->engine);
+	if (d->cfg)
+		devices_free(d->devices, d->cfg->ndevices);
+	config_free(d->cfg);
+	free(d->config_path);
+	memset(d, 0, sizeof(*d));
+}
+
+static unsigned
+backoff_seconds(unsigned failures)
+{
+	unsigned s = DAEMON_BACKOFF_MIN;
+
+	while (failures-- > 1 && s < DAEMON_BACKOFF_MAX)
+		s *= 2;
+	return s < DAEMON_BACKOFF_MAX ? s : DAEMON_BACKOFF_MAX;
+}
+
+/* Log a device's outcome only when its state changes: no flood. */
+static void
+note_device(struct daemon_device *dd, const struct sync_device_result *r,
+    time_t now)
+{
+	bool was_ok = state_is_ok(dd->last) && dd->failures == 0;
+
+	if (state_is_ok(r->state)) {
+		if (!was_ok)
+			log_notice("%s: %s again after %u failed attempt%s",
+			    dd->name, status_state_name(r->state),
+			    dd->failures, dd->failures == 1 ? "" : "s");
+		dd->failures = 0;
+		dd->retry_at = 0;
+	} else {
+		if (was_ok || dd->last != r->state)
+			log_warnx("%s: %s: %s", dd->name,
+			    status_state_name(r->state), r->error);
+		dd->failures++;
+		dd->retry_at = now + backoff_seconds(dd->failures);
+		log_debug("%s: retry in %u s", dd->name,
+		    backoff_seconds(dd->failures));
+	}
+	dd->last = r->state;
+}
+
+static void
+publish_status(const struct daemon *d, const struct sync_report *rep,
+    time_t now)
+{
+	unsigned ok = 0, failed = 0;
+	char commit[8] = "";
+	size_t i;
+
+	for (i = 0; i < d->cfg->ndevices; i++) {
+		if (state_is_ok(d->devices[i].last))
+			ok++;
+		else
+			failed++;
+	}
+	for (i = 0; rep && i < rep->nsources; i++)
+		if (*rep->sources[i].commit) {
+			snprintf(commit, sizeof(commit), "%.7s",
+			    rep->sources[i].commit);
+			break;
+		}
+	notify_status("%u of %zu boards in sync%s%s%s; next poll in %lds",
+	    ok, d->cfg->ndevices, *commit ? " at " : "", commit,
+	    failed ? ", some failing (see the log)" : "",
+	    (long)(d->next_poll > now ? d->next_poll - now : 0));
+}
+
+/*
+ * Run one cycle over the devices marked due.  Signals are unblocked for
+ * its duration, so SIGTERM can stop a long push between files.
+ */
+static int
+run_cycle(struct daemon *d, const bool *due, bool poll, const sigset_t *open,
+    struct sync_report *rep)
+{
+	struct sync_options opts;
+	bool *quiet;
+	sigset_t blocked;
+	size_t i;
+	int rc;
+
+	quiet = xcalloc(d->cfg->ndevices ? d->cfg->ndevices : 1,
+	    sizeof(*quiet));
+	for (i = 0; i < d->cfg->ndevices; i++)
+		quiet[i] = d->devices[i].failures > 0;
+	memset(&opts, 0, sizeof(opts));
+	opts.device_due = due;
+	opts.device_quiet = quiet;
+	opts.saved_manifests = !poll;
+	opts.stop = &got_stop;
+	pthread_sigmask(SIG_SETMASK, open, &blocked);
+	rc = sync_cycle(d->cfg, d->engine.forge, d->engine.store, &opts, rep);
+	pthread_sigmask(SIG_SETMASK, &blocked, NULL);
+	d->cycles++;
+	free(quiet);
+	return rc;
+}
+
+int
+daemon_once(struct daemon *d)
+{
+	struct sync_report rep;
+	sigset_t open;
+	size_t i;
+	int rc;
+
+	install_handlers();
+	pthread_sigmask(SIG_SETMASK, NULL, &open);
+	rc = run_cycle(d, NULL, true, &open, &rep);
+	for (i = 0; i < rep.ndevices; i++)
+		note_device(&d->devices[i], &rep.devices[i], time(NULL));
+	for (i = 0; i < rep.nsources; i++)
+		if (rep.sources[i].ok != 0)
+			log_warnx("%s", rep.sources[i].error);
+	sync_report_release(&rep);
+	return rc;
+}
+
+static void
+reload(struct daemon *d)
+{
+	struct config *cfg;
+	struct sync_engine engine;
+
+	notify_reloading();
+	log_info("SIGHUP: reloading %s", d->config_path);
+	cfg = config_load(d->config_path);
+	if (cfg == NULL) {
+		log_warnx("%s is broken (see above); keeping the configuration "
+		    "that was running", d->config_path);
+		notify_ready();
+		return;
+	}
+	if (sync_engine_open(&engine, cfg) == -1) {
+		log_warnx("cannot apply the new configuration; keeping the "
+		    "one that was running");
+		config_free(cfg);
+		notify_ready();
+		return;
+	}
+	sync_engine_close(&d->engine);
+	d->engine = engine;
+	{
+		struct daemon_device *devs = devices_for(cfg, d->devices,
+		    d->cfg->ndevices);
+
+		devices_free(d->devices, d->cfg->ndevices);
+		d->devices = devs;
+	}
+	config_free(d->cfg);
+	d->cfg = cfg;
+	d->next_poll = time(NULL);
+	log_info("configuration reloaded: %zu source%s, %zu device%s",
+	    cfg->nsources, cfg->nsources == 1 ? "" : "s", cfg->ndevices,
+	    cfg->ndevices == 1 ? "" : "s");
+	notify_ready();
+}
+
+static time_t
+next_poll_after(const struct daemon *d, time_t now)
+{
+	unsigned jitter_max = d->cfg->interval / JITTER_FRACTION;
+
+	if (jitter_max > JITTER_MAX)
+		jitter_max = JITTER_MAX;
+	return now + d->cfg->interval +
+	    (jitter_max ? arc4random_uniform(jitter_max + 1) : 0);
+}
+
+/* ------------------------------------------------------------- watchdog */
+
+struct watchdog {
+	pthread_t thread;
+	unsigned long interval_ms;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool quit;
+	atomic_long cycle_started; /* 0 when no cycle runs */
+};
+
+/*
+ * While a cycle runs the main thread waits for the workers, so this
+ * thread feeds the watchdog — as long as the cycle is not stuck.  Outside
+ * cycles the main loop feeds it itself.
+ */
+static void *
+watchdog_main(void *arg)
+{
+	struct watchdog *w = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->quit) {
+		long started;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(w->interval_ms / 1000);
+		ts.tv_nsec += (long)(w->interval_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+		started = atomic_load(&w->cycle_started);
+		if (!w->quit && started != 0 &&
+		    time(NULL) - started < CYCLE_STUCK_SECONDS)
+			notify_watchdog();
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void
+watchdog_start(struct watchdog *w)
+{
+	sigset_t all, saved;
+
+	memset(w, 0, sizeof(*w));
+	w->interval_ms = notify_watchdog_interval();
+	if (w->interval_ms == 0)
+		return;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	if (pthread_create(&w->thread, NULL, watchdog_main, w) != 0)
+		fatalx("cannot start the watchdog thread");
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	log_debug("watchdog: pinging every %lu ms", w->interval_ms);
+}
+
+static void
+watchdog_stop(struct watchdog *w)
+{
+	if (w->interval_ms == 0)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->quit = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+}
+
+/* ------------------------------------------------------------------ loop */
+
+/* Which devices are due now; returns how many. */
+static size_t
+due_devices(const struct daemon *d, time_t now, bool poll, bool *due)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < d->cfg->ndevices; i++) {
+		time_t at = d->devices[i].retry_at;
+
+		due[i] = poll ? at <= now : at != 0 && at <= now;
+		n += due[i];
+	}
+	return n;
+}
+
+static time_t
+next_wake(const struct daemon *d)
+{
+	time_t wake = d->next_poll;
+	size_t i;
+
+	for (i = 0; i < d->cfg->ndevices; i++)
+		if (d->devices[i].retry_at != 0 &&
+		    d->devices[i].retry_at < wake)
+			wake = d->devices[i].retry_at;
+	return wake;
+}
+
+static void
+after_cycle(struct daemon *d, const struct sync_report *rep, bool poll,
+    time_t now)
+{
+	bool source_failed = false;
+	size_t i;
+
+	for (i = 0; i < rep->ndevices; i++)
+		if (rep->devices[i].state != DEVICE_UNKNOWN ||
+		    *rep->devices[i].error)
+			note_device(&d->devices[i], &rep->devices[i], now);
+	for (i = 0; poll && i < rep->nsources; i++)
+		if (rep->sources[i].ok != 0) {
+			source_failed = true;
+			log_warnx("%s", rep->sources[i].error);
+		}
+	if (!poll)
+		return;
+	d->next_poll = next_poll_after(d, now);
+	if (source_failed) {
+		time_t soon = now + backoff_seconds(++d->source_failures);
+
+		if (soon < d->next_poll)
+			d->next_poll = soon;
+	} else
+		d->source_failures = 0;
+	if (rep->retry_after > d->next_poll) {
+		log_notice("rate limited: next poll at %ld s from now",
+		    (long)(rep->retry_after - now));
+		d->next_poll = rep->retry_after;
+	}
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	static const int sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
+	struct watchdog wd;
+	sigset_t block, open;
+	size_t i;
+
+	install_handlers();
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&block, sigs[i]);
+	pthread_sigmask(SIG_BLOCK, &block, &open);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigdelset(&open, sigs[i]);
+	watchdog_start(&wd);
+	d->next_poll = time(NULL);
+	log_info("started: %zu source%s, %zu device%s, polling every %u s",
+	    d->cfg->nsources, d->cfg->nsources == 1 ? "" : "s",
+	    d->cfg->ndevices, d->cfg->ndevices == 1 ? "" : "s",
+	    d->cfg->interval);
+	notify_ready();
+	notify_status("started; first poll now");
+
+	while (!got_stop) {
+		time_t now = time(NULL), wake;
+		struct timespec ts;
+		bool poll, *due;
+
+		if (got_hup) {
+			got_hup = 0;
+			reload(d);
+		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			log_info("SIGUSR1: polling now");
+			d->next_poll = now;
+			for (i = 0; i < d->cfg->ndevices; i++)
+				d->devices[i].retry_at = 0;
+		}
+		poll = now >= d->next_poll;
+		due = xcalloc(d->cfg->ndevices ? d->cfg->ndevices : 1,
+		    sizeof(*due));
+		if (due_devices(d, now, poll, due) > 0 || poll) {
+			struct sync_report rep;
+
+			atomic_store(&wd.cycle_started, (long)now);
+			notify_status("syncing");
+			run_cycle(d, due, poll, &open, &rep);
+			atomic_store(&wd.cycle_started, 0);
+			after_cycle(d, &rep, poll, time(NULL));
+			publish_status(d, &rep, time(NULL));
+			sync_report_release(&rep);
+			free(due);
+			continue;
+		}
+		free(due);
+		wake = next_wake(d);
+		ts.tv_sec = wake > now ? wake - now : 0;
+		ts.tv_nsec = 0;
+		if (wd.interval_ms) {
+			struct timespec w = { (time_t)(wd.interval_ms / 1000),
+				(long)(wd.interval_ms % 1000) * 1000000 };
+
+			notify_watchdog();
+			if (w.tv_sec < ts.tv_sec || (w.tv_sec == ts.tv_sec &&
+			    w.tv_nsec < ts.tv_nsec))
+				ts = w;
+		}
+		/* Sleeps until the deadline or a signal; no busy waiting. */
+		if (ppoll(NULL, 0, &ts, &open) == -1 && errno != EINTR)
+			log_warn("ppoll");
+	}
+	log_info("stopping");
+	notify_stopping();
+	watchdog_stop(&wd);
+	return 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * senkod.c - main() of the daemon.
+ *
+ *   senkod [-c FILE] [--once] [--foreground] [-v|-q]
+ *
+ * Under systemd (Type=notify) run it with --foreground; without it senkod
+ * detaches from the terminal, keeping stderr for its log.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "banned.h"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: senkod [-c FILE] [--once] [--foreground] "
+	    "[-v|-q]\n\n"
+	    "Keeps MicroPython boards running the files of a GitHub "
+	    "repository.\n\n"
+	    "  -c, --config FILE  configuration (default %s)\n"
+	    "  -1, --once         one poll-and-sync cycle, then exit\n"
+	    "  -f, --foreground   do not detach (systemd, terminals)\n"
+	    "  -v, --verbose      debug messages\n"
+	    "  -q, --quiet        warnings and errors only\n\n"
+	    "exit status: 0 all in sync, 1 some device or source failed, "
+	    "2 usage error,\n78 configuration error.  Signals: HUP reloads, "
+	    "USR1 polls now, TERM stops.\nSee senkod(8).\n",
+	    CONFIG_DEFAULT_PATH);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, '1' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = CONFIG_DEFAULT_PATH;
+	int ch, once = 0, foreground = 0, verbosity = 0, status;
+	struct daemon d;
+
+	while ((ch = getopt_long(argc, argv, "c:1fvqh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case '1':
+			once = 1;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			verbosity = 1;
+			break;
+		case 'q':
+			verbosity = -1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("senkod", verbosity, LOG_TIME);
+	if (daemon_init(&d, config_path, &status) == -1) {
+		daemon_release(&d);
+		return status;
+	}
+	if (once)
+		status = daemon_once(&d);
+	else {
+		if (!foreground && daemon(0, 1) == -1)
+			fatal("cannot detach from the terminal");
+		status = daemon_run(&d);
+	}
+	daemon_release(&d);
+	return status;
+}

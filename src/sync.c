@@ -1,0 +1,824 @@
+/*
+ * sync.c - one cycle of poll, download and fleet push; see sync.h.
+ *
+ * The main thread polls sources and downloads blobs (the forge is not
+ * thread-safe and one connection serves the whole fleet).  Then up to
+ * `jobs` worker threads each take the next due device and run
+ * sync_device() on it: scan the mirror, plan, and only if the plan is not
+ * empty open the port, reconcile with the board's own record, push,
+ * reset, record the outcome.  Workers share only the read-only manifests,
+ * the store (read-only after downloads) and the progress display, which
+ * has its own lock; each writes its own slot of the report.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "devfs.h"
+#include "forge.h"
+#include "fsutil.h"
+#include "log.h"
+#include "mirror.h"
+#include "plan.h"
+#include "progress.h"
+#include "repl.h"
+#include "status.h"
+#include "store.h"
+#include "sync.h"
+#include "xalloc.h"
+#include "banned.h"
+
+/* A push is cut into groups so a stop request is honoured within seconds
+ * even at 115200 baud (11.5 KB/s). */
+#define GROUP_MAX_BYTES (32 * 1024)
+#define GROUP_MAX_FILES 16
+/* How long a board may take to answer after a reset. */
+#define ALIVE_TIMEOUT_MS 15000
+/* How often `senko sync --wait` tries a port another process holds. */
+#define BUSY_RETRY_US (500 * 1000)
+
+struct sync_run {
+	const struct config *cfg;
+	const struct store *store;
+	const struct sync_options *opts;
+	struct manifest *manifests;   /* per source */
+	bool *have_manifest;          /* per source */
+	struct sync_report *report;
+	struct progress progress;
+	pthread_mutex_t lock;         /* guards next */
+	size_t next;                  /* next device index to consider */
+};
+
+/* One worker's view of one device for one cycle. */
+struct board_job {
+	struct sync_run *run;
+	size_t index;
+	const struct config_device *dev;
+	const struct manifest *upstream;
+	struct sync_device_result *res;
+	struct mirror mirror;
+	struct repl *repl;
+	uint64_t bytes_before_group;  /* for progress */
+};
+
+static bool
+device_is_due(const struct sync_run *run, size_t i)
+{
+	return run->opts->device_due == NULL || run->opts->device_due[i];
+}
+
+static bool
+stop_requested(const struct sync_run *run)
+{
+	return run->opts->stop != NULL && *run->opts->stop;
+}
+
+/* Record why a device failed: the message given, else the last error. */
+static void
+job_fail(struct board_job *job, enum device_state state, const char *why)
+{
+	job->res->state = state;
+	snprintf(job->res->error, sizeof(job->res->error), "%s",
+	    why && *why ? why : log_last_error());
+}
+
+/* ---------------------------------------------------------------- reconcile */
+
+/* dest-relative path of a board path below dest, or NULL. */
+static const char *
+relative_to_dest(const char *dest, const char *board_path)
+{
+	size_t n = strlen(dest);
+
+	if (strcmp(dest, "/") == 0)
+		return board_path[0] == '/' ? board_path + 1 : NULL;
+	if (strncmp(board_path, dest, n) != 0 || board_path[n] != '/')
+		return NULL;
+	return board_path + n + 1;
+}
+
+/* Does the file at board_path hold blob sha?  Hashes on the board. */
+static int
+board_file_is(struct board_job *job, const char *board_path,
+    const char *board_hex, const char *sha, bool *same)
+{
+	char host_hex[DEVFS_HASH_HEXSZ];
+	uint64_t size;
+	int fd;
+
+	(void)board_path;
+	*same = false;
+	if (devfs_hash_algo(job->repl) == DEVFS_HASH_GIT_SHA1) {
+		*same = strcmp(board_hex, sha) == 0;
+		return 0;
+	}
+	fd = store_open_blob(job->run->store, sha, &size);
+	if (fd == -1)
+		return 0; /* no blob to compare with: treat as different */
+	if (devfs_hash_host(DEVFS_HASH_SHA256, fd, host_hex) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	*same = strcmp(board_hex, host_hex) == 0;
+	return 0;
+}
+
+static int
+list_board(struct board_job *job, struct manifest *sizes)
+{
+	struct devfs_list list = { NULL, 0 };
+	size_t i;
+
+	if (devfs_list(job->repl, job->dev->dest, &list) == -1)
+		return -1;
+	for (i = 0; i < list.n; i++) {
+		const struct devfs_entry *e = &list.entries[i];
+		const char *rel = relative_to_dest(job->dev->dest, e->path);
+
+		if (e->is_dir || rel == NULL || *rel == '\0' ||
+		    strcmp(rel, MIRROR_RECORD_NAME) == 0)
+			continue;
+		manifest_add(sizes, rel, "", e->size, 0100644);
+	}
+	devfs_list_release(&list);
+	manifest_sort(sizes);
+	return 0;
+}
+
+/*
+ * Is the board what the mirror says?  The record senko left on the board
+ * must list the mirror's files with the same blobs, and the board's
+ * listing must show them with the mirror's sizes.  Cheap: two runs.
+ */
+static bool
+board_matches_mirror(struct board_job *job, const struct manifest *mm,
+    const struct manifest *sizes, const char **why)
+{
+	struct buf text = BUF_INIT;
+	struct manifest rec = MANIFEST_INIT;
+	char *path = plan_board_path(job->dev->dest, MIRROR_RECORD_NAME);
+	bool same = false;
+	size_t i;
+
+	*why = "no record of senko's on the board";
+	if (devfs_read(job->repl, path, &text) == -1)
+		goto out;
+	*why = "senko's record on the board is unreadable";
+	if (mirror_record_decode(&rec, text.data, text.len, path) == -1)
+		goto out;
+	*why = "the board's record lists other files than senko's mirror";
+	if (rec.n != mm->n)
+		goto out;
+	for (i = 0; i < mm->n; i++) {
+		const struct manifest_entry *e = &mm->entries[i];
+		const struct manifest_entry *r = manifest_find(&rec, e->path);
+		const struct manifest_entry *s = manifest_find(sizes, e->path);
+
+		if (r == NULL || strcmp(r->sha, e->sha) != 0)
+			goto out;
+		if (s == NULL || s->size != e->size) {
+			*why = "a file on the board has another size than "
+			    "senko wrote (edited by hand?)";
+			goto out;
+		}
+	}
+	same = true;
+out:
+	manifest_release(&rec);
+	buf_release(&text);
+	free(path);
+	return same;
+}
+
+/* Check one candidate file on the board against the blobs it may hold. */
+static int
+adopt_board_file(struct board_job *job, const struct manifest_entry *size,
+    const struct manifest_entry *up, const struct manifest_entry *mine,
+    struct manifest *found)
+{
+	const struct manifest_entry *cands[2] = { up, mine };
+	char hex[DEVFS_HASH_HEXSZ];
+	char *bpath;
+	bool same;
+	int i, rc = 0;
+
+	if ((!up || up->size != size->size) &&
+	    (!mine || mine->size != size->size))
+		return 0; /* no size fits: it differs, no need to hash */
+	bpath = plan_board_path(job->dev->dest, size->path);
+	if (devfs_hash(job->repl, bpath, hex) == -1) {
+		free(bpath);
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		if (cands[i] == NULL || cands[i]->size != size->size)
+			continue;
+		rc = board_file_is(job, bpath, hex, cands[i]->sha, &same);
+		if (rc == -1 || same)
+			break;
+	}
+	if (rc == 0 && same)
+		manifest_add(found, size->path, cands[i]->sha, size->size,
+		    0100644);
+	free(bpath);
+	return rc;
+}
+
+/*
+ * When the board disagrees with the mirror (a new gateway, a deleted
+ * state_dir, a board edited by hand or replaced), hash the files on the
+ * board that upstream or the mirror name and rebuild the mirror from what
+ * is really there.  Costs hashing on the board, not re-sending files.
+ */
+static int
+reconcile(struct board_job *job, struct manifest *mm)
+{
+	struct manifest sizes = MANIFEST_INIT, found = MANIFEST_INIT;
+	const char *why;
+	size_t i;
+	int rc = -1;
+
+	if (list_board(job, &sizes) == -1)
+		goto out;
+	if (board_matches_mirror(job, mm, &sizes, &why)) {
+		rc = 0;
+		goto out;
+	}
+	log_notice("%s: %s; checking its files by hash", job->dev->name, why);
+	for (i = 0; i < sizes.n; i++) {
+		const struct manifest_entry *s = &sizes.entries[i];
+		const struct manifest_entry *up = manifest_find(job->upstream,
+		    s->path);
+		const struct manifest_entry *mine = manifest_find(mm, s->path);
+
+		if (up == NULL && mine == NULL)
+			continue; /* the user's own file: not ours to judge */
+		if (adopt_board_file(job, s, up, mine, &found) == -1)
+			goto out;
+	}
+	for (i = 0; i < mm->n; i++)
+		if (manifest_find(&found, mm->entries[i].path) == NULL)
+			log_notice("%s: '%s' on the board is not what senko "
+			    "wrote there; it will be repaired",
+			    job->dev->name, mm->entries[i].path);
+	manifest_sort(&found);
+	if (mirror_replace(&job->mirror, job->run->store, &found) == -1)
+		goto out;
+	manifest_release(mm);
+	manifest_init(mm);
+	rc = mirror_scan(&job->mirror, mm);
+out:
+	manifest_release(&sizes);
+	manifest_release(&found);
+	return rc;
+}
+
+/* -------------------------------------------------------------------- push */
+
+struct push_ctx {
+	struct board_job *job;
+	struct devfs_push_item *items;
+	const struct plan_write **writes; /* the write behind each item */
+};
+
+static void
+push_done(void *arg, const struct devfs_push_item *it)
+{
+	struct push_ctx *ctx = arg;
+	struct board_job *job = ctx->job;
+	const struct plan_write *w = ctx->writes[it - ctx->items];
+
+	/* The board verified and renamed it: now, and only now, the mirror
+	 * may say the board has it. */
+	if (mirror_put(&job->mirror, job->run->store, w->path, w->sha) == -1)
+		log_warnx("%s: '%s' is on the board but the mirror could not "
+		    "record it; it will be checked next time", job->dev->name,
+		    w->path);
+	job->res->files_sent++;
+	job->res->bytes_sent += w->size;
+	job->bytes_before_group += w->size;
+	if (!job->run->progress.enabled)
+		log_info("%s: wrote %s (%llu bytes)", job->dev->name, w->path,
+		    (unsigned long long)w->size);
+}
+
+static void
+push_progress(void *arg, const struct devfs_push_item *it, uint64_t sent)
+{
+	struct push_ctx *ctx = arg;
+	struct board_job *job = ctx->job;
+	const struct plan_write *w = ctx->writes[it - ctx->items];
+
+	progress_update(&job->run->progress, job->index, w->path,
+	    job->bytes_before_group + sent);
+}
+
+/*
+ * Push writes[0..n) as one stream.  Returns the number of files that
+ * failed, or -1 when the line to the board failed.
+ */
+static int
+push_group(struct board_job *job, const struct plan_write *writes, size_t n)
+{
+	struct devfs_push_item *items = xcalloc(n, sizeof(*items));
+	struct push_ctx ctx = { job, items, xcalloc(n, sizeof(*ctx.writes)) };
+	size_t i, nitems = 0;
+	int missing = 0, rc;
+
+	for (i = 0; i < n; i++) {
+		uint64_t size;
+		int fd = store_open_blob(job->run->store, writes[i].sha, &size);
+
+		if (fd == -1) {
+			log_failx("%s: cannot write '%s': blob %s is not in "
+			    "the object store (its download failed)",
+			    job->dev->name, writes[i].path, writes[i].sha);
+			missing++;
+			continue;
+		}
+		items[nitems].path = plan_board_path(job->dev->dest,
+		    writes[i].path);
+		items[nitems].fd = fd;
+		items[nitems].size = size;
+		items[nitems].result = -1;
+		ctx.writes[nitems++] = &writes[i];
+	}
+	rc = nitems ? devfs_push(job->repl, items, nitems, push_done,
+	    push_progress, &ctx) : 0;
+	for (i = 0; i < nitems; i++) {
+		close(items[i].fd);
+		free((char *)items[i].path);
+	}
+	free(items);
+	free(ctx.writes);
+	return rc == -1 ? -1 : rc + missing;
+}
+
+static int
+apply_plan(struct board_job *job, const struct plan *p)
+{
+	size_t i, start;
+	int failed = 0;
+
+	for (i = 0; i < p->ndeletes; i++) {
+		char *bpath = plan_board_path(job->dev->dest, p->deletes[i]);
+		int rc = devfs_remove(job->repl, bpath);
+
+		free(bpath);
+		if (rc == -1)
+			return -1;
+		mirror_remove(&job->mirror, p->deletes[i]);
+		job->res->files_deleted++;
+		log_info("%s: deleted %s", job->dev->name, p->deletes[i]);
+	}
+	for (i = 0; i < p->nmkdirs; i++) {
+		char *bpath = plan_board_path(job->dev->dest, p->mkdirs[i]);
+		int rc = devfs_mkdir_p(job->repl, bpath);
+
+		free(bpath);
+		if (rc == -1)
+			return -1;
+	}
+	progress_start(&job->run->progress, job->index, job->dev->name,
+	    job->res->bytes_planned);
+	for (start = 0; start < p->nwrites; ) {
+		uint64_t bytes = 0;
+		size_t n = 0;
+		int rc;
+
+		if (stop_requested(job->run)) {
+			log_notice("%s: stopping; %zu files left for the next "
+			    "sync", job->dev->name, p->nwrites - start);
+			return -1;
+		}
+		while (start + n < p->nwrites && n < GROUP_MAX_FILES &&
+		    (n == 0 || bytes + p->writes[start + n].size <=
+		    GROUP_MAX_BYTES))
+			bytes += p->writes[start + n++].size;
+		rc = push_group(job, p->writes + start, n);
+		if (rc == -1)
+			return -1;
+		failed += rc;
+		start += n;
+	}
+	progress_finish(&job->run->progress, job->index);
+	return failed;
+}
+
+/* Write the board's own record of what senko put there. */
+static int
+write_record(struct board_job *job)
+{
+	struct manifest mm = MANIFEST_INIT;
+	struct buf text = BUF_INIT;
+	char *path;
+	int rc = -1;
+
+	if (mirror_scan(&job->mirror, &mm) == -1)
+		goto out;
+	if (mirror_record_encode(&mm, &text) == -1)
+		goto out;
+	path = plan_board_path(job->dev->dest, MIRROR_RECORD_NAME);
+	rc = devfs_write_small(job->repl, path, text.data, text.len);
+	free(path);
+out:
+	manifest_release(&mm);
+	buf_release(&text);
+	return rc;
+}
+
+static int
+reset_board(struct board_job *job)
+{
+	const char *how = reset_mode_name(job->dev->reset);
+	int rc;
+
+	if (job->dev->reset == RESET_NONE)
+		return 0;
+	rc = job->dev->reset == RESET_HARD ? repl_hard_reset(job->repl) :
+	    repl_soft_reset(job->repl);
+	if (rc == -1)
+		return log_failx("%s: files updated to %.7s, but the %s reset "
+		    "failed: %s", job->dev->name, job->upstream->commit, how,
+		    log_last_error());
+	if (repl_check_alive(job->repl, ALIVE_TIMEOUT_MS) == -1)
+		return log_failx("%s: files updated to %.7s, but the board did "
+		    "not answer within %d s after a %s reset: check its "
+		    "boot.py and main.py", job->dev->name,
+		    job->upstream->commit, ALIVE_TIMEOUT_MS / 1000, how);
+	log_info("%s: %s reset, the board answers", job->dev->name, how);
+	return 0;
+}
+
+/* ----------------------------------------------------------------- device */
+
+static struct repl *
+open_board(struct board_job *job)
+{
+	struct repl *r;
+
+	for (;;) {
+		r = repl_open(job->dev->port, job->dev->baud);
+		if (r != NULL || errno != EBUSY || !job->run->opts->wait_busy ||
+		    stop_requested(job->run))
+			return r;
+		usleep(BUSY_RETRY_US);
+	}
+}
+
+static void
+job_connect_failed(struct board_job *job)
+{
+	int saved = errno;
+
+	if (saved == ENOENT || saved == ENODEV || saved == EIO ||
+	    saved == ENXIO || saved == ETIMEDOUT)
+		job_fail(job, DEVICE_OFFLINE, NULL);
+	else if (saved == EBUSY)
+		job_fail(job, DEVICE_BUSY, NULL);
+	else
+		job_fail(job, DEVICE_FAILED, NULL);
+}
+
+/* Talk to the board: reconcile, push the plan, record, reset. */
+static void
+sync_on_board(struct board_job *job, struct manifest *mm, struct plan *p)
+{
+	const struct repl_info *info;
+	int failed;
+
+	job->repl = open_board(job);
+	if (job->repl == NULL) {
+		job_connect_failed(job);
+		return;
+	}
+	info = repl_info(job->repl);
+	log_debug("%s: MicroPython %s on %s", job->dev->name, info->version,
+	    info->platform);
+	if (devfs_clean_temps(job->repl, job->dev->dest) == -1 ||
+	    reconcile(job, mm) == -1) {
+		job_fail(job, DEVICE_FAILED, NULL);
+		goto out;
+	}
+	plan_release(p);
+	plan_build(p, job->upstream, mm, job->dev->prune);
+	plan_totals(p, NULL, &job->res->bytes_planned);
+	job->res->files_planned = (unsigned)p->nwrites;
+	job->res->deletes_planned = (unsigned)p->ndeletes;
+	if (plan_is_empty(p)) {
+		job->res->state = DEVICE_IN_SYNC;
+		goto record;
+	}
+	log_info("%s: %zu file%s to write (%llu bytes), %zu to delete",
+	    job->dev->name, p->nwrites, p->nwrites == 1 ? "" : "s",
+	    (unsigned long long)job->res->bytes_planned, p->ndeletes);
+	failed = apply_plan(job, p);
+	if (failed != 0) {
+		job_fail(job, DEVICE_FAILED, NULL);
+		if (failed > 0 || stop_requested(job->run))
+			write_record(job);
+		goto out;
+	}
+	job->res->state = DEVICE_UPDATED;
+record:
+	mirror_set_commit(&job->mirror, job->upstream->commit);
+	if (write_record(job) == -1) {
+		job_fail(job, DEVICE_FAILED, NULL);
+		goto out;
+	}
+	if (job->res->state == DEVICE_UPDATED && reset_board(job) == -1)
+		job_fail(job, DEVICE_FAILED, NULL);
+out:
+	repl_close(job->repl);
+	job->repl = NULL;
+}
+
+static void
+save_status(struct board_job *job)
+{
+	const struct sync_run *run = job->run;
+	struct device_status st;
+	time_t now = time(NULL);
+
+	status_load(run->cfg->state_dir, job->dev->name, &st);
+	st.state = job->res->state;
+	st.last_attempt = now;
+	snprintf(st.last_error, sizeof(st.last_error), "%s", job->res->error);
+	if (job->res->state == DEVICE_IN_SYNC ||
+	    job->res->state == DEVICE_UPDATED) {
+		st.last_success = now;
+		snprintf(st.commit, sizeof(st.commit), "%s",
+		    job->mirror.commit);
+	}
+	st.files_sent = job->res->files_sent;
+	st.bytes_sent = job->res->bytes_sent;
+	st.files_deleted = job->res->files_deleted;
+	status_save(run->cfg->state_dir, job->dev->name, &st);
+}
+
+static void
+sync_device(struct sync_run *run, size_t index)
+{
+	const struct config *cfg = run->cfg;
+	struct board_job job;
+	struct manifest mm = MANIFEST_INIT;
+	struct plan p = PLAN_INIT;
+
+	memset(&job, 0, sizeof(job));
+	job.run = run;
+	job.index = index;
+	job.dev = &cfg->devices[index];
+	job.res = &run->report->devices[index];
+	job.upstream = &run->manifests[job.dev->source_index];
+	log_clear_error();
+	log_thread_quiet(run->opts->device_quiet != NULL &&
+	    run->opts->device_quiet[index]);
+	if (!run->have_manifest[job.dev->source_index]) {
+		job_fail(&job, DEVICE_FAILED, run->report->sources[
+		    job.dev->source_index].error);
+		goto out;
+	}
+	snprintf(job.res->commit, sizeof(job.res->commit), "%s",
+	    job.upstream->commit);
+	if (mirror_open(&job.mirror, cfg->state_dir, job.dev->name) == -1 ||
+	    mirror_scan(&job.mirror, &mm) == -1) {
+		job_fail(&job, DEVICE_FAILED, NULL);
+		goto out;
+	}
+	plan_build(&p, job.upstream, &mm, job.dev->prune);
+	plan_totals(&p, NULL, &job.res->bytes_planned);
+	job.res->files_planned = (unsigned)p.nwrites;
+	job.res->deletes_planned = (unsigned)p.ndeletes;
+	if (run->opts->check_only) {
+		job.res->state = plan_is_empty(&p) ? DEVICE_IN_SYNC :
+		    DEVICE_PENDING;
+		goto out;
+	}
+	if (plan_is_empty(&p) && !run->opts->force) {
+		/* The mirror is the board: nothing to do, port left shut. */
+		job.res->state = DEVICE_IN_SYNC;
+		mirror_set_commit(&job.mirror, job.upstream->commit);
+	} else
+		sync_on_board(&job, &mm, &p);
+	mirror_save(&job.mirror);
+	save_status(&job);
+out:
+	log_thread_quiet(0);
+	plan_release(&p);
+	manifest_release(&mm);
+	mirror_release(&job.mirror);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct sync_run *run = arg;
+
+	for (;;) {
+		size_t i;
+
+		pthread_mutex_lock(&run->lock);
+		while (run->next < run->cfg->ndevices &&
+		    !device_is_due(run, run->next))
+			run->next++;
+		i = run->next++;
+		pthread_mutex_unlock(&run->lock);
+		if (i >= run->cfg->ndevices)
+			return NULL;
+		sync_device(run, i);
+	}
+}
+
+/* ---------------------------------------------------------------- sources */
+
+static bool
+source_is_needed(const struct sync_run *run, size_t s)
+{
+	size_t i;
+
+	for (i = 0; i < run->cfg->ndevices; i++)
+		if (run->cfg->devices[i].source_index == s &&
+		    device_is_due(run, i))
+			return true;
+	return false;
+}
+
+static void
+poll_source(struct sync_run *run, struct forge *forge, size_t s)
+{
+	const struct config_source *src = &run->cfg->sources[s];
+	struct sync_source_result *res = &run->report->sources[s];
+	struct manifest *m = &run->manifests[s];
+
+	log_clear_error();
+	if (run->opts->saved_manifests) {
+		run->have_manifest[s] = forge_saved_manifest(run->cfg, src,
+		    m) == 0;
+		res->ok = run->have_manifest[s] ? 0 : -1;
+		if (res->ok == -1)
+			snprintf(res->error, sizeof(res->error), "source %s: "
+			    "not polled yet", src->name);
+	} else if (forge_poll(forge, src, m, &res->changed) == 0) {
+		run->have_manifest[s] = true;
+		res->ok = 0;
+		if (res->changed)
+			log_info("source %s: %s/%s@%s is at %.7s (%zu files)",
+			    src->name, src->user, src->repo, src->branch,
+			    m->commit, m->n);
+	} else {
+		res->ok = -1;
+		snprintf(res->error, sizeof(res->error), "source %s: %s",
+		    src->name, log_last_error());
+		/* Boards that missed the last update can still get it. */
+		manifest_release(m);
+		manifest_init(m);
+		run->have_manifest[s] =
+		    forge_saved_manifest(run->cfg, src, m) == 0;
+	}
+	if (run->have_manifest[s])
+		snprintf(res->commit, sizeof(res->commit), "%s", m->commit);
+	if (run->have_manifest[s] && !run->opts->check_only &&
+	    forge_fetch_blobs(forge, src, m) == -1 && res->ok == 0) {
+		res->ok = -1;
+		snprintf(res->error, sizeof(res->error), "source %s: %s",
+		    src->name, log_last_error());
+	}
+}
+
+static int
+exit_status(const struct sync_run *run)
+{
+	const struct sync_report *r = run->report;
+	bool failed = false, pending = false;
+	size_t i;
+
+	for (i = 0; i < r->nsources; i++)
+		if (source_is_needed(run, i) && r->sources[i].ok != 0)
+			failed = true;
+	for (i = 0; i < r->ndevices; i++) {
+		if (!device_is_due(run, i))
+			continue;
+		switch (r->devices[i].state) {
+		case DEVICE_IN_SYNC:
+		case DEVICE_UPDATED:
+			break;
+		case DEVICE_PENDING:
+			pending = true;
+			break;
+		default:
+			failed = true;
+		}
+	}
+	if (failed)
+		return 1;
+	return pending ? 100 : 0;
+}
+
+int
+sync_engine_open(struct sync_engine *e, const struct config *cfg)
+{
+	e->forge = NULL;
+	e->store = xcalloc(1, sizeof(*e->store));
+	if (fs_mkdir_p(cfg->state_dir, 0755) == -1) {
+		log_failx("cannot create state_dir '%s': create it or give "
+		    "state_dir another folder in %s", cfg->state_dir,
+		    cfg->path);
+		goto fail;
+	}
+	if (store_init(e->store, cfg->state_dir) == -1)
+		goto fail;
+	e->forge = forge_new(cfg, e->store);
+	if (e->forge == NULL)
+		goto fail;
+	return 0;
+fail:
+	sync_engine_close(e);
+	return -1;
+}
+
+void
+sync_engine_close(struct sync_engine *e)
+{
+	forge_free(e->forge);
+	if (e->store)
+		store_release(e->store);
+	free(e->store);
+	e->forge = NULL;
+	e->store = NULL;
+}
+
+int
+sync_cycle(const struct config *cfg, struct forge *forge,
+    const struct store *store, const struct sync_options *opts,
+    struct sync_report *report)
+{
+	struct sync_run run;
+	pthread_t *threads;
+	sigset_t all, saved;
+	size_t i, nthreads, ndue = 0;
+	int rc;
+
+	memset(report, 0, sizeof(*report));
+	report->devices = xcalloc(cfg->ndevices ? cfg->ndevices : 1,
+	    sizeof(*report->devices));
+	report->sources = xcalloc(cfg->nsources ? cfg->nsources : 1,
+	    sizeof(*report->sources));
+	report->ndevices = cfg->ndevices;
+	report->nsources = cfg->nsources;
+
+	memset(&run, 0, sizeof(run));
+	run.cfg = cfg;
+	run.store = store;
+	run.opts = opts;
+	run.report = report;
+	run.manifests = xcalloc(cfg->nsources ? cfg->nsources : 1,
+	    sizeof(*run.manifests));
+	run.have_manifest = xcalloc(cfg->nsources ? cfg->nsources : 1,
+	    sizeof(*run.have_manifest));
+	pthread_mutex_init(&run.lock, NULL);
+	progress_init(&run.progress, opts->progress, cfg->ndevices);
+
+	for (i = 0; i < cfg->nsources; i++)
+		if (source_is_needed(&run, i))
+			poll_source(&run, forge, i);
+	report->retry_after = forge_retry_after(forge);
+
+	for (i = 0; i < cfg->ndevices; i++)
+		if (device_is_due(&run, i))
+			ndue++;
+	nthreads = ndue < cfg->jobs ? ndue : cfg->jobs;
+	threads = xcalloc(nthreads ? nthreads : 1, sizeof(*threads));
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	for (i = 0; i < nthreads; i++)
+		if (pthread_create(&threads[i], NULL, worker_main, &run) != 0)
+			fatalx("cannot start a worker thread");
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	for (i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+
+	rc = exit_status(&run);
+	progress_release(&run.progress);
+	pthread_mutex_destroy(&run.lock);
+	for (i = 0; i < cfg->nsources; i++)
+		manifest_release(&run.manifests[i]);
+	free(run.manifests);
+	free(run.have_manifest);
+	return rc;
+}
+
+void
+sync_report_release(struct sync_report *report)
+{
+	free(report->devices);
+	free(report->sources);
+	memset(report, 0, sizeof(*report));
+}

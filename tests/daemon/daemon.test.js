@@ -1,0 +1,155 @@
+// senkod as a service (issue 7): readiness and watchdog on a notify socket
+// the test owns, polling on its interval, SIGUSR1, SIGHUP (broken and
+// good files), idle CPU, and SIGTERM in the middle of a push.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+const { spawn } = require('child_process');
+const h = require('../lib/harness');
+
+const T = h.tmpdir('daemon');
+const REPOS = path.join(T, 'repos');
+const STATE = path.join(T, 'state');
+const CONF = path.join(T, 'senko.conf');
+const SOCK = path.join(T, 'notify.sock');
+const TICKS = 100; // USER_HZ on Linux
+
+let repo, gh, boards = [], notes, daemon, listener;
+
+// Lines a child prints, and a way to wait for one.
+function collect(stream) {
+  const lines = [];
+  let rest = '';
+  stream.on('data', (d) => {
+    const parts = (rest + d).split('\n');
+    rest = parts.pop();
+    lines.push(...parts);
+  });
+  return lines;
+}
+const waitFor = (lines, re, ms, what) =>
+  h.until(() => lines.find((l) => re.test(l)), ms, `${what} (${re})`);
+
+function conf(extra = {}) {
+  const devices = {};
+  for (const b of boards)
+    devices[b.name] = { port: b.link, baud: 1000000, source: 'app', reset: 'none' };
+  h.writeConfig(CONF, {
+    senkod: Object.assign({ state_dir: STATE, api_url: gh.base, interval: '2s' }, extra),
+    sources: { app: { user: 'acme', repo: 'fw' } },
+    devices,
+  });
+}
+
+function boardHas(b, p, content) {
+  try { return fs.readFileSync(path.join(b.flash, p), 'utf8') === content; } catch (e) { return false; }
+}
+
+function cpuTicks(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime
+}
+
+test('starts, reports READY and STATUS to the notify socket, syncs the boards', async () => {
+  repo = h.makeRepo(REPOS, 'acme', 'fw', { 'main.py': 'print("v1")\n', 'lib/a.py': 'A = 1\n' });
+  gh = await h.startGitHub({ repos: REPOS });
+  boards.push(await h.startBoard({ dir: T, name: 'one' }));
+  boards.push(await h.startBoard({ dir: T, name: 'two' }));
+  listener = h.track(spawn(path.join(h.BUILD, 'tests/helper-notify_listen'), [SOCK],
+    { stdio: ['ignore', 'pipe', 'inherit'] }));
+  notes = collect(listener.stdout);
+  await waitFor(notes, /^LISTENING$/, 5000, 'notify listener');
+  conf();
+  daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: Object.assign({}, process.env, { NOTIFY_SOCKET: SOCK, WATCHDOG_USEC: '1000000' }),
+  }));
+  daemon.log = collect(daemon.stderr);
+  await waitFor(notes, /READY=1/, 10000, 'READY=1');
+  await h.until(() => boards.every((b) => boardHas(b, 'main.py', 'print("v1")\n')), 30000, 'first sync');
+  await waitFor(notes, /STATUS=2 of 2 boards in sync/, 10000, 'STATUS after the sync');
+});
+
+test('a new upstream commit reaches the boards within one interval', async () => {
+  repo.commit({ 'main.py': 'print("v2")\n' });
+  const t0 = Date.now();
+  await h.until(() => boards.every((b) => boardHas(b, 'main.py', 'print("v2")\n')), 20000, 'v2 on the boards');
+  // interval 2 s, jitter 0 at this interval; the push itself takes < 2 s.
+  assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms`);
+});
+
+test('watchdog pings arrive while it runs', async () => {
+  const n = notes.filter((l) => l === 'WATCHDOG=1').length;
+  await h.until(() => notes.filter((l) => l === 'WATCHDOG=1').length >= n + 2, 5000, 'two more pings');
+});
+
+test('SIGHUP with a broken file keeps the running configuration and says why', async () => {
+  const good = fs.readFileSync(CONF, 'utf8');
+  fs.writeFileSync(CONF, good + '\n[device broken]\nbaud = fast\n');
+  daemon.kill('SIGHUP');
+  await waitFor(daemon.log, /keeping the configuration that was running/, 10000, 'rejection');
+  assert.ok(daemon.log.some((l) => /senko\.conf:\d+: \[device broken\] baud/.test(l)), 'no file:line error in the log');
+  await waitFor(notes, /RELOADING=1/, 5000, 'RELOADING=1');
+  repo.commit({ 'main.py': 'print("v3")\n' });
+  await h.until(() => boards.every((b) => boardHas(b, 'main.py', 'print("v3")\n')), 20000, 'still syncing after a bad reload');
+  assert.equal(daemon.exitCode, null);
+});
+
+test('SIGHUP with a new board adds it; SIGUSR1 polls at once despite a 1 h interval', async () => {
+  boards.push(await h.startBoard({ dir: T, name: 'three' }));
+  conf({ interval: '1h' });
+  daemon.kill('SIGHUP');
+  await waitFor(daemon.log, /configuration reloaded: 1 source, 3 devices/, 10000, 'reload');
+  await h.until(() => boardHas(boards[2], 'main.py', 'print("v3")\n'), 20000, 'the new board synced');
+  repo.commit({ 'main.py': 'print("v4")\n' });
+  const before = daemon.log.length;
+  daemon.kill('SIGUSR1');
+  await h.until(() => boards.every((b) => boardHas(b, 'main.py', 'print("v4")\n')), 20000, 'v4 after SIGUSR1');
+  assert.ok(daemon.log.slice(before).some((l) => /SIGUSR1: polling now/.test(l)));
+});
+
+test('idle: no CPU to speak of over 10 s', async () => {
+  // Let the last cycle finish, then measure.
+  await new Promise((r) => setTimeout(r, 1000));
+  const t0 = cpuTicks(daemon.pid);
+  await new Promise((r) => setTimeout(r, 10000));
+  const used = cpuTicks(daemon.pid) - t0;
+  assert.ok(used <= 5, `senkod used ${used / TICKS} s of CPU in 10 s of idling`);
+});
+
+test('SIGTERM in the middle of a push: exits within 5 s, no truncated file on the board', async () => {
+  // A slow board (the real 115200 baud) and a 64 KB file: ~6 s on the line.
+  const slow = await h.startBoard({ dir: T, name: 'slow', baud: 115200 });
+  boards.push(slow);
+  conf({ interval: '1h' });
+  daemon.kill('SIGHUP');
+  await waitFor(daemon.log, /configuration reloaded: 1 source, 4 devices/, 10000, 'reload');
+  await h.until(() => boardHas(slow, 'main.py', 'print("v4")\n'), 30000, 'slow board synced');
+  const big = crypto.randomBytes(64 * 1024);
+  repo.commit({ 'big.bin': big, 'after.py': 'Z = 1\n' });
+  const rx0 = slow.counters().rx_bytes;
+  daemon.kill('SIGUSR1');
+  await h.until(() => (slow.counters() || {}).rx_bytes > rx0 + 8000, 20000, 'push under way');
+  const t0 = Date.now();
+  const exited = new Promise((r) => daemon.on('exit', (code) => r(code)));
+  daemon.kill('SIGTERM');
+  const code = await exited;
+  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms to stop`);
+  assert.equal(code, 0);
+  await waitFor(notes, /STOPPING=1/, 2000, 'STOPPING=1');
+  await slow.stop();
+  const files = h.readTree(slow.flash);
+  if (files['big.bin']) assert.ok(files['big.bin'].equals(big), 'big.bin is truncated');
+  assert.equal(files['main.py'].toString(), 'print("v4")\n');
+});
+
+test.after(async () => {
+  if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
+  if (listener) listener.kill('SIGKILL');
+  await Promise.all(boards.map((b) => b.stop()));
+  if (gh) gh.stop();
+});
