@@ -223,8 +223,11 @@ lockfile_take(struct serial *s)
 		return 0;
 	}
 	lockfile = xasprintf("%s/LCK..%s", dir, basename_of(s->real));
-	tmp = xasprintf("%s/LCK.senko.%ld", dir, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* Unique per call: the threads of one process share its PID. */
+	tmp = xasprintf("%s/LCK.senko.XXXXXX", dir);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd != -1)
+		fchmod(fd, 0644);
 	if (fd == -1) {
 		log_debug("cannot create '%s' (%s): locking %s with flock "
 		    "alone", tmp, strerror(errno), s->real);
