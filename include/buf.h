@@ -44,6 +44,9 @@ int buf_addf(struct buf *b, const char *fmt, ...)
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* Append len bytes of data as base64 (RFC 4648, with padding). */
+int buf_add_base64(struct buf *b, const void *data, size_t len);
+
 /* Remove the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 /* Drop trailing whitespace. */

@@ -45,6 +45,8 @@ void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 /* Log at error level (log_fail adds strerror(errno)); return -1. */
 int log_fail(const char *fmt, ...) LOG_PRINTF(1, 2);
 int log_failx(const char *fmt, ...) LOG_PRINTF(1, 2);
+/* Log at error level, set errno to err (for callers that branch on it). */
+int log_fail_errno(int err, const char *fmt, ...) LOG_PRINTF(2, 3);
 
 void fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <ctype.h>
 
+#include <openssl/evp.h>
+
 #include "buf.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -128,6 +130,20 @@ buf_addf(struct buf *b, const char *fmt, ...)
 	rc = buf_vaddf(b, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+int
+buf_add_base64(struct buf *b, const void *data, size_t len)
+{
+	size_t n = 4 * ((len + 2) / 3);
+
+	if (buf_grow(b, n) == -1)
+		return -1;
+	/* EVP_EncodeBlock writes n characters and a NUL: room is there. */
+	EVP_EncodeBlock((unsigned char *)b->data + b->len, data, (int)len);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
 }
 
 void

@@ -30,56 +30,11 @@
 #define WRITE_CHUNK 1536 /* data bytes per run: 2 KB of base64 source */
 #define READ_MAX (4u * 1024 * 1024)
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void
-b64_encode(struct buf *out, const unsigned char *p, size_t len)
-{
-	size_t i;
-	unsigned v;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-		buf_addch(out, b64chars[v >> 18 & 63]);
-		buf_addch(out, b64chars[v >> 12 & 63]);
-		buf_addch(out, b64chars[v >> 6 & 63]);
-		buf_addch(out, b64chars[v & 63]);
-	}
-	if (len - i == 1) {
-		v = (unsigned)p[i] << 16;
-		buf_addch(out, b64chars[v >> 18 & 63]);
-		buf_addch(out, b64chars[v >> 12 & 63]);
-		buf_addstr(out, "==");
-	} else if (len - i == 2) {
-		v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
-		buf_addch(out, b64chars[v >> 18 & 63]);
-		buf_addch(out, b64chars[v >> 12 & 63]);
-		buf_addch(out, b64chars[v >> 6 & 63]);
-		buf_addch(out, '=');
-	}
-}
-
-static int
-fail_errno(int err, const char *fmt, ...) LOG_PRINTF(2, 3);
-
-static int
-fail_errno(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vmsg(LOG_LEVEL_ERR, fmt, ap);
-	va_end(ap);
-	errno = err;
-	return -1;
-}
-
 static int
 check_path(struct repl *r, const char *path)
 {
 	if (path == NULL || path[0] != '/')
-		return fail_errno(EINVAL, "%s: board path '%s' is not "
+		return log_fail_errno(EINVAL, "%s: board path '%s' is not "
 		    "absolute", repl_port(r), path ? path : "(null)");
 	return 0;
 }
@@ -106,7 +61,7 @@ run(struct repl *r, const struct buf *code, struct buf *out,
 	if (repl_exec_quiet(r, code->data, out) == 0)
 		return 0;
 	if (errno == EREMOTEIO)
-		return fail_errno(EREMOTEIO, "cannot %s on %s: %s", what,
+		return log_fail_errno(EREMOTEIO, "cannot %s on %s: %s", what,
 		    repl_port(r), repl_last_exception(r));
 	return -1;
 }
@@ -264,7 +219,7 @@ devfs_stat(struct repl *r, const char *path, uint64_t *size, bool *is_dir)
 		rc = -1;
 	} else if (rc == 0) {
 		if (sscanf(out.data, "S %d %llu", &dir, &n) != 2)
-			rc = fail_errno(EIO, "%s: cannot parse the answer to "
+			rc = log_fail_errno(EIO, "%s: cannot parse the answer to "
 			    "stat '%s'", repl_port(r), path);
 		else {
 			if (size != NULL)
@@ -401,7 +356,7 @@ devfs_list(struct repl *r, const char *dir, struct devfs_list *out)
 	rc = run(r, &code, &res, what.data);
 	if (rc == 0 && parse_list(res.data, out) == -1) {
 		devfs_list_release(out);
-		rc = fail_errno(EIO, "%s: cannot parse the listing of '%s'",
+		rc = log_fail_errno(EIO, "%s: cannot parse the listing of '%s'",
 		    repl_port(r), dir);
 	}
 	buf_release(&code);
@@ -449,7 +404,7 @@ devfs_read(struct repl *r, const char *path, struct buf *out)
 		    hex_decode(out, res.data + 1, res.len - 1) == -1) {
 			out->len = start;
 			out->data[start] = '\0';
-			rc = fail_errno(EIO, "%s: cannot decode the contents "
+			rc = log_fail_errno(EIO, "%s: cannot decode the contents "
 			    "of '%s'", repl_port(r), path);
 		}
 	}
@@ -489,7 +444,7 @@ devfs_hash(struct repl *r, const char *path, char hex[DEVFS_HASH_HEXSZ])
 	if (check_path(r, path) == -1)
 		return -1;
 	if (algo == DEVFS_HASH_SHA256 && !repl_info(r)->has_sha256)
-		return fail_errno(ENOTSUP, "%s: the board has neither "
+		return log_fail_errno(ENOTSUP, "%s: the board has neither "
 		    "hashlib.sha1 nor hashlib.sha256; cannot hash files on "
 		    "it", repl_port(r));
 	buf_addstr(&code,
@@ -525,7 +480,7 @@ devfs_hash(struct repl *r, const char *path, char hex[DEVFS_HASH_HEXSZ])
 		rc = -1;
 	} else if (rc == 0 && (out.len != want ||
 	    !is_hex_digest(out.data, want))) {
-		rc = fail_errno(EIO, "%s: unexpected hash of '%s' from the "
+		rc = log_fail_errno(EIO, "%s: unexpected hash of '%s' from the "
 		    "board", repl_port(r), path);
 	} else if (rc == 0)
 		memcpy(hex, out.data, want + 1);
@@ -637,7 +592,7 @@ devfs_write_small(struct repl *r, const char *path, const void *data,
 		add_path(&code, tmp);
 		buf_addf(&code, ",'%s') as f:\n f.write(binascii."
 		    "a2b_base64(b'", off == 0 ? "wb" : "ab");
-		b64_encode(&code, p + off, n);
+		buf_add_base64(&code, p + off, n);
 		buf_addstr(&code, "'))\n");
 		rc = run(r, &code, NULL, what.data);
 		off += n;
@@ -646,7 +601,7 @@ devfs_write_small(struct repl *r, const char *path, const void *data,
 		rc = devfs_hash(r, tmp, got);
 	if (rc == 0 && strcmp(want, got) != 0) {
 		devfs_remove(r, tmp);
-		rc = fail_errno(EIO, "%s: '%s' was corrupted on the way "
+		rc = log_fail_errno(EIO, "%s: '%s' was corrupted on the way "
 		    "(board hash %s, expected %s); the old file is kept",
 		    repl_port(r), path, got, want);
 	} else if (rc == 0)

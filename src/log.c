@@ -174,6 +174,14 @@ log_failx(const char *fmt, ...)
 	return -1;
 }
 
+int
+log_fail_errno(int err, const char *fmt, ...)
+{
+	LOG_VA(LOG_LEVEL_ERR, fmt);
+	errno = err;
+	return -1;
+}
+
 void
 fatal(const char *fmt, ...)
 {

@@ -774,36 +774,6 @@ end_run(struct push *px)
 
 /* -------------------------------------------------- base64 fallback */
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void
-b64_add(struct buf *out, const unsigned char *p, size_t len)
-{
-	size_t i;
-	unsigned v;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-		buf_addch(out, b64chars[v >> 18 & 63]);
-		buf_addch(out, b64chars[v >> 12 & 63]);
-		buf_addch(out, b64chars[v >> 6 & 63]);
-		buf_addch(out, b64chars[v & 63]);
-	}
-	if (len - i == 1) {
-		v = (unsigned)p[i] << 16;
-		buf_addch(out, b64chars[v >> 18 & 63]);
-		buf_addch(out, b64chars[v >> 12 & 63]);
-		buf_addstr(out, "==");
-	} else if (len - i == 2) {
-		v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
-		buf_addch(out, b64chars[v >> 18 & 63]);
-		buf_addch(out, b64chars[v >> 12 & 63]);
-		buf_addch(out, b64chars[v >> 6 & 63]);
-		buf_addch(out, '=');
-	}
-}
-
 static enum attempt
 b64_file(struct push *px, const struct devfs_push_item *it,
     const struct prepared *pf)
@@ -831,7 +801,7 @@ b64_file(struct push *px, const struct devfs_push_item *it,
 		    pf->data.len - off : px->b64_chunk;
 		buf_reset(&code);
 		buf_addstr(&code, "_senko_bw(b'");
-		b64_add(&code, (const unsigned char *)pf->data.data + off, n);
+		buf_add_base64(&code, pf->data.data + off, n);
 		buf_addstr(&code, "')\n");
 		if (repl_exec(px->r, code.data, NULL) == -1) {
 			if (errno == EREMOTEIO)

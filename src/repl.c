@@ -231,21 +231,6 @@ rx_drain(struct repl *r, int quiet_ms, int64_t deadline)
 	return 0;
 }
 
-static int
-fail_errno(int err, const char *fmt, ...) LOG_PRINTF(2, 3);
-
-static int
-fail_errno(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vmsg(LOG_LEVEL_ERR, fmt, ap);
-	va_end(ap);
-	errno = err;
-	return -1;
-}
-
 /*
  * Interrupt whatever runs and get to the raw REPL's prompt, retrying with
  * growing pauses until total_ms have passed (a board still booting, or a
@@ -330,7 +315,7 @@ read_reply_failed(struct repl *r, const char *what)
 {
 	if (errno == ETIMEDOUT) {
 		r->state = REPL_UNKNOWN;
-		return fail_errno(ETIMEDOUT, "%s: the board stopped answering "
+		return log_fail_errno(ETIMEDOUT, "%s: the board stopped answering "
 		    "(%s)", r->port, what);
 	}
 	return -1;
@@ -575,7 +560,7 @@ stage_plain(struct repl *r, const char *code, size_t len)
 		    r->port, r->plain_pause_ms);
 	}
 	if (rc == -1 && (tries == 4 || errno == ETIMEDOUT))
-		rc = fail_errno(EIO, "%s: code kept arriving damaged; this "
+		rc = log_fail_errno(EIO, "%s: code kept arriving damaged; this "
 		    "firmware has no raw-paste flow control: update "
 		    "MicroPython (1.14+) or lower the baud rate", r->port);
 	buf_release(&stage);
@@ -593,7 +578,7 @@ run(struct repl *r, const char *code, struct buf *out, bool quiet)
 	r->exc_line[0] = '\0';
 	buf_reset(&r->exc);
 	if (strpbrk(code, "\x03\x04") != NULL)
-		return fail_errno(EINVAL, "%s: code to run contains the "
+		return log_fail_errno(EINVAL, "%s: code to run contains the "
 		    "bytes 03/04, which the raw REPL treats as commands",
 		    r->port);
 	if (len == 0)
@@ -635,7 +620,7 @@ run(struct repl *r, const char *code, struct buf *out, bool quiet)
 		return -1;
 	}
 	if (overflow)
-		return fail_errno(ENOBUFS, "%s: the code printed more than "
+		return log_fail_errno(ENOBUFS, "%s: the code printed more than "
 		    "the buffer holds (%zu bytes)", r->port, out->len);
 	return 0;
 }

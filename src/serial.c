@@ -368,12 +368,8 @@ serial_open(const char *path, unsigned baud)
 	holder = lockfile_take(s);
 	if (holder > 0)
 		return busy(s, holder);
-	if (holder == -1) {
-		saved = errno;
-		serial_close(s);
-		errno = saved;
-		return NULL;
-	}
+	/* holder == -1: the UUCP lock file could not be made (logged); the
+	 * flock already keeps other senko processes off this port. */
 	if (setup_termios(s, baud) == -1) {
 		saved = errno;
 		serial_close(s);

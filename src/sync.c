@@ -83,9 +83,12 @@ stop_requested(const struct sync_run *run)
 static void
 job_fail(struct board_job *job, enum device_state state, const char *why)
 {
+	const char *last = log_last_error();
+
 	job->res->state = state;
 	snprintf(job->res->error, sizeof(job->res->error), "%s",
-	    why && *why ? why : log_last_error());
+	    why && *why ? why : *last ? last : "failed without a message; "
+	    "run with -v for details");
 }
 
 /* ---------------------------------------------------------------- reconcile */
@@ -103,16 +106,15 @@ relative_to_dest(const char *dest, const char *board_path)
 	return board_path + n + 1;
 }
 
-/* Does the file at board_path hold blob sha?  Hashes on the board. */
+/* Does a board file whose hash is board_hex hold blob sha? */
 static int
-board_file_is(struct board_job *job, const char *board_path,
-    const char *board_hex, const char *sha, bool *same)
+board_file_is(struct board_job *job, const char *board_hex, const char *sha,
+    bool *same)
 {
 	char host_hex[DEVFS_HASH_HEXSZ];
 	uint64_t size;
 	int fd;
 
-	(void)board_path;
 	*same = false;
 	if (devfs_hash_algo(job->repl) == DEVFS_HASH_GIT_SHA1) {
 		*same = strcmp(board_hex, sha) == 0;
@@ -220,7 +222,7 @@ adopt_board_file(struct board_job *job, const struct manifest_entry *size,
 	for (i = 0; i < 2; i++) {
 		if (cands[i] == NULL || cands[i]->size != size->size)
 			continue;
-		rc = board_file_is(job, bpath, hex, cands[i]->sha, &same);
+		rc = board_file_is(job, hex, cands[i]->sha, &same);
 		if (rc == -1 || same)
 			break;
 	}

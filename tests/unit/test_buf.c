@@ -84,6 +84,25 @@ test_rtrim(void **state)
 	buf_release(&b);
 }
 
+static void
+test_base64(void **state)
+{
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	buf_add_base64(&b, "", 0);
+	assert_string_equal(b.data, "");
+	buf_add_base64(&b, "f", 1);
+	buf_addch(&b, ' ');
+	buf_add_base64(&b, "fo", 2);
+	buf_addch(&b, ' ');
+	buf_add_base64(&b, "foobar", 6);
+	buf_addch(&b, ' ');
+	buf_add_base64(&b, "\xff\x00\xfe", 3);
+	assert_string_equal(b.data, "Zg== Zm8= Zm9vYmFy /wD+");
+	buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -93,6 +112,7 @@ main(void)
 		cmocka_unit_test(test_binary_with_nul),
 		cmocka_unit_test(test_cap_refuses),
 		cmocka_unit_test(test_rtrim),
+		cmocka_unit_test(test_base64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
