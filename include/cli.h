@@ -38,6 +38,9 @@ extern const struct cli_command cli_commands[];
 /* Look a command up by name; NULL if there is none. */
 const struct cli_command *cli_find_command(const char *name);
 void cli_usage(FILE *out);
+/* The device called name, or NULL after saying there is none. */
+const struct config_device *cli_find_device(struct cli *cli,
+    const char *name);
 /* Print "usage: senko CMD ARGS" for cmd to stderr; returns CLI_EXIT_USAGE. */
 int cli_command_usage(const struct cli_command *cmd);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "log.h"
 #include "banned.h"
 
 const struct cli_command cli_commands[] = {
@@ -63,4 +64,14 @@ cli_command_usage(const struct cli_command *cmd)
 {
 	fprintf(stderr, "usage: senko %s %s\n", cmd->name, cmd->usage);
 	return CLI_EXIT_USAGE;
+}
+
+const struct config_device *
+cli_find_device(struct cli *cli, const char *name)
+{
+	const struct config_device *dev = config_find_device(cli->cfg, name);
+
+	if (dev == NULL)
+		log_failx("no [device %s] in %s", name, cli->cfg->path);
+	return dev;
 }

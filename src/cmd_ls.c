@@ -35,11 +35,9 @@ cmd_ls(struct cli *cli, int argc, char **argv)
 
 	if (argc != 2)
 		return cli_command_usage(cli_find_command("ls"));
-	dev = config_find_device(cli->cfg, argv[1]);
-	if (dev == NULL) {
-		log_warnx("no [device %s] in %s", argv[1], cli->cfg->path);
+	dev = cli_find_device(cli, argv[1]);
+	if (dev == NULL)
 		return CLI_EXIT_USAGE;
-	}
 	r = repl_open(dev->port, dev->baud);
 	if (r == NULL)
 		return CLI_EXIT_FAILED;

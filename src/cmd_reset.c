@@ -25,11 +25,9 @@ cmd_reset(struct cli *cli, int argc, char **argv)
 
 	if (argc != 2 && argc != 3)
 		return cli_command_usage(cli_find_command("reset"));
-	dev = config_find_device(cli->cfg, argv[1]);
-	if (dev == NULL) {
-		log_warnx("no [device %s] in %s", argv[1], cli->cfg->path);
+	dev = cli_find_device(cli, argv[1]);
+	if (dev == NULL)
 		return CLI_EXIT_USAGE;
-	}
 	hard = dev->reset == RESET_HARD;
 	if (argc == 3) {
 		if (strcmp(argv[2], "hard") != 0 &&

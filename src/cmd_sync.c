@@ -57,22 +57,20 @@ print_sources(const struct config *cfg, const struct sync_report *rep)
 
 /* Mark the named devices due; NULL names = every device. */
 static int
-select_devices(const struct config *cfg, char **names, int n, bool *due)
+select_devices(struct cli *cli, char **names, int n, bool *due)
 {
+	const struct config *cfg = cli->cfg;
 	int i;
 	size_t d;
 
 	for (d = 0; d < cfg->ndevices; d++)
 		due[d] = n == 0;
 	for (i = 0; i < n; i++) {
-		const struct config_device *dev = config_find_device(cfg,
+		const struct config_device *dev = cli_find_device(cli,
 		    names[i]);
 
-		if (dev == NULL) {
-			fprintf(stderr, "senko: no device '%s' in %s\n",
-			    names[i], cfg->path);
+		if (dev == NULL)
 			return -1;
-		}
 		due[dev - cfg->devices] = true;
 	}
 	return 0;
@@ -89,7 +87,7 @@ run_cycle(struct cli *cli, struct sync_options *opts, char **names, int n)
 
 	due = xcalloc(cli->cfg->ndevices ? cli->cfg->ndevices : 1,
 	    sizeof(*due));
-	if (select_devices(cli->cfg, names, n, due) == -1) {
+	if (select_devices(cli, names, n, due) == -1) {
 		free(due);
 		return CLI_EXIT_USAGE;
 	}

@@ -160,11 +160,9 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 
 	if (argc != 2)
 		return cli_command_usage(cli_find_command("verify"));
-	dev = config_find_device(cli->cfg, argv[1]);
-	if (dev == NULL) {
-		log_warnx("no [device %s] in %s", argv[1], cli->cfg->path);
+	dev = cli_find_device(cli, argv[1]);
+	if (dev == NULL)
 		return CLI_EXIT_USAGE;
-	}
 	mirror = xasprintf("%s/devices/%s/mirror", cli->cfg->state_dir,
 	    dev->name);
 	if (stat(mirror, &st) == -1 || !S_ISDIR(st.st_mode)) {
