@@ -65,6 +65,8 @@ struct board_job {
 	struct mirror mirror;
 	struct repl *repl;
 	uint64_t bytes_before_group;  /* for progress */
+	char platform[32];            /* from the board's probe, for status */
+	char version[64];
 };
 
 static bool
@@ -502,6 +504,8 @@ sync_on_board(struct board_job *job, struct manifest *mm, struct plan *p)
 		return;
 	}
 	info = repl_info(job->repl);
+	snprintf(job->platform, sizeof(job->platform), "%s", info->platform);
+	snprintf(job->version, sizeof(job->version), "%s", info->version);
 	log_debug("%s: MicroPython %s on %s", job->dev->name, info->version,
 	    info->platform);
 	if (devfs_clean_temps(job->repl, job->dev->dest) == -1 ||
@@ -558,6 +562,10 @@ save_status(struct board_job *job)
 		st.last_success = now;
 		snprintf(st.commit, sizeof(st.commit), "%s",
 		    job->mirror.commit);
+	}
+	if (*job->platform) {
+		snprintf(st.platform, sizeof(st.platform), "%s", job->platform);
+		snprintf(st.version, sizeof(st.version), "%s", job->version);
 	}
 	st.files_sent = job->res->files_sent;
 	st.bytes_sent = job->res->bytes_sent;

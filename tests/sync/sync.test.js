@@ -108,7 +108,13 @@ test('one file changed: one blob downloaded once; each board receives only that 
   await gh.clearLog();
   const before = rx();
   FILES['app/lib/util.py'] = 'X = 2\n' + '# padding\n'.repeat(200);
-  repo.commit({ 'app/lib/util.py': FILES['app/lib/util.py'] });
+  const commit = repo.commit({ 'app/lib/util.py': FILES['app/lib/util.py'] });
+  // senko check sees it without touching a board: exit 100, per device.
+  const chk = await h.senko(['-c', CONF, 'check']);
+  assert.equal(chk.code, 100, chk.stdout + chk.stderr);
+  for (const name of ['kitchen', 'garage', 'lab'])
+    assert.match(chk.stdout, new RegExp(`^${name}: 1 file to write .* -> ${commit.slice(0, 7)}$`, 'm'));
+  assert.deepEqual(rx(), before, 'senko check talked to a board');
   const r = await once();
   assert.equal(r.code, 0, r.stderr);
   const paths = await requests();
@@ -123,6 +129,12 @@ test('one file changed: one blob downloaded once; each board receives only that 
     const sent = n - before[i];
     assert.ok(sent > 0 && sent < total, `${boards[i].name} received ${sent} bytes (app is ${total})`);
   });
+});
+
+test('senko check after the sync: exit 0, every device up to date', async () => {
+  const chk = await h.senko(['-c', CONF, 'check']);
+  assert.equal(chk.code, 0, chk.stdout + chk.stderr);
+  assert.equal((chk.stdout.match(/: up to date at /g) || []).length, 3, chk.stdout);
 });
 
 test('deleted upstream: gone with prune = yes, kept with prune = no; user files untouched', async () => {
