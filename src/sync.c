@@ -28,6 +28,7 @@
 #include "plan.h"
 #include "progress.h"
 #include "repl.h"
+#include "serial.h"
 #include "status.h"
 #include "store.h"
 #include "sync.h"
@@ -463,6 +464,29 @@ reset_board(struct board_job *job)
 
 /* ----------------------------------------------------------------- device */
 
+/*
+ * A board that keeps the raw REPL away (a main.py that ignores Ctrl-C, or
+ * a push receiver left running by a senko that was killed) only answers
+ * after a reset.  With reset = hard, pulse the lines once and try again.
+ */
+static struct repl *
+open_after_hard_reset(struct board_job *job)
+{
+	struct serial *s;
+	int rc;
+
+	log_notice("%s: no raw REPL; trying a hard reset (reset = hard)",
+	    job->dev->name);
+	s = serial_open(job->dev->port, job->dev->baud);
+	if (s == NULL)
+		return NULL;
+	rc = serial_pulse_reset(s);
+	serial_close(s);
+	if (rc == -1)
+		return NULL;
+	return repl_open(job->dev->port, job->dev->baud);
+}
+
 static struct repl *
 open_board(struct board_job *job)
 {
@@ -470,6 +494,9 @@ open_board(struct board_job *job)
 
 	for (;;) {
 		r = repl_open(job->dev->port, job->dev->baud);
+		if (r == NULL && errno == ETIMEDOUT &&
+		    job->dev->reset == RESET_HARD)
+			return open_after_hard_reset(job);
 		if (r != NULL || errno != EBUSY || !job->run->opts->wait_busy ||
 		    stop_requested(job->run))
 			return r;

@@ -241,6 +241,24 @@ test('hostile tree paths never reach a board nor escape the mirror', async () =>
   assert.ok(fs.existsSync(path.join(boards[0].flash, 'new.py')), r.stderr);
 });
 
+test('a board that keeps the REPL away: reset = hard is tried, and a pty says it cannot', async () => {
+  const dir = path.join(T, 'stuck.flash');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'main.py'),
+    'import micropython, time\nmicropython.kbd_intr(-1)\nwhile True:\n    time.sleep(1)\n');
+  const b = await h.startBoard({ dir: T, name: 'stuck' });
+  const conf = h.writeConfig(path.join(T, 'stuck.conf'), {
+    senkod: { state_dir: path.join(T, 'stuck-state'), api_url: gh.base },
+    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
+    devices: { stuck: { port: b.link, baud: 1000000, source: 'app', reset: 'hard' } },
+  });
+  const r = await h.senkod(['-c', conf, '--once']);
+  await b.stop();
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /stuck: no raw REPL; trying a hard reset/);
+  assert.match(r.stderr, /no DTR\/RTS lines/);
+});
+
 test.after(async () => {
   if (boards) await Promise.all(boards.map((b) => b.stop()));
   if (gh) gh.stop();
