@@ -55,6 +55,7 @@
 #include "devfs.h"
 #include "githash.h"
 #include "log.h"
+#include "path.h"
 #include "repl.h"
 #include "serial.h"
 #include "xalloc.h"
@@ -998,6 +999,78 @@ push_items(struct push *px, struct devfs_push_item *items, size_t n,
 	}
 	buf_release(&h);
 	return a == ATTEMPT_LOST ? -1 : failed;
+}
+
+/* ------------------------------------------------------------ rescue */
+
+#define RESCUE_MAX_BYTES (160 * 1024) /* more than a run can still want */
+#define RESCUE_QUIET_CHUNKS 10        /* > a garbled header's 771 bytes */
+
+/*
+ * Read what the board says within ms; note '+' (it took data), '\n' (the
+ * end of a verdict line: it waits between files) and '>' (the prompt).
+ */
+static void
+rescue_listen(struct serial *s, int ms, bool *credit, bool *between,
+    bool *prompt)
+{
+	unsigned char b[256];
+	ssize_t n, i;
+
+	*credit = *prompt = false;
+	while ((n = serial_read(s, b, sizeof(b), ms)) > 0) {
+		for (i = 0; i < n; i++) {
+			*credit |= b[i] == '+';
+			*between |= b[i] == '\n';
+			*prompt |= b[i] == '>';
+		}
+		if (log_verbosity() > 0) {
+			struct buf q = BUF_INIT;
+
+			path_quote(&q, (const char *)b, (size_t)n);
+			log_debug("rescue: board said '%s'", q.data);
+			buf_release(&q);
+		}
+		ms = 5;
+	}
+}
+
+int
+devfs_push_rescue(const char *port, unsigned baud)
+{
+	unsigned char fill[128];
+	struct serial *s;
+	size_t sent = 0;
+	int quiet = 0, tries;
+	bool credit, between = false, prompt = false;
+
+	s = serial_open(port, baud);
+	if (s == NULL)
+		return -1;
+	memset(fill, 0x03, sizeof(fill));
+	/* While '+' comes back the receiver is eating file data: feed it. */
+	while (sent < RESCUE_MAX_BYTES && quiet < RESCUE_QUIET_CHUNKS &&
+	    !between && !prompt) {
+		if (serial_write(s, fill, sizeof(fill), 2000) == -1)
+			goto fail;
+		sent += sizeof(fill);
+		rescue_listen(s, 60, &credit, &between, &prompt);
+		quiet = credit ? 0 : quiet + 1;
+	}
+	/* Between files it skips 03 and ends the run on 'Q'. */
+	for (tries = 0; tries < 3 && !prompt; tries++) {
+		if (serial_write(s, "Q", 1, 1000) == -1)
+			goto fail;
+		rescue_listen(s, 3000, &credit, &between, &prompt);
+	}
+	serial_close(s);
+	if (prompt)
+		log_notice("%s: freed the board from an interrupted push (%zu "
+		    "filler bytes)", port, sent);
+	return prompt ? 0 : -1;
+fail:
+	serial_close(s);
+	return -1;
 }
 
 int

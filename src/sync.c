@@ -465,9 +465,8 @@ reset_board(struct board_job *job)
 /* ----------------------------------------------------------------- device */
 
 /*
- * A board that keeps the raw REPL away (a main.py that ignores Ctrl-C, or
- * a push receiver left running by a senko that was killed) only answers
- * after a reset.  With reset = hard, pulse the lines once and try again.
+ * A board that keeps the raw REPL away (a main.py that ignores Ctrl-C)
+ * only answers after a reset.  With reset = hard, pulse the lines once and try again.
  */
 static struct repl *
 open_after_hard_reset(struct board_job *job)
@@ -494,6 +493,13 @@ open_board(struct board_job *job)
 
 	for (;;) {
 		r = repl_open(job->dev->port, job->dev->baud);
+		if (r == NULL && errno == ETIMEDOUT) {
+			if (devfs_push_rescue(job->dev->port,
+			    job->dev->baud) == 0)
+				r = repl_open(job->dev->port, job->dev->baud);
+			else
+				errno = ETIMEDOUT;
+		}
 		if (r == NULL && errno == ETIMEDOUT &&
 		    job->dev->reset == RESET_HARD)
 			return open_after_hard_reset(job);

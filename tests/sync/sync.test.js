@@ -74,7 +74,7 @@ const rx = () => boards.map((b) => (b.counters() || { rx_bytes: 0 }).rx_bytes);
 
 test('first sync: every board gets its files, honouring working_dir, files and dest', async () => {
   repo = h.makeRepo(REPOS, 'acme', 'fw', FILES);
-  gh = await h.startGitHub({ repos: REPOS });
+  gh = await h.startGitHub({ repos: REPOS, args: ['--rate-limit', '1000'] });
   boards = await Promise.all(['kitchen', 'garage', 'lab'].map((name) =>
     h.startBoard({ dir: T, name })));
   writeConf();
@@ -239,6 +239,35 @@ test('hostile tree paths never reach a board nor escape the mirror', async () =>
   assert.match(r.stderr, /refus|unsafe|hostile|\.\./i, 'the hostile entries were not reported');
   // The honest part of the commit still arrived.
   assert.ok(fs.existsSync(path.join(boards[0].flash, 'new.py')), r.stderr);
+});
+
+test('a push killed mid-stream leaves the board in the receiver; the next sync frees it', async () => {
+  const b = await h.startBoard({ dir: T, name: 'orphan', baud: 115200 });
+  const src = path.join(T, 'orphan.src');
+  fs.mkdirSync(src, { recursive: true });
+  fs.writeFileSync(path.join(src, 'a.py'), 'A = 1\n');
+  fs.writeFileSync(path.join(src, 'big.bin'), crypto.randomBytes(48 * 1024));
+  const push = h.track(require('child_process').spawn(path.join(h.BUILD, 'tests/helper-push'),
+    ['-b', '115200', b.link, src], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const exited = new Promise((r) => push.on('exit', r));
+  // a.py goes first; the 48 KB file then needs about 4 s of line time:
+  // kill the pusher a second into it, with Ctrl-C still off on the board.
+  await h.waitLine(push, /^done \/a\.py$/, 30000, 'helper-push');
+  await new Promise((r) => setTimeout(r, 1000));
+  push.kill('SIGKILL');
+  await exited;
+  const conf = h.writeConfig(path.join(T, 'orphan.conf'), {
+    senkod: { state_dir: path.join(T, 'orphan-state'), api_url: gh.base },
+    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
+    devices: { orphan: { port: b.link, baud: 115200, source: 'app', reset: 'none' } },
+  });
+  const r = await h.senkod(['-c', conf, '--once']);
+  await b.stop();
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /freed the board from an interrupted push/);
+  const files = boardFiles(b);
+  assert.ok(!files['big.bin'], 'a half-pushed file under its real name');
+  for (const [p, c] of Object.entries(appTree())) assert.ok(files[p] && files[p].equals(c), p);
 });
 
 test('a board that keeps the REPL away: reset = hard is tried, and a pty says it cannot', async () => {
