@@ -83,6 +83,8 @@ manifest_find(const struct manifest *m, const char *path)
 {
 	struct manifest_entry key;
 
+	if (m->n == 0)
+		return NULL; /* entries may be NULL: bsearch must not see it */
 	key.path = (char *)path;
 	return bsearch(&key, m->entries, m->n, sizeof(*m->entries),
 	    entry_cmp);
