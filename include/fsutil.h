@@ -14,6 +14,15 @@
 
 struct buf;
 
+/* write(2) all of data, retrying on EINTR and short writes; -1 on error
+ * with errno set (not logged: the caller names the file). */
+int fs_write_all(int fd, const void *data, size_t len);
+/*
+ * Remove files in dir whose names start with prefix and that are older
+ * than max_age seconds: temporaries left by a writer that died.  Links
+ * are not followed; errors are ignored (it is housekeeping).
+ */
+void fs_sweep_stale(const char *dir, const char *prefix, long max_age);
 /* mkdir -p; existing folders are fine. */
 int fs_mkdir_p(const char *path, mode_t mode);
 int fs_write_atomic(const char *path, const void *data, size_t len,

@@ -1,6 +1,7 @@
 /*
  * fsutil.c - atomic writes and friends; see fsutil.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -85,8 +87,8 @@ fs_mkstemp_beside(const char *path, char **tmp_path)
 	return fd;
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -112,7 +114,7 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	fd = fs_mkstemp_beside(path, &tmp);
 	if (fd == -1)
 		return -1;
-	if (write_all(fd, data, len) == -1) {
+	if (fs_write_all(fd, data, len) == -1) {
 		log_fail("cannot write '%s'", tmp);
 		goto out;
 	}
@@ -192,4 +194,26 @@ fs_remove_tree(const char *path)
 	if (lstat(path, &st) == -1)
 		return errno == ENOENT ? 0 : log_fail("cannot stat '%s'", path);
 	return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+void
+fs_sweep_stale(const char *dir, const char *prefix, long max_age)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	time_t now = time(NULL);
+	size_t n = strlen(prefix);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strncmp(de->d_name, prefix, n) != 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > max_age)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
 }

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -245,22 +246,6 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 	return len;
 }
 
-static int
-write_fd(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -275,7 +260,7 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	x->rs->bytes += len;
 	if (x->to_fd) {
-		if (write_fd(rq->fd, data, len) == -1) {
+		if (fs_write_all(rq->fd, data, len) == -1) {
 			x->fd_errno = errno;
 			return 0;
 		}

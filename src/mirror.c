@@ -293,28 +293,6 @@ index_load(struct mirror *m)
 	buf_release(&text);
 }
 
-static void
-sweep_stale_tmp(const struct mirror *m)
-{
-	DIR *d = opendir(m->tmp);
-	struct dirent *de;
-	time_t now = time(NULL);
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (strncmp(de->d_name, "put-", 4) != 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now - st.st_mtime > MIRROR_STALE_TMP_SECONDS)
-			unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
-}
-
 int
 mirror_open(struct mirror *m, const char *state_dir, const char *name)
 {
@@ -332,7 +310,7 @@ mirror_open(struct mirror *m, const char *state_dir, const char *name)
 	if (fs_mkdir_p(m->root, 0755) == -1 || fs_mkdir_p(m->tmp, 0700) == -1)
 		return log_failx("cannot create the mirror of '%s' in '%s': "
 		    "check state_dir and its permissions", name, m->dir);
-	sweep_stale_tmp(m);
+	fs_sweep_stale(m->tmp, "put-", MIRROR_STALE_TMP_SECONDS);
 	index_load(m);
 	return 0;
 }

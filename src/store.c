@@ -20,27 +20,6 @@
 /* A temporary file this old was left by a writer that died. */
 #define STORE_STALE_TMP_SECONDS 3600
 
-static void
-sweep_stale_tmp(const struct store *s)
-{
-	DIR *d = opendir(s->dir);
-	struct dirent *de;
-	time_t now = time(NULL);
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (strncmp(de->d_name, "tmp-", 4) != 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
-		    now - st.st_mtime > STORE_STALE_TMP_SECONDS)
-			unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
-}
-
 int
 store_init(struct store *s, const char *state_dir)
 {
@@ -51,7 +30,7 @@ store_init(struct store *s, const char *state_dir)
 		store_release(s);
 		return -1;
 	}
-	sweep_stale_tmp(s);
+	fs_sweep_stale(s->dir, "tmp-", STORE_STALE_TMP_SECONDS);
 	return 0;
 }
 
@@ -160,23 +139,13 @@ store_add_mem(const struct store *s, const void *data, size_t len,
     const char *sha)
 {
 	struct store_tmp t;
-	const char *p = data;
-	size_t left = len;
 
 	if (store_begin(s, &t) == -1)
 		return -1;
-	while (left > 0) {
-		ssize_t n = write(t.fd, p, left);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			log_fail("cannot write '%s'", t.path);
-			store_abort(&t);
-			return -1;
-		}
-		p += n;
-		left -= (size_t)n;
+	if (fs_write_all(t.fd, data, len) == -1) {
+		log_fail("cannot write '%s'", t.path);
+		store_abort(&t);
+		return -1;
 	}
 	return store_commit(s, &t, sha);
 }
