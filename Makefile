@@ -45,7 +45,8 @@ BUILD = build
 endif
 
 MAIN_SRCS = src/senko.c src/senkod.c
-LIB_SRCS = $(filter-out $(MAIN_SRCS),$(wildcard src/*.c))
+# Modules may live in wings (src/board/, src/forge/): architecture notes.
+LIB_SRCS = $(filter-out $(MAIN_SRCS),$(wildcard src/*.c src/*/*.c))
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB = $(BUILD)/libsenko.a
 PROGS = $(BUILD)/senko $(if $(wildcard src/senkod.c),$(BUILD)/senkod)
@@ -136,4 +137,4 @@ clean:
 .PHONY: all check bench deps install clean
 .SECONDARY:
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)
