@@ -65,8 +65,9 @@ FUZZ_CC = clang
 FUZZ_BUILD = build/fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
-FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -Iinclude $(WARN) -O1 -g $(FUZZ_SAN) \
-	$(shell pkg-config --cflags $(PKGS))
+# The library's own flags (include paths, warnings), optimisation and
+# sanitizers aside.
+FUZZ_CFLAGS = $(filter-out $(CFLAGS) $(SAN),$(ALL_CFLAGS)) -O1 -g $(FUZZ_SAN)
 FUZZ_LIB = $(FUZZ_BUILD)/libsenko.a
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_PROGS = $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
@@ -102,7 +103,8 @@ $(BUILD)/tests/helper-%: tests/helpers/%.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP $(LDFLAGS) \
 		-o $@ $< $(LIB) $(LIBS)
 
-$(FUZZ_BUILD)/obj/%.o: src/%.c
+# After the regular library: headers it generates are then in place.
+$(FUZZ_BUILD)/obj/%.o: src/%.c | $(LIB)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
