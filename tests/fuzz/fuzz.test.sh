@@ -82,7 +82,9 @@ for name in "${names[@]}"; do
 		else
 			not_ok "fuzz_$name: the fuzzer failed (exit $rc), log $log"
 		fi
-		grep -E -m1 -A12 'ERROR: |runtime error|assertion|Assertion|deadly signal|timeout' "$log" | sed 's/^/# /'
+		# What broke and where, in senko's code (not libFuzzer's).
+		grep -E 'fuzz check failed|runtime error|ERROR: [A-Za-z]+Sanitizer|ERROR: libFuzzer: (timeout|out-of-memory)|SUMMARY:|#[0-9]+ 0x[0-9a-f]+ in [^ ]+ [^ ]*/(src|tests)/' \
+		    "$log" | head -15 | sed 's/^/# /'
 	fi
 done
 tap_done

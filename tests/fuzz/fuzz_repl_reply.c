@@ -12,7 +12,9 @@
  *               unplugged (EIO) rather than silent; FLAG_QUIET:
  *               repl_exec_quiet; FLAG_SMALL_OUT: a 64-byte output buffer;
  *               FLAG_RESET: a soft reset after the run; FLAG_TWICE: run
- *               the code a second time
+ *               the code a second time; FLAG_BYTEWISE: the port hands
+ *               out one byte per read (so the board knows what the host
+ *               has consumed, and the raw-paste credit is checked)
  *   byte 1      n, then n bytes: the code to run (up to a NUL)
  *   then        chunks: a length byte L and L bytes the board sends, or
  *               L = 0 for a silence that outlasts any wait.  A chunk
@@ -70,6 +72,21 @@ enum {
 	FLAG_SMALL_OUT = 0x04,
 	FLAG_RESET = 0x08,
 	FLAG_TWICE = 0x10,
+	FLAG_BYTEWISE = 0x20,
+};
+
+/*
+ * Raw-paste flow control as the board sees it, to check the host's side
+ * (with FLAG_BYTEWISE only: otherwise bytes the host has read ahead but
+ * not looked at yet would be taken for its answer):
+ * after "05 A 01" and the answer "R 01 W(2 bytes)" the host may send W
+ * bytes, and W more for each 01 the board sends, until it sends 04
+ * (shared/reference/raw-repl.md; pyboard.py's raw_paste_write).
+ */
+enum paste_phase {
+	PASTE_IDLE,
+	PASTE_ASKED,  /* the host sent 05 41 01; header bytes follow */
+	PASTE_DATA,   /* the window is open: host data is counted */
 };
 
 /* The board's side of the line: what the input says it sends. */
@@ -78,7 +95,12 @@ struct serial {
 	size_t len, pos;
 	size_t chunk_left; /* bytes of the current chunk not yet read */
 	bool vanish;
+	bool bytewise;
 	uint64_t sent, received;
+	enum paste_phase phase;
+	uint8_t header[4];
+	size_t header_len;
+	int64_t window, credit;
 };
 
 static struct serial *board; /* set up before each repl_open() */
@@ -114,6 +136,50 @@ gone(struct serial *s, int timeout_ms)
 	return 0;
 }
 
+/* Bytes the board sends: the raw-paste header, then credits. */
+static void
+paste_board_sent(struct serial *s, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s->phase == PASTE_ASKED) {
+			s->header[s->header_len++] = p[i];
+			if (s->header_len == 2 && (s->header[0] != 'R' ||
+			    s->header[1] != 0x01))
+				s->phase = PASTE_IDLE; /* refused: plain raw */
+			else if (s->header_len == 4) {
+				s->window = s->header[2] | s->header[3] << 8;
+				s->credit = s->window;
+				s->phase = PASTE_DATA;
+			}
+		} else if (s->phase == PASTE_DATA && p[i] == 0x01)
+			s->credit += s->window;
+	}
+}
+
+/* Bytes the host sends: count code against the credit. */
+static void
+paste_host_sent(struct serial *s, const uint8_t *p, size_t n)
+{
+	if (n == 3 && memcmp(p, "\x05" "A\x01", 3) == 0) {
+		s->phase = PASTE_ASKED;
+		s->header_len = 0;
+		return;
+	}
+	/* 03 (never in code) interrupts a paste; 04 ends the code. */
+	if (memchr(p, 0x03, n) != NULL || (n == 1 && p[0] == 0x04)) {
+		s->phase = PASTE_IDLE;
+		return;
+	}
+	if (s->phase != PASTE_DATA)
+		return;
+	s->credit -= (int64_t)n;
+	FUZZ_CHECK(s->credit >= 0, "raw-paste: the host sent %zu bytes, "
+	    "%lld past the credit the board gave (window %lld)", n,
+	    (long long)-s->credit, (long long)s->window);
+}
+
 ssize_t
 serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 {
@@ -134,7 +200,11 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 			s->chunk_left = s->len - s->pos;
 	}
 	n = len < s->chunk_left ? len : s->chunk_left;
+	if (s->bytewise)
+		n = 1;
 	memcpy(data, s->data + s->pos, n);
+	if (s->bytewise)
+		paste_board_sent(s, s->data + s->pos, n);
 	s->pos += n;
 	s->chunk_left -= n;
 	s->received += n;
@@ -145,12 +215,13 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 int
 serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 {
-	(void)data;
 	(void)timeout_ms;
 	if (s->vanish && s->pos >= s->len && s->chunk_left == 0) {
 		errno = EIO;
 		return -1;
 	}
+	if (s->bytewise)
+		paste_host_sent(s, data, len);
 	s->sent += len;
 	return 0;
 }
@@ -211,6 +282,7 @@ static void
 check_run(struct repl *r, int rc, int err, const struct buf *out)
 {
 	const char *exc = repl_last_exception(r);
+	size_t i;
 
 	FUZZ_CHECK(memchr(out->data, 0x04, out->len) == NULL,
 	    "the output holds the 04 that ends it");
@@ -218,8 +290,10 @@ check_run(struct repl *r, int rc, int err, const struct buf *out)
 	    "output past its cap");
 	FUZZ_CHECK(strlen(exc) < 256, "exception line of %zu bytes",
 	    strlen(exc));
-	FUZZ_CHECK(strchr(exc, '\n') == NULL, "exception line holds a line "
-	    "end: '%s'", exc);
+	for (i = 0; exc[i]; i++)
+		FUZZ_CHECK((unsigned char)exc[i] >= ' ' && exc[i] != 0x7f,
+		    "exception line holds the control byte %02x: '%s'",
+		    (unsigned char)exc[i], exc);
 	FUZZ_CHECK(strchr(repl_last_traceback(r), 0x04) == NULL,
 	    "the traceback holds the 04 that ends it");
 	if (rc == 0)
@@ -255,6 +329,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	board->data = data + 2 + n;
 	board->len = size - 2 - n;
 	board->vanish = flags & FLAG_VANISH;
+	board->bytewise = flags & FLAG_BYTEWISE;
 	virtual_ns = 1000000000;
 
 	r = repl_open("/dev/ttyFUZZ", 115200);
