@@ -561,6 +561,17 @@ strip_comment(const char *value)
 	return v;
 }
 
+/* Control bytes other than tab (which separates files). */
+static bool
+has_control(const char *value)
+{
+	for (; *value; value++)
+		if (((unsigned char)*value < 0x20 && *value != '\t') ||
+		    *value == 0x7f)
+			return true;
+	return false;
+}
+
 static int
 handle_key(void *user, const char *section, const char *name,
     const char *raw_value)
@@ -600,6 +611,14 @@ handle_key(void *user, const char *section, const char *name,
 	}
 	ctx->seen |= bit;
 	value = strip_comment(raw_value);
+	if (has_control(value)) {
+		/* A stray CR or escape would become part of a URL or path,
+		 * and print back as something else. */
+		conf_error(ctx, name, "the value holds a control character; "
+		    "write it as plain text");
+		free(value);
+		return 1;
+	}
 	if (kw->parse(ctx, (char *)ctx->object + kw->offset, value) == -1 &&
 	    kw->parse != parse_url && kw->parse != parse_files &&
 	    kw->parse != parse_working_dir && kw->parse != parse_dest)
@@ -956,47 +975,86 @@ print_duration(FILE *out, unsigned s)
 		fprintf(out, "%us", s);
 }
 
+/* The longest line read_line() takes: inih's buffer less "\n\0". */
+#define CONFIG_LINE_MAX (INI_MAX_LINE - 2)
+
+/*
+ * "key   = value", padded to width; "key=value" when that would make the
+ * line longer than the reader takes (a value read from a line fits so):
+ * what is printed must load again.
+ */
+static void
+print_value(FILE *out, const char *key, int width, const char *value)
+{
+	if ((size_t)width + 3 + strlen(value) <= CONFIG_LINE_MAX)
+		fprintf(out, "%-*s = %s\n", width, key, value);
+	else
+		fprintf(out, "%s=%s\n", key, value);
+}
+
+/* files, wrapped onto indented continuation lines within the limit. */
+static void
+print_files(FILE *out, const struct config_source *s)
+{
+	size_t j, col, n;
+
+	fprintf(out, "files       =");
+	col = 13;
+	for (j = 0; j < s->nfiles; j++) {
+		n = strlen(s->files[j]);
+		if (col > 1 && col + 1 + n > 78) {
+			fprintf(out, "\n");
+			col = 0;
+		}
+		fprintf(out, " %s", s->files[j]);
+		col += 1 + n;
+	}
+	fprintf(out, "%s\n", s->nfiles ? "" : " # (all files)");
+}
+
 void
 config_print(const struct config *cfg, FILE *out)
 {
 	const char *env = getenv("SENKO_TOKEN");
-	size_t i, j;
+	size_t i;
 
 	fprintf(out, "# effective configuration of %s\n[senkod]\n", cfg->path);
 	fprintf(out, "interval   = ");
 	print_duration(out, cfg->interval);
-	fprintf(out, "\nstate_dir  = %s\napi_url    = %s\n", cfg->state_dir,
-	    cfg->api_url);
-	fprintf(out, "token_file = %s\n", cfg->token_file);
+	fprintf(out, "\n");
+	print_value(out, "state_dir", 10, cfg->state_dir);
+	print_value(out, "api_url", 10, cfg->api_url);
+	print_value(out, "token_file", 10, cfg->token_file);
 	if (env && *env)
 		fprintf(out, "# token: set from $SENKO_TOKEN (redacted)\n");
 	else if (*cfg->token_file && access(cfg->token_file, F_OK) == 0)
-		fprintf(out, "# token: set from %s (redacted)\n",
-		    cfg->token_file);
+		fprintf(out, "# token: set from token_file (redacted)\n");
 	else
 		fprintf(out, "# token: none (public repositories only, 60 "
 		    "requests an hour)\n");
-	fprintf(out, "ca_file    = %s\njobs       = %u\n", cfg->ca_file,
-	    cfg->jobs);
+	print_value(out, "ca_file", 10, cfg->ca_file);
+	fprintf(out, "jobs       = %u\n", cfg->jobs);
 	for (i = 0; i < cfg->nsources; i++) {
 		const struct config_source *s = &cfg->sources[i];
 
-		fprintf(out, "\n[source %s]\nuser        = %s\nrepo        = "
-		    "%s\nbranch      = %s\nworking_dir = %s\napi         = %s\n",
-		    s->name, s->user, s->repo, s->branch, s->working_dir,
-		    source_api_name(s->api));
-		fprintf(out, "files       =");
-		for (j = 0; j < s->nfiles; j++)
-			fprintf(out, " %s", s->files[j]);
-		fprintf(out, "%s\n", s->nfiles ? "" : " # (all files)");
+		fprintf(out, "\n[source %s]\n", s->name);
+		print_value(out, "user", 11, s->user);
+		print_value(out, "repo", 11, s->repo);
+		print_value(out, "branch", 11, s->branch);
+		print_value(out, "working_dir", 11, s->working_dir);
+		print_value(out, "api", 11, source_api_name(s->api));
+		print_files(out, s);
 	}
 	for (i = 0; i < cfg->ndevices; i++) {
 		const struct config_device *d = &cfg->devices[i];
 
-		fprintf(out, "\n[device %s]\nport   = %s\nbaud   = %u\nsource = "
-		    "%s\ndest   = %s\nreset  = %s\nprune  = %s\n", d->name,
-		    d->port, d->baud, d->source, d->dest,
-		    reset_mode_name(d->reset), d->prune ? "yes" : "no");
+		fprintf(out, "\n[device %s]\n", d->name);
+		print_value(out, "port", 6, d->port);
+		fprintf(out, "baud   = %u\n", d->baud);
+		print_value(out, "source", 6, d->source);
+		print_value(out, "dest", 6, d->dest);
+		print_value(out, "reset", 6, reset_mode_name(d->reset));
+		print_value(out, "prune", 6, d->prune ? "yes" : "no");
 	}
 }
 

@@ -27,8 +27,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	log_init("fuzz_config", -1, 0);
-	log_thread_quiet(1);
+	/* FUZZ_VERBOSE=1 shows what config.c logs, to read one input. */
+	if (getenv("FUZZ_VERBOSE") != NULL)
+		log_init("fuzz_config", 0, 0);
+	else {
+		log_init("fuzz_config", -1, 0);
+		log_thread_quiet(1);
+	}
 	/* config_print() says where a token comes from: keep it stable. */
 	unsetenv("SENKO_TOKEN");
 	conf_fd = memfd_create("senko.conf", 0);

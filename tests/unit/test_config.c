@@ -1,0 +1,178 @@
+/*
+ * Unit tests for config.c found by fuzzing (tests/fuzz/fuzz_config.c):
+ * what `senko config show` prints must load again as the same
+ * configuration, and a value with a control byte is refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+
+static char conf_path[] = "/tmp/senko-test-config-XXXXXX";
+
+static void
+write_conf(const char *text)
+{
+	FILE *fp = fopen(conf_path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* config_print() without its first line (it names the file). */
+static char *
+printed(const struct config *cfg)
+{
+	char *text = NULL, *body;
+	size_t size = 0;
+	FILE *fp = open_memstream(&text, &size);
+
+	assert_non_null(fp);
+	config_print(cfg, fp);
+	fclose(fp);
+	body = strchr(text, '\n');
+	assert_non_null(body);
+	memmove(text, body + 1, strlen(body + 1) + 1);
+	return text;
+}
+
+/* Load text, print it, load the print: both prints must be the same. */
+static struct config *
+load_print_reload(const char *text, char **first)
+{
+	struct config *cfg, *again;
+	char *second;
+
+	write_conf(text);
+	cfg = config_load(conf_path);
+	assert_non_null(cfg);
+	*first = printed(cfg);
+	config_free(cfg);
+	write_conf(*first);
+	again = config_load(conf_path);
+	assert_non_null(again);
+	second = printed(again);
+	assert_string_equal(*first, second);
+	free(second);
+	return again;
+}
+
+static const char source_head[] =
+	"[source app]\nuser = someone\nrepo = thing\n";
+
+static void
+test_many_files_print_within_the_line_limit(void **state)
+{
+	struct buf text = BUF_INIT;
+	struct config *cfg;
+	char *out, *line;
+	int i;
+
+	(void)state;
+	buf_addstr(&text, source_head);
+	/* Ten lines of files add up to one list far longer than a line. */
+	for (i = 0; i < 10; i++)
+		buf_addf(&text, "files = lib/module_number_%02d.py "
+		    "www/static/page_number_%02d.html\n", i, i);
+	cfg = load_print_reload(text.data, &out);
+	assert_int_equal(cfg->sources[0].nfiles, 20);
+	assert_string_equal(cfg->sources[0].files[19],
+	    "www/static/page_number_09.html");
+	for (line = out; *line; line += strcspn(line, "\n") + 1) {
+		assert_true(strcspn(line, "\n") <= 198);
+		if (line[strcspn(line, "\n")] == '\0')
+			break;
+	}
+	free(out);
+	config_free(cfg);
+	buf_release(&text);
+}
+
+static void
+test_long_values_print_back(void **state)
+{
+	struct buf text = BUF_INIT, port = BUF_INIT;
+	struct config *cfg;
+	char *out;
+
+	(void)state;
+	/* "port=" and 190 characters: 195, within the 198 a line may have,
+	 * but not once padded as "port   = ...". */
+	buf_addstr(&port, "/dev/serial/by-id/");
+	while (port.len < 190)
+		buf_addch(&port, 'x');
+	buf_addf(&text, "%s[device d]\nport=%s\nsource = app\n", source_head,
+	    port.data);
+	cfg = load_print_reload(text.data, &out);
+	assert_string_equal(cfg->devices[0].port, port.data);
+	free(out);
+	config_free(cfg);
+	buf_release(&text);
+	buf_release(&port);
+}
+
+static void
+test_control_byte_in_value_refused(void **state)
+{
+	(void)state;
+	/* A CR inside a line (a file with mixed line ends). */
+	write_conf("[senkod]\napi_url = http://127.0.0.1:8080\r/\n");
+	assert_null(config_load(conf_path));
+	assert_non_null(strstr(log_last_error(), "error"));
+	write_conf("[source app]\nuser = some\033[2Jone\nrepo = thing\n");
+	assert_null(config_load(conf_path));
+	/* A tab separates files and is fine. */
+	write_conf("[source app]\nuser = a\nrepo = b\nfiles = x.py\ty.py\n");
+	{
+		struct config *cfg = config_load(conf_path);
+
+		assert_non_null(cfg);
+		assert_int_equal(cfg->sources[0].nfiles, 2);
+		config_free(cfg);
+	}
+}
+
+static int
+setup(void **state)
+{
+	int fd = mkstemp(conf_path);
+
+	(void)state;
+	if (fd == -1)
+		return -1;
+	close(fd);
+	log_init("test_config", -1, 0);
+	log_thread_quiet(1);
+	unsetenv("SENKO_TOKEN");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	unlink(conf_path);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_many_files_print_within_the_line_limit),
+		cmocka_unit_test(test_long_values_print_back),
+		cmocka_unit_test(test_control_byte_in_value_refused),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
