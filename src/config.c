@@ -111,6 +111,43 @@ parse_nonempty(struct parse_ctx *ctx, void *field, const char *value)
 	return parse_string(ctx, field, value);
 }
 
+/*
+ * A name git accepts for a branch (git-check-ref-format(1)): no white
+ * space or control byte, none of ~ ^ : ? * [ \\, no "..", "@{" or "//",
+ * no component starting with '.' or ending in ".lock", not starting with
+ * '-' or '/', not ending in '/' or '.', not "@".
+ */
+static bool
+valid_branch(const char *b)
+{
+	size_t i, n = strlen(b);
+
+	if (n == 0 || b[0] == '-' || b[0] == '/' || b[n - 1] == '/' ||
+	    b[n - 1] == '.' || strcmp(b, "@") == 0 || strstr(b, "..") ||
+	    strstr(b, "@{") || strstr(b, "//"))
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)b[i];
+
+		if (c <= ' ' || c == 0x7f || strchr("~^:?*[\\", c))
+			return false;
+		if ((i == 0 || b[i - 1] == '/') && c == '.')
+			return false;
+		if ((b[i + 1] == '/' || b[i + 1] == '\0') && i + 1 >= 5 &&
+		    strncmp(b + i - 4, ".lock", 5) == 0)
+			return false;
+	}
+	return true;
+}
+
+static int
+parse_branch(struct parse_ctx *ctx, void *field, const char *value)
+{
+	if (!valid_branch(value))
+		return -1;
+	return parse_string(ctx, field, value);
+}
+
 static int
 parse_duration(struct parse_ctx *ctx, void *field, const char *value)
 {
@@ -334,7 +371,7 @@ static const struct keyword senkod_keywords[] = {
 static const struct keyword source_keywords[] = {
 	SOURCE(user, parse_nonempty),
 	SOURCE(repo, parse_nonempty),
-	SOURCE(branch, parse_nonempty),
+	SOURCE(branch, parse_branch),
 	SOURCE(working_dir, parse_working_dir),
 	SOURCE(files, parse_files),
 	SOURCE(api, parse_api),
@@ -359,6 +396,8 @@ static const char *key_hints[] = {
 	"prune", "yes or no",
 	"reset", "none, soft or hard",
 	"api", "trees or contents",
+	"branch", "a git branch name (no white space, none of ~^:?*[\\, "
+	    "no \"..\")",
 	NULL,
 };
 
@@ -915,6 +954,10 @@ config_parse_url(const char *url, struct config_source *src,
 		branch = next_component(&p);
 		if (branch == NULL)
 			goto fail;
+		if (!valid_branch(branch)) {
+			*why = "the branch is not a name git allows";
+			goto fail;
+		}
 	} else if (is_raw)
 		goto fail;
 	dir = normalize_relpath(p, why);
@@ -992,24 +1035,37 @@ print_value(FILE *out, const char *key, int width, const char *value)
 		fprintf(out, "%s=%s\n", key, value);
 }
 
-/* files, wrapped onto indented continuation lines within the limit. */
+/*
+ * files, wrapped onto indented continuation lines within the limit.  A
+ * path starting with '#' or ';' would read as a comment after white
+ * space, one starting with '[' as a section at the start of a line: such
+ * a path is written with a leading '/', which reading drops again.
+ */
 static void
 print_files(FILE *out, const struct config_source *s)
 {
 	size_t j, col, n;
+	bool slash;
 
+	/* Not "files = # ...": a value may start with '#', and this one
+	 * would read back as the files "#", "(all" and "files)". */
+	if (s->nfiles == 0) {
+		fprintf(out, "# files: not set, every file below working_dir\n");
+		return;
+	}
 	fprintf(out, "files       =");
 	col = 13;
 	for (j = 0; j < s->nfiles; j++) {
-		n = strlen(s->files[j]);
+		slash = strchr("#;[", s->files[j][0]) != NULL;
+		n = strlen(s->files[j]) + slash;
 		if (col > 1 && col + 1 + n > 78) {
 			fprintf(out, "\n");
 			col = 0;
 		}
-		fprintf(out, " %s", s->files[j]);
+		fprintf(out, " %s%s", slash ? "/" : "", s->files[j]);
 		col += 1 + n;
 	}
-	fprintf(out, "%s\n", s->nfiles ? "" : " # (all files)");
+	fprintf(out, "\n");
 }
 
 void

@@ -5,8 +5,8 @@
  * config_load(), the way senko reads senko.conf.  A loaded configuration
  * must keep the promises of config.h (names, ranges, dest and working_dir
  * shapes, device-to-source links), and what config_print() writes must
- * load again and print the same: `senko config show` output is a valid
- * configuration meaning the same thing.
+ * load again as the same configuration (every field) and print the same:
+ * `senko config show` output is a valid configuration meaning the same.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -108,6 +108,56 @@ check_config(const struct config *cfg)
 	}
 }
 
+#define SAME_STR(a, b, what) \
+	FUZZ_CHECK(strcmp(a, b) == 0, "%s: '%s' printed and read back as " \
+	    "'%s'", what, a, b)
+#define SAME_NUM(a, b, what) \
+	FUZZ_CHECK((a) == (b), "%s: %llu printed and read back as %llu", \
+	    what, (unsigned long long)(a), (unsigned long long)(b))
+
+/* Every field of config.h: the print read back means the same. */
+static void
+check_same(const struct config *a, const struct config *b)
+{
+	size_t i, j;
+
+	SAME_NUM(a->interval, b->interval, "interval");
+	SAME_STR(a->state_dir, b->state_dir, "state_dir");
+	SAME_STR(a->api_url, b->api_url, "api_url");
+	SAME_STR(a->token_file, b->token_file, "token_file");
+	SAME_STR(a->ca_file, b->ca_file, "ca_file");
+	SAME_NUM(a->jobs, b->jobs, "jobs");
+	SAME_NUM(a->nsources, b->nsources, "number of sources");
+	SAME_NUM(a->ndevices, b->ndevices, "number of devices");
+	for (i = 0; i < a->nsources; i++) {
+		const struct config_source *x = &a->sources[i];
+		const struct config_source *y = &b->sources[i];
+
+		SAME_STR(x->name, y->name, "source name");
+		SAME_STR(x->user, y->user, "user");
+		SAME_STR(x->repo, y->repo, "repo");
+		SAME_STR(x->branch, y->branch, "branch");
+		SAME_STR(x->working_dir, y->working_dir, "working_dir");
+		SAME_NUM(x->api, y->api, "api");
+		SAME_NUM(x->nfiles, y->nfiles, "number of files");
+		for (j = 0; j < x->nfiles; j++)
+			SAME_STR(x->files[j], y->files[j], "files");
+	}
+	for (i = 0; i < a->ndevices; i++) {
+		const struct config_device *x = &a->devices[i];
+		const struct config_device *y = &b->devices[i];
+
+		SAME_STR(x->name, y->name, "device name");
+		SAME_STR(x->port, y->port, "port");
+		SAME_NUM(x->baud, y->baud, "baud");
+		SAME_STR(x->source, y->source, "source");
+		SAME_NUM(x->source_index, y->source_index, "source index");
+		SAME_STR(x->dest, y->dest, "dest");
+		SAME_NUM(x->reset, y->reset, "reset");
+		SAME_NUM(x->prune, y->prune, "prune");
+	}
+}
+
 /* config_print() without its first line, which names the file. */
 static char *
 print_config(const struct config *cfg, size_t *len)
@@ -140,13 +190,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	check_config(cfg);
 	printed = print_config(cfg, &len);
-	config_free(cfg);
 
 	set_file(printed, len);
 	again = config_load(conf_path);
 	FUZZ_CHECK(again != NULL, "the printed configuration does not load "
 	    "(%s):\n%s", log_last_error(), printed);
 	check_config(again);
+	check_same(cfg, again);
+	config_free(cfg);
 	reprinted = print_config(again, &len2);
 	FUZZ_CHECK(len == len2 && memcmp(printed, reprinted, len) == 0,
 	    "printed twice, two configurations:\n%s\n----\n%s", printed,

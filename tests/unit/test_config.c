@@ -1,9 +1,11 @@
 /*
- * Unit tests for config.c found by fuzzing (tests/fuzz/fuzz_config.c):
+ * Unit tests for config.c from what fuzzing found (tests/fuzz/fuzz_config.c):
  * what `senko config show` prints must load again as the same
- * configuration, and a value with a control byte is refused.
+ * configuration; a value with a control byte and a branch name git would
+ * refuse are errors.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -122,6 +124,51 @@ test_long_values_print_back(void **state)
 }
 
 static void
+test_file_named_like_a_comment_prints_back(void **state)
+{
+	struct buf text = BUF_INIT, name = BUF_INIT;
+	struct config *cfg;
+	char *out;
+
+	(void)state;
+	/* A name that fills a printed line, so that the next one starts a
+	 * continuation line. */
+	while (name.len < 75)
+		buf_addch(&name, 'n');
+	/* Only a leading '/' gets such names past the comment rules; at
+	 * the start of a continuation line '[' would open a section. */
+	buf_addf(&text, "[source app]\nuser = a\nrepo = b\n"
+	    "files = main.py /#autosave# /;odd\nfiles = %s [device x]\n",
+	    name.data);
+	cfg = load_print_reload(text.data, &out);
+	assert_non_null(strstr(out, "\n /[device"));
+	assert_int_equal(cfg->sources[0].nfiles, 6);
+	assert_string_equal(cfg->sources[0].files[1], "#autosave#");
+	assert_string_equal(cfg->sources[0].files[2], ";odd");
+	assert_string_equal(cfg->sources[0].files[4], "[device");
+	assert_int_equal(cfg->ndevices, 0);
+	free(out);
+	config_free(cfg);
+	buf_release(&text);
+	buf_release(&name);
+}
+
+static void
+test_all_files_prints_back_as_all_files(void **state)
+{
+	struct config *cfg;
+	char *out;
+
+	(void)state;
+	/* No files key: the print must not invent one. */
+	cfg = load_print_reload("[source app]\nuser = a\nrepo = b\n", &out);
+	assert_int_equal(cfg->sources[0].nfiles, 0);
+	assert_null(cfg->sources[0].files);
+	free(out);
+	config_free(cfg);
+}
+
+static void
 test_control_byte_in_value_refused(void **state)
 {
 	(void)state;
@@ -140,6 +187,57 @@ test_control_byte_in_value_refused(void **state)
 		assert_int_equal(cfg->sources[0].nfiles, 2);
 		config_free(cfg);
 	}
+}
+
+static bool
+branch_loads(const char *branch)
+{
+	struct buf text = BUF_INIT;
+	struct config *cfg;
+
+	buf_addf(&text, "[source app]\nuser = a\nrepo = b\nbranch = %s\n",
+	    branch);
+	write_conf(text.data);
+	buf_release(&text);
+	cfg = config_load(conf_path);
+	config_free(cfg);
+	return cfg != NULL;
+}
+
+static void
+test_branch_names_git_allows(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	assert_true(branch_loads("main"));
+	assert_true(branch_loads("feature/new-sensor"));
+	assert_true(branch_loads("release-1.2"));
+	assert_true(branch_loads("v2.x_fix"));
+	/* git check-ref-format refuses these: no branch can have them. */
+	assert_false(branch_loads("my branch"));
+	assert_false(branch_loads("a..b"));
+	assert_false(branch_loads("topic.lock"));
+	assert_false(branch_loads("a/.hidden"));
+	assert_false(branch_loads("-x"));
+	assert_false(branch_loads("a~1"));
+	assert_false(branch_loads("a:b"));
+	assert_false(branch_loads("a@{1}"));
+	assert_false(branch_loads("x/"));
+	assert_false(branch_loads("x."));
+	assert_false(branch_loads("@"));
+	/* The url form: a component with a trailing space used to become a
+	 * branch that printed back without it. */
+	write_conf("[source app]\n"
+	    "url = https://github.com/u/r/tree/main /lib\n");
+	assert_null(config_load(conf_path));
+	write_conf("[source app]\n"
+	    "url = https://github.com/u/r/tree/feature/lib\n");
+	cfg = config_load(conf_path);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->sources[0].branch, "feature");
+	assert_string_equal(cfg->sources[0].working_dir, "lib");
+	config_free(cfg);
 }
 
 static int
@@ -171,7 +269,10 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_many_files_print_within_the_line_limit),
 		cmocka_unit_test(test_long_values_print_back),
+		cmocka_unit_test(test_file_named_like_a_comment_prints_back),
+		cmocka_unit_test(test_all_files_prints_back_as_all_files),
 		cmocka_unit_test(test_control_byte_in_value_refused),
+		cmocka_unit_test(test_branch_names_git_allows),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
