@@ -1036,6 +1036,26 @@ print_value(FILE *out, const char *key, int width, const char *value)
 }
 
 /*
+ * A folder (working_dir, dest) whose name starts or ends in white space,
+ * which reading would trim: written between the '/' reading drops again.
+ */
+static void
+print_folder(FILE *out, const char *key, int width, const char *value)
+{
+	size_t n = strlen(value);
+	char *shown;
+
+	if (n == 0 || (!isspace((unsigned char)value[0]) &&
+	    !isspace((unsigned char)value[n - 1]))) {
+		print_value(out, key, width, value);
+		return;
+	}
+	shown = xasprintf("%s%s/", value[0] == '/' ? "" : "/", value);
+	print_value(out, key, width, shown);
+	free(shown);
+}
+
+/*
  * files, wrapped onto indented continuation lines within the limit.  A
  * path starting with '#' or ';' would read as a comment after white
  * space, one starting with '[' as a section at the start of a line: such
@@ -1097,7 +1117,7 @@ config_print(const struct config *cfg, FILE *out)
 		print_value(out, "user", 11, s->user);
 		print_value(out, "repo", 11, s->repo);
 		print_value(out, "branch", 11, s->branch);
-		print_value(out, "working_dir", 11, s->working_dir);
+		print_folder(out, "working_dir", 11, s->working_dir);
 		print_value(out, "api", 11, source_api_name(s->api));
 		print_files(out, s);
 	}
@@ -1108,7 +1128,7 @@ config_print(const struct config *cfg, FILE *out)
 		print_value(out, "port", 6, d->port);
 		fprintf(out, "baud   = %u\n", d->baud);
 		print_value(out, "source", 6, d->source);
-		print_value(out, "dest", 6, d->dest);
+		print_folder(out, "dest", 6, d->dest);
 		print_value(out, "reset", 6, reset_mode_name(d->reset));
 		print_value(out, "prune", 6, d->prune ? "yes" : "no");
 	}

@@ -169,6 +169,23 @@ test_all_files_prints_back_as_all_files(void **state)
 }
 
 static void
+test_folder_with_edge_spaces_prints_back(void **state)
+{
+	struct config *cfg;
+	char *out;
+
+	(void)state;
+	/* Reading trims white space; slashes keep it, and are dropped. */
+	cfg = load_print_reload("[source app]\nuser = a\nrepo = b\n"
+	    "working_dir = / lib /\n[device d]\nport = /dev/ttyUSB0\n"
+	    "source = app\ndest = /app /\n", &out);
+	assert_string_equal(cfg->sources[0].working_dir, " lib ");
+	assert_string_equal(cfg->devices[0].dest, "/app ");
+	free(out);
+	config_free(cfg);
+}
+
+static void
 test_control_byte_in_value_refused(void **state)
 {
 	(void)state;
@@ -271,6 +288,7 @@ main(void)
 		cmocka_unit_test(test_long_values_print_back),
 		cmocka_unit_test(test_file_named_like_a_comment_prints_back),
 		cmocka_unit_test(test_all_files_prints_back_as_all_files),
+		cmocka_unit_test(test_folder_with_edge_spaces_prints_back),
 		cmocka_unit_test(test_control_byte_in_value_refused),
 		cmocka_unit_test(test_branch_names_git_allows),
 	};
