@@ -22,11 +22,12 @@
 //   - keeps the CPU busy (not reading the UART) for the chip's time.
 // LittleFS (extmod/vfs_lfsx.c: progsize 32, cache_size = 4 * 32 = 128 bytes,
 // 4096-byte blocks) programs file data 128 bytes at a time and erases a
-// block before it writes into it.  Times are the typical figures of the
-// SPI NOR chips on ESP modules (Winbond W25Q32JV datasheet, AC
-// characteristics: page program tPP 0.4 ms typ / 3 ms max, 4 KB sector erase
-// tSE 45 ms typ / 400 ms max; GigaDevice GD25Q32: 0.6 / 2.4 ms and
-// 50 / 400 ms); see --flash-prog-us / --flash-erase-us.
+// block before it writes into it.  Times are the typical figures of a SPI
+// NOR chip of the kind on ESP modules (Winbond W25Q32FV datasheet, rev. H,
+// AC electrical characteristics: page program tPP 0.7 ms typ / 3 ms max,
+// 4 KB sector erase tSE 45 ms typ / 400 ms max); a program of a partial
+// page costs about as long as a full one.  See --flash-prog-us /
+// --flash-erase-us (0 turns the cost off; that is kinder than a board).
 //
 // What a power cut leaves (revertOpen): a file open for writing holds, after
 // the cut, what it held when it was last committed, as on the board:
