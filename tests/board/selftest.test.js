@@ -562,34 +562,30 @@ test('flash program/erase time: a sender that does not wait for a board writing 
   const b = await B.pace; // 115200 baud: a 45 ms block erase lets 518 bytes arrive
   const p = await rawPort(B.pace);
   const before = b.readCounters();
+  // Reads 128-byte blocks and writes each to flash: quick enough for the
+  // line if writing cost nothing.
   p.write([
-    'import sys, select, micropython',
-    'micropython.kbd_intr(-1)',
+    'import sys',
     "f = open('recv.bin', 'wb')",
-    'p = select.poll()',
-    'p.register(sys.stdin, select.POLLIN)',
-    'b = bytearray(1)',
-    'blk = bytearray()',
-    'n = 0',
+    'blk = bytearray(128)',
     "sys.stdout.write('G')",
-    'while p.poll(300):',
-    '    sys.stdin.buffer.readinto(b)',
-    '    blk.extend(b)',
-    '    n += 1',
-    '    if len(blk) == 128:',
-    '        f.write(blk)',
-    '        blk = bytearray()',
+    'for i in range(32):',
+    '    sys.stdin.buffer.readinto(blk)',
+    '    f.write(blk)',
     'f.close()',
-    'print(n)',
+    "print('all')",
   ].join('\n') + '\x04');
   await p.readUntil('OKG');
-  p.write(Buffer.alloc(4096, 0x55));
-  const r = await p.readResult(20000);
-  const got = parseInt(r.out, 10);
+  p.write(Buffer.alloc(4096, 0x55)); // 0.36 s on the line, unpaced by the board
+  // Lost bytes leave the program waiting for more: interrupt it once the
+  // line has been quiet for a while.
+  await new Promise((r) => setTimeout(r, 1500));
   const after = b.readCounters();
+  p.write('\x03');
+  const r = await p.readResult(10000);
   const dropped = after.dropped_bytes - before.dropped_bytes;
-  assert.ok(got < 4096 && dropped > 0, `received ${got}, dropped ${dropped}`);
-  assert.equal(got + dropped, 4096);
+  assert.ok(dropped > 0, `dropped ${dropped}: ${JSON.stringify(r)}`);
+  assert.match(r.err, /KeyboardInterrupt/);
   assert.ok(after.flash_ops - before.flash_ops >= 3, 'create, erase, program');
   p.close();
 });
