@@ -180,7 +180,7 @@ test('a main.py that loops forever keeps the REPL busy until Ctrl-C (sleeping an
 test('sys.stdin.buffer: 4096 bytes of all values land byte-identical in the flash directory', async () => {
   const b = await B.stdin;
   const p = await rawPort(B.stdin);
-  // The program acknowledges each 128-byte block so the 256-byte FIFO never overflows.
+  // The program acknowledges each 128-byte block so the stdin ring never overflows.
   const code = [
     'import sys, micropython',
     'micropython.kbd_intr(-1)',
