@@ -104,6 +104,6 @@ void log_clear_error(void);
  * but not printed.  senkod uses it so a board that stays offline is
  * reported when it goes offline and when it returns, not every retry.
  */
-void log_thread_quiet(int quiet);
+int log_thread_quiet(int quiet); /* returns what it was */
 
 #endif

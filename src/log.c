@@ -386,8 +386,11 @@ log_clear_error(void)
 	log_lasterr[0] = '\0';
 }
 
-void
+int
 log_thread_quiet(int quiet)
 {
+	int was = log_quiet;
+
 	log_quiet = quiet;
+	return was;
 }

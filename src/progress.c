@@ -82,8 +82,8 @@ render_full(const struct progress_slot *s, double now, struct buf *b)
 	human_size(total, sizeof(total), s->total);
 	human_size(rate, sizeof(rate), secs > 0 ? (uint64_t)(s->sent / secs) :
 	    0);
-	buf_addf(b, "%s: %s %s/%s %s/s", s->device, s->file, sent, total,
-	    rate);
+	buf_addf(b, "%s: %s%s%s/%s %s/s", s->device, s->file,
+	    *s->file ? " " : "", sent, total, rate);
 }
 
 static void

@@ -495,13 +495,41 @@ open_after_hard_reset(struct board_job *job)
 	return repl_open(job->dev->port, job->dev->baud);
 }
 
+/*
+ * With --wait, a port another process holds is no error: try quietly, say
+ * once that we wait, and log any other failure as repl_open would have.
+ */
+static struct repl *
+open_waiting(struct board_job *job, int attempt)
+{
+	char why[512];
+	struct repl *r;
+	int quiet, saved;
+
+	quiet = log_thread_quiet(1);
+	r = repl_open(job->dev->port, job->dev->baud);
+	saved = errno;
+	log_thread_quiet(quiet);
+	if (r == NULL) {
+		snprintf(why, sizeof(why), "%s", log_last_error());
+		if (saved != EBUSY && *why)
+			log_failx("%s", why);
+		else if (attempt == 0)
+			log_notice("%s; waiting for the port (--wait)", why);
+	}
+	errno = saved;
+	return r;
+}
+
 static struct repl *
 open_board(struct board_job *job)
 {
 	struct repl *r;
+	int attempt;
 
-	for (;;) {
-		r = repl_open(job->dev->port, job->dev->baud);
+	for (attempt = 0;; attempt++) {
+		r = job->run->opts->wait_busy ? open_waiting(job, attempt) :
+		    repl_open(job->dev->port, job->dev->baud);
 		if (r == NULL && errno == ETIMEDOUT) {
 			if (devfs_push_rescue(job->dev->port,
 			    job->dev->baud) == 0)
