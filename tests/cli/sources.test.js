@@ -88,6 +88,15 @@ test('a poll that works: state ok, the commit, when it polled', async () => {
   assert.match(t.stdout, new RegExp(`^app +ok +${repo.head().slice(0, 7)} +\\d+ s ago`, 'm'));
 });
 
+test('a poll that finds a new commit says so in one line', async () => {
+  const head = repo.commit({ 'app/main.py': 'print(2)\n' });
+  const r = await check();
+  assert.equal(r.code, 100, r.stderr);
+  const said = r.stderr.split('\n').filter((l) => /source '?app'?/.test(l));
+  assert.equal(said.length, 1, r.stderr);
+  assert.match(said[0], new RegExp(head.slice(0, 7)));
+});
+
 test('a poll that changes nothing does not rewrite the file, yet the last poll moves on', async () => {
   // As if the last poll that changed something was an hour ago.
   const old = now() - 3600;
