@@ -342,33 +342,45 @@ source_status_read(const char *path, struct source_status *st)
 	return rc;
 }
 
+/*
+ * Read path into st, the times as status.h says: a poll that changed
+ * nothing only touched the file, so its mtime is the last poll (and, for
+ * a source that works, the last success).  Returns 0, or -1 (logged).
+ */
+static int
+source_status_read_timed(const char *path, struct source_status *st)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == -1) {
+		source_status_init(st);
+		return log_fail("cannot read '%s'", path);
+	}
+	if (source_status_read(path, st) == -1)
+		return -1;
+	if (st->state != SOURCE_UNKNOWN && sb.st_mtime > st->last_poll) {
+		st->last_poll = sb.st_mtime;
+		if (st->state == SOURCE_OK)
+			st->last_success = sb.st_mtime;
+	}
+	return 0;
+}
+
 int
 source_status_load(const char *state_dir, const char *source,
     struct source_status *st)
 {
-	struct stat sb;
 	const char *why;
 	char *path;
-	int rc;
+	int rc = 0;
 
 	source_status_init(st);
 	path = status_file(state_dir, "sources", source, &why);
 	if (path == NULL)
 		return log_failx("source name '%s' cannot name a folder: %s",
 		    source, why);
-	if (stat(path, &sb) == -1) {
-		rc = errno == ENOENT ? 0 : log_fail("cannot read '%s'", path);
-		free(path);
-		return rc;
-	}
-	rc = source_status_read(path, st);
-	/* A poll that changed nothing only touched the file (see status.h). */
-	if (rc == 0 && st->state != SOURCE_UNKNOWN &&
-	    sb.st_mtime > st->last_poll) {
-		st->last_poll = sb.st_mtime;
-		if (st->state == SOURCE_OK)
-			st->last_success = sb.st_mtime;
-	}
+	if (access(path, F_OK) == 0 || errno != ENOENT)
+		rc = source_status_read_timed(path, st);
 	free(path);
 	return rc;
 }
@@ -432,7 +444,7 @@ source_status_update(const char *state_dir, const char *source,
 		return log_failx("source name '%s' cannot name a folder: %s",
 		    source, why);
 	if (access(path, F_OK) == 0)
-		source_status_read(path, &old); /* corrupt: logged, replaced */
+		source_status_read_timed(path, &old); /* corrupt: replaced */
 	else
 		source_status_init(&old);
 	st = old;
@@ -457,16 +469,17 @@ source_status_update(const char *state_dir, const char *source,
 		    *res->error ? res->error : "failed without a message");
 	}
 	dir = xasprintf("%s/sources/%s", state_dir, source);
-	if (source_status_differs(&old, &st) || old.state == SOURCE_UNKNOWN)
+	/* Nothing new to say: only the file's time, the last poll, moves. */
+	times[0].tv_sec = times[1].tv_sec = now;
+	times[0].tv_nsec = times[1].tv_nsec = 0;
+	if (source_status_differs(&old, &st) || old.state == SOURCE_UNKNOWN ||
+	    utimensat(AT_FDCWD, path, times, 0) == -1)
 		rc = source_status_write(path, dir, source, &st);
-	else {
-		/* Nothing new to say: the file's time is the last poll. */
-		times[0].tv_sec = times[1].tv_sec = now;
-		times[0].tv_nsec = times[1].tv_nsec = 0;
-		rc = utimensat(AT_FDCWD, path, times, 0);
-		if (rc == -1)
-			rc = source_status_write(path, dir, source, &st);
-	}
+	else
+		rc = 0;
+	/* A fresh file's time is the poll's too (a best effort). */
+	if (rc == 0)
+		utimensat(AT_FDCWD, path, times, 0);
 	free(dir);
 	free(path);
 	return rc;
