@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
@@ -173,10 +174,31 @@ note_device(struct daemon_device *dd, const struct sync_device_result *r,
 	dd->last = r->state;
 }
 
+/* "; source app failing" for the sources whose last poll failed. */
+static void
+failing_sources(const struct daemon *d, struct buf *out)
+{
+	struct source_status st;
+	size_t i, n = 0;
+
+	for (i = 0; i < d->cfg->nsources; i++) {
+		if (source_status_load(d->cfg->state_dir,
+		    d->cfg->sources[i].name, &st) == -1 ||
+		    (st.state != SOURCE_FAILED &&
+		    st.state != SOURCE_RATE_LIMITED))
+			continue;
+		buf_addf(out, "%s%s", n++ ? ", " : "; source ",
+		    d->cfg->sources[i].name);
+	}
+	if (n)
+		buf_addstr(out, " failing (see senko status)");
+}
+
 static void
 publish_status(const struct daemon *d, const struct sync_report *rep,
     time_t now)
 {
+	struct buf sources = BUF_INIT;
 	unsigned ok = 0, failed = 0;
 	char commit[8] = "";
 	size_t i;
@@ -193,10 +215,12 @@ publish_status(const struct daemon *d, const struct sync_report *rep,
 			    rep->sources[i].commit);
 			break;
 		}
-	notify_status("%u of %zu boards in sync%s%s%s; next poll in %lds",
+	failing_sources(d, &sources);
+	notify_status("%u of %zu boards in sync%s%s%s%s; next poll in %lds",
 	    ok, d->cfg->ndevices, *commit ? " at " : "", commit,
-	    failed ? ", some failing (see the log)" : "",
+	    failed ? ", some failing (see the log)" : "", sources.data,
 	    (long)(d->next_poll > now ? d->next_poll - now : 0));
+	buf_release(&sources);
 }
 
 /* Which sources failed at their last poll (by this or an earlier run). */
