@@ -140,6 +140,15 @@ valid_branch(const char *b)
 	return true;
 }
 
+/* A URL has no white space (a stray one would be cut at print). */
+static int
+parse_api_url(struct parse_ctx *ctx, void *field, const char *value)
+{
+	if (strpbrk(value, " \t") != NULL)
+		return -1;
+	return parse_nonempty(ctx, field, value);
+}
+
 static int
 parse_branch(struct parse_ctx *ctx, void *field, const char *value)
 {
@@ -361,7 +370,7 @@ parse_source_ref(struct parse_ctx *ctx, void *field, const char *value)
 static const struct keyword senkod_keywords[] = {
 	GLOBAL(interval, parse_duration),
 	GLOBAL(state_dir, parse_nonempty),
-	GLOBAL(api_url, parse_nonempty),
+	GLOBAL(api_url, parse_api_url),
 	GLOBAL(token_file, parse_string),
 	GLOBAL(ca_file, parse_string),
 	GLOBAL(jobs, parse_jobs),
@@ -390,14 +399,15 @@ static const struct keyword device_keywords[] = {
 };
 
 static const char *key_hints[] = {
+	"api_url", "a URL without white space, such as https://api.github.com",
+	"branch", "a git branch name (no white space, none of ~^:?*[\\, "
+	    "no \"..\")",
 	"interval", "a duration such as 90s, 5m or 1h (1s to 7 days)",
 	"jobs", "a number from 1 to 64",
 	"baud", "a standard rate such as 115200",
 	"prune", "yes or no",
 	"reset", "none, soft or hard",
 	"api", "trees or contents",
-	"branch", "a git branch name (no white space, none of ~^:?*[\\, "
-	    "no \"..\")",
 	NULL,
 };
 
@@ -1023,13 +1033,15 @@ print_duration(FILE *out, unsigned s)
 
 /*
  * "key   = value", padded to width; "key=value" when that would make the
- * line longer than the reader takes (a value read from a line fits so):
- * what is printed must load again.
+ * line longer than the reader takes (a value read from a line fits so),
+ * or when the value starts with ';', which after white space starts a
+ * comment: what is printed must load again.
  */
 static void
 print_value(FILE *out, const char *key, int width, const char *value)
 {
-	if ((size_t)width + 3 + strlen(value) <= CONFIG_LINE_MAX)
+	if (value[0] != ';' &&
+	    (size_t)width + 3 + strlen(value) <= CONFIG_LINE_MAX)
 		fprintf(out, "%-*s = %s\n", width, key, value);
 	else
 		fprintf(out, "%s=%s\n", key, value);

@@ -186,6 +186,20 @@ test_folder_with_edge_spaces_prints_back(void **state)
 }
 
 static void
+test_value_starting_with_semicolon_prints_back(void **state)
+{
+	struct config *cfg;
+	char *out;
+
+	(void)state;
+	/* ";" after white space starts a comment; "repo=;x" is the repo ";x" */
+	cfg = load_print_reload("[source app]\nuser = a\nrepo=;x\n", &out);
+	assert_string_equal(cfg->sources[0].repo, ";x");
+	free(out);
+	config_free(cfg);
+}
+
+static void
 test_control_byte_in_value_refused(void **state)
 {
 	(void)state;
@@ -194,6 +208,9 @@ test_control_byte_in_value_refused(void **state)
 	assert_null(config_load(conf_path));
 	assert_non_null(strstr(log_last_error(), "error"));
 	write_conf("[source app]\nuser = some\033[2Jone\nrepo = thing\n");
+	assert_null(config_load(conf_path));
+	/* Nor white space in a URL: "x /" lost its '/', then its space. */
+	write_conf("[senkod]\napi_url = http://127.0.0.1:8080/x /\n");
 	assert_null(config_load(conf_path));
 	/* A tab separates files and is fine. */
 	write_conf("[source app]\nuser = a\nrepo = b\nfiles = x.py\ty.py\n");
@@ -289,6 +306,7 @@ main(void)
 		cmocka_unit_test(test_file_named_like_a_comment_prints_back),
 		cmocka_unit_test(test_all_files_prints_back_as_all_files),
 		cmocka_unit_test(test_folder_with_edge_spaces_prints_back),
+		cmocka_unit_test(test_value_starting_with_semicolon_prints_back),
 		cmocka_unit_test(test_control_byte_in_value_refused),
 		cmocka_unit_test(test_branch_names_git_allows),
 	};
