@@ -5,6 +5,7 @@
 #   make check      build and run every test; ends with "N passed, M failed"
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make bench      run the benchmarks (real-speed serial; slow)
+#   make demo       senko end to end on a fake GitHub and two emulated boards
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -101,6 +102,10 @@ check: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
 bench: $(PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
 	@SENKO_BUILD=$(BUILD) tests/bench/run.sh
 
+# DEMO_FLAGS=--batch: do not wait for Enter before cleaning up.
+demo: $(PROGS) $(TOOLS:.c=) $(NODE_DEPS)
+	@SENKO_BUILD=$(BUILD) tests/demo/demo.sh $(DEMO_FLAGS)
+
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -q && \
@@ -134,7 +139,7 @@ install: $(PROGS)
 clean:
 	rm -rf build tests/board/ptybridge
 
-.PHONY: all check bench deps install clean
+.PHONY: all check bench demo deps install clean
 .SECONDARY:
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)
