@@ -7,6 +7,10 @@
 #   make bench      run the benchmarks (real-speed serial; slow)
 #   make demo       senko end to end on a fake GitHub and two emulated boards
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make uninstall  the same variables; /etc/senko and state_dir stay
+#
+# CFLAGS, CPPFLAGS and LDFLAGS are honoured (dpkg-buildflags); WERROR=1
+# turns warnings into errors (CI does).
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -15,6 +19,12 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/senko
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
+# `git describe` in a tagged checkout, else the VERSION file; baked into
+# the programs through $(BUILD)/version.h (senko --version).
+VERSION := $(shell git describe --tags --dirty 2>/dev/null || cat VERSION)
 
 # Debian package names; keep in sync with the README.
 DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
@@ -28,10 +38,11 @@ NODE_PACKAGES = nodejs npm
 PKGS = libcurl openssl jansson inih zlib
 CC ?= cc
 CFLAGS ?= -O2 -g
-WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) \
-	$(shell pkg-config --cflags $(PKGS))
+WERROR_FLAG = $(if $(filter 1,$(WERROR)),-Werror)
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -Iinclude -I$(BUILD) $(CPPFLAGS) \
+	$(WARN) $(WERROR_FLAG) $(CFLAGS) $(shell pkg-config --cflags $(PKGS))
 LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread
 TEST_LIBS = $(shell pkg-config --libs cmocka)
 
@@ -68,6 +79,13 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define SENKO_VERSION "$(VERSION)"' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/obj/senko.o $(BUILD)/obj/senkod.o: $(BUILD)/version.h
+
 $(BUILD)/senko: $(BUILD)/obj/senko.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -86,7 +104,7 @@ $(BUILD)/tests/helper-%: tests/helpers/%.c $(LIB)
 		-o $@ $< $(LIB) $(LIBS)
 
 tests/board/ptybridge: tests/board/ptybridge.c
-	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+	$(CC) $(CPPFLAGS) -O2 -Wall -Wextra $(WERROR_FLAG) $(LDFLAGS) -o $@ $<
 
 # The emulator's interpreter comes from npm, pinned by the lock file.
 tests/node_modules/.installed: tests/package.json tests/package-lock.json
@@ -128,18 +146,38 @@ install: $(PROGS)
 		install -m 644 $$page \
 			$(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}; \
 	done
-	install -m 644 senko.conf.example README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 senko.conf.example README.md LICENSE $(DESTDIR)$(DOCDIR)/
 	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSUSERSDIR)
 	sed 's|^ExecStart=/usr/local/sbin/|ExecStart=$(SBINDIR)/|' \
 		systemd/senkod.service >$(DESTDIR)$(SYSTEMDDIR)/senkod.service
 	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/senkod.service
 	install -m 644 systemd/senko.sysusers.conf \
 		$(DESTDIR)$(SYSUSERSDIR)/senko.conf
+	install -d $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 systemd/senko.tmpfiles.conf \
+		$(DESTDIR)$(TMPFILESDIR)/senko.conf
+	install -m 644 contrib/completion/senko.bash $(DESTDIR)$(BASHCOMPDIR)/senko
+	install -m 644 contrib/completion/senko.bash $(DESTDIR)$(BASHCOMPDIR)/senkod
+
+# Removes what install wrote; the configuration in /etc/senko and the
+# state folder are the administrator's and stay.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/senko $(DESTDIR)$(SBINDIR)/senkod \
+		$(DESTDIR)$(SYSTEMDDIR)/senkod.service \
+		$(DESTDIR)$(SYSUSERSDIR)/senko.conf \
+		$(DESTDIR)$(TMPFILESDIR)/senko.conf \
+		$(DESTDIR)$(BASHCOMPDIR)/senko $(DESTDIR)$(BASHCOMPDIR)/senkod \
+		$(DESTDIR)$(DOCDIR)/senko.conf.example \
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/LICENSE
+	for page in man/*.[158]; do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}; \
+	done
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build tests/board/ptybridge
 
-.PHONY: all check bench demo deps install clean
+.PHONY: all check bench demo deps install uninstall clean FORCE
 .SECONDARY:
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)

@@ -14,20 +14,23 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "version.h"
 #include "banned.h"
 
 static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: senkod [-c FILE] [--once] [--foreground] "
-	    "[-v|-q]\n\n"
+	    "[-v|-q]\n       senkod --help | --version\n\n"
 	    "Keeps MicroPython boards running the files of a GitHub "
 	    "repository.\n\n"
 	    "  -c, --config FILE  configuration (default %s)\n"
 	    "  -1, --once         one poll-and-sync cycle, then exit\n"
 	    "  -f, --foreground   do not detach (systemd, terminals)\n"
 	    "  -v, --verbose      debug messages\n"
-	    "  -q, --quiet        warnings and errors only\n\n"
+	    "  -q, --quiet        warnings and errors only\n"
+	    "  -h, --help         this text\n"
+	    "  -V, --version      the version of senkod\n\n"
 	    "exit status: 0 all in sync, 1 some device or source failed, "
 	    "2 usage error,\n78 configuration error.  Signals: HUP reloads, "
 	    "USR1 polls now, TERM stops.\nSee senkod(8).\n",
@@ -44,13 +47,15 @@ main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = CONFIG_DEFAULT_PATH;
 	int ch, once = 0, foreground = 0, verbosity = 0, status;
 	struct daemon d;
 
-	while ((ch = getopt_long(argc, argv, "c:1fvqh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:1fvqhV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config_path = optarg;
@@ -69,6 +74,9 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("senkod %s\n", SENKO_VERSION);
 			return 0;
 		default:
 			usage(stderr);
