@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "statedir.h"
 #include "version.h"
 #include "banned.h"
 
@@ -72,9 +73,14 @@ main(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (cmd->flags & CLI_NEEDS_CONFIG) {
+		char what[64];
+
 		cli.cfg = config_load(cli.config_path);
 		if (cli.cfg == NULL)
 			return CLI_EXIT_CONFIG;
+		snprintf(what, sizeof(what), "senko %s", cmd->name);
+		statedir_check(cli.cfg->state_dir, strcmp(cmd->name,
+		    "status") != 0, what);
 	}
 	optind++;
 	rc = cmd->run(&cli, argc - optind + 1, argv + optind - 1);
