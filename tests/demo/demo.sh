@@ -219,10 +219,14 @@ sed 's/^/    /' "$work/config-check.out" | tail -1
 
 # boards_at COMMIT: every device's last sync reached COMMIT.
 boards_at() {
-	local json
-	json=$("$senko" -q -c "$conf" status --json 2>/dev/null)
-	[ "$(grep -c "\"commit\": \"$1\"" <<<"$json")" = ${#boards[@]} ] &&
-		[ "$(grep -c '"state": "\(updated\|in-sync\)"' <<<"$json")" = ${#boards[@]} ]
+	"$senko" -q -c "$conf" status --json 2>/dev/null | node -e '
+		let s = "";
+		process.stdin.on("data", (d) => { s += d; }).on("end", () => {
+			let devs = [];
+			try { devs = JSON.parse(s).devices; } catch (e) { /* not yet */ }
+			process.exit(devs.length > 0 && devs.every((d) => d.commit === process.argv[1] &&
+				(d.state === "updated" || d.state === "in-sync")) ? 0 : 1);
+		});' "$1"
 }
 
 step "5. senkod: the daemon polls the source and brings both boards to it"
