@@ -6,6 +6,7 @@
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make bench      run the benchmarks (real-speed serial; slow)
 #   make demo       senko end to end on a fake GitHub and two emulated boards
+#   make deb        a Debian package in build/deb/ (dpkg-buildpackage)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make uninstall  the same variables; /etc/senko and state_dir stay
 #
@@ -29,7 +30,7 @@ VERSION := $(shell git describe --tags --dirty 2>/dev/null || cat VERSION)
 # Debian package names; keep in sync with the README.
 DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
 	libssl-dev libjansson-dev libinih-dev libcmocka-dev zlib1g-dev git \
-	openssl groff-base man-db
+	openssl groff-base man-db dpkg-dev debhelper lintian
 # The tests' board emulator and fake GitHub run on Node.js.  A machine that
 # already has node and npm (NodeSource ships npm inside its nodejs package,
 # which conflicts with Debian's npm) keeps them.
@@ -124,6 +125,16 @@ bench: $(PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
 demo: $(PROGS) $(TOOLS:.c=) $(NODE_DEPS)
 	@SENKO_BUILD=$(BUILD) tests/demo/demo.sh $(DEMO_FLAGS)
 
+# The package is built from a copy of the tree in build/deb/, where
+# dpkg-buildpackage also leaves the .deb (it writes to the parent folder).
+DEB_DIR = build/deb/senko-$(VERSION)
+deb:
+	rm -rf build/deb && mkdir -p $(DEB_DIR)
+	tar -cf - --exclude=./build --exclude=./.git \
+		--exclude=./tests/node_modules --exclude=./tests/board/ptybridge . | \
+		tar -xf - -C $(DEB_DIR)
+	cd $(DEB_DIR) && dpkg-buildpackage -us -uc -b
+
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -q && \
@@ -177,7 +188,7 @@ uninstall:
 clean:
 	rm -rf build tests/board/ptybridge
 
-.PHONY: all check bench demo deps install uninstall clean FORCE
+.PHONY: all check bench demo deb deps install uninstall clean FORCE
 .SECONDARY:
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)
