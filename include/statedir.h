@@ -5,8 +5,10 @@
  * by hand as another user cannot write it, and one run as root leaves
  * files there that senkod cannot replace.  statedir_check() finds both
  * before a command starts and warns, naming the fix (sudo -u OWNER, or
- * systemd-tmpfiles to create the folder).  It never stops a command: the
- * command's own error follows if the folder really is unusable.
+ * systemd-tmpfiles to create the folder).  senko checks before every command
+ * that reads the configuration, senkod after loading it.  It never stops
+ * anything: the command's own error follows if the folder really is
+ * unusable.
  */
 #ifndef SENKO_STATEDIR_H
 #define SENKO_STATEDIR_H

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "statedir.h"
 #include "version.h"
 #include "banned.h"
 
@@ -51,7 +52,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = CONFIG_DEFAULT_PATH;
-	int ch, once = 0, foreground = 0, verbosity = 0, status;
+	int ch, once = 0, foreground = 0, verbosity = 0, status, rc;
 	struct daemon d;
 
 	while ((ch = getopt_long(argc, argv, "c:1fvqhV", longopts,
@@ -88,7 +89,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("senkod", verbosity, LOG_TIME);
-	if (daemon_init(&d, config_path, &status) == -1) {
+	rc = daemon_init(&d, config_path, &status);
+	/* After a failure too: the fix for a state folder it cannot use. */
+	if (d.cfg != NULL)
+		statedir_check(d.cfg->state_dir, true,
+		    once ? "senkod --once" : "senkod");
+	if (rc == -1) {
 		daemon_release(&d);
 		return status;
 	}

@@ -7,6 +7,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 senko=$(realpath "${SENKO_BIN:-build/senko}")
+senkod=$(realpath "${SENKOD_BIN:-build/senkod}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
@@ -58,6 +59,9 @@ if [ "$(id -u)" = 0 ]; then
 	check "root in another user's folder: a warning naming the fix" grep -qF \
 		"running as root in state folder '$tmp/svc', which belongs to '$other'" <<<"$w"
 	check "... sudo -u $other senko check" grep -qF "sudo -u $other senko check" <<<"$w"
+	w=$("$senkod" -c "$c" --once 2>&1 >/dev/null | grep warning:)
+	check "senkod --once as root there: the same warning" grep -qF \
+		"sudo -u $other senkod --once" <<<"$w"
 	w=$("$senko" -c "$c" status 2>&1 >/dev/null | grep warning:)
 	check "root reading it with senko status: no warning" test -z "$w"
 	w=$(as_user "$senko" -c "$c" check 2>&1 >/dev/null | grep warning:)
@@ -78,6 +82,9 @@ w=$(warnings -c "$c" check)
 check "a folder the user cannot create: a warning" grep -qF \
 	"state folder '$tmp/closedparent/state' does not exist, and user '$me' cannot create it in '$tmp/closedparent'" <<<"$w"
 check "... naming systemd-tmpfiles" grep -qF "systemd-tmpfiles --create senko.conf" <<<"$w"
+w=$(as_user "$senkod" -c "$c" --once 2>&1 >/dev/null | grep warning:)
+check "senkod --once: the same warning (the cron case)" grep -qF \
+	"state folder '$tmp/closedparent/state' does not exist, and user '$me' cannot create it" <<<"$w"
 
 # A folder the user can write: no warning, for any command.
 mkdir -m 777 "$tmp/open"
