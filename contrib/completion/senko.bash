@@ -6,6 +6,13 @@
 # behind it; device names come from the configuration named by -c/--config
 # on the command line, or /etc/senko/senko.conf.
 
+# _senko_reply COMPGEN-ARGS...: COMPREPLY from compgen, one word a line
+# (file names with spaces stay whole).
+_senko_reply()
+{
+	mapfile -t COMPREPLY < <(compgen "$@")
+}
+
 # _senko_config WORDS...: the configuration file the command line names.
 _senko_config()
 {
@@ -53,12 +60,12 @@ _senko_options()
 _senko()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local prog=${COMP_WORDS[0]} i cmd= cmd_at=0 nargs conf
+	local prog=${COMP_WORDS[0]} i cmd='' cmd_at=0 nargs conf
 	COMPREPLY=()
 
 	case $prev in
 	-c | --config | =)
-		COMPREPLY=($(compgen -f -- "$cur"))
+		_senko_reply -f -- "$cur"
 		return 0
 		;;
 	esac
@@ -75,14 +82,14 @@ _senko()
 	done
 	if [ -z "$cmd" ]; then
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "$(_senko_options "$prog") -c -v -q -h -V" -- "$cur"))
+			_senko_reply -W "$(_senko_options "$prog") -c -v -q -h -V" -- "$cur"
 		else
-			COMPREPLY=($(compgen -W "$(_senko_commands "$prog")" -- "$cur"))
+			_senko_reply -W "$(_senko_commands "$prog")" -- "$cur"
 		fi
 		return 0
 	fi
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "$(_senko_options "$prog" "$cmd") --help" -- "$cur"))
+		_senko_reply -W "$(_senko_options "$prog" "$cmd") --help" -- "$cur"
 		return 0
 	fi
 	# Arguments so far, options not counted.
@@ -93,28 +100,28 @@ _senko()
 	conf=$(_senko_config "${COMP_WORDS[@]:0:COMP_CWORD}")
 	case $cmd in
 	check | sync)
-		COMPREPLY=($(compgen -W "$(_senko_sections device "$conf")" -- "$cur"))
+		_senko_reply -W "$(_senko_sections device "$conf")" -- "$cur"
 		;;
 	ls | verify | exec)
 		[ "$nargs" = 0 ] &&
-			COMPREPLY=($(compgen -W "$(_senko_sections device "$conf")" -- "$cur"))
+			_senko_reply -W "$(_senko_sections device "$conf")" -- "$cur"
 		;;
 	reset)
 		if [ "$nargs" = 0 ]; then
-			COMPREPLY=($(compgen -W "$(_senko_sections device "$conf")" -- "$cur"))
+			_senko_reply -W "$(_senko_sections device "$conf")" -- "$cur"
 		elif [ "$nargs" = 1 ]; then
-			COMPREPLY=($(compgen -W "soft hard" -- "$cur"))
+			_senko_reply -W "soft hard" -- "$cur"
 		fi
 		;;
 	config)
-		[ "$nargs" = 0 ] && COMPREPLY=($(compgen -W "check" -- "$cur"))
+		[ "$nargs" = 0 ] && _senko_reply -W "check" -- "$cur"
 		;;
 	help)
 		[ "$nargs" = 0 ] &&
-			COMPREPLY=($(compgen -W "$(_senko_commands "$prog")" -- "$cur"))
+			_senko_reply -W "$(_senko_commands "$prog")" -- "$cur"
 		;;
 	hash)
-		COMPREPLY=($(compgen -f -- "$cur"))
+		_senko_reply -f -- "$cur"
 		;;
 	esac
 	return 0
@@ -126,11 +133,11 @@ _senkod()
 	COMPREPLY=()
 	case $prev in
 	-c | --config | =)
-		COMPREPLY=($(compgen -f -- "$cur"))
+		_senko_reply -f -- "$cur"
 		return 0
 		;;
 	esac
-	COMPREPLY=($(compgen -W "$(_senko_options "${COMP_WORDS[0]}")" -- "$cur"))
+	_senko_reply -W "$(_senko_options "${COMP_WORDS[0]}")" -- "$cur"
 	return 0
 }
 

@@ -43,7 +43,7 @@ senkod=${SENKOD_BIN:-$root/$build/senkod}
 if [ -t 1 ]; then
 	bold=$(printf '\033[1m') dim=$(printf '\033[2m') off=$(printf '\033[0m')
 else
-	bold= dim= off=
+	bold='' dim='' off=''
 fi
 step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$off"; }
 say() { printf '    %s\n' "$*"; }

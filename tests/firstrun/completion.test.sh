@@ -81,6 +81,9 @@ expect "senko -c FILE reset kitchen <TAB>: soft or hard" "soft hard" \
 	_senko "$senko" -c "$tmp/senko.conf" reset kitchen ""
 expect "senko config <TAB>: check" "check" _senko "$senko" config ""
 expect "senko -c <TAB>: files" "$tmp/senko.conf" _senko "$senko" -c "$tmp/s"
+touch "$tmp/main file.py"
+check "senko hash <TAB>: a file name with a space stays one word" test \
+	"$(complete_words _senko "$senko" hash "$tmp/main")" = "$tmp/main file.py"
 expect "senko -c MISSING sync <TAB>: no devices, no error" "" \
 	_senko "$senko" -c "$tmp/missing.conf" sync ""
 expect "senkod --<TAB>: senkod's long options" \
