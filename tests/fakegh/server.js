@@ -29,6 +29,7 @@ const USAGE = `usage: node server.js --repos DIR [options]
   --rate-window S         rate limit window in seconds (default 3600)
   --truncate-trees N      recursive trees with more than N entries are truncated
   --contents-limit BYTES  files above this get empty content from /contents (default 1048576)
+  --contents-max N        a /contents folder listing shows at most N entries (default 1000, like GitHub)
   --unknown-ref-status N  status for an unknown ref on /commits (default 422, like GitHub)
   --tls DIR               serve HTTPS; CA + server cert generated into DIR if missing
   --log FILE              append one JSON line per request
@@ -38,7 +39,7 @@ function parseArgs(argv) {
   const opt = {
     repos: null, port: 0, prefix: '', tokens: [], privates: [],
     rateLimit: null, rateWindow: 3600, truncateTrees: null,
-    contentsLimit: 1048576, unknownRefStatus: 422, tls: null, log: null,
+    contentsLimit: 1048576, contentsMax: 1000, unknownRefStatus: 422, tls: null, log: null,
   };
   const need = (i) => {
     if (i + 1 >= argv.length) die(`missing value for ${argv[i]}`);
@@ -56,6 +57,7 @@ function parseArgs(argv) {
       case '--rate-window': opt.rateWindow = Number(need(i)); i++; break;
       case '--truncate-trees': opt.truncateTrees = toInt(need(i), a); i++; break;
       case '--contents-limit': opt.contentsLimit = toInt(need(i), a); i++; break;
+      case '--contents-max': opt.contentsMax = toInt(need(i), a); i++; break;
       case '--unknown-ref-status': opt.unknownRefStatus = toInt(need(i), a); i++; break;
       case '--tls': opt.tls = path.resolve(need(i)); i++; break;
       case '--log': opt.log = path.resolve(need(i)); i++; break;
@@ -549,7 +551,9 @@ async function handleContents(repo, rawPath, query, req) {
   if (!e) return notFound();
 
   if (e.type === 'tree') {
-    const children = await lsTree(repo, e.sha, false);
+    // GitHub lists at most 1,000 entries of a folder and says nothing
+    // about the rest: no flag, no next page.
+    const children = (await lsTree(repo, e.sha, false)).slice(0, OPT.contentsMax);
     const prefix = e.path ? e.path + '/' : '';
     const list = children.map((c) => contentsEntry(repo, commit, Object.assign(c, { path: prefix + c.path }), true));
     return { kind: 'dir', list, repo, commit, self: e, accept: req.headers.accept || '' };
