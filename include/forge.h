@@ -39,6 +39,7 @@
 #ifndef SENKO_FORGE_H
 #define SENKO_FORGE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -84,7 +85,11 @@ int forge_saved_manifest(const struct config *cfg,
 
 /*
  * Make sure every blob in m is in the object store, fetching the missing
- * ones.  Returns 0, or -1 if any blob could not be fetched or verified.
+ * ones.  Every missing blob is tried even when others fail; only a rate
+ * limit or a stop request ends the round early.  Returns 0, or -1 if any
+ * blob is still missing (logged: how many and the first reason).  The
+ * caller must then give no board this manifest: a board gets a commit
+ * whole or not at all.
  */
 int forge_fetch_blobs(struct forge *f, const struct config_source *src,
     const struct manifest *m);
@@ -94,6 +99,13 @@ int forge_fetch_blobs(struct forge *f, const struct config_source *src,
  * before which no request may be made; 0 when requests are allowed now.
  */
 time_t forge_retry_after(const struct forge *f);
+
+/*
+ * A flag a signal handler sets (sync_options.stop): while it is nonzero
+ * no request starts, and a transfer in progress is aborted within about
+ * a second.  stop is borrowed; NULL turns this off.
+ */
+void forge_set_stop(struct forge *f, volatile sig_atomic_t *stop);
 
 const struct forge_stats *forge_stats(const struct forge *f);
 

@@ -13,6 +13,7 @@
  * manifest, and the next poll simply asks again.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ struct forge {
 	unsigned backoff;               /* last back-off without headers, s */
 	long long low_warned;           /* reset time of the warned window */
 	bool have_token;
+	volatile sig_atomic_t *stop;    /* borrowed; nonzero: give up now */
 	struct forge_stats stats;
 	struct buf body;
 };
@@ -64,6 +66,12 @@ enum api_result {
 	API_FAIL = -1,     /* logged */
 	API_NOT_FOUND = 1, /* 404, when the caller asked to handle it */
 };
+
+static bool
+forge_stop_requested(const struct forge *f)
+{
+	return f->stop != NULL && *f->stop;
+}
 
 static char *
 source_dir(const struct config *cfg, const struct config_source *src)
@@ -973,7 +981,8 @@ forge_new(const struct config *cfg, const struct store *store)
 	f->low_warned = -1;
 	buf_init(&f->body, HTTP_JSON_MAX);
 	f->have_token = token != NULL;
-	f->http = http_new(token, cfg->ca_file);
+	f->http = http_new(token, cfg->ca_file,
+	    strncmp(cfg->api_url, "https://", 8) == 0);
 	if (token) {
 		explicit_bzero(token, strlen(token));
 		free(token);
@@ -1071,7 +1080,7 @@ forge_saved_manifest(const struct config *cfg,
 
 static int
 fetch_blob(struct forge *f, const struct config_source *src,
-    const struct manifest_entry *e, bool *fatal_error)
+    const struct manifest_entry *e)
 {
 	struct buf url = BUF_INIT, what = BUF_INIT;
 	struct http_request rq = { .fd = -1 };
@@ -1080,15 +1089,12 @@ fetch_blob(struct forge *f, const struct config_source *src,
 	enum api_result r;
 	int rc = -1;
 
-	*fatal_error = false;
 	if (e->size > HTTP_BLOB_MAX)
 		return log_failx("source '%s': '%s' is %llu bytes; senko "
 		    "refuses files over %u bytes", src->name, e->path,
 		    (unsigned long long)e->size, HTTP_BLOB_MAX);
-	if (store_begin(f->store, &t) == -1) {
-		*fatal_error = true;
+	if (store_begin(f->store, &t) == -1)
 		return -1;
-	}
 	add_repo_url(&url, f, src);
 	buf_addf(&url, "/git/blobs/%s", e->sha);
 	buf_addf(&what, "blob %.12s of '%s'", e->sha, e->path);
@@ -1103,8 +1109,6 @@ fetch_blob(struct forge *f, const struct config_source *src,
 		if (r == API_OK)
 			log_failx("source '%s': unexpected answer %ld for %s",
 			    src->name, rs.status, what.data);
-		/* Only an answer about this blob lets the others go on. */
-		*fatal_error = rs.status != 404 && rs.status != 422;
 		store_abort(&t);
 		goto out;
 	}
@@ -1122,28 +1126,53 @@ out:
 	return rc;
 }
 
+/*
+ * Every missing blob is tried, whatever happened to the others: one bad
+ * blob must not hold back the rest of an update (what failed is tried
+ * again at the next poll).  Only a rate limit or a stop request ends the
+ * round early, since no request could be made anyway.
+ */
 int
 forge_fetch_blobs(struct forge *f, const struct config_source *src,
     const struct manifest *m)
 {
-	size_t i;
+	struct buf first = BUF_INIT;
+	size_t i, failed = 0;
+	bool give_up = false;
 	int rc = 0;
 
 	for (i = 0; i < m->n; i++) {
 		const struct manifest_entry *e = &m->entries[i];
-		bool fatal_error;
 
 		if (store_has(f->store, e->sha))
 			continue;
-		if (refuse_if_limited(f, src) == -1)
-			return -1;
-		if (fetch_blob(f, src, e, &fatal_error) == -1) {
-			rc = -1;
-			if (fatal_error)
-				break;
+		if (!give_up && (forge_stop_requested(f) ||
+		    refuse_if_limited(f, src) == -1)) {
+			give_up = true;
+			if (failed == 0)
+				buf_addstr(&first, forge_stop_requested(f) ?
+				    "stop requested" : log_last_error());
 		}
+		if (!give_up && fetch_blob(f, src, e) == 0)
+			continue;
+		if (failed++ == 0 && !give_up)
+			buf_addstr(&first, log_last_error());
 	}
+	if (failed > 0)
+		rc = log_failx("source '%s': %zu blob%s of commit %.12s not "
+		    "fetched (first: %s); no board gets this commit until "
+		    "every blob is in the store, retrying at the next poll",
+		    src->name, failed, failed == 1 ? "" : "s", m->commit,
+		    first.data);
+	buf_release(&first);
 	return rc;
+}
+
+void
+forge_set_stop(struct forge *f, volatile sig_atomic_t *stop)
+{
+	f->stop = stop;
+	http_set_stop(f->http, stop);
 }
 
 time_t

@@ -701,6 +701,7 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 	struct manifest *m = &run->manifests[s];
 
 	log_clear_error();
+	forge_set_stop(forge, run->opts->stop);
 	if (run->opts->saved_manifests) {
 		run->have_manifest[s] = forge_saved_manifest(run->cfg, src,
 		    m) == 0;
@@ -727,11 +728,15 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 	}
 	if (run->have_manifest[s])
 		snprintf(res->commit, sizeof(res->commit), "%s", m->commit);
+	/* A board gets a commit whole or not at all: with any of its blobs
+	 * missing from the store, no board gets this manifest (each keeps
+	 * its files and reports the source's error). */
 	if (run->have_manifest[s] && !run->opts->check_only &&
-	    forge_fetch_blobs(forge, src, m) == -1 && res->ok == 0) {
+	    forge_fetch_blobs(forge, src, m) == -1) {
 		res->ok = -1;
 		snprintf(res->error, sizeof(res->error), "source %s: %s",
 		    src->name, log_last_error());
+		run->have_manifest[s] = false;
 	}
 }
 
