@@ -60,9 +60,12 @@ struct forge_stats {
 
 /*
  * Create a forge for cfg (api_url, token, ca_file, state_dir).  The store
- * is borrowed and must outlive the forge.  Returns NULL on error (logged).
+ * is borrowed and must outlive the forge.  Returns NULL on error (logged),
+ * with *config_error set when the configuration is at fault (the token
+ * file, a token over plain http): exit 78 for the commands.
  */
-struct forge *forge_new(const struct config *cfg, const struct store *store);
+struct forge *forge_new(const struct config *cfg, const struct store *store,
+    bool *config_error);
 void forge_free(struct forge *f);
 
 /*

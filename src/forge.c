@@ -34,7 +34,10 @@
 
 #define FORGE_BACKOFF_MIN 60
 #define FORGE_BACKOFF_MAX 3600
-#define FORGE_RETRY_MAX (2 * 3600)      /* longest wait believed */
+/* The longest wait a server can impose (retry-after, x-ratelimit-reset),
+ * in memory and in .retry-after: a proxy or a wrong clock must not stop
+ * polling for years. */
+#define FORGE_RETRY_MAX 3600
 #define FORGE_MAX_DEPTH 64           /* folders deep, for subtree walks */
 #define FORGE_MAX_PAGES 1000         /* Gitea tree pages */
 #define FORGE_STATE_MAX (64u * 1024 * 1024)
@@ -313,6 +316,8 @@ retry_after_path(const struct config *cfg)
 	return xasprintf("%s/sources/.retry-after", cfg->state_dir);
 }
 
+static void set_retry_after(struct forge *f, time_t t);
+
 static void
 load_retry_after(struct forge *f)
 {
@@ -323,10 +328,16 @@ load_retry_after(struct forge *f)
 
 	if (read_state_file(path, &b) == 0 &&
 	    sscanf(b.data, "%lld", &t) == 1 && t > (long long)now) {
-		/* A clock that jumped back must not block for days. */
-		if (t > (long long)now + FORGE_RETRY_MAX)
-			t = (long long)now + FORGE_RETRY_MAX;
-		f->retry_after = (time_t)t;
+		/* Nothing saves a wait longer than FORGE_RETRY_MAX, so this
+		 * file was edited or the clock jumped back: save the longest
+		 * wait allowed from now, so it cannot slide with every run. */
+		if (t > (long long)now + FORGE_RETRY_MAX) {
+			log_warnx("'%s' asks to wait until %lld, more than %d s "
+			    "from now; waiting %d s", path, t, FORGE_RETRY_MAX,
+			    FORGE_RETRY_MAX);
+			set_retry_after(f, now + FORGE_RETRY_MAX);
+		} else
+			f->retry_after = (time_t)t;
 	}
 	buf_release(&b);
 	free(path);
@@ -340,6 +351,8 @@ set_retry_after(struct forge *f, time_t t)
 	char text[32];
 	int n;
 
+	if (t > time(NULL) + FORGE_RETRY_MAX)
+		t = time(NULL) + FORGE_RETRY_MAX;
 	if (t <= f->retry_after)
 		return;
 	f->retry_after = t;
@@ -435,6 +448,10 @@ handle_limit(struct forge *f, const struct config_source *src,
 		until = now + f->backoff;
 		why = "secondary rate limit without retry-after; backing off";
 	}
+	if (until > now + FORGE_RETRY_MAX)
+		log_warnx("source '%s': the API asked to wait %lld s; senko "
+		    "waits at most %d s", src->name, (long long)(until - now),
+		    FORGE_RETRY_MAX);
 	set_retry_after(f, until);
 	format_time(f->retry_after, when, sizeof(when));
 	log_failx("source '%s': %ld from the API (%s); no request before %s "
@@ -968,13 +985,17 @@ done:
 }
 
 struct forge *
-forge_new(const struct config *cfg, const struct store *store)
+forge_new(const struct config *cfg, const struct store *store,
+    bool *config_error)
 {
 	struct forge *f;
 	char *token;
 
-	if (config_load_token(cfg, &token) == -1)
+	*config_error = false;
+	if (config_load_token(cfg, &token) == -1) {
+		*config_error = true;
 		return NULL;
+	}
 	f = xcalloc(1, sizeof(*f));
 	f->cfg = cfg;
 	f->store = store;

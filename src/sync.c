@@ -772,6 +772,8 @@ exit_status(const struct sync_run *run)
 int
 sync_engine_open(struct sync_engine *e, const struct config *cfg)
 {
+	bool config_error = false;
+
 	e->forge = NULL;
 	e->store = xcalloc(1, sizeof(*e->store));
 	if (fs_mkdir_p(cfg->state_dir, 0755) == -1) {
@@ -782,13 +784,13 @@ sync_engine_open(struct sync_engine *e, const struct config *cfg)
 	}
 	if (store_init(e->store, cfg->state_dir) == -1)
 		goto fail;
-	e->forge = forge_new(cfg, e->store);
+	e->forge = forge_new(cfg, e->store, &config_error);
 	if (e->forge == NULL)
 		goto fail;
 	return 0;
 fail:
 	sync_engine_close(e);
-	return -1;
+	return config_error ? SYNC_ECONFIG : -1;
 }
 
 void

@@ -660,7 +660,9 @@ async function route(apiPath, query, req, auth) {
 function checkAuth(req) {
   const h = req.headers.authorization;
   if (!h) return { present: false, valid: false, bucket: 'anon' };
-  const m = /^(?:bearer|token)\s+(\S+)\s*$/i.exec(h);
+  // RFC 9110 credentials: scheme, spaces, a token68.  A tab or any other
+  // byte around the token is a malformed header, as on GitHub.
+  const m = /^(?:bearer|token) +([A-Za-z0-9._~+\/-]+=*)$/i.exec(h);
   if (m && OPT.tokens.includes(m[1])) return { present: true, valid: true, bucket: 'token:' + m[1] };
   return { present: true, valid: false, bucket: 'anon' };
 }
