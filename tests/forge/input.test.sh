@@ -76,8 +76,13 @@ check "-c a folder: says it is a folder, not 'configuration OK'" \
 run "$senko" -c /dev/zero config check
 check "-c /dev/zero: exit 78 at once (no hang)" test "$rc" = 78
 check "-c /dev/zero: says it is a device" grep -q "'/dev/zero' is a device, not a regular file" <<<"$out"
-printf '[senkod]\nstate_dir = %s\n[source app]\nuser = a\nrepo = b\n[device d]\nport = /dev/ttyUSB9\nsource = app\nreset = none # a comment \0prune = yes\n' \
-	"$tmp/s" >"$tmp/nul-conf"
+# The line reader reads 199 bytes at a time: a NUL hid the rest of this
+# long comment line from its length check, and "prune = yes" after it
+# became a key of its own.
+{
+	printf '[senkod]\nstate_dir = %s\n[source app]\nuser = a\nrepo = b\n[device d]\nport = /dev/ttyUSB9\nsource = app\n' "$tmp/s"
+	printf 'reset = none # \0'; printf 'x%.0s' $(seq 183); printf 'prune = yes\n'
+} >"$tmp/nul-conf"
 run "$senko" -c "$tmp/nul-conf" config check
 check "a NUL byte in the configuration: exit 78, naming the line" \
 	bash -c '[ "$1" = 78 ] && grep -q "nul-conf:9: a NUL byte" <<<"$2"' _ "$rc" "$out"
