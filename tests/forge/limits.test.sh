@@ -77,7 +77,9 @@ check "a trickling server: senko check ends within the deadline (took ${took} s;
 
 # --- a stop request aborts a transfer in progress -----------------------------
 # The stall timeout is 60 s here, the deadline 180 s: only the stop can end it.
-SENKO_HTTP_TIMEOUT=60 SENKO_TOKEN=$token "$senkod" -c "$tmp/c.conf" --once --foreground \
+sed "s|^state_dir = .*|state_dir = $tmp/sd|" "$tmp/c.conf" >"$tmp/d.conf"
+clear_log
+SENKO_HTTP_TIMEOUT=60 SENKO_TOKEN=$token "$senkod" -c "$tmp/d.conf" --once --foreground \
 	>"$tmp/senkod.out" 2>&1 &
 pid=$!
 deadline=$((SECONDS + 30))
