@@ -1062,35 +1062,35 @@ url_is_loopback(const char *url)
 }
 
 /*
- * The token is the first line of the file without the white space around
- * it.  A NUL, or white space or a control character inside it, is an
+ * The token is the first line of the file (or all of SENKO_TOKEN) without
+ * the white space around it.  A NUL, or white space or a control character inside it, is an
  * error: it would cut the token short or break the Authorization header.
  */
 static int
-token_from_text(const char *path, struct buf *b)
+token_from_text(const char *what, struct buf *b, bool first_line)
 {
 	size_t start = 0, end, i;
 
 	/* strcspn stops at a NUL too: a first line that ends before the
 	 * file does, without a line break, ends at a NUL. */
-	end = strcspn(b->data, "\r\n");
+	end = first_line ? strcspn(b->data, "\r\n") : b->len;
 	if (end < b->len && b->data[end] == '\0')
-		return log_failx("token file '%s' has a NUL byte in its first "
-		    "line; write the token alone on the first line", path);
+		return log_failx("%s has a NUL byte in its first line; write "
+		    "the token alone on the first line", what);
 	while (start < end && isspace((unsigned char)b->data[start]))
 		start++;
 	while (end > start && isspace((unsigned char)b->data[end - 1]))
 		end--;
 	if (end == start)
-		return log_failx("token file '%s' is empty: write the token on "
-		    "its first line, or set token_file = (empty) for public "
-		    "repositories", path);
+		return log_failx("%s is empty: write the token on its first "
+		    "line, or set token_file = (empty) for public "
+		    "repositories", what);
 	for (i = start; i < end; i++)
 		if ((unsigned char)b->data[i] <= ' ' ||
 		    (unsigned char)b->data[i] == 0x7f)
-			return log_failx("token file '%s': the token has white "
-			    "space or a control character in it (at byte %zu); "
-			    "write the token alone on the first line", path,
+			return log_failx("%s: the token has white space or a "
+			    "control character in it (at byte %zu); write the "
+			    "token alone on the first line", what,
 			    i - start + 1);
 	memmove(b->data, b->data + start, end - start);
 	b->data[end - start] = '\0';
@@ -1103,6 +1103,8 @@ read_token_file(const struct config *cfg, char **token)
 {
 	struct buf b = BUF_INIT;
 	struct stat st;
+	char *what;
+	int rc;
 
 	if (lstat(cfg->token_file, &st) == -1) {
 		if (errno == ENOENT) {
@@ -1129,11 +1131,10 @@ read_token_file(const struct config *cfg, char **token)
 	if (st.st_mode & S_IRGRP)
 		log_warnx("token file '%s' is readable by its group; consider "
 		    "chmod 600", cfg->token_file);
-	if (b.len == 0 || token_from_text(cfg->token_file, &b) == -1) {
-		if (b.len == 0)
-			log_failx("token file '%s' is empty: write the token on "
-			    "its first line, or set token_file = (empty) for "
-			    "public repositories", cfg->token_file);
+	what = xasprintf("token file '%s'", cfg->token_file);
+	rc = token_from_text(what, &b, true);
+	free(what);
+	if (rc == -1) {
 		explicit_bzero(b.data, b.alloc);
 		buf_release(&b);
 		return -1;
@@ -1148,9 +1149,19 @@ config_load_token(const struct config *cfg, char **token)
 	const char *env = getenv("SENKO_TOKEN");
 
 	*token = NULL;
-	if (env && *env)
-		*token = xstrdup(env);
-	else if (*cfg->token_file && read_token_file(cfg, token) == -1)
+	if (env && *env) {
+		struct buf b = BUF_INIT;
+
+		/* Checked like the file: a line break in it would add a
+		 * header of its own to every request. */
+		buf_addstr(&b, env);
+		if (token_from_text("SENKO_TOKEN", &b, false) == -1) {
+			explicit_bzero(b.data, b.alloc);
+			buf_release(&b);
+			return -1;
+		}
+		*token = buf_detach(&b, NULL);
+	} else if (*cfg->token_file && read_token_file(cfg, token) == -1)
 		return -1;
 	/* Over plain http a token travels in clear: only to this machine. */
 	if (*token && strncmp(cfg->api_url, "http://", 7) == 0 &&

@@ -667,7 +667,7 @@ sync_device(struct sync_run *run, size_t index)
 		/* The source's own error was said when it was polled. */
 		char why[256];
 
-		snprintf(why, sizeof(why), "nothing synced: source '%s' "
+		snprintf(why, sizeof(why), "nothing to sync: source '%s' "
 		    "failed (see its error); the board keeps its files",
 		    cfg->sources[job.dev->source_index].name);
 		job_fail(&job, DEVICE_FAILED, why);

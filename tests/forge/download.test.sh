@@ -75,7 +75,7 @@ check "a blob missing: senko sync exits 1" test "$rc" = 1
 check "a blob missing: the source is reported failed, saying why" \
 	grep -q "error: source 'app': 1 blob of commit .* not fetched (first: .*server error 503 .*no board gets this commit" <<<"$out"
 check "a blob missing: the board is reported failed, keeping its files" \
-	bash -c 'grep -q "^kitchen: failed" <<<"$1" && grep -q "kitchen: nothing synced: source .app. failed .*the board keeps its files" <<<"$1"' _ "$out"
+	bash -c 'grep -q "^kitchen: failed" <<<"$1" && grep -q "kitchen: nothing to sync: source .app. failed .*the board keeps its files" <<<"$1"' _ "$out"
 check "a blob missing: the board keeps its old main.py (no mix of commits)" grep -q 'print("v3")' "$tmp/flash/main.py"
 check "a blob missing: the board keeps its old lib/util.py" grep -q "return 3" "$tmp/flash/lib/util.py"
 sync_

@@ -45,6 +45,16 @@ run "$senko" -c "$tmp/sp.conf" check
 check "token with a space inside: exit 78, naming the file" \
 	bash -c '[ "$1" = 78 ] && grep -q "the token has white space or a control character in it" <<<"$2"' _ "$rc" "$out"
 
+run env SENKO_TOKEN="$(printf 's3cret\r\nX-Injected: 1')" "$senko" -c "$tmp/ws.conf" check
+check "SENKO_TOKEN with a line break in it: exit 78, nothing sent" \
+	bash -c '[ "$1" = 78 ] && grep -q "SENKO_TOKEN: the token has white space or a control character" <<<"$2" && [ -z "$3" ]' \
+	_ "$rc" "$out" "$(requests)"
+printf '\n\n' >"$tmp/tok-empty"; chmod 600 "$tmp/tok-empty"
+conf_with_token "$tmp/em.conf" "$tmp/tok-empty"
+run "$senko" -c "$tmp/em.conf" check
+check "an empty token file: exit 78, saying so" \
+	bash -c '[ "$1" = 78 ] && grep -q "token file .* is empty: write the token on its first line" <<<"$2"' _ "$rc" "$out"
+
 ln -s "$tmp/nowhere" "$tmp/tok-dangling"
 conf_with_token "$tmp/dl.conf" "$tmp/tok-dangling"
 run "$senko" -c "$tmp/dl.conf" check
