@@ -11,8 +11,12 @@
  * them only after everything was read, manifest before state.json (which
  * holds the ETag): a crash in between leaves an old ETag next to a new
  * manifest, and the next poll simply asks again.
+ *
+ * Beside it, in src/forge/: walk.c turns tree and listing JSON into
+ * manifest entries (no network), source_state.c keeps the files of
+ * state_dir/sources/NAME/.  This file holds the API policy (requests,
+ * rate limits, messages) and the walks that fetch trees and listings.
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +33,7 @@
 #include "log.h"
 #include "path.h"
 #include "xalloc.h"
+#include "forge/source_state.h"
 #include "forge/walk.h"
 #include "banned.h"
 
@@ -40,7 +45,6 @@
 #define FORGE_RETRY_MAX 3600
 #define FORGE_MAX_DEPTH 64           /* folders deep, for subtree walks */
 #define FORGE_MAX_PAGES 1000         /* Gitea tree pages */
-#define FORGE_STATE_MAX (64u * 1024 * 1024)
 #define ACCEPT_SHA "application/vnd.github.sha"
 #define ACCEPT_RAW "application/vnd.github.raw+json"
 
@@ -57,13 +61,6 @@ struct forge {
 	struct buf body;
 };
 
-/* What state_dir/sources/NAME/state.json holds. */
-struct source_state {
-	char fingerprint[GITHASH_HEXSZ];
-	char commit[GITHASH_HEXSZ];
-	char *etag; /* owned; NULL when none */
-};
-
 enum api_result {
 	API_OK = 0,        /* 2xx or 304 */
 	API_FAIL = -1,     /* logged */
@@ -74,226 +71,6 @@ static bool
 forge_stop_requested(const struct forge *f)
 {
 	return f->stop != NULL && *f->stop;
-}
-
-static char *
-source_dir(const struct config *cfg, const struct config_source *src)
-{
-	return xasprintf("%s/sources/%s", cfg->state_dir, src->name);
-}
-
-static char *
-source_file(const struct config *cfg, const struct config_source *src,
-    const char *name)
-{
-	return xasprintf("%s/sources/%s/%s", cfg->state_dir, src->name, name);
-}
-
-/*
- * A hash of everything that decides what a source's manifest holds: when
- * any of it changes, the saved ETag and manifest no longer apply.  api is
- * the API that read the manifest (the configured one, or the contents API
- * when a poll fell back to it).
- */
-static void
-source_fingerprint(const struct config *cfg, const struct config_source *src,
-    enum source_api api, char hex[GITHASH_HEXSZ])
-{
-	struct buf b = BUF_INIT;
-	size_t i;
-
-	buf_addf(&b, "%s\n%s\n%s\n%s\n%s\n%s\n", cfg->api_url, src->user,
-	    src->repo, src->branch, src->working_dir, source_api_name(api));
-	for (i = 0; i < src->nfiles; i++)
-		buf_addf(&b, "files %s\n", src->files[i]);
-	githash_mem(b.data, b.len, hex);
-	buf_release(&b);
-}
-
-static void
-source_state_release(struct source_state *st)
-{
-	free(st->etag);
-	memset(st, 0, sizeof(*st));
-}
-
-/* Read a state file if it exists; 1 when it does not. */
-static int
-read_state_file(const char *path, struct buf *out)
-{
-	buf_init(out, FORGE_STATE_MAX);
-	if (access(path, F_OK) == -1 && errno == ENOENT)
-		return 1;
-	return fs_read_file(path, out);
-}
-
-static int
-load_state(const struct config *cfg, const struct config_source *src,
-    struct source_state *st)
-{
-	struct buf b;
-	json_t *root;
-	const char *fp, *commit, *etag;
-	char *path = source_file(cfg, src, "state.json");
-	int rc;
-
-	memset(st, 0, sizeof(*st));
-	rc = read_state_file(path, &b);
-	if (rc != 0)
-		goto out;
-	rc = -1;
-	root = json_loadb(b.data, b.len, 0, NULL);
-	fp = json_string_value(json_object_get(root, "fingerprint"));
-	commit = json_string_value(json_object_get(root, "commit"));
-	etag = json_string_value(json_object_get(root, "etag"));
-	if (fp && githash_is_hex(fp) && commit && githash_is_hex(commit)) {
-		snprintf(st->fingerprint, sizeof(st->fingerprint), "%s", fp);
-		snprintf(st->commit, sizeof(st->commit), "%s", commit);
-		st->etag = etag && *etag ? xstrdup(etag) : NULL;
-		rc = 0;
-	} else
-		log_warnx("ignoring '%s': not a senko source state; the "
-		    "source will be read afresh", path);
-	json_decref(root);
-out:
-	buf_release(&b);
-	free(path);
-	return rc;
-}
-
-static int
-load_manifest(const struct config *cfg, const struct config_source *src,
-    struct manifest *m)
-{
-	struct buf b;
-	char *path = source_file(cfg, src, "manifest.json");
-	int rc;
-
-	rc = read_state_file(path, &b);
-	if (rc == 0 && manifest_from_json(m, b.data, b.len, path) == -1) {
-		log_warnx("ignoring '%s'; the source will be read afresh",
-		    path);
-		rc = -1;
-	}
-	buf_release(&b);
-	free(path);
-	return rc;
-}
-
-/* The saved state and manifest, if both exist and fit the config. */
-static bool
-load_saved(const struct config *cfg, const struct config_source *src,
-    struct source_state *st, struct manifest *m)
-{
-	char fp[GITHASH_HEXSZ];
-
-	if (load_state(cfg, src, st) != 0)
-		return false;
-	source_fingerprint(cfg, src, src->api, fp);
-	if (strcmp(fp, st->fingerprint) != 0) {
-		source_fingerprint(cfg, src, SOURCE_API_CONTENTS, fp);
-		if (strcmp(fp, st->fingerprint) == 0)
-			log_info("source '%s': the last poll fell back to the "
-			    "contents API; reading it afresh", src->name);
-		else
-			log_info("source '%s': its configuration changed since "
-			    "the last poll; reading it afresh", src->name);
-		return false;
-	}
-	if (load_manifest(cfg, src, m) != 0)
-		return false;
-	if (!m->complete) {
-		log_info("source '%s': the saved file list is not marked "
-		    "complete (an older senko wrote it); reading it afresh",
-		    src->name);
-		manifest_release(m);
-		return false;
-	}
-	if (strcmp(m->commit, st->commit) != 0) {
-		manifest_release(m);
-		return false;
-	}
-	return true;
-}
-
-static int
-write_json_file(const char *path, json_t *root)
-{
-	char *text = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
-	int rc;
-
-	if (text == NULL)
-		return log_failx("cannot encode '%s'", path);
-	rc = fs_write_atomic(path, text, strlen(text), 0644);
-	free(text);
-	return rc;
-}
-
-static int
-save_state(const struct config *cfg, const struct config_source *src,
-    enum source_api api, const char *commit, const char *etag)
-{
-	char fp[GITHASH_HEXSZ];
-	char *path = source_file(cfg, src, "state.json");
-	json_t *root;
-	int rc;
-
-	source_fingerprint(cfg, src, api, fp);
-	root = json_pack("{s:s,s:s,s:s?}", "fingerprint", fp, "commit",
-	    commit, "etag", etag);
-	rc = write_json_file(path, root);
-	json_decref(root);
-	free(path);
-	return rc;
-}
-
-static int
-save_manifest(const struct config *cfg, const struct config_source *src,
-    const struct manifest *m, json_t *contents_cache)
-{
-	struct buf b = BUF_INIT;
-	char *dir = source_dir(cfg, src), *path = NULL;
-	int rc = -1;
-
-	if (fs_mkdir_p(dir, 0755) == -1) {
-		log_failx("source '%s': cannot create '%s': check state_dir",
-		    src->name, dir);
-		goto out;
-	}
-	path = source_file(cfg, src, "contents.json");
-	if (contents_cache && write_json_file(path, contents_cache) == -1)
-		goto out;
-	if (contents_cache == NULL)
-		unlink(path);
-	free(path);
-	path = source_file(cfg, src, "manifest.json");
-	if (manifest_to_json(m, &b) == -1 ||
-	    fs_write_atomic(path, b.data, b.len, 0644) == -1)
-		goto out;
-	rc = 0;
-out:
-	buf_release(&b);
-	free(path);
-	free(dir);
-	return rc;
-}
-
-static json_t *
-load_contents_cache(const struct config *cfg, const struct config_source *src)
-{
-	struct buf b;
-	char *path = source_file(cfg, src, "contents.json");
-	json_t *root = NULL;
-
-	if (read_state_file(path, &b) == 0)
-		root = json_loadb(b.data, b.len, 0, NULL);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		root = json_object();
-	}
-	buf_release(&b);
-	free(path);
-	return root;
 }
 
 static void
@@ -326,7 +103,7 @@ load_retry_after(struct forge *f)
 	time_t now = time(NULL);
 	long long t;
 
-	if (read_state_file(path, &b) == 0 &&
+	if (source_state_read_file(path, &b) == 0 &&
 	    sscanf(b.data, "%lld", &t) == 1 && t > (long long)now) {
 		/* Nothing saves a wait longer than FORGE_RETRY_MAX, so this
 		 * file was edited or the clock jumped back: save the longest
@@ -962,7 +739,7 @@ read_manifest(struct forge *f, const struct config_source *src,
 		*used = SOURCE_API_CONTENTS;
 		manifest_release(m);
 	}
-	w.old_cache = load_contents_cache(f->cfg, src);
+	w.old_cache = source_state_load_contents(f->cfg, src);
 	w.new_cache = json_object();
 	r = walk_contents(&w, src->working_dir, NULL, 0);
 	json_decref(w.old_cache);
@@ -1042,7 +819,7 @@ forge_poll(struct forge *f, const struct config_source *src,
 	*changed = false;
 	if (refuse_if_limited(f, src) == -1)
 		return -1;
-	have_saved = load_saved(f->cfg, src, &st, &saved);
+	have_saved = source_state_load(f->cfg, src, &st, &saved);
 	if (read_head(f, src, have_saved ? st.etag : NULL, commit, &etag,
 	    &not_modified) == -1)
 		goto out;
@@ -1054,7 +831,7 @@ forge_poll(struct forge *f, const struct config_source *src,
 	if (have_saved && strcmp(commit, st.commit) == 0) {
 		/* Same commit under a new ETag: nothing to read again. */
 		if (etag && (st.etag == NULL || strcmp(etag, st.etag) != 0) &&
-		    save_state(f->cfg, src, src->api, commit, etag) == -1)
+		    source_state_save(f->cfg, src, src->api, commit, etag) == -1)
 			goto out;
 		manifest_move(out, &saved);
 		rc = 0;
@@ -1062,8 +839,8 @@ forge_poll(struct forge *f, const struct config_source *src,
 	}
 	if (read_manifest(f, src, commit, &fresh, &cache, &used) == -1)
 		goto out;
-	if (save_manifest(f->cfg, src, &fresh, cache) == -1 ||
-	    save_state(f->cfg, src, used, commit, etag) == -1) {
+	if (source_state_save_manifest(f->cfg, src, &fresh, cache) == -1 ||
+	    source_state_save(f->cfg, src, used, commit, etag) == -1) {
 		log_failx("source '%s': cannot save its state under '%s'; "
 		    "check state_dir", src->name, f->cfg->state_dir);
 		goto out;
@@ -1091,7 +868,7 @@ forge_saved_manifest(const struct config *cfg,
 	struct manifest m = MANIFEST_INIT;
 	bool ok;
 
-	ok = load_saved(cfg, src, &st, &m);
+	ok = source_state_load(cfg, src, &st, &m);
 	source_state_release(&st);
 	if (!ok)
 		return -1;
