@@ -19,12 +19,17 @@
  * State, every file written atomically (fs_write_atomic):
  *   state_dir/sources/NAME/state.json     {"fingerprint", "commit", "etag"}:
  *       the branch head's ETag and commit, and a hash of the source's
- *       config (api_url, user, repo, branch, working_dir, files, api); a
- *       config change makes the ETag and manifest count for nothing.
- *   state_dir/sources/NAME/manifest.json  the manifest (manifest_to_json).
+ *       config (api_url, user, repo, branch, working_dir, files) and of
+ *       the API that read the manifest; a config change, or a poll that
+ *       fell back from git trees to the contents API, makes the ETag and
+ *       manifest count for nothing at the next poll.
+ *   state_dir/sources/NAME/manifest.json  the manifest (manifest_to_json),
+ *       marked "complete": every listing was read whole.  One without the
+ *       mark is read afresh.
  *   state_dir/sources/NAME/contents.json  contents API only: each folder
- *       listing read, {"dir": {"etag", "entries": [...]}}, so unchanged
- *       folders answer 304 (free with a token).
+ *       listing read, {"dir": {"etag", "entries": [...], "capped"}}, so
+ *       unchanged folders answer 304 (free with a token).
+ * (src/forge/source_state.c keeps these files.)
  *   state_dir/sources/.retry-after        epoch seconds before which no
  *       request is made (rate limits), kept across restarts.
  * manifest.json is written before state.json: a crash between them leaves
@@ -32,7 +37,16 @@
  *
  * With api = contents, listings are asked with ref=BRANCH (so their ETags
  * survive commits elsewhere) after the head request saw the commit; the
- * contents API has no file modes, so every entry gets 0100644.
+ * contents API has no file modes, so every entry gets 0100644.  It lists
+ * at most 1,000 entries of a folder and says nothing of the rest: a
+ * listing that long is read again with git trees, or the poll fails.
+ * With api = trees, a server without git trees (404) is read with the
+ * contents API for that poll only.
+ *
+ * Bounds: every server-supplied wait is cut to an hour; every request has
+ * an overall deadline (http.h); a walk reads at most WALK_MAX_ENTRIES
+ * entries in WALK_MAX_REQUESTS requests, a paged tree must answer the
+ * page asked (forge/walk.h).
  *
  * HTTP timeouts: SENKO_HTTP_TIMEOUT (seconds, see http.h) for tests.
  */
