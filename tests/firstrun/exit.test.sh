@@ -4,8 +4,8 @@
 # 2 usage error, 78 configuration error (missing file, errors in it, a
 # token file every user can read), 100 updates pending.
 #
-# Cases marked "[forge]" depend on the forge branch's fix (a token file
-# every user can read makes check, sync and senkod exit 78, not 1).
+# Cases marked "[forge]" came with the forge branch's fix (a token file
+# every user can read made check, sync and senkod exit 1, not 78).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
