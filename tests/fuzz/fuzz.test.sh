@@ -67,7 +67,7 @@ for name in "${names[@]}"; do
 	dict=()
 	[ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
 	artifacts=$(mktemp -d "$out/findings/$name.XXXXXX")
-	# -timeout: one input taking a second is a hang worth reporting.
+	# -timeout: an input that runs for 10 s is a hang worth reporting.
 	nice "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 \
 	    -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" \
 	    "$scratch" "$corpus" >"$log" 2>&1
