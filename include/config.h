@@ -66,6 +66,7 @@ struct config {
 	char *token_file;    /* "" = none */
 	char *ca_file;       /* "" = system CAs */
 	unsigned jobs;
+	char *metrics_file;  /* "" = none (metrics.h) */
 	struct config_source *sources;
 	size_t nsources;
 	struct config_device *devices;

@@ -21,7 +21,7 @@ const struct cli_command cli_commands[] = {
 	    "list the files under a board's dest folder, with sizes" },
 	{ "reset", cmd_reset, CLI_NEEDS_CONFIG, "DEVICE [soft|hard]",
 	    "reset a board (by default as its reset setting says)" },
-	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json]",
+	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json|--prometheus]",
 	    "what happened last to each device (exit 1 if one failed)" },
 	{ "sync", cmd_sync, CLI_NEEDS_CONFIG, "[--wait] [--force] [DEVICE...]",
 	    "bring the boards up to date" },

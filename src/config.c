@@ -328,6 +328,7 @@ static const struct keyword senkod_keywords[] = {
 	GLOBAL(token_file, parse_string),
 	GLOBAL(ca_file, parse_string),
 	GLOBAL(jobs, parse_jobs),
+	GLOBAL(metrics_file, parse_string),
 	{ NULL, NULL, 0 },
 };
 
@@ -715,6 +716,7 @@ config_load(const char *path)
 	cfg->token_file = xstrdup(DEFAULT_TOKEN_FILE);
 	cfg->ca_file = xstrdup("");
 	cfg->jobs = DEFAULT_JOBS;
+	cfg->metrics_file = xstrdup("");
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = cfg;
@@ -801,6 +803,7 @@ config_free(struct config *cfg)
 	free(cfg->api_url);
 	free(cfg->token_file);
 	free(cfg->ca_file);
+	free(cfg->metrics_file);
 	free(cfg);
 }
 
@@ -978,6 +981,7 @@ config_print(const struct config *cfg, FILE *out)
 		    "requests an hour)\n");
 	fprintf(out, "ca_file    = %s\njobs       = %u\n", cfg->ca_file,
 	    cfg->jobs);
+	fprintf(out, "metrics_file = %s\n", cfg->metrics_file);
 	for (i = 0; i < cfg->nsources; i++) {
 		const struct config_source *s = &cfg->sources[i];
 

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "status.h"
 #include "xalloc.h"
@@ -289,6 +290,15 @@ run_cycle(struct daemon *d, const bool *due, bool poll, const sigset_t *open,
 	return rc;
 }
 
+/* What a cycle did, for those watching the fleet: counters, metrics_file. */
+static void
+report_cycle(const struct daemon *d, const struct sync_report *rep)
+{
+	metrics_record(d->cfg, rep);
+	if (*d->cfg->metrics_file)
+		metrics_write_file(d->cfg);
+}
+
 /*
  * senkod --once from cron starts afresh every few minutes: what an
  * earlier run reported is in the status files.  A device or source that
@@ -327,6 +337,7 @@ daemon_once(struct daemon *d)
 	for (i = 0; i < rep.ndevices; i++)
 		note_device(&d->devices[i], &rep.devices[i], time(NULL));
 	note_sources(d, &rep);
+	report_cycle(d, &rep);
 	sync_report_release(&rep);
 	return rc;
 }
@@ -572,6 +583,7 @@ daemon_run(struct daemon *d)
 			atomic_store(&wd.cycle_started, 0);
 			after_cycle(d, &rep, poll, time(NULL));
 			publish_status(d, &rep, time(NULL));
+			report_cycle(d, &rep);
 			sync_report_release(&rep);
 			free(due);
 			continue;
