@@ -15,6 +15,8 @@ const struct cli_command cli_commands[] = {
 	    "validate the configuration and print it (token redacted)" },
 	{ "exec", cmd_exec, CLI_NEEDS_CONFIG, "DEVICE CODE",
 	    "run Python code on a board and print its output" },
+	{ "fleet", cmd_fleet, 0, "--broker URL [OPTION...]",
+	    "every gateway's boards, from an MQTT broker, in one table" },
 	{ "hash", cmd_hash, 0, "FILE...",
 	    "print git blob hashes, as git hash-object does" },
 	{ "ls", cmd_ls, CLI_NEEDS_CONFIG, "DEVICE",
