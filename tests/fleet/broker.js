@@ -100,10 +100,19 @@ async function retained(b, filter, opts) {
 
 // A live subscriber: msgs is [{retained, topic, payload}] as they come.
 let SUB_SEQ = 0;
+const SUBS = new Set();
+// Stop every subscriber still running (a test that failed midway).
+function stopSubscribers() {
+  for (const c of SUBS) c.kill('SIGKILL');
+  SUBS.clear();
+}
+
 async function subscribe(b, filter, opts) {
   const id = `test-sub-${process.pid}-${++SUB_SEQ}`;
   const child = h.track(spawn('mosquitto_sub', [...clientArgs(b, opts), '-i', id, '-t', filter,
     '-q', '1', '-F', '%r %t %p'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  SUBS.add(child);
+  child.on('exit', () => SUBS.delete(child));
   const msgs = [];
   let rest = '';
   child.stdout.on('data', (d) => {
@@ -125,4 +134,4 @@ function publish(b, topic, payload, opts) {
     { timeout: 10000 });
 }
 
-module.exports = { freePort, makeCerts, startBroker, retained, subscribe, publish };
+module.exports = { freePort, makeCerts, startBroker, retained, subscribe, stopSubscribers, publish };

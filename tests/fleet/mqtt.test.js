@@ -96,6 +96,7 @@ test.before(async () => {
   broker = await mq.startBroker(path.join(T, 'broker'));
 });
 test.after(async () => {
+  mq.stopSubscribers();
   for (const d of Object.values(daemons)) if (d.child.exitCode === null) d.child.kill('SIGKILL');
   await Promise.all(boards.map((b) => b.stop()));
   if (broker) await broker.kill();
