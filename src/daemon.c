@@ -111,7 +111,13 @@ daemon_init(struct daemon *d, const char *config_path, int *status)
 		*status = CONFIG_EXIT_ERROR;
 		return -1;
 	}
-	if (sync_engine_open(&d->engine, d->cfg) == -1) {
+	switch (sync_engine_open(&d->engine, d->cfg)) {
+	case 0:
+		break;
+	case SYNC_ECONFIG:
+		*status = CONFIG_EXIT_ERROR;
+		return -1;
+	default:
 		*status = 1;
 		return -1;
 	}
@@ -382,7 +388,7 @@ reload(struct daemon *d)
 		notify_ready();
 		return;
 	}
-	if (sync_engine_open(&engine, cfg) == -1) {
+	if (sync_engine_open(&engine, cfg) != 0) {
 		log_warnx("cannot apply the new configuration; keeping the "
 		    "one that was running");
 		config_free(cfg);
