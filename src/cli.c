@@ -42,7 +42,16 @@ static const struct {
 	const char *options;
 } command_options[] = {
 	{ "status", "  --json   one JSON object with every device, for scripts "
-	    "and monitoring\n" },
+	    "and monitoring\n"
+	    "  --prometheus  Prometheus' text format, as senkod's "
+	    "metrics_file\n" },
+	{ "fleet", "  --broker URL   the MQTT broker, mqtt://HOST[:PORT] or "
+	    "mqtts://HOST[:PORT]\n"
+	    "  --prefix FILTER  the gateways' topics (default senko/#)\n"
+	    "  --json         one JSON object with every gateway, for "
+	    "scripts\n"
+	    "  --username NAME, --password-file FILE, --ca-file FILE\n"
+	    "                 credentials and CAs for the broker\n" },
 	{ "sync", "  -w, --wait   wait for a port another program holds "
 	    "instead of failing\n"
 	    "  -f, --force  open every board and check its own record of "
