@@ -77,12 +77,16 @@ test('a password file every user can read is refused; senkod says so and syncs o
     env: Object.assign({}, process.env, { SENKO_HTTP_TIMEOUT: '2' }) }));
   let log = '';
   d.stderr.on('data', (x) => { log += x; });
-  await h.until(() => /not publishing/.test(log), 10000, `the refusal\n${log}`);
-  assert.match(log, /\[mqtt\] password_file '.*pw' is readable by every user; run: chmod 600/);
-  assert.doesNotMatch(log, /secret/);
-  // The daemon runs on: its first cycle ends (the board is missing).
-  await h.until(() => /kitchen/.test(log), 10000, `the first cycle\n${log}`);
-  assert.equal(d.exitCode, null);
-  d.kill('SIGTERM');
-  await new Promise((res) => d.on('exit', res));
+  const exited = new Promise((res) => d.on('exit', res));
+  try {
+    await h.until(() => /not publishing/.test(log), 10000, `the refusal\n${log}`);
+    assert.match(log, /\[mqtt\] password_file '.*pw' is readable by every user; run: chmod 600/);
+    assert.doesNotMatch(log, /secret/);
+    // The daemon runs on: its first cycle ends (the board is missing).
+    await h.until(() => /kitchen/.test(log), 10000, `the first cycle\n${log}`);
+    assert.equal(d.exitCode, null);
+  } finally {
+    d.kill('SIGTERM');
+    await exited;
+  }
 });
