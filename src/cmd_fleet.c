@@ -105,25 +105,25 @@ on_message(struct mosquitto *mosq, void *arg,
 	f->last_ms = now_ms();
 	if (msg->payloadlen <= 0 || msg->payloadlen > PAYLOAD_MAX)
 		return;
-	if (len > 6 && strcmp(t + len - 6, "/state") == 0) {
+	/* The last "/device/" with one level after it: a device "state"
+	 * is a device, not a gateway's state. */
+	dev = strstr(t, "/device/");
+	while (dev && strstr(dev + 1, "/device/"))
+		dev = strstr(dev + 1, "/device/");
+	if (dev && dev != t && dev[8] != '\0' && !strchr(dev + 8, '/')) {
+		obj = json_loadb(msg->payload, (size_t)msg->payloadlen, 0,
+		    NULL);
+		if (json_is_object(obj))
+			json_object_set_new(gateway_for(f, t,
+			    (size_t)(dev - t))->devices, dev + 8, obj);
+		else
+			json_decref(obj);
+	} else if (len > 6 && strcmp(t + len - 6, "/state") == 0) {
 		struct gateway *g = gateway_for(f, t, len - 6);
 
 		free(g->state);
 		g->state = xstrndup(msg->payload, (size_t)msg->payloadlen);
-		return;
 	}
-	dev = strstr(t, "/device/");
-	while (dev && strstr(dev + 1, "/device/"))
-		dev = strstr(dev + 1, "/device/");
-	if (dev == NULL || dev == t || dev[8] == '\0' || strchr(dev + 8, '/'))
-		return;
-	obj = json_loadb(msg->payload, (size_t)msg->payloadlen, 0, NULL);
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return;
-	}
-	json_object_set_new(gateway_for(f, t, (size_t)(dev - t))->devices,
-	    dev + 8, obj);
 }
 
 /* Text from the broker, made safe for a terminal. */
