@@ -18,6 +18,7 @@
 #define CLI_EXIT_CONFIG CONFIG_EXIT_ERROR
 
 #define CLI_NEEDS_CONFIG 0x1 /* load -c FILE before running */
+#define CLI_TALKS_TO_BOARD 0x2 /* Ctrl-C/SIGTERM: stop cleanly (interrupt.h) */
 
 struct cli {
 	const char *config_path;

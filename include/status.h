@@ -49,7 +49,8 @@ int status_load(const char *state_dir, const char *device,
 int status_save(const char *state_dir, const char *device,
     const struct device_status *st);
 
-/* "unknown", "in-sync", "updated", "failed", "offline", "busy", "pending" */
+/* "unknown", "in-sync", "updated", "failed", "offline", "busy", "pending",
+ * "stopped" */
 const char *status_state_name(enum device_state s);
 /* The reverse; -1 for an unknown name. */
 int status_state_parse(const char *name, enum device_state *out);

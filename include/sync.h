@@ -37,6 +37,8 @@ enum device_state {
 	DEVICE_OFFLINE,  /* no port, or the board does not answer */
 	DEVICE_BUSY,     /* another process holds the port */
 	DEVICE_PENDING,  /* check mode: updates waiting */
+	DEVICE_STOPPED,  /* a stop request (SIGTERM, Ctrl-C) ended the visit,
+	                    or came before it; the next sync carries on */
 };
 
 struct sync_device_result {
@@ -70,7 +72,10 @@ struct sync_options {
 	const bool *device_quiet; /* per device: print no messages (they are
 	                          still in the report); NULL = none quiet */
 	volatile sig_atomic_t *stop; /* nonzero: stop after the files in
-	                          flight (set by a signal handler) */
+	                          flight (set by a signal handler): no new
+	                          source, download or device is started,
+	                          opening a board is cut short, a push ends
+	                          after its current group */
 };
 
 struct sync_report {
@@ -101,5 +106,18 @@ int sync_cycle(const struct config *cfg, struct forge *forge,
     const struct store *store, const struct sync_options *opts,
     struct sync_report *report);
 void sync_report_release(struct sync_report *report);
+
+/* Blobs unreferenced for this long may be collected (store_gc). */
+#define SYNC_GC_GRACE_SECONDS 3600
+/*
+ * Collect the object store's garbage: keep every blob of each source's
+ * saved manifest (what the boards are brought to) and of each device's
+ * mirror (what each board runs now, so a board that is behind, offline or
+ * rolled back loses nothing); remove other blobs older than
+ * SYNC_GC_GRACE_SECONDS.  Nothing is removed when a mirror cannot be
+ * read.  Run between cycles (senkod does, at most every
+ * DAEMON_GC_INTERVAL).  Returns 0 or -1.
+ */
+int sync_engine_gc(const struct sync_engine *e, const struct config *cfg);
 
 #endif

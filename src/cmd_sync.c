@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "interrupt.h"
 #include "log.h"
 #include "status.h"
 #include "sync.h"
@@ -134,6 +135,7 @@ cmd_sync(struct cli *cli, int argc, char **argv)
 		}
 	}
 	opts.progress = isatty(STDERR_FILENO) && cli->verbosity >= 0;
+	opts.stop = &interrupt_requested;
 	return run_cycle(cli, &opts, argv + optind, argc - optind);
 }
 

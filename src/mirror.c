@@ -676,7 +676,7 @@ mirror_put(struct mirror *m, const struct store *s, const char *path,
 	}
 	if (copy_fd(fd, out, sha, tmp) == -1)
 		goto done;
-	if (fchmod(out, 0644) == -1 || fsync(out) == -1) {
+	if (fchmod(out, fs_file_mode(0644)) == -1 || fsync(out) == -1) {
 		log_fail("cannot sync '%s'", tmp);
 		goto done;
 	}

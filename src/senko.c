@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "interrupt.h"
 #include "log.h"
 #include "banned.h"
 
@@ -63,8 +64,10 @@ main(int argc, char **argv)
 		if (cli.cfg == NULL)
 			return CLI_EXIT_CONFIG;
 	}
+	if (cmd->flags & CLI_TALKS_TO_BOARD)
+		interrupt_install();
 	optind++;
 	rc = cmd->run(&cli, argc - optind + 1, argv + optind - 1);
 	config_free(cli.cfg);
-	return rc;
+	return interrupt_exit_status(rc);
 }

@@ -31,6 +31,7 @@ static const struct {
 	{ DEVICE_OFFLINE, "offline" },
 	{ DEVICE_BUSY, "busy" },
 	{ DEVICE_PENDING, "pending" },
+	{ DEVICE_STOPPED, "stopped" },
 };
 
 const char *
