@@ -23,6 +23,12 @@ int fs_write_all(int fd, const void *data, size_t len);
  * are not followed; errors are ignored (it is housekeeping).
  */
 void fs_sweep_stale(const char *dir, const char *prefix, long max_age);
+/*
+ * The mode of every folder senko creates in state_dir.  A state_dir
+ * deleted while senkod runs may be re-created by whichever module writes
+ * next (mkdir -p); with this mode it comes back private whoever does.
+ */
+#define FS_STATE_DIR_MODE 0700
 /* mkdir -p; existing folders are fine. */
 int fs_mkdir_p(const char *path, mode_t mode);
 /* mkdir -p whose last folder is created 0700 (parents 0755; both less

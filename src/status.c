@@ -214,7 +214,7 @@ status_save(const char *state_dir, const char *device,
 		    device);
 		goto out;
 	}
-	if (fs_mkdir_p(dir, 0755) == -1 ||
+	if (fs_mkdir_p(dir, FS_STATE_DIR_MODE) == -1 ||
 	    fs_write_atomic(path, text, strlen(text), 0644) == -1) {
 		log_failx("cannot save the status of '%s' in '%s'", device,
 		    path);

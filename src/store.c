@@ -35,7 +35,7 @@ store_init(struct store *s, const char *state_dir)
 int
 store_prepare(const struct store *s)
 {
-	if (fs_mkdir_p(s->dir, 0755) == -1)
+	if (fs_mkdir_p(s->dir, FS_STATE_DIR_MODE) == -1)
 		return log_failx("cannot create the object store '%s': check "
 		    "state_dir and its permissions", s->dir);
 	fs_sweep_stale(s->dir, "tmp-", STORE_STALE_TMP_SECONDS);
@@ -119,7 +119,7 @@ store_commit(const struct store *s, struct store_tmp *t, const char *sha)
 		goto out;
 	}
 	fan = xasprintf("%s/%.2s", s->dir, sha);
-	if (mkdir(fan, 0755) == -1 && errno != EEXIST) {
+	if (mkdir(fan, FS_STATE_DIR_MODE) == -1 && errno != EEXIST) {
 		log_fail("cannot create folder '%s'", fan);
 		goto out;
 	}

@@ -38,6 +38,15 @@ function collect(stream) {
   return lines;
 }
 
+// A daemon left running by a failed test must not hold a board for the next.
+async function stopAll() {
+  await Promise.all(daemons.filter((d) => d.exitCode === null && d.signalCode === null).map((d) => {
+    d.kill('SIGTERM');
+    return new Promise((r) => d.on('exit', r));
+  }));
+}
+test.afterEach(stopAll);
+
 function startDaemon(conf, opts = {}) {
   const d = h.track(spawn(h.SENKOD, ['-c', conf, ...(opts.args || ['--foreground'])], {
     stdio: ['ignore', 'ignore', 'pipe'], cwd: opts.cwd,
@@ -79,7 +88,9 @@ test('state_dir deleted while senkod runs: re-created, the next commit arrives, 
   const d = startDaemon(conf);
   await h.until(() => boardHas(b, 'main.py', 'print("v1")\n'), 30000, 'first sync');
   await h.until(() => d.log.some((l) => /one: /.test(l)) || fs.existsSync(path.join(state, 'devices/one/status.json')), 10000, 'status');
-  fs.rmSync(state, { recursive: true, force: true });
+  // Out of senkod's way at once (a rename is atomic), then gone.
+  fs.renameSync(state, `${state}.gone`);
+  fs.rmSync(`${state}.gone`, { recursive: true, force: true });
   // Let at least one cycle run without the folder, then move upstream.
   const n0 = (await gh.log()).length;
   await h.until(async () => (await gh.log()).length > n0 + 1, 10000, 'a poll after the deletion');
@@ -113,9 +124,10 @@ test('a blob that cannot be fetched: the board keeps its files and its record, n
   let r = await h.senkod(['-c', conf, '--once']);
   assert.equal(r.code, 0, r.stderr);
   const before = h.readTree(b.flash);
-  const newLib = 'A = 3\n';
-  repo.commit({ 'main.py': 'print("v3")\n', 'lib/a.py': newLib });
-  await gh.fault({ kind: 'status', status: 500, match: `git/blobs/${gitBlob(newLib)}` });
+  const newLib = 'A = 3\n', newMain = 'print("v3")\n';
+  repo.commit({ 'main.py': newMain, 'lib/a.py': newLib });
+  // main.py's blob fails, lib/a.py's (fetched first) arrives.
+  await gh.fault({ kind: 'status', status: 500, match: `git/blobs/${gitBlob(newMain)}` });
   r = await h.senkod(['-c', conf, '--once']);
   await gh.clearFaults();
   assert.equal(r.code, 1);
@@ -235,7 +247,7 @@ test('relative -c and state_dir with a detached senkod: state stays where it sta
     devices: { two: { port: b.link, baud: 1000000, source: 'app', reset: 'none' } },
   });
   write('1h');
-  const d = startDaemon('rel.conf', { args: [], cwd });
+  const d = startDaemon('rel.conf', { args: ['-v'], cwd });
   let pid = null;
   try {
     // The parent returns once detached; find the daemon by its command line.
@@ -251,12 +263,10 @@ test('relative -c and state_dir with a detached senkod: state stays where it sta
       }
       return null;
     }, 10000, 'the detached senkod');
-    const repoHead = fs.readFileSync(path.join(b.flash, 'main.py'), 'utf8');
     await h.until(() => fs.existsSync(path.join(cwd, rel, 'devices/two/status.json')), 30000,
       `state in ${cwd}/${rel}\n${d.log.join('\n')}`);
     assert.ok(fs.existsSync(path.join(cwd, rel, 'objects')), 'objects/ is not in the relative state_dir');
     assert.ok(!fs.existsSync(`/${rel}`), `state written to /${rel}`);
-    assert.ok(repoHead.length > 0);
     write('2h');
     process.kill(pid, 'SIGHUP');
     await h.until(() => d.log.some((l) => /configuration reloaded/.test(l) || /is broken/.test(l)), 10000, 'reload');
