@@ -278,6 +278,11 @@ reconcile(struct board_job *job, struct manifest *mm)
 
 		if (up == NULL && mine == NULL)
 			continue; /* the user's own file: not ours to judge */
+		if (stop_requested(job->run)) {
+			/* A board of many files takes a while to hash. */
+			job->stopped = true;
+			goto out;
+		}
 		if (adopt_board_file(job, s, up, mine, &found) == -1)
 			goto out;
 	}
@@ -471,7 +476,7 @@ reset_board(struct board_job *job, bool check)
 		return log_failx("%s: files updated to %.7s, but the %s reset "
 		    "failed: %s", job->dev->name, job->upstream->commit, how,
 		    log_last_error());
-	if (!check)
+	if (!check || stop_requested(job->run))
 		return 0;
 	if (repl_check_alive(job->repl, ALIVE_TIMEOUT_MS) == -1)
 		return log_failx("%s: files updated to %.7s, but the board did "
@@ -571,7 +576,11 @@ sync_on_board(struct board_job *job, struct manifest *mm, struct plan *p)
 	    info->platform);
 	if (devfs_clean_temps(job->repl, job->dev->dest) == -1 ||
 	    reconcile(job, mm) == -1) {
-		job_fail(job, DEVICE_FAILED, NULL);
+		if (job->stopped) {
+			job_stopped(job, "while the board's files were checked");
+			reset_board(job, false);
+		} else
+			job_fail(job, DEVICE_FAILED, NULL);
 		goto out;
 	}
 	plan_release(p);

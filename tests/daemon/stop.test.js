@@ -96,6 +96,49 @@ test('SIGTERM with three silent boards and jobs = 1: senkod exits within 5 s', a
   assert.ok(!fs.existsSync(path.join(state, 'devices', 'mute2', 'status.json')), 'mute2 has a status');
 });
 
+// Needs the HTTP transfer to abort on the stop flag (forge branch,
+// forge_set_stop/http_set_stop); skipped until that is merged.
+const HTTP_STOP = { skip: 'waits for the forge branch: an HTTP transfer aborting on the stop flag' };
+
+test('SIGTERM while a server trickles an answer: senkod exits within 5 s', HTTP_STOP, async () => {
+  // One byte every half second: above any low-speed limit, never done.
+  const http = require('http');
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{');
+    const timer = setInterval(() => res.write(' '), 500);
+    res.on('close', () => clearInterval(timer));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const b = await h.startBoard({ dir: T, name: 'trickle' });
+  boards.push(b);
+  const conf = h.writeConfig(path.join(T, 'trickle.conf'), {
+    senkod: { state_dir: path.join(T, 'trickle-state'), api_url: `http://127.0.0.1:${server.address().port}`, interval: '1h' },
+    sources: { app: { user: 'acme', repo: 'fw' } },
+    devices: { trickle: { port: b.link, baud: 1000000, source: 'app', reset: 'none' } },
+  });
+  const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const log = stderrLines(d);
+  const exited = new Promise((r) => d.on('exit', (code, signal) => r({ code, signal })));
+  try {
+    await h.until(() => requests > 0, 10000, 'senkod asking the trickling server');
+    await new Promise((r) => setTimeout(r, 1000)); // well inside the transfer
+    const t0 = Date.now();
+    d.kill('SIGTERM');
+    const killer = setTimeout(() => d.kill('SIGKILL'), 90000);
+    const r = await exited;
+    clearTimeout(killer);
+    const took = Date.now() - t0;
+    assert.ok(took < 5000, `senkod took ${took} ms to stop after SIGTERM\n${log.join('\n')}`);
+    assert.equal(r.code, 0, log.join('\n'));
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
 test('senko sync: Ctrl-C mid-push stops after the group in flight, frees the board, restarts main.py, exits 130', async () => {
   // main.py counts its runs in a file on the board's flash.
   const counter = 'n = 0\ntry:\n    n = int(open("runs").read())\nexcept OSError:\n    pass\nopen("runs", "w").write(str(n + 1))\n';
