@@ -577,7 +577,7 @@ sync_on_board(struct board_job *job, struct manifest *mm, struct plan *p)
 	if (devfs_clean_temps(job->repl, job->dev->dest) == -1 ||
 	    reconcile(job, mm) == -1) {
 		if (job->stopped) {
-			job_stopped(job, "while the board's files were checked");
+			job_stopped(job, "while checking the board's files");
 			reset_board(job, false);
 		} else
 			job_fail(job, DEVICE_FAILED, NULL);
@@ -698,9 +698,9 @@ missing_blobs(struct board_job *job)
 			n++;
 		}
 	if (n > 0) {
-		log_failx("%s: %zu file%s of commit %.7s, '%s' first, %s not in "
-		    "the object store (%s download failed); the board keeps "
-		    "its files until the next poll fetches %s",
+		log_failx("%s: %zu file%s of commit %.7s, '%s' first, %s "
+		    "not in the object store (%s download failed); the board "
+		    "keeps its files until the next poll fetches %s",
 		    job->dev->name, n, n == 1 ? "" : "s", m->commit, first,
 		    n == 1 ? "is" : "are", n == 1 ? "its" : "their",
 		    n == 1 ? "it" : "them");
@@ -783,11 +783,12 @@ worker_main(void *arg)
 		if (i >= run->cfg->ndevices)
 			return NULL;
 		if (stop_requested(run)) {
-			/* Not started: its status file keeps the last attempt. */
+			/* Not started: its status file keeps what it had. */
 			run->report->devices[i].state = DEVICE_STOPPED;
 			snprintf(run->report->devices[i].error,
-			    sizeof(run->report->devices[i].error), "stopped on "
-			    "request before its turn; the next sync carries on");
+			    sizeof(run->report->devices[i].error), "stopped "
+			    "on request before its turn; the next sync carries "
+			    "on");
 			continue;
 		}
 		sync_device(run, i);
@@ -1027,7 +1028,8 @@ sync_engine_gc(const struct sync_engine *e, const struct config *cfg)
 		mirror_release(&m);
 		if (!scanned) {
 			log_warnx("object store: not collecting garbage, the "
-			    "mirror of '%s' cannot be read", cfg->devices[i].name);
+			    "mirror of '%s' cannot be read",
+			    cfg->devices[i].name);
 			goto out;
 		}
 		keep_manifest(mm, &keep, &n, &alloc);
