@@ -9,7 +9,15 @@
  * to its source's manifest, `jobs` boards at a time, each in its own
  * thread with its own serial port and mirror.  One failing board or
  * source never stops the others; each outcome is recorded in the device's
- * status file and returned in the report.
+ * status file (rewritten only when something in it changed, or when its
+ * last_attempt is an hour old: no SD-card wear for a quiet poll) and
+ * returned in the report.
+ *
+ * Each cycle re-creates what is missing in state_dir (a folder deleted
+ * under a running senkod).  A board is opened only when every blob of its
+ * source's commit is in the store, and after a failed or stopped push
+ * neither the board's record nor the mirror's index is written: the next
+ * visit checks the board by hash.
  *
  * The engine keeps no state between cycles beyond what is on disk
  * (state_dir), so senkod and `senko sync` can take turns on one gateway.
