@@ -37,6 +37,8 @@ struct daemon_device {
 	char *name;             /* owned */
 	enum device_state last; /* outcome of the last attempt */
 	unsigned failures;      /* in a row */
+	bool failures_before_run; /* failing when this process started
+	                          (senkod --once: from the status file) */
 	time_t retry_at;        /* CLOCK_MONOTONIC s; 0: at the next poll */
 };
 
@@ -51,6 +53,8 @@ struct daemon {
 	time_t next_poll;       /* CLOCK_MONOTONIC s */
 	time_t next_gc;         /* CLOCK_MONOTONIC s; 0: after the next poll */
 	unsigned source_failures;
+	bool *source_failing;   /* per source: its last poll failed, so the
+	                          next one runs quiet; owned */
 	unsigned long cycles;
 };
 

@@ -79,6 +79,7 @@ struct sync_options {
 	const bool *device_due; /* per cfg->devices index; NULL = all due */
 	const bool *device_quiet; /* per device: print no messages (they are
 	                          still in the report); NULL = none quiet */
+	const bool *source_quiet; /* per source: the same for its poll */
 	volatile sig_atomic_t *stop; /* nonzero: stop after the files in
 	                          flight (set by a signal handler): no new
 	                          source, download or device is started,

@@ -23,6 +23,7 @@
 #include "devfs.h"
 #include "forge.h"
 #include "fsutil.h"
+#include "human.h"
 #include "log.h"
 #include "mirror.h"
 #include "plan.h"
@@ -86,16 +87,21 @@ stop_requested(const struct sync_run *run)
 	return run->opts->stop != NULL && *run->opts->stop;
 }
 
-/* Record why a device failed: the message given, else the last error. */
+/*
+ * Record why a device failed: the message given, else the last error
+ * (logged already).  A message not logged yet is logged here, so every
+ * failure is said once, by the engine, naming the device.
+ */
 static void
 job_fail(struct board_job *job, enum device_state state, const char *why)
 {
-	const char *last = log_last_error();
-
 	job->res->state = state;
+	if ((why == NULL || *why == '\0') && *log_last_error() == '\0')
+		why = "failed without a message; run with -v for details";
+	if (why && *why)
+		log_failx("%s", why);
 	snprintf(job->res->error, sizeof(job->res->error), "%s",
-	    why && *why ? why : *last ? last : "failed without a message; "
-	    "run with -v for details");
+	    log_last_error());
 }
 
 /* A stop request ended (or came before) this device's visit. */
@@ -327,9 +333,12 @@ push_done(void *arg, const struct devfs_push_item *it)
 	job->res->files_sent++;
 	job->res->bytes_sent += w->size;
 	job->bytes_before_group += w->size;
-	if (!job->run->progress.enabled)
-		log_info("%s: wrote %s (%llu bytes)", job->dev->name, w->path,
-		    (unsigned long long)w->size);
+	if (!job->run->progress.enabled) {
+		char size[HUMAN_MAX];
+
+		human_size(size, sizeof(size), w->size);
+		log_info("%s: wrote %s (%s)", job->dev->name, w->path, size);
+	}
 }
 
 static void
@@ -511,15 +520,44 @@ open_after_hard_reset(struct board_job *job)
 	return repl_open(job->dev->port, job->dev->baud);
 }
 
+/*
+ * With --wait, a port another process holds is no error: try quietly, say
+ * once that we wait, and log any other failure as repl_open would have.
+ */
+static struct repl *
+open_waiting(struct board_job *job, int attempt)
+{
+	char why[512];
+	struct repl *r;
+	int quiet, saved;
+
+	quiet = log_thread_quiet(1);
+	r = repl_open_stoppable(job->dev->port, job->dev->baud,
+	    job->run->opts->stop);
+	saved = errno;
+	log_thread_quiet(quiet);
+	if (r == NULL) {
+		snprintf(why, sizeof(why), "%s", log_last_error());
+		if (saved != EBUSY && *why)
+			log_failx("%s", why);
+		else if (attempt == 0)
+			log_notice("%s; waiting for the port (--wait)", why);
+	}
+	errno = saved;
+	return r;
+}
+
 static struct repl *
 open_board(struct board_job *job)
 {
 	struct repl *r;
+	int attempt;
 
 	const volatile sig_atomic_t *stop = job->run->opts->stop;
 
-	for (;;) {
-		r = repl_open_stoppable(job->dev->port, job->dev->baud, stop);
+	for (attempt = 0;; attempt++) {
+		r = job->run->opts->wait_busy ? open_waiting(job, attempt) :
+		    repl_open_stoppable(job->dev->port, job->dev->baud, stop);
 		if (r == NULL && errno == ETIMEDOUT && stop_requested(job->run))
 			errno = ECANCELED;
 		if (r == NULL && errno == ETIMEDOUT) {
@@ -562,6 +600,7 @@ static void
 sync_on_board(struct board_job *job, struct manifest *mm, struct plan *p)
 {
 	const struct repl_info *info;
+	char size[HUMAN_MAX];
 	int failed;
 
 	job->repl = open_board(job);
@@ -592,9 +631,10 @@ sync_on_board(struct board_job *job, struct manifest *mm, struct plan *p)
 		job->res->state = DEVICE_IN_SYNC;
 		goto record;
 	}
-	log_info("%s: %zu file%s to write (%llu bytes), %zu to delete",
-	    job->dev->name, p->nwrites, p->nwrites == 1 ? "" : "s",
-	    (unsigned long long)job->res->bytes_planned, p->ndeletes);
+	human_size(size, sizeof(size), job->res->bytes_planned);
+	log_info("%s: %zu file%s to write (%s), %zu to delete",
+	    job->dev->name, p->nwrites, p->nwrites == 1 ? "" : "s", size,
+	    p->ndeletes);
 	failed = apply_plan(job, p);
 	if (job->stopped) {
 		/*
@@ -724,11 +764,18 @@ sync_device(struct sync_run *run, size_t index)
 	job.res = &run->report->devices[index];
 	job.upstream = &run->manifests[job.dev->source_index];
 	log_clear_error();
+	log_set_context(job.dev->name);
 	log_thread_quiet(run->opts->device_quiet != NULL &&
 	    run->opts->device_quiet[index]);
 	if (!run->have_manifest[job.dev->source_index]) {
-		job_fail(&job, DEVICE_FAILED, run->report->sources[
-		    job.dev->source_index].error);
+		/* The source's own error was said when it was polled. */
+		char why[256];
+
+		snprintf(why, sizeof(why), "nothing to sync: source '%s' has "
+		    "not been polled successfully yet",
+		    cfg->sources[job.dev->source_index].name);
+		job_fail(&job, DEVICE_FAILED, why);
+		save_status(&job);
 		goto out;
 	}
 	snprintf(job.res->commit, sizeof(job.res->commit), "%s",
@@ -761,6 +808,7 @@ sync_device(struct sync_run *run, size_t index)
 	save_status(&job);
 out:
 	log_thread_quiet(0);
+	log_set_context(NULL);
 	plan_release(&p);
 	manifest_release(&mm);
 	mirror_release(&job.mirror);
@@ -809,6 +857,21 @@ source_is_needed(const struct sync_run *run, size_t s)
 	return false;
 }
 
+/* Why source src failed: the last error, which names it (the forge's
+ * messages start with "source 'NAME'"); prefixed when it does not. */
+static void
+source_fail(struct sync_source_result *res, const struct config_source *src)
+{
+	const char *last = log_last_error();
+	char name[128];
+
+	res->ok = -1;
+	snprintf(name, sizeof(name), "source '%s'", src->name);
+	snprintf(res->error, sizeof(res->error), "%s%s%s",
+	    strstr(last, name) ? "" : name, strstr(last, name) ? "" : ": ",
+	    *last ? last : "failed without a message");
+}
+
 static void
 poll_source(struct sync_run *run, struct forge *forge, size_t s)
 {
@@ -817,6 +880,8 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 	struct manifest *m = &run->manifests[s];
 
 	log_clear_error();
+	log_thread_quiet(run->opts->source_quiet != NULL &&
+	    run->opts->source_quiet[s]);
 	if (run->opts->saved_manifests) {
 		run->have_manifest[s] = forge_saved_manifest(run->cfg, src,
 		    m) == 0;
@@ -825,16 +890,11 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 			snprintf(res->error, sizeof(res->error), "source %s: "
 			    "not polled yet", src->name);
 	} else if (forge_poll(forge, src, m, &res->changed) == 0) {
+		/* The forge said which commit it found: one line a poll. */
 		run->have_manifest[s] = true;
 		res->ok = 0;
-		if (res->changed)
-			log_info("source %s: %s/%s@%s is at %.7s (%zu files)",
-			    src->name, src->user, src->repo, src->branch,
-			    m->commit, m->n);
 	} else {
-		res->ok = -1;
-		snprintf(res->error, sizeof(res->error), "source %s: %s",
-		    src->name, log_last_error());
+		source_fail(res, src);
 		/* Boards that missed the last update can still get it. */
 		manifest_release(m);
 		manifest_init(m);
@@ -845,11 +905,12 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 		snprintf(res->commit, sizeof(res->commit), "%s", m->commit);
 	if (run->have_manifest[s] && !run->opts->check_only &&
 	    !stop_requested(run) &&
-	    forge_fetch_blobs(forge, src, m) == -1 && res->ok == 0) {
-		res->ok = -1;
-		snprintf(res->error, sizeof(res->error), "source %s: %s",
-		    src->name, log_last_error());
-	}
+	    forge_fetch_blobs(forge, src, m) == -1 && res->ok == 0)
+		source_fail(res, src);
+	log_thread_quiet(0);
+	if (!run->opts->saved_manifests)
+		source_status_update(run->cfg->state_dir, src->name, res,
+		    forge_retry_after(forge), time(NULL));
 }
 
 static int
