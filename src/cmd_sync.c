@@ -46,6 +46,10 @@ print_device(const struct config_device *dev,
 		    "deleted)\n", dev->name, r->commit, r->files_sent,
 		    r->files_sent == 1 ? "" : "s", size, r->files_deleted);
 		break;
+	case DEVICE_STOPPED:
+		/* A stop is not an error: nothing above says why. */
+		printf("%s: %s\n", dev->name, r->error);
+		break;
 	default:
 		printf("%s: %s (see the error above)\n", dev->name,
 		    status_state_name(r->state));

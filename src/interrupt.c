@@ -42,7 +42,7 @@ interrupt_exit_status(int rc)
 
 	if (sig == 0)
 		return rc;
-	log_notice("stopped by %s; the boards were handed back (a second "
-	    "one would not wait)", sig == SIGINT ? "Ctrl-C" : "SIGTERM");
+	log_notice("stopped by %s; the boards are back at their REPL",
+	    sig == SIGINT ? "Ctrl-C" : "SIGTERM");
 	return 128 + sig;
 }

@@ -109,8 +109,8 @@ static void
 job_stopped(struct board_job *job, const char *what)
 {
 	job->res->state = DEVICE_STOPPED;
-	snprintf(job->res->error, sizeof(job->res->error), "stopped on "
-	    "request %s; the next sync carries on", what);
+	snprintf(job->res->error, sizeof(job->res->error), "stopped %s; "
+	    "the next sync carries on", what);
 }
 
 /* ---------------------------------------------------------------- reconcile */
@@ -585,7 +585,7 @@ job_connect_failed(struct board_job *job)
 	int saved = errno;
 
 	if (saved == ECANCELED)
-		job_stopped(job, "while the port was opened");
+		job_stopped(job, "while opening the port");
 	else if (saved == ENOENT || saved == ENODEV || saved == EIO ||
 	    saved == ENXIO || saved == ETIMEDOUT)
 		job_fail(job, DEVICE_OFFLINE, NULL);
@@ -835,8 +835,7 @@ worker_main(void *arg)
 			run->report->devices[i].state = DEVICE_STOPPED;
 			snprintf(run->report->devices[i].error,
 			    sizeof(run->report->devices[i].error), "stopped "
-			    "on request before its turn; the next sync carries "
-			    "on");
+			    "before its turn; the next sync carries on");
 			continue;
 		}
 		sync_device(run, i);
