@@ -66,12 +66,20 @@ monotonic_now(void)
 	return ts.tv_sec;
 }
 
-/* path made absolute against dir, unchanged when it already is. */
+/*
+ * path made absolute against dir, the folder senkod started in (NULL when
+ * it could not be read); NULL (logged) when that is needed and unknown.
+ */
 static char *
-absolute_path(const char *dir, const char *path)
+absolute_path(const char *dir, const char *path, const char *what)
 {
 	if (path[0] == '/')
 		return xstrdup(path);
+	if (dir == NULL) {
+		log_failx("cannot use the relative %s '%s': the current folder "
+		    "cannot be read; give an absolute path", what, path);
+		return NULL;
+	}
 	return xasprintf("%s/%s", dir, path);
 }
 
@@ -79,13 +87,16 @@ absolute_path(const char *dir, const char *path)
  * A detached senkod runs in '/': a relative state_dir in the file means
  * the folder it was started in, at start-up and at every reload.
  */
-static void
+static int
 resolve_state_dir(struct config *cfg, const char *start_dir)
 {
-	char *abs = absolute_path(start_dir, cfg->state_dir);
+	char *abs = absolute_path(start_dir, cfg->state_dir, "state_dir");
 
+	if (abs == NULL)
+		return -1;
 	free(cfg->state_dir);
 	cfg->state_dir = abs;
+	return 0;
 }
 
 static void
@@ -145,19 +156,15 @@ int
 daemon_init(struct daemon *d, const char *config_path, int *status)
 {
 	memset(d, 0, sizeof(*d));
-	d->start_dir = getcwd(NULL, 0);
-	if (d->start_dir == NULL) {
-		log_warn("cannot tell the current folder");
-		*status = 1;
-		return -1;
-	}
-	d->config_path = absolute_path(d->start_dir, config_path);
-	d->cfg = config_load(d->config_path);
-	if (d->cfg == NULL) {
+	d->start_dir = getcwd(NULL, 0); /* NULL: only absolute paths work */
+	d->config_path = absolute_path(d->start_dir, config_path,
+	    "configuration file");
+	if (d->config_path != NULL)
+		d->cfg = config_load(d->config_path);
+	if (d->cfg == NULL || resolve_state_dir(d->cfg, d->start_dir) == -1) {
 		*status = CONFIG_EXIT_ERROR;
 		return -1;
 	}
-	resolve_state_dir(d->cfg, d->start_dir);
 	if (sync_engine_open(&d->engine, d->cfg) == -1) {
 		*status = 1;
 		return -1;
@@ -398,8 +405,8 @@ reload(struct daemon *d)
 		notify_ready();
 		return;
 	}
-	resolve_state_dir(cfg, d->start_dir);
-	if (sync_engine_open(&engine, cfg) == -1) {
+	if (resolve_state_dir(cfg, d->start_dir) == -1 ||
+	    sync_engine_open(&engine, cfg) == -1) {
 		log_warnx("cannot apply the new configuration; keeping the "
 		    "one that was running");
 		config_free(cfg);
