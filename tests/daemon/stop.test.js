@@ -112,12 +112,10 @@ test('SIGTERM while a server trickles an answer: senkod exits within 5 s', HTTP_
     res.on('close', () => clearInterval(timer));
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const b = await h.startBoard({ dir: T, name: 'trickle' });
-  boards.push(b);
   const conf = h.writeConfig(path.join(T, 'trickle.conf'), {
     senkod: { state_dir: path.join(T, 'trickle-state'), api_url: `http://127.0.0.1:${server.address().port}`, interval: '1h' },
     sources: { app: { user: 'acme', repo: 'fw' } },
-    devices: { trickle: { port: b.link, baud: 1000000, source: 'app', reset: 'none' } },
+    devices: { trickle: { port: path.join(T, 'no-such-port'), source: 'app' } },
   });
   const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   const log = stderrLines(d);
