@@ -96,6 +96,26 @@ test('SIGTERM with three silent boards and jobs = 1: senkod exits within 5 s', a
   assert.ok(!fs.existsSync(path.join(state, 'devices', 'mute2', 'status.json')), 'mute2 has a status');
 });
 
+test('senko ls on a board that does not answer: Ctrl-C gives up the opening at once, exit 130', async () => {
+  const port = silent[0] || await startSilentPort();
+  const conf = h.writeConfig(path.join(T, 'ls.conf'), {
+    senkod: { state_dir: path.join(T, 'ls-state'), api_url: gh.base },
+    sources: { app: { user: 'acme', repo: 'fw' } },
+    devices: { mute: { port: port.link, baud: 115200, source: 'app' } },
+  });
+  const before = port.received();
+  const child = h.track(spawn(h.SENKO, ['-c', conf, 'ls', 'mute'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const log = stderrLines(child);
+  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  await h.until(() => port.received() > before, 10000, 'senko talking to the port');
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const e = await exited;
+  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  assert.equal(e.code, 130, `exit ${e.code}/${e.signal}\n${log.join('\n')}`);
+  assert.ok(log.some((l) => /stopped by Ctrl-C/.test(l)), log.join('\n'));
+});
+
 // Needs the HTTP transfer to abort on the stop flag (forge branch,
 // forge_set_stop/http_set_stop); skipped until that is merged.
 const HTTP_STOP = { skip: 'waits for the forge branch: an HTTP transfer aborting on the stop flag' };
