@@ -550,10 +550,9 @@ open_waiting(struct board_job *job, int attempt)
 static struct repl *
 open_board(struct board_job *job)
 {
+	const volatile sig_atomic_t *stop = job->run->opts->stop;
 	struct repl *r;
 	int attempt;
-
-	const volatile sig_atomic_t *stop = job->run->opts->stop;
 
 	for (attempt = 0;; attempt++) {
 		r = job->run->opts->wait_busy ? open_waiting(job, attempt) :
@@ -674,7 +673,8 @@ out:
  * atomic write and two fsyncs per device per poll when nothing happened.
  */
 static bool
-status_changed(const struct device_status *old, const struct device_status *new)
+status_changed(const struct device_status *old,
+    const struct device_status *new)
 {
 	return old->state != new->state ||
 	    strcmp(old->commit, new->commit) != 0 ||
