@@ -14,7 +14,6 @@
 
 #include "buf.h"
 #include "daemon.h"
-#include "fsutil.h"
 #include "log.h"
 #include "notify.h"
 #include "status.h"
@@ -488,6 +487,7 @@ watchdog_main(void *arg)
 static void
 watchdog_start(struct watchdog *w)
 {
+	pthread_condattr_t attr;
 	sigset_t all, saved;
 
 	memset(w, 0, sizeof(*w));
@@ -495,15 +495,11 @@ watchdog_start(struct watchdog *w)
 	if (w->interval_ms == 0)
 		return;
 	pthread_mutex_init(&w->lock, NULL);
-	{
-		pthread_condattr_t attr;
-
-		/* Its timed wait runs on the monotonic clock too. */
-		pthread_condattr_init(&attr);
-		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-		pthread_cond_init(&w->wake, &attr);
-		pthread_condattr_destroy(&attr);
-	}
+	/* Its timed wait runs on the monotonic clock too. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->wake, &attr);
+	pthread_condattr_destroy(&attr);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	if (pthread_create(&w->thread, NULL, watchdog_main, w) != 0)
