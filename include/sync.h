@@ -101,7 +101,13 @@ struct sync_engine {
 	struct forge *forge; /* owned */
 };
 
-/* Create state_dir, the store and the forge for cfg.  Returns 0 or -1. */
+/* sync_engine_open: the configuration is at fault (the token file). */
+#define SYNC_ECONFIG (-2)
+
+/*
+ * Create state_dir, the store and the forge for cfg.  Returns 0, -1, or
+ * SYNC_ECONFIG (logged; the commands exit 78 for it).
+ */
 int sync_engine_open(struct sync_engine *e, const struct config *cfg);
 void sync_engine_close(struct sync_engine *e);
 

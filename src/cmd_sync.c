@@ -92,9 +92,10 @@ run_cycle(struct cli *cli, struct sync_options *opts, char **names, int n)
 		free(due);
 		return CLI_EXIT_USAGE;
 	}
-	if (sync_engine_open(&engine, cli->cfg) == -1) {
+	rc = sync_engine_open(&engine, cli->cfg);
+	if (rc != 0) {
 		free(due);
-		return CLI_EXIT_FAILED;
+		return rc == SYNC_ECONFIG ? CLI_EXIT_CONFIG : CLI_EXIT_FAILED;
 	}
 	opts->device_due = due;
 	rc = sync_cycle(cli->cfg, engine.forge, engine.store, opts, &report);

@@ -164,7 +164,13 @@ daemon_init(struct daemon *d, const char *config_path, int *status)
 		*status = CONFIG_EXIT_ERROR;
 		return -1;
 	}
-	if (sync_engine_open(&d->engine, d->cfg) == -1) {
+	switch (sync_engine_open(&d->engine, d->cfg)) {
+	case 0:
+		break;
+	case SYNC_ECONFIG:
+		*status = CONFIG_EXIT_ERROR;
+		return -1;
+	default:
 		*status = 1;
 		return -1;
 	}
@@ -405,7 +411,7 @@ reload(struct daemon *d)
 		return;
 	}
 	if (resolve_state_dir(cfg, d->start_dir) == -1 ||
-	    sync_engine_open(&engine, cfg) == -1) {
+	    sync_engine_open(&engine, cfg) != 0) {
 		log_warnx("cannot apply the new configuration; keeping the "
 		    "one that was running");
 		config_free(cfg);

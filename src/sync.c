@@ -771,8 +771,8 @@ sync_device(struct sync_run *run, size_t index)
 		/* The source's own error was said when it was polled. */
 		char why[256];
 
-		snprintf(why, sizeof(why), "nothing to sync: source '%s' has "
-		    "not been polled successfully yet",
+		snprintf(why, sizeof(why), "nothing to sync: source '%s' "
+		    "failed (see its error); the board keeps its files",
 		    cfg->sources[job.dev->source_index].name);
 		job_fail(&job, DEVICE_FAILED, why);
 		save_status(&job);
@@ -879,6 +879,7 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 	struct manifest *m = &run->manifests[s];
 
 	log_clear_error();
+	forge_set_stop(forge, run->opts->stop);
 	log_thread_quiet(run->opts->source_quiet != NULL &&
 	    run->opts->source_quiet[s]);
 	if (run->opts->saved_manifests) {
@@ -902,10 +903,15 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 	}
 	if (run->have_manifest[s])
 		snprintf(res->commit, sizeof(res->commit), "%s", m->commit);
+	/* A board gets a commit whole or not at all: with any of its blobs
+	 * missing from the store, no board gets this manifest (each keeps
+	 * its files and reports the source's error). */
 	if (run->have_manifest[s] && !run->opts->check_only &&
-	    !stop_requested(run) &&
-	    forge_fetch_blobs(forge, src, m) == -1 && res->ok == 0)
-		source_fail(res, src);
+	    forge_fetch_blobs(forge, src, m) == -1) {
+		if (res->ok == 0)
+			source_fail(res, src);
+		run->have_manifest[s] = false;
+	}
 	log_thread_quiet(0);
 	if (!run->opts->saved_manifests)
 		source_status_update(run->cfg->state_dir, src->name, res,
@@ -959,19 +965,21 @@ prepare_state_dir(const struct config *cfg)
 int
 sync_engine_open(struct sync_engine *e, const struct config *cfg)
 {
+	bool config_error = false;
+
 	e->forge = NULL;
 	e->store = xcalloc(1, sizeof(*e->store));
 	if (prepare_state_dir(cfg) == -1)
 		goto fail;
 	if (store_init(e->store, cfg->state_dir) == -1)
 		goto fail;
-	e->forge = forge_new(cfg, e->store);
+	e->forge = forge_new(cfg, e->store, &config_error);
 	if (e->forge == NULL)
 		goto fail;
 	return 0;
 fail:
 	sync_engine_close(e);
-	return -1;
+	return config_error ? SYNC_ECONFIG : -1;
 }
 
 void

@@ -116,11 +116,9 @@ test('senko ls on a board that does not answer: Ctrl-C gives up the opening at o
   assert.ok(log.some((l) => /stopped by Ctrl-C/.test(l)), log.join('\n'));
 });
 
-// Needs the HTTP transfer to abort on the stop flag (forge branch,
-// forge_set_stop/http_set_stop); skipped until that is merged.
-const HTTP_STOP = { skip: 'waits for the forge branch: an HTTP transfer aborting on the stop flag' };
-
-test('SIGTERM while a server trickles an answer: senkod exits within 5 s', HTTP_STOP, async () => {
+// The running daemon, not --once (tests/forge/limits.test.sh has that):
+// the HTTP transfer aborts on the same stop flag (forge_set_stop).
+test('SIGTERM while a server trickles an answer: senkod exits within 5 s', async () => {
   // One byte every half second: above any low-speed limit, never done.
   const http = require('http');
   let requests = 0;
