@@ -83,7 +83,7 @@ main(int argc, char **argv)
 		statedir_check(cli.cfg->state_dir, strcmp(cmd->name,
 		    "status") != 0, what);
 	}
-	if (cmd->flags & CLI_TALKS_TO_BOARD)
+	if (cmd->flags & CLI_INTERRUPTIBLE)
 		interrupt_install();
 	optind++;
 	rc = cmd->run(&cli, argc - optind + 1, argv + optind - 1);
