@@ -31,14 +31,14 @@ VERSION := $(shell git describe --tags --dirty 2>/dev/null || cat VERSION)
 # Debian package names; keep in sync with the README.
 DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
 	libssl-dev libjansson-dev libinih-dev libcmocka-dev zlib1g-dev git \
-	openssl groff-base man-db dpkg-dev debhelper lintian clang \
-	libfuzzer-14-dev
+	openssl groff-base man-db dpkg-dev debhelper lintian \
+	libmosquitto-dev mosquitto mosquitto-clients clang libfuzzer-14-dev
 # The tests' board emulator and fake GitHub run on Node.js.  A machine that
 # already has node and npm (NodeSource ships npm inside its nodejs package,
 # which conflicts with Debian's npm) keeps them.
 NODE_PACKAGES = nodejs npm
 
-PKGS = libcurl openssl jansson inih zlib
+PKGS = libcurl openssl jansson inih zlib libmosquitto
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -71,6 +71,9 @@ UNIT_PROGS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRCS = $(wildcard tests/helpers/*.c)
 HELPER_PROGS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helper-%)
 TEST_TOOLS = tests/board/ptybridge
+# LD_PRELOAD libraries for tests (tests/daemon/clockshift.c steps the wall
+# clock of one process).
+TEST_PRELOADS = $(patsubst tests/daemon/%.c,$(BUILD)/tests/%.so,$(wildcard tests/daemon/*.c))
 
 # Fuzzing (libFuzzer): every tests/fuzz/fuzz_NAME.c is a target, linked
 # against the library sources compiled again with clang and the same
@@ -139,6 +142,10 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -Isrc/board -fsanitize=fuzzer -MMD -MP \
 		-o $@ $< $(FUZZ_LIB) $(LIBS)
 
+$(BUILD)/tests/%.so: tests/daemon/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
+
 tests/board/ptybridge: tests/board/ptybridge.c
 	$(CC) $(CPPFLAGS) -O2 -Wall -Wextra $(WERROR_FLAG) $(LDFLAGS) -o $@ $<
 
@@ -150,8 +157,8 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 NODE_DEPS = $(if $(wildcard tests/package.json),tests/node_modules/.installed)
 TOOLS = $(filter $(wildcard $(TEST_TOOLS:=.c)),$(TEST_TOOLS:=.c))
 
-check: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS) \
-	$(if $(HAVE_CLANG),$(FUZZ_PROGS))
+check: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TEST_PRELOADS) $(TOOLS:.c=) \
+	$(NODE_DEPS) $(if $(HAVE_CLANG),$(FUZZ_PROGS))
 	@SENKO_BUILD=$(BUILD) tests/run.sh
 
 # New inputs go to $(FUZZ_BUILD)/new/NAME, never to the committed corpus.

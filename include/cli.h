@@ -20,6 +20,9 @@
 #define CLI_EXIT_CONFIG CONFIG_EXIT_ERROR
 
 #define CLI_NEEDS_CONFIG 0x1 /* load -c FILE before running */
+#define CLI_INTERRUPTIBLE 0x2 /* Ctrl-C/SIGTERM: stop cleanly (interrupt.h) */
+/* Commands that talk to a board. */
+#define CLI_BOARD (CLI_NEEDS_CONFIG | CLI_INTERRUPTIBLE)
 
 struct cli {
 	const char *config_path;
@@ -57,6 +60,7 @@ int cmd_hash(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_exec(struct cli *cli, int argc, char **argv);
+int cmd_fleet(struct cli *cli, int argc, char **argv);
 int cmd_ls(struct cli *cli, int argc, char **argv);
 int cmd_reset(struct cli *cli, int argc, char **argv);
 int cmd_sync(struct cli *cli, int argc, char **argv);
