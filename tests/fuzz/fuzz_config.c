@@ -127,6 +127,19 @@ check_same(const struct config *a, const struct config *b)
 	SAME_STR(a->token_file, b->token_file, "token_file");
 	SAME_STR(a->ca_file, b->ca_file, "ca_file");
 	SAME_NUM(a->jobs, b->jobs, "jobs");
+	SAME_STR(a->metrics_file, b->metrics_file, "metrics_file");
+	SAME_NUM(a->mqtt.enabled, b->mqtt.enabled, "[mqtt]");
+	if (a->mqtt.enabled) {
+		SAME_STR(a->mqtt.url, b->mqtt.url, "mqtt url");
+		SAME_STR(a->mqtt.username, b->mqtt.username, "username");
+		SAME_STR(a->mqtt.password_file, b->mqtt.password_file,
+		    "password_file");
+		SAME_STR(a->mqtt.ca_file, b->mqtt.ca_file, "mqtt ca_file");
+		SAME_STR(a->mqtt.client_id, b->mqtt.client_id, "client_id");
+		SAME_STR(a->mqtt.topic_prefix, b->mqtt.topic_prefix,
+		    "topic_prefix");
+		SAME_NUM(a->mqtt.qos, b->mqtt.qos, "qos");
+	}
 	SAME_NUM(a->nsources, b->nsources, "number of sources");
 	SAME_NUM(a->ndevices, b->ndevices, "number of devices");
 	for (i = 0; i < a->nsources; i++) {

@@ -24,12 +24,17 @@
  *
  * FUZZ_VERBOSE=1 build/fuzz/fuzz_repl_reply FILE shows one session's log.
  *
+ * Every serial.h function repl.c calls is defined here: when repl.c starts
+ * calling another, the link fails ("multiple definition", serial.o pulled
+ * in) until it is added.
+ *
  * repl.c is included here rather than linked (curl's UNITTEST idea) for
  * one reason: its clock.  clock_gettime and nanosleep are renamed to a
  * virtual clock below, so retries, back-offs and 20-second timeouts cost
  * no real time.  Nothing else in it is touched.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
@@ -101,6 +106,7 @@ struct serial {
 	uint8_t header[4];
 	size_t header_len;
 	int64_t window, credit;
+	const volatile sig_atomic_t *stop;
 };
 
 static struct serial *board; /* set up before each repl_open() */
@@ -123,6 +129,22 @@ void
 serial_close(struct serial *s)
 {
 	free(s);
+}
+
+void
+serial_set_stop(struct serial *s, const volatile sig_atomic_t *stop)
+{
+	s->stop = stop;
+}
+
+/* As serial.h says: a stop request fails reads and writes. */
+static bool
+stopped(const struct serial *s)
+{
+	if (s->stop == NULL || *s->stop == 0)
+		return false;
+	errno = ECANCELED;
+	return true;
 }
 
 static ssize_t
@@ -185,6 +207,8 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 {
 	size_t n;
 
+	if (stopped(s))
+		return -1;
 	/* Waiting lets the next chunk arrive; a poll only sees this one. */
 	while (s->chunk_left == 0) {
 		if (timeout_ms <= 0)
@@ -216,6 +240,8 @@ int
 serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 {
 	(void)timeout_ms;
+	if (stopped(s))
+		return -1;
 	if (s->vanish && s->pos >= s->len && s->chunk_left == 0) {
 		errno = EIO;
 		return -1;
