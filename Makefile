@@ -29,7 +29,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) \
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(WARN) $(CFLAGS) \
 	$(shell pkg-config --cflags $(PKGS))
 LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread
 TEST_LIBS = $(shell pkg-config --libs cmocka)
@@ -46,7 +46,10 @@ endif
 
 MAIN_SRCS = src/senko.c src/senkod.c
 # Modules may live in wings (src/board/, src/forge/): architecture notes.
-LIB_SRCS = $(filter-out $(MAIN_SRCS),$(wildcard src/*.c src/*/*.c))
+# src/board/agent2c.c is a build tool, not part of the library.
+BUILD_TOOL_SRCS = src/board/agent2c.c
+LIB_SRCS = $(filter-out $(MAIN_SRCS) $(BUILD_TOOL_SRCS),\
+	$(wildcard src/*.c src/*/*.c))
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB = $(BUILD)/libsenko.a
 PROGS = $(BUILD)/senko $(if $(wildcard src/senkod.c),$(BUILD)/senkod)
@@ -62,6 +65,18 @@ all: $(PROGS)
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The on-board agent: readable Python in the tree, shrunk into a C string
+# at build time (agent2c.c says how).
+$(BUILD)/agent2c: src/board/agent2c.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -O2 $(WARN) -o $@ $<
+
+$(BUILD)/gen/agent_code.h: src/board/agent.py $(BUILD)/agent2c
+	@mkdir -p $(@D)
+	$(BUILD)/agent2c src/board/agent.py $@
+
+$(BUILD)/obj/board/agent.o: $(BUILD)/gen/agent_code.h
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
