@@ -67,6 +67,10 @@ int devfs_hash(struct repl *r, const char *path, char hex[DEVFS_HASH_HEXSZ]);
 int devfs_hash_host(enum devfs_hash_algo algo, int fd,
     char hex[DEVFS_HASH_HEXSZ]);
 
+/* The same hash over memory. */
+int devfs_hash_mem(enum devfs_hash_algo algo, const void *data, size_t len,
+    char hex[DEVFS_HASH_HEXSZ]);
+
 /*
  * Files are written under a temporary name in their own folder, then
  * renamed: "/lib/x.py" is written as "/lib/.x.py.senko-tmp".

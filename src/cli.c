@@ -23,7 +23,7 @@ const struct cli_command cli_commands[] = {
 	    "reset a board (by default as its reset setting says)" },
 	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json]",
 	    "what happened last to each device (exit 1 if one failed)" },
-	{ "sync", cmd_sync, CLI_NEEDS_CONFIG, "[--wait] [--force] [DEVICE...]",
+	{ "sync", cmd_sync, CLI_NEEDS_CONFIG, "[--wait] [--force] [--verify] [DEVICE...]",
 	    "bring the boards up to date" },
 	{ "verify", cmd_verify, CLI_NEEDS_CONFIG, "DEVICE",
 	    "hash the managed files on a board and compare with the mirror" },

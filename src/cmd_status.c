@@ -88,6 +88,12 @@ print_table(const struct config *cfg, const struct device_status *sts,
 		    st->commit[0] ? st->commit : "-", age, sent,
 		    unreadable[i] ? "status file unreadable" :
 		    st->last_error[0] ? st->last_error : "-");
+		if (st->commit_completed)
+			printf("%-16s found in the middle of an update (a "
+			    "power cut?) and completed it\n", "");
+		if (st->boot_traceback)
+			printf("%-16s after its restart the application "
+			    "raised: %s\n", "", st->boot_tail);
 	}
 }
 
@@ -129,6 +135,11 @@ print_json(const struct config *cfg, const struct device_status *sts,
 			return log_failx("cannot encode the status of '%s' as "
 			    "JSON", d->name);
 		}
+		json_object_set_new(o, "boot", json_pack("{s:b,s:b,s:s}",
+		    "watched", st->boot_watched, "traceback",
+		    st->boot_traceback, "last_lines", st->boot_tail));
+		json_object_set_new(o, "commit_completed",
+		    json_boolean(st->commit_completed));
 		json_array_append_new(devs, o);
 	}
 	json_object_set_new(root, "devices", devs);

@@ -65,6 +65,7 @@ struct agent {
 	unsigned fsum, fsum_got;
 	struct buf body;      /* the frame being read, then the last frame */
 	bool have_frame;
+	bool wake_on_credit;  /* pump returns when a credit comes */
 	struct buf exc;       /* exception text when the run ended */
 	uint64_t noise;
 	unsigned char rbuf[512];
@@ -150,9 +151,10 @@ rx_feed(struct agent *a, unsigned char c)
 {
 	switch (a->st) {
 	case RX_OUT:
-		if (c == 0x06)
+		if (c == 0x06) {
 			a->credits++;
-		else if (c == 0x1e)
+			return a->wake_on_credit;
+		} else if (c == 0x1e)
 			a->st = RX_TYPE;
 		else if (c == 0x04) {
 			buf_reset(&a->exc);
@@ -311,8 +313,13 @@ unexpected(struct agent *a, const char *what)
 static int
 wait_credit(struct agent *a, const char *what)
 {
+	int rc;
+
 	while (a->units_sent - a->credits >= a->hello.window_units) {
-		if (pump(a, what) == -1)
+		a->wake_on_credit = true;
+		rc = pump(a, what);
+		a->wake_on_credit = false;
+		if (rc == -1)
 			return -1;
 		if (a->st == RX_DONE) {
 			run_ended(a, what);
