@@ -28,6 +28,9 @@ IDLE_MS = 5000
 RECORD = '.senko.json'
 JOURNAL = '.senko.journal'
 SUFFIX = '.senko-tmp'
+# Unit types: pad, Abort, Commit, Data, Hash, Inventory, Journal, List,
+# Put, Quit, Read, and z (the host giving up).
+TYPES = b'\x00ACDHIJLPQRz'
 
 
 def _senko_agent():
@@ -61,6 +64,11 @@ def _senko_agent():
     out = sys.stdout.buffer
     rb = bytearray(UNIT)
     rm = memoryview(rb)
+    known = bytearray(256)
+    for c in TYPES:
+        known[c] = 1
+    head = rm[:1]
+    rest = rm[1:]
     check = rm[:UNIT - 2]
     data = rm[2:UNIT - 2]
     hb = bytearray(512)
@@ -87,10 +95,15 @@ def _senko_agent():
         out.write(bytes((s >> 8, s & 255)))
 
     def unit():
-        # One unit from the host, or Stop when it went away.
+        # One unit from the host, or Stop when it went away.  The first
+        # byte alone first: anything but a unit type (the next session's
+        # Ctrl-C, say) ends the run at once.
         if poller and not poller.poll(IDLE_MS):
             raise Stop('idle')
-        inp.readinto(rb)
+        inp.readinto(head)
+        if not known[rb[0]]:
+            raise Stop('not a unit')
+        inp.readinto(rest)
         out.write(b'\x06')
         if sum(check) & 65535 != rb[UNIT - 2] << 8 | rb[UNIT - 1]:
             raise Stop('checksum')
