@@ -779,7 +779,7 @@ session_leave(struct repl *r, const struct config_device *dev,
 		return log_failx("%s: the %s reset that restarts the "
 		    "application failed: %s", dev->name,
 		    reset_mode_name(dev->reset), log_last_error());
-	log_info("%s: %s reset; the application runs again", dev->name,
+	log_debug("%s: %s reset; the application runs again", dev->name,
 	    reset_mode_name(dev->reset));
 	if (boot == NULL || dev->boot_watch == 0)
 		return 0;
