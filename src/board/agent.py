@@ -31,6 +31,8 @@ SUFFIX = '.senko-tmp'
 # Unit types: pad, Abort, Commit, Data, Hash, Inventory, Journal, List,
 # Put, Quit, Read, and z (the host giving up).
 TYPES = b'\x00ACDHIJLPQRz'
+NAMES = ('ENOENT', 'EIO', 'ENOMEM', 'EACCES', 'EEXIST', 'ENOTDIR', 'EISDIR',
+         'EINVAL', 'ENOSPC', 'EROFS', 'ENOTEMPTY')
 
 
 def _senko_agent():
@@ -122,11 +124,18 @@ def _senko_agent():
         return t, body
 
     def why(e):
-        # An OSError by name (ENOENT), not by a number that differs per port.
-        if isinstance(e, OSError) and e.args and errno:
-            name = errno.errorcode.get(e.args[0])
-            if name:
-                return name
+        # An OSError by name (ENOENT), not by a number that differs per
+        # port; the host names bare numbers by MicroPython's own table.
+        if isinstance(e, OSError) and e.args and isinstance(e.args[0], int):
+            n = e.args[0]
+            if errno:
+                name = errno.errorcode.get(n)
+                if name:
+                    return name
+                for name in NAMES:
+                    if getattr(errno, name, None) == n:
+                        return name
+            return 'errno %d' % n
         return repr(e)
 
     def temp(p):
@@ -142,7 +151,7 @@ def _senko_agent():
 
     def isdir(p):
         try:
-            return os.stat(p)[0] & 0x4000 != 0
+            return (os.stat(p)[0] & 0x4000) != 0
         except OSError:
             return False
 
@@ -247,7 +256,8 @@ def _senko_agent():
                 done += 1
             except OSError as e:
                 os.remove(t)
-                failed.append(p + ' ' + why(e))
+                # A folder that would not go still holds files.
+                failed.append(p + ' ' + ('ENOTEMPTY' if isdir(p) else why(e)))
         f.close()
         try:
             os.sync()

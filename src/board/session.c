@@ -79,11 +79,39 @@ explain(const char *err)
 	return NULL;
 }
 
+/*
+ * MicroPython's own errno numbers (py/mperrno.h, Linux's), for a board
+ * without the errno module's names.
+ */
+static const char *
+errno_name(const char *err)
+{
+	static const char *names[] = {
+		[2] = "ENOENT", [5] = "EIO", [12] = "ENOMEM", [13] = "EACCES",
+		[17] = "EEXIST", [20] = "ENOTDIR", [21] = "EISDIR",
+		[22] = "EINVAL", [28] = "ENOSPC", [30] = "EROFS",
+		[39] = "ENOTEMPTY",
+	};
+	unsigned long n;
+	char *end;
+
+	if (strncmp(err, "errno ", 6) != 0)
+		return err;
+	n = strtoul(err + 6, &end, 10);
+	if (*end != '\0' || n >= sizeof(names) / sizeof(names[0]) ||
+	    names[n] == NULL)
+		return err;
+	return names[n];
+}
+
 /* "ENOSPC (the board's flash is full)", escaped, into out. */
 static void
 board_reason(struct buf *out, const char *err)
 {
-	const char *text = explain(err);
+	const char *text;
+
+	err = errno_name(err);
+	text = explain(err);
 
 	path_quote(out, err, strlen(err));
 	if (text != NULL)
@@ -406,6 +434,17 @@ out:
 
 /* --------------------------------------------------------------- apply */
 
+static bool
+in_list(char **v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
 /*
  * A folder upstream turned into a file: the files senko wrote below it
  * go first, whatever prune says (the user's files keep it alive, and the
@@ -421,7 +460,9 @@ add_folder_clearing(const struct plan *p, const struct manifest *mm,
 		n = strlen(p->writes[i].path);
 		for (j = 0; j < mm->n; j++)
 			if (strncmp(mm->entries[j].path, p->writes[i].path,
-			    n) == 0 && mm->entries[j].path[n] == '/') {
+			    n) == 0 && mm->entries[j].path[n] == '/' &&
+			    !in_list(p->deletes, p->ndeletes,
+			    mm->entries[j].path)) {
 				extra->deletes = xreallocarray(extra->deletes,
 				    extra->ndeletes + 1,
 				    sizeof(*extra->deletes));
@@ -429,17 +470,6 @@ add_folder_clearing(const struct plan *p, const struct manifest *mm,
 				    xstrdup(mm->entries[j].path);
 			}
 	}
-}
-
-static bool
-in_list(char **v, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
 }
 
 /* The mirror as it will be once the commit landed. */
@@ -749,7 +779,10 @@ boot_scan(struct session_boot *boot, struct buf *out)
 		return;
 	boot->traceback = true;
 	/* Its last lines: up to the prompt or the end. */
-	end = strstr(last, ">>>");
+	/* Up to the REPL's banner or prompt that follows, or the end. */
+	end = strstr(last, "\nMicroPython ");
+	if (end == NULL)
+		end = strstr(last, ">>>");
 	if (end == NULL)
 		end = out->data + out->len;
 	while (end > last && (end[-1] == '\r' || end[-1] == '\n' ||
