@@ -283,17 +283,18 @@ def _senko_agent():
         walk(top, find_temps)
         for t in temps:
             os.remove(t)
-        listing = hashlib.sha1() if have_sha1 else hashlib.sha256()
-        count = [0]
+        # A sum of per-entry hashes: the order a folder lists in may
+        # change (it does in the emulator after a reset), the sum not.
+        acc = [0, 0]
 
         def digest(p, size):
-            listing.update(p)
-            listing.update('\x00%d\n' % size)
-            count[0] += 1
+            h = hashlib.sha256('%s\x00%d' % (p, size))
+            acc[0] = (acc[0] + int.from_bytes(h.digest()[:7], 'big')) & 0xffffffffffffff
+            acc[1] += 1
 
         walk(top, digest)
         rec = hash_file(top.rstrip('/') + '/' + RECORD)
-        return '%s\x00%s\x00%d\x00%s\x00%d' % (rec, hexof(listing), count[0], journal, len(temps))
+        return '%s\x00%014x\x00%d\x00%s\x00%d' % (rec, acc[0], acc[1], journal, len(temps))
 
     def put(body):
         # File data follows in 'D' units; the file goes to its temporary
