@@ -104,16 +104,6 @@ int devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
     devfs_done_fn done, devfs_progress_fn progress, void *arg);
 
 /*
- * Free a board left inside a push receiver by a host that died mid-push
- * (the receiver runs with Ctrl-C off, so the raw REPL cannot be entered):
- * feed filler bytes while the board still takes file data, then end the
- * run with 'Q'.  Opens and closes port itself.  Returns 0 when the board
- * came back to its raw REPL prompt, -1 otherwise (nothing is harmed: a
- * file the dead push left unfinished fails its hash and is deleted).
- */
-int devfs_push_rescue(const char *port, unsigned baud);
-
-/*
  * Test hook, for tests/helpers only: DEVFS_PUSH_TEST_NO_CREDIT streams
  * without waiting for the board's credits (nor its ready and go answers),
  * to show that a UART FIFO overflows without them and that the hash check

@@ -103,13 +103,6 @@ unsigned repl_baud(const struct repl *r);
 int repl_soft_reset(struct repl *r);
 /* Hard reset through DTR/RTS (fails on ports without modem lines). */
 int repl_hard_reset(struct repl *r);
-/*
- * After a reset: can the raw REPL be entered within timeout_ms?  Entering
- * it interrupts main.py, so the board is then soft-reset once more to
- * leave its program running.  0 alive, -1 (errno ETIMEDOUT/EIO) not.
- */
-int repl_check_alive(struct repl *r, int timeout_ms);
-
 uint64_t repl_bytes_sent(const struct repl *r);
 uint64_t repl_bytes_received(const struct repl *r);
 

@@ -889,17 +889,6 @@ repl_hard_reset(struct repl *r)
 	return 0;
 }
 
-int
-repl_check_alive(struct repl *r, int timeout_ms)
-{
-	if (enter_raw(r, timeout_ms) == -1)
-		return -1;
-	if (friendly_soft_reset(r) == -1)
-		return log_failx("%s: the board answered but did not restart "
-		    "its program", r->port);
-	return 0;
-}
-
 uint64_t
 repl_bytes_sent(const struct repl *r)
 {
