@@ -453,7 +453,11 @@ agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
 	buf_init(&a->body, FRAME_MAX + 1);
 	buf_init(&a->exc, 16 * 1024);
 	buf_init(&early, sizeof(a->rbuf));
-	a->s = repl_launch(r, agent_code, &early);
+	/* The first part defines what the second, the run, uses. */
+	if (repl_exec(r, agent_code_1, NULL) == -1)
+		a->s = NULL;
+	else
+		a->s = repl_launch(r, agent_code_2, &early);
 	if (a->s == NULL) {
 		buf_release(&early);
 		buf_release(&a->body);
@@ -494,6 +498,17 @@ agent_last_error(const struct agent *a)
 }
 
 /* --------------------------------------------------------- operations */
+
+/* The last NUL-separated field of a frame. */
+static const char *
+last_field(const struct buf *b)
+{
+	const char *p = b->data + b->len;
+
+	while (p > b->data && p[-1] != '\0')
+		p--;
+	return p;
+}
 
 static int
 parse_inventory(struct agent *a, struct agent_inventory *inv)
@@ -758,7 +773,11 @@ agent_finish(struct agent *a, const char *dest,
 	if (a->ftype != FR_BYE)
 		return unexpected(a, what);
 	a->finished = true;
-	return parse_inventory(a, final ? final : &dummy);
+	if (parse_inventory(a, final ? final : &dummy) == -1)
+		return -1;
+	log_debug("%s: agent done; %s bytes of heap free on the board",
+	    a->port, last_field(&a->body));
+	return 0;
 }
 
 int

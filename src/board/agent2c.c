@@ -10,7 +10,10 @@
  * agent.py.  Refuses (exit 1) what it cannot shrink safely: tabs, a
  * docstring-like triple quote, a '#' after code, a line continued with a
  * backslash.  The constants UNIT and IDLE_MS become AGENT_UNIT and
- * AGENT_IDLE_MS, so host and board share one definition.
+ * AGENT_IDLE_MS, so host and board share one definition.  The line
+ * "# agent2c: split" cuts the agent in two strings, agent_code_1 and
+ * agent_code_2, which the board compiles and runs one after the other
+ * (an ESP8266 cannot compile the whole at once).
  *
  * Not part of libsenko (the Makefile builds it on its own, for the host
  * that builds).
@@ -79,7 +82,7 @@ main(int argc, char **argv)
 	char line[1024];
 	FILE *in, *out;
 	long unit = -1, idle = -1;
-	int lineno = 0, rc = 0;
+	int lineno = 0, rc = 0, parts = 1;
 	size_t bytes = 0;
 
 	if (argc != 3) {
@@ -98,7 +101,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(out, "/* Generated from %s by agent2c; do not edit. */\n"
-	    "static const char agent_code[] =\n", argv[1]);
+	    "static const char agent_code_1[] =\n", argv[1]);
 	while (fgets(line, sizeof(line), in) != NULL) {
 		size_t len = strlen(line), indent = 0;
 		const char *body;
@@ -115,6 +118,12 @@ main(int argc, char **argv)
 		while (line[indent] == ' ')
 			indent++;
 		body = line + indent;
+		if (strncmp(line, "# agent2c: split", 16) == 0) {
+			if (parts++ == 2)
+				rc = fail(argv[1], lineno, "more than one split");
+			fputs("\t;\nstatic const char agent_code_2[] =\n", out);
+			continue;
+		}
 		if (*body == '\0' || *body == '#')
 			continue;
 		if (strstr(body, "\"\"\"") || strstr(body, "'''"))
@@ -133,6 +142,8 @@ main(int argc, char **argv)
 		bytes += indent / 4 + strlen(body) + 1;
 	}
 	fclose(in);
+	if (parts != 2)
+		rc = fail(argv[1], lineno, "no '# agent2c: split' line");
 	if (unit <= 0 || idle <= 0)
 		rc = fail(argv[1], lineno, "UNIT and IDLE_MS must be set at "
 		    "the top level");

@@ -2,8 +2,9 @@
  * helper-agent: drive the on-board agent (agent.h) by hand, for the
  * transport tests.
  *
- *   helper-agent [-b BAUD] [-v] PORT COMMAND...
+ *   helper-agent [-b BAUD] [-v] [-r] PORT COMMAND...
  *
+ * -r resets the board inside the raw REPL first, as a sync session does.
  * Commands run in order inside one agent run:
  *   inv DEST            print "inventory RECORD LISTING ENTRIES JOURNAL TEMPS"
  *   ls DIR              print "SIZE PATH" per entry (-1 for folders)
@@ -138,7 +139,7 @@ int
 main(int argc, char **argv)
 {
 	unsigned baud = 115200;
-	int verbose = 0, i = 1, rc = 0;
+	int verbose = 0, i = 1, rc = 0, reset = 0;
 	bool halt = false;
 	struct repl *r;
 	struct agent *a;
@@ -146,6 +147,8 @@ main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-v") == 0)
 			verbose = 1;
+		else if (strcmp(argv[i], "-r") == 0)
+			reset = 1;
 		else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc)
 			baud = (unsigned)atoi(argv[++i]);
 		else
@@ -160,6 +163,10 @@ main(int argc, char **argv)
 	r = repl_open(argv[i], baud);
 	if (r == NULL)
 		return 3;
+	if (reset && repl_raw_reset(r) == -1) {
+		repl_close(r);
+		return 3;
+	}
 	a = agent_start(r, baud, NULL);
 	if (a == NULL) {
 		repl_close(r);

@@ -12,11 +12,11 @@ agent() { "$agent_bin" -b 1000000 "$@"; }
 
 # ------------------------------------------------------- the build step
 gen=$build/gen/agent_code.h
-check "agent2c: the header holds the agent" grep -q '_senko_agent()' "$gen"
+check "agent2c: the header holds the agent" grep -q 'agent_code_2' "$gen"
 check "agent2c: no comment reaches the board" \
 	sh -c "! grep -q '\"# \\| # ' '$gen'"
 check "agent2c: four-space indentation became one" \
-	grep -q '^	" def unit():\\n"$' "$gen"
+	grep -q '^	" if poller and not poller.poll(IDLE_MS):\\n"$' "$gen"
 check "agent2c: UNIT shared with the host" grep -q '^#define AGENT_UNIT 64$' "$gen"
 printf 'UNIT = 64\nIDLE_MS = 1\nx = 1  # trailing\n' >"$tmp/bad.py"
 out=$("$build/agent2c" "$tmp/bad.py" "$tmp/bad.h" 2>&1); rc=$?
