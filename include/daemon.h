@@ -33,6 +33,8 @@ struct daemon_device {
 	char *name;             /* owned */
 	enum device_state last; /* outcome of the last attempt */
 	unsigned failures;      /* in a row */
+	bool failures_before_run; /* failing when this process started
+	                          (senkod --once: from the status file) */
 	time_t retry_at;        /* 0: at the next poll */
 };
 
@@ -43,6 +45,8 @@ struct daemon {
 	struct daemon_device *devices; /* per cfg->devices index, owned */
 	time_t next_poll;
 	unsigned source_failures;
+	bool *source_failing;   /* per source: its last poll failed, so the
+	                          next one runs quiet; owned */
 	unsigned long cycles;
 };
 

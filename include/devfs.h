@@ -110,6 +110,8 @@ int devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
  * catches the loss.  Process-wide.
  */
 #define DEVFS_PUSH_TEST_NO_CREDIT 0x1
+/* ... DEVFS_PUSH_TEST_WIDE_WINDOW: a window of 4 times the stdin ring. */
+#define DEVFS_PUSH_TEST_WIDE_WINDOW 0x2
 void devfs_push_set_test_flags(unsigned flags);
 
 #endif

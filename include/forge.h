@@ -19,12 +19,17 @@
  * State, every file written atomically (fs_write_atomic):
  *   state_dir/sources/NAME/state.json     {"fingerprint", "commit", "etag"}:
  *       the branch head's ETag and commit, and a hash of the source's
- *       config (api_url, user, repo, branch, working_dir, files, api); a
- *       config change makes the ETag and manifest count for nothing.
- *   state_dir/sources/NAME/manifest.json  the manifest (manifest_to_json).
+ *       config (api_url, user, repo, branch, working_dir, files) and of
+ *       the API that read the manifest; a config change, or a poll that
+ *       fell back from git trees to the contents API, makes the ETag and
+ *       manifest count for nothing at the next poll.
+ *   state_dir/sources/NAME/manifest.json  the manifest (manifest_to_json),
+ *       marked "complete": every listing was read whole.  One without the
+ *       mark is read afresh.
  *   state_dir/sources/NAME/contents.json  contents API only: each folder
- *       listing read, {"dir": {"etag", "entries": [...]}}, so unchanged
- *       folders answer 304 (free with a token).
+ *       listing read, {"dir": {"etag", "entries": [...], "capped"}}, so
+ *       unchanged folders answer 304 (free with a token).
+ * (src/forge/source_state.c keeps these files.)
  *   state_dir/sources/.retry-after        epoch seconds before which no
  *       request is made (rate limits), kept across restarts.
  * manifest.json is written before state.json: a crash between them leaves
@@ -32,13 +37,23 @@
  *
  * With api = contents, listings are asked with ref=BRANCH (so their ETags
  * survive commits elsewhere) after the head request saw the commit; the
- * contents API has no file modes, so every entry gets 0100644.
+ * contents API has no file modes, so every entry gets 0100644.  It lists
+ * at most 1,000 entries of a folder and says nothing of the rest: a
+ * listing that long is read again with git trees, or the poll fails.
+ * With api = trees, a server without git trees (404) is read with the
+ * contents API for that poll only.
+ *
+ * Bounds: every server-supplied wait is cut to an hour; every request has
+ * an overall deadline (http.h); a walk reads at most WALK_MAX_ENTRIES
+ * entries in WALK_MAX_REQUESTS requests, a paged tree must answer the
+ * page asked (forge/walk.h).
  *
  * HTTP timeouts: SENKO_HTTP_TIMEOUT (seconds, see http.h) for tests.
  */
 #ifndef SENKO_FORGE_H
 #define SENKO_FORGE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,9 +74,12 @@ struct forge_stats {
 
 /*
  * Create a forge for cfg (api_url, token, ca_file, state_dir).  The store
- * is borrowed and must outlive the forge.  Returns NULL on error (logged).
+ * is borrowed and must outlive the forge.  Returns NULL on error (logged),
+ * with *config_error set when the configuration is at fault (the token
+ * file, a token over plain http): exit 78 for the commands.
  */
-struct forge *forge_new(const struct config *cfg, const struct store *store);
+struct forge *forge_new(const struct config *cfg, const struct store *store,
+    bool *config_error);
 void forge_free(struct forge *f);
 
 /*
@@ -84,7 +102,11 @@ int forge_saved_manifest(const struct config *cfg,
 
 /*
  * Make sure every blob in m is in the object store, fetching the missing
- * ones.  Returns 0, or -1 if any blob could not be fetched or verified.
+ * ones.  Every missing blob is tried even when others fail; only a rate
+ * limit or a stop request ends the round early.  Returns 0, or -1 if any
+ * blob is still missing (logged: how many and the first reason).  The
+ * caller must then give no board this manifest: a board gets a commit
+ * whole or not at all.
  */
 int forge_fetch_blobs(struct forge *f, const struct config_source *src,
     const struct manifest *m);
@@ -94,6 +116,13 @@ int forge_fetch_blobs(struct forge *f, const struct config_source *src,
  * before which no request may be made; 0 when requests are allowed now.
  */
 time_t forge_retry_after(const struct forge *f);
+
+/*
+ * A flag a signal handler sets (sync_options.stop): while it is nonzero
+ * no request starts, and a transfer in progress is aborted within about
+ * a second.  stop is borrowed; NULL turns this off.
+ */
+void forge_set_stop(struct forge *f, volatile sig_atomic_t *stop);
 
 const struct forge_stats *forge_stats(const struct forge *f);
 

@@ -29,6 +29,15 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
     mode_t mode);
 /* Read a whole file into out (appending); honours out's cap. */
 int fs_read_file(const char *path, struct buf *out);
+/*
+ * The same for a file named by a user (a config or token file): anything
+ * but a regular file (a folder, a FIFO, a device, which could block or
+ * never end) is refused, naming what it is; what says which file it is in
+ * messages ("configuration").  st, if not NULL, receives its status.
+ */
+struct stat;
+int fs_read_regular(const char *path, const char *what, struct buf *out,
+    struct stat *st);
 int fs_fsync_dir(const char *dir);
 /* rm -rf; a missing path is fine. */
 int fs_remove_tree(const char *path);

@@ -7,14 +7,19 @@
  * API version header and, when a token is set, "Authorization: Bearer";
  * the token is never logged and never put in a URL.  TLS is always
  * verified (ca_file adds a CA bundle); proxies come from the environment
- * as libcurl reads them; up to 5 redirects are followed.
+ * as libcurl reads them; up to 5 redirects are followed, and from an
+ * https API only to https.
  *
  * Timeouts: a connect timeout and a stall timeout (less than 1 byte/s for
  * that long aborts the transfer), 30 s and 60 s by default; the
  * environment variable SENKO_HTTP_TIMEOUT (seconds) sets both, for tests.
+ * Every request also has an overall deadline (http_deadline): 3 stall
+ * timeouts, plus for a blob its size at 16 KiB/s.  A stop flag
+ * (http_set_stop) aborts a transfer in progress within about a second.
  *
  * A response body goes either into a capped struct buf (JSON) or, for
- * blobs, to a file descriptor; a body larger than the cap is refused.
+ * blobs, to a file descriptor; a body larger than the cap (counted after
+ * decoding gzip) is refused.
  * Error answers (status >= 300) always go to the buf, never to the fd, so
  * an error page is never mistaken for a blob.
  *
@@ -23,6 +28,7 @@
 #ifndef SENKO_HTTP_H
 #define SENKO_HTTP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -58,13 +64,20 @@ struct http_response {
 
 /*
  * A client for token (may be NULL: anonymous) and ca_file (NULL or "":
- * the system CAs).  The token is copied.  Returns NULL on error (logged).
+ * the system CAs); https_only: redirects are followed to https only.
+ * The token is copied.  Returns NULL on error (logged).
  */
-struct http *http_new(const char *token, const char *ca_file);
+struct http *http_new(const char *token, const char *ca_file,
+    bool https_only);
 void http_free(struct http *h);
+
+/* While *stop is nonzero no transfer runs (borrowed; NULL: none). */
+void http_set_stop(struct http *h, volatile sig_atomic_t *stop);
 
 /* The stall and connect timeout in seconds (SENKO_HTTP_TIMEOUT or 60). */
 long http_timeout(void);
+/* The overall deadline of a request in seconds. */
+long http_deadline(const struct http_request *rq);
 
 /*
  * GET rq->url.  Returns 0 when an answer with a status arrived and its

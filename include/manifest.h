@@ -30,9 +30,15 @@ struct manifest {
 	struct manifest_entry *entries;
 	size_t n;
 	size_t alloc;
+	/*
+	 * The forge read every listing of the source whole: a path missing
+	 * here is really gone upstream, so prune may delete it from boards.
+	 * False for anything else (mirrors, board listings, partial reads).
+	 */
+	bool complete;
 };
 
-#define MANIFEST_INIT { "", NULL, 0, 0 }
+#define MANIFEST_INIT { "", NULL, 0, 0, false }
 
 void manifest_init(struct manifest *m);
 void manifest_release(struct manifest *m);
@@ -44,7 +50,8 @@ void manifest_sort(struct manifest *m);
 const struct manifest_entry *manifest_find(const struct manifest *m,
     const char *path);
 
-/* JSON: {"commit": "...", "files": {"path": {"sha":..,"size":..,"mode":..}}} */
+/* JSON: {"commit": "...", "complete": true, "files": {"path": {"sha":..,
+ * "size":..,"mode":..}}}; "complete" only when set. */
 int manifest_to_json(const struct manifest *m, struct buf *out);
 /* Parse what manifest_to_json wrote; refuses unsafe paths and bad SHAs. */
 int manifest_from_json(struct manifest *m, const char *json, size_t len,

@@ -5,7 +5,8 @@
  * to run for `senko check` and easy to test.
  *
  * - writes: upstream files the mirror lacks or holds with another SHA;
- * - deletes: with prune, mirror files upstream no longer has.  Only the
+ * - deletes: with prune, mirror files upstream no longer has, and only
+ *   when upstream is known complete (manifest.complete).  Only the
  *   mirror is consulted, and the mirror only holds files senko wrote, so a
  *   file the user put on the board is never deleted.  Even without prune,
  *   a mirror file standing where upstream now needs a folder ("lib" was a

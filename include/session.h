@@ -78,6 +78,8 @@ struct session_job {
 	volatile sig_atomic_t *stop;    /* stop between blocks */
 	session_progress_fn progress;
 	void *progress_arg;
+	bool quiet_progress;            /* a progress display shows the
+	                                   files: no line per file */
 };
 
 /* Bring the board to job->upstream.  Errors are logged; the outcome is

@@ -9,6 +9,14 @@
  *
  * The state is stored by name (status_state_name()); device_state_name()
  * in sync.h should return the same names so screen and file agree.
+ *
+ * One more JSON file per source, state_dir/sources/NAME/status.json, says
+ * how its last poll went (source_status_*).  The sync engine records each
+ * poll with source_status_update() from the thread that polls.  To spare
+ * an SD card, the file is rewritten only when what it says changes (the
+ * state, commit, error, start of the failure or the rate-limit wait); a
+ * poll that changes nothing only advances the file's modification time,
+ * which source_status_load() reads as the time of the last poll.
  */
 #ifndef SENKO_STATUS_H
 #define SENKO_STATUS_H
@@ -54,6 +62,40 @@ int status_load(const char *state_dir, const char *device,
 /* Write it atomically, creating state_dir/devices/NAME if needed. */
 int status_save(const char *state_dir, const char *device,
     const struct device_status *st);
+
+/* The version of the files' and `senko status --json`'s layout: raised
+ * when a field is removed or changes meaning, not when one is added. */
+#define STATUS_SCHEMA 1
+
+enum source_state {
+	SOURCE_UNKNOWN,      /* never polled (or its status file is gone) */
+	SOURCE_OK,           /* the last poll and download worked */
+	SOURCE_FAILED,       /* the last poll or a download failed */
+	SOURCE_RATE_LIMITED, /* the server asked to wait until retry_after */
+};
+
+struct source_status {
+	enum source_state state;
+	char commit[GITHASH_HEXSZ];   /* last commit seen; "" unknown */
+	time_t last_poll;             /* epoch seconds; 0 never */
+	time_t last_success;          /* epoch seconds; 0 never */
+	time_t failing_since;         /* first failed poll in a row; 0 ok */
+	time_t retry_after;           /* no request before; 0 no wait */
+	char last_error[STATUS_ERROR_MAX]; /* "" when the last poll worked */
+};
+
+void source_status_init(struct source_status *st);
+/* As status_load(), for state_dir/sources/NAME/status.json. */
+int source_status_load(const char *state_dir, const char *source,
+    struct source_status *st);
+/*
+ * Record one poll of source at now: res says how it went, retry_after is
+ * the forge's rate-limit wait (0 none).  Returns 0 or -1 (logged).
+ */
+int source_status_update(const char *state_dir, const char *source,
+    const struct sync_source_result *res, time_t retry_after, time_t now);
+/* "unknown", "ok", "failed", "rate-limited" */
+const char *source_state_name(enum source_state s);
 
 /* "unknown", "in-sync", "updated", "failed", "offline", "busy", "pending" */
 const char *status_state_name(enum device_state s);

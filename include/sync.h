@@ -71,6 +71,7 @@ struct sync_options {
 	const bool *device_due; /* per cfg->devices index; NULL = all due */
 	const bool *device_quiet; /* per device: print no messages (they are
 	                          still in the report); NULL = none quiet */
+	const bool *source_quiet; /* per source: the same for its poll */
 	volatile sig_atomic_t *stop; /* nonzero: stop after the files in
 	                          flight (set by a signal handler) */
 };
@@ -89,7 +90,13 @@ struct sync_engine {
 	struct forge *forge; /* owned */
 };
 
-/* Create state_dir, the store and the forge for cfg.  Returns 0 or -1. */
+/* sync_engine_open: the configuration is at fault (the token file). */
+#define SYNC_ECONFIG (-2)
+
+/*
+ * Create state_dir, the store and the forge for cfg.  Returns 0, -1, or
+ * SYNC_ECONFIG (logged; the commands exit 78 for it).
+ */
 int sync_engine_open(struct sync_engine *e, const struct config *cfg);
 void sync_engine_close(struct sync_engine *e);
 

@@ -25,11 +25,34 @@ print_lf(FILE *out, const struct buf *b)
 			putc(b->data[i], out);
 }
 
+/*
+ * A traceback is the board's text: each line escaped (no raw escape
+ * sequences on the terminal) and quoted with "  | ", so an exception
+ * message cannot pass for a line of senko's own.
+ */
+static void
+print_traceback(FILE *out, const char *tb)
+{
+	char line[1024], esc[4096];
+	size_t n;
+
+	while (*tb) {
+		n = strcspn(tb, "\n");
+		snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ?
+		    n : sizeof(line) - 1), tb);
+		if (n > 0 && n < sizeof(line) && line[n - 1] == '\r')
+			line[n - 1] = '\0';
+		log_escape(esc, sizeof(esc), line);
+		fprintf(out, "  | %s\n", esc);
+		tb += n + (tb[n] == '\n');
+	}
+}
+
 int
 cmd_exec(struct cli *cli, int argc, char **argv)
 {
 	const struct config_device *dev;
-	struct buf out = BUF_INIT, tb = BUF_INIT;
+	struct buf out = BUF_INIT;
 	struct repl *r;
 	int rc;
 
@@ -45,8 +68,7 @@ cmd_exec(struct cli *cli, int argc, char **argv)
 	print_lf(stdout, &out);
 	fflush(stdout);
 	if (rc == -1 && errno == EREMOTEIO) {
-		buf_addstr(&tb, repl_last_traceback(r));
-		print_lf(stderr, &tb);
+		print_traceback(stderr, repl_last_traceback(r));
 		log_failx("%s: the code raised %s", dev->name,
 		    repl_last_exception(r));
 	}
@@ -55,6 +77,5 @@ cmd_exec(struct cli *cli, int argc, char **argv)
 		rc = -1;
 	repl_close(r);
 	buf_release(&out);
-	buf_release(&tb);
 	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }

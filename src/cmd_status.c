@@ -1,12 +1,12 @@
 /*
- * cmd_status.c - `senko status [--json]`: what happened last to each
- * device, read from the status files the sync workers write.
+ * cmd_status.c - `senko status [--json]`: how each source's last poll
+ * went and what happened last to each device, read from the status files
+ * the sync engine writes (status.h).
  *
  * Only reads files written atomically, so it is safe while senkod runs.
- * Exit status: 0, or 1 when a device's last attempt failed, it was
- * offline, or its status file cannot be read.
+ * Exit status: 0, or 1 when a source's last poll failed, a device's last
+ * attempt failed or found it offline, or a status file cannot be read.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,66 +14,82 @@
 
 #include <jansson.h>
 
-#include "buf.h"
 #include "cli.h"
+#include "human.h"
 #include "log.h"
 #include "status.h"
 #include "xalloc.h"
 #include "banned.h"
 
-static void
-format_age(char *out, size_t size, time_t t, time_t now)
-{
-	struct tm tm;
-	time_t age = now - t;
-
-	if (t == 0)
-		snprintf(out, size, "never");
-	else if (age < 0 || age >= 7 * 86400) {
-		localtime_r(&t, &tm);
-		strftime(out, size, "%Y-%m-%d %H:%M", &tm);
-	} else if (age < 60)
-		snprintf(out, size, "%lld s ago", (long long)age);
-	else if (age < 3600)
-		snprintf(out, size, "%lld min ago", (long long)age / 60);
-	else if (age < 86400)
-		snprintf(out, size, "%lld h ago", (long long)age / 3600);
-	else
-		snprintf(out, size, "%lld days ago", (long long)age / 86400);
-}
-
-static void
-format_bytes(char *out, size_t size, uint64_t n)
-{
-	if (n < 1024)
-		snprintf(out, size, "%" PRIu64 " B", n);
-	else if (n < 1024 * 1024)
-		snprintf(out, size, "%.1f KiB", (double)n / 1024);
-	else
-		snprintf(out, size, "%.1f MiB", (double)n / (1024 * 1024));
-}
+/* What the files said, per config index. */
+struct status_view {
+	struct source_status *sources;
+	bool *source_unreadable;
+	struct device_status *devices;
+	bool *device_unreadable;
+};
 
 static bool
-state_is_bad(enum device_state s)
+device_is_bad(enum device_state s)
 {
 	return s == DEVICE_FAILED || s == DEVICE_OFFLINE;
 }
 
-static void
-print_table(const struct config *cfg, const struct device_status *sts,
-    const bool *unreadable)
+/* Text a board or a server wrote, made safe for a terminal. */
+static const char *
+shown_error(char *out, size_t size, const char *error, bool unreadable)
 {
-	time_t now = time(NULL);
+	if (unreadable)
+		return "status file unreadable";
+	if (*error == '\0')
+		return "-";
+	log_escape(out, size, error);
+	return out;
+}
+
+static void
+print_sources(const struct config *cfg, const struct status_view *v,
+    time_t now)
+{
+	size_t i;
+
+	printf("%-16s %-12s %-8s %-16s %-16s %-8s %s\n", "SOURCE", "STATE",
+	    "COMMIT", "LAST POLL", "LAST SUCCESS", "WAIT", "LAST ERROR");
+	for (i = 0; i < cfg->nsources; i++) {
+		const struct source_status *st = &v->sources[i];
+		char poll[HUMAN_MAX], ok[HUMAN_MAX], wait[HUMAN_MAX];
+		char err[STATUS_ERROR_MAX * 4];
+
+		human_age(poll, sizeof(poll), st->last_poll, now);
+		human_age(ok, sizeof(ok), st->last_success, now);
+		if (st->retry_after > now)
+			human_duration(wait, sizeof(wait),
+			    st->retry_after - now);
+		else
+			snprintf(wait, sizeof(wait), "-");
+		printf("%-16s %-12s %-8.7s %-16s %-16s %-8s %s\n",
+		    cfg->sources[i].name, v->source_unreadable[i] ? "?" :
+		    source_state_name(st->state), *st->commit ? st->commit : "-",
+		    poll, ok, wait, shown_error(err, sizeof(err),
+		    st->last_error, v->source_unreadable[i]));
+	}
+}
+
+static void
+print_devices(const struct config *cfg, const struct status_view *v,
+    time_t now)
+{
 	size_t i;
 
 	printf("%-16s %-8s %-8s %-16s %-24s %s\n", "DEVICE", "STATE",
 	    "COMMIT", "LAST SUCCESS", "LAST SENT", "LAST ERROR");
 	for (i = 0; i < cfg->ndevices; i++) {
-		const struct device_status *st = &sts[i];
-		char age[32], bytes[32], sent[64];
+		const struct device_status *st = &v->devices[i];
+		char age[HUMAN_MAX], bytes[HUMAN_MAX], sent[64];
+		char err[STATUS_ERROR_MAX * 4];
 
-		format_age(age, sizeof(age), st->last_success, now);
-		format_bytes(bytes, sizeof(bytes), st->bytes_sent);
+		human_age(age, sizeof(age), st->last_success, now);
+		human_size(bytes, sizeof(bytes), st->bytes_sent);
 		snprintf(sent, sizeof(sent), "%u file%s, %s", st->files_sent,
 		    st->files_sent == 1 ? "" : "s", bytes);
 		if (st->files_deleted > 0) {
@@ -83,11 +99,11 @@ print_table(const struct config *cfg, const struct device_status *sts,
 			    st->files_deleted);
 		}
 		printf("%-16s %-8s %-8.7s %-16s %-24s %s\n",
-		    cfg->devices[i].name,
-		    unreadable[i] ? "?" : status_state_name(st->state),
+		    cfg->devices[i].name, v->device_unreadable[i] ? "?" :
+		    status_state_name(st->state),
 		    st->commit[0] ? st->commit : "-", age, sent,
-		    unreadable[i] ? "status file unreadable" :
-		    st->last_error[0] ? st->last_error : "-");
+		    shown_error(err, sizeof(err), st->last_error,
+		    v->device_unreadable[i]));
 		if (st->commit_completed)
 			printf("%-16s found in the middle of an update (a "
 			    "power cut?) and completed it\n", "");
@@ -97,53 +113,96 @@ print_table(const struct config *cfg, const struct device_status *sts,
 	}
 }
 
+/* null is the one spelling of "unknown" (see senko(1)). */
 static json_t *
 time_json(time_t t)
 {
 	return t ? json_integer((json_int_t)t) : json_null();
 }
 
-static int
-print_json(const struct config *cfg, const struct device_status *sts,
-    const bool *unreadable)
+/* A string, or null when empty; text that is not UTF-8 is escaped. */
+static json_t *
+text_json(const char *s)
 {
-	json_t *root = json_object(), *devs = json_array();
-	char *text;
-	size_t i;
+	char esc[STATUS_ERROR_MAX * 4];
 
-	for (i = 0; i < cfg->ndevices; i++) {
-		const struct config_device *d = &cfg->devices[i];
-		const struct device_status *st = &sts[i];
-		json_t *o;
+	if (*s == '\0')
+		return json_null();
+	log_escape(esc, sizeof(esc), s);
+	return json_string(esc);
+}
 
-		o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:I,s:I,s:I,"
-		    "s:s,s:s,s:b}",
-		    "name", d->name, "port", d->port, "source", d->source,
-		    "state", status_state_name(st->state),
-		    "commit", st->commit,
-		    "last_success", time_json(st->last_success),
-		    "last_attempt", time_json(st->last_attempt),
-		    "last_error", st->last_error,
-		    "files_sent", (json_int_t)st->files_sent,
-		    "bytes_sent", (json_int_t)st->bytes_sent,
-		    "files_deleted", (json_int_t)st->files_deleted,
-		    "platform", st->platform, "version", st->version,
-		    "status_readable", !unreadable[i]);
-		if (o == NULL) {
-			json_decref(devs);
-			json_decref(root);
-			return log_failx("cannot encode the status of '%s' as "
-			    "JSON", d->name);
-		}
-		json_object_set_new(o, "boot", json_pack("{s:b,s:b,s:s}",
+static json_t *
+source_json(const struct config_source *src, const struct source_status *st,
+    bool unreadable)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:b}",
+	    "name", src->name, "user", src->user, "repo", src->repo,
+	    "branch", src->branch,
+	    "state", source_state_name(st->state),
+	    "commit", text_json(st->commit),
+	    "last_poll", time_json(st->last_poll),
+	    "last_success", time_json(st->last_success),
+	    "failing_since", time_json(st->failing_since),
+	    "retry_after", time_json(st->retry_after),
+	    "last_error", text_json(st->last_error),
+	    "status_readable", !unreadable);
+}
+
+static json_t *
+device_json(const struct config_device *d, const struct device_status *st,
+    bool unreadable)
+{
+	json_t *o;
+
+	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:I,"
+	    "s:o,s:o,s:b}",
+	    "name", d->name, "port", d->port, "source", d->source,
+	    "state", status_state_name(st->state),
+	    "commit", text_json(st->commit),
+	    "last_success", time_json(st->last_success),
+	    "last_attempt", time_json(st->last_attempt),
+	    "last_error", text_json(st->last_error),
+	    "files_sent", (json_int_t)st->files_sent,
+	    "bytes_sent", (json_int_t)st->bytes_sent,
+	    "files_deleted", (json_int_t)st->files_deleted,
+	    "platform", text_json(st->platform),
+	    "version", text_json(st->version),
+	    "status_readable", !unreadable);
+
+	/* The boot watch and an interrupted commit (session.h). */
+	if (o != NULL) {
+		json_object_set_new(o, "boot", json_pack("{s:b,s:b,s:o}",
 		    "watched", st->boot_watched, "traceback",
-		    st->boot_traceback, "last_lines", st->boot_tail));
+		    st->boot_traceback, "last_lines",
+		    text_json(st->boot_tail)));
 		json_object_set_new(o, "commit_completed",
 		    json_boolean(st->commit_completed));
-		json_array_append_new(devs, o);
 	}
-	json_object_set_new(root, "devices", devs);
-	text = json_dumps(root, JSON_INDENT(2));
+	return o;
+}
+
+static int
+print_json(const struct config *cfg, const struct status_view *v)
+{
+	json_t *root, *sources = json_array(), *devs = json_array();
+	char *text;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < cfg->nsources; i++)
+		if (json_array_append_new(sources, source_json(&cfg->sources[i],
+		    &v->sources[i], v->source_unreadable[i])) == -1)
+			rc = log_failx("cannot encode the status of source "
+			    "'%s' as JSON", cfg->sources[i].name);
+	for (i = 0; i < cfg->ndevices; i++)
+		if (json_array_append_new(devs, device_json(&cfg->devices[i],
+		    &v->devices[i], v->device_unreadable[i])) == -1)
+			rc = log_failx("cannot encode the status of '%s' as "
+			    "JSON", cfg->devices[i].name);
+	root = json_pack("{s:i,s:o,s:o}", "schema", STATUS_SCHEMA,
+	    "sources", sources, "devices", devs);
+	text = rc == 0 && root ? json_dumps(root, JSON_INDENT(2)) : NULL;
 	json_decref(root);
 	if (text == NULL)
 		return log_failx("cannot encode the status as JSON");
@@ -152,14 +211,55 @@ print_json(const struct config *cfg, const struct device_status *sts,
 	return 0;
 }
 
+/* Read every status file; returns the exit status they call for. */
+static int
+load_view(const struct config *cfg, struct status_view *v)
+{
+	int rc = CLI_EXIT_OK;
+	size_t i;
+
+	v->sources = xcalloc(cfg->nsources + 1, sizeof(*v->sources));
+	v->source_unreadable = xcalloc(cfg->nsources + 1,
+	    sizeof(*v->source_unreadable));
+	v->devices = xcalloc(cfg->ndevices + 1, sizeof(*v->devices));
+	v->device_unreadable = xcalloc(cfg->ndevices + 1,
+	    sizeof(*v->device_unreadable));
+	for (i = 0; i < cfg->nsources; i++) {
+		if (source_status_load(cfg->state_dir, cfg->sources[i].name,
+		    &v->sources[i]) == -1) {
+			v->source_unreadable[i] = true;
+			rc = CLI_EXIT_FAILED;
+		} else if (v->sources[i].state == SOURCE_FAILED)
+			rc = CLI_EXIT_FAILED;
+	}
+	for (i = 0; i < cfg->ndevices; i++) {
+		if (status_load(cfg->state_dir, cfg->devices[i].name,
+		    &v->devices[i]) == -1) {
+			v->device_unreadable[i] = true;
+			rc = CLI_EXIT_FAILED;
+		} else if (device_is_bad(v->devices[i].state))
+			rc = CLI_EXIT_FAILED;
+	}
+	return rc;
+}
+
+static void
+release_view(struct status_view *v)
+{
+	free(v->sources);
+	free(v->source_unreadable);
+	free(v->devices);
+	free(v->device_unreadable);
+}
+
 int
 cmd_status(struct cli *cli, int argc, char **argv)
 {
 	const struct config *cfg = cli->cfg;
-	struct device_status *sts;
-	bool json = false, *unreadable;
-	int i, rc = CLI_EXIT_OK;
-	size_t d;
+	struct status_view view;
+	bool json = false;
+	time_t now = time(NULL);
+	int i, rc;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
@@ -167,24 +267,17 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		else
 			return cli_command_usage(cli_find_command("status"));
 	}
-	sts = xcalloc(cfg->ndevices + 1, sizeof(*sts));
-	unreadable = xcalloc(cfg->ndevices + 1, sizeof(*unreadable));
-	for (d = 0; d < cfg->ndevices; d++) {
-		if (status_load(cfg->state_dir, cfg->devices[d].name,
-		    &sts[d]) == -1) {
-			unreadable[d] = true;
-			rc = CLI_EXIT_FAILED;
-		} else if (state_is_bad(sts[d].state))
-			rc = CLI_EXIT_FAILED;
-	}
+	rc = load_view(cfg, &view);
 	if (json) {
-		if (print_json(cfg, sts, unreadable) == -1)
+		if (print_json(cfg, &view) == -1)
 			rc = CLI_EXIT_FAILED;
-	} else
-		print_table(cfg, sts, unreadable);
+	} else {
+		print_sources(cfg, &view, now);
+		printf("\n");
+		print_devices(cfg, &view, now);
+	}
 	if (fflush(stdout) == EOF)
 		rc = CLI_EXIT_FAILED;
-	free(sts);
-	free(unreadable);
+	release_view(&view);
 	return rc;
 }

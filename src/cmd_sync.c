@@ -11,48 +11,44 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "human.h"
 #include "log.h"
 #include "status.h"
 #include "sync.h"
 #include "xalloc.h"
 #include "banned.h"
 
+/*
+ * One line per device: the outcome.  Why one failed was logged on stderr
+ * when it happened (naming the device), so it is not said again here.
+ */
 static void
 print_device(const struct config_device *dev,
-    const struct sync_device_result *r, bool check)
+    const struct sync_device_result *r)
 {
+	char size[HUMAN_MAX];
+
 	switch (r->state) {
 	case DEVICE_IN_SYNC:
 		printf("%s: up to date at %.7s\n", dev->name, r->commit);
 		break;
 	case DEVICE_PENDING:
-		printf("%s: %u file%s to write (%.1f KB), %u to delete -> "
-		    "%.7s\n", dev->name, r->files_planned,
-		    r->files_planned == 1 ? "" : "s", r->bytes_planned /
-		    1024.0, r->deletes_planned, r->commit);
+		human_size(size, sizeof(size), r->bytes_planned);
+		printf("%s: %u file%s to write (%s), %u to delete -> %.7s\n",
+		    dev->name, r->files_planned,
+		    r->files_planned == 1 ? "" : "s", size,
+		    r->deletes_planned, r->commit);
 		break;
 	case DEVICE_UPDATED:
-		printf("%s: updated to %.7s (%u file%s written, %.1f KB; %u "
+		human_size(size, sizeof(size), r->bytes_sent);
+		printf("%s: updated to %.7s (%u file%s written, %s; %u "
 		    "deleted)\n", dev->name, r->commit, r->files_sent,
-		    r->files_sent == 1 ? "" : "s", r->bytes_sent / 1024.0,
-		    r->files_deleted);
+		    r->files_sent == 1 ? "" : "s", size, r->files_deleted);
 		break;
 	default:
-		printf("%s: %s%s%s\n", dev->name, status_state_name(r->state),
-		    *r->error ? ": " : "", r->error);
+		printf("%s: %s (see the error above)\n", dev->name,
+		    status_state_name(r->state));
 	}
-	(void)check;
-}
-
-static void
-print_sources(const struct config *cfg, const struct sync_report *rep)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nsources; i++)
-		if (rep->sources[i].ok != 0)
-			printf("source %s: failed: %s\n", cfg->sources[i].name,
-			    rep->sources[i].error);
 }
 
 /* Mark the named devices due; NULL names = every device. */
@@ -91,17 +87,16 @@ run_cycle(struct cli *cli, struct sync_options *opts, char **names, int n)
 		free(due);
 		return CLI_EXIT_USAGE;
 	}
-	if (sync_engine_open(&engine, cli->cfg) == -1) {
+	rc = sync_engine_open(&engine, cli->cfg);
+	if (rc != 0) {
 		free(due);
-		return CLI_EXIT_FAILED;
+		return rc == SYNC_ECONFIG ? CLI_EXIT_CONFIG : CLI_EXIT_FAILED;
 	}
 	opts->device_due = due;
 	rc = sync_cycle(cli->cfg, engine.forge, engine.store, opts, &report);
 	for (i = 0; i < cli->cfg->ndevices; i++)
 		if (due[i])
-			print_device(&cli->cfg->devices[i], &report.devices[i],
-			    opts->check_only);
-	print_sources(cli->cfg, &report);
+			print_device(&cli->cfg->devices[i], &report.devices[i]);
 	sync_report_release(&report);
 	sync_engine_close(&engine);
 	free(due);

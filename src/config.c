@@ -34,6 +34,7 @@
 #define MAX_INTERVAL (7 * 24 * 3600)
 #define MAX_JOBS 64
 #define NAME_MAX_LEN 64
+#define CONFIG_MAX_BYTES (1024u * 1024) /* a config is a page or two */
 
 enum section_kind {
 	SECTION_NONE,
@@ -73,7 +74,7 @@ conf_error(struct parse_ctx *ctx, const char *key, const char *fmt, ...)
 static int
 conf_error(struct parse_ctx *ctx, const char *key, const char *fmt, ...)
 {
-	struct buf msg = BUF_INIT;
+	struct buf msg = BUF_INIT, quoted = BUF_INIT;
 	va_list ap;
 
 	buf_addf(&msg, "%s:%d: ", ctx->cfg->path, ctx->line);
@@ -84,8 +85,11 @@ conf_error(struct parse_ctx *ctx, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	log_failx("%s", msg.data);
+	/* Keys and values come from the file: never echo a control byte. */
+	path_quote(&quoted, msg.data, msg.len);
+	log_failx("%s", quoted.data);
 	buf_release(&msg);
+	buf_release(&quoted);
 	ctx->errors++;
 	return -1;
 }
@@ -720,9 +724,42 @@ check_devices(struct parse_ctx *ctx)
 	}
 }
 
+/*
+ * Read the whole file first, with a cap, and only if it is a regular file
+ * (a folder or /dev/zero is not a configuration), and refuse a NUL byte,
+ * which would cut a line in two: "reset = none # \0prune = yes" must not
+ * turn prune on.  Returns a stream over text, or NULL (logged).
+ */
+static FILE *
+open_config(const char *path, struct buf *text)
+{
+	const char *nul;
+	FILE *fp;
+	int line = 1;
+	size_t i;
+
+	buf_init(text, CONFIG_MAX_BYTES);
+	if (fs_read_regular(path, "configuration", text, NULL) == -1)
+		return NULL;
+	nul = memchr(text->data, '\0', text->len);
+	if (nul != NULL) {
+		for (i = 0; text->data + i < nul; i++)
+			line += text->data[i] == '\n';
+		log_failx("%s:%d: a NUL byte; the configuration is text: "
+		    "remove it", path, line);
+		return NULL;
+	}
+	fp = fmemopen(text->len ? text->data : (char *)"\n",
+	    text->len ? text->len : 1, "r");
+	if (fp == NULL)
+		log_fail("cannot read configuration '%s'", path);
+	return fp;
+}
+
 struct config *
 config_load(const char *path)
 {
+	struct buf text = BUF_INIT;
 	struct parse_ctx ctx;
 	struct config *cfg;
 	int rc;
@@ -738,14 +775,15 @@ config_load(const char *path)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = cfg;
-	ctx.fp = fopen(path, "r");
+	ctx.fp = open_config(path, &text);
 	if (ctx.fp == NULL) {
-		log_fail("cannot read configuration '%s'", path);
+		buf_release(&text);
 		config_free(cfg);
 		return NULL;
 	}
 	rc = ini_parse_stream(read_line, &ctx, handle_key, &ctx);
 	fclose(ctx.fp);
+	buf_release(&text);
 	finish_section(&ctx);
 	if (rc > 0) {
 		ctx.line = rc;
@@ -763,9 +801,13 @@ config_load(const char *path)
 		if (strncmp(cfg->api_url, "https://", 8) != 0 &&
 		    strncmp(cfg->api_url, "http://", 7) != 0) {
 			ctx.line = 0;
+			struct buf q = BUF_INIT;
+
+			path_quote(&q, cfg->api_url, strlen(cfg->api_url));
 			log_failx("%s: api_url '%s' must start with https:// "
 			    "(or http:// for a local test server)", path,
-			    cfg->api_url);
+			    q.data);
+			buf_release(&q);
 			ctx.errors++;
 		}
 	}
@@ -1021,22 +1063,71 @@ config_print(const struct config *cfg, FILE *out)
 	}
 }
 
-int
-config_load_token(const struct config *cfg, char **token)
+/* Is url's host this machine (a test server)? */
+static bool
+url_is_loopback(const char *url)
 {
-	const char *env = getenv("SENKO_TOKEN");
-	struct buf b = BUF_INIT;
-	struct stat st;
+	const char *host = strstr(url, "://");
 	size_t n;
 
-	*token = NULL;
-	if (env && *env) {
-		*token = xstrdup(env);
-		return 0;
-	}
-	if (*cfg->token_file == '\0')
-		return 0;
-	if (stat(cfg->token_file, &st) == -1) {
+	if (host == NULL)
+		return false;
+	host += 3;
+	if (strncmp(host, "[::1]", 5) == 0)
+		return host[5] == '\0' || host[5] == ':' || host[5] == '/';
+	n = strcspn(host, ":/");
+	if (n == 9 && strncmp(host, "localhost", 9) == 0)
+		return true;
+	return n >= 7 && strncmp(host, "127.", 4) == 0 &&
+	    strspn(host, "0123456789.") == n;
+}
+
+/*
+ * The token is the first line of the file (or all of SENKO_TOKEN) without
+ * the white space around it.  A NUL, or white space or a control character inside it, is an
+ * error: it would cut the token short or break the Authorization header.
+ */
+static int
+token_from_text(const char *what, struct buf *b, bool first_line)
+{
+	size_t start = 0, end, i;
+
+	/* strcspn stops at a NUL too: a first line that ends before the
+	 * file does, without a line break, ends at a NUL. */
+	end = first_line ? strcspn(b->data, "\r\n") : b->len;
+	if (end < b->len && b->data[end] == '\0')
+		return log_failx("%s has a NUL byte in its first line; write "
+		    "the token alone on the first line", what);
+	while (start < end && isspace((unsigned char)b->data[start]))
+		start++;
+	while (end > start && isspace((unsigned char)b->data[end - 1]))
+		end--;
+	if (end == start)
+		return log_failx("%s is empty: write the token on its first "
+		    "line, or set token_file = (empty) for public "
+		    "repositories", what);
+	for (i = start; i < end; i++)
+		if ((unsigned char)b->data[i] <= ' ' ||
+		    (unsigned char)b->data[i] == 0x7f)
+			return log_failx("%s: the token has white space or a "
+			    "control character in it (at byte %zu); write the "
+			    "token alone on the first line", what,
+			    i - start + 1);
+	memmove(b->data, b->data + start, end - start);
+	b->data[end - start] = '\0';
+	b->len = end - start;
+	return 0;
+}
+
+static int
+read_token_file(const struct config *cfg, char **token)
+{
+	struct buf b = BUF_INIT;
+	struct stat st;
+	char *what;
+	int rc;
+
+	if (lstat(cfg->token_file, &st) == -1) {
 		if (errno == ENOENT) {
 			log_debug("no token file '%s': using the API without "
 			    "a token", cfg->token_file);
@@ -1044,25 +1135,66 @@ config_load_token(const struct config *cfg, char **token)
 		}
 		return log_fail("cannot read token file '%s'", cfg->token_file);
 	}
-	if (st.st_mode & S_IROTH)
-		return log_failx("token file '%s' is readable by every user; "
-		    "run: chmod 600 '%s'", cfg->token_file, cfg->token_file);
-	if (st.st_mode & S_IRGRP)
-		log_warnx("token file '%s' is readable by its group; consider "
-		    "chmod 600", cfg->token_file);
+	if (S_ISLNK(st.st_mode) && stat(cfg->token_file, &st) == -1)
+		return log_fail("token file '%s' is a symbolic link to nothing "
+		    "usable; fix the link, or set token_file = (empty) for "
+		    "public repositories", cfg->token_file);
 	b.max = 64 * 1024;
-	if (fs_read_file(cfg->token_file, &b) == -1) {
+	if (fs_read_regular(cfg->token_file, "token file", &b, &st) == -1) {
 		buf_release(&b);
 		return -1;
 	}
-	n = strcspn(b.data, "\r\n");
-	b.data[n] = '\0';
-	b.len = n;
-	buf_rtrim(&b);
-	if (b.len == 0) {
+	if (st.st_mode & S_IROTH) {
 		buf_release(&b);
-		return log_failx("token file '%s' is empty", cfg->token_file);
+		return log_failx("token file '%s' is readable by every user; "
+		    "run: chmod 600 '%s'", cfg->token_file, cfg->token_file);
+	}
+	if (st.st_mode & S_IRGRP)
+		log_warnx("token file '%s' is readable by its group; consider "
+		    "chmod 600", cfg->token_file);
+	what = xasprintf("token file '%s'", cfg->token_file);
+	rc = token_from_text(what, &b, true);
+	free(what);
+	if (rc == -1) {
+		explicit_bzero(b.data, b.alloc);
+		buf_release(&b);
+		return -1;
 	}
 	*token = buf_detach(&b, NULL);
+	return 0;
+}
+
+int
+config_load_token(const struct config *cfg, char **token)
+{
+	const char *env = getenv("SENKO_TOKEN");
+
+	*token = NULL;
+	if (env && *env) {
+		struct buf b = BUF_INIT;
+
+		/* Checked like the file: a line break in it would add a
+		 * header of its own to every request. */
+		buf_addstr(&b, env);
+		if (token_from_text("SENKO_TOKEN", &b, false) == -1) {
+			explicit_bzero(b.data, b.alloc);
+			buf_release(&b);
+			return -1;
+		}
+		*token = buf_detach(&b, NULL);
+	} else if (*cfg->token_file && read_token_file(cfg, token) == -1)
+		return -1;
+	/* Over plain http a token travels in clear: only to this machine. */
+	if (*token && strncmp(cfg->api_url, "http://", 7) == 0 &&
+	    !url_is_loopback(cfg->api_url)) {
+		explicit_bzero(*token, strlen(*token));
+		free(*token);
+		*token = NULL;
+		return log_failx("%s: api_url '%s' is plain http and a token is "
+		    "set (%s): refusing to send the token in clear; use "
+		    "https:// (http is for a test server on this machine: "
+		    "localhost, 127.0.0.1, [::1])", cfg->path, cfg->api_url,
+		    env && *env ? "SENKO_TOKEN" : cfg->token_file);
+	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
@@ -108,7 +109,13 @@ daemon_init(struct daemon *d, const char *config_path, int *status)
 		*status = CONFIG_EXIT_ERROR;
 		return -1;
 	}
-	if (sync_engine_open(&d->engine, d->cfg) == -1) {
+	switch (sync_engine_open(&d->engine, d->cfg)) {
+	case 0:
+		break;
+	case SYNC_ECONFIG:
+		*status = CONFIG_EXIT_ERROR;
+		return -1;
+	default:
 		*status = 1;
 		return -1;
 	}
@@ -120,6 +127,7 @@ void
 daemon_release(struct daemon *d)
 {
 	sync_engine_close(&d->engine);
+	free(d->source_failing);
 	if (d->cfg)
 		devices_free(d->devices, d->cfg->ndevices);
 	config_free(d->cfg);
@@ -137,7 +145,11 @@ backoff_seconds(unsigned failures)
 	return s < DAEMON_BACKOFF_MAX ? s : DAEMON_BACKOFF_MAX;
 }
 
-/* Log a device's outcome only when its state changes: no flood. */
+/*
+ * Log a device's outcome only when its state changes: no flood.  A first
+ * failure was logged by the engine as it happened; later attempts run
+ * quiet (run_cycle), so a change of failure is said here.
+ */
 static void
 note_device(struct daemon_device *dd, const struct sync_device_result *r,
     time_t now)
@@ -145,14 +157,19 @@ note_device(struct daemon_device *dd, const struct sync_device_result *r,
 	bool was_ok = state_is_ok(dd->last) && dd->failures == 0;
 
 	if (state_is_ok(r->state)) {
-		if (!was_ok)
+		if (!was_ok && dd->failures_before_run)
+			log_notice("%s: %s again (it had failed since an "
+			    "earlier run)", dd->name,
+			    status_state_name(r->state));
+		else if (!was_ok)
 			log_notice("%s: %s again after %u failed attempt%s",
 			    dd->name, status_state_name(r->state),
 			    dd->failures, dd->failures == 1 ? "" : "s");
 		dd->failures = 0;
+		dd->failures_before_run = false;
 		dd->retry_at = 0;
 	} else {
-		if (was_ok || dd->last != r->state)
+		if (!was_ok && dd->last != r->state)
 			log_warnx("%s: %s: %s", dd->name,
 			    status_state_name(r->state), r->error);
 		dd->failures++;
@@ -163,10 +180,31 @@ note_device(struct daemon_device *dd, const struct sync_device_result *r,
 	dd->last = r->state;
 }
 
+/* "; source app failing" for the sources whose last poll failed. */
+static void
+failing_sources(const struct daemon *d, struct buf *out)
+{
+	struct source_status st;
+	size_t i, n = 0;
+
+	for (i = 0; i < d->cfg->nsources; i++) {
+		if (source_status_load(d->cfg->state_dir,
+		    d->cfg->sources[i].name, &st) == -1 ||
+		    (st.state != SOURCE_FAILED &&
+		    st.state != SOURCE_RATE_LIMITED))
+			continue;
+		buf_addf(out, "%s%s", n++ ? ", " : "; source ",
+		    d->cfg->sources[i].name);
+	}
+	if (n)
+		buf_addstr(out, " failing (see senko status)");
+}
+
 static void
 publish_status(const struct daemon *d, const struct sync_report *rep,
     time_t now)
 {
+	struct buf sources = BUF_INIT;
 	unsigned ok = 0, failed = 0;
 	char commit[8] = "";
 	size_t i;
@@ -183,10 +221,45 @@ publish_status(const struct daemon *d, const struct sync_report *rep,
 			    rep->sources[i].commit);
 			break;
 		}
-	notify_status("%u of %zu boards in sync%s%s%s; next poll in %lds",
+	failing_sources(d, &sources);
+	notify_status("%u of %zu boards in sync%s%s%s%s; next poll in %lds",
 	    ok, d->cfg->ndevices, *commit ? " at " : "", commit,
-	    failed ? ", some failing (see the log)" : "",
+	    failed ? ", some failing (see the log)" : "", sources.data,
 	    (long)(d->next_poll > now ? d->next_poll - now : 0));
+	buf_release(&sources);
+}
+
+/* Which sources failed at their last poll (by this or an earlier run). */
+static void
+load_source_failing(struct daemon *d)
+{
+	struct source_status st;
+	size_t i;
+
+	free(d->source_failing);
+	d->source_failing = xcalloc(d->cfg->nsources ? d->cfg->nsources : 1,
+	    sizeof(*d->source_failing));
+	for (i = 0; i < d->cfg->nsources; i++)
+		d->source_failing[i] = source_status_load(d->cfg->state_dir,
+		    d->cfg->sources[i].name, &st) == 0 &&
+		    (st.state == SOURCE_FAILED ||
+		    st.state == SOURCE_RATE_LIMITED);
+}
+
+/*
+ * A source's failure was logged by the forge when it began; polls that
+ * fail again ran quiet.  Say when it works again.
+ */
+static void
+note_sources(struct daemon *d, const struct sync_report *rep)
+{
+	size_t i;
+
+	for (i = 0; i < rep->nsources && i < d->cfg->nsources; i++)
+		if (d->source_failing[i] && rep->sources[i].ok == 0 &&
+		    *rep->sources[i].commit)
+			log_notice("source '%s': polled again, at %.7s",
+			    d->cfg->sources[i].name, rep->sources[i].commit);
 }
 
 /*
@@ -212,12 +285,37 @@ run_cycle(struct daemon *d, const bool *due, bool poll, const sigset_t *open,
 	opts.device_quiet = quiet;
 	opts.saved_manifests = !poll;
 	opts.stop = &got_stop;
+	load_source_failing(d);
+	opts.source_quiet = d->source_failing;
 	pthread_sigmask(SIG_SETMASK, open, &blocked);
 	rc = sync_cycle(d->cfg, d->engine.forge, d->engine.store, &opts, rep);
 	pthread_sigmask(SIG_SETMASK, &blocked, NULL);
 	d->cycles++;
 	free(quiet);
 	return rc;
+}
+
+/*
+ * senkod --once from cron starts afresh every few minutes: what an
+ * earlier run reported is in the status files.  A device or source that
+ * was failing then is not reported again while it fails the same way.
+ */
+static void
+recall_reported(struct daemon *d)
+{
+	struct device_status st;
+	size_t i;
+
+	for (i = 0; i < d->cfg->ndevices; i++) {
+		struct daemon_device *dd = &d->devices[i];
+
+		if (status_load(d->cfg->state_dir, dd->name, &st) == -1 ||
+		    state_is_ok(st.state))
+			continue;
+		dd->last = st.state;
+		dd->failures = 1;
+		dd->failures_before_run = true;
+	}
 }
 
 int
@@ -230,12 +328,11 @@ daemon_once(struct daemon *d)
 
 	install_handlers();
 	pthread_sigmask(SIG_SETMASK, NULL, &open);
+	recall_reported(d);
 	rc = run_cycle(d, NULL, true, &open, &rep);
 	for (i = 0; i < rep.ndevices; i++)
 		note_device(&d->devices[i], &rep.devices[i], time(NULL));
-	for (i = 0; i < rep.nsources; i++)
-		if (rep.sources[i].ok != 0)
-			log_warnx("%s", rep.sources[i].error);
+	note_sources(d, &rep);
 	sync_report_release(&rep);
 	return rc;
 }
@@ -255,7 +352,7 @@ reload(struct daemon *d)
 		notify_ready();
 		return;
 	}
-	if (sync_engine_open(&engine, cfg) == -1) {
+	if (sync_engine_open(&engine, cfg) != 0) {
 		log_warnx("cannot apply the new configuration; keeping the "
 		    "one that was running");
 		config_free(cfg);
@@ -409,12 +506,11 @@ after_cycle(struct daemon *d, const struct sync_report *rep, bool poll,
 		    *rep->devices[i].error)
 			note_device(&d->devices[i], &rep->devices[i], now);
 	for (i = 0; poll && i < rep->nsources; i++)
-		if (rep->sources[i].ok != 0) {
+		if (rep->sources[i].ok != 0)
 			source_failed = true;
-			log_warnx("%s", rep->sources[i].error);
-		}
 	if (!poll)
 		return;
+	note_sources(d, rep);
 	d->next_poll = next_poll_after(d, now);
 	if (source_failed) {
 		time_t soon = now + backoff_seconds(++d->source_failures);

@@ -11,8 +11,13 @@
  * them only after everything was read, manifest before state.json (which
  * holds the ETag): a crash in between leaves an old ETag next to a new
  * manifest, and the next poll simply asks again.
+ *
+ * Beside it, in src/forge/: walk.c turns tree and listing JSON into
+ * manifest entries (no network), source_state.c keeps the files of
+ * state_dir/sources/NAME/.  This file holds the API policy (requests,
+ * rate limits, messages) and the walks that fetch trees and listings.
  */
-#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +33,18 @@
 #include "log.h"
 #include "path.h"
 #include "xalloc.h"
+#include "forge/source_state.h"
+#include "forge/walk.h"
 #include "banned.h"
 
 #define FORGE_BACKOFF_MIN 60
 #define FORGE_BACKOFF_MAX 3600
-#define FORGE_RETRY_MAX (2 * 3600)      /* longest wait believed */
+/* The longest wait a server can impose (retry-after, x-ratelimit-reset),
+ * in memory and in .retry-after: a proxy or a wrong clock must not stop
+ * polling for years. */
+#define FORGE_RETRY_MAX 3600
 #define FORGE_MAX_DEPTH 64           /* folders deep, for subtree walks */
 #define FORGE_MAX_PAGES 1000         /* Gitea tree pages */
-#define FORGE_STATE_MAX (64u * 1024 * 1024)
-#define FORGE_WARN_MAX 20            /* refused entries logged per poll */
 #define ACCEPT_SHA "application/vnd.github.sha"
 #define ACCEPT_RAW "application/vnd.github.raw+json"
 
@@ -47,28 +55,10 @@ struct forge {
 	time_t retry_after;
 	unsigned backoff;               /* last back-off without headers, s */
 	long long low_warned;           /* reset time of the warned window */
-	bool *no_trees;                 /* per source: fell back to contents */
 	bool have_token;
+	volatile sig_atomic_t *stop;    /* borrowed; nonzero: give up now */
 	struct forge_stats stats;
 	struct buf body;
-};
-
-/* What state_dir/sources/NAME/state.json holds. */
-struct source_state {
-	char fingerprint[GITHASH_HEXSZ];
-	char commit[GITHASH_HEXSZ];
-	char *etag; /* owned; NULL when none */
-};
-
-/* One manifest being built from a tree or from directory listings. */
-struct walk {
-	struct forge *f;
-	const struct config_source *src;
-	struct manifest *m;
-	json_t *old_cache; /* contents: dir -> {etag, entries}; borrowed */
-	json_t *new_cache; /* owned by the caller */
-	unsigned warned;
-	bool wd_found;     /* a folder named working_dir was listed */
 };
 
 enum api_result {
@@ -77,210 +67,10 @@ enum api_result {
 	API_NOT_FOUND = 1, /* 404, when the caller asked to handle it */
 };
 
-static char *
-source_dir(const struct config *cfg, const struct config_source *src)
-{
-	return xasprintf("%s/sources/%s", cfg->state_dir, src->name);
-}
-
-static char *
-source_file(const struct config *cfg, const struct config_source *src,
-    const char *name)
-{
-	return xasprintf("%s/sources/%s/%s", cfg->state_dir, src->name, name);
-}
-
-/*
- * A hash of everything that decides what a source's manifest holds: when
- * any of it changes, the saved ETag and manifest no longer apply.
- */
-static void
-source_fingerprint(const struct config *cfg, const struct config_source *src,
-    char hex[GITHASH_HEXSZ])
-{
-	struct buf b = BUF_INIT;
-	size_t i;
-
-	buf_addf(&b, "%s\n%s\n%s\n%s\n%s\n%s\n", cfg->api_url, src->user,
-	    src->repo, src->branch, src->working_dir, source_api_name(src->api));
-	for (i = 0; i < src->nfiles; i++)
-		buf_addf(&b, "files %s\n", src->files[i]);
-	githash_mem(b.data, b.len, hex);
-	buf_release(&b);
-}
-
-static void
-source_state_release(struct source_state *st)
-{
-	free(st->etag);
-	memset(st, 0, sizeof(*st));
-}
-
-/* Read a state file if it exists; 1 when it does not. */
-static int
-read_state_file(const char *path, struct buf *out)
-{
-	buf_init(out, FORGE_STATE_MAX);
-	if (access(path, F_OK) == -1 && errno == ENOENT)
-		return 1;
-	return fs_read_file(path, out);
-}
-
-static int
-load_state(const struct config *cfg, const struct config_source *src,
-    struct source_state *st)
-{
-	struct buf b;
-	json_t *root;
-	const char *fp, *commit, *etag;
-	char *path = source_file(cfg, src, "state.json");
-	int rc;
-
-	memset(st, 0, sizeof(*st));
-	rc = read_state_file(path, &b);
-	if (rc != 0)
-		goto out;
-	rc = -1;
-	root = json_loadb(b.data, b.len, 0, NULL);
-	fp = json_string_value(json_object_get(root, "fingerprint"));
-	commit = json_string_value(json_object_get(root, "commit"));
-	etag = json_string_value(json_object_get(root, "etag"));
-	if (fp && githash_is_hex(fp) && commit && githash_is_hex(commit)) {
-		snprintf(st->fingerprint, sizeof(st->fingerprint), "%s", fp);
-		snprintf(st->commit, sizeof(st->commit), "%s", commit);
-		st->etag = etag && *etag ? xstrdup(etag) : NULL;
-		rc = 0;
-	} else
-		log_warnx("ignoring '%s': not a senko source state; the "
-		    "source will be read afresh", path);
-	json_decref(root);
-out:
-	buf_release(&b);
-	free(path);
-	return rc;
-}
-
-static int
-load_manifest(const struct config *cfg, const struct config_source *src,
-    struct manifest *m)
-{
-	struct buf b;
-	char *path = source_file(cfg, src, "manifest.json");
-	int rc;
-
-	rc = read_state_file(path, &b);
-	if (rc == 0 && manifest_from_json(m, b.data, b.len, path) == -1) {
-		log_warnx("ignoring '%s'; the source will be read afresh",
-		    path);
-		rc = -1;
-	}
-	buf_release(&b);
-	free(path);
-	return rc;
-}
-
-/* The saved state and manifest, if both exist and fit the config. */
 static bool
-load_saved(const struct config *cfg, const struct config_source *src,
-    struct source_state *st, struct manifest *m)
+forge_stop_requested(const struct forge *f)
 {
-	char fp[GITHASH_HEXSZ];
-
-	if (load_state(cfg, src, st) != 0)
-		return false;
-	source_fingerprint(cfg, src, fp);
-	if (strcmp(fp, st->fingerprint) != 0) {
-		log_info("source '%s': its configuration changed since the "
-		    "last poll; reading it afresh", src->name);
-		return false;
-	}
-	if (load_manifest(cfg, src, m) != 0)
-		return false;
-	if (strcmp(m->commit, st->commit) != 0) {
-		manifest_release(m);
-		return false;
-	}
-	return true;
-}
-
-static int
-write_json_file(const char *path, json_t *root)
-{
-	char *text = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
-	int rc;
-
-	if (text == NULL)
-		return log_failx("cannot encode '%s'", path);
-	rc = fs_write_atomic(path, text, strlen(text), 0644);
-	free(text);
-	return rc;
-}
-
-static int
-save_state(const struct config *cfg, const struct config_source *src,
-    const char *commit, const char *etag)
-{
-	char fp[GITHASH_HEXSZ];
-	char *path = source_file(cfg, src, "state.json");
-	json_t *root;
-	int rc;
-
-	source_fingerprint(cfg, src, fp);
-	root = json_pack("{s:s,s:s,s:s?}", "fingerprint", fp, "commit",
-	    commit, "etag", etag);
-	rc = write_json_file(path, root);
-	json_decref(root);
-	free(path);
-	return rc;
-}
-
-static int
-save_manifest(const struct config *cfg, const struct config_source *src,
-    const struct manifest *m, json_t *contents_cache)
-{
-	struct buf b = BUF_INIT;
-	char *dir = source_dir(cfg, src), *path = NULL;
-	int rc = -1;
-
-	if (fs_mkdir_p(dir, 0755) == -1) {
-		log_failx("source '%s': cannot create '%s': check state_dir",
-		    src->name, dir);
-		goto out;
-	}
-	path = source_file(cfg, src, "contents.json");
-	if (contents_cache && write_json_file(path, contents_cache) == -1)
-		goto out;
-	if (contents_cache == NULL)
-		unlink(path);
-	free(path);
-	path = source_file(cfg, src, "manifest.json");
-	if (manifest_to_json(m, &b) == -1 ||
-	    fs_write_atomic(path, b.data, b.len, 0644) == -1)
-		goto out;
-	rc = 0;
-out:
-	buf_release(&b);
-	free(path);
-	free(dir);
-	return rc;
-}
-
-static json_t *
-load_contents_cache(const struct config *cfg, const struct config_source *src)
-{
-	struct buf b;
-	char *path = source_file(cfg, src, "contents.json");
-	json_t *root = NULL;
-
-	if (read_state_file(path, &b) == 0)
-		root = json_loadb(b.data, b.len, 0, NULL);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		root = json_object();
-	}
-	buf_release(&b);
-	free(path);
-	return root;
+	return f->stop != NULL && *f->stop;
 }
 
 static void
@@ -303,6 +93,8 @@ retry_after_path(const struct config *cfg)
 	return xasprintf("%s/sources/.retry-after", cfg->state_dir);
 }
 
+static void set_retry_after(struct forge *f, time_t t);
+
 static void
 load_retry_after(struct forge *f)
 {
@@ -311,12 +103,18 @@ load_retry_after(struct forge *f)
 	time_t now = time(NULL);
 	long long t;
 
-	if (read_state_file(path, &b) == 0 &&
+	if (source_state_read_file(path, &b) == 0 &&
 	    sscanf(b.data, "%lld", &t) == 1 && t > (long long)now) {
-		/* A clock that jumped back must not block for days. */
-		if (t > (long long)now + FORGE_RETRY_MAX)
-			t = (long long)now + FORGE_RETRY_MAX;
-		f->retry_after = (time_t)t;
+		/* Nothing saves a wait longer than FORGE_RETRY_MAX, so this
+		 * file was edited or the clock jumped back: save the longest
+		 * wait allowed from now, so it cannot slide with every run. */
+		if (t > (long long)now + FORGE_RETRY_MAX) {
+			log_warnx("'%s' asks to wait until %lld, more than %d s "
+			    "from now; waiting %d s", path, t, FORGE_RETRY_MAX,
+			    FORGE_RETRY_MAX);
+			set_retry_after(f, now + FORGE_RETRY_MAX);
+		} else
+			f->retry_after = (time_t)t;
 	}
 	buf_release(&b);
 	free(path);
@@ -330,6 +128,8 @@ set_retry_after(struct forge *f, time_t t)
 	char text[32];
 	int n;
 
+	if (t > time(NULL) + FORGE_RETRY_MAX)
+		t = time(NULL) + FORGE_RETRY_MAX;
 	if (t <= f->retry_after)
 		return;
 	f->retry_after = t;
@@ -425,6 +225,10 @@ handle_limit(struct forge *f, const struct config_source *src,
 		until = now + f->backoff;
 		why = "secondary rate limit without retry-after; backing off";
 	}
+	if (until > now + FORGE_RETRY_MAX)
+		log_warnx("source '%s': the API asked to wait %lld s; senko "
+		    "waits at most %d s", src->name, (long long)(until - now),
+		    FORGE_RETRY_MAX);
 	set_retry_after(f, until);
 	format_time(f->retry_after, when, sizeof(when));
 	log_failx("source '%s': %ld from the API (%s); no request before %s "
@@ -505,54 +309,6 @@ api_get(struct forge *f, const struct config_source *src, const char *what,
 	return API_FAIL;
 }
 
-/*
- * jansson refuses a whole document for one lone UTF-16 surrogate escape,
- * which a hostile server can put in a path.  Turn each into "\u0001", a
- * control character of the same length, so the document parses and the
- * entry is refused by path_is_safe() like any other bad path.
- */
-static void
-defuse_surrogates(char *s, size_t len)
-{
-	bool in_string = false;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned long cp;
-		char hex[5];
-
-		if (s[i] == '"') {
-			in_string = !in_string;
-			continue;
-		}
-		if (!in_string || s[i] != '\\')
-			continue;
-		if (i + 1 >= len)
-			break;
-		if (s[i + 1] != 'u' || i + 6 > len) {
-			i++;
-			continue;
-		}
-		memcpy(hex, s + i + 2, 4);
-		hex[4] = '\0';
-		cp = strtoul(hex, NULL, 16);
-		if (cp >= 0xd800 && cp <= 0xdbff && i + 12 <= len &&
-		    s[i + 6] == '\\' && s[i + 7] == 'u') {
-			unsigned long lo;
-
-			memcpy(hex, s + i + 8, 4);
-			lo = strtoul(hex, NULL, 16);
-			if (lo >= 0xdc00 && lo <= 0xdfff) {
-				i += 11;
-				continue;
-			}
-		}
-		if (cp >= 0xd800 && cp <= 0xdfff)
-			memcpy(s + i + 2, "0001", 4);
-		i += 5;
-	}
-}
-
 static json_t *
 parse_body(struct forge *f, const struct config_source *src, const char *what,
     const char *url)
@@ -560,8 +316,7 @@ parse_body(struct forge *f, const struct config_source *src, const char *what,
 	json_error_t jerr;
 	json_t *root;
 
-	defuse_surrogates(f->body.data, f->body.len);
-	root = json_loadb(f->body.data, f->body.len, JSON_ALLOW_NUL, &jerr);
+	root = walk_parse_json(f->body.data, f->body.len, &jerr);
 	if (root == NULL)
 		log_failx("source '%s': malformed JSON in %s from %s (line %d: "
 		    "%s); nothing changed, retrying at the next poll",
@@ -580,137 +335,6 @@ add_repo_url(struct buf *url, const struct forge *f,
 	http_escape(url, src->repo, false);
 }
 
-static bool
-path_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == 0);
-}
-
-/*
- * Whether a repository path is selected by working_dir and files; sets
- * *rel to it relative to working_dir.
- */
-static bool
-path_selected(const struct config_source *src, const char *path,
-    const char **rel)
-{
-	size_t i, n = strlen(src->working_dir);
-
-	if (n > 0) {
-		if (strncmp(path, src->working_dir, n) != 0 || path[n] != '/')
-			return false;
-		path += n + 1;
-	}
-	*rel = path;
-	if (src->nfiles == 0)
-		return true;
-	for (i = 0; i < src->nfiles; i++)
-		if (path_under(path, src->files[i]))
-			return true;
-	return false;
-}
-
-/* Whether a folder of the repository can hold a selected path. */
-static bool
-dir_relevant(const struct config_source *src, const char *dir)
-{
-	const char *wd = src->working_dir, *rel;
-	size_t i;
-
-	if (*dir == '\0' || (*wd && path_under(wd, dir)))
-		return true;
-	if (*wd && !path_under(dir, wd))
-		return false;
-	rel = *wd ? dir + strlen(wd) : dir;
-	if (*rel == '/')
-		rel++;
-	if (*rel == '\0' || src->nfiles == 0)
-		return true;
-	for (i = 0; i < src->nfiles; i++)
-		if (path_under(rel, src->files[i]) ||
-		    path_under(src->files[i], rel))
-			return true;
-	return false;
-}
-
-static void
-walk_refuse(struct walk *w, const char *path, size_t len, const char *why)
-{
-	struct buf q = BUF_INIT;
-
-	if (w->warned++ >= FORGE_WARN_MAX) {
-		if (w->warned == FORGE_WARN_MAX + 2)
-			log_warnx("source '%s': more entries refused; not "
-			    "logging each", w->src->name);
-		return;
-	}
-	path_quote(&q, path, len > 300 ? 300 : len);
-	log_warnx("source '%s': refusing entry '%s': %s", w->src->name,
-	    q.data, why);
-	buf_release(&q);
-}
-
-static void
-walk_skip(struct walk *w, const char *path, const char *what)
-{
-	const char *rel;
-
-	if (path_selected(w->src, path, &rel))
-		log_warnx("source '%s': skipping %s '%s' (MicroPython "
-		    "filesystems have none)", w->src->name, what, path);
-}
-
-/* One entry of a git tree; prefix is the folder the tree lists. */
-static void
-walk_tree_entry(struct walk *w, json_t *e, const char *prefix)
-{
-	json_t *jpath = json_object_get(e, "path");
-	const char *type = json_string_value(json_object_get(e, "type"));
-	const char *mode_s = json_string_value(json_object_get(e, "mode"));
-	const char *sha = json_string_value(json_object_get(e, "sha"));
-	json_t *jsize = json_object_get(e, "size");
-	struct buf path = BUF_INIT;
-	const char *why, *rel;
-	unsigned long mode;
-
-	if (!json_is_string(jpath) || type == NULL || mode_s == NULL) {
-		walk_refuse(w, "?", 1, "entry without path, type or mode");
-		return;
-	}
-	if (*prefix) {
-		buf_addstr(&path, prefix);
-		buf_addch(&path, '/');
-	}
-	buf_add(&path, json_string_value(jpath), json_string_length(jpath));
-	if (!path_is_safe(path.data, path.len, &why)) {
-		walk_refuse(w, path.data, path.len, why);
-		goto out;
-	}
-	mode = strtoul(mode_s, NULL, 8);
-	if (strcmp(type, "tree") == 0) {
-		if (strcmp(path.data, w->src->working_dir) == 0)
-			w->wd_found = true;
-		goto out;
-	}
-	if (strcmp(type, "commit") == 0 || mode == 0160000)
-		walk_skip(w, path.data, "submodule");
-	else if (mode == 0120000)
-		walk_skip(w, path.data, "symbolic link");
-	else if (strcmp(type, "blob") != 0 ||
-	    (mode != 0100644 && mode != 0100755))
-		walk_refuse(w, path.data, path.len, "not a regular file");
-	else if (sha == NULL || !githash_is_hex(sha) ||
-	    !json_is_integer(jsize) || json_integer_value(jsize) < 0)
-		walk_refuse(w, path.data, path.len, "bad sha or size");
-	else if (path_selected(w->src, path.data, &rel))
-		manifest_add(w->m, rel, sha,
-		    (uint64_t)json_integer_value(jsize), (unsigned)mode);
-out:
-	buf_release(&path);
-}
-
 static int
 get_tree(struct walk *w, const char *sha, bool recursive, long page,
     json_t **root, const char *url_what)
@@ -722,6 +346,8 @@ get_tree(struct walk *w, const char *sha, bool recursive, long page,
 	enum api_result r;
 
 	*root = NULL;
+	if (walk_count_request(w) == -1)
+		return API_FAIL;
 	add_repo_url(&url, f, w->src);
 	buf_addf(&url, "/git/trees/%s", sha);
 	if (recursive)
@@ -751,9 +377,15 @@ get_tree(struct walk *w, const char *sha, bool recursive, long page,
 	return r;
 }
 
-/* A truncated tree on GitHub: walk the relevant subtrees one by one. */
+/*
+ * A folder read with git trees, one tree per folder: for a tree GitHub
+ * truncated, and for a folder the contents API cut at its limit.  Returns
+ * 0, -1 (logged), or 1 when the server has no git/trees endpoint (404 on
+ * the first tree asked, no_trees_ok).
+ */
 static int
-walk_subtree(struct walk *w, const char *sha, const char *prefix, int depth)
+walk_subtree(struct walk *w, const char *sha, const char *prefix, int depth,
+    bool no_trees_ok)
 {
 	json_t *root, *e;
 	size_t i;
@@ -763,6 +395,8 @@ walk_subtree(struct walk *w, const char *sha, const char *prefix, int depth)
 		return log_failx("source '%s': folders nested deeper than %d "
 		    "at '%s'", w->src->name, FORGE_MAX_DEPTH, prefix);
 	r = get_tree(w, sha, false, 0, &root, "a folder's tree");
+	if (r == API_NOT_FOUND && no_trees_ok)
+		return 1;
 	if (r != API_OK)
 		return r == API_NOT_FOUND ? log_failx("source '%s': tree %s "
 		    "of '%s' not found (404)", w->src->name, sha, prefix) : -1;
@@ -778,7 +412,10 @@ walk_subtree(struct walk *w, const char *sha, const char *prefix, int depth)
 		struct buf sub = BUF_INIT;
 		const char *why;
 
-		walk_tree_entry(w, e, prefix);
+		if (walk_tree_entry(w, e, prefix) == -1) {
+			json_decref(root);
+			return -1;
+		}
 		if (type == NULL || strcmp(type, "tree") != 0 ||
 		    !json_is_string(jpath))
 			continue;
@@ -788,8 +425,9 @@ walk_subtree(struct walk *w, const char *sha, const char *prefix, int depth)
 		    json_string_length(jpath));
 		if (path_is_safe(sub.data, sub.len, &why) &&
 		    strchr(json_string_value(jpath), '/') == NULL &&
-		    tsha && githash_is_hex(tsha) && dir_relevant(w->src,
-		    sub.data) && walk_subtree(w, tsha, sub.data, depth + 1)) {
+		    tsha && githash_is_hex(tsha) && walk_dir_relevant(w->src,
+		    sub.data) && walk_subtree(w, tsha, sub.data, depth + 1,
+		    false)) {
 			buf_release(&sub);
 			json_decref(root);
 			return -1;
@@ -800,124 +438,119 @@ walk_subtree(struct walk *w, const char *sha, const char *prefix, int depth)
 	return 0;
 }
 
+/*
+ * The next page of a paged tree (Gitea), or 0 when the answer is not
+ * paged.  A server that answers another page than the one asked, or
+ * more pages than any tree needs, would have senko read forever: -1.
+ */
+static long
+next_tree_page(struct walk *w, json_t *root, long asked)
+{
+	json_t *jpage = json_object_get(root, "page");
+	long want = asked > 0 ? asked : 1;
+	json_int_t got;
+
+	if (!json_is_integer(jpage))
+		return 0;
+	got = json_integer_value(jpage);
+	if (got != want)
+		return log_failx("source '%s': the server answered page %lld "
+		    "of the tree when asked for page %ld; refusing a tree "
+		    "that may never end", w->src->name, (long long)got, want);
+	if (got >= FORGE_MAX_PAGES)
+		return log_failx("source '%s': the tree has more than %d "
+		    "pages; refusing it", w->src->name, FORGE_MAX_PAGES);
+	return (long)got + 1;
+}
+
 /* The manifest of commit from git trees: 0, -1, or 1 when there are none. */
 static int
 read_trees(struct walk *w, const char *commit)
 {
 	json_t *root, *e;
-	long page = 0;
+	long page = 0, next;
 	size_t i;
 	int r;
 
 	for (;;) {
-		json_t *jpage;
-
 		r = get_tree(w, commit, true, page, &root, "the tree");
 		if (r != API_OK)
-			return r == API_NOT_FOUND ? 1 : -1;
+			return r == API_NOT_FOUND && page == 0 ? 1 :
+			    r == API_NOT_FOUND ? log_failx("source '%s': page "
+			    "%ld of the tree not found (404)", w->src->name,
+			    page) : -1;
 		json_array_foreach(json_object_get(root, "tree"), i, e)
-			walk_tree_entry(w, e, "");
+			if (walk_tree_entry(w, e, "") == -1) {
+				json_decref(root);
+				return -1;
+			}
 		if (!json_is_true(json_object_get(root, "truncated")))
 			break;
 		/* Gitea pages its trees; GitHub truncates them. */
-		jpage = json_object_get(root, "page");
-		if (json_is_integer(jpage) && json_integer_value(jpage) > 0 &&
-		    json_integer_value(jpage) < FORGE_MAX_PAGES) {
-			page = (long)json_integer_value(jpage) + 1;
-			json_decref(root);
+		next = next_tree_page(w, root, page);
+		json_decref(root);
+		if (next == -1)
+			return -1;
+		if (next > 0) {
+			page = next;
 			continue;
 		}
 		log_info("source '%s': the tree of %s is truncated; reading "
 		    "its folders one by one", w->src->name, commit);
 		manifest_release(w->m);
-		json_decref(root);
-		return walk_subtree(w, commit, "", 0);
+		return walk_subtree(w, commit, "", 0, false);
 	}
 	json_decref(root);
 	return 0;
 }
 
 /*
- * One directory listing of the contents API, as cached: an array of
- * {name, path, type, sha, size} whose paths were checked.  Returns a new
- * reference or NULL (logged).
+ * A listing cut at the contents API's limit is read again with git trees:
+ * by the folder's own tree, or for the top folder of the walk (nothing of
+ * the walk added yet) from the commit down.  Without git trees the poll
+ * fails: an incomplete list would leave files out, and prune would delete
+ * them from the boards.
  */
-static json_t *
-normalise_listing(struct walk *w, json_t *list, const char *dir,
-    const char *url)
+static int
+read_capped_folder(struct walk *w, const char *dir, const char *sha,
+    int depth)
 {
-	json_t *out, *e;
-	size_t i, dlen = strlen(dir);
+	int r;
 
-	if (!json_is_array(list)) {
-		log_failx("source '%s': %s is not a folder listing (is "
-		    "working_dir a folder?)", w->src->name, url);
-		return NULL;
-	}
-	out = json_array();
-	json_array_foreach(list, i, e) {
-		json_t *jname = json_object_get(e, "name");
-		json_t *jpath = json_object_get(e, "path");
-		const char *type = json_string_value(json_object_get(e, "type"));
-		const char *sha = json_string_value(json_object_get(e, "sha"));
-		json_t *jsize = json_object_get(e, "size");
-		const char *path, *name, *why;
-		size_t plen, nlen;
-
-		if (!json_is_string(jpath) || !json_is_string(jname) ||
-		    type == NULL) {
-			walk_refuse(w, "?", 1, "entry without path or type");
-			continue;
-		}
-		path = json_string_value(jpath);
-		plen = json_string_length(jpath);
-		name = json_string_value(jname);
-		nlen = json_string_length(jname);
-		if (!path_is_safe(path, plen, &why)) {
-			walk_refuse(w, path, plen, why);
-			continue;
-		}
-		if (plen != (dlen ? dlen + 1 : 0) + nlen ||
-		    strncmp(path, dir, dlen) != 0 ||
-		    (dlen && path[dlen] != '/') ||
-		    memcmp(path + plen - nlen, name, nlen) != 0) {
-			walk_refuse(w, path, plen, "not inside the folder "
-			    "listed");
-			continue;
-		}
-		/* In listings submodules say "file" but have no download. */
-		if (strcmp(type, "file") == 0 &&
-		    (json_object_get(e, "submodule_git_url") ||
-		    json_is_null(json_object_get(e, "download_url"))))
-			type = "submodule";
-		if (strcmp(type, "file") == 0 && (sha == NULL ||
-		    !githash_is_hex(sha) || !json_is_integer(jsize) ||
-		    json_integer_value(jsize) < 0)) {
-			walk_refuse(w, path, plen, "bad sha or size");
-			continue;
-		}
-		json_array_append_new(out, json_pack("{s:s,s:s,s:s?,s:I}",
-		    "path", path, "type", type, "sha", sha, "size",
-		    json_is_integer(jsize) ? json_integer_value(jsize) : 0));
-	}
-	return out;
+	log_notice("source '%s': the contents API listed %d entries of "
+	    "folder '%s', as many as it ever lists; reading the folder with "
+	    "git trees instead", w->src->name, WALK_CONTENTS_LIST_MAX, dir);
+	if (depth == 0) {
+		manifest_release(w->m);
+		r = walk_subtree(w, w->commit, "", 0, true);
+	} else if (sha)
+		r = walk_subtree(w, sha, dir, depth, true);
+	else
+		r = 1;
+	if (r == 1)
+		r = log_failx("source '%s': folder '%s' may hold more than the "
+		    "%d entries the contents API lists, and the server has "
+		    "no git trees to read it whole; refusing an incomplete "
+		    "file list (fewer files in a folder, or api_url of a "
+		    "server with git/trees, fixes it)", w->src->name, dir,
+		    WALK_CONTENTS_LIST_MAX);
+	return r;
 }
 
-static int
-walk_contents(struct walk *w, const char *dir, int depth)
+/* One listing of the contents API, from the cache when it answers 304. */
+static json_t *
+get_listing(struct walk *w, const char *dir, bool *capped)
 {
 	struct forge *f = w->f;
 	struct buf url = BUF_INIT;
 	struct http_request rq = { .fd = -1 };
-	struct http_response rs;
-	json_t *cached, *list = NULL, *e;
+	struct http_response rs = { 0 };
+	json_t *cached, *list = NULL;
 	const char *etag;
-	size_t i;
-	int rc = -1;
 
-	if (depth > FORGE_MAX_DEPTH)
-		return log_failx("source '%s': folders nested deeper than %d "
-		    "at '%s'", w->src->name, FORGE_MAX_DEPTH, dir);
+	*capped = false;
+	if (walk_count_request(w) == -1)
+		return NULL;
 	add_repo_url(&url, f, w->src);
 	buf_addstr(&url, "/contents/");
 	http_escape(&url, dir, true);
@@ -933,55 +566,59 @@ walk_contents(struct walk *w, const char *dir, int depth)
 	    "check working_dir and files, and that the branch has them") !=
 	    API_OK)
 		goto out;
-	if (rs.status == 304)
+	if (rs.status == 304) {
 		list = json_incref(json_object_get(cached, "entries"));
-	else if (rs.status == 200) {
+		*capped = json_is_true(json_object_get(cached, "capped"));
+	} else if (rs.status == 200) {
 		json_t *root = parse_body(f, w->src, "a folder listing",
 		    url.data);
 
 		if (root == NULL)
 			goto out;
-		list = normalise_listing(w, root, dir, url.data);
+		list = walk_normalise_listing(w, root, dir, url.data, capped);
 		json_decref(root);
-		if (list == NULL)
-			goto out;
-	} else {
+	} else
 		log_failx("source '%s': unexpected answer %ld from %s",
 		    w->src->name, rs.status, url.data);
+	if (list)
+		json_object_set_new(w->new_cache, dir, json_pack("{s:s?,s:O,"
+		    "s:b}", "etag", rs.etag, "entries", list, "capped",
+		    *capped));
+out:
+	http_response_release(&rs);
+	buf_release(&url);
+	return list;
+}
+
+static int
+walk_contents(struct walk *w, const char *dir, const char *sha, int depth)
+{
+	json_t *list, *e;
+	bool capped;
+	size_t i;
+	int rc = -1;
+
+	if (depth > FORGE_MAX_DEPTH)
+		return log_failx("source '%s': folders nested deeper than %d "
+		    "at '%s'", w->src->name, FORGE_MAX_DEPTH, dir);
+	list = get_listing(w, dir, &capped);
+	if (list == NULL)
+		return -1;
+	if (capped) {
+		rc = read_capped_folder(w, dir, sha, depth);
 		goto out;
 	}
-	json_object_set_new(w->new_cache, dir, json_pack("{s:s?,s:O}", "etag",
-	    rs.etag, "entries", list));
 	json_array_foreach(list, i, e) {
-		const char *path = json_string_value(json_object_get(e, "path"));
-		const char *type = json_string_value(json_object_get(e, "type"));
-		const char *sha = json_string_value(json_object_get(e, "sha"));
-		json_int_t size = json_integer_value(json_object_get(e, "size"));
-		const char *rel, *why;
+		const char *subdir, *subsha;
 
-		if (path == NULL || type == NULL ||
-		    !path_is_safe(path, strlen(path), &why))
-			continue;
-		if (strcmp(type, "dir") == 0) {
-			if (dir_relevant(w->src, path) &&
-			    walk_contents(w, path, depth + 1) == -1)
-				goto out;
-		} else if (strcmp(type, "file") == 0) {
-			if (sha && path_selected(w->src, path, &rel))
-				manifest_add(w->m, rel, sha, (uint64_t)size,
-				    0100644);
-		} else if (strcmp(type, "symlink") == 0)
-			walk_skip(w, path, "symbolic link");
-		else if (strcmp(type, "submodule") == 0)
-			walk_skip(w, path, "submodule");
-		else
-			walk_refuse(w, path, strlen(path), "unknown type");
+		if (walk_listing_entry(w, e, &subdir, &subsha) == -1)
+			goto out;
+		if (subdir && walk_contents(w, subdir, subsha, depth + 1) == -1)
+			goto out;
 	}
 	rc = 0;
 out:
 	json_decref(list);
-	http_response_release(&rs);
-	buf_release(&url);
 	return rc;
 }
 
@@ -1070,20 +707,24 @@ manifest_move(struct manifest *dst, struct manifest *src)
 	manifest_init(src);
 }
 
-/* Read the manifest of commit afresh; the contents cache is returned. */
+/*
+ * Read the manifest of commit afresh; the contents cache is returned and
+ * *used says which API gave it.  A server without git trees (404) is read
+ * with the contents API for this poll only: the next poll tries trees
+ * again, and what the fallback read is saved under its own fingerprint,
+ * so it never passes for a trees manifest.
+ */
 static int
 read_manifest(struct forge *f, const struct config_source *src,
-    const char *commit, struct manifest *m, json_t **cache)
+    const char *commit, struct manifest *m, json_t **cache,
+    enum source_api *used)
 {
-	size_t idx = (size_t)(src - f->cfg->sources);
-	struct walk w = { f, src, m, NULL, NULL, 0, false };
-	bool contents = src->api == SOURCE_API_CONTENTS;
+	struct walk w = { .f = f, .src = src, .m = m, .commit = commit };
 	int r;
 
 	*cache = NULL;
-	if (idx < f->cfg->nsources && f->no_trees[idx])
-		contents = true;
-	if (!contents) {
+	*used = src->api;
+	if (src->api == SOURCE_API_TREES) {
 		r = read_trees(&w, commit);
 		/* A mistyped working_dir must not look like an emptied repo. */
 		if (r == 0 && *src->working_dir && !w.wd_found)
@@ -1094,15 +735,13 @@ read_manifest(struct forge *f, const struct config_source *src,
 		if (r != 1)
 			goto done;
 		log_notice("source '%s': the server has no git/trees endpoint "
-		    "(404); using the contents API for this source",
-		    src->name);
-		if (idx < f->cfg->nsources)
-			f->no_trees[idx] = true;
+		    "(404); using the contents API for this poll", src->name);
+		*used = SOURCE_API_CONTENTS;
 		manifest_release(m);
 	}
-	w.old_cache = load_contents_cache(f->cfg, src);
+	w.old_cache = source_state_load_contents(f->cfg, src);
 	w.new_cache = json_object();
-	r = walk_contents(&w, src->working_dir, 0);
+	r = walk_contents(&w, src->working_dir, NULL, 0);
 	json_decref(w.old_cache);
 	if (r == 0)
 		*cache = w.new_cache;
@@ -1112,29 +751,36 @@ done:
 	if (r == 0) {
 		snprintf(m->commit, sizeof(m->commit), "%s", commit);
 		manifest_sort(m);
+		/* Every listing and tree was read whole: prune may trust it. */
+		m->complete = true;
 		if (w.warned)
 			log_warnx("source '%s': %u entries refused or skipped "
 			    "(see above)", src->name, w.warned);
+		walk_warn_unmatched_files(&w);
 	}
 	return r == 0 ? 0 : -1;
 }
 
 struct forge *
-forge_new(const struct config *cfg, const struct store *store)
+forge_new(const struct config *cfg, const struct store *store,
+    bool *config_error)
 {
 	struct forge *f;
 	char *token;
 
-	if (config_load_token(cfg, &token) == -1)
+	*config_error = false;
+	if (config_load_token(cfg, &token) == -1) {
+		*config_error = true;
 		return NULL;
+	}
 	f = xcalloc(1, sizeof(*f));
 	f->cfg = cfg;
 	f->store = store;
 	f->low_warned = -1;
-	f->no_trees = xcalloc(cfg->nsources + 1, sizeof(*f->no_trees));
 	buf_init(&f->body, HTTP_JSON_MAX);
 	f->have_token = token != NULL;
-	f->http = http_new(token, cfg->ca_file);
+	f->http = http_new(token, cfg->ca_file,
+	    strncmp(cfg->api_url, "https://", 8) == 0);
 	if (token) {
 		explicit_bzero(token, strlen(token));
 		free(token);
@@ -1154,7 +800,6 @@ forge_free(struct forge *f)
 		return;
 	http_free(f->http);
 	buf_release(&f->body);
-	free(f->no_trees);
 	free(f);
 }
 
@@ -1167,13 +812,14 @@ forge_poll(struct forge *f, const struct config_source *src,
 	char commit[GITHASH_HEXSZ] = "";
 	char *etag = NULL;
 	json_t *cache = NULL;
+	enum source_api used;
 	bool have_saved, not_modified;
 	int rc = -1;
 
 	*changed = false;
 	if (refuse_if_limited(f, src) == -1)
 		return -1;
-	have_saved = load_saved(f->cfg, src, &st, &saved);
+	have_saved = source_state_load(f->cfg, src, &st, &saved);
 	if (read_head(f, src, have_saved ? st.etag : NULL, commit, &etag,
 	    &not_modified) == -1)
 		goto out;
@@ -1185,16 +831,16 @@ forge_poll(struct forge *f, const struct config_source *src,
 	if (have_saved && strcmp(commit, st.commit) == 0) {
 		/* Same commit under a new ETag: nothing to read again. */
 		if (etag && (st.etag == NULL || strcmp(etag, st.etag) != 0) &&
-		    save_state(f->cfg, src, commit, etag) == -1)
+		    source_state_save(f->cfg, src, src->api, commit, etag) == -1)
 			goto out;
 		manifest_move(out, &saved);
 		rc = 0;
 		goto out;
 	}
-	if (read_manifest(f, src, commit, &fresh, &cache) == -1)
+	if (read_manifest(f, src, commit, &fresh, &cache, &used) == -1)
 		goto out;
-	if (save_manifest(f->cfg, src, &fresh, cache) == -1 ||
-	    save_state(f->cfg, src, commit, etag) == -1) {
+	if (source_state_save_manifest(f->cfg, src, &fresh, cache) == -1 ||
+	    source_state_save(f->cfg, src, used, commit, etag) == -1) {
 		log_failx("source '%s': cannot save its state under '%s'; "
 		    "check state_dir", src->name, f->cfg->state_dir);
 		goto out;
@@ -1222,7 +868,7 @@ forge_saved_manifest(const struct config *cfg,
 	struct manifest m = MANIFEST_INIT;
 	bool ok;
 
-	ok = load_saved(cfg, src, &st, &m);
+	ok = source_state_load(cfg, src, &st, &m);
 	source_state_release(&st);
 	if (!ok)
 		return -1;
@@ -1232,7 +878,7 @@ forge_saved_manifest(const struct config *cfg,
 
 static int
 fetch_blob(struct forge *f, const struct config_source *src,
-    const struct manifest_entry *e, bool *fatal_error)
+    const struct manifest_entry *e)
 {
 	struct buf url = BUF_INIT, what = BUF_INIT;
 	struct http_request rq = { .fd = -1 };
@@ -1241,15 +887,12 @@ fetch_blob(struct forge *f, const struct config_source *src,
 	enum api_result r;
 	int rc = -1;
 
-	*fatal_error = false;
 	if (e->size > HTTP_BLOB_MAX)
 		return log_failx("source '%s': '%s' is %llu bytes; senko "
 		    "refuses files over %u bytes", src->name, e->path,
 		    (unsigned long long)e->size, HTTP_BLOB_MAX);
-	if (store_begin(f->store, &t) == -1) {
-		*fatal_error = true;
+	if (store_begin(f->store, &t) == -1)
 		return -1;
-	}
 	add_repo_url(&url, f, src);
 	buf_addf(&url, "/git/blobs/%s", e->sha);
 	buf_addf(&what, "blob %.12s of '%s'", e->sha, e->path);
@@ -1264,8 +907,6 @@ fetch_blob(struct forge *f, const struct config_source *src,
 		if (r == API_OK)
 			log_failx("source '%s': unexpected answer %ld for %s",
 			    src->name, rs.status, what.data);
-		/* Only an answer about this blob lets the others go on. */
-		*fatal_error = rs.status != 404 && rs.status != 422;
 		store_abort(&t);
 		goto out;
 	}
@@ -1283,28 +924,53 @@ out:
 	return rc;
 }
 
+/*
+ * Every missing blob is tried, whatever happened to the others: one bad
+ * blob must not hold back the rest of an update (what failed is tried
+ * again at the next poll).  Only a rate limit or a stop request ends the
+ * round early, since no request could be made anyway.
+ */
 int
 forge_fetch_blobs(struct forge *f, const struct config_source *src,
     const struct manifest *m)
 {
-	size_t i;
+	struct buf first = BUF_INIT;
+	size_t i, failed = 0;
+	bool give_up = false;
 	int rc = 0;
 
 	for (i = 0; i < m->n; i++) {
 		const struct manifest_entry *e = &m->entries[i];
-		bool fatal_error;
 
 		if (store_has(f->store, e->sha))
 			continue;
-		if (refuse_if_limited(f, src) == -1)
-			return -1;
-		if (fetch_blob(f, src, e, &fatal_error) == -1) {
-			rc = -1;
-			if (fatal_error)
-				break;
+		if (!give_up && (forge_stop_requested(f) ||
+		    refuse_if_limited(f, src) == -1)) {
+			give_up = true;
+			if (failed == 0)
+				buf_addstr(&first, forge_stop_requested(f) ?
+				    "stop requested" : log_last_error());
 		}
+		if (!give_up && fetch_blob(f, src, e) == 0)
+			continue;
+		if (failed++ == 0 && !give_up)
+			buf_addstr(&first, log_last_error());
 	}
+	if (failed > 0)
+		rc = log_failx("source '%s': %zu blob%s of commit %.12s not "
+		    "fetched (first: %s); no board gets this commit until "
+		    "every blob is in the store, retrying at the next poll",
+		    src->name, failed, failed == 1 ? "" : "s", m->commit,
+		    first.data);
+	buf_release(&first);
 	return rc;
+}
+
+void
+forge_set_stop(struct forge *f, volatile sig_atomic_t *stop)
+{
+	f->stop = stop;
+	http_set_stop(f->http, stop);
 }
 
 time_t

@@ -175,6 +175,64 @@ fs_read_file(const char *path, struct buf *out)
 	return 0;
 }
 
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a folder";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+int
+fs_read_regular(const char *path, const char *what, struct buf *out,
+    struct stat *st)
+{
+	struct stat local;
+	char chunk[8192];
+	ssize_t n;
+	int fd;
+
+	if (st == NULL)
+		st = &local;
+	/* O_NONBLOCK: opening a FIFO with no writer must not hang. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1)
+		return log_fail("cannot read %s '%s'", what, path);
+	if (fstat(fd, st) == -1) {
+		log_fail("cannot read %s '%s'", what, path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return log_failx("%s '%s' is %s, not a regular file", what,
+		    path, file_kind(st->st_mode));
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_fail("cannot read %s '%s'", what, path);
+			close(fd);
+			return -1;
+		}
+		if (buf_add(out, chunk, (size_t)n) == -1) {
+			close(fd);
+			return log_failx("%s '%s' is larger than %zu bytes; "
+			    "refused", what, path, out->max ? out->max :
+			    (size_t)BUF_DEFAULT_MAX);
+		}
+	}
+	close(fd);
+	return 0;
+}
+
 static int
 remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {

@@ -2,6 +2,7 @@
  * http.c - a small libcurl wrapper for the forge; see http.h.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +20,11 @@
 
 #define HTTP_CONNECT_TIMEOUT 30L
 #define HTTP_STALL_TIMEOUT 60L
+/* The overall deadline: this many stall timeouts, plus for a blob its
+ * size at this rate (bytes/s), so a trickling server cannot hold a poll
+ * (or senkod's shutdown) for ever. */
+#define HTTP_DEADLINE_FACTOR 3L
+#define HTTP_DEADLINE_RATE (16u * 1024)
 #define HTTP_MAX_REDIRECTS 5L
 #define HTTP_API_VERSION "X-GitHub-Api-Version: 2022-11-28"
 #define HTTP_DEFAULT_ACCEPT "application/vnd.github+json"
@@ -27,6 +33,7 @@
 
 struct http {
 	CURL *curl;
+	volatile sig_atomic_t *stop; /* borrowed; nonzero aborts a transfer */
 	char *auth_header; /* "Authorization: Bearer ..."; owned, wiped */
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's fixed-size contract */
 };
@@ -38,6 +45,8 @@ struct xfer {
 	bool to_fd;       /* this answer's body goes to rq->fd */
 	uint64_t written; /* bytes written to rq->fd */
 	int fd_errno;
+	long elapsed;     /* seconds the transfer took */
+	bool redirected;  /* an answer was a redirect */
 };
 
 static bool curl_ready;
@@ -61,8 +70,36 @@ http_timeout(void)
 	return v;
 }
 
+long
+http_deadline(const struct http_request *rq)
+{
+	uint64_t extra = rq->fd >= 0 ? rq->max / HTTP_DEADLINE_RATE : 0;
+
+	return HTTP_DEADLINE_FACTOR * http_timeout() + (long)extra;
+}
+
+/* libcurl calls this about once a second, even while nothing arrives. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct http *h = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return h->stop != NULL && *h->stop ? 1 : 0;
+}
+
+void
+http_set_stop(struct http *h, volatile sig_atomic_t *stop)
+{
+	h->stop = stop;
+}
+
 struct http *
-http_new(const char *token, const char *ca_file)
+http_new(const char *token, const char *ca_file, bool https_only)
 {
 	struct http *h;
 	long timeout = http_timeout();
@@ -94,7 +131,13 @@ http_new(const char *token, const char *ca_file)
 	SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
 	SETOPT(CURLOPT_MAXREDIRS, HTTP_MAX_REDIRECTS);
 	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	/* An https API never follows a redirect to http: the SHAs that
+	 * vouch for every blob would then come in clear. */
+	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, https_only ? "https" :
+	    "http,https");
+	SETOPT(CURLOPT_NOPROGRESS, 0L);
+	SETOPT(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SETOPT(CURLOPT_XFERINFODATA, h);
 	SETOPT(CURLOPT_CONNECTTIMEOUT, timeout < HTTP_CONNECT_TIMEOUT ?
 	    timeout : HTTP_CONNECT_TIMEOUT);
 	SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -210,6 +253,8 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 		const char *sp = memchr(data, ' ', len);
 
 		status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		if (status >= 300 && status < 400 && status != 304)
+			x->redirected = true;
 		xfer_restart(x, status);
 		return len;
 	}
@@ -272,6 +317,16 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return len;
 }
 
+/* Deflate's worst case is 5 bytes per 64 KiB stored block, plus headers. */
+static uint64_t
+encoded_cap(const struct http_request *rq)
+{
+	uint64_t cap = rq->fd < 0 || rq->max > HTTP_ERROR_BODY_MAX ? rq->max :
+	    HTTP_ERROR_BODY_MAX;
+
+	return cap + cap / 64 + 64 * 1024;
+}
+
 static void
 describe_failure(struct http *h, struct xfer *x, CURLcode rc)
 {
@@ -284,10 +339,20 @@ describe_failure(struct http *h, struct xfer *x, CURLcode rc)
 	else if (x->fd_errno)
 		rs->error = xasprintf("cannot write the download: %s",
 		    strerror(x->fd_errno));
+	else if (rc == CURLE_ABORTED_BY_CALLBACK)
+		rs->error = xasprintf("stopped: senko was asked to stop");
+	else if (rc == CURLE_OPERATION_TIMEDOUT && x->elapsed + 1 >=
+	    http_deadline(x->rq))
+		rs->error = xasprintf("timed out: no complete answer within "
+		    "%ld s, the deadline for this request (%s); the server or "
+		    "the network is too slow", http_deadline(x->rq), detail);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)
 		rs->error = xasprintf("timed out: no progress for %ld s (%s); "
 		    "check the network, the proxy and the server", http_timeout(),
 		    detail);
+	else if (rc == CURLE_UNSUPPORTED_PROTOCOL && x->redirected)
+		rs->error = xasprintf("refused a redirect to another protocol "
+		    "(%s): an https api_url is only followed to https", detail);
 	else if (rc == CURLE_PEER_FAILED_VERIFICATION ||
 	    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM)
 		rs->error = xasprintf("TLS certificate problem: %s; if the "
@@ -309,7 +374,8 @@ http_get(struct http *h, const struct http_request *rq,
     struct http_response *rs)
 {
 	struct curl_slist *hdrs = NULL, *tmp;
-	struct xfer x = { rq, rs, false, 0, 0 };
+	struct xfer x = { rq, rs, false, 0, 0, 0, false };
+	curl_off_t took = 0;
 	char *accept, *inm = NULL;
 	CURLcode rc;
 
@@ -344,10 +410,18 @@ http_get(struct http *h, const struct http_request *rq,
 	curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, http_deadline(rq));
+	/* The cap is on the decoded bytes (on_body counts them): libcurl's
+	 * own limit sees the encoded length, which gzip makes larger than
+	 * the file for data that does not compress.  That limit only stops
+	 * an encoded stream far longer than any encoding of the cap. */
 	curl_easy_setopt(h->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)
-	    (rq->fd < 0 || rq->max > HTTP_ERROR_BODY_MAX ? rq->max :
-	    HTTP_ERROR_BODY_MAX));
-	rc = curl_easy_perform(h->curl);
+	    encoded_cap(rq));
+	rc = h->stop && *h->stop ? CURLE_ABORTED_BY_CALLBACK :
+	    curl_easy_perform(h->curl);
+	if (curl_easy_getinfo(h->curl, CURLINFO_TOTAL_TIME_T, &took) ==
+	    CURLE_OK)
+		x.elapsed = (long)(took / 1000000);
 	/* The slist holds the token: nothing may point at it afterwards. */
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);

@@ -101,6 +101,8 @@ manifest_to_json(const struct manifest *m, struct buf *out)
 	root = json_object();
 	files = json_object();
 	json_object_set_new(root, "commit", json_string(m->commit));
+	if (m->complete)
+		json_object_set_new(root, "complete", json_true());
 	for (i = 0; i < m->n; i++) {
 		const struct manifest_entry *e = &m->entries[i];
 
@@ -139,6 +141,7 @@ manifest_from_json(struct manifest *m, const char *json, size_t len,
 		goto out;
 	}
 	snprintf(m->commit, sizeof(m->commit), "%s", commit);
+	m->complete = json_is_true(json_object_get(root, "complete"));
 	json_object_foreach(files, path, v) {
 		const char *sha = json_string_value(json_object_get(v, "sha"));
 		json_int_t size = json_integer_value(json_object_get(v, "size"));

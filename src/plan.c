@@ -125,8 +125,11 @@ plan_build(struct plan *p, const struct manifest *upstream,
 		if (manifest_find(upstream, path) != NULL)
 			continue;
 		/* In the way of upstream's layout: deleted even without
-		 * prune, since senko wrote it and it blocks a write. */
-		if (prune || needed_as_folder(upstream, path) ||
+		 * prune, since senko wrote it and it blocks a write.  Prune
+		 * itself only trusts a manifest known to be complete: a path
+		 * missing from a partial list is not gone upstream. */
+		if ((prune && upstream->complete) ||
+		    needed_as_folder(upstream, path) ||
 		    below_upstream_file(upstream, path))
 			strlist_add(&deletes, xstrdup(path));
 	}

@@ -25,9 +25,9 @@
  * and renames over the target; 'M' means it deleted the temporary file.
  *
  * Pacing: the board sends '+' after each block of B bytes it has taken out
- * of its UART buffer, and the host never has more than WINDOW bytes sent
- * beyond those credits, so a UART FIFO of WINDOW bytes never overflows
- * whatever the host's speed.
+ * of its UART buffer, and the host never has more than a window of bytes
+ * sent beyond those credits (the platform's stdin ring less a margin, see
+ * ring_window), so the ring never overflows whatever the host's speed.
  *
  * Lost bytes: a byte lost on the line leaves the board waiting for one
  * more.  When the board goes quiet while bytes it has not acknowledged are
@@ -62,7 +62,8 @@
 #include "banned.h"
 
 #define BLOCK 128           /* board reads and acknowledges in these */
-#define WINDOW 256          /* bytes in flight: one UART FIFO */
+#define WINDOW_MAX 2048     /* largest window (test hook included) */
+#define WINDOW_MARGIN 16    /* bytes of the ring left unused */
 #define OUTBUF 256          /* board's inflate output buffer */
 #define ZCHUNK 4096         /* raw bytes per independently deflated chunk */
 #define ZCHUNK_SMALL 2048   /* ... on boards with under 64 KB of heap */
@@ -84,6 +85,28 @@ void
 devfs_push_set_test_flags(unsigned flags)
 {
 	test_flags = flags;
+}
+
+/*
+ * Bytes in flight: the usable size of the board's stdin ring (one slot of
+ * the ring array stays empty) less a margin.  ports/esp8266/esp_mphal.c
+ * stdin_ringbuf_array[256], ports/esp32/mphalport.c [260],
+ * ports/rp2/mphalport.c [512].  Unknown platforms get the smallest.
+ */
+static size_t
+ring_window(const char *platform)
+{
+	static const struct { const char *name; size_t usable; } rings[] = {
+		{ "esp8266", 255 }, { "esp32", 259 }, { "rp2", 511 },
+	};
+	size_t i, usable = 255;
+
+	for (i = 0; i < sizeof(rings) / sizeof(rings[0]); i++)
+		if (strcmp(platform, rings[i].name) == 0)
+			usable = rings[i].usable;
+	if (test_flags & DEVFS_PUSH_TEST_WIDE_WINDOW)
+		return 4 * usable;
+	return usable - WINDOW_MARGIN;
 }
 
 /*
@@ -217,6 +240,7 @@ struct push {
 	enum devfs_hash_algo algo;
 	bool inflate;         /* the board can inflate raw deflate */
 	int wbits;
+	size_t window;        /* bytes in flight beyond the credits */
 	size_t b64_chunk;     /* fallback: payload bytes per run */
 	size_t zchunk;        /* raw bytes per deflate segment */
 	z_stream zs[2];       /* the run's deflate stream and a trial copy */
@@ -496,7 +520,7 @@ tx(struct push *px, const void *data, size_t len)
 static int
 tx_filler(struct push *px, size_t n)
 {
-	unsigned char fill[WINDOW];
+	unsigned char fill[WINDOW_MAX];
 
 	memset(fill, 0x03, sizeof(fill));
 	if (n > sizeof(fill))
@@ -645,12 +669,12 @@ stream_file(struct push *px, const struct devfs_push_item *it,
 		}
 		acked = (px->credits - c0) * BLOCK + writeoff;
 		inflight = out > acked ? out - acked : 0;
-		if (sent < w->len && (!paced || inflight < WINDOW)) {
+		if (sent < w->len && (!paced || inflight < px->window)) {
 			n = w->len - sent;
 			if (n > BLOCK)
 				n = BLOCK;
-			if (paced && n > WINDOW - inflight)
-				n = (size_t)(WINDOW - inflight);
+			if (paced && n > px->window - inflight)
+				n = (size_t)(px->window - inflight);
 			if (tx(px, w->data + sent, n) == -1)
 				return ATTEMPT_LOST;
 			sent += n;
@@ -662,11 +686,11 @@ stream_file(struct push *px, const struct devfs_push_item *it,
 				return ATTEMPT_LOST;
 			continue;
 		}
-		if (doomed && inflight < WINDOW) {
+		if (doomed && inflight < px->window) {
 			/* Fill in what was lost until the board answers. */
-			if (tx_filler(px, (size_t)(WINDOW - inflight)) == -1)
+			if (tx_filler(px, (size_t)(px->window - inflight)) == -1)
 				return ATTEMPT_LOST;
-			out += WINDOW - inflight;
+			out += px->window - inflight;
 		}
 		rc = rx_poll(px, REFILL_MS);
 		if (rc == -1)
@@ -1033,6 +1057,7 @@ devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
 	px.algo = info->has_sha1 ? DEVFS_HASH_GIT_SHA1 : DEVFS_HASH_SHA256;
 	px.inflate = info->has_deflate || info->has_zlib;
 	px.wbits = choose_wbits(info->free_heap);
+	px.window = ring_window(info->platform);
 	px.b64_chunk = info->free_heap < 64 * 1024 ? B64_CHUNK_SMALL :
 	    B64_CHUNK;
 	px.zchunk = info->free_heap < 64 * 1024 ? ZCHUNK_SMALL : ZCHUNK;

@@ -2,9 +2,11 @@
  * status.c - per-device status files; see status.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -64,16 +66,24 @@ status_init(struct device_status *st)
 	st->state = DEVICE_UNKNOWN;
 }
 
+/* state_dir/KIND/NAME/status.json, or NULL when name cannot be a folder. */
 static char *
-status_path(const char *state_dir, const char *device, const char **why)
+status_file(const char *state_dir, const char *kind, const char *name,
+    const char **why)
 {
-	if (!path_is_safe(device, strlen(device), why))
+	if (!path_is_safe(name, strlen(name), why))
 		return NULL;
-	if (strchr(device, '/')) {
+	if (strchr(name, '/')) {
 		*why = "it contains '/'";
 		return NULL;
 	}
-	return xasprintf("%s/devices/%s/status.json", state_dir, device);
+	return xasprintf("%s/%s/%s/status.json", state_dir, kind, name);
+}
+
+static char *
+status_path(const char *state_dir, const char *device, const char **why)
+{
+	return status_file(state_dir, "devices", device, why);
 }
 
 static void
@@ -239,6 +249,254 @@ status_save(const char *state_dir, const char *device,
 	rc = 0;
 out:
 	free(text);
+	free(dir);
+	free(path);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- sources */
+
+static const char *const source_state_names[] = {
+	[SOURCE_UNKNOWN] = "unknown",
+	[SOURCE_OK] = "ok",
+	[SOURCE_FAILED] = "failed",
+	[SOURCE_RATE_LIMITED] = "rate-limited",
+};
+#define NSOURCE_STATES \
+	(sizeof(source_state_names) / sizeof(source_state_names[0]))
+
+const char *
+source_state_name(enum source_state s)
+{
+	return (size_t)s < NSOURCE_STATES ? source_state_names[s] : "unknown";
+}
+
+static int
+source_state_parse(const char *name, enum source_state *out)
+{
+	size_t i;
+
+	for (i = 0; i < NSOURCE_STATES; i++)
+		if (strcmp(source_state_names[i], name) == 0) {
+			*out = (enum source_state)i;
+			return 0;
+		}
+	return -1;
+}
+
+void
+source_status_init(struct source_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->state = SOURCE_UNKNOWN;
+}
+
+/* null or a number: the one spelling of "unknown" for times. */
+static json_t *
+time_or_null(time_t t)
+{
+	return t ? json_integer((json_int_t)t) : json_null();
+}
+
+static json_t *
+text_or_null(const char *s)
+{
+	return *s ? utf8_string(s) : json_null();
+}
+
+static int
+source_status_parse(struct source_status *st, const char *text, size_t len,
+    const char *path)
+{
+	json_error_t jerr;
+	json_t *root;
+	const char *state, *commit;
+	int rc = -1;
+
+	root = json_loadb(text, len, 0, &jerr);
+	if (root == NULL)
+		return log_failx("'%s' is not valid JSON (line %d: %s)", path,
+		    jerr.line, jerr.text);
+	state = json_string_value(json_object_get(root, "state"));
+	commit = json_string_value(json_object_get(root, "commit"));
+	if (state == NULL || source_state_parse(state, &st->state) == -1 ||
+	    (commit && !githash_is_hex(commit))) {
+		log_failx("'%s' is not a source status file", path);
+		goto out;
+	}
+	copy_string(st->commit, sizeof(st->commit),
+	    json_object_get(root, "commit"));
+	copy_string(st->last_error, sizeof(st->last_error),
+	    json_object_get(root, "last_error"));
+	st->last_poll = (time_t)json_integer_value(json_object_get(root,
+	    "last_poll"));
+	st->last_success = (time_t)json_integer_value(json_object_get(root,
+	    "last_success"));
+	st->failing_since = (time_t)json_integer_value(json_object_get(root,
+	    "failing_since"));
+	st->retry_after = (time_t)json_integer_value(json_object_get(root,
+	    "retry_after"));
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* Read path into st as it is written, without the file's time. */
+static int
+source_status_read(const char *path, struct source_status *st)
+{
+	struct buf text = BUF_INIT;
+	int rc;
+
+	buf_init(&text, STATUS_FILE_MAX);
+	rc = fs_read_file(path, &text);
+	if (rc == 0)
+		rc = source_status_parse(st, text.data, text.len, path);
+	if (rc == -1)
+		source_status_init(st);
+	buf_release(&text);
+	return rc;
+}
+
+/*
+ * Read path into st, the times as status.h says: a poll that changed
+ * nothing only touched the file, so its mtime is the last poll (and, for
+ * a source that works, the last success).  Returns 0, or -1 (logged).
+ */
+static int
+source_status_read_timed(const char *path, struct source_status *st)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == -1) {
+		source_status_init(st);
+		return log_fail("cannot read '%s'", path);
+	}
+	if (source_status_read(path, st) == -1)
+		return -1;
+	if (st->state != SOURCE_UNKNOWN && sb.st_mtime > st->last_poll) {
+		st->last_poll = sb.st_mtime;
+		if (st->state == SOURCE_OK)
+			st->last_success = sb.st_mtime;
+	}
+	return 0;
+}
+
+int
+source_status_load(const char *state_dir, const char *source,
+    struct source_status *st)
+{
+	const char *why;
+	char *path;
+	int rc = 0;
+
+	source_status_init(st);
+	path = status_file(state_dir, "sources", source, &why);
+	if (path == NULL)
+		return log_failx("source name '%s' cannot name a folder: %s",
+		    source, why);
+	if (access(path, F_OK) == 0 || errno != ENOENT)
+		rc = source_status_read_timed(path, st);
+	free(path);
+	return rc;
+}
+
+/* Does b say something a reader of a differs on, apart from times? */
+static bool
+source_status_differs(const struct source_status *a,
+    const struct source_status *b)
+{
+	return a->state != b->state || strcmp(a->commit, b->commit) != 0 ||
+	    strcmp(a->last_error, b->last_error) != 0 ||
+	    a->failing_since != b->failing_since ||
+	    a->retry_after != b->retry_after;
+}
+
+static int
+source_status_write(const char *path, const char *dir, const char *source,
+    const struct source_status *st)
+{
+	char *text;
+	json_t *root;
+	int rc = -1;
+
+	root = json_pack("{s:i,s:s,s:o,s:o,s:o,s:o,s:o,s:o}",
+	    "schema", STATUS_SCHEMA,
+	    "state", source_state_name(st->state),
+	    "commit", text_or_null(st->commit),
+	    "last_poll", time_or_null(st->last_poll),
+	    "last_success", time_or_null(st->last_success),
+	    "failing_since", time_or_null(st->failing_since),
+	    "retry_after", time_or_null(st->retry_after),
+	    "last_error", text_or_null(st->last_error));
+	text = root ? json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(1)) : NULL;
+	json_decref(root);
+	if (text == NULL)
+		return log_failx("cannot encode the status of source '%s' as "
+		    "JSON", source);
+	if (fs_mkdir_p(dir, 0755) == -1 ||
+	    fs_write_atomic(path, text, strlen(text), 0644) == -1)
+		log_failx("cannot save the status of source '%s' in '%s'",
+		    source, path);
+	else
+		rc = 0;
+	free(text);
+	return rc;
+}
+
+int
+source_status_update(const char *state_dir, const char *source,
+    const struct sync_source_result *res, time_t retry_after, time_t now)
+{
+	struct source_status old, st;
+	struct timespec times[2];
+	const char *why;
+	char *path, *dir;
+	bool was_failing;
+	int rc;
+
+	path = status_file(state_dir, "sources", source, &why);
+	if (path == NULL)
+		return log_failx("source name '%s' cannot name a folder: %s",
+		    source, why);
+	if (access(path, F_OK) == 0)
+		source_status_read_timed(path, &old); /* corrupt: replaced */
+	else
+		source_status_init(&old);
+	st = old;
+	was_failing = old.state == SOURCE_FAILED ||
+	    old.state == SOURCE_RATE_LIMITED;
+	st.last_poll = now;
+	if (*res->commit)
+		snprintf(st.commit, sizeof(st.commit), "%s", res->commit);
+	if (res->ok == 0) {
+		st.state = SOURCE_OK;
+		st.last_success = now;
+		st.failing_since = 0;
+		st.retry_after = 0;
+		st.last_error[0] = '\0';
+	} else {
+		st.state = retry_after > now ? SOURCE_RATE_LIMITED :
+		    SOURCE_FAILED;
+		st.failing_since = was_failing && old.failing_since ?
+		    old.failing_since : now;
+		st.retry_after = retry_after > now ? retry_after : 0;
+		snprintf(st.last_error, sizeof(st.last_error), "%s",
+		    *res->error ? res->error : "failed without a message");
+	}
+	dir = xasprintf("%s/sources/%s", state_dir, source);
+	/* Nothing new to say: only the file's time, the last poll, moves. */
+	times[0].tv_sec = times[1].tv_sec = now;
+	times[0].tv_nsec = times[1].tv_nsec = 0;
+	if (source_status_differs(&old, &st) || old.state == SOURCE_UNKNOWN ||
+	    utimensat(AT_FDCWD, path, times, 0) == -1)
+		rc = source_status_write(path, dir, source, &st);
+	else
+		rc = 0;
+	/* A fresh file's time is the poll's too (a best effort). */
+	if (rc == 0)
+		utimensat(AT_FDCWD, path, times, 0);
 	free(dir);
 	free(path);
 	return rc;

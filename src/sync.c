@@ -66,16 +66,21 @@ device_is_due(const struct sync_run *run, size_t i)
 	return run->opts->device_due == NULL || run->opts->device_due[i];
 }
 
-/* Record why a device failed: the message given, else the last error. */
+/*
+ * Record why a device failed: the message given, else the last error
+ * (logged already).  A message not logged yet is logged here, so every
+ * failure is said once, by the engine, naming the device.
+ */
 static void
 job_fail(struct board_job *job, enum device_state state, const char *why)
 {
-	const char *last = log_last_error();
-
 	job->res->state = state;
+	if ((why == NULL || *why == '\0') && *log_last_error() == '\0')
+		why = "failed without a message; run with -v for details";
+	if (why && *why)
+		log_failx("%s", why);
 	snprintf(job->res->error, sizeof(job->res->error), "%s",
-	    why && *why ? why : *last ? last : "failed without a message; "
-	    "run with -v for details");
+	    log_last_error());
 }
 
 /* ------------------------------------------------------------- the board */
@@ -110,6 +115,7 @@ sync_on_board(struct board_job *job)
 	sj.stop = job->run->opts->stop;
 	sj.progress = board_progress;
 	sj.progress_arg = job;
+	sj.quiet_progress = job->run->progress.enabled;
 	session_sync(&sj, sr);
 	if (job->progress_started)
 		progress_finish(&job->run->progress, job->index);
@@ -189,11 +195,18 @@ sync_device(struct sync_run *run, size_t index)
 	job.res = &run->report->devices[index];
 	job.upstream = &run->manifests[job.dev->source_index];
 	log_clear_error();
+	log_set_context(job.dev->name);
 	log_thread_quiet(run->opts->device_quiet != NULL &&
 	    run->opts->device_quiet[index]);
 	if (!run->have_manifest[job.dev->source_index]) {
-		job_fail(&job, DEVICE_FAILED, run->report->sources[
-		    job.dev->source_index].error);
+		/* The source's own error was said when it was polled. */
+		char why[256];
+
+		snprintf(why, sizeof(why), "nothing to sync: source '%s' "
+		    "failed (see its error); the board keeps its files",
+		    cfg->sources[job.dev->source_index].name);
+		job_fail(&job, DEVICE_FAILED, why);
+		save_status(&job);
 		goto out;
 	}
 	snprintf(job.res->commit, sizeof(job.res->commit), "%s",
@@ -222,6 +235,7 @@ sync_device(struct sync_run *run, size_t index)
 	save_status(&job);
 out:
 	log_thread_quiet(0);
+	log_set_context(NULL);
 	plan_release(&p);
 	manifest_release(&mm);
 	mirror_release(&job.mirror);
@@ -261,6 +275,21 @@ source_is_needed(const struct sync_run *run, size_t s)
 	return false;
 }
 
+/* Why source src failed: the last error, which names it (the forge's
+ * messages start with "source 'NAME'"); prefixed when it does not. */
+static void
+source_fail(struct sync_source_result *res, const struct config_source *src)
+{
+	const char *last = log_last_error();
+	char name[128];
+
+	res->ok = -1;
+	snprintf(name, sizeof(name), "source '%s'", src->name);
+	snprintf(res->error, sizeof(res->error), "%s%s%s",
+	    strstr(last, name) ? "" : name, strstr(last, name) ? "" : ": ",
+	    *last ? last : "failed without a message");
+}
+
 static void
 poll_source(struct sync_run *run, struct forge *forge, size_t s)
 {
@@ -269,6 +298,9 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 	struct manifest *m = &run->manifests[s];
 
 	log_clear_error();
+	forge_set_stop(forge, run->opts->stop);
+	log_thread_quiet(run->opts->source_quiet != NULL &&
+	    run->opts->source_quiet[s]);
 	if (run->opts->saved_manifests) {
 		run->have_manifest[s] = forge_saved_manifest(run->cfg, src,
 		    m) == 0;
@@ -277,16 +309,11 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 			snprintf(res->error, sizeof(res->error), "source %s: "
 			    "not polled yet", src->name);
 	} else if (forge_poll(forge, src, m, &res->changed) == 0) {
+		/* The forge said which commit it found: one line a poll. */
 		run->have_manifest[s] = true;
 		res->ok = 0;
-		if (res->changed)
-			log_info("source %s: %s/%s@%s is at %.7s (%zu files)",
-			    src->name, src->user, src->repo, src->branch,
-			    m->commit, m->n);
 	} else {
-		res->ok = -1;
-		snprintf(res->error, sizeof(res->error), "source %s: %s",
-		    src->name, log_last_error());
+		source_fail(res, src);
 		/* Boards that missed the last update can still get it. */
 		manifest_release(m);
 		manifest_init(m);
@@ -295,12 +322,19 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 	}
 	if (run->have_manifest[s])
 		snprintf(res->commit, sizeof(res->commit), "%s", m->commit);
+	/* A board gets a commit whole or not at all: with any of its blobs
+	 * missing from the store, no board gets this manifest (each keeps
+	 * its files and reports the source's error). */
 	if (run->have_manifest[s] && !run->opts->check_only &&
-	    forge_fetch_blobs(forge, src, m) == -1 && res->ok == 0) {
-		res->ok = -1;
-		snprintf(res->error, sizeof(res->error), "source %s: %s",
-		    src->name, log_last_error());
+	    forge_fetch_blobs(forge, src, m) == -1) {
+		if (res->ok == 0)
+			source_fail(res, src);
+		run->have_manifest[s] = false;
 	}
+	log_thread_quiet(0);
+	if (!run->opts->saved_manifests)
+		source_status_update(run->cfg->state_dir, src->name, res,
+		    forge_retry_after(forge), time(NULL));
 }
 
 static int
@@ -335,6 +369,8 @@ exit_status(const struct sync_run *run)
 int
 sync_engine_open(struct sync_engine *e, const struct config *cfg)
 {
+	bool config_error = false;
+
 	e->forge = NULL;
 	e->store = xcalloc(1, sizeof(*e->store));
 	if (fs_mkdir_p(cfg->state_dir, 0755) == -1) {
@@ -345,13 +381,13 @@ sync_engine_open(struct sync_engine *e, const struct config *cfg)
 	}
 	if (store_init(e->store, cfg->state_dir) == -1)
 		goto fail;
-	e->forge = forge_new(cfg, e->store);
+	e->forge = forge_new(cfg, e->store, &config_error);
 	if (e->forge == NULL)
 		goto fail;
 	return 0;
 fail:
 	sync_engine_close(e);
-	return -1;
+	return config_error ? SYNC_ECONFIG : -1;
 }
 
 void

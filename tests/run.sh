@@ -28,7 +28,13 @@ while IFS= read -r f; do suites+=("$f"); done < <(
 if [ -n "$pattern" ]; then
 	kept=()
 	for s in "${suites[@]}"; do [[ $s == *$pattern* ]] && kept+=("$s"); done
-	suites=("${kept[@]}")
+	suites=(${kept[@]+"${kept[@]}"})
+fi
+# Running nothing is not a success: a typo in PATTERN must not look green.
+if [ ${#suites[@]} = 0 ]; then
+	echo "no test suite matches '${pattern}' (suites are $build/tests/test_* and tests/**/*.test.{sh,js})"
+	echo "0 passed, 1 failed"
+	exit 1
 fi
 
 run_suite() {

@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "buf.h"
 #include "devfs.h"
+#include "human.h"
 #include "log.h"
 #include "mirror.h"
 #include "path.h"
@@ -138,14 +139,42 @@ open_after_hard_reset(const struct config_device *dev)
 	return repl_open(dev->port, dev->baud);
 }
 
+/*
+ * With --wait, a port another process holds is no error: try quietly, say
+ * once that we wait, and log any other failure as repl_open would have.
+ */
+static struct repl *
+open_waiting(const struct config_device *dev, int attempt)
+{
+	char why[512];
+	struct repl *r;
+	int quiet, saved;
+
+	quiet = log_thread_quiet(1);
+	r = repl_open(dev->port, dev->baud);
+	saved = errno;
+	log_thread_quiet(quiet);
+	if (r == NULL) {
+		snprintf(why, sizeof(why), "%s", log_last_error());
+		if (saved != EBUSY && *why)
+			log_failx("%s", why);
+		else if (attempt == 0)
+			log_notice("%s; waiting for the port (--wait)", why);
+	}
+	errno = saved;
+	return r;
+}
+
 static struct repl *
 open_board(const struct session_job *job)
 {
 	const struct config_device *dev = job->dev;
 	struct repl *r;
+	int attempt;
 
-	for (;;) {
-		r = repl_open(dev->port, dev->baud);
+	for (attempt = 0;; attempt++) {
+		r = job->wait_busy ? open_waiting(dev, attempt) :
+		    repl_open(dev->port, dev->baud);
 		if (r == NULL && errno == ETIMEDOUT &&
 		    dev->reset == RESET_HARD && !stop_requested(job))
 			return open_after_hard_reset(dev);
@@ -718,9 +747,14 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 				    p->writes[i].path);
 			v->res->files_sent++;
 			v->res->bytes_sent += p->writes[i].size;
-			log_info("%s: wrote %s (%" PRIu64 " bytes)",
-			    v->dev->name, p->writes[i].path,
-			    p->writes[i].size);
+			if (!job->quiet_progress) {
+				char size[HUMAN_MAX];
+
+				human_size(size, sizeof(size),
+				    p->writes[i].size);
+				log_info("%s: wrote %s (%s)", v->dev->name,
+				    p->writes[i].path, size);
+			}
 		}
 		free(bpath);
 	}
@@ -863,11 +897,14 @@ agent_visit(struct visit *v, struct manifest *mm, struct plan *p)
 	v->res->files_planned = (unsigned)p->nwrites;
 	v->res->deletes_planned = (unsigned)p->ndeletes;
 	if (!plan_is_empty(p) || strcmp(mm->commit, job->upstream->commit)) {
-		if (!plan_is_empty(p))
-			log_info("%s: %zu file%s to write (%" PRIu64 " bytes), "
-			    "%zu to delete", v->dev->name, p->nwrites,
-			    p->nwrites == 1 ? "" : "s",
-			    v->res->bytes_planned, p->ndeletes);
+		if (!plan_is_empty(p)) {
+			char size[HUMAN_MAX];
+
+			human_size(size, sizeof(size), v->res->bytes_planned);
+			log_info("%s: %zu file%s to write (%s), %zu to delete",
+			    v->dev->name, p->nwrites,
+			    p->nwrites == 1 ? "" : "s", size, p->ndeletes);
+		}
 		rc = apply(v, mm, p);
 		if (rc == -1)
 			return -1;

@@ -4,8 +4,10 @@
 // behind a pseudo-terminal, behaving like an ESP32/ESP8266 on the wire.
 //
 //   node tests/board/board.js --flash DIR [--link PATH] [--profile esp32|esp8266]
-//        [--baud N] [--fifo N] [--exec-delay MS] [--heap BYTES]
-//        [--flash-size BYTES] [--power-cut-after N] [--no-deflate]
+//        [--baud N] [--ring N] [--exec-delay MS] [--heap BYTES]
+//        [--flash-size BYTES] [--fs lfs|fat] [--flash-prog-us US] [--flash-erase-us US]
+//        [--power-cut-after N] [--power-cut-seed S (--power-cut-ops N | --power-cut-bytes N)]
+//        [--power-cut-op K] [--no-deflate]
 //        [--no-stdin-buffer] [--no-raw-paste] [--no-sha1] [--counters FILE]
 //
 // Prints exactly one line "READY <pty-slave-path>" on stdout when the board
@@ -31,6 +33,7 @@ const PROFILES = {
     heap: 110 * 1024,
     freq: 160000000,
     uidLen: 6,
+    ring: 260,  // ports/esp32/mphalport.c: stdin_ringbuf_array[260] (259 usable)
   },
   esp8266: {
     platform: 'esp8266',
@@ -38,6 +41,7 @@ const PROFILES = {
     heap: 40 * 1024,
     freq: 80000000,
     uidLen: 4,
+    ring: 256,  // ports/esp8266/esp_mphal.c: stdin_ringbuf_array[256] (255 usable)
   },
 };
 
@@ -45,8 +49,11 @@ function usage(msg) {
   if (msg) process.stderr.write('board: ' + msg + '\n');
   process.stderr.write(
     'usage: node tests/board/board.js --flash DIR [--link PATH] [--profile esp32|esp8266]\n' +
-    '       [--baud N (default 115200; 0 = unpaced)] [--fifo N (default 256)] [--exec-delay MS]\n' +
-    '       [--heap BYTES] [--flash-size BYTES] [--power-cut-after N] [--no-deflate]\n' +
+    '       [--baud N (default 115200; 0 = unpaced)] [--ring N (stdin ring; default esp32 260, esp8266 256)]\n' +
+    '       [--exec-delay MS] [--heap BYTES] [--flash-size BYTES] [--fs lfs|fat]\n' +
+    '       [--flash-prog-us US (default 700)] [--flash-erase-us US (default 45000)]\n' +
+    '       [--power-cut-after N] [--power-cut-op K] [--power-cut-seed S --power-cut-ops N|--power-cut-bytes N]\n' +
+    '       [--no-deflate]\n' +
     '       [--no-stdin-buffer] [--no-raw-paste] [--no-sha1] [--counters FILE]\n' +
     '       [--exit-with-parent]\n');
   process.exit(2);
@@ -54,9 +61,11 @@ function usage(msg) {
 
 function parseArgs(argv) {
   const o = {
-    flash: null, link: null, profile: 'esp32', baud: 115200, fifo: 256, execDelay: 0,
+    flash: null, link: null, profile: 'esp32', baud: 115200, ring: null, execDelay: 0,
     heap: null, flashSize: 0, powerCutAfter: 0, deflate: true, stdinBuffer: true,
     rawPaste: true, sha1: true, counters: null, exitWithParent: false,
+    fs: 'lfs', progUs: 700, eraseUs: 45000,
+    cutOp: 0, cutSeed: null, cutOps: 0, cutBytes: 0,
   };
   const num = (v, name) => {
     if (v === undefined || !/^\d+$/.test(v)) usage(`${name} needs a non-negative integer`);
@@ -69,7 +78,15 @@ function parseArgs(argv) {
       case '--link': o.link = argv[++i]; break;
       case '--profile': o.profile = argv[++i]; break;
       case '--baud': o.baud = num(argv[++i], a); break;
-      case '--fifo': o.fifo = num(argv[++i], a); break;
+      // --fifo: the old name of --ring (same meaning: the ring array's size).
+      case '--ring': case '--fifo': o.ring = num(argv[++i], a); break;
+      case '--fs': o.fs = argv[++i]; break;
+      case '--flash-prog-us': o.progUs = num(argv[++i], a); break;
+      case '--flash-erase-us': o.eraseUs = num(argv[++i], a); break;
+      case '--power-cut-op': o.cutOp = num(argv[++i], a); break;
+      case '--power-cut-seed': o.cutSeed = num(argv[++i], a); break;
+      case '--power-cut-ops': o.cutOps = num(argv[++i], a); break;
+      case '--power-cut-bytes': o.cutBytes = num(argv[++i], a); break;
       case '--exec-delay': o.execDelay = num(argv[++i], a); break;
       case '--heap': o.heap = num(argv[++i], a); break;
       case '--flash-size': o.flashSize = num(argv[++i], a); break;
@@ -86,8 +103,31 @@ function parseArgs(argv) {
   }
   if (!o.flash) usage('--flash DIR is required');
   if (!PROFILES[o.profile]) usage('unknown profile ' + o.profile);
-  if (o.fifo < 1) usage('--fifo must be at least 1');
+  if (o.ring === null) o.ring = PROFILES[o.profile].ring;
+  if (o.ring < 2) usage('--ring must be at least 2 (one slot stays empty)');
+  if (o.fs !== 'lfs' && o.fs !== 'fat') usage('--fs must be lfs or fat');
+  if (o.cutSeed !== null) {
+    if (!!o.cutOps === !!o.cutBytes) usage('--power-cut-seed needs one of --power-cut-ops N or --power-cut-bytes N (N >= 1)');
+    const k = 1 + Math.floor(seeded(o.cutSeed) * (o.cutOps || o.cutBytes));
+    if (o.cutOps) o.cutOp = k; else o.powerCutAfter = k;
+    process.stderr.write(`board: power-cut seed ${o.cutSeed}: the power goes off ` +
+      (o.cutOps ? `before flash operation ${k} of ${o.cutOps}` : `at received byte ${k} of ${o.cutBytes}`) +
+      ` (replay: --power-cut-seed ${o.cutSeed} ${o.cutOps ? '--power-cut-ops ' + o.cutOps : '--power-cut-bytes ' + o.cutBytes})\n`);
+  } else if (o.cutOps || o.cutBytes) {
+    usage('--power-cut-ops / --power-cut-bytes need --power-cut-seed');
+  }
   return o;
+}
+
+// A number in [0, 1) from a seed: the same seed always gives the same cut.
+function seeded(seed) {
+  let x = (seed ^ 0x9e3779b9) >>> 0 || 1;
+  for (let i = 0; i < 8; i++) { // xorshift32, a few rounds to spread small seeds
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+  }
+  return x / 4294967296;
 }
 
 // Build the pty helper if it is missing or older than its source.
@@ -111,12 +151,22 @@ function main() {
   const prof = PROFILES[opt.profile];
   fs.mkdirSync(opt.flash, { recursive: true });
 
+  // See README.md "Counters"; written while things happen (writeSoon).
   const counters = {
     rx_bytes: 0, tx_bytes: 0, dropped_bytes: 0, executions: 0,
-    raw_paste_sessions: 0, soft_resets: 0, hard_resets: 0,
+    raw_repl_entries: 0, raw_paste_sessions: 0, soft_resets: 0, hard_resets: 0,
+    files_written: 0, files_renamed: 0, files_removed: 0, flash_ops: 0,
   };
+  let counterTimer = null;
+  // Counters change all the time during a push: write them at most every
+  // 20 ms, so a test can read them (and act) in the middle of one.
+  function writeSoon() {
+    if (!opt.counters || counterTimer || finished) return;
+    counterTimer = setTimeout(() => { counterTimer = null; writeCounters(); }, 20);
+  }
   function writeCounters() {
     if (!opt.counters) return;
+    if (counterTimer) { clearTimeout(counterTimer); counterTimer = null; }
     const tmp = opt.counters + '.tmp' + process.pid;
     try {
       fs.writeFileSync(tmp, JSON.stringify(counters) + '\n');
@@ -176,8 +226,8 @@ function main() {
     }
   });
 
-  const sab = makeShared(opt.fifo);
-  const { ctl, fifo } = views(sab, opt.fifo);
+  const sab = makeShared();
+  const { ctl, fifo } = views(sab);
 
   let readyPrinted = false;
   function printReady() {
@@ -210,9 +260,10 @@ function main() {
     }
     line = new Line({
       baud: opt.baud,
-      fifoSize: opt.fifo,
+      ringSize: opt.ring,
       ctl, fifo,
       counters,
+      changed: writeSoon,
       powerCutAfter: opt.powerCutAfter,
       toHost: (b) => {
         // Nobody reading the port for a long time: like a USB-serial chip
@@ -237,8 +288,10 @@ function main() {
   function spawnWorker(resume) {
     worker = new Worker(path.join(__dirname, 'worker.js'), {
       workerData: {
-        sab, fifoSize: opt.fifo, baud: opt.baud,
+        sab, baud: opt.baud,
         flashDir: opt.flash, flashSize: opt.flashSize,
+        fs: opt.fs, progUs: opt.progUs, eraseUs: opt.eraseUs,
+        cutOp: opt.cutOp, powerCutAfter: opt.powerCutAfter,
         heap: opt.heap === null ? prof.heap : opt.heap,
         execDelay: opt.execDelay,
         deflate: opt.deflate, stdinBuffer: opt.stdinBuffer, rawPaste: opt.rawPaste, sha1: opt.sha1,
@@ -253,14 +306,17 @@ function main() {
         case 'tx': line.fromBoard(m.b); break;
         case 'inc':
           counters[m.k]++;
-          writeCounters();
+          if (m.k === 'flash_ops' || m.k.startsWith('files_')) writeSoon(); else writeCounters();
           break;
         case 'ready': printReady(); break;
         case 'main-start':
           // A main.py that never returns must not keep READY back forever.
           if (!readyPrinted && !mainTimer) mainTimer = setTimeout(printReady, 300);
           break;
-        case 'powercut': finish(3); break;
+        case 'powercut':
+          process.stderr.write(`board: power cut ${m.where}\n`);
+          finish(3);
+          break;
         case 'exited': finish(exitCode); break;
         case 'crash': crashed(); break;
         default: break;

@@ -14,6 +14,35 @@
 // total beyond the size throws ENOSPC (errno 28), which MicroPython turns
 // into OSError(28), like a full littlefs.  os.statvfs reports the same
 // numbers with 4096-byte blocks.
+//
+// Flash operations (hooks on MEMFS, see installHooks): every write, close,
+// flush, create, rename, remove, mkdir and rmdir is turned into the SPI
+// flash operations the board's filesystem would issue, each of which
+//   - may be the point of a power cut (onOp, see worker.js), and
+//   - keeps the CPU busy (not reading the UART) for the chip's time.
+// LittleFS (extmod/vfs_lfsx.c: progsize 32, cache_size = 4 * 32 = 128 bytes,
+// 4096-byte blocks) programs file data 128 bytes at a time and erases a
+// block before it writes into it.  Times are the typical figures of a SPI
+// NOR chip of the kind on ESP modules (Winbond W25Q32FV datasheet, rev. H,
+// AC electrical characteristics: page program tPP 0.7 ms typ / 3 ms max,
+// 4 KB sector erase tSE 45 ms typ / 400 ms max); a program of a partial
+// page costs about as long as a full one.  See --flash-prog-us /
+// --flash-erase-us (0 turns the cost off; that is kinder than a board).
+//
+// What a power cut leaves (revertOpen): a file open for writing holds, after
+// the cut, what it held when it was last committed, as on the board:
+//   littlefs: data reaches the file only at lfs_file_sync / close; creating a
+//             file commits an empty one at open (lib/littlefs/lfs2.c
+//             lfs2_file_opencfg: LFS2_TYPE_CREATE commit; O_TRUNC only marks
+//             the open file dirty, so the old content survives a cut);
+//   FAT:      f_open with FA_CREATE_ALWAYS truncates on disk at once
+//             (lib/oofatfs/ff.c: DIR_FileSize = 0, remove_chain, move_window);
+//             the new size is written at f_sync / f_close.
+// Renaming over an existing file: littlefs replaces it in one metadata commit
+// (atomic); MicroPython's FAT driver removes the target first and renames in
+// a second step (extmod/vfs_fat.c fat_vfs_rename: FR_EXIST ->
+// fat_vfs_remove_internal, then f_rename again), so a cut between the two
+// leaves no target.
 
 const fs = require('fs');
 const path = require('path');
@@ -21,6 +50,8 @@ const path = require('path');
 const ROOT = '/flash';
 const BLOCK = 4096;
 const ENOSPC = 28;
+const PROG = 128;            // littlefs cache: bytes per program operation
+const O_ACCMODE = 3, O_CREAT = 64, O_TRUNC = 512;
 
 // Walk a MEMFS directory; returns [{rel, isDir, node}].
 function walkMem(FS, dir, rel, out) {
@@ -55,10 +86,29 @@ function walkHost(dir, rel, out) {
 }
 
 class Flash {
-  constructor(hostDir, flashSize) {
+  /**
+   * @param {string} hostDir
+   * @param {number} flashSize   0 = unlimited
+   * @param {object} o
+   * @param {string} o.fs        'lfs' (default) or 'fat'
+   * @param {number} o.progUs    time of one program operation
+   * @param {number} o.eraseUs   time of one 4 KB block erase
+   * @param {function(string, string)} o.onOp   before each flash operation (kind, path)
+   * @param {function(number)} o.onBusy         the CPU is busy for ms milliseconds
+   * @param {function(string)} o.count          bump a counter
+   */
+  constructor(hostDir, flashSize, o = {}) {
     this.hostDir = path.resolve(hostDir);
     this.flashSize = flashSize || 0;
+    this.fat = o.fs === 'fat';
+    this.progUs = o.progUs || 0;
+    this.eraseUs = o.eraseUs || 0;
+    this.onOp = o.onOp || (() => {});
+    this.onBusy = o.onBusy || (() => {});
+    this.count = o.count || (() => {});
     this.seen = new Map(); // rel -> "size:mtime" at last sync
+    this.open = new Set(); // streams open for writing
+    this.internal = false; // our own MEMFS calls: no flash operations
     fs.mkdirSync(this.hostDir, { recursive: true });
   }
 
@@ -78,7 +128,8 @@ class Flash {
       if (!e.isDir) this.seen.set(e.rel, e.size + ':' + e.mtime);
     }
     this.FS = FS;
-    this.installLimits(FS);
+    this.open.clear();
+    this.installHooks(FS);
   }
 
   // Bytes used by all files in MEMFS.
@@ -88,7 +139,14 @@ class Flash {
     return total;
   }
 
-  installLimits(FS) {
+  // n flash operations of one kind on path: each may be cut; then the
+  // chip is busy for their time.
+  ops(kind, p, n, us) {
+    for (let i = 0; i < n; i++) this.onOp(kind, p);
+    if (n > 0 && us > 0) this.onBusy(n * us / 1000);
+  }
+
+  installHooks(FS) {
     const self = this;
     // statvfs: report a board-sized filesystem instead of Emscripten's fake one.
     FS.statfs = () => {
@@ -98,25 +156,128 @@ class Flash {
       return { bsize: BLOCK, frsize: BLOCK, blocks, bfree: free, bavail: free,
         files: 0, ffree: 0, fsid: 0, flags: 0, namelen: 255 };
     };
-    if (!this.flashSize) return;
-    // All MEMFS files share one stream_ops table; wrap its write once per
-    // interpreter instance so growth beyond the flash size fails with ENOSPC.
+    const mine = (p) => !self.internal && typeof p === 'string' && p.startsWith(ROOT + '/');
+    const fileAt = (p) => { try { return FS.isFile(FS.stat(p).mode); } catch { return false; } };
+    const meta = (kind, p) => self.ops(kind, p, 1, self.progUs); // one metadata commit
+
+    // Opening for writing: remember what a cut would leave (see header).
+    const origOpen = FS.open;
+    FS.open = function (p, flags, mode) {
+      const writing = typeof flags === 'number' && (flags & O_ACCMODE) !== 0 && mine(p);
+      if (!writing) return origOpen.call(this, p, flags, mode);
+      const existed = fileAt(p);
+      const old = existed ? FS.readFile(p) : null;
+      if (!existed && (flags & O_CREAT)) meta('create', p);
+      const stream = origOpen.call(this, p, flags, mode);
+      let committed = old || new Uint8Array(0);
+      if (old && (flags & O_TRUNC) && self.fat) {
+        meta('truncate', p); // written at open on FAT
+        committed = new Uint8Array(0);
+      }
+      stream.__committed = committed;
+      stream.__pend = 0;
+      self.open.add(stream);
+      return stream;
+    };
+
+    // All MEMFS files share one stream_ops table; wrap it once per
+    // interpreter instance.
+    this.internal = true;
     FS.writeFile(ROOT + '/.probe', '');
     const ops = FS.lookupPath(ROOT + '/.probe').node.stream_ops;
     FS.unlink(ROOT + '/.probe');
-    if (ops.__boardWrapped) return;
-    const origWrite = ops.write;
-    ops.write = function (stream, buffer, offset, length, position, canOwn) {
-      const node = stream.node;
-      if (self.flashSize && stream.path && stream.path.startsWith(ROOT + '/')) {
-        const grow = Math.max(0, position + length - node.usedBytes);
-        if (grow > 0 && self.used() + grow > self.flashSize) {
+    this.internal = false;
+    if (!ops.__boardWrapped) {
+      ops.__boardWrapped = true;
+      const origWrite = ops.write;
+      ops.write = function (stream, buffer, offset, length, position, canOwn) {
+        const node = stream.node;
+        if (!self.open.has(stream)) return origWrite.call(this, stream, buffer, offset, length, position, canOwn);
+        const before = node.usedBytes;
+        const grow = Math.max(0, position + length - before);
+        if (self.flashSize && grow > 0 && self.used() + grow > self.flashSize) {
           throw new FS.ErrnoError(ENOSPC);
         }
+        const p = stream.path;
+        // A new block is erased before data goes into it.
+        const erases = Math.max(0, Math.ceil((position + length) / BLOCK) - Math.ceil(before / BLOCK));
+        self.ops('erase', p, erases, self.eraseUs);
+        stream.__pend += length;
+        const progs = Math.floor(stream.__pend / PROG);
+        stream.__pend %= PROG;
+        self.ops('program', p, progs, self.progUs);
+        return origWrite.call(this, stream, buffer, offset, length, position, canOwn);
+      };
+      const commit = (stream, kind) => {
+        const p = stream.path;
+        if (stream.__pend > 0) self.ops('program', p, 1, self.progUs);
+        stream.__pend = 0;
+        meta(kind, p);
+        try { stream.__committed = FS.readFile(p); } catch { /* removed meanwhile */ }
+      };
+      const origClose = ops.close;
+      ops.close = function (stream) {
+        if (self.open.has(stream)) {
+          commit(stream, 'close');
+          self.open.delete(stream);
+          self.count('files_written');
+        }
+        if (origClose) return origClose.call(this, stream);
+        return undefined;
+      };
+      const origFsync = ops.fsync;
+      ops.fsync = function (stream) {
+        if (self.open.has(stream)) commit(stream, 'sync');
+        return origFsync ? origFsync.call(this, stream) : 0;
+      };
+    }
+
+    const origRename = FS.rename;
+    FS.rename = function (a, b) {
+      if (!mine(a)) return origRename.call(this, a, b);
+      if (self.fat && fileAt(b) && fileAt(a)) {
+        // extmod/vfs_fat.c fat_vfs_rename: remove the target, then rename.
+        FS.unlink(b); // a flash operation of its own (see FS.unlink below)
       }
-      return origWrite.call(this, stream, buffer, offset, length, position, canOwn);
+      meta('rename', a);
+      const r = origRename.call(this, a, b);
+      self.count('files_renamed');
+      return r;
     };
-    ops.__boardWrapped = true;
+    const origUnlink = FS.unlink;
+    FS.unlink = function (p) {
+      if (!mine(p)) return origUnlink.call(this, p);
+      meta('remove', p);
+      const r = origUnlink.call(this, p);
+      self.count('files_removed');
+      return r;
+    };
+    for (const name of ['mkdir', 'rmdir']) {
+      const orig = FS[name];
+      FS[name] = function (p, ...rest) {
+        if (mine(p)) meta(name, p);
+        return orig.call(this, p, ...rest);
+      };
+    }
+  }
+
+  // A power cut: every file open for writing goes back to what it held when
+  // it was last committed (see header).
+  revertOpen() {
+    const FS = this.FS;
+    if (!FS) return;
+    this.internal = true;
+    try {
+      for (const stream of this.open) {
+        let p;
+        try { p = FS.getPath(stream.node); } catch { continue; }
+        try {
+          if (FS.isFile(FS.stat(p).mode)) FS.writeFile(p, stream.__committed);
+        } catch { /* removed while open */ }
+      }
+    } finally {
+      this.internal = false;
+    }
   }
 
   // Write MEMFS back to the host directory (only what changed).

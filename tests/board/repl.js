@@ -168,6 +168,8 @@ class Firmware {
     this.skipRawBanner = false;
     for (;;) {
       io.tx('>');
+      // Reads until Ctrl-D; then it compiles and runs (not reading).
+      io.listen([CTRL_D]);
       let line = [];
       let restart = false;
       for (;;) {
@@ -178,6 +180,7 @@ class Firmware {
             if (ret) return ret;
             line = [];
             io.tx('>');
+            io.listen([CTRL_D]);
             continue;
           }
           restart = true;
@@ -236,6 +239,7 @@ class Firmware {
     io.tx('R\x01');
     io.tx(Buffer.from([RAW_PASTE_WINDOW & 0xff, RAW_PASTE_WINDOW >> 8, 0x01]));
     io.post({ t: 'inc', k: 'raw_paste_sessions' });
+    io.listen([CTRL_C, CTRL_D]);
     const src = [];
     let remain = RAW_PASTE_WINDOW;
     for (;;) {
@@ -268,6 +272,8 @@ class Firmware {
   readline(prompt, buf) {
     const io = this.io;
     io.tx(prompt);
+    // A line ends the reading (it may run); so does Ctrl-D (soft reset).
+    io.listen([0x0d, CTRL_D]);
     let line = '';
     let esc = 0;
     for (;;) {
@@ -321,6 +327,7 @@ class Firmware {
       if (r.ctrl === CTRL_A) {
         io.tx('\r\n');
         this.mode = 'raw';
+        io.post({ t: 'inc', k: 'raw_repl_entries' });
         return 'switch';
       } else if (r.ctrl === CTRL_B) {
         io.tx('\r\n');
@@ -333,6 +340,7 @@ class Firmware {
         return 'soft';
       } else if (r.ctrl === CTRL_E) {
         io.tx('\r\npaste mode; Ctrl-C to cancel, Ctrl-D to finish\r\n=== ');
+        io.listen([CTRL_C, CTRL_D]);
         const bytes = [];
         let cancelled = false;
         for (;;) {

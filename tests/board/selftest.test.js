@@ -33,12 +33,14 @@ const B = {
   repl: board(FAST, { files: { 'boot.py': "print('boot-ran')\n", 'main.py': "print('main-ran')\n" } }),
   lean: board([...FAST, '--no-raw-paste', '--no-deflate', '--no-stdin-buffer', '--no-sha1']),
   stdin: board([...FAST, '--link', LINK]),
-  drop: board(['--baud', '1000000', '--fifo', '256']),
+  drop: board(['--baud', '1000000']),
   pace: board(['--baud', '115200']),
   full: board([...FAST, '--flash-size', '16384', '--heap', '60000']),
   cut: board([...FAST, '--power-cut-after', '3000']),
   e8266: board([...FAST, '--profile', 'esp8266', '--exec-delay', '300']),
   reset: board(FAST, { files: { 'boot.py': "print('boot-ran')\n" } }),
+  ring8: board(['--baud', '1000000', '--profile', 'esp8266']),
+  tb: board(FAST, { files: { 'main.py': "print('app')\ndef f():\n    return undefined_name\nf()\n" } }),
   // Sleeps in a loop from boot on; cheap while idle.
   loop: board(FAST, { files: { 'main.py': 'import time\nwhile True:\n    time.sleep_ms(20)\n' } }),
 };
@@ -178,7 +180,7 @@ test('a main.py that loops forever keeps the REPL busy until Ctrl-C (sleeping an
 test('sys.stdin.buffer: 4096 bytes of all values land byte-identical in the flash directory', async () => {
   const b = await B.stdin;
   const p = await rawPort(B.stdin);
-  // The program acknowledges each 128-byte block so the 256-byte FIFO never overflows.
+  // The program acknowledges each 128-byte block so the stdin ring never overflows.
   const code = [
     'import sys, micropython',
     'micropython.kbd_intr(-1)',
@@ -243,14 +245,15 @@ test('line model: blasting 2000 bytes while the board sleeps 0.5 s drops bytes a
   await p.readUntil('OKS');
   p.write(Buffer.alloc(2000, 0x61)); // 'a' x 2000: 20 ms on the wire at 1 Mbaud
   assert.deepEqual(await p.readResult(), { out: 'slept\r\n', err: '' });
-  // The 256 bytes that fit are still in the FIFO; clear them.
+  // The 259 bytes that fit are still in the ring; clear them.
   p.write('\x03');
   await p.drain(100);
   const after = b.readCounters();
-  // 256 fit into the FIFO, the rest is lost (fewer only if the host was
-  // scheduled so late that the board woke up meanwhile).
+  // 259 fit into the esp32's ring (260 slots, one kept empty), the rest is
+  // lost (fewer only if the host was scheduled so late that the board woke
+  // up meanwhile).
   const dropped = after.dropped_bytes - before.dropped_bytes;
-  assert.ok(dropped > 1000 && dropped <= 2000 - 256, `dropped ${dropped}`);
+  assert.ok(dropped > 1000 && dropped <= 2000 - 259, `dropped ${dropped}`);
   assert.ok(after.rx_bytes - before.rx_bytes >= 2000);
   p.close();
 });
@@ -318,14 +321,21 @@ test('flash size: writing past it fails with OSError 28 (ENOSPC)', async () => {
   p.close();
 });
 
-test('power cut after N received bytes leaves a partial file, prints POWERCUT and exits 3', async () => {
+test('power cut after N received bytes: files open for writing keep their last committed state (littlefs), POWERCUT, exit 3', async () => {
   const b = await B.cut;
+  fs.writeFileSync(path.join(b.flash, 'old.txt'), 'old content');
   const p = await rawPort(B.cut);
-  const code = "import sys, micropython\nmicropython.kbd_intr(-1)\nf = open('part.bin', 'wb')\nsys.stdout.write('G')\n" +
-    'while True:\n    f.write(sys.stdin.buffer.read(64))\n';
+  // Make the board load old.txt (written on the host while it ran).
+  assert.deepEqual(await p.exec("f = open('old.txt', 'w'); f.write('old content'); f.close()"), { out: '', err: '' });
+  // part.bin: flushed (lfs_file_sync) every 512 bytes; old.txt: truncated
+  // and rewritten but never committed.
+  const code = "import sys, micropython\nmicropython.kbd_intr(-1)\nf = open('part.bin', 'wb')\n" +
+    "g = open('old.txt', 'w')\ng.write('new')\nsys.stdout.write('G')\nn = 0\n" +
+    'while True:\n    f.write(sys.stdin.buffer.read(64))\n    n += 64\n    if n % 512 == 0:\n        f.flush()\n';
   p.write(code + '\x04');
   await p.readUntil('OKG');
-  // Feed slowly enough for the FIFO; the cut comes at 3000 received bytes.
+  const before = b.readCounters().rx_bytes;
+  // Feed slowly enough for the ring; the cut comes at 3000 received bytes.
   for (let i = 0; i < 40; i++) {
     try {
       p.write(ALL_BYTES.subarray(0, 128));
@@ -341,8 +351,10 @@ test('power cut after N received bytes leaves a partial file, prints POWERCUT an
   const part = fs.readFileSync(path.join(b.flash, 'part.bin'));
   const c = b.readCounters();
   assert.equal(c.rx_bytes, 3000);
-  assert.ok(part.length > 0 && part.length < 3000 - code.length, `partial file of ${part.length} bytes`);
+  const fed = 3000 - before;
+  assert.ok(part.length > 0 && part.length % 512 === 0 && part.length <= fed, `committed part of ${part.length} bytes (${fed} fed)`);
   assert.ok(part.equals(Buffer.concat(Array(40).fill(ALL_BYTES.subarray(0, 128))).subarray(0, part.length)));
+  assert.equal(fs.readFileSync(path.join(b.flash, 'old.txt'), 'utf8'), 'old content');
   p.close();
 });
 
@@ -421,11 +433,14 @@ test('resets: soft reset from raw REPL runs boot.py not main.py; SystemExit, mac
   const hard = (await p.readUntil('>>> ', 5000)).toString();
   assert.match(hard, /^OKboot-ran\r\nmain-ran\r\nMicroPython v1\.27\.0/);
   const c = b.readCounters();
-  assert.deepEqual(Object.keys(c).sort(), ['dropped_bytes', 'executions', 'hard_resets', 'raw_paste_sessions',
+  assert.deepEqual(Object.keys(c).sort(), ['dropped_bytes', 'executions', 'files_removed', 'files_renamed',
+    'files_written', 'flash_ops', 'hard_resets', 'raw_paste_sessions', 'raw_repl_entries',
     'rx_bytes', 'soft_resets', 'tx_bytes']);
   for (const v of Object.values(c)) assert.ok(Number.isInteger(v));
   assert.equal(c.soft_resets, 3);
   assert.equal(c.hard_resets, 1);
+  assert.equal(c.raw_repl_entries, 1);
+  assert.ok(c.files_written >= 1);
   assert.ok(c.executions >= 4);
   assert.ok(c.rx_bytes > 50 && c.tx_bytes > 100);
   p.close();
@@ -490,4 +505,185 @@ test('SIGTERM: flash and counters written, --link removed, clean exit', async ()
   assert.equal(fs.readFileSync(path.join(b.flash, 'x.txt'), 'utf8'), 'kept');
   assert.ok(!fs.existsSync(link));
   assert.ok(b.readCounters().executions >= 1);
+});
+
+// A program that sleeps while the host sends `n` bytes, then counts what the
+// stdin ring kept, reading with select.poll until 100 ms pass without a byte.
+const RING_PROBE = [
+  'import sys, time, select, micropython',
+  'micropython.kbd_intr(-1)',
+  "sys.stdout.write('S')",
+  'time.sleep_ms(400)',
+  'p = select.poll()',
+  'p.register(sys.stdin, select.POLLIN)',
+  'b = bytearray(1)',
+  'n = 0',
+  'while p.poll(100):',
+  '    sys.stdin.buffer.readinto(b)',
+  '    n += 1',
+  'print(n)',
+].join('\n');
+
+test('stdin ring: esp32 keeps 259 bytes, esp8266 255 (ring arrays of 260 / 256, one slot empty); the rest is dropped', async () => {
+  for (const [name, usable] of [['drop', 259], ['ring8', 255]]) {
+    const b = await B[name];
+    const p = await rawPort(B[name]);
+    const before = b.readCounters();
+    p.write(RING_PROBE + '\x04');
+    await p.readUntil('OKS');
+    p.write(Buffer.alloc(1000, 0x61)); // 10 ms at 1 Mbaud, well inside the sleep
+    assert.deepEqual(await p.readResult(), { out: `${usable}\r\n`, err: '' }, name);
+    const after = b.readCounters();
+    assert.equal(after.dropped_bytes - before.dropped_bytes, 1000 - usable, name);
+    p.close();
+  }
+});
+
+test('select.poll on sys.stdin: times out without input, reports POLLIN when a byte arrives', async () => {
+  const p = await rawPort(B.pace);
+  const r = await p.exec([
+    'import sys, select, time',
+    'p = select.poll()',
+    'p.register(sys.stdin, select.POLLIN)',
+    't = time.ticks_ms()',
+    'r = p.poll(300)',
+    'print(r, time.ticks_diff(time.ticks_ms(), t) >= 290)',
+  ].join('\n'));
+  assert.deepEqual(r, { out: '[] True\r\n', err: '' });
+  p.write("import sys, select\np = select.poll()\np.register(sys.stdin.buffer, select.POLLIN)\nsys.stdout.write('W')\n" +
+    'r = p.poll(5000)\nprint(r[0][1] == select.POLLIN, sys.stdin.buffer.read(2))\x04');
+  await p.readUntil('OKW');
+  p.write('hi');
+  assert.deepEqual(await p.readResult(), { out: "True b'hi'\r\n", err: '' });
+  p.close();
+});
+
+test('flash program/erase time: a sender that does not wait for a board writing to flash overruns its ring', async () => {
+  const b = await B.pace; // 115200 baud: a 45 ms block erase lets 518 bytes arrive
+  const p = await rawPort(B.pace);
+  const before = b.readCounters();
+  // Reads 128-byte blocks and writes each to flash: quick enough for the
+  // line if writing cost nothing.
+  p.write([
+    'import sys',
+    "f = open('recv.bin', 'wb')",
+    'blk = bytearray(128)',
+    "sys.stdout.write('G')",
+    'for i in range(32):',
+    '    sys.stdin.buffer.readinto(blk)',
+    '    f.write(blk)',
+    'f.close()',
+    "print('all')",
+  ].join('\n') + '\x04');
+  await p.readUntil('OKG');
+  p.write(Buffer.alloc(4096, 0x55)); // 0.36 s on the line, unpaced by the board
+  // Lost bytes leave the program waiting for more: interrupt it once the
+  // line has been quiet for a while.
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = b.readCounters();
+  p.write('\x03');
+  const r = await p.readResult(10000);
+  const dropped = after.dropped_bytes - before.dropped_bytes;
+  assert.ok(dropped > 0, `dropped ${dropped}: ${JSON.stringify(r)}`);
+  assert.match(r.err, /KeyboardInterrupt/);
+  assert.ok(after.flash_ops - before.flash_ops >= 3, 'create, erase, program');
+  p.close();
+});
+
+test('counters are written while a program runs (a test can act in the middle of a transfer)', async () => {
+  const b = await B.pace;
+  const p = await rawPort(B.pace);
+  const before = b.readCounters();
+  p.write("import sys, micropython\nmicropython.kbd_intr(-1)\nsys.stdout.write('G')\n" +
+    'n = len(sys.stdin.buffer.read(11520))\nprint(n)\x04');
+  await p.readUntil('OKG', 10000);
+  p.write(Buffer.alloc(11520, 0x55)); // one second on the line
+  let mid = null;
+  const deadline = Date.now() + 10000;
+  while (!mid && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    const c = b.readCounters();
+    const moved = c.rx_bytes - before.rx_bytes;
+    if (moved > 1000 && moved < 11000) mid = c;
+  }
+  assert.ok(mid, 'rx_bytes seen between 1000 and 11000 during the transfer');
+  assert.equal(mid.executions, before.executions, 'the execution has not ended yet');
+  assert.deepEqual(await p.readResult(10000), { out: '11520\r\n', err: '' });
+  assert.equal(b.readCounters().executions, before.executions + 1);
+  p.close();
+});
+
+test('main.py that raises: the board prints its traceback as the firmware does, then the REPL', async () => {
+  const b = await B.tb;
+  const p = new Port(b.path);
+  await p.drain(200);
+  p.write('\x04'); // soft reset at the friendly prompt runs main.py again
+  const out = (await p.readUntil('>>> ', 5000)).toString();
+  assert.match(out, /MPY: soft reboot\r\napp\r\nTraceback \(most recent call last\):\r\n {2}File "main\.py", line 4, in <module>\r\n {2}File "main\.py", line 3, in f\r\nNameError: name 'undefined_name' isn't defined\r\nMicroPython v1\.27\.0/);
+  p.close();
+});
+
+// Writes a.tmp, then (second execution) renames it over a.txt.
+const WRITE_TMP = "f = open('a.tmp', 'w')\nf.write('new')\nf.close()";
+const RENAME = "import os\nos.rename('a.tmp', 'a.txt')";
+
+async function renameOps(fsArgs) {
+  const b = await startBoard([...FAST, ...fsArgs], { files: { 'a.txt': 'old' } });
+  const p = await rawPort(Promise.resolve(b));
+  assert.deepEqual(await p.exec(WRITE_TMP), { out: '', err: '' });
+  const ops1 = b.readCounters().flash_ops;
+  assert.deepEqual(await p.exec(RENAME), { out: '', err: '' });
+  const c = b.readCounters();
+  p.close();
+  await b.stop();
+  assert.equal(fs.readFileSync(path.join(b.flash, 'a.txt'), 'utf8'), 'new');
+  fs.rmSync(b.flash, { recursive: true, force: true });
+  return { ops1, renameOps: c.flash_ops - ops1, renamed: c.files_renamed, removed: c.files_removed };
+}
+
+async function cutAt(fsArgs, op) {
+  const b = await startBoard([...FAST, ...fsArgs, '--power-cut-op', String(op)], { files: { 'a.txt': 'old' } });
+  const p = await rawPort(Promise.resolve(b));
+  await p.exec(WRITE_TMP);
+  p.write(RENAME + '\x04');
+  assert.equal(await b.exited, 3);
+  p.close();
+  const files = {};
+  for (const n of fs.readdirSync(b.flash)) files[n] = fs.readFileSync(path.join(b.flash, n), 'utf8');
+  fs.rmSync(b.flash, { recursive: true, force: true });
+  return { files, stderr: b.stderr() };
+}
+
+test('--fs fat: rename over a file is remove-then-rename, and a power cut between leaves no target; littlefs renames atomically', async () => {
+  const fat = await renameOps(['--fs', 'fat']);
+  assert.equal(fat.renameOps, 2, 'FAT: remove, then rename');
+  assert.deepEqual([fat.renamed, fat.removed], [1, 1]);
+  const lfs = await renameOps([]);
+  assert.equal(lfs.renameOps, 1, 'littlefs: one metadata commit');
+  assert.deepEqual([lfs.renamed, lfs.removed], [1, 0]);
+  const cutFat = await cutAt(['--fs', 'fat'], fat.ops1 + 2);
+  assert.deepEqual(cutFat.files, { 'a.tmp': 'new' }, 'the target is gone, the new file waits under its temporary name');
+  assert.match(cutFat.stderr, /power cut before flash operation \d+ \(rename \/a\.tmp\)/);
+  const cutLfs = await cutAt([], lfs.ops1 + 1);
+  assert.deepEqual(cutLfs.files, { 'a.tmp': 'new', 'a.txt': 'old' });
+});
+
+test('--power-cut-seed: the cut point comes from the seed, is printed, and replays identically', async () => {
+  const prog = "f = open('log.bin', 'wb')\nfor i in range(24):\n    f.write(bytes([i]) * 128)\n    if i % 4 == 3:\n        f.flush()\nf.close()";
+  const runs = [];
+  for (let i = 0; i < 2; i++) {
+    const b = await startBoard([...FAST, '--power-cut-seed', '42', '--power-cut-ops', '40']);
+    const p = await rawPort(Promise.resolve(b));
+    p.write(prog + '\x04');
+    assert.equal(await b.exited, 3);
+    p.close();
+    const m = /power-cut seed 42: the power goes off before flash operation (\d+) of 40 \(replay: --power-cut-seed 42 --power-cut-ops 40\)/.exec(b.stderr());
+    assert.ok(m, b.stderr());
+    runs.push({ op: m[1], data: fs.readFileSync(path.join(b.flash, 'log.bin')) });
+    fs.rmSync(b.flash, { recursive: true, force: true });
+  }
+  assert.equal(runs[0].op, runs[1].op);
+  assert.ok(runs[0].data.equals(runs[1].data));
+  // Cut mid-file: what was flushed is there, a multiple of 512 bytes.
+  assert.equal(runs[0].data.length % 512, 0);
 });

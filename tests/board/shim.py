@@ -12,6 +12,7 @@
 
 import builtins
 import binascii
+import io
 import uctypes
 import _brd
 
@@ -41,9 +42,30 @@ class _Delegate:
         return getattr(self._real, name)
 
 
-class _StdinBuffer:
+_POLLIN = 1
+_POLLOUT = 4
+_MP_STREAM_POLL = 3
+
+
+class _StdinBuffer(io.IOBase):
     # sys.stdin.buffer: blocking binary reads from the serial line (the
-    # UART FIFO).  Like the firmware's stream, read(n) returns exactly n bytes.
+    # stdin ring).  Like the firmware's stream (shared/runtime/
+    # sys_stdio_mphal.c stdio_buffer_read), read(n) returns exactly n bytes.
+    #
+    # Pollable like the firmware's: select.poll() asks ioctl(MP_STREAM_POLL)
+    # and mp_hal_stdio_poll (ports/esp32/mphalport.c, ports/esp8266/
+    # esp_mphal.c) answers POLLIN when the stdin ring holds a byte and
+    # POLLOUT always (UART output blocks rather than refuses).
+    def ioctl(self, req, arg):
+        if req == _MP_STREAM_POLL:
+            r = 0
+            if arg & _POLLIN and _brd.avail() > 0:
+                r |= _POLLIN
+            if arg & _POLLOUT:
+                r |= _POLLOUT
+            return r
+        return 0
+
     def read(self, n=-1):
         if n is None or n < 0:
             # Until EOF, which a UART never signals: collect forever.
@@ -60,7 +82,7 @@ class _StdinBuffer:
             n = len(buf)
         addr = uctypes.addressof(buf)
         got = 0
-        _brd.rxwait(1)
+        _brd.rxwait(n)
         try:
             while got < n:
                 # JS writes straight into buf; blocks for at least one byte.
@@ -83,14 +105,18 @@ class _StdinBuffer:
         return 0
 
 
-class _Stdin:
+class _Stdin(io.IOBase):
+    # Text stdin: like stdio_read, CR reads as LF.
     def __init__(self, with_buffer):
         if with_buffer:
             self.buffer = _StdinBuffer()
         self._b = _StdinBuffer()
 
+    def ioctl(self, req, arg):
+        return self._b.ioctl(req, arg)
+
     def read(self, n=-1):
-        return self._b.read(n).decode()
+        return self._b.read(n).replace(b'\r', b'\n').decode()
 
     def readline(self):
         return self._b.readline().decode()

@@ -27,14 +27,44 @@ const { workerData, parentPort } = require('worker_threads');
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
-const { CTL, CMD_POWERCUT, KIND_RAW, KIND_FILE } = require('./shared');
+const { CTL, CMD_POWERCUT, KIND_RAW, KIND_FILE, RX_NONE, RX_PROGRAM, RX_REPL, STORE } = require('./shared');
 const { Flash } = require('./flash');
 const { Firmware } = require('./repl');
 
 const cfg = workerData;
 const ctl = new Int32Array(cfg.sab, 0, CTL.N);
-const fifo = new Uint8Array(cfg.sab, CTL.N * 4, cfg.fifoSize);
-const flash = new Flash(cfg.flashDir, cfg.flashSize);
+const fifo = new Uint8Array(cfg.sab, CTL.N * 4, STORE);
+let flashOps = 0;
+const flash = new Flash(cfg.flashDir, cfg.flashSize, {
+  fs: cfg.fs,
+  progUs: cfg.progUs,
+  eraseUs: cfg.eraseUs,
+  onOp(kind, p) {
+    flashOps++;
+    count('flash_ops');
+    if (cfg.cutOp && flashOps === cfg.cutOp) powerCut(`before flash operation ${flashOps} (${kind} ${p.replace(/^\/flash/, '')})`);
+  },
+  // The CPU waits for the flash chip: nothing reads the UART meanwhile.
+  onBusy(ms) { sleepMs(ms); },
+  count,
+});
+
+function count(k) {
+  parentPort.postMessage({ t: 'inc', k });
+}
+
+// The power goes off now: flash as a cut leaves it (see flash.js), then
+// nothing ever again (the main thread ends us).
+function powerCut(where) {
+  flushTx();
+  try {
+    flash.revertOpen();
+    flash.syncOut();
+  } catch (e) { process.stderr.write('board: flash sync failed: ' + e + '\n'); }
+  parentPort.postMessage({ t: 'powercut', where });
+  const never = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) Atomics.wait(never, 0, 0);
+}
 
 // ---------------------------------------------------------------- wasm hooks
 
@@ -150,6 +180,7 @@ function poll() {
 // Power cut or exit: persist the flash as it is right now, tell the main
 // thread, and stop forever (the main thread terminates us).
 function handleCmd(cmd) {
+  if (cmd === CMD_POWERCUT) powerCut('after ' + cfg.powerCutAfter + ' received bytes');
   flushTx();
   try { flash.syncOut(); } catch (e) { process.stderr.write('board: flash sync failed: ' + e + '\n'); }
   parentPort.postMessage({ t: cmd === CMD_POWERCUT ? 'powercut' : 'exited' });
@@ -168,7 +199,7 @@ function rx() {
     // returned first; a pending Ctrl-C fires only when it runs dry.
     const tail = Atomics.load(ctl, CTL.TAIL);
     if (Atomics.load(ctl, CTL.HEAD) !== tail) {
-      const b = fifo[tail % cfg.fifoSize];
+      const b = fifo[tail % STORE];
       Atomics.store(ctl, CTL.TAIL, tail + 1);
       return b;
     }
@@ -260,10 +291,22 @@ const brdApi = {
   hard_reset() {
     hardResetRequested = true;
   },
-  // The program is inside a sys.stdin read loop (see line.js).
-  rxwait(on) {
-    Atomics.store(ctl, CTL.RXWAIT, on ? 1 : 0);
+  // The program starts (n > 0) or ends (0) a sys.stdin read of n bytes:
+  // the UART model counts those bytes as taken as they arrive (line.js).
+  rxwait(n) {
+    if (n > 0) {
+      Atomics.store(ctl, CTL.WANT_END, Atomics.load(ctl, CTL.TAIL) + n);
+      Atomics.store(ctl, CTL.RXWAIT, RX_PROGRAM);
+    } else {
+      Atomics.store(ctl, CTL.RXWAIT, RX_NONE);
+    }
     return 0;
+  },
+  // Bytes waiting in the stdin ring (mp_hal_stdio_poll).
+  avail() {
+    const cmd = Atomics.load(ctl, CTL.CMD);
+    if (cmd) handleCmd(cmd);
+    return rxAvail();
   },
 };
 
@@ -352,6 +395,7 @@ async function startInterpreter() {
     platform: cfg.platform,
     machine: cfg.machine,
     stdin_buffer: !!cfg.stdinBuffer,
+    fs: cfg.fs,
     sha1: !!cfg.sha1,
     heap: cfg.heap || 1024 * 1024,
     freq: cfg.freq,
@@ -369,7 +413,7 @@ async function startInterpreter() {
 // `single`: friendly REPL semantics (an expression's value is printed).
 function exec(code, opts = {}) {
   // Not reading the line from here on (compiling, running); see line.js.
-  Atomics.store(ctl, CTL.RXWAIT, 0);
+  Atomics.store(ctl, CTL.RXWAIT, RX_NONE);
   flushTx(); // "OK" etc. go out now, even if the code then computes for long
   if (cfg.execDelay > 0) sleepMs(cfg.execDelay);
   hardResetRequested = false;
@@ -416,7 +460,6 @@ function exec(code, opts = {}) {
     kbdScheduled = false;
   }
   if (hardResetRequested) result = { kind: 'hard', exc: null };
-  Atomics.store(ctl, CTL.RXWAIT, 1);
   return result;
 }
 
@@ -443,15 +486,23 @@ function post(msg) {
 }
 
 const io = {
-  rx, tx, txCooked, flushTx, exec, execFile, post,
+  rx, tx, txCooked, flushTx, exec, execFile, post, count,
+  // The REPL starts reading input that ends with one of `terms` (control
+  // characters); see line.js.
+  listen(terms) {
+    let mask = 0;
+    for (const c of terms) mask |= 1 << c;
+    Atomics.store(ctl, CTL.TERMS, mask);
+    Atomics.add(ctl, CTL.GEN, 1);
+    Atomics.store(ctl, CTL.RXWAIT, RX_REPL);
+  },
   setMode(m) { Atomics.store(ctl, CTL.MODE, m === 'raw' ? 1 : 0); },
   sync() { try { flash.syncOut(); } catch (e) { process.stderr.write('board: flash sync: ' + e + '\n'); } },
   async reboot() {
-    Atomics.store(ctl, CTL.RXWAIT, 0);
+    Atomics.store(ctl, CTL.RXWAIT, RX_NONE);
     flushTx();
     try { flash.syncOut(); } catch { /* best effort */ }
     await startInterpreter();
-    Atomics.store(ctl, CTL.RXWAIT, 1);
   },
 };
 

@@ -69,6 +69,24 @@ if (g.state !== "failed" || g.last_success !== null ||
     !g.last_error.includes("ttyUSB1"))
 	process.exit(1);' "$json" "$sha"
 
+# A board's error kept in the file with its escape sequences (written by
+# an older senko, or by hand) still reaches the terminal escaped.
+cat >"$tmp/state/devices/garage/status.json" <<'JSON'
+{"state": "failed", "commit": "", "last_success": 0, "last_attempt": 1,
+ "last_error": "OSError: \u001b[2J\u001b]0;pwned\u0007\r\nfake line",
+ "files_sent": 0, "bytes_sent": 0, "files_deleted": 0}
+JSON
+out=$("$senko" -c "$tmp/senko.conf" status 2>&1)
+check "a board's error: no raw control characters on the terminal" \
+	test -z "$(printf '%s' "$out" | tr -d '\n' | tr -d '[:print:]')"
+check "a board's error: shown escaped, on one line" \
+	grep -qF 'OSError: \x1b[2J\x1b]0;pwned\x07\r\nfake line' <<<"$out"
+json=$("$senko" -c "$tmp/senko.conf" status --json)
+check "--json: an empty commit in the file is null, not \"\"" node -e '
+const g = JSON.parse(process.argv[1]).devices[1];
+if (g.commit !== null || g.platform !== null || g.last_success !== null)
+	process.exit(1);' "$json"
+
 echo '{ torn' >"$tmp/state/devices/garage/status.json"
 out=$("$senko" -c "$tmp/senko.conf" status 2>&1); rc=$?
 check "unreadable status file: exit 1, named" test "$rc" = 1 -a \

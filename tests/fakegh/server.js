@@ -13,6 +13,7 @@ const https = require('https');
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
+const zlib = require('zlib');
 const { execFile, execFileSync } = require('child_process');
 
 // ---------------------------------------------------------------------------
@@ -29,6 +30,7 @@ const USAGE = `usage: node server.js --repos DIR [options]
   --rate-window S         rate limit window in seconds (default 3600)
   --truncate-trees N      recursive trees with more than N entries are truncated
   --contents-limit BYTES  files above this get empty content from /contents (default 1048576)
+  --contents-max N        a /contents folder listing shows at most N entries (default 1000, like GitHub)
   --unknown-ref-status N  status for an unknown ref on /commits (default 422, like GitHub)
   --tls DIR               serve HTTPS; CA + server cert generated into DIR if missing
   --log FILE              append one JSON line per request
@@ -38,7 +40,7 @@ function parseArgs(argv) {
   const opt = {
     repos: null, port: 0, prefix: '', tokens: [], privates: [],
     rateLimit: null, rateWindow: 3600, truncateTrees: null,
-    contentsLimit: 1048576, unknownRefStatus: 422, tls: null, log: null,
+    contentsLimit: 1048576, contentsMax: 1000, unknownRefStatus: 422, tls: null, log: null,
   };
   const need = (i) => {
     if (i + 1 >= argv.length) die(`missing value for ${argv[i]}`);
@@ -56,6 +58,7 @@ function parseArgs(argv) {
       case '--rate-window': opt.rateWindow = Number(need(i)); i++; break;
       case '--truncate-trees': opt.truncateTrees = toInt(need(i), a); i++; break;
       case '--contents-limit': opt.contentsLimit = toInt(need(i), a); i++; break;
+      case '--contents-max': opt.contentsMax = toInt(need(i), a); i++; break;
       case '--unknown-ref-status': opt.unknownRefStatus = toInt(need(i), a); i++; break;
       case '--tls': opt.tls = path.resolve(need(i)); i++; break;
       case '--log': opt.log = path.resolve(need(i)); i++; break;
@@ -269,7 +272,7 @@ const SYNTHETIC_BLOBS = new Map();
 function addFault(spec) {
   const f = Object.assign({}, spec);
   if (!f.kind) f.kind = 'status';
-  const kinds = ['status', 'delay', 'truncate', 'malformed', 'ratelimit', 'secondary', 'hostile_paths'];
+  const kinds = ['status', 'delay', 'truncate', 'malformed', 'ratelimit', 'secondary', 'hostile_paths', 'trickle', 'redirect', 'tree_page_loop'];
   if (!kinds.includes(f.kind)) throw new Error(`unknown fault kind ${f.kind}`);
   if (f.kind === 'status') {
     f.status = f.status == null ? 500 : Number(f.status);
@@ -415,9 +418,13 @@ function treeEntry(r, e) {
   return out;
 }
 
-function renderTree(t, hostile) {
+// loop: a broken paging server (Gitea-style "page"), answering page 1
+// with truncated: true whatever page is asked.
+function renderTree(t, hostile, loop) {
   const tree = hostile ? t.tree.concat(hostileTreeEntries(t.repoPath)) : t.tree;
-  return jsonResp(200, { sha: t.treeSha, url: apiUrl(`${t.repoPath}/git/trees/${t.treeSha}`), tree, truncated: t.truncated });
+  const body = { sha: t.treeSha, url: apiUrl(`${t.repoPath}/git/trees/${t.treeSha}`), tree, truncated: loop ? true : t.truncated };
+  if (loop) body.page = 1;
+  return jsonResp(200, body);
 }
 
 // Paths a client must never write to a board.
@@ -549,7 +556,9 @@ async function handleContents(repo, rawPath, query, req) {
   if (!e) return notFound();
 
   if (e.type === 'tree') {
-    const children = await lsTree(repo, e.sha, false);
+    // GitHub lists at most 1,000 entries of a folder and says nothing
+    // about the rest: no flag, no next page.
+    const children = (await lsTree(repo, e.sha, false)).slice(0, OPT.contentsMax);
     const prefix = e.path ? e.path + '/' : '';
     const list = children.map((c) => contentsEntry(repo, commit, Object.assign(c, { path: prefix + c.path }), true));
     return { kind: 'dir', list, repo, commit, self: e, accept: req.headers.accept || '' };
@@ -651,7 +660,9 @@ async function route(apiPath, query, req, auth) {
 function checkAuth(req) {
   const h = req.headers.authorization;
   if (!h) return { present: false, valid: false, bucket: 'anon' };
-  const m = /^(?:bearer|token)\s+(\S+)\s*$/i.exec(h);
+  // RFC 9110 credentials: scheme, spaces, a token68.  A tab or any other
+  // byte around the token is a malformed header, as on GitHub.
+  const m = /^(?:bearer|token) +([A-Za-z0-9._~+\/-]+=*)$/i.exec(h);
   if (m && OPT.tokens.includes(m[1])) return { present: true, valid: true, bucket: 'token:' + m[1] };
   return { present: true, valid: false, bucket: 'anon' };
 }
@@ -676,6 +687,8 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
   const isRateLimit = apiPath === '/rate_limit';
   const entry = { t: started, method: req.method, path: pathWithQuery, status: 0, auth: auth.valid, counted: false, bytes: 0, accept: req.headers.accept || null };
   const finish = (resp, headers, opts = {}) => {
+    resp = gzipIfAsked(req, resp);
+    if (opts.truncateTo != null) opts.truncateTo = opts.sentBytes = Math.min(opts.truncateTo, Math.max(0, resp.body.length - 1));
     entry.status = resp.status;
     entry.bytes = resp.status === 304 ? 0 : (opts.sentBytes != null ? opts.sentBytes : resp.body.length);
     STATS.requests++;
@@ -683,6 +696,7 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
     if (entry.counted) STATS.counted++;
     logRequest(entry);
     if (opts.truncateTo != null) sendTruncated(res, resp, headers, opts.truncateTo);
+    else if (opts.trickleMs != null) sendTrickled(res, resp, headers, opts.trickleMs);
     else send(res, resp, headers);
   };
 
@@ -730,6 +744,11 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
     if (fault.retry_after !== null) h['retry-after'] = String(fault.retry_after != null ? fault.retry_after : 60);
     return finish(jsonResp(fault.status || 403, { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: 'https://docs.github.com/rest/overview/resources-in-the-rest-api#secondary-rate-limits' }), h);
   }
+  if (fault && fault.kind === 'redirect') {
+    const h = rateHeaders(bucket);
+    h.location = String(fault.to || '') + pathWithQuery;
+    return finish(jsonResp(fault.status || 301, { message: 'Moved Permanently', url: h.location }), h);
+  }
   if (fault && fault.kind === 'status') {
     return finish(jsonResp(fault.status, { message: fault.message || `Injected fault ${fault.status}` }), rateHeaders(bucket));
   }
@@ -737,7 +756,7 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
   let resp;
   try {
     resp = apiPath === null ? notFound() : await route(apiPath, query, req, auth);
-    if (resp.kind === 'tree') resp = renderTree(resp, fault && fault.kind === 'hostile_paths');
+    if (resp.kind === 'tree') resp = renderTree(resp, fault && fault.kind === 'hostile_paths', fault && fault.kind === 'tree_page_loop');
     else if (resp.kind === 'dir') resp = renderDir(resp, fault && fault.kind === 'hostile_paths');
   } catch (e) {
     if (e instanceof NotFound) resp = notFound();
@@ -765,11 +784,38 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
   if (resp.status === 304 && auth.valid) refund();
   const headers = rateHeaders(bucket);
 
+  if (fault && fault.kind === 'trickle' && resp.status !== 304) {
+    return finish(resp, headers, { trickleMs: fault.ms != null ? Number(fault.ms) : 500 });
+  }
   if (fault && fault.kind === 'truncate' && resp.status !== 304) {
     const n = Math.max(0, Math.min(Number(fault.bytes) || 0, resp.body.length - 1));
     return finish(resp, headers, { truncateTo: n, sentBytes: n });
   }
   finish(resp, headers);
+}
+
+// GitHub gzips its answers when the client says it can take them: the
+// body on the wire (and its Content-Length) is then the compressed one,
+// larger than the original for data that does not compress.
+function gzipIfAsked(req, resp) {
+  if (resp.status === 304 || resp.body.length === 0) return resp;
+  if (!/\bgzip\b/.test(req.headers['accept-encoding'] || '')) return resp;
+  const headers = Object.assign({}, resp.headers, { 'content-encoding': 'gzip', vary: 'Accept, Authorization, Cookie, X-GitHub-OTP, Accept-Encoding' });
+  return Object.assign({}, resp, { body: zlib.gzipSync(resp.body), headers });
+}
+
+// A slow server: the headers at once, then the body one byte every ms
+// until it is all sent or the client goes away.
+function sendTrickled(res, resp, extraHeaders, ms) {
+  const headers = Object.assign({ 'content-type': resp.type, 'content-length': String(resp.body.length) }, resp.headers, extraHeaders);
+  res.writeHead(resp.status, headers);
+  let i = 0;
+  const timer = setInterval(() => {
+    if (i >= resp.body.length || res.destroyed) { clearInterval(timer); res.end(); return; }
+    res.write(resp.body.subarray(i, i + 1));
+    i++;
+  }, ms);
+  res.on('close', () => clearInterval(timer));
 }
 
 // Announce the full Content-Length, send only the first n bytes, then drop

@@ -52,7 +52,7 @@ b_t=$(git_ rev-parse HEAD:app/main.py)
 fault_add '{"match":"/git/blobs/","kind":"truncate","bytes":3}'
 poll "$tmp/a.conf"
 faults_clear
-check "truncated blob: the fetch fails saying so" grep -q "fetch app error: source 'app': cannot read blob .* cut short" <<<"$out"
+check "truncated blob: the fetch fails saying so" grep -q "fetch app error: source 'app': 1 blob of commit .* not fetched (first: source 'app': cannot read blob .* cut short" <<<"$out"
 check "truncated blob: not in the store" test ! -e "$tmp/s/objects/${b_t:0:2}/${b_t:2}"
 
 # A blob whose bytes do not hash to its SHA is refused by the store.

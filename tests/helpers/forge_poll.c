@@ -122,7 +122,7 @@ main(int argc, char **argv)
 {
 	const char *conf = NULL;
 	bool fetch = true, json = false, saved = false, wait = false;
-	bool timing = false;
+	bool timing = false, config_error = false;
 	int ch, rounds = 1, verbosity = 0, rc = 0, r;
 	const struct forge_stats *st;
 	struct config *cfg;
@@ -171,9 +171,9 @@ main(int argc, char **argv)
 		return rc;
 	}
 	if (store_init(&store, cfg->state_dir) == -1 ||
-	    (f = forge_new(cfg, &store)) == NULL) {
+	    (f = forge_new(cfg, &store, &config_error)) == NULL) {
 		config_free(cfg);
-		return 1;
+		return config_error ? 78 : 1;
 	}
 	for (r = 0; r < rounds; r++) {
 		ra = forge_retry_after(f);

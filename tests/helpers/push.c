@@ -2,7 +2,7 @@
  * helper-push: push a folder to a board with devfs_push(), for the push
  * tests and benchmark.
  *
- *   helper-push [-b BAUD] [-v] [--no-credit] [--skip-same] [--clean]
+ *   helper-push [-b BAUD] [-v] [--no-credit] [--wide-window] [--skip-same] [--clean]
  *               [--baseline] PORT DIR
  *
  * Every file below DIR goes to the same path below the board's "/"
@@ -10,9 +10,10 @@
  * on the board already matches (one devfs_hash run per file); --clean
  * removes temporary files an interrupted push left (devfs_clean_temps)
  * before pushing; --no-credit is the test hook that streams without the
- * board's credits; --baseline copies the way mpremote does instead (one
- * run per 256 bytes of w(b'...'), final name written directly), for
- * comparison.
+ * board's credits, --wide-window the one with a window of 4 times the
+ * stdin ring (both must lose bytes on an honest board); --baseline copies
+ * the way mpremote does instead (one run per 256 bytes of w(b'...'),
+ * final name written directly), for comparison.
  *
  * Prints "done PATH" per file as the board confirms it, then
  * "pushed N failed N skipped N".  Exit 0 all pushed, 1 some failed,
@@ -172,7 +173,7 @@ out:
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: helper-push [-b BAUD] [-v] [--no-credit] "
+	fprintf(stderr, "usage: helper-push [-b BAUD] [-v] [--no-credit] [--wide-window] "
 	    "[--skip-same] [--clean] [--baseline] PORT DIR\n");
 	exit(2);
 }
@@ -197,6 +198,8 @@ main(int argc, char **argv)
 			verbose = 1;
 		else if (strcmp(argv[i], "--no-credit") == 0)
 			devfs_push_set_test_flags(DEVFS_PUSH_TEST_NO_CREDIT);
+		else if (strcmp(argv[i], "--wide-window") == 0)
+			devfs_push_set_test_flags(DEVFS_PUSH_TEST_WIDE_WINDOW);
 		else if (strcmp(argv[i], "--skip-same") == 0)
 			skip_same = 1;
 		else if (strcmp(argv[i], "--clean") == 0)

@@ -65,7 +65,7 @@ timeout_from_environment(void **state)
 static void
 transport_error_is_reported(void **state)
 {
-	struct http *h = http_new("tok", NULL);
+	struct http *h = http_new("tok", NULL, false);
 	struct buf body = BUF_INIT;
 	struct http_request rq = { .fd = -1, .body = &body, .max = 1024 };
 	struct http_response rs;

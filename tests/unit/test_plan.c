@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "log.h"
 #include "manifest.h"
 #include "plan.h"
@@ -110,6 +111,7 @@ test_prune_semantics(void **state)
 	add(&mir, "main.py", SHA_A, 1);
 	add(&mir, "old.py", SHA_B, 1);
 	add(&mir, "lib/gone.py", SHA_B, 1);
+	up.complete = true;
 
 	plan_build(&p, &up, &mir, false);
 	assert_int_equal(p.ndeletes, 0);
@@ -126,6 +128,62 @@ test_prune_semantics(void **state)
 	plan_release(&p);
 	manifest_release(&up);
 	manifest_release(&mir);
+}
+
+/*
+ * An upstream manifest not known complete (a listing may have been cut)
+ * never lets prune delete: a path missing from it may still be upstream.
+ * What blocks upstream's layout still goes.
+ */
+static void
+test_prune_needs_a_complete_manifest(void **state)
+{
+	struct manifest up = MANIFEST_INIT, mir = MANIFEST_INIT;
+	struct plan p;
+
+	(void)state;
+	add(&up, "main.py", SHA_A, 1);
+	add(&up, "lib/x.py", SHA_A, 1);
+	add(&mir, "main.py", SHA_A, 1);
+	add(&mir, "many/f1099.py", SHA_B, 1);
+	add(&mir, "lib", SHA_B, 1);
+	assert_false(up.complete);
+	plan_build(&p, &up, &mir, true);
+	assert_int_equal(p.ndeletes, 1);
+	assert_string_equal(p.deletes[0], "lib");
+	plan_release(&p);
+	up.complete = true;
+	plan_build(&p, &up, &mir, true);
+	assert_int_equal(p.ndeletes, 2);
+	assert_true(has(p.deletes, p.ndeletes, "many/f1099.py"));
+	plan_release(&p);
+	manifest_release(&up);
+	manifest_release(&mir);
+}
+
+/* The complete mark survives the manifest's JSON form, and only a mark
+ * written as true counts. */
+static void
+test_manifest_json_keeps_complete(void **state)
+{
+	struct manifest m = MANIFEST_INIT, back = MANIFEST_INIT;
+	struct buf b = BUF_INIT;
+	static const char old[] = "{\"commit\": \"\", \"files\": {}}";
+
+	(void)state;
+	add(&m, "main.py", SHA_A, 1);
+	m.complete = true;
+	assert_int_equal(manifest_to_json(&m, &b), 0);
+	assert_int_equal(manifest_from_json(&back, b.data, b.len, "t"), 0);
+	assert_true(back.complete);
+	assert_int_equal(back.n, 1);
+	manifest_release(&back);
+	assert_false(back.complete);
+	assert_int_equal(manifest_from_json(&back, old, strlen(old), "t"), 0);
+	assert_false(back.complete);
+	manifest_release(&back);
+	manifest_release(&m);
+	buf_release(&b);
 }
 
 static void
@@ -222,6 +280,8 @@ main(void)
 		cmocka_unit_test(test_writes_new_and_changed_only),
 		cmocka_unit_test(test_in_sync_is_empty),
 		cmocka_unit_test(test_prune_semantics),
+		cmocka_unit_test(test_prune_needs_a_complete_manifest),
+		cmocka_unit_test(test_manifest_json_keeps_complete),
 		cmocka_unit_test(test_mkdirs_parents_first),
 		cmocka_unit_test(test_layout_conflicts_deleted_without_prune),
 		cmocka_unit_test(test_board_path),

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "fsutil.h"
 #include "log.h"
 #include "path.h"
@@ -210,6 +211,146 @@ test_long_text_cut_on_character(void **state)
 	free(text);
 }
 
+#define SHA_B "2222222222222222222222222222222222222222"
+
+/* Record one poll at time t; ok with commit, or failed with error. */
+static void
+poll_at(struct fixture *f, time_t t, const char *commit, const char *error,
+    time_t retry_after)
+{
+	struct sync_source_result res;
+
+	memset(&res, 0, sizeof(res));
+	res.ok = error ? -1 : 0;
+	snprintf(res.commit, sizeof(res.commit), "%s", commit);
+	snprintf(res.error, sizeof(res.error), "%s", error ? error : "");
+	assert_int_equal(source_status_update(f->dir, "app", &res,
+	    retry_after, t), 0);
+}
+
+static char *
+source_file_text(struct fixture *f)
+{
+	struct buf text = BUF_INIT;
+	char *path;
+
+	assert_true(asprintf(&path, "%s/sources/app/status.json", f->dir) > 0);
+	assert_int_equal(fs_read_file(path, &text), 0);
+	free(path);
+	return buf_detach(&text, NULL);
+}
+
+/* A source's history through polls that work, fail and are limited. */
+static void
+test_source_polls(void **state)
+{
+	struct fixture *f = *state;
+	struct source_status st;
+	char *before, *after;
+
+	assert_int_equal(source_status_load(f->dir, "app", &st), 0);
+	assert_int_equal(st.state, SOURCE_UNKNOWN);
+
+	poll_at(f, 1000, SHA_A, NULL, 0);
+	assert_int_equal(source_status_load(f->dir, "app", &st), 0);
+	assert_int_equal(st.state, SOURCE_OK);
+	assert_string_equal(st.commit, SHA_A);
+	assert_int_equal(st.last_poll, 1000);
+	assert_int_equal(st.last_success, 1000);
+	assert_int_equal(st.failing_since, 0);
+
+	/* Nothing changed: the file's bytes stay, the poll time moves. */
+	before = source_file_text(f);
+	poll_at(f, 1300, SHA_A, NULL, 0);
+	after = source_file_text(f);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	assert_int_equal(source_status_load(f->dir, "app", &st), 0);
+	assert_int_equal(st.last_poll, 1300);
+	assert_int_equal(st.last_success, 1300);
+
+	/* Failing: the last commit seen and the last success are kept. */
+	poll_at(f, 1600, "", "source 'app': cannot reach api", 0);
+	assert_int_equal(source_status_load(f->dir, "app", &st), 0);
+	assert_int_equal(st.state, SOURCE_FAILED);
+	assert_string_equal(st.commit, SHA_A);
+	assert_string_equal(st.last_error, "source 'app': cannot reach api");
+	assert_int_equal(st.failing_since, 1600);
+	assert_int_equal(st.last_success, 1300);
+
+	/* Failing again the same way: not rewritten, still failing since
+	 * the first failure, and the file's time is no success. */
+	before = source_file_text(f);
+	poll_at(f, 1900, "", "source 'app': cannot reach api", 0);
+	after = source_file_text(f);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	assert_int_equal(source_status_load(f->dir, "app", &st), 0);
+	assert_int_equal(st.last_poll, 1900);
+	assert_int_equal(st.last_success, 1300);
+	assert_int_equal(st.failing_since, 1600);
+
+	poll_at(f, 2200, "", "source 'app': rate limit", 3000);
+	assert_int_equal(source_status_load(f->dir, "app", &st), 0);
+	assert_int_equal(st.state, SOURCE_RATE_LIMITED);
+	assert_int_equal(st.retry_after, 3000);
+	assert_int_equal(st.failing_since, 1600);
+
+	poll_at(f, 3100, SHA_B, NULL, 0);
+	assert_int_equal(source_status_load(f->dir, "app", &st), 0);
+	assert_int_equal(st.state, SOURCE_OK);
+	assert_string_equal(st.commit, SHA_B);
+	assert_int_equal(st.failing_since, 0);
+	assert_int_equal(st.retry_after, 0);
+	assert_string_equal(st.last_error, "");
+	assert_int_equal(st.last_success, 3100);
+}
+
+/* "Unknown" is null in the file, never "". */
+static void
+test_source_file_spells_unknown_null(void **state)
+{
+	struct fixture *f = *state;
+	char *text;
+
+	poll_at(f, 1000, "", "source 'app': refused the token", 0);
+	text = source_file_text(f);
+	assert_non_null(strstr(text, "\"commit\": null"));
+	assert_non_null(strstr(text, "\"last_success\": null"));
+	assert_non_null(strstr(text, "\"retry_after\": null"));
+	assert_non_null(strstr(text, "\"schema\": 1"));
+	assert_null(strstr(text, "\"\""));
+	free(text);
+}
+
+static void
+test_source_corrupt_and_hostile(void **state)
+{
+	struct fixture *f = *state;
+	struct source_status st;
+	struct sync_source_result res;
+	char *dir, *path;
+
+	assert_true(asprintf(&dir, "%s/sources/app", f->dir) > 0);
+	assert_true(asprintf(&path, "%s/status.json", dir) > 0);
+	assert_int_equal(fs_mkdir_p(dir, 0755), 0);
+	assert_int_equal(fs_write_atomic(path, "{\"state\":\"on fire\"}", 20,
+	    0644), 0);
+	assert_int_equal(source_status_load(f->dir, "app", &st), -1);
+	assert_int_equal(st.state, SOURCE_UNKNOWN);
+	/* The next poll replaces it. */
+	poll_at(f, 1000, SHA_A, NULL, 0);
+	assert_int_equal(source_status_load(f->dir, "app", &st), 0);
+	assert_int_equal(st.state, SOURCE_OK);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(source_status_update(f->dir, "../x", &res, 0, 1), -1);
+	assert_int_equal(source_status_load(f->dir, "a/b", &st), -1);
+	free(dir);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -222,6 +363,9 @@ main(void)
 		T(test_hostile_device_names),
 		T(test_text_not_utf8_is_saved),
 		T(test_long_text_cut_on_character),
+		T(test_source_polls),
+		T(test_source_file_spells_unknown_null),
+		T(test_source_corrupt_and_hostile),
 	};
 #undef T
 

@@ -1,0 +1,155 @@
+/*
+ * Unit tests for forge/walk.c: tree and listing JSON to manifest entries
+ * without the network.  The contents API's silent cut at 1,000 entries is
+ * reported; working_dir and files select; senko's own names and unsafe
+ * paths never get in; a tree's "truncated" is reported.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "manifest.h"
+#include "../../src/forge/walk.h"
+
+#define SHA "ce013625030ba8dba906f756967f9e9ca394464a"
+
+static struct config_source
+source(const char *wd, char **files, size_t nfiles)
+{
+	struct config_source src;
+
+	memset(&src, 0, sizeof(src));
+	src.name = (char *)"app";
+	src.user = (char *)"acme";
+	src.repo = (char *)"fw";
+	src.branch = (char *)"main";
+	src.working_dir = (char *)wd;
+	src.files = files;
+	src.nfiles = nfiles;
+	return src;
+}
+
+/* A listing of folder dir with n files named fNNNN.py. */
+static char *
+listing(const char *dir, size_t n)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	buf_addch(&b, '[');
+	for (i = 0; i < n; i++)
+		buf_addf(&b, "%s{\"name\":\"f%04zu.py\",\"path\":\"%s%sf%04zu.py\","
+		    "\"type\":\"file\",\"sha\":\"" SHA "\",\"size\":6,"
+		    "\"download_url\":\"x\"}", i ? "," : "", i, dir,
+		    *dir ? "/" : "", i);
+	buf_addch(&b, ']');
+	return buf_detach(&b, NULL);
+}
+
+static void
+test_listing_at_the_api_limit_is_incomplete(void **state)
+{
+	struct config_source src = source("app", NULL, 0);
+	struct manifest m = MANIFEST_INIT;
+	bool incomplete = true;
+	char *json;
+
+	(void)state;
+	json = listing("app", WALK_CONTENTS_LIST_MAX - 1);
+	assert_int_equal(walk_listing_json(&src, "app", json, strlen(json), &m,
+	    &incomplete), 0);
+	assert_false(incomplete);
+	assert_int_equal(m.n, WALK_CONTENTS_LIST_MAX - 1);
+	free(json);
+	manifest_release(&m);
+	json = listing("app", WALK_CONTENTS_LIST_MAX);
+	assert_int_equal(walk_listing_json(&src, "app", json, strlen(json), &m,
+	    &incomplete), 0);
+	assert_true(incomplete);
+	free(json);
+	manifest_release(&m);
+}
+
+static void
+test_tree_selection_and_own_names(void **state)
+{
+	char *files[] = { (char *)"main.py", (char *)"lib" };
+	struct config_source src = source("app", files, 2);
+	struct manifest m = MANIFEST_INIT;
+	bool incomplete = true;
+	static const char tree[] = "{\"truncated\":false,\"tree\":["
+	    "{\"path\":\"app\",\"mode\":\"040000\",\"type\":\"tree\",\"sha\":\"" SHA "\"},"
+	    "{\"path\":\"app/main.py\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6},"
+	    "{\"path\":\"app/lib/u.py\",\"mode\":\"100755\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6},"
+	    "{\"path\":\"app/library.py\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6},"
+	    "{\"path\":\"app/lib/.u.py.senko-tmp\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6},"
+	    "{\"path\":\"app/../x.py\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6},"
+	    "{\"path\":\"docs/main.py\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6}]}";
+	static const char root[] = "{\"truncated\":true,\"tree\":["
+	    "{\"path\":\".senko.json\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6},"
+	    "{\"path\":\"a/.senko.json\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6}]}";
+	char *copy = strdup(tree);
+
+	(void)state;
+	assert_int_equal(walk_tree_json(&src, "", copy, strlen(copy), &m,
+	    &incomplete), 0);
+	free(copy);
+	assert_false(incomplete);
+	manifest_sort(&m);
+	assert_int_equal(m.n, 2);
+	assert_string_equal(m.entries[0].path, "lib/u.py");
+	assert_int_equal(m.entries[0].mode, 0100755);
+	assert_string_equal(m.entries[1].path, "main.py");
+	manifest_release(&m);
+
+	src = source("", NULL, 0);
+	copy = strdup(root);
+	assert_int_equal(walk_tree_json(&src, "", copy, strlen(copy), &m,
+	    &incomplete), 0);
+	free(copy);
+	assert_true(incomplete);
+	assert_int_equal(m.n, 1);
+	assert_string_equal(m.entries[0].path, "a/.senko.json");
+	manifest_release(&m);
+}
+
+static void
+test_not_a_tree_or_listing(void **state)
+{
+	struct config_source src = source("", NULL, 0);
+	struct manifest m = MANIFEST_INIT;
+	bool incomplete;
+	char obj[] = "{\"message\":\"Not Found\"}";
+	char broken[] = "{\"tree\": [{\"path\": \"x";
+
+	(void)state;
+	assert_int_equal(walk_tree_json(&src, "", obj, strlen(obj), &m,
+	    &incomplete), -1);
+	assert_int_equal(walk_listing_json(&src, "", obj, strlen(obj), &m,
+	    &incomplete), -1);
+	assert_int_equal(walk_tree_json(&src, "", broken, strlen(broken), &m,
+	    &incomplete), -1);
+	assert_int_equal(m.n, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_listing_at_the_api_limit_is_incomplete),
+		cmocka_unit_test(test_tree_selection_and_own_names),
+		cmocka_unit_test(test_not_a_tree_or_listing),
+	};
+
+	log_init("test_forge_walk", -1, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
