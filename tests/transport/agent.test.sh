@@ -134,6 +134,42 @@ check "halt: the next visit gets in (no filler, no reset)" test "$rc" = 0
 check "halt: at once" test $((SECONDS - start)) -lt 5
 [ "$rc" = 0 ] || diag "$out"
 
+# ------------------------------------------------ pacing and deadlines
+# At 115200 baud the board's stdin ring (259 bytes on an ESP32) is all
+# that holds what arrives while it writes flash.  The credit window fits
+# it; a window four times the ring overruns it, and the checksums stop
+# the run instead of writing damage.
+mkdir -p "$tmp/slow/flash"
+board_start slow --baud 115200 || not_ok "slow board starts"
+slow=$tmp/slow/port
+head -c 20000 /dev/urandom >"$tmp/r20k.bin"
+out=$("$agent_bin" -b 115200 "$slow" put /r.bin "$tmp/r20k.bin" 2>&1); rc=$?
+check "window: the ring's window moves 20 KB at 115200 baud" test "$rc" = 0
+check "window: the file is intact" cmp -s "$tmp/r20k.bin" "$tmp/slow/flash/r.bin"
+out=$(SENKO_AGENT_WINDOW=16 "$agent_bin" -b 115200 "$slow" put /s.bin "$tmp/r20k.bin" 2>&1); rc=$?
+check "window: four times the ring fails" test "$rc" != 0
+check "window: says the agent gave up" expect_in "$out" "the agent gave up"
+check "window: no damaged file under its name" test ! -e "$tmp/slow/flash/s.bin"
+out=$("$agent_bin" -b 115200 "$slow" inv / 2>&1); rc=$?
+check "window: the next visit works" test "$rc" = 0
+
+# A board that goes silent in the middle of a file (stopped, as a
+# crashed board would be): a clear error within the deadline.
+"$agent_bin" -b 115200 "$slow" put /big.bin "$tmp/r20k.bin" >"$tmp/silent.out" 2>&1 &
+apid=$!
+sleep 1
+kill -STOP "$(cat "$tmp/slow/pid")"
+start=$SECONDS
+wait "$apid"; rc=$?
+kill -CONT "$(cat "$tmp/slow/pid")"
+out=$(cat "$tmp/silent.out")
+check "silent: the host gives up" test "$rc" != 0
+check "silent: says the board stopped answering" expect_in "$out" "stopped answering"
+check "silent: within the deadline" test $((SECONDS - start)) -le 20
+out=$("$agent_bin" -b 115200 "$slow" inv / 2>&1); rc=$?
+check "silent: the board is usable by the next visit" test "$rc" = 0
+[ "$rc" = 0 ] || diag "$out"
+
 # -------------------------------------- a folder that became a file
 # Upstream turned /e/ into a file: prune's delete empties the folder, the
 # folder goes, the file takes its place.  Looked at inside the same run
