@@ -965,9 +965,12 @@ session_sync(const struct session_job *job, struct session_result *res)
 		res->outcome = SESSION_FAILED;
 leave:
 	/* Whatever happened, the application runs again. */
-	if (session_leave(v.repl, job->dev, &res->boot) == -1 &&
-	    res->outcome != SESSION_FAILED)
-		res->outcome = SESSION_FAILED;
+	if (session_leave(v.repl, job->dev, &res->boot) == -1) {
+		if (res->outcome != SESSION_FAILED)
+			res->outcome = SESSION_FAILED;
+	} else if (job->dev->reset != RESET_NONE)
+		log_info("%s: %s reset; the application runs again",
+		    job->dev->name, reset_mode_name(job->dev->reset));
 	repl_close(v.repl);
 	plan_release(&p);
 	manifest_release(&mm);
