@@ -5,7 +5,13 @@
 #   make check      build and run every test; ends with "N passed, M failed"
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make bench      run the benchmarks (real-speed serial; slow)
+#   make demo       senko end to end on a fake GitHub and two emulated boards
+#   make deb        a Debian package in build/deb/ (dpkg-buildpackage)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make uninstall  the same variables; /etc/senko and state_dir stay
+#
+# CFLAGS, CPPFLAGS and LDFLAGS are honoured (dpkg-buildflags); WERROR=1
+# turns warnings into errors (CI does).
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -14,11 +20,17 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/senko
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
+# `git describe` in a tagged checkout, else the VERSION file; baked into
+# the programs through $(BUILD)/version.h (senko --version).
+VERSION := $(shell git describe --tags --dirty 2>/dev/null || cat VERSION)
 
 # Debian package names; keep in sync with the README.
 DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
 	libssl-dev libjansson-dev libinih-dev libcmocka-dev zlib1g-dev git \
-	openssl groff-base man-db
+	openssl groff-base man-db dpkg-dev debhelper lintian
 # The tests' board emulator and fake GitHub run on Node.js.  A machine that
 # already has node and npm (NodeSource ships npm inside its nodejs package,
 # which conflicts with Debian's npm) keeps them.
@@ -27,10 +39,11 @@ NODE_PACKAGES = nodejs npm
 PKGS = libcurl openssl jansson inih zlib
 CC ?= cc
 CFLAGS ?= -O2 -g
-WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(WARN) $(CFLAGS) \
-	$(shell pkg-config --cflags $(PKGS))
+WERROR_FLAG = $(if $(filter 1,$(WERROR)),-Werror)
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -Iinclude -I$(BUILD) -I$(BUILD)/gen $(CPPFLAGS) \
+	$(WARN) $(WERROR_FLAG) $(CFLAGS) $(shell pkg-config --cflags $(PKGS))
 LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread
 TEST_LIBS = $(shell pkg-config --libs cmocka)
 
@@ -70,7 +83,7 @@ $(BUILD)/obj/%.o: src/%.c
 # at build time (agent2c.c says how).
 $(BUILD)/agent2c: src/board/agent2c.c
 	@mkdir -p $(@D)
-	$(CC) -std=c17 -O2 $(WARN) -o $@ $<
+	$(CC) -std=c17 -O2 $(WARN) $(WERROR_FLAG) -o $@ $<
 
 $(BUILD)/gen/agent_code.h: src/board/agent.py $(BUILD)/agent2c
 	@mkdir -p $(@D)
@@ -81,6 +94,13 @@ $(BUILD)/obj/board/agent.o: $(BUILD)/gen/agent_code.h
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
+
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define SENKO_VERSION "$(VERSION)"' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/obj/senko.o $(BUILD)/obj/senkod.o: $(BUILD)/version.h
 
 $(BUILD)/senko: $(BUILD)/obj/senko.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -100,7 +120,7 @@ $(BUILD)/tests/helper-%: tests/helpers/%.c $(LIB)
 		-o $@ $< $(LIB) $(LIBS)
 
 tests/board/ptybridge: tests/board/ptybridge.c
-	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+	$(CC) $(CPPFLAGS) -O2 -Wall -Wextra $(WERROR_FLAG) $(LDFLAGS) -o $@ $<
 
 # The emulator's interpreter comes from npm, pinned by the lock file.
 tests/node_modules/.installed: tests/package.json tests/package-lock.json
@@ -116,6 +136,20 @@ check: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
 bench: $(PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
 	@SENKO_BUILD=$(BUILD) tests/bench/run.sh
 
+# DEMO_FLAGS=--batch: do not wait for Enter before cleaning up.
+demo: $(PROGS) $(TOOLS:.c=) $(NODE_DEPS)
+	@SENKO_BUILD=$(BUILD) tests/demo/demo.sh $(DEMO_FLAGS)
+
+# The package is built from a copy of the tree in build/deb/, where
+# dpkg-buildpackage also leaves the .deb (it writes to the parent folder).
+DEB_DIR = build/deb/senko-$(VERSION)
+deb:
+	rm -rf build/deb && mkdir -p $(DEB_DIR)
+	tar -cf - --exclude=./build --exclude=./.git \
+		--exclude=./tests/node_modules --exclude=./tests/board/ptybridge . | \
+		tar -xf - -C $(DEB_DIR)
+	cd $(DEB_DIR) && dpkg-buildpackage -us -uc -b
+
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -q && \
@@ -125,6 +159,8 @@ deps:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends $(NODE_PACKAGES); \
 	fi
+	@# The emulator's interpreter too, so that make demo needs no network.
+	$(MAKE) --no-print-directory tests/node_modules/.installed
 
 # The unit names /usr/local/sbin/senkod; its copy names $(SBINDIR)/senkod.
 install: $(PROGS)
@@ -138,18 +174,38 @@ install: $(PROGS)
 		install -m 644 $$page \
 			$(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}; \
 	done
-	install -m 644 senko.conf.example README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 senko.conf.example README.md LICENSE $(DESTDIR)$(DOCDIR)/
 	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSUSERSDIR)
 	sed 's|^ExecStart=/usr/local/sbin/|ExecStart=$(SBINDIR)/|' \
 		systemd/senkod.service >$(DESTDIR)$(SYSTEMDDIR)/senkod.service
 	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/senkod.service
 	install -m 644 systemd/senko.sysusers.conf \
 		$(DESTDIR)$(SYSUSERSDIR)/senko.conf
+	install -d $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 systemd/senko.tmpfiles.conf \
+		$(DESTDIR)$(TMPFILESDIR)/senko.conf
+	install -m 644 contrib/completion/senko.bash $(DESTDIR)$(BASHCOMPDIR)/senko
+	install -m 644 contrib/completion/senko.bash $(DESTDIR)$(BASHCOMPDIR)/senkod
+
+# Removes what install wrote; the configuration in /etc/senko and the
+# state folder are the administrator's and stay.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/senko $(DESTDIR)$(SBINDIR)/senkod \
+		$(DESTDIR)$(SYSTEMDDIR)/senkod.service \
+		$(DESTDIR)$(SYSUSERSDIR)/senko.conf \
+		$(DESTDIR)$(TMPFILESDIR)/senko.conf \
+		$(DESTDIR)$(BASHCOMPDIR)/senko $(DESTDIR)$(BASHCOMPDIR)/senkod \
+		$(DESTDIR)$(DOCDIR)/senko.conf.example \
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/LICENSE
+	for page in man/*.[158]; do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}; \
+	done
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build tests/board/ptybridge
 
-.PHONY: all check bench deps install clean
+.PHONY: all check bench demo deb deps install uninstall clean FORCE
 .SECONDARY:
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)

@@ -9,6 +9,8 @@
 #ifndef SENKO_CLI_H
 #define SENKO_CLI_H
 
+#include <stdbool.h>
+
 #include "config.h"
 
 #define CLI_EXIT_OK 0
@@ -38,6 +40,13 @@ extern const struct cli_command cli_commands[];
 /* Look a command up by name; NULL if there is none. */
 const struct cli_command *cli_find_command(const char *name);
 void cli_usage(FILE *out);
+/* Print what cmd does, its arguments and options (senko CMD --help). */
+void cli_command_help(const struct cli_command *cmd, FILE *out);
+/* `senko help [COMMAND]`: argv[0] is "help".  Needs no configuration. */
+int cli_help(int argc, char **argv);
+/* Does a command's argv (argv[0] its name) ask for its help: "--help"
+ * before any "--", or "-h" alone? */
+bool cli_wants_help(int argc, char **argv);
 /* The device called name, or NULL after saying there is none. */
 const struct config_device *cli_find_device(struct cli *cli,
     const char *name);

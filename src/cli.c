@@ -30,6 +30,27 @@ const struct cli_command cli_commands[] = {
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
+/*
+ * What each command's options mean, for `senko help COMMAND` and
+ * `senko COMMAND --help`; a command without options has no entry.  Kept
+ * apart from the table above so that a new command is still one line.
+ */
+static const struct {
+	const char *command;
+	const char *options;
+} command_options[] = {
+	{ "status", "  --json   one JSON object with every device, for scripts "
+	    "and monitoring\n" },
+	{ "sync", "  -w, --wait   wait for a port another program holds "
+	    "instead of failing\n"
+	    "  -f, --force  open every board and check its own record of "
+	    "what it holds\n" },
+	{ "reset", "  soft   MicroPython's soft reboot (Ctrl-D)\n"
+	    "  hard   pulse DTR and RTS like the ESP auto-reset circuit\n" },
+	{ "config", "  check  read and check the configuration, print it "
+	    "with defaults filled in\n" },
+};
+
 const struct cli_command *
 cli_find_command(const char *name)
 {
@@ -46,17 +67,76 @@ cli_usage(FILE *out)
 {
 	const struct cli_command *cmd;
 
-	fprintf(out, "usage: senko [-c FILE] [-v|-q] COMMAND [ARGS]\n\n"
+	fprintf(out, "usage: senko [-c FILE] [-v|-q] COMMAND [ARGS]\n"
+	    "       senko help [COMMAND] | COMMAND --help | --version\n\n"
 	    "Keeps MicroPython boards running the files of a GitHub "
-	    "repository.\n\n  -c FILE  configuration (default %s)\n"
-	    "  -v       verbose (debug messages)\n  -q       quiet (warnings "
-	    "and errors only)\n\ncommands:\n", CONFIG_DEFAULT_PATH);
+	    "repository.\n\n"
+	    "  -c, --config FILE  configuration (default %s)\n"
+	    "  -v, --verbose      debug messages\n"
+	    "  -q, --quiet        warnings and errors only\n"
+	    "  -h, --help         this text\n"
+	    "  -V, --version      the version of senko\n\ncommands:\n",
+	    CONFIG_DEFAULT_PATH);
 	for (cmd = cli_commands; cmd->name; cmd++)
 		fprintf(out, "  %-8s %-20s %s\n", cmd->name, cmd->usage,
 		    cmd->summary);
+	fprintf(out, "  %-8s %-20s %s\n", "help", "[COMMAND]",
+	    "what a command does and its options");
 	fprintf(out, "\nexit status: 0 all in sync, 1 some device or source "
 	    "failed, 2 usage error,\n100 updates pending (check), 78 "
 	    "configuration error.  See senko(1).\n");
+}
+
+void
+cli_command_help(const struct cli_command *cmd, FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: senko [-c FILE] %s %s\n\nsenko %s: %s\n",
+	    cmd->name, cmd->usage, cmd->name, cmd->summary);
+	for (i = 0; i < sizeof(command_options) / sizeof(*command_options);
+	    i++)
+		if (strcmp(command_options[i].command, cmd->name) == 0)
+			fprintf(out, "\n%s", command_options[i].options);
+	fprintf(out, "\n%s.  See senko(1).\n", cmd->flags &
+	    CLI_NEEDS_CONFIG ? "Reads the configuration (-c FILE)" :
+	    "Needs no configuration");
+}
+
+int
+cli_help(int argc, char **argv)
+{
+	const struct cli_command *cmd;
+
+	if (argc == 1) {
+		cli_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (argc > 2) {
+		fprintf(stderr, "usage: senko help [COMMAND]\n");
+		return CLI_EXIT_USAGE;
+	}
+	cmd = cli_find_command(argv[1]);
+	if (cmd == NULL) {
+		fprintf(stderr, "senko: no command '%s'; the commands are in "
+		    "senko help\n", argv[1]);
+		return CLI_EXIT_USAGE;
+	}
+	cli_command_help(cmd, stdout);
+	return CLI_EXIT_OK;
+}
+
+bool
+cli_wants_help(int argc, char **argv)
+{
+	int i;
+
+	if (argc == 2 && strcmp(argv[1], "-h") == 0)
+		return true;
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			return true;
+	return false;
 }
 
 int

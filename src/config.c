@@ -934,8 +934,8 @@ config_parse_url(const char *url, struct config_source *src,
 	const char *p;
 	bool is_raw;
 
-	*why = "expected https://github.com/USER/REPO/tree/BRANCH/DIR or "
-	    "https://raw.githubusercontent.com/USER/REPO/BRANCH/DIR";
+	*why = "expected https://github.com/USER/REPO/tree/BRANCH/DIR (or "
+	    "/blob/) or https://raw.githubusercontent.com/USER/REPO/BRANCH/DIR";
 	if (strncmp(url, github, sizeof(github) - 1) == 0)
 		is_raw = false, p = url + sizeof(github) - 1;
 	else if (strncmp(url, raw, sizeof(raw) - 1) == 0)
@@ -947,8 +947,10 @@ config_parse_url(const char *url, struct config_source *src,
 	if (user == NULL || repo == NULL)
 		goto fail;
 	if (!is_raw && *p) {
+		/* Senko's own README names folders with /blob/ URLs. */
 		char *tree = next_component(&p);
-		bool ok = tree && strcmp(tree, "tree") == 0;
+		bool ok = tree && (strcmp(tree, "tree") == 0 ||
+		    strcmp(tree, "blob") == 0);
 
 		free(tree);
 		if (!ok)

@@ -11,6 +11,8 @@
 
 #include "cli.h"
 #include "log.h"
+#include "statedir.h"
+#include "version.h"
 #include "banned.h"
 
 int
@@ -21,6 +23,7 @@ main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = { CONFIG_DEFAULT_PATH, NULL, 0 };
@@ -28,7 +31,8 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	/* '+': stop at the command name; its options are its own. */
-	while ((ch = getopt_long(argc, argv, "+c:vqh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:vqhV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cli.config_path = optarg;
@@ -42,6 +46,9 @@ main(int argc, char **argv)
 		case 'h':
 			cli_usage(stdout);
 			return CLI_EXIT_OK;
+		case 'V':
+			printf("senko %s\n", SENKO_VERSION);
+			return CLI_EXIT_OK;
 		default:
 			cli_usage(stderr);
 			return CLI_EXIT_USAGE;
@@ -52,16 +59,28 @@ main(int argc, char **argv)
 		cli_usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
+	/* Help needs no configuration: it must work before there is one. */
+	if (strcmp(argv[optind], "help") == 0)
+		return cli_help(argc - optind, argv + optind);
 	cmd = cli_find_command(argv[optind]);
 	if (cmd == NULL) {
 		fprintf(stderr, "senko: unknown command '%s'; see senko "
 		    "--help\n", argv[optind]);
 		return CLI_EXIT_USAGE;
 	}
+	if (cli_wants_help(argc - optind, argv + optind)) {
+		cli_command_help(cmd, stdout);
+		return CLI_EXIT_OK;
+	}
 	if (cmd->flags & CLI_NEEDS_CONFIG) {
+		char what[64];
+
 		cli.cfg = config_load(cli.config_path);
 		if (cli.cfg == NULL)
 			return CLI_EXIT_CONFIG;
+		snprintf(what, sizeof(what), "senko %s", cmd->name);
+		statedir_check(cli.cfg->state_dir, strcmp(cmd->name,
+		    "status") != 0, what);
 	}
 	optind++;
 	rc = cmd->run(&cli, argc - optind + 1, argv + optind - 1);

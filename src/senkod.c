@@ -14,20 +14,24 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "statedir.h"
+#include "version.h"
 #include "banned.h"
 
 static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: senkod [-c FILE] [--once] [--foreground] "
-	    "[-v|-q]\n\n"
+	    "[-v|-q]\n       senkod --help | --version\n\n"
 	    "Keeps MicroPython boards running the files of a GitHub "
 	    "repository.\n\n"
 	    "  -c, --config FILE  configuration (default %s)\n"
 	    "  -1, --once         one poll-and-sync cycle, then exit\n"
 	    "  -f, --foreground   do not detach (systemd, terminals)\n"
 	    "  -v, --verbose      debug messages\n"
-	    "  -q, --quiet        warnings and errors only\n\n"
+	    "  -q, --quiet        warnings and errors only\n"
+	    "  -h, --help         this text\n"
+	    "  -V, --version      the version of senkod\n\n"
 	    "exit status: 0 all in sync, 1 some device or source failed, "
 	    "2 usage error,\n78 configuration error.  Signals: HUP reloads, "
 	    "USR1 polls now, TERM stops.\nSee senkod(8).\n",
@@ -44,13 +48,15 @@ main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = CONFIG_DEFAULT_PATH;
-	int ch, once = 0, foreground = 0, verbosity = 0, status;
+	int ch, once = 0, foreground = 0, verbosity = 0, status, rc;
 	struct daemon d;
 
-	while ((ch = getopt_long(argc, argv, "c:1fvqh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:1fvqhV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config_path = optarg;
@@ -70,6 +76,9 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("senkod %s\n", SENKO_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -80,7 +89,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("senkod", verbosity, LOG_TIME);
-	if (daemon_init(&d, config_path, &status) == -1) {
+	rc = daemon_init(&d, config_path, &status);
+	/* After a failure too: the fix for a state folder it cannot use. */
+	if (d.cfg != NULL)
+		statedir_check(d.cfg->state_dir, true,
+		    once ? "senkod --once" : "senkod");
+	if (rc == -1) {
 		daemon_release(&d);
 		return status;
 	}

@@ -32,6 +32,10 @@ expected() {
 	echo "644 $p/share/doc/senko/senko.conf.example"
 	echo "644 $p/lib/systemd/system/senkod.service"
 	echo "644 $p/lib/sysusers.d/senko.conf"
+	echo "644 $p/lib/tmpfiles.d/senko.conf"
+	echo "644 $p/share/doc/senko/LICENSE"
+	echo "644 $p/share/bash-completion/completions/senko"
+	echo "644 $p/share/bash-completion/completions/senkod"
 }
 
 for prefix in /usr/local /usr; do
