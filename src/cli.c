@@ -44,7 +44,9 @@ static const struct {
 	{ "sync", "  -w, --wait   wait for a port another program holds "
 	    "instead of failing\n"
 	    "  -f, --force  open every board and check its own record of "
-	    "what it holds\n" },
+	    "what it holds\n"
+	    "  --verify     hash every managed file on the board and "
+	    "rewrite what differs\n" },
 	{ "reset", "  soft   MicroPython's soft reboot (Ctrl-D)\n"
 	    "  hard   pulse DTR and RTS like the ESP auto-reset circuit\n" },
 	{ "config", "  check  read and check the configuration, print it "

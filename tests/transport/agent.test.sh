@@ -140,7 +140,7 @@ check "halt: at once" test $((SECONDS - start)) -lt 5
 # it; a window four times the ring overruns it, and the checksums stop
 # the run instead of writing damage.
 mkdir -p "$tmp/slow/flash"
-board_start slow --baud 115200 || not_ok "slow board starts"
+board_start slow --baud 115200 --counters "$tmp/slow.counters" || not_ok "slow board starts"
 slow=$tmp/slow/port
 head -c 20000 /dev/urandom >"$tmp/r20k.bin"
 out=$("$agent_bin" -b 115200 "$slow" put /r.bin "$tmp/r20k.bin" 2>&1); rc=$?
@@ -169,6 +169,18 @@ check "silent: within the deadline" test $((SECONDS - start)) -le 20
 out=$("$agent_bin" -b 115200 "$slow" inv / 2>&1); rc=$?
 check "silent: the board is usable by the next visit" test "$rc" = 0
 [ "$rc" = 0 ] || diag "$out"
+
+# The board's own idle timeout: an agent whose host went away (and no
+# next session coming) ends its run by itself, Ctrl-C on again.
+counter() { node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync('$tmp/slow.counters'))['$1']))"; }
+out=$("$agent_bin" -b 115200 "$slow" inv / halt 2>&1)
+rx0=$(counter rx_bytes); ex0=$(counter executions); start=$SECONDS
+until [ "$(counter executions)" -gt "$ex0" ] || [ $((SECONDS - start)) -gt 20 ]; do
+	sleep 0.2
+done
+check "idle: the agent ended its run by itself" test "$(counter executions)" -gt "$ex0"
+check "idle: after its idle timeout, not before" test $((SECONDS - start)) -ge 4
+check "idle: without a byte from the host" test "$(counter rx_bytes)" = "$rx0"
 
 # -------------------------------------- a folder that became a file
 # Upstream turned /e/ into a file: prune's delete empties the folder, the
