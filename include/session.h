@@ -39,6 +39,8 @@ enum session_outcome {
 	SESSION_IN_SYNC,   /* nothing to write */
 	SESSION_UPDATED,   /* files written or deleted */
 	SESSION_FAILED,    /* the board answered, something failed */
+	SESSION_STOPPED,   /* the stop flag ended it (the application was
+	                      restarted; a staged update was not committed) */
 	SESSION_OFFLINE,   /* no port, or no answer */
 	SESSION_BUSY,      /* another process holds the port */
 };

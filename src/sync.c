@@ -33,6 +33,9 @@
 #include "xalloc.h"
 #include "banned.h"
 
+/* A status file that did not change is still rewritten after this long,
+ * so its last_attempt says the daemon is alive (status.h). */
+#define STATUS_REFRESH_SECONDS 3600
 
 struct sync_run {
 	const struct config *cfg;
@@ -66,6 +69,12 @@ device_is_due(const struct sync_run *run, size_t i)
 	return run->opts->device_due == NULL || run->opts->device_due[i];
 }
 
+static bool
+stop_requested(const struct sync_run *run)
+{
+	return run->opts->stop != NULL && *run->opts->stop;
+}
+
 /*
  * Record why a device failed: the message given, else the last error
  * (logged already).  A message not logged yet is logged here, so every
@@ -81,6 +90,15 @@ job_fail(struct board_job *job, enum device_state state, const char *why)
 		log_failx("%s", why);
 	snprintf(job->res->error, sizeof(job->res->error), "%s",
 	    log_last_error());
+}
+
+/* A stop request ended (or came before) this device's visit. */
+static void
+job_stopped(struct board_job *job, const char *what)
+{
+	job->res->state = DEVICE_STOPPED;
+	snprintf(job->res->error, sizeof(job->res->error), "stopped %s; "
+	    "the next sync carries on", what);
 }
 
 /* ------------------------------------------------------------- the board */
@@ -134,6 +152,12 @@ sync_on_board(struct board_job *job)
 	case SESSION_UPDATED:
 		job->res->state = DEVICE_UPDATED;
 		break;
+	case SESSION_STOPPED:
+		/* The board keeps the old commit (nothing was renamed) or
+		 * the new one whole; the next visit carries on. */
+		job_stopped(job, sr->files_sent ? "after the update" :
+		    "before the update was committed");
+		break;
 	case SESSION_OFFLINE:
 		job_fail(job, DEVICE_OFFLINE, NULL);
 		break;
@@ -146,14 +170,40 @@ sync_on_board(struct board_job *job)
 	}
 }
 
+/*
+ * Did anything an operator reads change, or is the file's last_attempt
+ * more than STATUS_REFRESH_SECONDS old?  An SD card should not take an
+ * atomic write and two fsyncs per device per poll when nothing happened.
+ */
+static bool
+status_changed(const struct device_status *old,
+    const struct device_status *new)
+{
+	return old->state != new->state ||
+	    strcmp(old->commit, new->commit) != 0 ||
+	    strcmp(old->last_error, new->last_error) != 0 ||
+	    strcmp(old->platform, new->platform) != 0 ||
+	    strcmp(old->version, new->version) != 0 ||
+	    old->files_sent != new->files_sent ||
+	    old->bytes_sent != new->bytes_sent ||
+	    old->files_deleted != new->files_deleted ||
+	    old->boot_traceback != new->boot_traceback ||
+	    strcmp(old->boot_tail, new->boot_tail) != 0 ||
+	    old->commit_completed != new->commit_completed ||
+	    new->last_attempt - old->last_attempt >= STATUS_REFRESH_SECONDS ||
+	    new->last_attempt < old->last_attempt;
+}
+
 static void
 save_status(struct board_job *job)
 {
 	const struct sync_run *run = job->run;
-	struct device_status st;
-	time_t now = time(NULL);
+	struct device_status st, old;
+	time_t now = time(NULL); /* a date, for display */
 
-	status_load(run->cfg->state_dir, job->dev->name, &st);
+	if (status_load(run->cfg->state_dir, job->dev->name, &st) == -1)
+		status_init(&st);
+	old = st;
 	st.state = job->res->state;
 	st.last_attempt = now;
 	snprintf(st.last_error, sizeof(st.last_error), "%s", job->res->error);
@@ -177,7 +227,39 @@ save_status(struct board_job *job)
 		    job->session.boot.tail);
 	}
 	st.commit_completed = job->session.commit_completed;
-	status_save(run->cfg->state_dir, job->dev->name, &st);
+	if (status_changed(&old, &st))
+		status_save(run->cfg->state_dir, job->dev->name, &st);
+}
+
+/*
+ * A board receives a commit whole or not at all, and checking the board
+ * against it needs every blob: with one missing (a failed download, a
+ * state_dir deleted under the daemon) the board is not opened.  Returns
+ * how many are missing (the device is failed then).
+ */
+static size_t
+missing_blobs(struct board_job *job)
+{
+	const struct manifest *m = job->upstream;
+	const char *first = NULL;
+	size_t i, n = 0;
+
+	for (i = 0; i < m->n; i++)
+		if (!store_has(job->run->store, m->entries[i].sha)) {
+			if (first == NULL)
+				first = m->entries[i].path;
+			n++;
+		}
+	if (n > 0) {
+		log_failx("%s: %zu file%s of commit %.7s, '%s' first, %s "
+		    "not in the object store (%s download failed); the board "
+		    "keeps its files until the next poll fetches %s",
+		    job->dev->name, n, n == 1 ? "" : "s", m->commit, first,
+		    n == 1 ? "is" : "are", n == 1 ? "its" : "their",
+		    n == 1 ? "it" : "them");
+		job_fail(job, DEVICE_FAILED, NULL);
+	}
+	return n;
 }
 
 static void
@@ -229,9 +311,13 @@ sync_device(struct sync_run *run, size_t index)
 		/* The mirror is the board: nothing to do, port left shut. */
 		job.res->state = DEVICE_IN_SYNC;
 		mirror_set_commit(&job.mirror, job.upstream->commit);
-	} else
+	} else if (missing_blobs(&job) == 0)
 		sync_on_board(&job);
-	mirror_save(&job.mirror);
+	/* After a failure the index is not saved: the files the board
+	 * confirmed are in the mirror folder and the next scan hashes them. */
+	if (job.res->state == DEVICE_IN_SYNC ||
+	    job.res->state == DEVICE_UPDATED)
+		mirror_save(&job.mirror);
 	save_status(&job);
 out:
 	log_thread_quiet(0);
@@ -257,6 +343,14 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&run->lock);
 		if (i >= run->cfg->ndevices)
 			return NULL;
+		if (stop_requested(run)) {
+			/* Not started: its status file keeps what it had. */
+			run->report->devices[i].state = DEVICE_STOPPED;
+			snprintf(run->report->devices[i].error,
+			    sizeof(run->report->devices[i].error), "stopped "
+			    "before its turn; the next sync carries on");
+			continue;
+		}
 		sync_device(run, i);
 	}
 }
@@ -366,6 +460,21 @@ exit_status(const struct sync_run *run)
 	return pending ? 100 : 0;
 }
 
+/*
+ * state_dir is private (a private repository's files are in it); what is
+ * missing is created again, so deleting the folder while senkod runs is
+ * safe (senko.conf(5)).
+ */
+static int
+prepare_state_dir(const struct config *cfg)
+{
+	if (fs_mkdir_private(cfg->state_dir) == -1)
+		return log_failx("cannot create state_dir '%s': create it or "
+		    "give state_dir another folder in %s", cfg->state_dir,
+		    cfg->path);
+	return 0;
+}
+
 int
 sync_engine_open(struct sync_engine *e, const struct config *cfg)
 {
@@ -373,12 +482,8 @@ sync_engine_open(struct sync_engine *e, const struct config *cfg)
 
 	e->forge = NULL;
 	e->store = xcalloc(1, sizeof(*e->store));
-	if (fs_mkdir_p(cfg->state_dir, 0755) == -1) {
-		log_failx("cannot create state_dir '%s': create it or give "
-		    "state_dir another folder in %s", cfg->state_dir,
-		    cfg->path);
+	if (prepare_state_dir(cfg) == -1)
 		goto fail;
-	}
 	if (store_init(e->store, cfg->state_dir) == -1)
 		goto fail;
 	e->forge = forge_new(cfg, e->store, &config_error);
@@ -432,8 +537,12 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 	pthread_mutex_init(&run.lock, NULL);
 	progress_init(&run.progress, opts->progress, cfg->ndevices);
 
+	if (!opts->check_only && (prepare_state_dir(cfg) == -1 ||
+	    store_prepare(store) == -1))
+		log_warnx("state_dir '%s' is not usable; downloads and "
+		    "records will fail this cycle", cfg->state_dir);
 	for (i = 0; i < cfg->nsources; i++)
-		if (source_is_needed(&run, i))
+		if (source_is_needed(&run, i) && !stop_requested(&run))
 			poll_source(&run, forge, i);
 	report->retry_after = forge_retry_after(forge);
 
@@ -459,6 +568,64 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 		manifest_release(&run.manifests[i]);
 	free(run.manifests);
 	free(run.have_manifest);
+	return rc;
+}
+
+/* Add the SHAs of m to the keep list (borrowed from m, which lives on). */
+static void
+keep_manifest(const struct manifest *m, const char ***keep, size_t *n,
+    size_t *alloc)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		if (*n == *alloc) {
+			*alloc = *alloc ? *alloc * 2 : 256;
+			*keep = xreallocarray(*keep, *alloc, sizeof(**keep));
+		}
+		(*keep)[(*n)++] = m->entries[i].sha;
+	}
+}
+
+int
+sync_engine_gc(const struct sync_engine *e, const struct config *cfg)
+{
+	size_t nm = cfg->nsources + cfg->ndevices, i, n = 0, alloc = 0;
+	struct manifest *lists = xcalloc(nm ? nm : 1, sizeof(*lists));
+	const char **keep = NULL;
+	unsigned removed = 0;
+	int rc = -1;
+
+	for (i = 0; i < cfg->nsources; i++)
+		if (forge_saved_manifest(cfg, &cfg->sources[i], &lists[i]) == 0)
+			keep_manifest(&lists[i], &keep, &n, &alloc);
+	for (i = 0; i < cfg->ndevices; i++) {
+		struct manifest *mm = &lists[cfg->nsources + i];
+		struct mirror m;
+		int scanned;
+
+		scanned = mirror_open(&m, cfg->state_dir,
+		    cfg->devices[i].name) == 0 && mirror_scan(&m, mm) == 0;
+		mirror_release(&m);
+		if (!scanned) {
+			log_warnx("object store: not collecting garbage, the "
+			    "mirror of '%s' cannot be read",
+			    cfg->devices[i].name);
+			goto out;
+		}
+		keep_manifest(mm, &keep, &n, &alloc);
+	}
+	if (store_gc(e->store, keep, n, SYNC_GC_GRACE_SECONDS, &removed) == -1)
+		goto out;
+	if (removed > 0)
+		log_info("object store: removed %u blob%s no source or board "
+		    "needs", removed, removed == 1 ? "" : "s");
+	rc = 0;
+out:
+	for (i = 0; i < nm; i++)
+		manifest_release(&lists[i]);
+	free(lists);
+	free(keep);
 	return rc;
 }
 

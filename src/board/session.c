@@ -144,14 +144,15 @@ open_after_hard_reset(const struct config_device *dev)
  * once that we wait, and log any other failure as repl_open would have.
  */
 static struct repl *
-open_waiting(const struct config_device *dev, int attempt)
+open_waiting(const struct session_job *job, int attempt)
 {
+	const struct config_device *dev = job->dev;
 	char why[512];
 	struct repl *r;
 	int quiet, saved;
 
 	quiet = log_thread_quiet(1);
-	r = repl_open(dev->port, dev->baud);
+	r = repl_open_stoppable(dev->port, dev->baud, job->stop);
 	saved = errno;
 	log_thread_quiet(quiet);
 	if (r == NULL) {
@@ -173,10 +174,12 @@ open_board(const struct session_job *job)
 	int attempt;
 
 	for (attempt = 0;; attempt++) {
-		r = job->wait_busy ? open_waiting(dev, attempt) :
-		    repl_open(dev->port, dev->baud);
+		r = job->wait_busy ? open_waiting(job, attempt) :
+		    repl_open_stoppable(dev->port, dev->baud, job->stop);
+		if (r == NULL && errno == ETIMEDOUT && stop_requested(job))
+			errno = ECANCELED;
 		if (r == NULL && errno == ETIMEDOUT &&
-		    dev->reset == RESET_HARD && !stop_requested(job))
+		    dev->reset == RESET_HARD)
 			return open_after_hard_reset(dev);
 		if (r != NULL || errno != EBUSY || !job->wait_busy ||
 		    stop_requested(job))
@@ -190,6 +193,8 @@ connect_failed(void)
 {
 	int saved = errno;
 
+	if (saved == ECANCELED)
+		return SESSION_STOPPED;
 	if (saved == ENOENT || saved == ENODEV || saved == EIO ||
 	    saved == ENXIO || saved == ETIMEDOUT)
 		return SESSION_OFFLINE;
@@ -962,7 +967,8 @@ session_sync(const struct session_job *job, struct session_result *res)
 		rc = -1;
 	v.agent = NULL;
 	if (rc == -1)
-		res->outcome = SESSION_FAILED;
+		res->outcome = stop_requested(job) ? SESSION_STOPPED :
+		    SESSION_FAILED;
 leave:
 	/* Whatever happened, the application runs again. */
 	if (session_leave(v.repl, job->dev, &res->boot) == -1) {
