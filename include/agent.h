@@ -1,8 +1,10 @@
 /*
  * agent.h - the host side of the on-board agent (src/board/agent.py).
  *
- * agent_start() sends the agent through the raw REPL as one execution and
- * takes over the port; from then on every board operation is one command
+ * agent_start() sends the agent through the raw REPL in two executions
+ * (the first defines, the second runs: an ESP8266 cannot compile the
+ * whole at once) and takes over the port; from then on every board
+ * operation is one command
  * in a framed, checksummed protocol (agent.py's header has the bytes).
  * Host -> board goes in units of AGENT_UNIT bytes, each paced by a credit
  * the board sends when it took the unit out of its stdin ring; the window

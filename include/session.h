@@ -7,8 +7,8 @@
  * (agent.h) to take the inventory and apply the plan in the same run,
  * and ends by restarting the application (reset = soft: one soft reset;
  * hard: a hard reset; none: the board is left at its REPL) and watching
- * what it prints for boot_watch seconds.  At most 3 executions: the
- * probe, the agent, and nothing else.
+ * what it prints for boot_watch seconds.  3 executions: the probe and
+ * the agent's two parts.
  *
  * The board keeps senko's record; a session compares the record's digest
  * and the listing's digest with what the mirror expects and reads the
