@@ -15,6 +15,8 @@
 #include "buf.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
+#include "mqtt.h"
 #include "notify.h"
 #include "status.h"
 #include "xalloc.h"
@@ -351,6 +353,39 @@ run_cycle(struct daemon *d, const bool *due, bool poll, const sigset_t *open,
 	return rc;
 }
 
+/* What a cycle did, for those watching the fleet: counters, metrics_file,
+ * the MQTT topics (queued; the broker is never waited for). */
+static void
+report_cycle(const struct daemon *d, const struct sync_report *rep)
+{
+	metrics_record(d->cfg, rep);
+	if (*d->cfg->metrics_file)
+		metrics_write_file(d->cfg);
+	mqtt_publish(d->mqtt, d->cfg, rep);
+}
+
+/* A command from the MQTT broker, taken as SIGUSR1's flag is. */
+static void
+take_mqtt_request(struct daemon *d, time_t now)
+{
+	bool *devices = xcalloc(d->cfg->ndevices + 1, sizeof(*devices));
+	size_t i;
+
+	switch (mqtt_take_request(d->mqtt, d->cfg, devices)) {
+	case MQTT_REQUEST_SYNC:
+		for (i = 0; i < d->cfg->ndevices; i++)
+			if (devices[i])
+				d->devices[i].retry_at = 0;
+		/* FALLTHROUGH */
+	case MQTT_REQUEST_POLL:
+		d->next_poll = now;
+		break;
+	case MQTT_REQUEST_NONE:
+		break;
+	}
+	free(devices);
+}
+
 /*
  * senkod --once from cron starts afresh every few minutes: what an
  * earlier run reported is in the status files.  A device or source that
@@ -391,6 +426,7 @@ daemon_once(struct daemon *d)
 	for (i = 0; i < rep.ndevices; i++)
 		note_device(&d->devices[i], &rep.devices[i], monotonic_now());
 	note_sources(d, &rep);
+	report_cycle(d, &rep);
 	sync_report_release(&rep);
 	return rc;
 }
@@ -429,6 +465,8 @@ reload(struct daemon *d)
 	}
 	config_free(d->cfg);
 	d->cfg = cfg;
+	d->mqtt = mqtt_reload(d->mqtt, cfg);
+	mqtt_publish(d->mqtt, cfg, NULL);
 	d->next_poll = monotonic_now();
 	log_info("configuration reloaded: %zu source%s, %zu device%s",
 	    cfg->nsources, cfg->nsources == 1 ? "" : "s", cfg->ndevices,
@@ -614,6 +652,8 @@ daemon_run(struct daemon *d)
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigdelset(&open, sigs[i]);
 	watchdog_start(&wd);
+	d->mqtt = mqtt_start(d->cfg);
+	mqtt_publish(d->mqtt, d->cfg, NULL);
 	d->next_poll = monotonic_now();
 	log_info("started: %zu source%s, %zu device%s, polling every %u s",
 	    d->cfg->nsources, d->cfg->nsources == 1 ? "" : "s",
@@ -624,6 +664,7 @@ daemon_run(struct daemon *d)
 
 	while (!got_stop) {
 		time_t now = monotonic_now(), wake;
+		struct pollfd pfd;
 		struct timespec ts;
 		bool poll, *due;
 
@@ -638,6 +679,7 @@ daemon_run(struct daemon *d)
 			for (i = 0; i < d->cfg->ndevices; i++)
 				d->devices[i].retry_at = 0;
 		}
+		take_mqtt_request(d, now);
 		poll = now >= d->next_poll;
 		due = xcalloc(d->cfg->ndevices ? d->cfg->ndevices : 1,
 		    sizeof(*due));
@@ -654,6 +696,7 @@ daemon_run(struct daemon *d)
 			atomic_store(&wd.cycle_started, 0);
 			after_cycle(d, &rep, poll, monotonic_now());
 			publish_status(d, &rep, monotonic_now());
+			report_cycle(d, &rep);
 			sync_report_release(&rep);
 			free(due);
 			continue;
@@ -671,12 +714,17 @@ daemon_run(struct daemon *d)
 			    w.tv_nsec < ts.tv_nsec))
 				ts = w;
 		}
-		/* Sleeps until the deadline or a signal; no busy waiting. */
-		if (ppoll(NULL, 0, &ts, &open) == -1 && errno != EINTR)
+		/* Sleeps until the deadline, a signal or an MQTT command. */
+		pfd.fd = mqtt_wake_fd(d->mqtt);
+		pfd.events = POLLIN;
+		if (ppoll(&pfd, pfd.fd >= 0, &ts, &open) == -1 &&
+		    errno != EINTR)
 			log_warn("ppoll");
 	}
 	log_info("stopping");
 	notify_stopping();
+	mqtt_stop(d->mqtt);
+	d->mqtt = NULL;
 	watchdog_stop(&wd);
 	return 0;
 }
