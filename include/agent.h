@@ -78,6 +78,17 @@ unsigned agent_window_units(const char *platform);
 struct agent *agent_start(struct repl *r, unsigned baud,
     volatile sig_atomic_t *stop);
 const struct agent_hello *agent_hello(const struct agent *a);
+/*
+ * The agent's cache: agent_start() runs the board's copy in
+ * REPL_CACHE_DIR (a few dozen bytes instead of 8 KB) when the probe found
+ * both parts with this build's hashes, else sends the code.
+ * agent_cache_store() then writes this build's parts there with the same
+ * verified write as any file (the board drops older versions); a no-op
+ * when the agent came from the cache or the board cannot hash for the
+ * probe.  The agent never lists, counts or prunes REPL_CACHE_DIR.
+ */
+bool agent_from_cache(const struct agent *a);
+int agent_cache_store(struct agent *a);
 /* The board's words for the last EREMOTEIO ("ENOSPC"), "" if none. */
 const char *agent_last_error(const struct agent *a);
 

@@ -21,6 +21,15 @@
 struct buf;
 struct repl;
 
+#define REPL_CACHED_MAX 4
+#define REPL_CACHE_DIR "/.senko"
+
+/* A file in REPL_CACHE_DIR (the agent's cache) and its git blob hash. */
+struct repl_cached {
+	char name[48];
+	char hex[41];
+};
+
 struct repl_info {
 	char version[64];    /* sys.implementation / os.uname().release */
 	char platform[32];   /* sys.platform: esp32, esp8266, ... */
@@ -33,6 +42,8 @@ struct repl_info {
 	bool has_zlib;       /* zlib.DecompIO (older firmware) */
 	uint64_t free_flash; /* bytes, from os.statvfs('/') */
 	uint64_t free_heap;  /* bytes, gc.mem_free() after gc.collect() */
+	struct repl_cached cached[REPL_CACHED_MAX]; /* the agent's cache */
+	unsigned ncached;
 };
 
 /*

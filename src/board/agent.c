@@ -19,6 +19,8 @@
 #include "agent.h"
 #include "agent_code.h"
 #include "buf.h"
+#include "devfs.h"
+#include "githash.h"
 #include "log.h"
 #include "path.h"
 #include "repl.h"
@@ -75,6 +77,8 @@ struct agent {
 	int64_t last_rx;
 	uint64_t sent, received;
 	bool finished;
+	bool from_cache;      /* started from the board's cached copy */
+	char cache_key[17];   /* names this agent's code in REPL_CACHE_DIR */
 	char last_error[256];
 };
 
@@ -439,6 +443,108 @@ parse_hello(struct agent *a)
 	return 0;
 }
 
+/* ------------------------------------------------------- agent cache */
+
+static const char *const agent_parts[2] = { agent_code_1, agent_code_2 };
+
+/*
+ * The key that names this build's agent on the board: the start of each
+ * part's git blob hash, so a changed agent never runs an old copy.
+ */
+static int
+cache_key(char key[17])
+{
+	char hex[2][GITHASH_HEXSZ];
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (githash_mem(agent_parts[i], strlen(agent_parts[i]),
+		    hex[i]) == -1)
+			return -1;
+	snprintf(key, 17, "%.8s%.8s", hex[0], hex[1]);
+	return 0;
+}
+
+static char *
+cache_name(const char *key, int part)
+{
+	return xasprintf("agent-%s-%d.py", key, part);
+}
+
+/*
+ * Both parts are in the cache, and the probe hashed each to what this
+ * build would send: a damaged or foreign copy is never run.
+ */
+static bool
+is_cached(const struct repl_info *in, const char *key)
+{
+	int part, found = 0;
+	unsigned i;
+
+	for (part = 1; part <= 2; part++) {
+		const char *code = agent_parts[part - 1];
+		char *name = cache_name(key, part);
+		char hex[GITHASH_HEXSZ];
+
+		if (githash_mem(code, strlen(code), hex) == -1) {
+			free(name);
+			return false;
+		}
+		for (i = 0; i < in->ncached; i++)
+			if (strcmp(in->cached[i].name, name) == 0 &&
+			    strcmp(in->cached[i].hex, hex) == 0)
+				found++;
+		free(name);
+	}
+	return found == 2;
+}
+
+/*
+ * The execution that runs the cached parts in the REPL's globals, one
+ * after the other as when they are sent (an ESP8266 compiles each on its
+ * own); nothing is imported, so nothing on the board can stand in.
+ */
+static char *
+cache_loader(const char *key)
+{
+	return xasprintf(
+	    "f=open('%s/agent-%s-1.py');s=f.read();f.close();del f\n"
+	    "exec(s);s=None\n"
+	    "f=open('%s/agent-%s-2.py');s=f.read();f.close();del f\n"
+	    "exec(s)\n", REPL_CACHE_DIR, key, REPL_CACHE_DIR, key);
+}
+
+bool
+agent_from_cache(const struct agent *a)
+{
+	return a->from_cache;
+}
+
+int
+agent_cache_store(struct agent *a)
+{
+	int part;
+
+	if (a->from_cache || !repl_info(a->r)->has_sha1)
+		return 0;
+	for (part = 1; part <= 2; part++) {
+		const char *code = agent_parts[part - 1];
+		char *path = xasprintf("%s/agent-%s-%d.py", REPL_CACHE_DIR,
+		    a->cache_key, part);
+		char hex[DEVFS_HASH_HEXSZ];
+		int rc;
+
+		rc = devfs_hash_mem(a->hello.algo, code, strlen(code), hex);
+		if (rc == 0)
+			rc = agent_put(a, path, code, strlen(code), hex, false,
+			    NULL, NULL);
+		free(path);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
 struct agent *
 agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
 {
@@ -453,8 +559,17 @@ agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
 	buf_init(&a->body, FRAME_MAX + 1);
 	buf_init(&a->exc, 16 * 1024);
 	buf_init(&early, sizeof(a->rbuf));
-	/* The first part defines what the second, the run, uses. */
-	if (repl_exec(r, agent_code_1, NULL) == -1)
+	if (cache_key(a->cache_key) == -1)
+		a->s = NULL;
+	else if (is_cached(repl_info(r), a->cache_key)) {
+		/* One short execution instead of the agent's 8 KB. */
+		char *loader = cache_loader(a->cache_key);
+
+		a->from_cache = true;
+		a->s = repl_launch(r, loader, &early);
+		free(loader);
+	} else if (repl_exec(r, agent_code_1, NULL) == -1)
+		/* The first part defines what the second, the run, uses. */
 		a->s = NULL;
 	else
 		a->s = repl_launch(r, agent_code_2, &early);

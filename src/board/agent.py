@@ -30,6 +30,9 @@ IDLE_MS = 5000
 RECORD = '.senko.json'
 JOURNAL = '.senko.journal'
 SUFFIX = '.senko-tmp'
+# The agent's own cached copy (src/board/agent.c): never listed, counted
+# or pruned, and off sys.path.
+CACHE = '/.senko'
 # Unit types: pad, Abort, Commit, Data, Hash, Inventory, Journal, List,
 # Put, Quit, Read, and z (the host giving up).
 TYPES = b'\x00ACDHIJLPQRz'
@@ -207,6 +210,8 @@ def walk(d, visit):
         return
     for e in entries:
         p = (d if d != '/' else '') + '/' + e[0]
+        if p == CACHE:
+            continue
         if e[1] & 0x4000:
             visit(p, -1)
             walk(p, visit)
@@ -365,8 +370,19 @@ def put(body):
         except OSError as e:
             send(69, p + '\x00' + why(e))
             return True
+        if p.startswith(CACHE + '/'):
+            drop_old(p)
     send(75, have)
     return True
+
+def drop_old(p):
+    # A new version of the cached agent went in: older ones go (their
+    # names differ before the part number).
+    keep = p.rpartition('-')[0]
+    for name in os.listdir(CACHE):
+        q = CACHE + '/' + name
+        if not q.startswith(keep):
+            os.remove(q)
 
 def listing(top):
     chunk = []

@@ -5,7 +5,7 @@
 // time from the start of `senko sync` until the application prints again,
 // the bytes each way, executions and reboots (the emulator's counters).
 //
-//   node tests/bench/session.bench.js     (or: make bench)
+//   node tests/bench/session.bench.js [esp32|esp8266]     (or: make bench)
 'use strict';
 
 const path = require('path');
@@ -80,7 +80,9 @@ async function run(profile, args) {
   // stdin/stdout shims allocate on every call (more calls per byte at a
   // slow baud), so one agent run moving 400 KB exhausts any board-sized
   // heap there although a board collects it: no heap limit here.
-  await run('esp32', ['--profile', 'esp32', '--heap', '0']);
-  await run('esp8266', ['--profile', 'esp8266', '--heap', '0']);
+  // A profile named on the command line runs alone.
+  const only = process.argv[2];
+  for (const profile of ['esp32', 'esp8266'])
+    if (!only || only === profile) await run(profile, ['--profile', profile, '--heap', '0']);
   process.exit(0);
 })();
