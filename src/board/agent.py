@@ -43,7 +43,8 @@ NAMES = ('ENOENT', 'EIO', 'ENOMEM', 'EACCES', 'EEXIST', 'ENOTDIR', 'EISDIR',
 import sys
 saved_path = list(sys.path)
 saved_mods = {}
-for name in ('os', 'gc', 'micropython', 'binascii', 'hashlib', 'select', 'errno'):
+for name in ('os', 'gc', 'micropython', 'binascii', 'hashlib', 'select', 'errno',
+             'io', 'deflate', 'zlib'):
     if name in sys.modules:
         saved_mods[name] = sys.modules.pop(name)
 sys.path.clear()
@@ -61,6 +62,17 @@ try:
         import errno
     except ImportError:
         errno = None
+    # An inflater for raw deflate: (stream, window bits) -> stream.
+    try:
+        import io
+        try:
+            import deflate
+            inflater = lambda s, w: deflate.DeflateIO(s, deflate.RAW, w)
+        except ImportError:
+            import zlib
+            inflater = lambda s, w: zlib.DecompIO(s, -w)
+    except ImportError:
+        inflater = None
 finally:
     sys.path.extend(saved_path)
     for name in saved_mods:
@@ -90,6 +102,18 @@ if select:
 
 class Stop(Exception):
     pass
+
+class Abort(Exception):
+    pass
+
+# Compressed file data (src/zrun.h): one inflater for the run reading
+# segments staged in a BytesIO; where the current 'D' unit's payload
+# stands.
+staged_z = io.BytesIO() if inflater else None
+unz = None
+zlen = 0
+up = 0
+un = 0
 
 def send(t, payload=b''):
     if isinstance(payload, str):
@@ -307,10 +331,91 @@ def inventory(top):
     rec = hash_file(top.rstrip('/') + '/' + RECORD)
     return '%s\x00%014x\x00%d\x00%s\x00%d\x00%d' % (rec, acc[0], acc[1], journal, len(temps), gc.mem_free())
 
+def drop(b):
+    pass
+
+def feed(k, sink):
+    # k bytes of a put's 'D' units into sink; sink None: k bytes read as
+    # a big-endian number.  Anything but a 'D' unit raises Abort(type).
+    global up, un
+    v = 0
+    while k:
+        if up >= un:
+            kind = unit()
+            if kind != 68:
+                raise Abort(kind)
+            un = rb[1] & 127
+            up = 0
+        m = un - up
+        if m > k:
+            m = k
+        if sink is None:
+            for i in range(m):
+                v = v << 8 | rb[2 + up + i]
+        elif up == 0 and m == UNIT - 4:
+            sink(data)
+        else:
+            sink(rm[2 + up:2 + up + m])
+        up += m
+        k -= m
+    return v
+
+def inflate(f, h, size, wire, fresh, w, ch):
+    # The file from segments of the run's deflate stream: each is its
+    # compressed length and bytes, staged whole, then exactly its raw
+    # bytes read back (what the inflater has not read yet stays).
+    # Returns (bytes written, error) after taking all wire bytes.
+    global unz, zlen, up, un
+    up = un = 0
+    got = 0
+    err = ''
+    try:
+        if fresh or unz is None:
+            unz = None
+            unz = inflater(staged_z, w)
+            zlen = 0
+            staged_z.seek(0)
+        while got < size:
+            j = zlen - staged_z.seek(0, 1)
+            tail = staged_z.read(j) if j > 0 else b''
+            staged_z.seek(0)
+            staged_z.write(tail)
+            n = feed(2, None)
+            wire -= 2 + n
+            feed(n, staged_z.write)
+            zlen = len(tail) + n
+            staged_z.seek(0)
+            n = min(ch, size - got)
+            while n:
+                k = unz.readinto(hm if n >= 512 else hm[:n])
+                if not k:
+                    raise ValueError('short')
+                chunk = hm if k == 512 else hm[:k]
+                if f:
+                    try:
+                        f.write(chunk)
+                    except OSError as e:
+                        err = why(e)
+                        f.close()
+                        f = None
+                h.update(chunk)
+                got += k
+                n -= k
+    except (ValueError, OSError, EOFError):
+        # Damaged on the way: the hash says so (a mismatch, sent again).
+        unz = None
+    if wire > 0:
+        feed(wire, drop)
+    if f:
+        f.close()
+    return got, err
+
 def put(body):
-    # File data follows in 'D' units; the file goes to its temporary
-    # name, is hashed as written and, unless staged, renamed at once.
-    p, size, want, staged = body.decode().split('\x00')
+    # File data follows in 'D' units, raw or compressed; the file goes
+    # to its temporary name, is hashed as written and, unless staged,
+    # renamed at once.
+    global unz
+    p, size, want, staged, z, wire, w, ch = body.decode().split('\x00')
     size = int(size)
     t = temp(p)
     f = None
@@ -321,31 +426,43 @@ def put(body):
     except OSError as e:
         err = why(e)
     h = hasher(size)
-    got = 0
-    while got < size:
-        kind = unit()
-        n = rb[1] & 127
-        if kind != 68:
-            # 'A' (abort) or garbage: the temporary file stays behind
-            # for the next session to remove.
+    if z != '0':
+        if not inflater:
+            raise Stop('no inflater')
+        try:
+            got, werr = inflate(f, h, size, int(wire), z == '2', int(w), int(ch))
+        except Abort as e:
+            unz = None
             if f:
                 f.close()
-            return kind == 65
-        if n == UNIT - 4:
-            chunk = data
-        else:
-            chunk = rm[2:2 + n]
+            return e.args[0] == 65
+        err = err or werr
+    else:
+        got = 0
+        while got < size:
+            kind = unit()
+            n = rb[1] & 127
+            if kind != 68:
+                # 'A' (abort) or garbage: the temporary file stays behind
+                # for the next session to remove.
+                if f:
+                    f.close()
+                return kind == 65
+            if n == UNIT - 4:
+                chunk = data
+            else:
+                chunk = rm[2:2 + n]
+            if f:
+                try:
+                    f.write(chunk)
+                except OSError as e:
+                    err = why(e)
+                    f.close()
+                    f = None
+            h.update(chunk)
+            got += n
         if f:
-            try:
-                f.write(chunk)
-            except OSError as e:
-                err = why(e)
-                f.close()
-                f = None
-        h.update(chunk)
-        got += n
-    if f:
-        f.close()
+            f.close()
     have = hexof(h)
     if err:
         if exists(t):
@@ -424,9 +541,9 @@ def hello():
         flash = -1
     gc.collect()
     v = sys.implementation.version
-    send(86, '%d.%d.%d\x00%s\x00%s\x00%d\x00%d\x00%d' % (
+    send(86, '%d.%d.%d\x00%s\x00%s\x00%d\x00%d\x00%d\x00%d' % (
         v[0], v[1], v[2], sys.platform, 'sha1' if have_sha1 else 'sha256',
-        flash, gc.mem_free(), 1 if poller else 0))
+        flash, gc.mem_free(), 1 if poller else 0, 1 if inflater else 0))
 
 journal = None
 micropython.kbd_intr(-1)

@@ -94,6 +94,42 @@ test('sync --force with nothing to write: the application runs again, and nothin
   // The two digests matched: no listing, no record read, no hashing.
   assert.match(r.stderr, /b: the board is as senko left it/);
   assert.ok(d.tx_bytes < 2500, `the board sent ${d.tx_bytes} bytes`);
+  // The agent ran from the board's cache: not its 8 KB of code, and
+  // issue 10's 3 KB in all.
+  assert.ok(d.rx_bytes + d.tx_bytes < 3072, `${d.rx_bytes} + ${d.tx_bytes} bytes`);
+});
+
+const cacheDir = () => path.join(board.flash, '.senko');
+const cached = () => fs.readdirSync(cacheDir()).sort();
+
+test('the agent cache: one version, verified before it runs, rewritten when damaged, never listed', async () => {
+  const names = cached();
+  assert.equal(names.length, 2, names.join(' '));
+  assert.match(names[0], /^agent-[0-9a-f]{16}-1\.py$/);
+  assert.equal(names[1], names[0].replace(/-1\.py$/, '-2.py'));
+  const part2 = path.join(cacheDir(), names[1]);
+  const good = fs.readFileSync(part2);
+  // A damaged copy of the same size (a flipped byte in a comment would
+  // not do: the agent has none) is never run: the agent is sent and the
+  // copy rewritten.  An older version goes when the new one is written.
+  const bad = Buffer.from(good);
+  bad[bad.length - 2] = bad[bad.length - 2] === 0x20 ? 0x21 : 0x20;
+  fs.writeFileSync(part2, bad);
+  fs.writeFileSync(path.join(cacheDir(), 'agent-0123456789abcdef-1.py'), 'raise SystemExit\n');
+  let { r, d } = await cost(() => h.senko(['-v', '-c', CONF, 'sync', '--force']));
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.ticks >= 3, 'the application does not print after a damaged cache');
+  assert.ok(d.rx_bytes > 8000, `the agent was not sent: ${d.rx_bytes} bytes`);
+  assert.deepEqual(cached(), names);
+  assert.ok(fs.readFileSync(part2).equals(good), 'the damaged copy stayed');
+  // Never part of what senko lists or prunes.
+  const ls = await h.senko(['-c', CONF, 'ls', 'b']);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.doesNotMatch(ls.stdout, /\.senko\/|agent-/);
+  ({ r, d } = await cost(() => h.senko(['-v', '-c', CONF, 'sync', '--force'])));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /b: the board is as senko left it/);
+  assert.ok(d.rx_bytes < 3072, `the cached agent was not used: ${d.rx_bytes} bytes`);
 });
 
 for (const [what, args] of [
