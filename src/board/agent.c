@@ -37,6 +37,9 @@
 #define NOISE_MAX (256u * 1024) /* other output we skip before giving up */
 #define FRAME_MAX 4096
 #define RING_MARGIN 16
+/* Heap the board must have free to take the agent's cache in the same
+ * run (a long update can leave little; a lighter session will do it). */
+#define CACHE_HEAP_MIN (24 * 1024)
 
 enum frame_type {
 	FR_STOPPED = 'S', FR_HELLO = 'V', FR_INVENTORY = 'I', FR_FILES = 'F',
@@ -79,6 +82,7 @@ struct agent {
 	uint64_t sent, received;
 	bool finished;
 	bool from_cache;      /* started from the board's cached copy */
+	int64_t board_heap;   /* heap free on the board, last we heard */
 	bool inflate;         /* the agent can inflate raw deflate */
 	struct zrun z;        /* file data compressed across the run */
 	char cache_key[17];   /* names this agent's code in REPL_CACHE_DIR */
@@ -441,6 +445,7 @@ parse_hello(struct agent *a)
 	    DEVFS_HASH_SHA256;
 	a->hello.free_flash = strtoll(f[3], NULL, 10);
 	a->hello.free_heap = strtoll(f[4], NULL, 10);
+	a->board_heap = a->hello.free_heap;
 	a->hello.idle_timeout = strcmp(f[5], "1") == 0;
 	a->inflate = strcmp(f[6], "1") == 0;
 	zrun_init(&a->z, (uint64_t)(a->hello.free_heap > 0 ?
@@ -533,6 +538,11 @@ agent_cache_store(struct agent *a)
 
 	if (a->from_cache || !repl_info(a->r)->has_sha1)
 		return 0;
+	if (a->board_heap < CACHE_HEAP_MIN) {
+		log_debug("%s: agent cache left for a later session: %" PRId64
+		    " bytes of heap free on the board", a->port, a->board_heap);
+		return 0;
+	}
 	for (part = 1; part <= 2; part++) {
 		const char *code = agent_parts[part - 1];
 		char *path = xasprintf("%s/agent-%s-%d.py", REPL_CACHE_DIR,
@@ -650,6 +660,7 @@ parse_inventory(struct agent *a, struct agent_inventory *inv)
 		inv->journal_failed = x;
 	}
 	inv->temps_removed = (unsigned)strtoul(f[4], NULL, 10);
+	a->board_heap = strtoll(last_field(&a->body), NULL, 10);
 	return 0;
 }
 
@@ -912,14 +923,15 @@ int
 agent_commit(struct agent *a, const char *dest, struct agent_commit *c)
 {
 	const char *what = "committing the update";
-	char *f[3];
+	char *f[4];
 
 	arm(a, 16 * 1024);
 	if (send_text(a, 'C', dest, what) == -1 || next_frame(a, what) == -1)
 		return -1;
-	if (a->ftype != FR_COMMIT || fields(&a->body, f, 3) != 3)
+	if (a->ftype != FR_COMMIT || fields(&a->body, f, 4) != 4)
 		return unexpected(a, what);
 	c->done = (unsigned)strtoul(f[0], NULL, 10);
+	a->board_heap = strtoll(f[3], NULL, 10);
 	if (c->kept != NULL)
 		buf_addstr(c->kept, f[1]);
 	if (c->failed != NULL)

@@ -2,13 +2,18 @@
 #
 # The host (src/board/agent.c) sends this file through the raw REPL in
 # two executions (split where agent2c is told to): the first defines, the
-# second runs and speaks a framed, checksummed, credit-paced protocol on
+# second runs; or, when the probe found this build's two parts in CACHE
+# with the right hashes, one short execution runs them from there.  The
+# run speaks a framed, checksummed, credit-paced protocol on
 # the serial line until the host says 'Q' (or goes quiet for IDLE_MS, or
 # sends something that is not a unit).  Everything lives in the REPL's
 # globals until the reset that ends every session.  The build turns it
 # into a C string (src/board/agent2c.c: comments and blank lines go,
 # indentation shrinks); keep it plain: no docstrings, no tabs, and no
 # '#' inside strings except at the start of a comment line.
+#
+# File data in a put is raw, or segments of one raw-deflate stream that
+# runs across the files of the run (src/zrun.h has the layout).
 #
 # Host -> board: units of exactly UNIT bytes, each written by the host in
 # one piece:  type, n (payload length, bit 7: more units follow for this
@@ -109,7 +114,7 @@ class Abort(Exception):
 # Compressed file data (src/zrun.h): one inflater for the run reading
 # segments staged in a BytesIO; where the current 'D' unit's payload
 # stands.
-staged_z = io.BytesIO() if inflater else None
+staged_z = None
 unz = None
 zlen = 0
 up = 0
@@ -365,8 +370,10 @@ def inflate(f, h, size, wire, fresh, w, ch):
     # compressed length and bytes, staged whole, then exactly its raw
     # bytes read back (what the inflater has not read yet stays).
     # Returns (bytes written, error) after taking all wire bytes.
-    global unz, zlen, up, un
+    global unz, zlen, up, un, staged_z
     up = un = 0
+    if staged_z is None:
+        staged_z = io.BytesIO()
     got = 0
     err = ''
     try:
@@ -586,7 +593,8 @@ try:
                         pass
                     os.rename(temp(jp), jp)
                 done, kept, failed = complete(top, False)
-                send(67, '%d\x00%s\x00%s' % (done, '\n'.join(kept), '\n'.join(failed)))
+                gc.collect()
+                send(67, '%d\x00%s\x00%s\x00%d' % (done, '\n'.join(kept), '\n'.join(failed), gc.mem_free()))
             elif t == 81:
                 send(81, inventory(body.decode()))
                 break

@@ -86,6 +86,20 @@ test('one file changed: one agent run, the same cost shape', async () => {
   assert.equal(d.soft_resets, 2, JSON.stringify(d));
 });
 
+test('one 12.5 KB source file changed: compressed on the wire, within issue 10\'s bytes', async () => {
+  const lines = [];
+  for (let i = 0; lines.join('\n').length < 12500; i++)
+    lines.push(`def handler_${i}(event, state):`, `    return state.get("key_${i}", ${i % 13})`, '');
+  const text = lines.join('\n').slice(0, 12500);
+  repo.commit({ 'app/lib/big.py': text });
+  const { r, d } = await cost(() => sync());
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.readFileSync(path.join(board.flash, 'lib/big.py'), 'utf8'), text);
+  assert.ok(r.ticks >= 3, 'the application does not print after the update');
+  assert.ok(d.rx_bytes <= 6144, `the board received ${d.rx_bytes} bytes`);
+  assert.ok(d.tx_bytes <= 2048, `the board sent ${d.tx_bytes} bytes`);
+});
+
 test('sync --force with nothing to write: the application runs again, and nothing drifted costs little', async () => {
   const { r, d } = await cost(() => h.senko(['-v', '-c', CONF, 'sync', '--force']));
   assert.equal(r.code, 0, r.stderr);
@@ -109,13 +123,20 @@ test('the agent cache: one version, verified before it runs, rewritten when dama
   assert.equal(names[1], names[0].replace(/-1\.py$/, '-2.py'));
   const part2 = path.join(cacheDir(), names[1]);
   const good = fs.readFileSync(part2);
-  // A damaged copy of the same size (a flipped byte in a comment would
-  // not do: the agent has none) is never run: the agent is sent and the
-  // copy rewritten.  An older version goes when the new one is written.
-  const bad = Buffer.from(good);
-  bad[bad.length - 2] = bad[bad.length - 2] === 0x20 ? 0x21 : 0x20;
-  fs.writeFileSync(part2, bad);
-  fs.writeFileSync(path.join(cacheDir(), 'agent-0123456789abcdef-1.py'), 'raise SystemExit\n');
+  // A damaged copy of the same size is never run: the agent is sent and
+  // the copy rewritten.  An older version goes when the new one is
+  // written.  Damaged on the board (the emulator reloads its flash
+  // folder at a reset, so a change made from outside would show only
+  // after the probe).
+  const damage = await h.senko(['-c', CONF, 'exec', 'b', [
+    `p = '/.senko/${names[1]}'`,
+    "f = open(p, 'rb')", 'b = bytearray(f.read())', 'f.close()',
+    'b[-2] = 0x21 if b[-2] == 0x20 else 0x20',
+    "f = open(p, 'wb')", 'f.write(b)', 'f.close()',
+    "f = open('/.senko/agent-0123456789abcdef-1.py', 'w')", "f.write('raise SystemExit\\n')", 'f.close()',
+  ].join('\n')]);
+  assert.equal(damage.code, 0, damage.stderr);
+  assert.ok(!fs.readFileSync(part2).equals(good), 'the copy was not damaged');
   let { r, d } = await cost(() => h.senko(['-v', '-c', CONF, 'sync', '--force']));
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.ticks >= 3, 'the application does not print after a damaged cache');
