@@ -5,9 +5,7 @@
  * (the first defines, the second runs: an ESP8266 cannot compile the
  * whole at once), or runs the board's cached copy in one, and takes over
  * the port; from then on every board operation is one command in a
- * framed, checksummed protocol (agent.py's header has the bytes).  File
- * data goes compressed (src/zrun.h) when the agent can inflate and the
- * file shrinks.
+ * framed, checksummed protocol (agent.py's header has the bytes).
  * Host -> board goes in units of AGENT_UNIT bytes, each paced by a credit
  * the board sends when it took the unit out of its stdin ring; the window
  * comes from the ring size of the board's platform (agent_window_units).

@@ -86,20 +86,6 @@ test('one file changed: one agent run, the same cost shape', async () => {
   assert.equal(d.soft_resets, 2, JSON.stringify(d));
 });
 
-test('one 12.5 KB source file changed: compressed on the wire, within issue 10\'s bytes', async () => {
-  const lines = [];
-  for (let i = 0; lines.join('\n').length < 12500; i++)
-    lines.push(`def handler_${i}(event, state):`, `    return state.get("key_${i}", ${i % 13})`, '');
-  const text = lines.join('\n').slice(0, 12500);
-  repo.commit({ 'app/lib/big.py': text });
-  const { r, d } = await cost(() => sync());
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(fs.readFileSync(path.join(board.flash, 'lib/big.py'), 'utf8'), text);
-  assert.ok(r.ticks >= 3, 'the application does not print after the update');
-  assert.ok(d.rx_bytes <= 6144, `the board received ${d.rx_bytes} bytes`);
-  assert.ok(d.tx_bytes <= 2048, `the board sent ${d.tx_bytes} bytes`);
-});
-
 test('sync --force with nothing to write: the application runs again, and nothing drifted costs little', async () => {
   const { r, d } = await cost(() => h.senko(['-v', '-c', CONF, 'sync', '--force']));
   assert.equal(r.code, 0, r.stderr);
