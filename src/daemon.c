@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "daemon.h"
+#include "localwatch.h"
 #include "log.h"
 #include "notify.h"
 #include "status.h"
@@ -531,6 +532,7 @@ daemon_run(struct daemon *d)
 {
 	static const int sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
 	struct watchdog wd;
+	struct local_watch *lw; /* edits in local sources' folders */
 	sigset_t block, open;
 	size_t i;
 
@@ -542,6 +544,7 @@ daemon_run(struct daemon *d)
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigdelset(&open, sigs[i]);
 	watchdog_start(&wd);
+	lw = local_watch_new(d->cfg);
 	d->next_poll = time(NULL);
 	log_info("started: %zu source%s, %zu device%s, polling every %u s",
 	    d->cfg->nsources, d->cfg->nsources == 1 ? "" : "s",
@@ -553,11 +556,20 @@ daemon_run(struct daemon *d)
 	while (!got_stop) {
 		time_t now = time(NULL), wake;
 		struct timespec ts;
+		struct pollfd pfd;
 		bool poll, *due;
 
 		if (got_hup) {
 			got_hup = 0;
 			reload(d);
+			local_watch_free(lw);
+			lw = local_watch_new(d->cfg);
+		}
+		/* An edit settled: poll now (a forge source costs one
+		 * conditional request, answered 304 when it did not move). */
+		if (local_watch_take_settled(lw)) {
+			log_info("a local source changed: polling now");
+			d->next_poll = now;
 		}
 		if (got_usr1) {
 			got_usr1 = 0;
@@ -595,10 +607,17 @@ daemon_run(struct daemon *d)
 			    w.tv_nsec < ts.tv_nsec))
 				ts = w;
 		}
-		/* Sleeps until the deadline or a signal; no busy waiting. */
-		if (ppoll(NULL, 0, &ts, &open) == -1 && errno != EINTR)
+		local_watch_deadline(lw, &ts);
+		/* Sleeps until the deadline, a signal or a folder change;
+		 * no busy waiting. */
+		pfd.fd = local_watch_fd(lw);
+		pfd.events = POLLIN;
+		if (ppoll(&pfd, 1, &ts, &open) == -1 && errno != EINTR)
 			log_warn("ppoll");
+		if (pfd.fd >= 0 && (pfd.revents & POLLIN))
+			local_watch_read(lw);
 	}
+	local_watch_free(lw);
 	log_info("stopping");
 	notify_stopping();
 	watchdog_stop(&wd);

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "path.h"
 #include "xalloc.h"
+#include "forge/local.h"
 #include "forge/source_state.h"
 #include "forge/walk.h"
 #include "banned.h"
@@ -817,6 +818,8 @@ forge_poll(struct forge *f, const struct config_source *src,
 	int rc = -1;
 
 	*changed = false;
+	if (src->path)
+		return local_poll(f->cfg, f->store, src, out, changed);
 	if (refuse_if_limited(f, src) == -1)
 		return -1;
 	have_saved = source_state_load(f->cfg, src, &st, &saved);
@@ -944,6 +947,15 @@ forge_fetch_blobs(struct forge *f, const struct config_source *src,
 
 		if (store_has(f->store, e->sha))
 			continue;
+		if (src->path) {
+			/* A local poll stores what it reads; a blob missing
+			 * now was removed from the store since. */
+			if (failed++ == 0)
+				buf_addf(&first, "'%s' is not in the store; "
+				    "the next poll reads the folder again",
+				    e->path);
+			continue;
+		}
 		if (!give_up && (forge_stop_requested(f) ||
 		    refuse_if_limited(f, src) == -1)) {
 			give_up = true;

@@ -42,10 +42,17 @@ source_fingerprint(const struct config *cfg, const struct config_source *src,
 	struct buf b = BUF_INIT;
 	size_t i;
 
-	buf_addf(&b, "%s\n%s\n%s\n%s\n%s\n%s\n", cfg->api_url, src->user,
-	    src->repo, src->branch, src->working_dir, source_api_name(api));
+	if (src->path)
+		buf_addf(&b, "path %s\n%s\n", src->path, src->working_dir);
+	else
+		buf_addf(&b, "%s\n%s\n%s\n%s\n%s\n%s\n", cfg->api_url,
+		    src->user, src->repo, src->branch, src->working_dir,
+		    source_api_name(api));
 	for (i = 0; i < src->nfiles; i++)
 		buf_addf(&b, "files %s\n", src->files[i]);
+	/* Only when set, so sources without exclude keep their state. */
+	for (i = 0; i < src->nexclude; i++)
+		buf_addf(&b, "exclude %s\n", src->exclude[i]);
 	githash_mem(b.data, b.len, hex);
 	buf_release(&b);
 }
