@@ -20,6 +20,13 @@ const STATE = path.join(T, 'state');
 const CONF = path.join(T, 'senko.conf');
 let board, daemon, log = [];
 
+// A failed test must not leave the board or senkod running (node would
+// wait for them).
+test.after(async () => {
+  if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
+  if (board) await board.stop();
+});
+
 function collect(stream, lines) {
   let rest = '';
   stream.on('data', (d) => {
