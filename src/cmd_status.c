@@ -130,9 +130,12 @@ static json_t *
 source_json(const struct config_source *src, const struct source_status *st,
     bool unreadable)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:b}",
-	    "name", src->name, "user", src->user, "repo", src->repo,
-	    "branch", src->branch,
+	/* A local source has a path and no user, repo or branch (null). */
+	return json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s,s:o,s:o,s:o,s:o,s:o,s:o,"
+	    "s:b}",
+	    "name", src->name, "user", src->path ? NULL : src->user,
+	    "repo", src->path ? NULL : src->repo,
+	    "branch", src->path ? NULL : src->branch, "path", src->path,
 	    "state", source_state_name(st->state),
 	    "commit", text_json(st->commit),
 	    "last_poll", time_json(st->last_poll),
