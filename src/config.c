@@ -31,7 +31,6 @@
 #define DEFAULT_TOKEN_FILE "/etc/senko/token"
 #define DEFAULT_JOBS 4
 #define DEFAULT_BAUD 115200
-#define DEFAULT_BRANCH "main"
 #define MAX_INTERVAL (7 * 24 * 3600)
 #define MAX_JOBS 64
 #define NAME_MAX_LEN 64
@@ -445,7 +444,7 @@ static void
 source_defaults(struct config_source *src)
 {
 	memset(src, 0, sizeof(*src));
-	src->branch = xstrdup(DEFAULT_BRANCH);
+	src->branch = NULL; /* the repository's default branch (forge.c) */
 	src->working_dir = xstrdup("");
 	src->api = SOURCE_API_TREES;
 }

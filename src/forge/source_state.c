@@ -240,3 +240,60 @@ source_state_load_contents(const struct config *cfg, const struct config_source 
 	free(path);
 	return root;
 }
+
+/* Whose default branch the cache holds: a source renamed to another
+ * repository (or another forge) asks again. */
+static char *
+default_branch_key(const struct config *cfg, const struct config_source *src)
+{
+	return xasprintf("%s/repos/%s/%s", cfg->api_url, src->user, src->repo);
+}
+
+char *
+source_state_load_default_branch(const struct config *cfg,
+    const struct config_source *src)
+{
+	char *path = source_file(cfg, src, "default-branch.json");
+	char *key = default_branch_key(cfg, src), *branch = NULL;
+	struct buf text = BUF_INIT;
+	json_t *root = NULL;
+	const char *b, *k;
+
+	if (source_state_read_file(path, &text) == 0)
+		root = json_loadb(text.data ? text.data : "", text.len, 0, NULL);
+	k = json_string_value(json_object_get(root, "repository"));
+	b = json_string_value(json_object_get(root, "default_branch"));
+	if (k && b && *b && strcmp(k, key) == 0)
+		branch = xstrdup(b);
+	json_decref(root);
+	buf_release(&text);
+	free(key);
+	free(path);
+	return branch;
+}
+
+int
+source_state_save_default_branch(const struct config *cfg,
+    const struct config_source *src, const char *branch)
+{
+	char *dir = source_dir(cfg, src), *path = NULL;
+	char *key = default_branch_key(cfg, src);
+	json_t *root;
+	int rc = -1;
+
+	if (fs_mkdir_p(dir, 0755) == -1) {
+		log_failx("source '%s': cannot create '%s': check state_dir",
+		    src->name, dir);
+		goto out;
+	}
+	path = source_file(cfg, src, "default-branch.json");
+	root = json_pack("{s:s,s:s}", "repository", key, "default_branch",
+	    branch);
+	rc = write_json_file(path, root);
+	json_decref(root);
+out:
+	free(key);
+	free(path);
+	free(dir);
+	return rc;
+}
