@@ -69,6 +69,9 @@ UNIT_PROGS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRCS = $(wildcard tests/helpers/*.c)
 HELPER_PROGS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helper-%)
 TEST_TOOLS = tests/board/ptybridge
+# LD_PRELOAD libraries for tests (tests/daemon/clockshift.c steps the wall
+# clock of one process).
+TEST_PRELOADS = $(patsubst tests/daemon/%.c,$(BUILD)/tests/%.so,$(wildcard tests/daemon/*.c))
 
 all: $(PROGS)
 
@@ -104,6 +107,10 @@ $(BUILD)/tests/helper-%: tests/helpers/%.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP $(LDFLAGS) \
 		-o $@ $< $(LIB) $(LIBS)
 
+$(BUILD)/tests/%.so: tests/daemon/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
+
 tests/board/ptybridge: tests/board/ptybridge.c
 	$(CC) $(CPPFLAGS) -O2 -Wall -Wextra $(WERROR_FLAG) $(LDFLAGS) -o $@ $<
 
@@ -115,7 +122,7 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 NODE_DEPS = $(if $(wildcard tests/package.json),tests/node_modules/.installed)
 TOOLS = $(filter $(wildcard $(TEST_TOOLS:=.c)),$(TEST_TOOLS:=.c))
 
-check: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
+check: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TEST_PRELOADS) $(TOOLS:.c=) $(NODE_DEPS)
 	@SENKO_BUILD=$(BUILD) tests/run.sh
 
 bench: $(PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS)

@@ -20,6 +20,9 @@
 #define CLI_EXIT_CONFIG CONFIG_EXIT_ERROR
 
 #define CLI_NEEDS_CONFIG 0x1 /* load -c FILE before running */
+#define CLI_INTERRUPTIBLE 0x2 /* Ctrl-C/SIGTERM: stop cleanly (interrupt.h) */
+/* Commands that talk to a board. */
+#define CLI_BOARD (CLI_NEEDS_CONFIG | CLI_INTERRUPTIBLE)
 
 struct cli {
 	const char *config_path;

@@ -11,7 +11,8 @@
  * Signals only set flags (the handlers are in daemon.c); the loop acts on
  * them: SIGHUP re-reads the configuration (a broken file is rejected and
  * the old one keeps running), SIGUSR1 polls now, SIGTERM/SIGINT stop after
- * the files in flight.  Talks to systemd through notify.h: READY=1,
+ * the files in flight (within 5 s: see sync_options.stop); a second one
+ * ends the process at once.  Talks to systemd through notify.h: READY=1,
  * STATUS=, the watchdog, RELOADING=1 and STOPPING=1.
  *
  * The struct daemon owns the configuration and the sync engine.
@@ -27,6 +28,9 @@
 
 #define DAEMON_BACKOFF_MIN 5     /* seconds */
 #define DAEMON_BACKOFF_MAX 600
+/* The object store is collected after the first poll, then at most this
+ * often (seconds); senkod --once collects after its cycle. */
+#define DAEMON_GC_INTERVAL 3600
 
 /* senkod's view of one device between cycles. */
 struct daemon_device {
@@ -35,15 +39,19 @@ struct daemon_device {
 	unsigned failures;      /* in a row */
 	bool failures_before_run; /* failing when this process started
 	                          (senkod --once: from the status file) */
-	time_t retry_at;        /* 0: at the next poll */
+	time_t retry_at;        /* CLOCK_MONOTONIC s; 0: at the next poll */
 };
 
+/* Times below are CLOCK_MONOTONIC seconds: a wall-clock step (NTP at
+ * boot) moves no poll, back-off or watchdog verdict. */
 struct daemon {
-	char *config_path;      /* owned */
+	char *start_dir;        /* the folder senkod started in; owned */
+	char *config_path;      /* absolute (a detached senkod is in /) */
 	struct config *cfg;     /* owned */
 	struct sync_engine engine;
 	struct daemon_device *devices; /* per cfg->devices index, owned */
-	time_t next_poll;
+	time_t next_poll;       /* CLOCK_MONOTONIC s */
+	time_t next_gc;         /* CLOCK_MONOTONIC s; 0: after the next poll */
 	unsigned source_failures;
 	bool *source_failing;   /* per source: its last poll failed, so the
 	                          next one runs quiet; owned */
@@ -51,7 +59,9 @@ struct daemon {
 };
 
 /* Load the configuration and open the engine.  Returns 0, or -1 with the
- * exit status in *status (78 for a configuration error, else 1). */
+ * exit status in *status (78 for a configuration error, else 1).  A
+ * relative config_path and state_dir are taken from the current folder,
+ * now and at every reload, so senkod may then detach into '/'. */
 int daemon_init(struct daemon *d, const char *config_path, int *status);
 void daemon_release(struct daemon *d);
 

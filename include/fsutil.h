@@ -23,8 +23,22 @@ int fs_write_all(int fd, const void *data, size_t len);
  * are not followed; errors are ignored (it is housekeeping).
  */
 void fs_sweep_stale(const char *dir, const char *prefix, long max_age);
+/*
+ * The mode of every folder senko creates in state_dir.  A state_dir
+ * deleted while senkod runs may be re-created by whichever module writes
+ * next (mkdir -p); with this mode it comes back private whoever does.
+ */
+#define FS_STATE_DIR_MODE 0700
 /* mkdir -p; existing folders are fine. */
 int fs_mkdir_p(const char *path, mode_t mode);
+/* mkdir -p whose last folder is created 0700 (parents 0755; both less
+ * the umask).  An existing folder keeps its mode: it is the owner's. */
+int fs_mkdir_private(const char *path);
+/* mode less the process's umask: what open(2) or mkdir(2) would give.
+ * Files made by mkstemp (0600) are widened only this far, never past what
+ * the user allows. */
+mode_t fs_file_mode(mode_t mode);
+/* The file gets fs_file_mode(mode). */
 int fs_write_atomic(const char *path, const void *data, size_t len,
     mode_t mode);
 /* Read a whole file into out (appending); honours out's cap. */

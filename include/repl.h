@@ -13,6 +13,7 @@
 #ifndef SENKO_REPL_H
 #define SENKO_REPL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,13 @@ struct repl_info {
  * swallows Ctrl-C), EIO (the board vanished).  Errors are logged.
  */
 struct repl *repl_open(const char *port, unsigned baud);
+/*
+ * The same, but opening ends early, with errno ECANCELED, once *stop is
+ * nonzero (a SIGTERM or Ctrl-C during the up to 10 s a silent board takes
+ * to give up).  stop is watched only while opening.
+ */
+struct repl *repl_open_stoppable(const char *port, unsigned baud,
+    const volatile sig_atomic_t *stop);
 void repl_close(struct repl *r);
 
 const struct repl_info *repl_info(const struct repl *r);

@@ -12,6 +12,7 @@
 #ifndef SENKO_SERIAL_H
 #define SENKO_SERIAL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,6 +33,13 @@ ssize_t serial_read(struct serial *s, void *data, size_t len, int timeout_ms);
 /* Write all of data or fail (-1) within timeout_ms. */
 int serial_write(struct serial *s, const void *data, size_t len,
     int timeout_ms);
+/*
+ * Watch stop (NULL: nothing) during every later wait: once *stop is
+ * nonzero, serial_read() and serial_write() fail with errno ECANCELED
+ * (not logged as an error) within STOP_CHECK_MS (100 ms).  For opening a
+ * board, where nothing is half done; a push ends cleanly instead.
+ */
+void serial_set_stop(struct serial *s, const volatile sig_atomic_t *stop);
 /* Discard pending input. */
 void serial_drain(struct serial *s, int quiet_ms);
 

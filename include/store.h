@@ -33,6 +33,9 @@ struct store_tmp {
 
 /* Create state_dir/objects if needed; sweeps stale temporary files. */
 int store_init(struct store *s, const char *state_dir);
+/* The same for an open store, once per cycle: state_dir/objects may have
+ * been deleted under a running daemon. */
+int store_prepare(const struct store *s);
 void store_release(struct store *s);
 
 /* The path a blob has or would have; the caller frees it. */
@@ -52,5 +55,16 @@ int store_add_mem(const struct store *s, const void *data, size_t len,
  * size, or -1 (errno ENOENT when missing or found corrupt and removed).
  */
 int store_open_blob(const struct store *s, const char *sha, uint64_t *size);
+
+/*
+ * Garbage collection: remove every blob whose SHA is not in keep (nkeep
+ * SHAs; the array is sorted in place) and that was stored more than
+ * grace_seconds ago, so a blob another process (`senko sync` beside
+ * senkod) fetched for a newer commit is not taken from under it.  Counts
+ * removals in *removed.  Returns 0, or -1 when the store cannot be read.
+ * Not to be run while the same process downloads or pushes.
+ */
+int store_gc(const struct store *s, const char **keep, size_t nkeep,
+    long grace_seconds, unsigned *removed);
 
 #endif

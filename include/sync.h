@@ -9,7 +9,15 @@
  * to its source's manifest, `jobs` boards at a time, each in its own
  * thread with its own serial port and mirror.  One failing board or
  * source never stops the others; each outcome is recorded in the device's
- * status file and returned in the report.
+ * status file (rewritten only when something in it changed, or when its
+ * last_attempt is an hour old: no SD-card wear for a quiet poll) and
+ * returned in the report.
+ *
+ * Each cycle re-creates what is missing in state_dir (a folder deleted
+ * under a running senkod).  A board is opened only when every blob of its
+ * source's commit is in the store, and after a failed or stopped push
+ * neither the board's record nor the mirror's index is written: the next
+ * visit checks the board by hash.
  *
  * The engine keeps no state between cycles beyond what is on disk
  * (state_dir), so senkod and `senko sync` can take turns on one gateway.
@@ -37,6 +45,8 @@ enum device_state {
 	DEVICE_OFFLINE,  /* no port, or the board does not answer */
 	DEVICE_BUSY,     /* another process holds the port */
 	DEVICE_PENDING,  /* check mode: updates waiting */
+	DEVICE_STOPPED,  /* a stop request (SIGTERM, Ctrl-C) ended the visit,
+	                    or came before it; the next sync carries on */
 };
 
 struct sync_device_result {
@@ -71,7 +81,10 @@ struct sync_options {
 	                          still in the report); NULL = none quiet */
 	const bool *source_quiet; /* per source: the same for its poll */
 	volatile sig_atomic_t *stop; /* nonzero: stop after the files in
-	                          flight (set by a signal handler) */
+	                          flight (set by a signal handler): no new
+	                          source, download or device is started,
+	                          opening a board is cut short, a push ends
+	                          after its current group */
 };
 
 struct sync_report {
@@ -108,5 +121,18 @@ int sync_cycle(const struct config *cfg, struct forge *forge,
     const struct store *store, const struct sync_options *opts,
     struct sync_report *report);
 void sync_report_release(struct sync_report *report);
+
+/* Blobs unreferenced for this long may be collected (store_gc). */
+#define SYNC_GC_GRACE_SECONDS 3600
+/*
+ * Collect the object store's garbage: keep every blob of each source's
+ * saved manifest (what the boards are brought to) and of each device's
+ * mirror (what each board runs now, so a board that is behind, offline or
+ * rolled back loses nothing); remove other blobs older than
+ * SYNC_GC_GRACE_SECONDS.  Nothing is removed when a mirror cannot be
+ * read.  Run between cycles (senkod does, at most every
+ * DAEMON_GC_INTERVAL).  Returns 0 or -1.
+ */
+int sync_engine_gc(const struct sync_engine *e, const struct config *cfg);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "interrupt.h"
 #include "log.h"
 #include "repl.h"
 #include "banned.h"
@@ -60,7 +61,8 @@ cmd_exec(struct cli *cli, int argc, char **argv)
 	dev = cli_find_device(cli, argv[1]);
 	if (dev == NULL)
 		return CLI_EXIT_USAGE;
-	r = repl_open(dev->port, dev->baud);
+	r = repl_open_stoppable(dev->port, dev->baud,
+	    &interrupt_requested);
 	if (r == NULL)
 		return CLI_EXIT_FAILED;
 	rc = repl_exec_quiet(r, argv[2], &out);

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "interrupt.h"
 #include "devfs.h"
 #include "log.h"
 #include "path.h"
@@ -38,7 +39,8 @@ cmd_ls(struct cli *cli, int argc, char **argv)
 	dev = cli_find_device(cli, argv[1]);
 	if (dev == NULL)
 		return CLI_EXIT_USAGE;
-	r = repl_open(dev->port, dev->baud);
+	r = repl_open_stoppable(dev->port, dev->baud,
+	    &interrupt_requested);
 	if (r == NULL)
 		return CLI_EXIT_FAILED;
 	rc = devfs_list(r, dev->dest, &list);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "interrupt.h"
 #include "log.h"
 #include "repl.h"
 #include "serial.h"
@@ -42,7 +43,8 @@ cmd_reset(struct cli *cli, int argc, char **argv)
 		rc = serial_pulse_reset(s);
 		serial_close(s);
 	} else {
-		r = repl_open(dev->port, dev->baud);
+		r = repl_open_stoppable(dev->port, dev->baud,
+		    &interrupt_requested);
 		if (r == NULL)
 			return CLI_EXIT_FAILED;
 		rc = repl_soft_reset(r);

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "human.h"
+#include "interrupt.h"
 #include "log.h"
 #include "status.h"
 #include "sync.h"
@@ -44,6 +45,10 @@ print_device(const struct config_device *dev,
 		printf("%s: updated to %.7s (%u file%s written, %s; %u "
 		    "deleted)\n", dev->name, r->commit, r->files_sent,
 		    r->files_sent == 1 ? "" : "s", size, r->files_deleted);
+		break;
+	case DEVICE_STOPPED:
+		/* A stop is not an error: nothing above says why. */
+		printf("%s: %s\n", dev->name, r->error);
 		break;
 	default:
 		printf("%s: %s (see the error above)\n", dev->name,
@@ -129,6 +134,7 @@ cmd_sync(struct cli *cli, int argc, char **argv)
 		}
 	}
 	opts.progress = isatty(STDERR_FILENO) && cli->verbosity >= 0;
+	opts.stop = &interrupt_requested;
 	return run_cycle(cli, &opts, argv + optind, argc - optind);
 }
 

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "interrupt.h"
 #include "devfs.h"
 #include "log.h"
 #include "path.h"
@@ -178,7 +179,8 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 		return CLI_EXIT_FAILED;
 	}
 	qsort(files.v, files.n, sizeof(*files.v), by_name);
-	r = repl_open(dev->port, dev->baud);
+	r = repl_open_stoppable(dev->port, dev->baud,
+	    &interrupt_requested);
 	if (r == NULL) {
 		names_free(&files);
 		free(mirror);

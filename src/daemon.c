@@ -43,8 +43,60 @@ on_signal(int sig)
 		got_usr1 = 1;
 		break;
 	default:
+		/* A second Ctrl-C or SIGTERM: the default action, at once. */
+		if (got_stop) {
+			signal(sig, SIG_DFL);
+			raise(sig);
+		}
 		got_stop = 1;
 	}
+}
+
+/*
+ * Seconds on CLOCK_MONOTONIC: every interval, deadline and back-off.  The
+ * wall clock steps (NTP at a Raspberry Pi's boot) and is only for dates
+ * shown to people and dates servers send.
+ */
+static time_t
+monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * path made absolute against dir, the folder senkod started in (NULL when
+ * it could not be read); NULL (logged) when that is needed and unknown.
+ */
+static char *
+absolute_path(const char *dir, const char *path, const char *what)
+{
+	if (path[0] == '/')
+		return xstrdup(path);
+	if (dir == NULL) {
+		log_failx("cannot use the relative %s '%s': the current folder "
+		    "cannot be read; give an absolute path", what, path);
+		return NULL;
+	}
+	return xasprintf("%s/%s", dir, path);
+}
+
+/*
+ * A detached senkod runs in '/': a relative state_dir in the file means
+ * the folder it was started in, at start-up and at every reload.
+ */
+static int
+resolve_state_dir(struct config *cfg, const char *start_dir)
+{
+	char *abs = absolute_path(start_dir, cfg->state_dir, "state_dir");
+
+	if (abs == NULL)
+		return -1;
+	free(cfg->state_dir);
+	cfg->state_dir = abs;
+	return 0;
 }
 
 static void
@@ -104,9 +156,12 @@ int
 daemon_init(struct daemon *d, const char *config_path, int *status)
 {
 	memset(d, 0, sizeof(*d));
-	d->config_path = xstrdup(config_path);
-	d->cfg = config_load(config_path);
-	if (d->cfg == NULL) {
+	d->start_dir = getcwd(NULL, 0); /* NULL: only absolute paths work */
+	d->config_path = absolute_path(d->start_dir, config_path,
+	    "configuration file");
+	if (d->config_path != NULL)
+		d->cfg = config_load(d->config_path);
+	if (d->cfg == NULL || resolve_state_dir(d->cfg, d->start_dir) == -1) {
 		*status = CONFIG_EXIT_ERROR;
 		return -1;
 	}
@@ -133,6 +188,7 @@ daemon_release(struct daemon *d)
 		devices_free(d->devices, d->cfg->ndevices);
 	config_free(d->cfg);
 	free(d->config_path);
+	free(d->start_dir);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -331,8 +387,10 @@ daemon_once(struct daemon *d)
 	pthread_sigmask(SIG_SETMASK, NULL, &open);
 	recall_reported(d);
 	rc = run_cycle(d, NULL, true, &open, &rep);
+	if (!got_stop)
+		sync_engine_gc(&d->engine, d->cfg);
 	for (i = 0; i < rep.ndevices; i++)
-		note_device(&d->devices[i], &rep.devices[i], time(NULL));
+		note_device(&d->devices[i], &rep.devices[i], monotonic_now());
 	note_sources(d, &rep);
 	sync_report_release(&rep);
 	return rc;
@@ -353,7 +411,8 @@ reload(struct daemon *d)
 		notify_ready();
 		return;
 	}
-	if (sync_engine_open(&engine, cfg) != 0) {
+	if (resolve_state_dir(cfg, d->start_dir) == -1 ||
+	    sync_engine_open(&engine, cfg) != 0) {
 		log_warnx("cannot apply the new configuration; keeping the "
 		    "one that was running");
 		config_free(cfg);
@@ -371,7 +430,7 @@ reload(struct daemon *d)
 	}
 	config_free(d->cfg);
 	d->cfg = cfg;
-	d->next_poll = time(NULL);
+	d->next_poll = monotonic_now();
 	log_info("configuration reloaded: %zu source%s, %zu device%s",
 	    cfg->nsources, cfg->nsources == 1 ? "" : "s", cfg->ndevices,
 	    cfg->ndevices == 1 ? "" : "s");
@@ -397,7 +456,7 @@ struct watchdog {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool quit;
-	atomic_long cycle_started; /* 0 when no cycle runs */
+	atomic_long cycle_started; /* monotonic s; 0 when no cycle runs */
 };
 
 /*
@@ -415,7 +474,7 @@ watchdog_main(void *arg)
 	while (!w->quit) {
 		long started;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += (time_t)(w->interval_ms / 1000);
 		ts.tv_nsec += (long)(w->interval_ms % 1000) * 1000000;
 		if (ts.tv_nsec >= 1000000000) {
@@ -425,7 +484,7 @@ watchdog_main(void *arg)
 		pthread_cond_timedwait(&w->wake, &w->lock, &ts);
 		started = atomic_load(&w->cycle_started);
 		if (!w->quit && started != 0 &&
-		    time(NULL) - started < CYCLE_STUCK_SECONDS)
+		    monotonic_now() - started < CYCLE_STUCK_SECONDS)
 			notify_watchdog();
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -435,6 +494,7 @@ watchdog_main(void *arg)
 static void
 watchdog_start(struct watchdog *w)
 {
+	pthread_condattr_t attr;
 	sigset_t all, saved;
 
 	memset(w, 0, sizeof(*w));
@@ -442,7 +502,11 @@ watchdog_start(struct watchdog *w)
 	if (w->interval_ms == 0)
 		return;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->wake, NULL);
+	/* Its timed wait runs on the monotonic clock too. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->wake, &attr);
+	pthread_condattr_destroy(&attr);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	if (pthread_create(&w->thread, NULL, watchdog_main, w) != 0)
@@ -520,10 +584,18 @@ after_cycle(struct daemon *d, const struct sync_report *rep, bool poll,
 			d->next_poll = soon;
 	} else
 		d->source_failures = 0;
-	if (rep->retry_after > d->next_poll) {
-		log_notice("rate limited: next poll at %ld s from now",
-		    (long)(rep->retry_after - now));
-		d->next_poll = rep->retry_after;
+	/* The forge's wait is a date (the server's clock): the seconds
+	 * left from the wall clock, then onto the monotonic one. */
+	if (rep->retry_after != 0) {
+		time_t wall = time(NULL);
+		time_t until = rep->retry_after > wall ?
+		    now + (rep->retry_after - wall) : now;
+
+		if (until > d->next_poll) {
+			log_notice("rate limited: next poll at %ld s from now",
+			    (long)(until - now));
+			d->next_poll = until;
+		}
 	}
 }
 
@@ -545,7 +617,7 @@ daemon_run(struct daemon *d)
 		sigdelset(&open, sigs[i]);
 	watchdog_start(&wd);
 	lw = local_watch_new(d->cfg);
-	d->next_poll = time(NULL);
+	d->next_poll = monotonic_now();
 	log_info("started: %zu source%s, %zu device%s, polling every %u s",
 	    d->cfg->nsources, d->cfg->nsources == 1 ? "" : "s",
 	    d->cfg->ndevices, d->cfg->ndevices == 1 ? "" : "s",
@@ -554,7 +626,7 @@ daemon_run(struct daemon *d)
 	notify_status("started; first poll now");
 
 	while (!got_stop) {
-		time_t now = time(NULL), wake;
+		time_t now = monotonic_now(), wake;
 		struct timespec ts;
 		struct pollfd pfd;
 		bool poll, *due;
@@ -587,9 +659,13 @@ daemon_run(struct daemon *d)
 			atomic_store(&wd.cycle_started, (long)now);
 			notify_status("syncing");
 			run_cycle(d, due, poll, &open, &rep);
+			if (poll && !got_stop && now >= d->next_gc) {
+				sync_engine_gc(&d->engine, d->cfg);
+				d->next_gc = now + DAEMON_GC_INTERVAL;
+			}
 			atomic_store(&wd.cycle_started, 0);
-			after_cycle(d, &rep, poll, time(NULL));
-			publish_status(d, &rep, time(NULL));
+			after_cycle(d, &rep, poll, monotonic_now());
+			publish_status(d, &rep, monotonic_now());
 			sync_report_release(&rep);
 			free(due);
 			continue;
@@ -612,6 +688,7 @@ daemon_run(struct daemon *d)
 		 * no busy waiting. */
 		pfd.fd = local_watch_fd(lw);
 		pfd.events = POLLIN;
+		pfd.revents = 0;
 		if (ppoll(&pfd, 1, &ts, &open) == -1 && errno != EINTR)
 			log_warn("ppoll");
 		if (pfd.fd >= 0 && (pfd.revents & POLLIN))

@@ -137,7 +137,7 @@ set_retry_after(struct forge *f, time_t t)
 	dir = xasprintf("%s/sources", f->cfg->state_dir);
 	path = retry_after_path(f->cfg);
 	n = snprintf(text, sizeof(text), "%lld\n", (long long)t);
-	if (fs_mkdir_p(dir, 0755) == -1 ||
+	if (fs_mkdir_p(dir, FS_STATE_DIR_MODE) == -1 ||
 	    fs_write_atomic(path, text, (size_t)n, 0644) == -1)
 		log_warnx("cannot save '%s': another process may ask the API "
 		    "before the limit resets", path);

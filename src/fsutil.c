@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,63 @@
 #include "log.h"
 #include "xalloc.h"
 #include "banned.h"
+
+static mode_t process_umask;
+static pthread_once_t umask_once = PTHREAD_ONCE_INIT;
+
+/*
+ * umask(2) can only be read by setting it, which would race with threads
+ * creating files; Linux shows it in /proc/self/status.  The umask(2)
+ * fallback runs once, from the first caller, before any file is written.
+ */
+static void
+read_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned int m;
+
+	if (f != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "Umask: %o", &m) == 1) {
+				process_umask = (mode_t)m & 0777;
+				fclose(f);
+				return;
+			}
+		fclose(f);
+	}
+	process_umask = umask(022);
+	umask(process_umask);
+}
+
+mode_t
+fs_file_mode(mode_t mode)
+{
+	pthread_once(&umask_once, read_umask);
+	return mode & ~process_umask;
+}
+
+int
+fs_mkdir_private(const char *path)
+{
+	char *copy = xstrdup(path);
+	char *parent = dirname(copy);
+	struct stat st;
+	int rc;
+
+	rc = strcmp(parent, ".") == 0 || strcmp(parent, "/") == 0 ? 0 :
+	    fs_mkdir_p(parent, 0755);
+	free(copy);
+	if (rc == -1)
+		return -1;
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return log_fail("cannot create folder '%s'", path);
+	if (stat(path, &st) == -1)
+		return log_fail("cannot create folder '%s'", path);
+	if (!S_ISDIR(st.st_mode))
+		return log_failx("'%s' exists and is not a folder", path);
+	return 0;
+}
 
 int
 fs_mkdir_p(const char *path, mode_t mode)
@@ -118,7 +176,7 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		log_fail("cannot write '%s'", tmp);
 		goto out;
 	}
-	if (fchmod(fd, mode) == -1 || fsync(fd) == -1) {
+	if (fchmod(fd, fs_file_mode(mode)) == -1 || fsync(fd) == -1) {
 		log_fail("cannot sync '%s'", tmp);
 		goto out;
 	}

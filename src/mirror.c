@@ -307,7 +307,8 @@ mirror_open(struct mirror *m, const char *state_dir, const char *name)
 	m->root = xasprintf("%s/mirror", m->dir);
 	m->tmp = xasprintf("%s/tmp", m->dir);
 	m->index_path = xasprintf("%s/index", m->dir);
-	if (fs_mkdir_p(m->root, 0755) == -1 || fs_mkdir_p(m->tmp, 0700) == -1)
+	if (fs_mkdir_p(m->root, FS_STATE_DIR_MODE) == -1 ||
+	    fs_mkdir_p(m->tmp, 0700) == -1)
 		return log_failx("cannot create the mirror of '%s' in '%s': "
 		    "check state_dir and its permissions", name, m->dir);
 	fs_sweep_stale(m->tmp, "put-", MIRROR_STALE_TMP_SECONDS);
@@ -676,7 +677,7 @@ mirror_put(struct mirror *m, const struct store *s, const char *path,
 	}
 	if (copy_fd(fd, out, sha, tmp) == -1)
 		goto done;
-	if (fchmod(out, 0644) == -1 || fsync(out) == -1) {
+	if (fchmod(out, fs_file_mode(0644)) == -1 || fsync(out) == -1) {
 		log_fail("cannot sync '%s'", tmp);
 		goto done;
 	}

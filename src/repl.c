@@ -134,7 +134,8 @@ rx_byte(struct repl *r, int timeout_ms)
 		n = serial_read(r->s, r->rbuf, sizeof(r->rbuf), timeout_ms);
 		if (n == -1) {
 			r->state = REPL_UNKNOWN;
-			if (errno != EIO && errno != ETIMEDOUT)
+			if (errno != EIO && errno != ETIMEDOUT &&
+			    errno != ECANCELED)
 				errno = EIO;
 			r->dead = errno == EIO;
 			return -1;
@@ -794,13 +795,21 @@ probe(struct repl *r)
 struct repl *
 repl_open(const char *port, unsigned baud)
 {
+	return repl_open_stoppable(port, baud, NULL);
+}
+
+struct repl *
+repl_open_stoppable(const char *port, unsigned baud,
+    const volatile sig_atomic_t *stop)
+{
 	struct serial *s;
 	struct repl *r;
-	int saved;
+	int saved, rc;
 
 	s = serial_open(port, baud);
 	if (s == NULL)
 		return NULL;
+	serial_set_stop(s, stop);
 	r = xcalloc(1, sizeof(*r));
 	r->s = s;
 	r->port = xstrdup(port);
@@ -809,10 +818,14 @@ repl_open(const char *port, unsigned baud)
 	r->plain_pause_ms = 10;
 	r->state = REPL_UNKNOWN;
 	buf_init(&r->exc, 64 * 1024);
-	if (enter_raw(r, ENTER_MS) == -1 || probe(r) == -1) {
-		saved = errno;
+	rc = enter_raw(r, ENTER_MS) == -1 || probe(r) == -1 ? -1 : 0;
+	saved = errno;
+	/* From here on a wait ends only at its deadline: closing must still
+	 * hand the board back to its REPL. */
+	serial_set_stop(s, NULL);
+	if (rc == -1) {
 		if (saved != ETIMEDOUT && saved != ENOENT && saved != ENODEV &&
-		    saved != EBUSY)
+		    saved != EBUSY && saved != ECANCELED)
 			saved = EIO;
 		repl_close(r);
 		errno = saved;

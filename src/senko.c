@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "interrupt.h"
 #include "log.h"
 #include "statedir.h"
 #include "version.h"
@@ -82,8 +83,10 @@ main(int argc, char **argv)
 		statedir_check(cli.cfg->state_dir, strcmp(cmd->name,
 		    "status") != 0, what);
 	}
+	if (cmd->flags & CLI_INTERRUPTIBLE)
+		interrupt_install();
 	optind++;
 	rc = cmd->run(&cli, argc - optind + 1, argv + optind - 1);
 	config_free(cli.cfg);
-	return rc;
+	return interrupt_exit_status(rc);
 }

@@ -45,7 +45,11 @@ struct serial {
 	char *lockfile; /* our UUCP lock file, NULL when flock alone */
 	uint64_t sent;
 	uint64_t received;
+	const volatile sig_atomic_t *stop; /* nonzero: end waits (ECANCELED) */
 };
+
+/* While a stop flag is set, waits look at it this often. */
+#define STOP_CHECK_MS 100
 
 static const struct {
 	unsigned baud;
@@ -421,6 +425,36 @@ vanished(struct serial *s, const char *what)
 	return -1;
 }
 
+void
+serial_set_stop(struct serial *s, const volatile sig_atomic_t *stop)
+{
+	s->stop = stop;
+}
+
+static bool
+stop_requested(const struct serial *s)
+{
+	return s->stop != NULL && *s->stop;
+}
+
+/* How long one poll() may block: the wait left, in slices while a stop
+ * flag is watched (worker threads block signals, so no EINTR ends it). */
+static int
+poll_slice(const struct serial *s, int left)
+{
+	if (left < 0)
+		return 0;
+	return s->stop != NULL && left > STOP_CHECK_MS ? STOP_CHECK_MS : left;
+}
+
+static int
+stopped(struct serial *s)
+{
+	log_debug("%s: wait ended by a stop request", s->path);
+	errno = ECANCELED;
+	return -1;
+}
+
 ssize_t
 serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 {
@@ -430,16 +464,20 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 	int left, rc;
 
 	for (;;) {
+		if (stop_requested(s))
+			return stopped(s);
 		left = (int)(deadline - now_ms());
 		pfd.fd = s->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		rc = poll(&pfd, 1, left > 0 ? left : 0);
+		rc = poll(&pfd, 1, poll_slice(s, left));
 		if (rc == -1) {
 			if (errno == EINTR)
 				continue;
 			return log_fail("cannot wait for %s", s->path);
 		}
+		if (rc == 0 && deadline - now_ms() > 0)
+			continue;
 		if (rc == 0)
 			return 0;
 		if (pfd.revents & POLLIN) {
@@ -476,6 +514,8 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			return vanished(s, "writing");
+		if (stop_requested(s))
+			return stopped(s);
 		left = (int)(deadline - now_ms());
 		if (left <= 0) {
 			errno = ETIMEDOUT;
@@ -485,7 +525,7 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 		pfd.fd = s->fd;
 		pfd.events = POLLOUT;
 		pfd.revents = 0;
-		rc = poll(&pfd, 1, left);
+		rc = poll(&pfd, 1, poll_slice(s, left));
 		if (rc == -1 && errno != EINTR)
 			return log_fail("cannot wait for %s", s->path);
 		if (rc > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) &&

@@ -33,6 +33,7 @@ static const struct {
 	{ DEVICE_OFFLINE, "offline" },
 	{ DEVICE_BUSY, "busy" },
 	{ DEVICE_PENDING, "pending" },
+	{ DEVICE_STOPPED, "stopped" },
 };
 
 const char *
@@ -223,7 +224,7 @@ status_save(const char *state_dir, const char *device,
 		    device);
 		goto out;
 	}
-	if (fs_mkdir_p(dir, 0755) == -1 ||
+	if (fs_mkdir_p(dir, FS_STATE_DIR_MODE) == -1 ||
 	    fs_write_atomic(path, text, strlen(text), 0644) == -1) {
 		log_failx("cannot save the status of '%s' in '%s'", device,
 		    path);

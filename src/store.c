@@ -1,6 +1,7 @@
 /*
  * store.c - verified blob storage; see store.h.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,12 +25,19 @@ int
 store_init(struct store *s, const char *state_dir)
 {
 	s->dir = xasprintf("%s/objects", state_dir);
-	if (fs_mkdir_p(s->dir, 0755) == -1) {
-		log_failx("cannot create the object store in '%s': check "
-		    "state_dir and its permissions", state_dir);
+	if (store_prepare(s) == -1) {
 		store_release(s);
 		return -1;
 	}
+	return 0;
+}
+
+int
+store_prepare(const struct store *s)
+{
+	if (fs_mkdir_p(s->dir, FS_STATE_DIR_MODE) == -1)
+		return log_failx("cannot create the object store '%s': check "
+		    "state_dir and its permissions", s->dir);
 	fs_sweep_stale(s->dir, "tmp-", STORE_STALE_TMP_SECONDS);
 	return 0;
 }
@@ -111,11 +119,11 @@ store_commit(const struct store *s, struct store_tmp *t, const char *sha)
 		goto out;
 	}
 	fan = xasprintf("%s/%.2s", s->dir, sha);
-	if (mkdir(fan, 0755) == -1 && errno != EEXIST) {
+	if (mkdir(fan, FS_STATE_DIR_MODE) == -1 && errno != EEXIST) {
 		log_fail("cannot create folder '%s'", fan);
 		goto out;
 	}
-	if (fchmod(t->fd, 0444) == -1) {
+	if (fchmod(t->fd, fs_file_mode(0444)) == -1) {
 		log_fail("cannot chmod '%s'", t->path);
 		goto out;
 	}
@@ -184,4 +192,69 @@ store_open_blob(const struct store *s, const char *sha, uint64_t *size)
 	free(path);
 	*size = (uint64_t)st.st_size;
 	return fd;
+}
+
+static int
+compare_sha(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Remove the unkept blobs of one fan-out folder, objects/ab/. */
+static void
+gc_fan(const char *fan, const char *prefix, const char **keep, size_t nkeep,
+    time_t before, unsigned *removed)
+{
+	DIR *d = opendir(fan);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char sha[GITHASH_HEXSZ];
+		const char *key = sha;
+		struct stat st;
+
+		if (strlen(de->d_name) != GITHASH_HEXSZ - 3)
+			continue; /* not a blob (".", "..", strangers) */
+		snprintf(sha, sizeof(sha), "%s%s", prefix, de->d_name);
+		if (!githash_is_hex(sha) || bsearch(&key, keep, nkeep,
+		    sizeof(*keep), compare_sha) != NULL)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		    -1 || !S_ISREG(st.st_mode) || st.st_mtime > before)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			(*removed)++;
+		else if (errno != ENOENT)
+			log_warn("object store: cannot remove '%s/%s'", fan,
+			    de->d_name);
+	}
+	closedir(d);
+}
+
+int
+store_gc(const struct store *s, const char **keep, size_t nkeep,
+    long grace_seconds, unsigned *removed)
+{
+	DIR *d = opendir(s->dir);
+	struct dirent *de;
+	time_t before = time(NULL) - grace_seconds; /* file dates: wall */
+
+	*removed = 0;
+	if (d == NULL)
+		return log_fail("cannot read the object store '%s'", s->dir);
+	qsort(keep, nkeep, sizeof(*keep), compare_sha);
+	while ((de = readdir(d)) != NULL) {
+		char *fan;
+
+		if (strlen(de->d_name) != 2 || !isxdigit((unsigned char)
+		    de->d_name[0]) || !isxdigit((unsigned char)de->d_name[1]))
+			continue;
+		fan = xasprintf("%s/%s", s->dir, de->d_name);
+		gc_fan(fan, de->d_name, keep, nkeep, before, removed);
+		free(fan);
+	}
+	closedir(d);
+	return 0;
 }

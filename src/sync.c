@@ -42,6 +42,9 @@
 #define GROUP_MAX_FILES 16
 /* How long a board may take to answer after a reset. */
 #define ALIVE_TIMEOUT_MS 15000
+/* A status file that did not change is still rewritten after this long,
+ * so its last_attempt says the daemon is alive (status.h). */
+#define STATUS_REFRESH_SECONDS 3600
 /* How often `senko sync --wait` tries a port another process holds. */
 #define BUSY_RETRY_US (500 * 1000)
 
@@ -67,6 +70,7 @@ struct board_job {
 	struct mirror mirror;
 	struct repl *repl;
 	uint64_t bytes_before_group;  /* for progress */
+	bool stopped;                 /* a stop request ended the push */
 	char platform[32];            /* from the board's probe, for status */
 	char version[64];
 };
@@ -98,6 +102,15 @@ job_fail(struct board_job *job, enum device_state state, const char *why)
 		log_failx("%s", why);
 	snprintf(job->res->error, sizeof(job->res->error), "%s",
 	    log_last_error());
+}
+
+/* A stop request ended (or came before) this device's visit. */
+static void
+job_stopped(struct board_job *job, const char *what)
+{
+	job->res->state = DEVICE_STOPPED;
+	snprintf(job->res->error, sizeof(job->res->error), "stopped %s; "
+	    "the next sync carries on", what);
 }
 
 /* ---------------------------------------------------------------- reconcile */
@@ -271,6 +284,11 @@ reconcile(struct board_job *job, struct manifest *mm)
 
 		if (up == NULL && mine == NULL)
 			continue; /* the user's own file: not ours to judge */
+		if (stop_requested(job->run)) {
+			/* A board of many files takes a while to hash. */
+			job->stopped = true;
+			goto out;
+		}
 		if (adopt_board_file(job, s, up, mine, &found) == -1)
 			goto out;
 	}
@@ -410,6 +428,7 @@ apply_plan(struct board_job *job, const struct plan *p)
 		if (stop_requested(job->run)) {
 			log_notice("%s: stopping; %zu files left for the next "
 			    "sync", job->dev->name, p->nwrites - start);
+			job->stopped = true;
 			return -1;
 		}
 		while (start + n < p->nwrites && n < GROUP_MAX_FILES &&
@@ -448,8 +467,12 @@ out:
 	return rc;
 }
 
+/*
+ * Restart the board's application as the device's reset says.  A stopped
+ * visit does not wait to see it answer: the process is on its way out.
+ */
 static int
-reset_board(struct board_job *job)
+reset_board(struct board_job *job, bool check)
 {
 	const char *how = reset_mode_name(job->dev->reset);
 	int rc;
@@ -462,6 +485,8 @@ reset_board(struct board_job *job)
 		return log_failx("%s: files updated to %.7s, but the %s reset "
 		    "failed: %s", job->dev->name, job->upstream->commit, how,
 		    log_last_error());
+	if (!check || stop_requested(job->run))
+		return 0;
 	if (repl_check_alive(job->repl, ALIVE_TIMEOUT_MS) == -1)
 		return log_failx("%s: files updated to %.7s, but the board did "
 		    "not answer within %d s after a %s reset: check its "
@@ -507,7 +532,8 @@ open_waiting(struct board_job *job, int attempt)
 	int quiet, saved;
 
 	quiet = log_thread_quiet(1);
-	r = repl_open(job->dev->port, job->dev->baud);
+	r = repl_open_stoppable(job->dev->port, job->dev->baud,
+	    job->run->opts->stop);
 	saved = errno;
 	log_thread_quiet(quiet);
 	if (r == NULL) {
@@ -524,18 +550,23 @@ open_waiting(struct board_job *job, int attempt)
 static struct repl *
 open_board(struct board_job *job)
 {
+	const volatile sig_atomic_t *stop = job->run->opts->stop;
 	struct repl *r;
 	int attempt;
 
 	for (attempt = 0;; attempt++) {
 		r = job->run->opts->wait_busy ? open_waiting(job, attempt) :
-		    repl_open(job->dev->port, job->dev->baud);
+		    repl_open_stoppable(job->dev->port, job->dev->baud, stop);
+		if (r == NULL && errno == ETIMEDOUT && stop_requested(job->run))
+			errno = ECANCELED;
 		if (r == NULL && errno == ETIMEDOUT) {
 			if (devfs_push_rescue(job->dev->port,
 			    job->dev->baud) == 0)
-				r = repl_open(job->dev->port, job->dev->baud);
+				r = repl_open_stoppable(job->dev->port,
+				    job->dev->baud, stop);
 			else
-				errno = ETIMEDOUT;
+				errno = stop_requested(job->run) ? ECANCELED :
+				    ETIMEDOUT;
 		}
 		if (r == NULL && errno == ETIMEDOUT &&
 		    job->dev->reset == RESET_HARD)
@@ -552,7 +583,9 @@ job_connect_failed(struct board_job *job)
 {
 	int saved = errno;
 
-	if (saved == ENOENT || saved == ENODEV || saved == EIO ||
+	if (saved == ECANCELED)
+		job_stopped(job, "while opening the port");
+	else if (saved == ENOENT || saved == ENODEV || saved == EIO ||
 	    saved == ENXIO || saved == ETIMEDOUT)
 		job_fail(job, DEVICE_OFFLINE, NULL);
 	else if (saved == EBUSY)
@@ -581,7 +614,11 @@ sync_on_board(struct board_job *job, struct manifest *mm, struct plan *p)
 	    info->platform);
 	if (devfs_clean_temps(job->repl, job->dev->dest) == -1 ||
 	    reconcile(job, mm) == -1) {
-		job_fail(job, DEVICE_FAILED, NULL);
+		if (job->stopped) {
+			job_stopped(job, "while checking the board's files");
+			reset_board(job, false);
+		} else
+			job_fail(job, DEVICE_FAILED, NULL);
 		goto out;
 	}
 	plan_release(p);
@@ -598,10 +635,22 @@ sync_on_board(struct board_job *job, struct manifest *mm, struct plan *p)
 	    job->dev->name, p->nwrites, p->nwrites == 1 ? "" : "s", size,
 	    p->ndeletes);
 	failed = apply_plan(job, p);
+	if (job->stopped) {
+		/*
+		 * No record: the one on the board still names what was there
+		 * before, so the next visit checks the files by hash.  The
+		 * application runs again (the files it has are whole: each
+		 * was renamed into place only after its hash was checked).
+		 */
+		job_stopped(job, "during the update");
+		reset_board(job, false);
+		goto out;
+	}
 	if (failed != 0) {
+		/* No record either: a record written now could list fewer
+		 * files than the board holds, and the next run would send
+		 * them all again instead of hashing them. */
 		job_fail(job, DEVICE_FAILED, NULL);
-		if (failed > 0 || stop_requested(job->run))
-			write_record(job);
 		goto out;
 	}
 	job->res->state = DEVICE_UPDATED;
@@ -611,21 +660,44 @@ record:
 		job_fail(job, DEVICE_FAILED, NULL);
 		goto out;
 	}
-	if (job->res->state == DEVICE_UPDATED && reset_board(job) == -1)
+	if (job->res->state == DEVICE_UPDATED && reset_board(job, true) == -1)
 		job_fail(job, DEVICE_FAILED, NULL);
 out:
 	repl_close(job->repl);
 	job->repl = NULL;
 }
 
+/*
+ * Did anything an operator reads change, or is the file's last_attempt
+ * more than STATUS_REFRESH_SECONDS old?  An SD card should not take an
+ * atomic write and two fsyncs per device per poll when nothing happened.
+ */
+static bool
+status_changed(const struct device_status *old,
+    const struct device_status *new)
+{
+	return old->state != new->state ||
+	    strcmp(old->commit, new->commit) != 0 ||
+	    strcmp(old->last_error, new->last_error) != 0 ||
+	    strcmp(old->platform, new->platform) != 0 ||
+	    strcmp(old->version, new->version) != 0 ||
+	    old->files_sent != new->files_sent ||
+	    old->bytes_sent != new->bytes_sent ||
+	    old->files_deleted != new->files_deleted ||
+	    new->last_attempt - old->last_attempt >= STATUS_REFRESH_SECONDS ||
+	    new->last_attempt < old->last_attempt;
+}
+
 static void
 save_status(struct board_job *job)
 {
 	const struct sync_run *run = job->run;
-	struct device_status st;
-	time_t now = time(NULL);
+	struct device_status st, old;
+	time_t now = time(NULL); /* a date, for display */
 
-	status_load(run->cfg->state_dir, job->dev->name, &st);
+	if (status_load(run->cfg->state_dir, job->dev->name, &st) == -1)
+		status_init(&st);
+	old = st;
 	st.state = job->res->state;
 	st.last_attempt = now;
 	snprintf(st.last_error, sizeof(st.last_error), "%s", job->res->error);
@@ -642,7 +714,39 @@ save_status(struct board_job *job)
 	st.files_sent = job->res->files_sent;
 	st.bytes_sent = job->res->bytes_sent;
 	st.files_deleted = job->res->files_deleted;
-	status_save(run->cfg->state_dir, job->dev->name, &st);
+	if (status_changed(&old, &st))
+		status_save(run->cfg->state_dir, job->dev->name, &st);
+}
+
+/*
+ * A board receives a commit whole or not at all, and checking the board
+ * against it needs every blob: with one missing (a failed download, a
+ * state_dir deleted under the daemon) the board is not opened.  Returns
+ * how many are missing (the device is failed then).
+ */
+static size_t
+missing_blobs(struct board_job *job)
+{
+	const struct manifest *m = job->upstream;
+	const char *first = NULL;
+	size_t i, n = 0;
+
+	for (i = 0; i < m->n; i++)
+		if (!store_has(job->run->store, m->entries[i].sha)) {
+			if (first == NULL)
+				first = m->entries[i].path;
+			n++;
+		}
+	if (n > 0) {
+		log_failx("%s: %zu file%s of commit %.7s, '%s' first, %s "
+		    "not in the object store (%s download failed); the board "
+		    "keeps its files until the next poll fetches %s",
+		    job->dev->name, n, n == 1 ? "" : "s", m->commit, first,
+		    n == 1 ? "is" : "are", n == 1 ? "its" : "their",
+		    n == 1 ? "it" : "them");
+		job_fail(job, DEVICE_FAILED, NULL);
+	}
+	return n;
 }
 
 static void
@@ -694,9 +798,13 @@ sync_device(struct sync_run *run, size_t index)
 		/* The mirror is the board: nothing to do, port left shut. */
 		job.res->state = DEVICE_IN_SYNC;
 		mirror_set_commit(&job.mirror, job.upstream->commit);
-	} else
+	} else if (missing_blobs(&job) == 0)
 		sync_on_board(&job, &mm, &p);
-	mirror_save(&job.mirror);
+	/* After a failure the index is not saved: the files the board
+	 * confirmed are in the mirror folder and the next scan hashes them. */
+	if (job.res->state == DEVICE_IN_SYNC ||
+	    job.res->state == DEVICE_UPDATED)
+		mirror_save(&job.mirror);
 	save_status(&job);
 out:
 	log_thread_quiet(0);
@@ -722,6 +830,14 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&run->lock);
 		if (i >= run->cfg->ndevices)
 			return NULL;
+		if (stop_requested(run)) {
+			/* Not started: its status file keeps what it had. */
+			run->report->devices[i].state = DEVICE_STOPPED;
+			snprintf(run->report->devices[i].error,
+			    sizeof(run->report->devices[i].error), "stopped "
+			    "before its turn; the next sync carries on");
+			continue;
+		}
 		sync_device(run, i);
 	}
 }
@@ -831,6 +947,21 @@ exit_status(const struct sync_run *run)
 	return pending ? 100 : 0;
 }
 
+/*
+ * state_dir is private (a private repository's files are in it); what is
+ * missing is created again, so deleting the folder while senkod runs is
+ * safe (senko.conf(5)).
+ */
+static int
+prepare_state_dir(const struct config *cfg)
+{
+	if (fs_mkdir_private(cfg->state_dir) == -1)
+		return log_failx("cannot create state_dir '%s': create it or "
+		    "give state_dir another folder in %s", cfg->state_dir,
+		    cfg->path);
+	return 0;
+}
+
 int
 sync_engine_open(struct sync_engine *e, const struct config *cfg)
 {
@@ -838,12 +969,8 @@ sync_engine_open(struct sync_engine *e, const struct config *cfg)
 
 	e->forge = NULL;
 	e->store = xcalloc(1, sizeof(*e->store));
-	if (fs_mkdir_p(cfg->state_dir, 0755) == -1) {
-		log_failx("cannot create state_dir '%s': create it or give "
-		    "state_dir another folder in %s", cfg->state_dir,
-		    cfg->path);
+	if (prepare_state_dir(cfg) == -1)
 		goto fail;
-	}
 	if (store_init(e->store, cfg->state_dir) == -1)
 		goto fail;
 	e->forge = forge_new(cfg, e->store, &config_error);
@@ -897,8 +1024,12 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 	pthread_mutex_init(&run.lock, NULL);
 	progress_init(&run.progress, opts->progress, cfg->ndevices);
 
+	if (!opts->check_only && (prepare_state_dir(cfg) == -1 ||
+	    store_prepare(store) == -1))
+		log_warnx("state_dir '%s' is not usable; downloads and "
+		    "records will fail this cycle", cfg->state_dir);
 	for (i = 0; i < cfg->nsources; i++)
-		if (source_is_needed(&run, i))
+		if (source_is_needed(&run, i) && !stop_requested(&run))
 			poll_source(&run, forge, i);
 	report->retry_after = forge_retry_after(forge);
 
@@ -924,6 +1055,64 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 		manifest_release(&run.manifests[i]);
 	free(run.manifests);
 	free(run.have_manifest);
+	return rc;
+}
+
+/* Add the SHAs of m to the keep list (borrowed from m, which lives on). */
+static void
+keep_manifest(const struct manifest *m, const char ***keep, size_t *n,
+    size_t *alloc)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		if (*n == *alloc) {
+			*alloc = *alloc ? *alloc * 2 : 256;
+			*keep = xreallocarray(*keep, *alloc, sizeof(**keep));
+		}
+		(*keep)[(*n)++] = m->entries[i].sha;
+	}
+}
+
+int
+sync_engine_gc(const struct sync_engine *e, const struct config *cfg)
+{
+	size_t nm = cfg->nsources + cfg->ndevices, i, n = 0, alloc = 0;
+	struct manifest *lists = xcalloc(nm ? nm : 1, sizeof(*lists));
+	const char **keep = NULL;
+	unsigned removed = 0;
+	int rc = -1;
+
+	for (i = 0; i < cfg->nsources; i++)
+		if (forge_saved_manifest(cfg, &cfg->sources[i], &lists[i]) == 0)
+			keep_manifest(&lists[i], &keep, &n, &alloc);
+	for (i = 0; i < cfg->ndevices; i++) {
+		struct manifest *mm = &lists[cfg->nsources + i];
+		struct mirror m;
+		int scanned;
+
+		scanned = mirror_open(&m, cfg->state_dir,
+		    cfg->devices[i].name) == 0 && mirror_scan(&m, mm) == 0;
+		mirror_release(&m);
+		if (!scanned) {
+			log_warnx("object store: not collecting garbage, the "
+			    "mirror of '%s' cannot be read",
+			    cfg->devices[i].name);
+			goto out;
+		}
+		keep_manifest(mm, &keep, &n, &alloc);
+	}
+	if (store_gc(e->store, keep, n, SYNC_GC_GRACE_SECONDS, &removed) == -1)
+		goto out;
+	if (removed > 0)
+		log_info("object store: removed %u blob%s no source or board "
+		    "needs", removed, removed == 1 ? "" : "s");
+	rc = 0;
+out:
+	for (i = 0; i < nm; i++)
+		manifest_release(&lists[i]);
+	free(lists);
+	free(keep);
 	return rc;
 }
 

@@ -200,7 +200,7 @@ source_state_save_manifest(const struct config *cfg, const struct config_source 
 	char *dir = source_dir(cfg, src), *path = NULL;
 	int rc = -1;
 
-	if (fs_mkdir_p(dir, 0755) == -1) {
+	if (fs_mkdir_p(dir, FS_STATE_DIR_MODE) == -1) {
 		log_failx("source '%s': cannot create '%s': check state_dir",
 		    src->name, dir);
 		goto out;

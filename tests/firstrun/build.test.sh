@@ -12,9 +12,10 @@ build=${SENKO_BUILD:-build}
 san=
 [ "$build" = build/sanitize ] && san=SANITIZE=1
 
-# mk ARGS...: our own make (not the parent's jobserver or flags).
+# mk ARGS...: our own make (not the parent's jobserver or flags: make
+# exports a command-line WERROR=1, as CI gives, to the environment).
 mk() {
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory $san "$@"
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u WERROR make --no-print-directory $san "$@"
 }
 # commands ARGS...: what make would run to rebuild senko and senkod from
 # scratch, one command a line (a dry run: nothing is built).

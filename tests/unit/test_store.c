@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <cmocka.h>
@@ -169,6 +170,61 @@ test_concurrent_writers(void **state)
 	assert_int_equal(count_entries(f->store.dir), 1);
 }
 
+/* Make the blob's file look stored `age` seconds ago. */
+static void
+age_blob(const struct store *s, const char *sha, time_t age)
+{
+	char *path = store_blob_path(s, sha);
+	struct timespec t[2];
+
+	clock_gettime(CLOCK_REALTIME, &t[0]);
+	t[0].tv_sec -= age;
+	t[1] = t[0];
+	assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+	free(path);
+}
+
+static void
+test_gc_keeps_listed_and_young(void **state)
+{
+	struct fixture *f = *state;
+	static const char world[] = "world\n";
+	char world_sha[GITHASH_HEXSZ], young_sha[GITHASH_HEXSZ];
+	const char *keep[] = { HELLO_SHA };
+	unsigned removed = 99;
+
+	assert_int_equal(githash_mem(world, strlen(world), world_sha), 0);
+	assert_int_equal(githash_mem("young", 5, young_sha), 0);
+	assert_int_equal(store_add_mem(&f->store, "hello\n", 6, HELLO_SHA), 0);
+	assert_int_equal(store_add_mem(&f->store, world, strlen(world),
+	    world_sha), 0);
+	assert_int_equal(store_add_mem(&f->store, "young", 5, young_sha), 0);
+	age_blob(&f->store, HELLO_SHA, 7200);
+	age_blob(&f->store, world_sha, 7200);
+	assert_int_equal(store_gc(&f->store, keep, 1, 3600, &removed), 0);
+	assert_int_equal(removed, 1);
+	assert_true(store_has(&f->store, HELLO_SHA));   /* listed */
+	assert_false(store_has(&f->store, world_sha));  /* old, unlisted */
+	assert_true(store_has(&f->store, young_sha));   /* in its grace */
+}
+
+static void
+test_blob_mode_follows_umask(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	char *path;
+
+	/* The process's umask was read when the first file was written
+	 * (fsutil); the tests run with whatever it is. */
+	assert_int_equal(store_add_mem(&f->store, "hello\n", 6, HELLO_SHA), 0);
+	path = store_blob_path(&f->store, HELLO_SHA);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, fs_file_mode(0444));
+	assert_int_equal(fs_file_mode(0777) & 0022, 0);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -183,8 +239,13 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_gc_keeps_listed_and_young,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_mode_follows_umask,
+		    setup, teardown),
 	};
 
+	umask(022);
 	log_init("test_store", -1, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,30 @@
+/*
+ * interrupt.h - Ctrl-C and SIGTERM for `senko` commands that talk to
+ * boards.
+ *
+ * Killing senko in the middle of a push leaves the board inside senko's
+ * receiver, which runs with Ctrl-C disabled: mpremote, Thonny or rshell
+ * then get no answer.  So the first SIGINT or SIGTERM only asks for a
+ * stop (the handler sets a flag, nothing else): opening a board is cut
+ * short, `senko sync` stops after the group of files in flight and
+ * restarts the application as the device's reset says, every command
+ * hands the board back to its REPL and exits with 128 + the signal's
+ * number (130 for Ctrl-C).  A second one ends the process at
+ * once, as the default action would; the board's own idle timeout frees
+ * it then.  senkod has its own handlers (daemon.c) with the same rules.
+ */
+#ifndef SENKO_INTERRUPT_H
+#define SENKO_INTERRUPT_H
+
+#include <signal.h>
+
+/* The signal that asked for a stop; 0 while none did. */
+extern volatile sig_atomic_t interrupt_requested;
+
+/* Catch SIGINT and SIGTERM as described above. */
+void interrupt_install(void);
+
+/* rc, or 128 + the signal when a stop was requested (saying so). */
+int interrupt_exit_status(int rc);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * interrupt.c - Ctrl-C and SIGTERM for `senko`; see interrupt.h.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "interrupt.h"
+#include "log.h"
+#include "banned.h"
+
+volatile sig_atomic_t interrupt_requested;
+
+static void
+on_interrupt(int sig)
+{
+	if (interrupt_requested) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	interrupt_requested = sig;
+}
+
+void
+interrupt_install(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+int
+interrupt_exit_status(int rc)
+{
+	int sig = interrupt_requested;
+
+	if (sig == 0)
+		return rc;
+	log_notice("stopped by %s; the boards are back at their REPL",
+	    sig == SIGINT ? "Ctrl-C" : "SIGTERM");
+	return 128 + sig;
+}

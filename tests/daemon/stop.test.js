@@ -1,0 +1,251 @@
+// Stopping on time (issue 12): senkod exits within 5 s of SIGTERM whatever
+// the boards do (silent ports, jobs = 1), and `senko sync` handles Ctrl-C
+// like senkod: it stops after the group in flight, hands the board back to
+// its REPL, restarts the application, records "stopped" and exits 130; a
+// second Ctrl-C ends it at once.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+const { spawn } = require('child_process');
+const h = require('../lib/harness');
+
+const T = h.tmpdir('daemon-stop');
+const REPOS = path.join(T, 'repos');
+const PTYBRIDGE = path.join(h.ROOT, 'tests/board/ptybridge');
+
+let gh, repo;
+const boards = [];
+const silent = [];
+
+// A serial port that never answers: a pty whose other end reads what the
+// host writes and says nothing.  Resolves {link, received()}.
+async function startSilentPort() {
+  const child = h.track(spawn(PTYBRIDGE, [], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  let first = '', received = 0, link = null;
+  const ready = new Promise((resolve, reject) => {
+    child.on('exit', (code) => reject(new Error(`ptybridge exited (${code})`)));
+    child.stdout.on('data', (d) => {
+      if (link !== null) { received += d.length; return; }
+      first += d.toString('latin1');
+      const nl = first.indexOf('\n');
+      if (nl < 0) return;
+      link = first.slice(0, nl).trim();
+      received += Buffer.byteLength(first.slice(nl + 1), 'latin1');
+      resolve();
+    });
+  });
+  await ready;
+  const port = { link, child, received: () => received, stop() { child.stdin.end(); child.kill('SIGTERM'); } };
+  silent.push(port);
+  return port;
+}
+
+function stderrLines(child) {
+  const lines = [];
+  let rest = '';
+  child.stderr.on('data', (d) => {
+    const parts = (rest + d).split('\n');
+    rest = parts.pop();
+    lines.push(...parts);
+  });
+  return lines;
+}
+
+function statusOf(state, name) {
+  return JSON.parse(fs.readFileSync(path.join(state, 'devices', name, 'status.json'), 'utf8'));
+}
+
+test.before(async () => {
+  repo = h.makeRepo(REPOS, 'acme', 'fw', { 'main.py': 'print("v1")\n' });
+  gh = await h.startGitHub({ repos: REPOS });
+});
+
+test('SIGTERM with three silent boards and jobs = 1: senkod exits within 5 s', async () => {
+  const ports = [await startSilentPort(), await startSilentPort(), await startSilentPort()];
+  const state = path.join(T, 'silent-state');
+  const devices = {};
+  ports.forEach((p, i) => { devices[`mute${i}`] = { port: p.link, baud: 115200, source: 'app', reset: 'none' }; });
+  const conf = h.writeConfig(path.join(T, 'silent.conf'), {
+    senkod: { state_dir: state, api_url: gh.base, interval: '1h', jobs: 1 },
+    sources: { app: { user: 'acme', repo: 'fw' } },
+    devices,
+  });
+  const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const log = stderrLines(d);
+  const exited = new Promise((r) => d.on('exit', (code, signal) => r({ code, signal })));
+  // The first board is being opened: senko's interrupts reach its line.
+  await h.until(() => ports[0].received() > 0, 20000, 'senkod talking to the first silent port');
+  const t0 = Date.now();
+  d.kill('SIGTERM');
+  const killer = setTimeout(() => d.kill('SIGKILL'), 90000);
+  const r = await exited;
+  const took = Date.now() - t0;
+  clearTimeout(killer);
+  assert.ok(took < 5000, `senkod took ${took} ms to stop after SIGTERM\n${log.join('\n')}`);
+  assert.equal(r.code, 0, log.join('\n'));
+  assert.equal(ports[2].received(), 0, 'the third board was opened after SIGTERM');
+  // The interrupted visit is recorded as stopped, not as a failure
+  // "without a message"; boards never reached keep no status at all.
+  const st = statusOf(state, 'mute0');
+  assert.equal(st.state, 'stopped');
+  assert.doesNotMatch(st.last_error, /without a message/);
+  assert.ok(!fs.existsSync(path.join(state, 'devices', 'mute2', 'status.json')), 'mute2 has a status');
+});
+
+test('senko ls on a board that does not answer: Ctrl-C gives up the opening at once, exit 130', async () => {
+  const port = silent[0] || await startSilentPort();
+  const conf = h.writeConfig(path.join(T, 'ls.conf'), {
+    senkod: { state_dir: path.join(T, 'ls-state'), api_url: gh.base },
+    sources: { app: { user: 'acme', repo: 'fw' } },
+    devices: { mute: { port: port.link, baud: 115200, source: 'app' } },
+  });
+  const before = port.received();
+  const child = h.track(spawn(h.SENKO, ['-c', conf, 'ls', 'mute'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const log = stderrLines(child);
+  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  await h.until(() => port.received() > before, 10000, 'senko talking to the port');
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const e = await exited;
+  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  assert.equal(e.code, 130, `exit ${e.code}/${e.signal}\n${log.join('\n')}`);
+  assert.ok(log.some((l) => /stopped by Ctrl-C/.test(l)), log.join('\n'));
+});
+
+// The running daemon, not --once (tests/forge/limits.test.sh has that):
+// the HTTP transfer aborts on the same stop flag (forge_set_stop).
+test('SIGTERM while a server trickles an answer: senkod exits within 5 s', async () => {
+  // One byte every half second: above any low-speed limit, never done.
+  const http = require('http');
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{');
+    const timer = setInterval(() => res.write(' '), 500);
+    res.on('close', () => clearInterval(timer));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const conf = h.writeConfig(path.join(T, 'trickle.conf'), {
+    senkod: { state_dir: path.join(T, 'trickle-state'), api_url: `http://127.0.0.1:${server.address().port}`, interval: '1h' },
+    sources: { app: { user: 'acme', repo: 'fw' } },
+    devices: { trickle: { port: path.join(T, 'no-such-port'), source: 'app' } },
+  });
+  const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const log = stderrLines(d);
+  const exited = new Promise((r) => d.on('exit', (code, signal) => r({ code, signal })));
+  try {
+    await h.until(() => requests > 0, 10000, 'senkod asking the trickling server');
+    await new Promise((r) => setTimeout(r, 1000)); // well inside the transfer
+    const t0 = Date.now();
+    d.kill('SIGTERM');
+    const killer = setTimeout(() => d.kill('SIGKILL'), 90000);
+    const r = await exited;
+    clearTimeout(killer);
+    const took = Date.now() - t0;
+    assert.ok(took < 5000, `senkod took ${took} ms to stop after SIGTERM\n${log.join('\n')}`);
+    assert.equal(r.code, 0, log.join('\n'));
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test('senko sync: Ctrl-C mid-push stops after the group in flight, frees the board, restarts main.py, exits 130', async () => {
+  // main.py counts its runs in a file on the board's flash.
+  const counter = 'n = 0\ntry:\n    n = int(open("runs").read())\nexcept OSError:\n    pass\nopen("runs", "w").write(str(n + 1))\n';
+  repo.commit({ 'main.py': counter });
+  const b = await h.startBoard({ dir: T, name: 'slow', baud: 115200 });
+  boards.push(b);
+  const state = path.join(T, 'int-state');
+  const conf = h.writeConfig(path.join(T, 'int.conf'), {
+    senkod: { state_dir: state, api_url: gh.base },
+    sources: { app: { user: 'acme', repo: 'fw' } },
+    devices: { slow: { port: b.link, baud: 115200, source: 'app', reset: 'soft' } },
+  });
+  let r = await h.senko(['-c', conf, 'sync']);
+  assert.equal(r.code, 0, r.stderr);
+  const runs = () => Number(fs.readFileSync(path.join(b.flash, 'runs'), 'utf8'));
+
+  // Three 24 KB files: three groups at 115200 baud (about 2 s each).
+  const files = {};
+  for (const n of ['a.bin', 'b.bin', 'c.bin']) files[n] = crypto.randomBytes(24 * 1024);
+  repo.commit(files);
+  const rx0 = b.counters().rx_bytes;
+  const child = h.track(spawn(h.SENKO, ['-c', conf, 'sync'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let out = '';
+  child.stdout.on('data', (x) => { out += x; });
+  const log = stderrLines(child);
+  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  await h.until(() => (b.counters() || {}).rx_bytes > rx0 + 4000, 30000, 'push under way');
+  // main.py is not running now (senko interrupted it to push).
+  const runsBefore = runs();
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60000);
+  const e = await exited;
+  clearTimeout(killer);
+  const took = Date.now() - t0;
+  assert.equal(e.code, 130, `exit ${e.code}/${e.signal}\n${log.join('\n')}`);
+  assert.ok(took < 5000, `took ${took} ms`);
+  assert.match(out, /slow: stopped/);
+
+  const st = statusOf(state, 'slow');
+  assert.equal(st.state, 'stopped');
+  assert.doesNotMatch(st.last_error, /without a message/);
+  // Not every file went: it stopped between groups, and what is on the
+  // board under a real name is whole.
+  const tree = h.readTree(b.flash);
+  const sent = Object.keys(files).filter((n) => tree[n]);
+  assert.ok(sent.length < 3, 'all three files were written: the stop did not stop anything');
+  for (const n of sent) assert.ok(tree[n].equals(files[n]), `${n} is not whole`);
+  // The application ran again after the stop.
+  await h.until(() => runs() > runsBefore, 10000, 'main.py running again');
+  // The board answers a REPL at once (mpremote, Thonny and rshell would):
+  // `senko exec` opens it without any rescue.
+  const t1 = Date.now();
+  r = await h.senko(['-c', conf, 'exec', 'slow', 'print(6 * 7)']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /42/);
+  assert.ok(Date.now() - t1 < 8000, `the board took ${Date.now() - t1} ms to answer`);
+  // The next sync carries on and completes the commit.
+  r = await h.senko(['-c', conf, 'sync']);
+  assert.equal(r.code, 0, r.stderr);
+  const after = h.readTree(b.flash);
+  for (const n of Object.keys(files)) assert.ok(after[n] && after[n].equals(files[n]), n);
+});
+
+test('a second Ctrl-C ends senko sync at once, even in the middle of a file', async () => {
+  const b = boards.find((x) => x.name === 'slow');
+  const conf = path.join(T, 'int.conf');
+  // One 64 KB file: one group, about 6 s on the line at 115200 baud, so
+  // the first Ctrl-C alone would wait for it.
+  const big = crypto.randomBytes(64 * 1024);
+  repo.commit({ 'big.bin': big });
+  const rx0 = b.counters().rx_bytes;
+  const child = h.track(spawn(h.SENKO, ['-c', conf, 'sync'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  await h.until(() => (b.counters() || {}).rx_bytes > rx0 + 4000, 30000, 'push under way');
+  child.kill('SIGINT');
+  await new Promise((res) => setTimeout(res, 50));
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const e = await exited;
+  assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms after the second Ctrl-C`);
+  assert.equal(e.signal, 'SIGINT', `exit ${e.code}/${e.signal}`);
+  // The board is left inside the receiver; the next sync frees it and
+  // delivers the file whole.
+  const r = await h.senko(['-c', conf, 'sync']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(h.readTree(b.flash)['big.bin'].equals(big), 'big.bin is not whole');
+});
+
+test.after(async () => {
+  for (const p of silent) p.stop();
+  await Promise.all(boards.map((b) => b.stop()));
+  if (gh) gh.stop();
+});
