@@ -103,7 +103,7 @@ cmd_ports(struct cli *cli, int argc, char **argv)
 			    sizeof(why));
 
 			if (port == NULL)
-				printf("%s\t-\t%s\t-\t-\t-\t%s (%s)\n", d->port,
+				printf("%s\t-\t%s\t-\t-\t-\t%s: %s\n", d->port,
 				    d->port + strlen(PORTS_USB_PREFIX),
 				    d->name, why);
 			free(port);
@@ -112,8 +112,8 @@ cmd_ports(struct cli *cli, int argc, char **argv)
 		if (listed(&l, d->port))
 			continue;
 		real = realpath(d->port, NULL);
-		printf("%s\t-\t-\t-\t-\t-\t%s%s%s\n", d->port, d->name,
-		    real ? "" : " (missing: ", real ? "" : "no such port)");
+		printf("%s\t-\t-\t-\t-\t-\t%s%s\n", d->port, d->name,
+		    real ? "" : ": no such port");
 		free(real);
 	}
 	port_list_release(&l);

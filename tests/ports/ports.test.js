@@ -90,7 +90,7 @@ test('port = usb:SERIAL: the matching board is synced, an unknown serial is offl
   const p = await h.senko(['-c', CONF, 'ports'], { env: ENV });
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, new RegExp(`^${ROOT}/dev/ttyUSB0\\t.*\\tbench,emu$`, 'm'));
-  assert.match(p.stdout, /^usb:NOPE\t-\tNOPE\t.*ghost \(no board with USB serial NOPE/m);
+  assert.match(p.stdout, /^usb:NOPE\t-\tNOPE\t.*\tghost: no board with USB serial NOPE/m);
 });
 
 test('config check rejects two devices with the same USB serial', async () => {
