@@ -30,13 +30,14 @@ VERSION := $(shell git describe --tags --dirty 2>/dev/null || cat VERSION)
 # Debian package names; keep in sync with the README.
 DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
 	libssl-dev libjansson-dev libinih-dev libcmocka-dev zlib1g-dev git \
-	openssl groff-base man-db dpkg-dev debhelper lintian
+	openssl groff-base man-db dpkg-dev debhelper lintian \
+	libmosquitto-dev mosquitto mosquitto-clients
 # The tests' board emulator and fake GitHub run on Node.js.  A machine that
 # already has node and npm (NodeSource ships npm inside its nodejs package,
 # which conflicts with Debian's npm) keeps them.
 NODE_PACKAGES = nodejs npm
 
-PKGS = libcurl openssl jansson inih zlib
+PKGS = libcurl openssl jansson inih zlib libmosquitto
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes \

@@ -60,6 +60,7 @@ int cmd_hash(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_exec(struct cli *cli, int argc, char **argv);
+int cmd_fleet(struct cli *cli, int argc, char **argv);
 int cmd_ls(struct cli *cli, int argc, char **argv);
 int cmd_reset(struct cli *cli, int argc, char **argv);
 int cmd_sync(struct cli *cli, int argc, char **argv);

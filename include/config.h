@@ -61,6 +61,22 @@ struct config_device {
 	int line;
 };
 
+/* The [mqtt] section (mqtt.h); enabled only when the file has one. */
+struct config_mqtt {
+	bool enabled;
+	char *url;           /* as written, mqtt://HOST[:PORT] or mqtts:// */
+	bool tls;            /* mqtts:// */
+	char *host;          /* without brackets */
+	unsigned port;       /* 1883 / 8883 unless given */
+	char *username;      /* "" = none */
+	char *password_file; /* "" = none */
+	char *ca_file;       /* "" = the system's CAs */
+	char *client_id;     /* default senko-HOSTNAME */
+	char *topic_prefix;  /* default senko/HOSTNAME; no '/' at either end */
+	unsigned qos;        /* 0, 1 or 2 */
+	int line;
+};
+
 struct config {
 	char *path;
 	unsigned interval;   /* seconds */
@@ -69,6 +85,8 @@ struct config {
 	char *token_file;    /* "" = none */
 	char *ca_file;       /* "" = system CAs */
 	unsigned jobs;
+	char *metrics_file;  /* "" = none (metrics.h) */
+	struct config_mqtt mqtt;
 	struct config_source *sources;
 	size_t nsources;
 	struct config_device *devices;
@@ -100,6 +118,20 @@ int config_load_token(const struct config *cfg, char **token);
  * of the path, as a whole (FNM_PATHNAME). */
 bool config_source_excludes(const struct config_source *src,
     const char *relpath);
+
+/* Parse an [mqtt] url into m's url, host, port and tls; -1 and *why. */
+int config_parse_mqtt_url(const char *url, struct config_mqtt *m,
+    const char **why);
+/* The [mqtt] defaults (qos 1, empty user, password_file and ca_file). */
+void config_mqtt_defaults(struct config_mqtt *m);
+void config_mqtt_release(struct config_mqtt *m);
+
+/*
+ * The MQTT password: the first line of m->password_file, with the
+ * token file's rules (not readable by others).  *password is a new string,
+ * or NULL when no password_file is set.  Returns 0 or -1 (logged).
+ */
+int config_load_mqtt_password(const struct config_mqtt *m, char **password);
 
 /* Parse "90", "30s", "5m", "2h" into seconds; -1 on error. */
 int config_parse_duration(const char *s, unsigned *seconds);

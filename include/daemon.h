@@ -26,6 +26,8 @@
 #include "config.h"
 #include "sync.h"
 
+struct mqtt;
+
 #define DAEMON_BACKOFF_MIN 5     /* seconds */
 #define DAEMON_BACKOFF_MAX 600
 /* The object store is collected after the first poll, then at most this
@@ -56,6 +58,7 @@ struct daemon {
 	bool *source_failing;   /* per source: its last poll failed, so the
 	                          next one runs quiet; owned */
 	unsigned long cycles;
+	struct mqtt *mqtt;      /* the [mqtt] client, NULL without; owned */
 };
 
 /* Load the configuration and open the engine.  Returns 0, or -1 with the

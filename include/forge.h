@@ -70,6 +70,8 @@ struct forge_stats {
 	unsigned not_modified;   /* of which answered 304 */
 	unsigned blobs_fetched;
 	uint64_t bytes_received; /* response bodies */
+	long rate_limit_remaining; /* the last x-ratelimit-remaining seen;
+	                          -1 before any (metrics.h, mqtt.h) */
 };
 
 /*

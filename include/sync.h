@@ -59,10 +59,14 @@ struct sync_device_result {
 	uint64_t bytes_sent;   /* payload bytes */
 	char commit[41];
 	char error[512];       /* why it failed, "" if it did not */
+	bool attempted;        /* the cycle visited it (it was due) */
+	uint64_t duration_ms;  /* how long its visit took */
 };
 
 struct sync_source_result {
 	int ok;                /* 0 polled fine, -1 failed */
+	bool polled;           /* the cycle asked the forge about it */
+	unsigned requests;     /* API requests made for it this cycle */
 	bool changed;
 	char commit[41];
 	char error[512];
@@ -93,6 +97,7 @@ struct sync_report {
 	size_t ndevices;
 	size_t nsources;
 	time_t retry_after;    /* rate limit: no request before this time */
+	long rate_limit_remaining; /* forge_stats(); -1 unknown */
 };
 
 /* What a cycle works with: the object store and the forge. */

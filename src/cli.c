@@ -15,6 +15,8 @@ const struct cli_command cli_commands[] = {
 	    "validate the configuration and print it (token redacted)" },
 	{ "exec", cmd_exec, CLI_BOARD, "DEVICE CODE",
 	    "run Python code on a board and print its output" },
+	{ "fleet", cmd_fleet, 0, "--broker URL [OPTION...]",
+	    "every gateway's boards, from an MQTT broker, in one table" },
 	{ "hash", cmd_hash, 0, "FILE...",
 	    "print git blob hashes, as git hash-object does" },
 	{ "ls", cmd_ls, CLI_BOARD, "DEVICE",
@@ -23,7 +25,7 @@ const struct cli_command cli_commands[] = {
 	    "list serial ports: USB ids, serial number, by-id name, device" },
 	{ "reset", cmd_reset, CLI_BOARD, "DEVICE [soft|hard]",
 	    "reset a board (by default as its reset setting says)" },
-	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json]",
+	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json|--prometheus]",
 	    "what happened last to each device (exit 1 if one failed)" },
 	{ "sync", cmd_sync, CLI_BOARD, "[--wait] [--force] [DEVICE...]",
 	    "bring the boards up to date" },
@@ -42,7 +44,16 @@ static const struct {
 	const char *options;
 } command_options[] = {
 	{ "status", "  --json   one JSON object with every device, for scripts "
-	    "and monitoring\n" },
+	    "and monitoring\n"
+	    "  --prometheus  Prometheus' text format, as senkod's "
+	    "metrics_file\n" },
+	{ "fleet", "  --broker URL   the MQTT broker, mqtt://HOST[:PORT] or "
+	    "mqtts://HOST[:PORT]\n"
+	    "  --prefix FILTER  the gateways' topics (default senko/#)\n"
+	    "  --json         one JSON object with every gateway, for "
+	    "scripts\n"
+	    "  --username NAME, --password-file FILE, --ca-file FILE\n"
+	    "                 credentials and CAs for the broker\n" },
 	{ "sync", "  -w, --wait   wait for a port another program holds "
 	    "instead of failing\n"
 	    "  -f, --force  open every board and check its own record of "

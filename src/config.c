@@ -41,6 +41,7 @@ enum section_kind {
 	SECTION_SENKOD,
 	SECTION_SOURCE,
 	SECTION_DEVICE,
+	SECTION_MQTT,
 	SECTION_BAD, /* an error was reported for the header; skip its keys */
 };
 
@@ -369,9 +370,101 @@ parse_source_ref(struct parse_ctx *ctx, void *field, const char *value)
 	return parse_nonempty(ctx, field, value);
 }
 
+int
+config_parse_mqtt_url(const char *url, struct config_mqtt *m,
+    const char **why)
+{
+	const char *p, *host, *end;
+	unsigned port;
+	bool tls;
+
+	*why = "expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT], as in "
+	    "mqtt://broker.lan:1883";
+	if (strncmp(url, "mqtt://", 7) == 0)
+		tls = false, p = url + 7;
+	else if (strncmp(url, "mqtts://", 8) == 0)
+		tls = true, p = url + 8;
+	else
+		return -1;
+	if (*p == '[') {
+		host = p + 1;
+		end = strchr(host, ']');
+		if (end == NULL) {
+			*why = "no ']' after the IPv6 address";
+			return -1;
+		}
+		p = end + 1;
+	} else {
+		host = p;
+		end = p + strcspn(p, ":/");
+		p = end;
+	}
+	if (end == host) {
+		*why = "it names no host";
+		return -1;
+	}
+	port = tls ? 8883 : 1883;
+	if (*p == ':') {
+		size_t n = strcspn(p + 1, "/");
+		char *digits = xstrndup(p + 1, n);
+		int bad = parse_uint_range(digits, &port, 1, 65535);
+
+		free(digits);
+		if (bad == -1) {
+			*why = "the port must be a number from 1 to 65535";
+			return -1;
+		}
+		p += 1 + n;
+	}
+	if (*p != '\0' && strcmp(p, "/") != 0) {
+		*why = "a broker URL has no path (topics go in topic_prefix)";
+		return -1;
+	}
+	free(m->url);
+	free(m->host);
+	m->url = xstrdup(url);
+	m->host = xstrndup(host, (size_t)(end - host));
+	m->port = port;
+	m->tls = tls;
+	return 0;
+}
+
+static int
+parse_mqtt_url(struct parse_ctx *ctx, void *field, const char *value)
+{
+	const char *why;
+
+	(void)field;
+	if (config_parse_mqtt_url(value, ctx->object, &why) == -1)
+		return conf_error(ctx, "url", "'%s': %s", value, why);
+	return 0;
+}
+
+static int
+parse_topic_prefix(struct parse_ctx *ctx, void *field, const char *value)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || value[0] == '/' || value[n - 1] == '/' ||
+	    strpbrk(value, "+#") || strstr(value, "//"))
+		return conf_error(ctx, "topic_prefix", "'%s' is not a topic "
+		    "prefix: expected levels such as senko/greenhouse-3, "
+		    "without '+', '#', empty levels or a '/' at either end",
+		    value);
+	return parse_string(ctx, field, value);
+}
+
+static int
+parse_qos(struct parse_ctx *ctx, void *field, const char *value)
+{
+	(void)ctx;
+	return parse_uint_range(value, field, 0, 2);
+}
+
 #define GLOBAL(name, fn) { #name, fn, offsetof(struct config, name) }
 #define SOURCE(name, fn) { #name, fn, offsetof(struct config_source, name) }
 #define DEVICE(name, fn) { #name, fn, offsetof(struct config_device, name) }
+#define MQTT(name, fn) { #name, fn, offsetof(struct config_mqtt, name) }
 
 static const struct keyword senkod_keywords[] = {
 	GLOBAL(interval, parse_duration),
@@ -380,6 +473,7 @@ static const struct keyword senkod_keywords[] = {
 	GLOBAL(token_file, parse_string),
 	GLOBAL(ca_file, parse_string),
 	GLOBAL(jobs, parse_jobs),
+	GLOBAL(metrics_file, parse_string),
 	{ NULL, NULL, 0 },
 };
 
@@ -406,7 +500,20 @@ static const struct keyword device_keywords[] = {
 	{ NULL, NULL, 0 },
 };
 
+static const struct keyword mqtt_keywords[] = {
+	{ "url", parse_mqtt_url, 0 },
+	MQTT(username, parse_string),
+	MQTT(password_file, parse_string),
+	MQTT(ca_file, parse_string),
+	MQTT(client_id, parse_nonempty),
+	MQTT(topic_prefix, parse_topic_prefix),
+	MQTT(qos, parse_qos),
+	{ NULL, NULL, 0 },
+};
+
 static const char *key_hints[] = {
+	"qos", "0, 1 or 2",
+	"client_id", "a name for the broker",
 	"interval", "a duration such as 90s, 5m or 1h (1s to 7 days)",
 	"jobs", "a number from 1 to 64",
 	"baud", "a standard rate such as 115200",
@@ -459,6 +566,44 @@ device_defaults(struct config_device *dev)
 	dev->prune = false;
 }
 
+void
+config_mqtt_defaults(struct config_mqtt *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->username = xstrdup("");
+	m->password_file = xstrdup("");
+	m->ca_file = xstrdup("");
+	m->qos = 1;
+}
+
+/* client_id and topic_prefix default to names from the host name. */
+static void
+mqtt_finish(struct config_mqtt *m)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) == -1 || *host == '\0')
+		snprintf(host, sizeof(host), "gateway");
+	host[sizeof(host) - 1] = '\0';
+	host[strcspn(host, "/+#")] = '\0';
+	if (m->client_id == NULL)
+		m->client_id = xasprintf("senko-%s", host);
+	if (m->topic_prefix == NULL)
+		m->topic_prefix = xasprintf("senko/%s", host);
+}
+
+void
+config_mqtt_release(struct config_mqtt *m)
+{
+	free(m->url);
+	free(m->host);
+	free(m->username);
+	free(m->password_file);
+	free(m->ca_file);
+	free(m->client_id);
+	free(m->topic_prefix);
+}
+
 static void finish_section(struct parse_ctx *ctx);
 
 /* A "[...]" line: finish the previous section and start the next. */
@@ -485,6 +630,16 @@ begin_section(struct parse_ctx *ctx, const char *header)
 	if (typelen == 6 && strncmp(header, "senkod", 6) == 0 && !*name) {
 		ctx->kind = SECTION_SENKOD;
 		ctx->object = cfg;
+	} else if (typelen == 4 && strncmp(header, "mqtt", 4) == 0 && !*name) {
+		if (cfg->mqtt.enabled) {
+			conf_error(ctx, NULL, "section [mqtt] is given twice "
+			    "(first on line %d)", cfg->mqtt.line);
+			return;
+		}
+		cfg->mqtt.enabled = true;
+		cfg->mqtt.line = ctx->line;
+		ctx->kind = SECTION_MQTT;
+		ctx->object = &cfg->mqtt;
 	} else if ((typelen == 6 && strncmp(header, "source", 6) == 0) ||
 	    (typelen == 6 && strncmp(header, "device", 6) == 0)) {
 		bool is_source = header[0] == 's';
@@ -538,7 +693,7 @@ begin_section(struct parse_ctx *ctx, const char *header)
 		}
 	} else {
 		conf_error(ctx, NULL, "unknown section '[%s]': expected "
-		    "[senkod], [source NAME] or [device NAME]", header);
+		    "[senkod], [mqtt], [source NAME] or [device NAME]", header);
 		return;
 	}
 	ctx->label = ctx->label_buf;
@@ -573,6 +728,12 @@ finish_section(struct parse_ctx *ctx)
 		else if (!src->repo)
 			conf_error(ctx, "repo", "missing (the repository name, "
 			    "or give url = ...)");
+	} else if (ctx->kind == SECTION_MQTT) {
+		ctx->line = ctx->cfg->mqtt.line;
+		/* Bit 0 of seen: url (mqtt_keywords); a bad one was said. */
+		if (ctx->cfg->mqtt.url == NULL && !(ctx->seen & 0x1))
+			conf_error(ctx, "url", "missing (the broker, as in "
+			    "mqtt://broker.lan or mqtts://broker.lan:8883)");
 	} else if (ctx->kind == SECTION_DEVICE) {
 		struct config_device *dev = ctx->object;
 
@@ -600,6 +761,8 @@ keywords_for(enum section_kind kind)
 		return source_keywords;
 	case SECTION_DEVICE:
 		return device_keywords;
+	case SECTION_MQTT:
+		return mqtt_keywords;
 	default:
 		return NULL;
 	}
@@ -638,7 +801,7 @@ handle_key(void *user, const char *section, const char *name,
 	table = keywords_for(ctx->kind);
 	if (table == NULL) {
 		conf_error(ctx, name, "key outside any section; put it under "
-		    "[senkod], [source NAME] or [device NAME]");
+		    "[senkod], [mqtt], [source NAME] or [device NAME]");
 		return 1;
 	}
 	for (kw = table; kw->name; kw++)
@@ -666,7 +829,8 @@ handle_key(void *user, const char *section, const char *name,
 	if (kw->parse(ctx, (char *)ctx->object + kw->offset, value) == -1 &&
 	    kw->parse != parse_url && kw->parse != parse_files &&
 	    kw->parse != parse_working_dir && kw->parse != parse_dest &&
-	    kw->parse != parse_exclude && kw->parse != parse_local_path)
+	    kw->parse != parse_exclude && kw->parse != parse_local_path &&
+	    kw->parse != parse_mqtt_url && kw->parse != parse_topic_prefix)
 		conf_error(ctx, name, "'%s' is not valid: expected %s", value,
 		    hint_for(name));
 	free(value);
@@ -812,6 +976,8 @@ config_load(const char *path)
 	cfg->token_file = xstrdup(DEFAULT_TOKEN_FILE);
 	cfg->ca_file = xstrdup("");
 	cfg->jobs = DEFAULT_JOBS;
+	cfg->metrics_file = xstrdup("");
+	config_mqtt_defaults(&cfg->mqtt);
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = cfg;
@@ -852,6 +1018,8 @@ config_load(const char *path)
 		}
 	}
 	free(ctx.device_source_lines);
+	if (ctx.errors == 0 && cfg->mqtt.enabled)
+		mqtt_finish(&cfg->mqtt);
 	if (ctx.errors) {
 		log_failx("%s: %d error%s in the configuration; nothing "
 		    "started", path, ctx.errors, ctx.errors == 1 ? "" : "s");
@@ -907,6 +1075,8 @@ config_free(struct config *cfg)
 	free(cfg->api_url);
 	free(cfg->token_file);
 	free(cfg->ca_file);
+	free(cfg->metrics_file);
+	config_mqtt_release(&cfg->mqtt);
 	free(cfg);
 }
 
@@ -1129,6 +1299,16 @@ config_print(const struct config *cfg, FILE *out)
 		    "requests an hour)\n");
 	fprintf(out, "ca_file    = %s\njobs       = %u\n", cfg->ca_file,
 	    cfg->jobs);
+	fprintf(out, "metrics_file = %s\n", cfg->metrics_file);
+	if (cfg->mqtt.enabled) {
+		const struct config_mqtt *m = &cfg->mqtt;
+
+		fprintf(out, "\n[mqtt]\nurl           = %s\nusername      = %s\n"
+		    "password_file = %s\nca_file       = %s\nclient_id     = %s\n"
+		    "topic_prefix  = %s\nqos           = %u\n", m->url,
+		    m->username, m->password_file, m->ca_file, m->client_id,
+		    m->topic_prefix, m->qos);
+	}
 	for (i = 0; i < cfg->nsources; i++) {
 		const struct config_source *s = &cfg->sources[i];
 
@@ -1296,5 +1476,48 @@ config_load_token(const struct config *cfg, char **token)
 		    "localhost, 127.0.0.1, [::1])", cfg->path, cfg->api_url,
 		    env && *env ? "SENKO_TOKEN" : cfg->token_file);
 	}
+	return 0;
+}
+
+/*
+ * The MQTT password file follows token_file's rules: a regular file,
+ * refused when every user can read it, a warning when its group can; the
+ * password is its first line without the white space around it.
+ */
+int
+config_load_mqtt_password(const struct config_mqtt *m, char **password)
+{
+	const char *path = m->password_file;
+	struct buf b = BUF_INIT;
+	struct stat st;
+	size_t n;
+
+	*password = NULL;
+	if (*path == '\0')
+		return 0;
+	b.max = 64 * 1024;
+	if (fs_read_regular(path, "[mqtt] password_file", &b, &st) == -1) {
+		buf_release(&b);
+		return -1;
+	}
+	if (st.st_mode & S_IROTH) {
+		explicit_bzero(b.data, b.alloc);
+		buf_release(&b);
+		return log_failx("[mqtt] password_file '%s' is readable by every "
+		    "user; run: chmod 600 '%s'", path, path);
+	}
+	if (st.st_mode & S_IRGRP)
+		log_warnx("[mqtt] password_file '%s' is readable by its group; "
+		    "consider chmod 600", path);
+	n = strcspn(b.data, "\r\n");
+	b.data[n] = '\0';
+	b.len = n;
+	buf_rtrim(&b);
+	if (b.len == 0) {
+		buf_release(&b);
+		return log_failx("[mqtt] password_file '%s' is empty: write the "
+		    "password on its first line", path);
+	}
+	*password = buf_detach(&b, NULL);
 	return 0;
 }

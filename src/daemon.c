@@ -16,6 +16,8 @@
 #include "daemon.h"
 #include "localwatch.h"
 #include "log.h"
+#include "metrics.h"
+#include "mqtt.h"
 #include "notify.h"
 #include "status.h"
 #include "xalloc.h"
@@ -352,6 +354,39 @@ run_cycle(struct daemon *d, const bool *due, bool poll, const sigset_t *open,
 	return rc;
 }
 
+/* What a cycle did, for those watching the fleet: counters, metrics_file,
+ * the MQTT topics (queued; the broker is never waited for). */
+static void
+report_cycle(const struct daemon *d, const struct sync_report *rep)
+{
+	metrics_record(d->cfg, rep);
+	if (*d->cfg->metrics_file)
+		metrics_write_file(d->cfg);
+	mqtt_publish(d->mqtt, d->cfg, rep);
+}
+
+/* A command from the MQTT broker, taken as SIGUSR1's flag is. */
+static void
+take_mqtt_request(struct daemon *d, time_t now)
+{
+	bool *devices = xcalloc(d->cfg->ndevices + 1, sizeof(*devices));
+	size_t i;
+
+	switch (mqtt_take_request(d->mqtt, d->cfg, devices)) {
+	case MQTT_REQUEST_SYNC:
+		for (i = 0; i < d->cfg->ndevices; i++)
+			if (devices[i])
+				d->devices[i].retry_at = 0;
+		/* FALLTHROUGH */
+	case MQTT_REQUEST_POLL:
+		d->next_poll = now;
+		break;
+	case MQTT_REQUEST_NONE:
+		break;
+	}
+	free(devices);
+}
+
 /*
  * senkod --once from cron starts afresh every few minutes: what an
  * earlier run reported is in the status files.  A device or source that
@@ -392,6 +427,7 @@ daemon_once(struct daemon *d)
 	for (i = 0; i < rep.ndevices; i++)
 		note_device(&d->devices[i], &rep.devices[i], monotonic_now());
 	note_sources(d, &rep);
+	report_cycle(d, &rep);
 	sync_report_release(&rep);
 	return rc;
 }
@@ -430,6 +466,8 @@ reload(struct daemon *d)
 	}
 	config_free(d->cfg);
 	d->cfg = cfg;
+	d->mqtt = mqtt_reload(d->mqtt, cfg);
+	mqtt_publish(d->mqtt, cfg, NULL);
 	d->next_poll = monotonic_now();
 	log_info("configuration reloaded: %zu source%s, %zu device%s",
 	    cfg->nsources, cfg->nsources == 1 ? "" : "s", cfg->ndevices,
@@ -617,6 +655,8 @@ daemon_run(struct daemon *d)
 		sigdelset(&open, sigs[i]);
 	watchdog_start(&wd);
 	lw = local_watch_new(d->cfg);
+	d->mqtt = mqtt_start(d->cfg);
+	mqtt_publish(d->mqtt, d->cfg, NULL);
 	d->next_poll = monotonic_now();
 	log_info("started: %zu source%s, %zu device%s, polling every %u s",
 	    d->cfg->nsources, d->cfg->nsources == 1 ? "" : "s",
@@ -627,8 +667,8 @@ daemon_run(struct daemon *d)
 
 	while (!got_stop) {
 		time_t now = monotonic_now(), wake;
+		struct pollfd pfd[2]; /* MQTT commands, local folders */
 		struct timespec ts;
-		struct pollfd pfd;
 		bool poll, *due;
 
 		if (got_hup) {
@@ -650,6 +690,7 @@ daemon_run(struct daemon *d)
 			for (i = 0; i < d->cfg->ndevices; i++)
 				d->devices[i].retry_at = 0;
 		}
+		take_mqtt_request(d, now);
 		poll = now >= d->next_poll;
 		due = xcalloc(d->cfg->ndevices ? d->cfg->ndevices : 1,
 		    sizeof(*due));
@@ -666,6 +707,7 @@ daemon_run(struct daemon *d)
 			atomic_store(&wd.cycle_started, 0);
 			after_cycle(d, &rep, poll, monotonic_now());
 			publish_status(d, &rep, monotonic_now());
+			report_cycle(d, &rep);
 			sync_report_release(&rep);
 			free(due);
 			continue;
@@ -684,19 +726,22 @@ daemon_run(struct daemon *d)
 				ts = w;
 		}
 		local_watch_deadline(lw, &ts);
-		/* Sleeps until the deadline, a signal or a folder change;
-		 * no busy waiting. */
-		pfd.fd = local_watch_fd(lw);
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (ppoll(&pfd, 1, &ts, &open) == -1 && errno != EINTR)
+		/* Sleeps until the deadline, a signal, an MQTT command or a
+		 * change in a local source's folder; no busy waiting. */
+		pfd[0].fd = mqtt_wake_fd(d->mqtt);
+		pfd[1].fd = local_watch_fd(lw);
+		pfd[0].events = pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (ppoll(pfd, 2, &ts, &open) == -1 && errno != EINTR)
 			log_warn("ppoll");
-		if (pfd.fd >= 0 && (pfd.revents & POLLIN))
+		if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
 			local_watch_read(lw);
 	}
 	local_watch_free(lw);
 	log_info("stopping");
 	notify_stopping();
+	mqtt_stop(d->mqtt);
+	d->mqtt = NULL;
 	watchdog_stop(&wd);
 	return 0;
 }

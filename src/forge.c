@@ -188,6 +188,7 @@ note_rate(struct forge *f, const struct http_response *rs)
 
 	if (rs->rl_limit <= 0 || rs->rl_remaining < 0)
 		return;
+	f->stats.rate_limit_remaining = rs->rl_remaining;
 	if (rs->rl_remaining < rs->rl_limit / 10 &&
 	    f->low_warned != rs->rl_reset) {
 		f->low_warned = rs->rl_reset;
@@ -778,6 +779,7 @@ forge_new(const struct config *cfg, const struct store *store,
 	f->cfg = cfg;
 	f->store = store;
 	f->low_warned = -1;
+	f->stats.rate_limit_remaining = -1;
 	buf_init(&f->body, HTTP_JSON_MAX);
 	f->have_token = token != NULL;
 	f->http = http_new(token, cfg->ca_file,

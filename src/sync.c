@@ -756,12 +756,15 @@ sync_device(struct sync_run *run, size_t index)
 	struct board_job job;
 	struct manifest mm = MANIFEST_INIT;
 	struct plan p = PLAN_INIT;
+	struct timespec started, ended;
 
 	memset(&job, 0, sizeof(job));
 	job.run = run;
 	job.index = index;
 	job.dev = &cfg->devices[index];
 	job.res = &run->report->devices[index];
+	job.res->attempted = true;
+	clock_gettime(CLOCK_MONOTONIC, &started);
 	job.upstream = &run->manifests[job.dev->source_index];
 	log_clear_error();
 	log_set_context(job.dev->name);
@@ -807,6 +810,9 @@ sync_device(struct sync_run *run, size_t index)
 		mirror_save(&job.mirror);
 	save_status(&job);
 out:
+	clock_gettime(CLOCK_MONOTONIC, &ended);
+	job.res->duration_ms = (uint64_t)(ended.tv_sec - started.tv_sec) *
+	    1000 + (uint64_t)((ended.tv_nsec - started.tv_nsec) / 1000000);
 	log_thread_quiet(0);
 	log_set_context(NULL);
 	plan_release(&p);
@@ -877,6 +883,7 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 	const struct config_source *src = &run->cfg->sources[s];
 	struct sync_source_result *res = &run->report->sources[s];
 	struct manifest *m = &run->manifests[s];
+	unsigned requests = forge_stats(forge)->requests;
 
 	log_clear_error();
 	forge_set_stop(forge, run->opts->stop);
@@ -913,6 +920,8 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 		run->have_manifest[s] = false;
 	}
 	log_thread_quiet(0);
+	res->requests = forge_stats(forge)->requests - requests;
+	res->polled = !run->opts->saved_manifests;
 	if (!run->opts->saved_manifests)
 		source_status_update(run->cfg->state_dir, src->name, res,
 		    forge_retry_after(forge), time(NULL));
@@ -1032,6 +1041,7 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 		if (source_is_needed(&run, i) && !stop_requested(&run))
 			poll_source(&run, forge, i);
 	report->retry_after = forge_retry_after(forge);
+	report->rate_limit_remaining = forge_stats(forge)->rate_limit_remaining;
 
 	for (i = 0; i < cfg->ndevices; i++)
 		if (device_is_due(&run, i))

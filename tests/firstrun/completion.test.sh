@@ -65,7 +65,7 @@ expect "senko --<TAB>: the global long options" \
 	"--config --help --quiet --verbose --version" _senko "$senko" --
 expect "senko sync --<TAB>: sync's options" "--force --help --wait" \
 	_senko "$senko" sync --
-expect "senko status --<TAB>: --json" "--help --json" _senko "$senko" status --
+expect "senko status --<TAB>: --json, --prometheus" "--help --json --prometheus" _senko "$senko" status --
 expect "senko -c FILE sync <TAB>: the devices of FILE" \
 	"kitchen garage.v2 lab-1" _senko "$senko" -c "$tmp/senko.conf" sync ""
 # bash splits "--config=FILE" into three words at the "=".

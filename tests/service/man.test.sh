@@ -57,12 +57,13 @@ done
 # keys TABLE: the key names in one of config.c's keyword tables.
 keys() {
 	sed -n "/^static const struct keyword $1\[\] = {/,/^};/p" src/config.c |
-		sed -nE 's/^[[:space:]]*(GLOBAL|SOURCE|DEVICE)\(([a-z_]+),.*/\2/p;
+		sed -nE 's/^[[:space:]]*(GLOBAL|SOURCE|DEVICE|MQTT)\(([a-z_]+),.*/\2/p;
 			s/^[[:space:]]*\{ "([a-z_]+)",.*/\1/p'
 }
 for pair in 'senkod_keywords:THE [senkod] SECTION' \
 	'source_keywords:THE [source NAME] SECTION' \
-	'device_keywords:THE [device NAME] SECTION'; do
+	'device_keywords:THE [device NAME] SECTION' \
+	'mqtt_keywords:THE [mqtt] SECTION'; do
 	table=${pair%%:*} title=${pair#*:}
 	want=$(keys "$table" | sort)
 	have=$(tags man/senko.conf.5 "$title" | sort)
