@@ -5,6 +5,7 @@
 #   make check      build and run every test; ends with "N passed, M failed"
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make bench      run the benchmarks (real-speed serial; slow)
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make demo       senko end to end on a fake GitHub and two emulated boards
 #   make deb        a Debian package in build/deb/ (dpkg-buildpackage)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -31,7 +32,7 @@ VERSION := $(shell git describe --tags --dirty 2>/dev/null || cat VERSION)
 DEBIAN_PACKAGES = build-essential pkg-config libcurl4-openssl-dev \
 	libssl-dev libjansson-dev libinih-dev libcmocka-dev zlib1g-dev git \
 	openssl groff-base man-db dpkg-dev debhelper lintian \
-	libmosquitto-dev mosquitto mosquitto-clients
+	libmosquitto-dev mosquitto mosquitto-clients clang libfuzzer-14-dev
 # The tests' board emulator and fake GitHub run on Node.js.  A machine that
 # already has node and npm (NodeSource ships npm inside its nodejs package,
 # which conflicts with Debian's npm) keeps them.
@@ -74,6 +75,24 @@ TEST_TOOLS = tests/board/ptybridge
 # clock of one process).
 TEST_PRELOADS = $(patsubst tests/daemon/%.c,$(BUILD)/tests/%.so,$(wildcard tests/daemon/*.c))
 
+# Fuzzing (libFuzzer): every tests/fuzz/fuzz_NAME.c is a target, linked
+# against the library sources compiled again with clang and the same
+# sanitizers (coverage-instrumented, so the fuzzer sees inside them).
+FUZZ_CC = clang
+FUZZ_BUILD = build/fuzz
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+# The library's own flags (include paths, warnings), optimisation and
+# sanitizers aside.
+FUZZ_CFLAGS = $(filter-out $(CFLAGS) $(SAN),$(ALL_CFLAGS)) -O1 -g $(FUZZ_SAN)
+FUZZ_LIB = $(FUZZ_BUILD)/libsenko.a
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_PROGS = $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_SECONDS ?= 60
+# make check builds them only where clang is; without it the fuzz suite
+# fails and says to run make deps.
+HAVE_CLANG := $(shell command -v $(FUZZ_CC) 2>/dev/null)
+
 all: $(PROGS)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -108,6 +127,21 @@ $(BUILD)/tests/helper-%: tests/helpers/%.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP $(LDFLAGS) \
 		-o $@ $< $(LIB) $(LIBS)
 
+# After the regular library: headers it generates are then in place.
+$(FUZZ_BUILD)/obj/%.o: src/%.c | $(LIB)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(LIB_SRCS:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# -Isrc: a target may #include a module's .c to reach its static parser
+# (curl's UNITTEST idea); the archive then leaves that module's object out.
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -Isrc/board -fsanitize=fuzzer -MMD -MP \
+		-o $@ $< $(FUZZ_LIB) $(LIBS)
+
 $(BUILD)/tests/%.so: tests/daemon/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
@@ -123,8 +157,14 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 NODE_DEPS = $(if $(wildcard tests/package.json),tests/node_modules/.installed)
 TOOLS = $(filter $(wildcard $(TEST_TOOLS:=.c)),$(TEST_TOOLS:=.c))
 
-check: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TEST_PRELOADS) $(TOOLS:.c=) $(NODE_DEPS)
+check: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TEST_PRELOADS) $(TOOLS:.c=) \
+	$(NODE_DEPS) $(if $(HAVE_CLANG),$(FUZZ_PROGS))
 	@SENKO_BUILD=$(BUILD) tests/run.sh
+
+# New inputs go to $(FUZZ_BUILD)/new/NAME, never to the committed corpus.
+fuzz: $(FUZZ_PROGS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_KEEP=1 tests/fuzz/fuzz.test.sh \
+		$(FUZZ_TARGETS)
 
 bench: $(PROGS) $(HELPER_PROGS) $(TOOLS:.c=) $(NODE_DEPS)
 	@SENKO_BUILD=$(BUILD) tests/bench/run.sh
@@ -198,7 +238,8 @@ uninstall:
 clean:
 	rm -rf build tests/board/ptybridge
 
-.PHONY: all check bench demo deb deps install uninstall clean FORCE
+.PHONY: all check bench fuzz demo deb deps install uninstall clean FORCE
 .SECONDARY:
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d \
+	$(FUZZ_BUILD)/obj/*.d $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/*.d)

@@ -117,6 +117,52 @@ parse_nonempty(struct parse_ctx *ctx, void *field, const char *value)
 	return parse_string(ctx, field, value);
 }
 
+/*
+ * A name git accepts for a branch (git-check-ref-format(1)): no white
+ * space or control byte, none of ~ ^ : ? * [ \\, no "..", "@{" or "//",
+ * no component starting with '.' or ending in ".lock", not starting with
+ * '-' or '/', not ending in '/' or '.', not "@".
+ */
+static bool
+valid_branch(const char *b)
+{
+	size_t i, n = strlen(b);
+
+	if (n == 0 || b[0] == '-' || b[0] == '/' || b[n - 1] == '/' ||
+	    b[n - 1] == '.' || strcmp(b, "@") == 0 || strstr(b, "..") ||
+	    strstr(b, "@{") || strstr(b, "//"))
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)b[i];
+
+		if (c <= ' ' || c == 0x7f || strchr("~^:?*[\\", c))
+			return false;
+		if ((i == 0 || b[i - 1] == '/') && c == '.')
+			return false;
+		if ((b[i + 1] == '/' || b[i + 1] == '\0') && i + 1 >= 5 &&
+		    strncmp(b + i - 4, ".lock", 5) == 0)
+			return false;
+	}
+	return true;
+}
+
+/* A URL has no white space (a stray one would be cut at print). */
+static int
+parse_api_url(struct parse_ctx *ctx, void *field, const char *value)
+{
+	if (strpbrk(value, " \t") != NULL)
+		return -1;
+	return parse_nonempty(ctx, field, value);
+}
+
+static int
+parse_branch(struct parse_ctx *ctx, void *field, const char *value)
+{
+	if (!valid_branch(value))
+		return -1;
+	return parse_string(ctx, field, value);
+}
+
 static int
 parse_duration(struct parse_ctx *ctx, void *field, const char *value)
 {
@@ -469,7 +515,7 @@ parse_qos(struct parse_ctx *ctx, void *field, const char *value)
 static const struct keyword senkod_keywords[] = {
 	GLOBAL(interval, parse_duration),
 	GLOBAL(state_dir, parse_nonempty),
-	GLOBAL(api_url, parse_nonempty),
+	GLOBAL(api_url, parse_api_url),
 	GLOBAL(token_file, parse_string),
 	GLOBAL(ca_file, parse_string),
 	GLOBAL(jobs, parse_jobs),
@@ -480,7 +526,7 @@ static const struct keyword senkod_keywords[] = {
 static const struct keyword source_keywords[] = {
 	SOURCE(user, parse_nonempty),
 	SOURCE(repo, parse_nonempty),
-	SOURCE(branch, parse_nonempty),
+	SOURCE(branch, parse_branch),
 	SOURCE(working_dir, parse_working_dir),
 	SOURCE(files, parse_files),
 	SOURCE(api, parse_api),
@@ -512,6 +558,9 @@ static const struct keyword mqtt_keywords[] = {
 };
 
 static const char *key_hints[] = {
+	"api_url", "a URL without white space, such as https://api.github.com",
+	"branch", "a git branch name (no white space, none of ~^:?*[\\, "
+	    "no \"..\")",
 	"qos", "0, 1 or 2",
 	"client_id", "a name for the broker",
 	"interval", "a duration such as 90s, 5m or 1h (1s to 7 days)",
@@ -786,6 +835,17 @@ strip_comment(const char *value)
 	return v;
 }
 
+/* Control bytes other than tab (which separates files). */
+static bool
+has_control(const char *value)
+{
+	for (; *value; value++)
+		if (((unsigned char)*value < 0x20 && *value != '\t') ||
+		    *value == 0x7f)
+			return true;
+	return false;
+}
+
 static int
 handle_key(void *user, const char *section, const char *name,
     const char *raw_value)
@@ -826,6 +886,14 @@ handle_key(void *user, const char *section, const char *name,
 	}
 	ctx->seen |= bit;
 	value = strip_comment(raw_value);
+	if (has_control(value)) {
+		/* A stray CR or escape would become part of a URL or path,
+		 * and print back as something else. */
+		conf_error(ctx, name, "the value holds a control character; "
+		    "write it as plain text");
+		free(value);
+		return 1;
+	}
 	if (kw->parse(ctx, (char *)ctx->object + kw->offset, value) == -1 &&
 	    kw->parse != parse_url && kw->parse != parse_files &&
 	    kw->parse != parse_working_dir && kw->parse != parse_dest &&
@@ -1217,6 +1285,10 @@ config_parse_url(const char *url, struct config_source *src,
 		branch = next_component(&p);
 		if (branch == NULL)
 			goto fail;
+		if (!valid_branch(branch)) {
+			*why = "the branch is not a name git allows";
+			goto fail;
+		}
 	} else if (is_raw)
 		goto fail;
 	dir = normalize_relpath(p, why);
@@ -1277,6 +1349,78 @@ print_duration(FILE *out, unsigned s)
 		fprintf(out, "%us", s);
 }
 
+/* The longest line read_line() takes: inih's buffer less "\n\0". */
+#define CONFIG_LINE_MAX (INI_MAX_LINE - 2)
+
+/*
+ * "key   = value", padded to width; "key=value" when that would make the
+ * line longer than the reader takes (a value read from a line fits so),
+ * or when the value starts with ';', which after white space starts a
+ * comment: what is printed must load again.
+ */
+static void
+print_value(FILE *out, const char *key, int width, const char *value)
+{
+	if (value[0] != ';' &&
+	    (size_t)width + 3 + strlen(value) <= CONFIG_LINE_MAX)
+		fprintf(out, "%-*s = %s\n", width, key, value);
+	else
+		fprintf(out, "%s=%s\n", key, value);
+}
+
+/*
+ * A folder (working_dir, dest) whose name starts or ends in white space,
+ * which reading would trim: written between the '/' reading drops again.
+ */
+static void
+print_folder(FILE *out, const char *key, int width, const char *value)
+{
+	size_t n = strlen(value);
+	char *shown;
+
+	if (n == 0 || (!isspace((unsigned char)value[0]) &&
+	    !isspace((unsigned char)value[n - 1]))) {
+		print_value(out, key, width, value);
+		return;
+	}
+	shown = xasprintf("%s%s/", value[0] == '/' ? "" : "/", value);
+	print_value(out, key, width, shown);
+	free(shown);
+}
+
+/*
+ * files, wrapped onto indented continuation lines within the limit.  A
+ * path starting with '#' or ';' would read as a comment after white
+ * space, one starting with '[' as a section at the start of a line: such
+ * a path is written with a leading '/', which reading drops again.
+ */
+static void
+print_files(FILE *out, const struct config_source *s)
+{
+	size_t j, col, n;
+	bool slash;
+
+	/* Not "files = # ...": a value may start with '#', and this one
+	 * would read back as the files "#", "(all" and "files)". */
+	if (s->nfiles == 0) {
+		fprintf(out, "# files: not set, every file below working_dir\n");
+		return;
+	}
+	fprintf(out, "files       =");
+	col = 13;
+	for (j = 0; j < s->nfiles; j++) {
+		slash = strchr("#;[", s->files[j][0]) != NULL;
+		n = strlen(s->files[j]) + slash;
+		if (col > 1 && col + 1 + n > 78) {
+			fprintf(out, "\n");
+			col = 0;
+		}
+		fprintf(out, " %s%s", slash ? "/" : "", s->files[j]);
+		col += 1 + n;
+	}
+	fprintf(out, "\n");
+}
+
 void
 config_print(const struct config *cfg, FILE *out)
 {
@@ -1286,60 +1430,65 @@ config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "# effective configuration of %s\n[senkod]\n", cfg->path);
 	fprintf(out, "interval   = ");
 	print_duration(out, cfg->interval);
-	fprintf(out, "\nstate_dir  = %s\napi_url    = %s\n", cfg->state_dir,
-	    cfg->api_url);
-	fprintf(out, "token_file = %s\n", cfg->token_file);
+	fprintf(out, "\n");
+	print_value(out, "state_dir", 10, cfg->state_dir);
+	print_value(out, "api_url", 10, cfg->api_url);
+	print_value(out, "token_file", 10, cfg->token_file);
 	if (env && *env)
 		fprintf(out, "# token: set from $SENKO_TOKEN (redacted)\n");
 	else if (*cfg->token_file && access(cfg->token_file, F_OK) == 0)
-		fprintf(out, "# token: set from %s (redacted)\n",
-		    cfg->token_file);
+		fprintf(out, "# token: set from token_file (redacted)\n");
 	else
 		fprintf(out, "# token: none (public repositories only, 60 "
 		    "requests an hour)\n");
-	fprintf(out, "ca_file    = %s\njobs       = %u\n", cfg->ca_file,
-	    cfg->jobs);
-	fprintf(out, "metrics_file = %s\n", cfg->metrics_file);
+	print_value(out, "ca_file", 10, cfg->ca_file);
+	fprintf(out, "jobs       = %u\n", cfg->jobs);
+	print_value(out, "metrics_file", 12, cfg->metrics_file);
 	if (cfg->mqtt.enabled) {
 		const struct config_mqtt *m = &cfg->mqtt;
 
-		fprintf(out, "\n[mqtt]\nurl           = %s\nusername      = %s\n"
-		    "password_file = %s\nca_file       = %s\nclient_id     = %s\n"
-		    "topic_prefix  = %s\nqos           = %u\n", m->url,
-		    m->username, m->password_file, m->ca_file, m->client_id,
-		    m->topic_prefix, m->qos);
+		fprintf(out, "\n[mqtt]\n");
+		print_value(out, "url", 13, m->url);
+		print_value(out, "username", 13, m->username);
+		print_value(out, "password_file", 13, m->password_file);
+		print_value(out, "ca_file", 13, m->ca_file);
+		print_value(out, "client_id", 13, m->client_id);
+		print_value(out, "topic_prefix", 13, m->topic_prefix);
+		fprintf(out, "qos           = %u\n", m->qos);
 	}
 	for (i = 0; i < cfg->nsources; i++) {
 		const struct config_source *s = &cfg->sources[i];
 
-		if (s->path)
-			fprintf(out, "\n[source %s]\npath        = %s\n"
-			    "working_dir = %s\n", s->name, s->path,
-			    s->working_dir);
-		else
-			fprintf(out, "\n[source %s]\nuser        = %s\nrepo"
-			    "        = %s\nbranch      = %s\nworking_dir = "
-			    "%s\napi         = %s\n", s->name, s->user, s->repo,
-			    s->branch, s->working_dir,
-			    source_api_name(s->api));
-		fprintf(out, "files       =");
-		for (j = 0; j < s->nfiles; j++)
-			fprintf(out, " %s", s->files[j]);
-		fprintf(out, "%s\n", s->nfiles ? "" : " # (all files)");
-		if (s->nexclude) {
-			fprintf(out, "exclude     =");
-			for (j = 0; j < s->nexclude; j++)
-				fprintf(out, " %s", s->exclude[j]);
-			fprintf(out, "\n");
+		fprintf(out, "\n[source %s]\n", s->name);
+		if (s->path) {
+			print_value(out, "path", 11, s->path);
+		} else {
+			print_value(out, "user", 11, s->user);
+			print_value(out, "repo", 11, s->repo);
+			if (s->branch)
+				print_value(out, "branch", 11, s->branch);
+			else
+				fprintf(out, "# branch: not set, the repository's "
+				    "default branch\n");
 		}
+		print_folder(out, "working_dir", 11, s->working_dir);
+		if (!s->path)
+			print_value(out, "api", 11, source_api_name(s->api));
+		print_files(out, s);
+		/* One line each: the key may be repeated. */
+		for (j = 0; j < s->nexclude; j++)
+			print_value(out, "exclude", 11, s->exclude[j]);
 	}
 	for (i = 0; i < cfg->ndevices; i++) {
 		const struct config_device *d = &cfg->devices[i];
 
-		fprintf(out, "\n[device %s]\nport   = %s\nbaud   = %u\nsource = "
-		    "%s\ndest   = %s\nreset  = %s\nprune  = %s\n", d->name,
-		    d->port, d->baud, d->source, d->dest,
-		    reset_mode_name(d->reset), d->prune ? "yes" : "no");
+		fprintf(out, "\n[device %s]\n", d->name);
+		print_value(out, "port", 6, d->port);
+		fprintf(out, "baud   = %u\n", d->baud);
+		print_value(out, "source", 6, d->source);
+		print_folder(out, "dest", 6, d->dest);
+		print_value(out, "reset", 6, reset_mode_name(d->reset));
+		print_value(out, "prune", 6, d->prune ? "yes" : "no");
 	}
 }
 

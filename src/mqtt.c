@@ -447,7 +447,7 @@ accept_command(struct mqtt *m, const struct config *cfg,
 			char why[160], esc[96];
 
 			log_escape(esc, sizeof(esc), name);
-			snprintf(why, WHY_MAX, "no device '%s' on this "
+			snprintf(why, sizeof(why), "no device '%s' on this "
 			    "gateway; nothing done", esc);
 			log_warnx("mqtt: refused a command: %s", why);
 			answer(m, cmd->id, false, "error", why);

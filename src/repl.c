@@ -436,12 +436,29 @@ send_plain_raw(struct repl *r, const char *code, size_t len, bool quiet)
 	return 0;
 }
 
-/* Last non-empty line of an exception text, for messages. */
+/* Does the line show anything (bytes other than blanks and controls)? */
+static bool
+line_has_text(const char *line, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)line[i] > ' ' && line[i] != 0x7f)
+			return true;
+	return false;
+}
+
+/*
+ * Last line of an exception text that shows something, for messages.
+ * Control bytes in it (line noise, a reset mid-message) are shown as
+ * \xNN: they must neither empty the message nor reach the log raw.
+ */
 static void
 exception_summary(struct repl *r)
 {
 	const char *p = r->exc.data, *end = p + r->exc.len, *line = p;
 	const char *q, *best = NULL;
+	struct buf shown = BUF_INIT;
 	size_t n, best_len = 0;
 
 	while (line < end) {
@@ -451,19 +468,16 @@ exception_summary(struct repl *r)
 		n = (size_t)(q - line);
 		while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' '))
 			n--;
-		if (n > 0) {
+		if (line_has_text(line, n)) {
 			best = line;
 			best_len = n;
 		}
 		line = q + 1;
 	}
-	if (best_len >= sizeof(r->exc_line))
-		best_len = sizeof(r->exc_line) - 1;
-	if (best != NULL)
-		memcpy(r->exc_line, best, best_len);
-	r->exc_line[best_len] = '\0';
-	if (r->exc.len > 0 && best_len == 0)
-		snprintf(r->exc_line, sizeof(r->exc_line), "an exception");
+	path_quote(&shown, best ? best : "", best_len);
+	snprintf(r->exc_line, sizeof(r->exc_line), "%s",
+	    best ? shown.data : r->exc.len > 0 ? "an exception" : "");
+	buf_release(&shown);
 }
 
 /*
