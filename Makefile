@@ -44,7 +44,7 @@ CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 WERROR_FLAG = $(if $(filter 1,$(WERROR)),-Werror)
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -Iinclude -I$(BUILD) $(CPPFLAGS) \
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -Iinclude -I$(BUILD) -I$(BUILD)/gen $(CPPFLAGS) \
 	$(WARN) $(WERROR_FLAG) $(CFLAGS) $(shell pkg-config --cflags $(PKGS))
 LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread
 TEST_LIBS = $(shell pkg-config --libs cmocka)
@@ -61,7 +61,10 @@ endif
 
 MAIN_SRCS = src/senko.c src/senkod.c
 # Modules may live in wings (src/board/, src/forge/): architecture notes.
-LIB_SRCS = $(filter-out $(MAIN_SRCS),$(wildcard src/*.c src/*/*.c))
+# src/board/agent2c.c is a build tool, not part of the library.
+BUILD_TOOL_SRCS = src/board/agent2c.c
+LIB_SRCS = $(filter-out $(MAIN_SRCS) $(BUILD_TOOL_SRCS),\
+	$(wildcard src/*.c src/*/*.c))
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB = $(BUILD)/libsenko.a
 PROGS = $(BUILD)/senko $(if $(wildcard src/senkod.c),$(BUILD)/senkod)
@@ -98,6 +101,18 @@ all: $(PROGS)
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The on-board agent: readable Python in the tree, shrunk into a C string
+# at build time (agent2c.c says how).
+$(BUILD)/agent2c: src/board/agent2c.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -O2 $(WARN) $(WERROR_FLAG) -o $@ $<
+
+$(BUILD)/gen/agent_code.h: src/board/agent.py $(BUILD)/agent2c
+	@mkdir -p $(@D)
+	$(BUILD)/agent2c src/board/agent.py $@
+
+$(BUILD)/obj/board/agent.o: $(BUILD)/gen/agent_code.h
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@

@@ -28,6 +28,9 @@ enum source_api {
 	SOURCE_API_CONTENTS, /* the contents API, as Senko used it */
 };
 
+/* Seconds senko reads what a board prints after restarting it. */
+#define DEFAULT_BOOT_WATCH 2
+
 enum reset_mode {
 	RESET_NONE,
 	RESET_SOFT,
@@ -58,6 +61,7 @@ struct config_device {
 	char *dest;          /* absolute board folder, "/" or no trailing '/' */
 	enum reset_mode reset;
 	bool prune;
+	unsigned boot_watch; /* seconds of output read after a reset */
 	int line;
 };
 

@@ -67,6 +67,10 @@ int devfs_hash(struct repl *r, const char *path, char hex[DEVFS_HASH_HEXSZ]);
 int devfs_hash_host(enum devfs_hash_algo algo, int fd,
     char hex[DEVFS_HASH_HEXSZ]);
 
+/* The same hash over memory. */
+int devfs_hash_mem(enum devfs_hash_algo algo, const void *data, size_t len,
+    char hex[DEVFS_HASH_HEXSZ]);
+
 /*
  * Files are written under a temporary name in their own folder, then
  * renamed: "/lib/x.py" is written as "/lib/.x.py.senko-tmp".
@@ -98,16 +102,6 @@ typedef void (*devfs_progress_fn)(void *arg, const struct devfs_push_item *it,
  */
 int devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
     devfs_done_fn done, devfs_progress_fn progress, void *arg);
-
-/*
- * Free a board left inside a push receiver by a host that died mid-push
- * (the receiver runs with Ctrl-C off, so the raw REPL cannot be entered):
- * feed filler bytes while the board still takes file data, then end the
- * run with 'Q'.  Opens and closes port itself.  Returns 0 when the board
- * came back to its raw REPL prompt, -1 otherwise (nothing is harmed: a
- * file the dead push left unfinished fails its hash and is deleted).
- */
-int devfs_push_rescue(const char *port, unsigned baud);
 
 /*
  * Test hook, for tests/helpers only: DEVFS_PUSH_TEST_NO_CREDIT streams

@@ -79,6 +79,8 @@ struct mirror {
 	size_t aidx;
 	uint64_t index_written_ns; /* when the loaded index was written */
 	bool dirty;       /* idx or commit differ from the index file */
+	char board_digest[65]; /* the board's listing digest when senko
+	                          last left it (agent inventory); "" unknown */
 	struct mirror_stats stats; /* since mirror_open */
 };
 
@@ -124,6 +126,16 @@ int mirror_replace(struct mirror *m, const struct store *s,
 
 /* The commit the board now holds (NULL or "" = unknown). */
 void mirror_set_commit(struct mirror *m, const char *commit);
+
+/*
+ * The digest of the board's listing (every path and size below dest) as
+ * senko left it, kept in dir/board-digest.  With the record's digest it
+ * tells a session that nothing drifted without listing the board.  ""
+ * forgets it (before writing to the board).  Written at once, and only
+ * when it changed.
+ */
+#define MIRROR_BOARD_DIGEST_NAME "board-digest"
+int mirror_set_board_digest(struct mirror *m, const char *digest);
 
 /* Write the index atomically if it changed. */
 int mirror_save(struct mirror *m);

@@ -88,17 +88,29 @@ const char *repl_port(const struct repl *r);
 struct serial *repl_borrow_port(struct repl *r);
 void repl_return_port(struct repl *r, bool at_prompt);
 
+/*
+ * Start code as one execution and hand the port to the caller while it
+ * runs (the on-board agent).  Bytes already read after the code was
+ * accepted are appended to early (they are the program's output).  The
+ * caller reads the end of the run (04, exception, 04, '>') itself and
+ * gives the port back with repl_return_port().  NULL on failure (logged).
+ */
+struct serial *repl_launch(struct repl *r, const char *code,
+    struct buf *early);
+/*
+ * Soft reset inside the raw REPL: a clean heap, boot.py runs, main.py
+ * does not; the board is at the raw prompt again.
+ */
+int repl_raw_reset(struct repl *r);
+/* Read what the board prints for ms milliseconds into out (its tail is
+ * kept when it overflows).  -1 only when the line failed. */
+int repl_watch(struct repl *r, int ms, struct buf *out);
+unsigned repl_baud(const struct repl *r);
+
 /* Soft reset (Ctrl-D at the friendly REPL: boot.py then main.py run). */
 int repl_soft_reset(struct repl *r);
 /* Hard reset through DTR/RTS (fails on ports without modem lines). */
 int repl_hard_reset(struct repl *r);
-/*
- * After a reset: can the raw REPL be entered within timeout_ms?  Entering
- * it interrupts main.py, so the board is then soft-reset once more to
- * leave its program running.  0 alive, -1 (errno ETIMEDOUT/EIO) not.
- */
-int repl_check_alive(struct repl *r, int timeout_ms);
-
 uint64_t repl_bytes_sent(const struct repl *r);
 uint64_t repl_bytes_received(const struct repl *r);
 

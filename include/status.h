@@ -41,6 +41,12 @@ struct device_status {
 	unsigned files_deleted;
 	char platform[32];            /* sys.platform; "" unknown */
 	char version[128];            /* os.uname().version; "" unknown */
+	/* The boot watch after the last restart (session.h). */
+	bool boot_watched;
+	bool boot_traceback;          /* a Python traceback appeared */
+	char boot_tail[400];          /* its last lines, escaped */
+	bool commit_completed;        /* last visit found the board mid-commit
+	                                 (a power cut) and completed it */
 };
 
 /* All zero: DEVICE_UNKNOWN, never attempted. */

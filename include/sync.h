@@ -77,6 +77,8 @@ struct sync_options {
 	bool progress;         /* a live progress display on stderr */
 	bool force;            /* open every due board even if the mirror
 	                          matches (verify its record) */
+	bool verify;           /* and hash every managed file on it,
+	                          repairing what differs (implies force) */
 	bool wait_busy;        /* a port held by another process: wait */
 	bool saved_manifests;  /* ask no server: use each source's manifest
 	                          from the last poll (retrying a board) */

@@ -27,7 +27,7 @@ const struct cli_command cli_commands[] = {
 	    "reset a board (by default as its reset setting says)" },
 	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json|--prometheus]",
 	    "what happened last to each device (exit 1 if one failed)" },
-	{ "sync", cmd_sync, CLI_BOARD, "[--wait] [--force] [DEVICE...]",
+	{ "sync", cmd_sync, CLI_BOARD, "[--wait] [--force] [--verify] [DEVICE...]",
 	    "bring the boards up to date" },
 	{ "verify", cmd_verify, CLI_BOARD, "DEVICE",
 	    "hash the managed files on a board and compare with the mirror" },
@@ -57,7 +57,9 @@ static const struct {
 	{ "sync", "  -w, --wait   wait for a port another program holds "
 	    "instead of failing\n"
 	    "  -f, --force  open every board and check its own record of "
-	    "what it holds\n" },
+	    "what it holds\n"
+	    "  --verify     hash every managed file on the board and "
+	    "rewrite what differs\n" },
 	{ "reset", "  soft   MicroPython's soft reboot (Ctrl-D)\n"
 	    "  hard   pulse DTR and RTS like the ESP auto-reset circuit\n" },
 	{ "config", "  check  read and check the configuration, print it "

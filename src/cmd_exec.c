@@ -11,6 +11,7 @@
 #include "interrupt.h"
 #include "log.h"
 #include "repl.h"
+#include "session.h"
 #include "banned.h"
 
 /* The board ends lines with CRLF; a host terminal or pipe wants LF. */
@@ -73,6 +74,9 @@ cmd_exec(struct cli *cli, int argc, char **argv)
 		log_failx("%s: the code raised %s", dev->name,
 		    repl_last_exception(r));
 	}
+	/* Opening the board stopped its application: start it again. */
+	if (session_leave(r, dev, NULL) == -1)
+		rc = -1;
 	repl_close(r);
 	buf_release(&out);
 	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;

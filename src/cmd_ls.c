@@ -14,6 +14,7 @@
 #include "log.h"
 #include "path.h"
 #include "repl.h"
+#include "session.h"
 #include "banned.h"
 
 static int
@@ -44,6 +45,9 @@ cmd_ls(struct cli *cli, int argc, char **argv)
 	if (r == NULL)
 		return CLI_EXIT_FAILED;
 	rc = devfs_list(r, dev->dest, &list);
+	/* Opening the board stopped its application: start it again. */
+	if (session_leave(r, dev, NULL) == -1)
+		rc = -1;
 	repl_close(r);
 	if (rc == -1)
 		return CLI_EXIT_FAILED;

@@ -93,6 +93,12 @@ print_devices(const struct config *cfg, const struct status_view *v,
 		    st->commit[0] ? st->commit : "-", age, sent,
 		    shown_error(err, sizeof(err), st->last_error,
 		    v->device_unreadable[i]));
+		if (st->commit_completed)
+			printf("%-16s found in the middle of an update (a "
+			    "power cut?) and completed it\n", "");
+		if (st->boot_traceback)
+			printf("%-16s after its restart the application "
+			    "raised: %s\n", "", st->boot_tail);
 	}
 }
 

@@ -114,6 +114,7 @@ cmd_sync(struct cli *cli, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "wait", no_argument, NULL, 'w' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "verify", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sync_options opts;
@@ -128,6 +129,10 @@ cmd_sync(struct cli *cli, int argc, char **argv)
 			break;
 		case 'f':
 			opts.force = true;
+			break;
+		case 'V':
+			/* Hash every managed file on the board: a visit. */
+			opts.force = opts.verify = true;
 			break;
 		default:
 			return cli_command_usage(cli_find_command("sync"));

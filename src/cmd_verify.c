@@ -23,6 +23,7 @@
 #include "log.h"
 #include "path.h"
 #include "repl.h"
+#include "session.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -178,7 +179,8 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 		free(mirror);
 		return CLI_EXIT_FAILED;
 	}
-	qsort(files.v, files.n, sizeof(*files.v), by_name);
+	if (files.n > 0)
+		qsort(files.v, files.n, sizeof(*files.v), by_name);
 	r = repl_open_stoppable(dev->port, dev->baud,
 	    &interrupt_requested);
 	if (r == NULL) {
@@ -196,6 +198,9 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 		} else
 			bad += (unsigned)rc;
 	}
+	/* Opening the board stopped its application: start it again. */
+	if (session_leave(r, dev, NULL) == -1)
+		failed++;
 	repl_close(r);
 	fflush(stdout);
 	if (bad == 0 && failed == 0)

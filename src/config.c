@@ -193,6 +193,23 @@ parse_jobs(struct parse_ctx *ctx, void *field, const char *value)
 	return parse_uint_range(value, field, 1, MAX_JOBS);
 }
 
+/* Seconds of boot output watched after a reset: "0" to "60", "s" optional. */
+static int
+parse_boot_watch(struct parse_ctx *ctx, void *field, const char *value)
+{
+	char num[8];
+	size_t n = strlen(value);
+
+	(void)ctx;
+	if (n > 0 && value[n - 1] == 's')
+		n--;
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, value, n);
+	num[n] = '\0';
+	return parse_uint_range(num, field, 0, 60);
+}
+
 static int
 parse_baud(struct parse_ctx *ctx, void *field, const char *value)
 {
@@ -543,6 +560,7 @@ static const struct keyword device_keywords[] = {
 	DEVICE(dest, parse_dest),
 	DEVICE(reset, parse_reset),
 	DEVICE(prune, parse_bool),
+	DEVICE(boot_watch, parse_boot_watch),
 	{ NULL, NULL, 0 },
 };
 
@@ -568,6 +586,7 @@ static const char *key_hints[] = {
 	"baud", "a standard rate such as 115200",
 	"prune", "yes or no",
 	"reset", "none, soft or hard",
+	"boot_watch", "seconds from 0 to 60, such as 2s",
 	"api", "trees or contents",
 	NULL,
 };
@@ -613,6 +632,7 @@ device_defaults(struct config_device *dev)
 	dev->dest = xstrdup("/");
 	dev->reset = RESET_SOFT;
 	dev->prune = false;
+	dev->boot_watch = DEFAULT_BOOT_WATCH;
 }
 
 void
@@ -1489,6 +1509,7 @@ config_print(const struct config *cfg, FILE *out)
 		print_folder(out, "dest", 6, d->dest);
 		print_value(out, "reset", 6, reset_mode_name(d->reset));
 		print_value(out, "prune", 6, d->prune ? "yes" : "no");
+		fprintf(out, "boot_watch = %us\n", d->boot_watch);
 	}
 }
 

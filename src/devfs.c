@@ -552,9 +552,8 @@ devfs_hash_host(enum devfs_hash_algo algo, int fd,
 	return githash_fd(fd, "file", hex);
 }
 
-/* The same hash over memory, for devfs_write_small. */
-static int
-hash_mem(enum devfs_hash_algo algo, const void *data, size_t len,
+int
+devfs_hash_mem(enum devfs_hash_algo algo, const void *data, size_t len,
     char hex[DEVFS_HASH_HEXSZ])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -581,7 +580,7 @@ devfs_write_small(struct repl *r, const char *path, const void *data,
 
 	if (check_path(r, path) == -1)
 		return -1;
-	if (hash_mem(devfs_hash_algo(r), data, len, want) == -1)
+	if (devfs_hash_mem(devfs_hash_algo(r), data, len, want) == -1)
 		return -1;
 	tmp = devfs_temp_path(path);
 	buf_addf(&what, "write '%s'", tmp);

@@ -3,6 +3,7 @@
  * mirror.h.
  */
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -293,6 +294,48 @@ index_load(struct mirror *m)
 	buf_release(&text);
 }
 
+/* The board's listing digest as senko left it; missing or odd: "". */
+static void
+board_digest_load(struct mirror *m)
+{
+	struct buf text = BUF_INIT;
+	char *path = xasprintf("%s/" MIRROR_BOARD_DIGEST_NAME, m->dir);
+	size_t i;
+
+	m->board_digest[0] = '\0';
+	buf_init(&text, 256);
+	if (access(path, F_OK) == 0 && fs_read_file(path, &text) == 0) {
+		buf_rtrim(&text);
+		for (i = 0; i < text.len; i++)
+			if (!isxdigit((unsigned char)text.data[i]))
+				break;
+		if (i == text.len && text.len < sizeof(m->board_digest))
+			memcpy(m->board_digest, text.data, text.len + 1);
+	}
+	buf_release(&text);
+	free(path);
+}
+
+int
+mirror_set_board_digest(struct mirror *m, const char *digest)
+{
+	char *path;
+	struct buf text = BUF_INIT;
+	int rc;
+
+	if (digest == NULL)
+		digest = "";
+	if (strcmp(m->board_digest, digest) == 0)
+		return 0;
+	snprintf(m->board_digest, sizeof(m->board_digest), "%s", digest);
+	path = xasprintf("%s/" MIRROR_BOARD_DIGEST_NAME, m->dir);
+	buf_addf(&text, "%s\n", digest);
+	rc = fs_write_atomic(path, text.data, text.len, 0644);
+	buf_release(&text);
+	free(path);
+	return rc;
+}
+
 int
 mirror_open(struct mirror *m, const char *state_dir, const char *name)
 {
@@ -313,6 +356,7 @@ mirror_open(struct mirror *m, const char *state_dir, const char *name)
 		    "check state_dir and its permissions", name, m->dir);
 	fs_sweep_stale(m->tmp, "put-", MIRROR_STALE_TMP_SECONDS);
 	index_load(m);
+	board_digest_load(m);
 	return 0;
 }
 

@@ -916,17 +916,6 @@ repl_hard_reset(struct repl *r)
 	return 0;
 }
 
-int
-repl_check_alive(struct repl *r, int timeout_ms)
-{
-	if (enter_raw(r, timeout_ms) == -1)
-		return -1;
-	if (friendly_soft_reset(r) == -1)
-		return log_failx("%s: the board answered but did not restart "
-		    "its program", r->port);
-	return 0;
-}
-
 uint64_t
 repl_bytes_sent(const struct repl *r)
 {
@@ -958,6 +947,97 @@ repl_quote(struct buf *out, const char *s, size_t len)
 			buf_addch(out, c);
 	}
 	buf_addch(out, '\'');
+}
+
+struct serial *
+repl_launch(struct repl *r, const char *code, struct buf *early)
+{
+	static const char run_staged[] = "exec(globals().pop('_senko_s'))";
+	size_t len = strlen(code);
+	bool fallback = false;
+
+	if (strpbrk(code, "\x03\x04") != NULL) {
+		log_fail_errno(EINVAL, "%s: code to run contains the bytes "
+		    "03/04", r->port);
+		return NULL;
+	}
+	r->exc_line[0] = '\0';
+	buf_reset(&r->exc);
+	if (r->state != REPL_RAW_PROMPT && enter_raw(r, ENTER_MS) == -1)
+		return NULL;
+	if (r->paste != PASTE_NO) {
+		r->state = REPL_UNKNOWN;
+		if (send_raw_paste(r, code, len, &fallback) == -1)
+			return NULL;
+		if (fallback) {
+			r->paste = PASTE_NO;
+			r->info.has_raw_paste = false;
+			r->state = REPL_RAW_PROMPT;
+		} else
+			r->paste = PASTE_YES;
+	}
+	if (r->paste == PASTE_NO) {
+		if (stage_plain(r, code, len) == -1)
+			return NULL;
+		r->state = REPL_UNKNOWN;
+		if (send_plain_raw(r, run_staged, sizeof(run_staged) - 1,
+		    false) == -1)
+			return NULL;
+	}
+	/* Whatever was read ahead is the program's output. */
+	if (early != NULL)
+		buf_add(early, r->rbuf + r->rpos, r->rlen - r->rpos);
+	r->rpos = r->rlen = 0;
+	r->state = REPL_UNKNOWN;
+	return r->s;
+}
+
+int
+repl_raw_reset(struct repl *r)
+{
+	static const char reboot[] = "soft reboot";
+
+	if (r->state != REPL_RAW_PROMPT && enter_raw(r, ENTER_MS) == -1)
+		return -1;
+	r->state = REPL_UNKNOWN;
+	/* 04 on an empty raw line: reboot, boot.py, raw prompt again. */
+	if (tx(r, "\x04", 1) == -1)
+		return -1;
+	if (rx_until(r, reboot, sizeof(reboot) - 1, NULL, REPLY_MS,
+	    now_ms() + REPLY_MS) == -1)
+		return read_reply_failed(r, "soft reboot");
+	if (rx_until(r, raw_banner, sizeof(raw_banner) - 1, NULL, ENTER_MS,
+	    now_ms() + ENTER_MS) == -1)
+		return read_reply_failed(r, "raw REPL after a soft reboot");
+	r->state = REPL_RAW_PROMPT;
+	log_debug("%s: soft reset in the raw REPL (main.py not started)",
+	    r->port);
+	return 0;
+}
+
+int
+repl_watch(struct repl *r, int ms, struct buf *out)
+{
+	int64_t end = now_ms() + ms, left;
+	int c;
+
+	while ((left = end - now_ms()) > 0) {
+		c = rx_byte(r, (int)left);
+		if (c == -1) {
+			if (errno == ETIMEDOUT)
+				continue;
+			return -1;
+		}
+		if (out != NULL && buf_addch(out, c) == -1)
+			buf_consume(out, out->len / 2);
+	}
+	return 0;
+}
+
+unsigned
+repl_baud(const struct repl *r)
+{
+	return r->baud;
 }
 
 struct serial *

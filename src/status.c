@@ -138,6 +138,13 @@ status_parse(struct device_status *st, const char *text, size_t len,
 	    json_object_get(root, "platform"));
 	copy_string(st->version, sizeof(st->version),
 	    json_object_get(root, "version"));
+	st->boot_watched = json_is_true(json_object_get(root, "boot_watched"));
+	st->boot_traceback = json_is_true(json_object_get(root,
+	    "boot_traceback"));
+	copy_string(st->boot_tail, sizeof(st->boot_tail),
+	    json_object_get(root, "boot_tail"));
+	st->commit_completed = json_is_true(json_object_get(root,
+	    "commit_completed"));
 	rc = 0;
 out:
 	json_decref(root);
@@ -217,6 +224,16 @@ status_save(const char *state_dir, const char *device,
 	    "files_deleted", (json_int_t)st->files_deleted,
 	    "platform", utf8_string(st->platform),
 	    "version", utf8_string(st->version));
+	if (root != NULL) {
+		json_object_set_new(root, "boot_watched",
+		    json_boolean(st->boot_watched));
+		json_object_set_new(root, "boot_traceback",
+		    json_boolean(st->boot_traceback));
+		json_object_set_new(root, "boot_tail",
+		    utf8_string(st->boot_tail));
+		json_object_set_new(root, "commit_completed",
+		    json_boolean(st->commit_completed));
+	}
 	text = root ? json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(1)) : NULL;
 	json_decref(root);
 	if (text == NULL) {

@@ -106,8 +106,9 @@ status_view_device_json(const struct config *cfg,
 {
 	const struct config_device *d = &cfg->devices[i];
 	const struct device_status *st = &v->devices[i];
+	json_t *o;
 
-	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:I,"
+	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:I,"
 	    "s:o,s:o,s:b}",
 	    "name", d->name, "port", d->port, "source", d->source,
 	    "state", status_state_name(st->state),
@@ -121,4 +122,14 @@ status_view_device_json(const struct config *cfg,
 	    "platform", text_json(st->platform),
 	    "version", text_json(st->version),
 	    "status_readable", !v->device_unreadable[i]);
+	/* The boot watch and an interrupted commit (session.h). */
+	if (o != NULL) {
+		json_object_set_new(o, "boot", json_pack("{s:b,s:b,s:o}",
+		    "watched", st->boot_watched, "traceback",
+		    st->boot_traceback, "last_lines",
+		    text_json(st->boot_tail)));
+		json_object_set_new(o, "commit_completed",
+		    json_boolean(st->commit_completed));
+	}
+	return o;
 }

@@ -20,33 +20,22 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "devfs.h"
 #include "forge.h"
 #include "fsutil.h"
-#include "human.h"
 #include "log.h"
 #include "mirror.h"
 #include "plan.h"
 #include "progress.h"
-#include "repl.h"
-#include "serial.h"
+#include "session.h"
 #include "status.h"
 #include "store.h"
 #include "sync.h"
 #include "xalloc.h"
 #include "banned.h"
 
-/* A push is cut into groups so a stop request is honoured within seconds
- * even at 115200 baud (11.5 KB/s). */
-#define GROUP_MAX_BYTES (32 * 1024)
-#define GROUP_MAX_FILES 16
-/* How long a board may take to answer after a reset. */
-#define ALIVE_TIMEOUT_MS 15000
 /* A status file that did not change is still rewritten after this long,
  * so its last_attempt says the daemon is alive (status.h). */
 #define STATUS_REFRESH_SECONDS 3600
-/* How often `senko sync --wait` tries a port another process holds. */
-#define BUSY_RETRY_US (500 * 1000)
 
 struct sync_run {
 	const struct config *cfg;
@@ -68,9 +57,8 @@ struct board_job {
 	const struct manifest *upstream;
 	struct sync_device_result *res;
 	struct mirror mirror;
-	struct repl *repl;
-	uint64_t bytes_before_group;  /* for progress */
-	bool stopped;                 /* a stop request ended the push */
+	struct session_result session;
+	bool progress_started;
 	char platform[32];            /* from the board's probe, for status */
 	char version[64];
 };
@@ -113,558 +101,73 @@ job_stopped(struct board_job *job, const char *what)
 	    "the next sync carries on", what);
 }
 
-/* ---------------------------------------------------------------- reconcile */
-
-/* dest-relative path of a board path below dest, or NULL. */
-static const char *
-relative_to_dest(const char *dest, const char *board_path)
-{
-	size_t n = strlen(dest);
-
-	if (strcmp(dest, "/") == 0)
-		return board_path[0] == '/' ? board_path + 1 : NULL;
-	if (strncmp(board_path, dest, n) != 0 || board_path[n] != '/')
-		return NULL;
-	return board_path + n + 1;
-}
-
-/* Does a board file whose hash is board_hex hold blob sha? */
-static int
-board_file_is(struct board_job *job, const char *board_hex, const char *sha,
-    bool *same)
-{
-	char host_hex[DEVFS_HASH_HEXSZ];
-	uint64_t size;
-	int fd;
-
-	*same = false;
-	if (devfs_hash_algo(job->repl) == DEVFS_HASH_GIT_SHA1) {
-		*same = strcmp(board_hex, sha) == 0;
-		return 0;
-	}
-	fd = store_open_blob(job->run->store, sha, &size);
-	if (fd == -1)
-		return 0; /* no blob to compare with: treat as different */
-	if (devfs_hash_host(DEVFS_HASH_SHA256, fd, host_hex) == -1) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	*same = strcmp(board_hex, host_hex) == 0;
-	return 0;
-}
-
-static int
-list_board(struct board_job *job, struct manifest *sizes)
-{
-	struct devfs_list list = { NULL, 0 };
-	size_t i;
-
-	if (devfs_list(job->repl, job->dev->dest, &list) == -1)
-		return -1;
-	for (i = 0; i < list.n; i++) {
-		const struct devfs_entry *e = &list.entries[i];
-		const char *rel = relative_to_dest(job->dev->dest, e->path);
-
-		if (e->is_dir || rel == NULL || *rel == '\0' ||
-		    strcmp(rel, MIRROR_RECORD_NAME) == 0)
-			continue;
-		manifest_add(sizes, rel, "", e->size, 0100644);
-	}
-	devfs_list_release(&list);
-	manifest_sort(sizes);
-	return 0;
-}
-
-/*
- * Is the board what the mirror says?  The record senko left on the board
- * must list the mirror's files with the same blobs, and the board's
- * listing must show them with the mirror's sizes.  Cheap: two runs.
- */
-static bool
-board_matches_mirror(struct board_job *job, const struct manifest *mm,
-    const struct manifest *sizes, const char **why)
-{
-	struct buf text = BUF_INIT;
-	struct manifest rec = MANIFEST_INIT;
-	char *path = plan_board_path(job->dev->dest, MIRROR_RECORD_NAME);
-	bool same = false;
-	size_t i;
-
-	*why = "no record of senko's on the board";
-	if (devfs_read(job->repl, path, &text) == -1)
-		goto out;
-	*why = "senko's record on the board is unreadable";
-	if (mirror_record_decode(&rec, text.data, text.len, path) == -1)
-		goto out;
-	*why = "the board's record lists other files than senko's mirror";
-	if (rec.n != mm->n)
-		goto out;
-	for (i = 0; i < mm->n; i++) {
-		const struct manifest_entry *e = &mm->entries[i];
-		const struct manifest_entry *r = manifest_find(&rec, e->path);
-		const struct manifest_entry *s = manifest_find(sizes, e->path);
-
-		if (r == NULL || strcmp(r->sha, e->sha) != 0)
-			goto out;
-		if (s == NULL || s->size != e->size) {
-			*why = "a file on the board has another size than "
-			    "senko wrote (edited by hand?)";
-			goto out;
-		}
-	}
-	same = true;
-out:
-	manifest_release(&rec);
-	buf_release(&text);
-	free(path);
-	return same;
-}
-
-/* Check one candidate file on the board against the blobs it may hold. */
-static int
-adopt_board_file(struct board_job *job, const struct manifest_entry *size,
-    const struct manifest_entry *up, const struct manifest_entry *mine,
-    struct manifest *found)
-{
-	const struct manifest_entry *cands[2] = { up, mine };
-	char hex[DEVFS_HASH_HEXSZ];
-	char *bpath;
-	bool same;
-	int i, rc = 0;
-
-	if ((!up || up->size != size->size) &&
-	    (!mine || mine->size != size->size))
-		return 0; /* no size fits: it differs, no need to hash */
-	bpath = plan_board_path(job->dev->dest, size->path);
-	if (devfs_hash(job->repl, bpath, hex) == -1) {
-		free(bpath);
-		return -1;
-	}
-	for (i = 0; i < 2; i++) {
-		if (cands[i] == NULL || cands[i]->size != size->size)
-			continue;
-		rc = board_file_is(job, hex, cands[i]->sha, &same);
-		if (rc == -1 || same)
-			break;
-	}
-	if (rc == 0 && same)
-		manifest_add(found, size->path, cands[i]->sha, size->size,
-		    0100644);
-	free(bpath);
-	return rc;
-}
-
-/*
- * When the board disagrees with the mirror (a new gateway, a deleted
- * state_dir, a board edited by hand or replaced), hash the files on the
- * board that upstream or the mirror name and rebuild the mirror from what
- * is really there.  Costs hashing on the board, not re-sending files.
- */
-static int
-reconcile(struct board_job *job, struct manifest *mm)
-{
-	struct manifest sizes = MANIFEST_INIT, found = MANIFEST_INIT;
-	const char *why;
-	size_t i;
-	int rc = -1;
-
-	if (list_board(job, &sizes) == -1)
-		goto out;
-	if (board_matches_mirror(job, mm, &sizes, &why)) {
-		rc = 0;
-		goto out;
-	}
-	log_notice("%s: %s; checking its files by hash", job->dev->name, why);
-	for (i = 0; i < sizes.n; i++) {
-		const struct manifest_entry *s = &sizes.entries[i];
-		const struct manifest_entry *up = manifest_find(job->upstream,
-		    s->path);
-		const struct manifest_entry *mine = manifest_find(mm, s->path);
-
-		if (up == NULL && mine == NULL)
-			continue; /* the user's own file: not ours to judge */
-		if (stop_requested(job->run)) {
-			/* A board of many files takes a while to hash. */
-			job->stopped = true;
-			goto out;
-		}
-		if (adopt_board_file(job, s, up, mine, &found) == -1)
-			goto out;
-	}
-	for (i = 0; i < mm->n; i++)
-		if (manifest_find(&found, mm->entries[i].path) == NULL)
-			log_notice("%s: '%s' on the board is not what senko "
-			    "wrote there; it will be repaired",
-			    job->dev->name, mm->entries[i].path);
-	manifest_sort(&found);
-	if (mirror_replace(&job->mirror, job->run->store, &found) == -1)
-		goto out;
-	manifest_release(mm);
-	manifest_init(mm);
-	rc = mirror_scan(&job->mirror, mm);
-out:
-	manifest_release(&sizes);
-	manifest_release(&found);
-	return rc;
-}
-
-/* -------------------------------------------------------------------- push */
-
-struct push_ctx {
-	struct board_job *job;
-	struct devfs_push_item *items;
-	const struct plan_write **writes; /* the write behind each item */
-};
+/* ------------------------------------------------------------- the board */
 
 static void
-push_done(void *arg, const struct devfs_push_item *it)
+board_progress(void *arg, const char *path, uint64_t bytes)
 {
-	struct push_ctx *ctx = arg;
-	struct board_job *job = ctx->job;
-	const struct plan_write *w = ctx->writes[it - ctx->items];
+	struct board_job *job = arg;
 
-	/* The board verified and renamed it: now, and only now, the mirror
-	 * may say the board has it. */
-	if (mirror_put(&job->mirror, job->run->store, w->path, w->sha) == -1)
-		log_warnx("%s: '%s' is on the board but the mirror could not "
-		    "record it; it will be checked next time", job->dev->name,
-		    w->path);
-	job->res->files_sent++;
-	job->res->bytes_sent += w->size;
-	job->bytes_before_group += w->size;
-	if (!job->run->progress.enabled) {
-		char size[HUMAN_MAX];
-
-		human_size(size, sizeof(size), w->size);
-		log_info("%s: wrote %s (%s)", job->dev->name, w->path, size);
+	if (!job->progress_started) {
+		progress_start(&job->run->progress, job->index, job->dev->name,
+		    job->res->bytes_planned);
+		job->progress_started = true;
 	}
+	progress_update(&job->run->progress, job->index, path, bytes);
 }
 
+/* One visit to the board (session.h): reconcile, apply, restart, watch. */
 static void
-push_progress(void *arg, const struct devfs_push_item *it, uint64_t sent)
+sync_on_board(struct board_job *job)
 {
-	struct push_ctx *ctx = arg;
-	struct board_job *job = ctx->job;
-	const struct plan_write *w = ctx->writes[it - ctx->items];
+	struct session_job sj;
+	struct session_result *sr = &job->session;
 
-	progress_update(&job->run->progress, job->index, w->path,
-	    job->bytes_before_group + sent);
-}
-
-/*
- * Push writes[0..n) as one stream.  Returns the number of files that
- * failed, or -1 when the line to the board failed.
- */
-static int
-push_group(struct board_job *job, const struct plan_write *writes, size_t n)
-{
-	struct devfs_push_item *items = xcalloc(n, sizeof(*items));
-	struct push_ctx ctx = { job, items, xcalloc(n, sizeof(*ctx.writes)) };
-	size_t i, nitems = 0;
-	int missing = 0, rc;
-
-	for (i = 0; i < n; i++) {
-		uint64_t size;
-		int fd = store_open_blob(job->run->store, writes[i].sha, &size);
-
-		if (fd == -1) {
-			log_failx("%s: cannot write '%s': blob %s is not in "
-			    "the object store (its download failed)",
-			    job->dev->name, writes[i].path, writes[i].sha);
-			missing++;
-			continue;
-		}
-		items[nitems].path = plan_board_path(job->dev->dest,
-		    writes[i].path);
-		items[nitems].fd = fd;
-		items[nitems].size = size;
-		items[nitems].result = -1;
-		ctx.writes[nitems++] = &writes[i];
-	}
-	rc = nitems ? devfs_push(job->repl, items, nitems, push_done,
-	    push_progress, &ctx) : 0;
-	for (i = 0; i < nitems; i++) {
-		close(items[i].fd);
-		free((char *)items[i].path);
-	}
-	free(items);
-	free(ctx.writes);
-	return rc == -1 ? -1 : rc + missing;
-}
-
-static int
-apply_plan(struct board_job *job, const struct plan *p)
-{
-	size_t i, start;
-	int failed = 0;
-
-	for (i = 0; i < p->ndeletes; i++) {
-		char *bpath = plan_board_path(job->dev->dest, p->deletes[i]);
-		int rc = devfs_remove(job->repl, bpath);
-
-		free(bpath);
-		if (rc == -1)
-			return -1;
-		mirror_remove(&job->mirror, p->deletes[i]);
-		job->res->files_deleted++;
-		log_info("%s: deleted %s", job->dev->name, p->deletes[i]);
-	}
-	for (i = 0; i < p->nmkdirs; i++) {
-		char *bpath = plan_board_path(job->dev->dest, p->mkdirs[i]);
-		int rc = devfs_mkdir_p(job->repl, bpath);
-
-		free(bpath);
-		if (rc == -1)
-			return -1;
-	}
-	progress_start(&job->run->progress, job->index, job->dev->name,
-	    job->res->bytes_planned);
-	for (start = 0; start < p->nwrites; ) {
-		uint64_t bytes = 0;
-		size_t n = 0;
-		int rc;
-
-		if (stop_requested(job->run)) {
-			log_notice("%s: stopping; %zu files left for the next "
-			    "sync", job->dev->name, p->nwrites - start);
-			job->stopped = true;
-			return -1;
-		}
-		while (start + n < p->nwrites && n < GROUP_MAX_FILES &&
-		    (n == 0 || bytes + p->writes[start + n].size <=
-		    GROUP_MAX_BYTES))
-			bytes += p->writes[start + n++].size;
-		rc = push_group(job, p->writes + start, n);
-		if (rc == -1)
-			return -1;
-		failed += rc;
-		start += n;
-	}
-	progress_finish(&job->run->progress, job->index);
-	return failed;
-}
-
-/* Write the board's own record of what senko put there. */
-static int
-write_record(struct board_job *job)
-{
-	struct manifest mm = MANIFEST_INIT;
-	struct buf text = BUF_INIT;
-	char *path;
-	int rc = -1;
-
-	if (mirror_scan(&job->mirror, &mm) == -1)
-		goto out;
-	if (mirror_record_encode(&mm, &text) == -1)
-		goto out;
-	path = plan_board_path(job->dev->dest, MIRROR_RECORD_NAME);
-	rc = devfs_write_small(job->repl, path, text.data, text.len);
-	free(path);
-out:
-	manifest_release(&mm);
-	buf_release(&text);
-	return rc;
-}
-
-/*
- * Restart the board's application as the device's reset says.  A stopped
- * visit does not wait to see it answer: the process is on its way out.
- */
-static int
-reset_board(struct board_job *job, bool check)
-{
-	const char *how = reset_mode_name(job->dev->reset);
-	int rc;
-
-	if (job->dev->reset == RESET_NONE)
-		return 0;
-	rc = job->dev->reset == RESET_HARD ? repl_hard_reset(job->repl) :
-	    repl_soft_reset(job->repl);
-	if (rc == -1)
-		return log_failx("%s: files updated to %.7s, but the %s reset "
-		    "failed: %s", job->dev->name, job->upstream->commit, how,
-		    log_last_error());
-	if (!check || stop_requested(job->run))
-		return 0;
-	if (repl_check_alive(job->repl, ALIVE_TIMEOUT_MS) == -1)
-		return log_failx("%s: files updated to %.7s, but the board did "
-		    "not answer within %d s after a %s reset: check its "
-		    "boot.py and main.py", job->dev->name,
-		    job->upstream->commit, ALIVE_TIMEOUT_MS / 1000, how);
-	log_info("%s: %s reset, the board answers", job->dev->name, how);
-	return 0;
-}
-
-/* ----------------------------------------------------------------- device */
-
-/*
- * A board that keeps the raw REPL away (a main.py that ignores Ctrl-C)
- * only answers after a reset.  With reset = hard, pulse the lines once and try again.
- */
-static struct repl *
-open_after_hard_reset(struct board_job *job)
-{
-	struct serial *s;
-	int rc;
-
-	log_notice("%s: no raw REPL; trying a hard reset (reset = hard)",
-	    job->dev->name);
-	s = serial_open(job->dev->port, job->dev->baud);
-	if (s == NULL)
-		return NULL;
-	rc = serial_pulse_reset(s);
-	serial_close(s);
-	if (rc == -1)
-		return NULL;
-	return repl_open(job->dev->port, job->dev->baud);
-}
-
-/*
- * With --wait, a port another process holds is no error: try quietly, say
- * once that we wait, and log any other failure as repl_open would have.
- */
-static struct repl *
-open_waiting(struct board_job *job, int attempt)
-{
-	char why[512];
-	struct repl *r;
-	int quiet, saved;
-
-	quiet = log_thread_quiet(1);
-	r = repl_open_stoppable(job->dev->port, job->dev->baud,
-	    job->run->opts->stop);
-	saved = errno;
-	log_thread_quiet(quiet);
-	if (r == NULL) {
-		snprintf(why, sizeof(why), "%s", log_last_error());
-		if (saved != EBUSY && *why)
-			log_failx("%s", why);
-		else if (attempt == 0)
-			log_notice("%s; waiting for the port (--wait)", why);
-	}
-	errno = saved;
-	return r;
-}
-
-static struct repl *
-open_board(struct board_job *job)
-{
-	const volatile sig_atomic_t *stop = job->run->opts->stop;
-	struct repl *r;
-	int attempt;
-
-	for (attempt = 0;; attempt++) {
-		r = job->run->opts->wait_busy ? open_waiting(job, attempt) :
-		    repl_open_stoppable(job->dev->port, job->dev->baud, stop);
-		if (r == NULL && errno == ETIMEDOUT && stop_requested(job->run))
-			errno = ECANCELED;
-		if (r == NULL && errno == ETIMEDOUT) {
-			if (devfs_push_rescue(job->dev->port,
-			    job->dev->baud) == 0)
-				r = repl_open_stoppable(job->dev->port,
-				    job->dev->baud, stop);
-			else
-				errno = stop_requested(job->run) ? ECANCELED :
-				    ETIMEDOUT;
-		}
-		if (r == NULL && errno == ETIMEDOUT &&
-		    job->dev->reset == RESET_HARD)
-			return open_after_hard_reset(job);
-		if (r != NULL || errno != EBUSY || !job->run->opts->wait_busy ||
-		    stop_requested(job->run))
-			return r;
-		usleep(BUSY_RETRY_US);
-	}
-}
-
-static void
-job_connect_failed(struct board_job *job)
-{
-	int saved = errno;
-
-	if (saved == ECANCELED)
-		job_stopped(job, "while opening the port");
-	else if (saved == ENOENT || saved == ENODEV || saved == EIO ||
-	    saved == ENXIO || saved == ETIMEDOUT)
-		job_fail(job, DEVICE_OFFLINE, NULL);
-	else if (saved == EBUSY)
-		job_fail(job, DEVICE_BUSY, NULL);
-	else
-		job_fail(job, DEVICE_FAILED, NULL);
-}
-
-/* Talk to the board: reconcile, push the plan, record, reset. */
-static void
-sync_on_board(struct board_job *job, struct manifest *mm, struct plan *p)
-{
-	const struct repl_info *info;
-	char size[HUMAN_MAX];
-	int failed;
-
-	job->repl = open_board(job);
-	if (job->repl == NULL) {
-		job_connect_failed(job);
-		return;
-	}
-	info = repl_info(job->repl);
-	snprintf(job->platform, sizeof(job->platform), "%s", info->platform);
-	snprintf(job->version, sizeof(job->version), "%s", info->version);
-	log_debug("%s: MicroPython %s on %s", job->dev->name, info->version,
-	    info->platform);
-	if (devfs_clean_temps(job->repl, job->dev->dest) == -1 ||
-	    reconcile(job, mm) == -1) {
-		if (job->stopped) {
-			job_stopped(job, "while checking the board's files");
-			reset_board(job, false);
-		} else
-			job_fail(job, DEVICE_FAILED, NULL);
-		goto out;
-	}
-	plan_release(p);
-	plan_build(p, job->upstream, mm, job->dev->prune);
-	plan_totals(p, NULL, &job->res->bytes_planned);
-	job->res->files_planned = (unsigned)p->nwrites;
-	job->res->deletes_planned = (unsigned)p->ndeletes;
-	if (plan_is_empty(p)) {
+	memset(&sj, 0, sizeof(sj));
+	sj.dev = job->dev;
+	sj.upstream = job->upstream;
+	sj.store = job->run->store;
+	sj.mirror = &job->mirror;
+	sj.verify = job->run->opts->verify;
+	sj.wait_busy = job->run->opts->wait_busy;
+	sj.stop = job->run->opts->stop;
+	sj.progress = board_progress;
+	sj.progress_arg = job;
+	sj.quiet_progress = job->run->progress.enabled;
+	session_sync(&sj, sr);
+	if (job->progress_started)
+		progress_finish(&job->run->progress, job->index);
+	snprintf(job->platform, sizeof(job->platform), "%s", sr->platform);
+	snprintf(job->version, sizeof(job->version), "%s", sr->version);
+	job->res->files_planned = sr->files_planned;
+	job->res->deletes_planned = sr->deletes_planned;
+	job->res->bytes_planned = sr->bytes_planned;
+	job->res->files_sent = sr->files_sent;
+	job->res->files_deleted = sr->files_deleted;
+	job->res->bytes_sent = sr->bytes_sent;
+	switch (sr->outcome) {
+	case SESSION_IN_SYNC:
 		job->res->state = DEVICE_IN_SYNC;
-		goto record;
-	}
-	human_size(size, sizeof(size), job->res->bytes_planned);
-	log_info("%s: %zu file%s to write (%s), %zu to delete",
-	    job->dev->name, p->nwrites, p->nwrites == 1 ? "" : "s", size,
-	    p->ndeletes);
-	failed = apply_plan(job, p);
-	if (job->stopped) {
-		/*
-		 * No record: the one on the board still names what was there
-		 * before, so the next visit checks the files by hash.  The
-		 * application runs again (the files it has are whole: each
-		 * was renamed into place only after its hash was checked).
-		 */
-		job_stopped(job, "during the update");
-		reset_board(job, false);
-		goto out;
-	}
-	if (failed != 0) {
-		/* No record either: a record written now could list fewer
-		 * files than the board holds, and the next run would send
-		 * them all again instead of hashing them. */
+		break;
+	case SESSION_UPDATED:
+		job->res->state = DEVICE_UPDATED;
+		break;
+	case SESSION_STOPPED:
+		/* The board keeps the old commit (nothing was renamed) or
+		 * the new one whole; the next visit carries on. */
+		job_stopped(job, sr->files_sent ? "after the update" :
+		    "before the update was committed");
+		break;
+	case SESSION_OFFLINE:
+		job_fail(job, DEVICE_OFFLINE, NULL);
+		break;
+	case SESSION_BUSY:
+		job_fail(job, DEVICE_BUSY, NULL);
+		break;
+	case SESSION_FAILED:
 		job_fail(job, DEVICE_FAILED, NULL);
-		goto out;
+		break;
 	}
-	job->res->state = DEVICE_UPDATED;
-record:
-	mirror_set_commit(&job->mirror, job->upstream->commit);
-	if (write_record(job) == -1) {
-		job_fail(job, DEVICE_FAILED, NULL);
-		goto out;
-	}
-	if (job->res->state == DEVICE_UPDATED && reset_board(job, true) == -1)
-		job_fail(job, DEVICE_FAILED, NULL);
-out:
-	repl_close(job->repl);
-	job->repl = NULL;
 }
 
 /*
@@ -684,6 +187,9 @@ status_changed(const struct device_status *old,
 	    old->files_sent != new->files_sent ||
 	    old->bytes_sent != new->bytes_sent ||
 	    old->files_deleted != new->files_deleted ||
+	    old->boot_traceback != new->boot_traceback ||
+	    strcmp(old->boot_tail, new->boot_tail) != 0 ||
+	    old->commit_completed != new->commit_completed ||
 	    new->last_attempt - old->last_attempt >= STATUS_REFRESH_SECONDS ||
 	    new->last_attempt < old->last_attempt;
 }
@@ -714,6 +220,13 @@ save_status(struct board_job *job)
 	st.files_sent = job->res->files_sent;
 	st.bytes_sent = job->res->bytes_sent;
 	st.files_deleted = job->res->files_deleted;
+	if (job->session.boot.watched) {
+		st.boot_watched = true;
+		st.boot_traceback = job->session.boot.traceback;
+		snprintf(st.boot_tail, sizeof(st.boot_tail), "%s",
+		    job->session.boot.tail);
+	}
+	st.commit_completed = job->session.commit_completed;
 	if (status_changed(&old, &st))
 		status_save(run->cfg->state_dir, job->dev->name, &st);
 }
@@ -802,7 +315,7 @@ sync_device(struct sync_run *run, size_t index)
 		job.res->state = DEVICE_IN_SYNC;
 		mirror_set_commit(&job.mirror, job.upstream->commit);
 	} else if (missing_blobs(&job) == 0)
-		sync_on_board(&job, &mm, &p);
+		sync_on_board(&job);
 	/* After a failure the index is not saved: the files the board
 	 * confirmed are in the mirror folder and the next scan hashes them. */
 	if (job.res->state == DEVICE_IN_SYNC ||

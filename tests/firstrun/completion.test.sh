@@ -63,7 +63,7 @@ expect "senko -v st<TAB>: status after a global option" "status" _senko "$senko"
 expect "senko help <TAB>: every command" "$cmds help" _senko "$senko" help ""
 expect "senko --<TAB>: the global long options" \
 	"--config --help --quiet --verbose --version" _senko "$senko" --
-expect "senko sync --<TAB>: sync's options" "--force --help --wait" \
+expect "senko sync --<TAB>: sync's options" "--force --help --verify --wait" \
 	_senko "$senko" sync --
 expect "senko status --<TAB>: --json, --prometheus" "--help --json --prometheus" _senko "$senko" status --
 expect "senko -c FILE sync <TAB>: the devices of FILE" \

@@ -183,6 +183,7 @@ check_same(const struct config *a, const struct config *b)
 		SAME_STR(x->dest, y->dest, "dest");
 		SAME_NUM(x->reset, y->reset, "reset");
 		SAME_NUM(x->prune, y->prune, "prune");
+		SAME_NUM(x->boot_watch, y->boot_watch, "boot_watch");
 	}
 }
 

@@ -12,7 +12,7 @@
  *
  * Commands: info | exec CODE | exec-file FILE | timeout MS (repl_set_timeout) |
  * soft-reset | hard-reset |
- * alive MS | mkdir PATH | stat PATH | ls DIR | hash PATH | algo |
+ * mkdir PATH | stat PATH | ls DIR | hash PATH | algo |
  * read PATH | write PATH FILE | rm PATH | mv FROM TO | clean DIR |
  * quote TEXT | hash-host sha1|sha256 FILE | serial-twice |
  * hold (open, print "held", wait for stdin to close) |
@@ -111,9 +111,6 @@ do_cmd(struct repl *r, int argc, char **argv)
 		rc = repl_soft_reset(r);
 	} else if (strcmp(cmd, "hard-reset") == 0) {
 		rc = repl_hard_reset(r);
-	} else if (strcmp(cmd, "alive") == 0) {
-		NEED(1);
-		rc = repl_check_alive(r, atoi(argv[1]));
 	} else if (strcmp(cmd, "mkdir") == 0) {
 		NEED(1);
 		rc = devfs_mkdir_p(r, argv[1]);

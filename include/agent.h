@@ -1,0 +1,123 @@
+/*
+ * agent.h - the host side of the on-board agent (src/board/agent.py).
+ *
+ * agent_start() sends the agent through the raw REPL in two executions
+ * (the first defines, the second runs: an ESP8266 cannot compile the
+ * whole at once) and takes over the port; from then on every board
+ * operation is one command
+ * in a framed, checksummed protocol (agent.py's header has the bytes).
+ * Host -> board goes in units of AGENT_UNIT bytes, each paced by a credit
+ * the board sends when it took the unit out of its stdin ring; the window
+ * comes from the ring size of the board's platform (agent_window_units).
+ * agent_end() ends the run (the board restores Ctrl-C) and returns the
+ * port to the REPL at its raw prompt.
+ *
+ * Every wait has a deadline from the bytes the operation must move at the
+ * line's rate plus fixed slack, whatever the board prints meanwhile; a
+ * board that floods, streams forever or falls silent gives a clear error
+ * in time (errno ETIMEDOUT), and the board frees itself (its idle timeout,
+ * or the next session's Ctrl-C).  A stop flag (a signal handler's) is
+ * checked between units: a file in flight is abandoned, leaving at most
+ * its temporary name on the board.
+ *
+ * Errors are logged; functions return 0 or -1 with errno: EIO (the line
+ * failed or the agent stopped), ETIMEDOUT, EREMOTEIO (the board refused:
+ * agent_last_error() says why), EBADMSG (a file arrived damaged), ENOENT,
+ * EINTR (stopped by the flag).
+ */
+#ifndef SENKO_AGENT_H
+#define SENKO_AGENT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devfs.h"
+
+struct buf;
+struct repl;
+struct agent;
+
+/* What the agent reports when it starts (a clean heap after a reset). */
+struct agent_hello {
+	char version[32];
+	char platform[32];
+	enum devfs_hash_algo algo; /* git blob SHA-1, or SHA-256 */
+	int64_t free_flash;        /* bytes; -1 unknown */
+	int64_t free_heap;
+	bool idle_timeout;         /* select.poll works on its stdin */
+	unsigned window_units;     /* credit window the host uses */
+};
+
+/* The board in a few dozen bytes. */
+struct agent_inventory {
+	char record[DEVFS_HASH_HEXSZ];  /* hash of the record, "" none */
+	char listing[DEVFS_HASH_HEXSZ]; /* digest of every path and size */
+	unsigned long entries;          /* files and folders below dest */
+	bool journal;                   /* an interrupted commit was found */
+	unsigned journal_done, journal_kept, journal_failed;
+	unsigned temps_removed;         /* leftover temporary files */
+};
+
+struct agent_commit {
+	unsigned done;         /* renames and deletes carried out */
+	struct buf *kept;      /* paths not deleted (not senko's content) */
+	struct buf *failed;    /* "path REASON" lines */
+};
+
+/*
+ * Usable stdin ring of a platform minus a margin, in units (the probe
+ * cannot measure the ring, so a table: esp8266 255, esp32 259, rp2 511,
+ * samd 127; others get the smallest).  SENKO_AGENT_WINDOW overrides it
+ * (tests show an oversized window overrunning the ring).
+ */
+unsigned agent_window_units(const char *platform);
+
+/* Send and start the agent.  NULL on failure (logged). */
+struct agent *agent_start(struct repl *r, unsigned baud,
+    volatile sig_atomic_t *stop);
+const struct agent_hello *agent_hello(const struct agent *a);
+/* The board's words for the last EREMOTEIO ("ENOSPC"), "" if none. */
+const char *agent_last_error(const struct agent *a);
+
+int agent_inventory(struct agent *a, const char *dest,
+    struct agent_inventory *inv);
+/* Every file and folder below dir, as devfs_list gives them. */
+int agent_list(struct agent *a, const char *dir, struct devfs_list *out);
+/* Hash a board file (agent_hello's algorithm); ENOENT when missing. */
+int agent_hash(struct agent *a, const char *path,
+    char hex[DEVFS_HASH_HEXSZ]);
+/* Append a board file's bytes to out; ENOENT when missing. */
+int agent_read(struct agent *a, const char *path, struct buf *out);
+/*
+ * Write data to path's temporary name, hashed on the board as written
+ * (hex: the same hash on the host).  staged: leave it there for
+ * agent_commit; else rename it over path at once.  progress (may be NULL)
+ * is told the bytes sent so far.
+ */
+int agent_put(struct agent *a, const char *path, const void *data,
+    size_t len, const char *hex, bool staged,
+    void (*progress)(void *arg, uint64_t sent), void *arg);
+/*
+ * Add lines to the commit's journal: "R HEX PATH" renames a staged file
+ * into place, "D HEX PATH" deletes PATH if it holds HEX ("-" for any).
+ * Deletes must come first.  Written to the board as they come.
+ */
+int agent_journal(struct agent *a, const char *dest, const char *lines);
+/* Close the journal and carry it out in one short burst. */
+int agent_commit(struct agent *a, const char *dest, struct agent_commit *c);
+/* Say goodbye; final describes the board as left (may be NULL). */
+int agent_finish(struct agent *a, const char *dest,
+    struct agent_inventory *final);
+/*
+ * End the run (after agent_finish, or to give up) and give the port back
+ * to the REPL.  Returns 0 when the board is at its raw prompt again.
+ */
+int agent_end(struct agent *a);
+
+/* Bytes this agent moved, for cost assertions and logs. */
+uint64_t agent_bytes_sent(const struct agent *a);
+uint64_t agent_bytes_received(const struct agent *a);
+
+#endif

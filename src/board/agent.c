@@ -1,0 +1,830 @@
+/*
+ * agent.c - host side of the on-board agent; see agent.h and the header
+ * of src/board/agent.py for the bytes on the wire.
+ *
+ * The board's output is parsed by one state machine (enum rx): credits
+ * (06) and frames (1E ...) while the agent runs, then the raw REPL's end
+ * of run (04, exception text, 04, '>').  Bytes outside frames are counted
+ * as noise (a timer callback's prints) and skipped; too many of them, or
+ * the deadline passing, ends the session with an error.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "agent_code.h"
+#include "buf.h"
+#include "log.h"
+#include "path.h"
+#include "repl.h"
+#include "serial.h"
+#include "xalloc.h"
+#include "banned.h"
+
+#define PAYLOAD_MAX (AGENT_UNIT - 4) /* type, length ... sum16 */
+#define SLACK_MS 10000     /* fixed part of every deadline */
+#define SILENCE_MS 8000    /* a working board says something this often */
+#define WRITE_MS 5000
+#define END_MS 5000        /* from the last frame to the raw prompt */
+#define NOISE_MAX (256u * 1024) /* other output we skip before giving up */
+#define FRAME_MAX 4096
+#define RING_MARGIN 16
+
+enum frame_type {
+	FR_STOPPED = 'S', FR_HELLO = 'V', FR_INVENTORY = 'I', FR_FILES = 'F',
+	FR_END = 'Z', FR_HASH = 'H', FR_DATA = 'R', FR_MISSING = 'N',
+	FR_OK = 'K', FR_MISMATCH = 'M', FR_ERROR = 'E', FR_COMMIT = 'C',
+	FR_BYE = 'Q',
+};
+
+enum rx {
+	RX_OUT,    /* between frames */
+	RX_TYPE, RX_LEN1, RX_LEN2, RX_BODY, RX_SUM1, RX_SUM2,
+	RX_EXC,    /* the run ended: exception text up to 04 */
+	RX_PROMPT, /* then '>' */
+	RX_DONE,
+};
+
+struct agent {
+	struct repl *r;
+	struct serial *s;
+	const char *port;
+	unsigned baud;
+	volatile sig_atomic_t *stop;
+	struct agent_hello hello;
+	uint64_t units_sent, credits;
+
+	enum rx st;
+	int ftype;
+	size_t flen;
+	unsigned fsum, fsum_got;
+	struct buf body;      /* the frame being read, then the last frame */
+	bool have_frame;
+	bool wake_on_credit;  /* pump returns when a credit comes */
+	struct buf exc;       /* exception text when the run ended */
+	uint64_t noise;
+	unsigned char rbuf[512];
+	size_t rpos, rlen;
+
+	int64_t deadline;
+	int64_t last_rx;
+	uint64_t sent, received;
+	bool finished;
+	char last_error[256];
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+unsigned
+agent_window_units(const char *platform)
+{
+	static const struct {
+		const char *platform;
+		unsigned ring;  /* usable bytes (MicroPython's ringbuf: size-1) */
+	} rings[] = {
+		{ "esp8266", 255 }, /* ports/esp8266/esp_mphal.c: [256] */
+		{ "esp32", 259 },   /* ports/esp32/mphalport.c: [260] */
+		{ "rp2", 511 },
+		{ "samd", 127 },
+	};
+	const char *env = getenv("SENKO_AGENT_WINDOW");
+	unsigned ring = 127, units;
+	size_t i;
+
+	if (env != NULL && atoi(env) > 0)
+		return (unsigned)atoi(env);
+	for (i = 0; i < sizeof(rings) / sizeof(rings[0]); i++)
+		if (strcmp(platform, rings[i].platform) == 0)
+			ring = rings[i].ring;
+	units = (ring - RING_MARGIN) / AGENT_UNIT;
+	return units ? units : 1;
+}
+
+/* ------------------------------------------------------------ deadlines */
+
+/* A new deadline for an operation that moves about `bytes` each way:
+ * twice their line time plus slack (the board writes flash and hashes). */
+static void
+arm(struct agent *a, uint64_t bytes)
+{
+	unsigned rate = (a->baud ? a->baud : 115200) / 10;
+
+	a->deadline = now_ms() + SLACK_MS + (int64_t)(bytes * 2000 / rate);
+}
+
+static int
+fail_errno(struct agent *a, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail_errno(struct agent *a, int err, const char *fmt, ...)
+{
+	struct buf msg = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	log_failx("%s: %s", a->port, msg.data);
+	buf_release(&msg);
+	errno = err;
+	return -1;
+}
+
+/* ------------------------------------------------------------- the board */
+
+/* Feed one byte; true when a frame or the run's end is complete. */
+static bool
+rx_feed(struct agent *a, unsigned char c)
+{
+	switch (a->st) {
+	case RX_OUT:
+		if (c == 0x06) {
+			a->credits++;
+			return a->wake_on_credit;
+		} else if (c == 0x1e)
+			a->st = RX_TYPE;
+		else if (c == 0x04) {
+			buf_reset(&a->exc);
+			a->st = RX_EXC;
+		} else
+			a->noise++;
+		return false;
+	case RX_TYPE:
+		a->ftype = c;
+		a->fsum = c;
+		a->st = RX_LEN1;
+		return false;
+	case RX_LEN1:
+		a->flen = (size_t)c << 8;
+		a->fsum += c;
+		a->st = RX_LEN2;
+		return false;
+	case RX_LEN2:
+		a->flen |= c;
+		a->fsum += c;
+		buf_reset(&a->body);
+		a->st = a->flen ? RX_BODY : RX_SUM1;
+		return false;
+	case RX_BODY:
+		buf_addch(&a->body, c);
+		a->fsum += c;
+		if (a->body.len == a->flen)
+			a->st = RX_SUM1;
+		return false;
+	case RX_SUM1:
+		a->fsum_got = (unsigned)c << 8;
+		a->st = RX_SUM2;
+		return false;
+	case RX_SUM2:
+		a->fsum_got |= c;
+		a->st = RX_OUT;
+		if ((a->fsum & 0xffff) != a->fsum_got || a->flen > FRAME_MAX) {
+			/* Not a frame of ours after all (or damaged). */
+			a->noise += a->flen + 5;
+			return false;
+		}
+		a->have_frame = true;
+		return true;
+	case RX_EXC:
+		if (c == 0x04)
+			a->st = RX_PROMPT;
+		else if (buf_addch(&a->exc, c) == -1)
+			buf_consume(&a->exc, a->exc.len / 2);
+		return false;
+	case RX_PROMPT:
+		if (c == '>') {
+			a->st = RX_DONE;
+			return true;
+		}
+		return false;
+	case RX_DONE:
+		return true;
+	}
+	return false;
+}
+
+/* What the board's traceback says, escaped for a log line. */
+static void
+run_ended(struct agent *a, const char *what)
+{
+	struct buf q = BUF_INIT;
+
+	buf_rtrim(&a->exc);
+	path_quote(&q, a->exc.data, a->exc.len);
+	log_failx("%s: the agent stopped while %s: %s", a->port, what,
+	    a->exc.len ? q.data : "no reason given");
+	buf_release(&q);
+	errno = EIO;
+}
+
+/*
+ * Read from the board until a frame is complete (or the run ended), at
+ * most until the deadline.  0: a frame or the end; -1: error (logged).
+ */
+static int
+pump(struct agent *a, const char *what)
+{
+	ssize_t n;
+	int64_t now, wait;
+
+	for (;;) {
+		while (a->rpos < a->rlen)
+			if (rx_feed(a, a->rbuf[a->rpos++]))
+				return 0;
+		if (a->st == RX_DONE)
+			return 0;
+		if (a->noise > NOISE_MAX)
+			return fail_errno(a, EIO, "the board printed more than "
+			    "%u bytes of other output while %s; is main.py "
+			    "still running (a timer callback)?", NOISE_MAX,
+			    what);
+		now = now_ms();
+		if (now >= a->deadline)
+			return fail_errno(a, ETIMEDOUT, "the board did not "
+			    "finish %s in time (%" PRIu64 " bytes of other "
+			    "output on the line)", what, a->noise);
+		if (now - a->last_rx > SILENCE_MS)
+			return fail_errno(a, ETIMEDOUT, "the board stopped "
+			    "answering while %s (silent for %d s)", what,
+			    SILENCE_MS / 1000);
+		wait = a->deadline - now;
+		if (wait > 200)
+			wait = 200;
+		n = serial_read(a->s, a->rbuf, sizeof(a->rbuf), (int)wait);
+		if (n == -1)
+			return fail_errno(a, EIO, "the board vanished while %s",
+			    what);
+		if (n > 0) {
+			a->last_rx = now_ms();
+			a->received += (uint64_t)n;
+		}
+		a->rpos = 0;
+		a->rlen = (size_t)n;
+	}
+}
+
+/* The next frame; the run ending or a stop report is an error. */
+static int
+next_frame(struct agent *a, const char *what)
+{
+	a->have_frame = false;
+	if (pump(a, what) == -1)
+		return -1;
+	if (!a->have_frame) {
+		run_ended(a, what);
+		return -1;
+	}
+	a->have_frame = false;
+	if (a->ftype == FR_STOPPED)
+		return fail_errno(a, EIO, "the agent gave up while %s: %s",
+		    what, a->body.data);
+	if (a->ftype == FR_ERROR) {
+		snprintf(a->last_error, sizeof(a->last_error), "%s",
+		    a->body.data);
+		errno = EREMOTEIO;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+unexpected(struct agent *a, const char *what)
+{
+	return fail_errno(a, EIO, "unexpected answer '%c' from the agent "
+	    "while %s", a->ftype, what);
+}
+
+/* ------------------------------------------------------------ the host */
+
+/* Wait until the window has room for one more unit. */
+static int
+wait_credit(struct agent *a, const char *what)
+{
+	int rc;
+
+	while (a->units_sent - a->credits >= a->hello.window_units) {
+		a->wake_on_credit = true;
+		rc = pump(a, what);
+		a->wake_on_credit = false;
+		if (rc == -1)
+			return -1;
+		if (a->st == RX_DONE) {
+			run_ended(a, what);
+			return -1;
+		}
+		if (a->have_frame) {
+			/* Nothing is due while we send: it gave up. */
+			a->have_frame = false;
+			if (a->ftype == FR_STOPPED)
+				return fail_errno(a, EIO, "the agent gave up "
+				    "while %s: %s", what, a->body.data);
+			return unexpected(a, what);
+		}
+	}
+	return 0;
+}
+
+static void
+unit_build(unsigned char u[AGENT_UNIT], int type, const void *payload,
+    size_t n, bool more)
+{
+	unsigned sum = 0;
+	size_t i;
+
+	memset(u, 0, AGENT_UNIT);
+	u[0] = (unsigned char)type;
+	u[1] = (unsigned char)(n | (more ? 0x80 : 0));
+	if (n)
+		memcpy(u + 2, payload, n);
+	for (i = 0; i < AGENT_UNIT - 2; i++)
+		sum += u[i];
+	u[AGENT_UNIT - 2] = (unsigned char)(sum >> 8 & 0xff);
+	u[AGENT_UNIT - 1] = (unsigned char)(sum & 0xff);
+}
+
+/* One unit, whole, within the credit window. */
+static int
+send_unit(struct agent *a, int type, const void *payload, size_t n,
+    bool more, const char *what)
+{
+	unsigned char u[AGENT_UNIT];
+
+	if (a->stop != NULL && *a->stop && type != 'A')
+		return fail_errno(a, EINTR, "stopping while %s", what);
+	if (wait_credit(a, what) == -1)
+		return -1;
+	unit_build(u, type, payload, n, more);
+	if (serial_write(a->s, u, sizeof(u), WRITE_MS) == -1)
+		return fail_errno(a, EIO, "cannot write to the board while %s",
+		    what);
+	a->units_sent++;
+	a->sent += sizeof(u);
+	return 0;
+}
+
+/* A command: its payload cut into as many units as it needs. */
+static int
+send_command(struct agent *a, int type, const void *payload, size_t len,
+    const char *what)
+{
+	const unsigned char *p = payload;
+	size_t off = 0, n;
+
+	do {
+		n = len - off < PAYLOAD_MAX ? len - off : PAYLOAD_MAX;
+		if (send_unit(a, type, p + off, n, off + n < len, what) == -1)
+			return -1;
+		off += n;
+	} while (off < len);
+	return 0;
+}
+
+static int
+send_text(struct agent *a, int type, const char *text, const char *what)
+{
+	return send_command(a, type, text, strlen(text), what);
+}
+
+/* ------------------------------------------------------------- start */
+
+static void
+copy_field(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src);
+}
+
+/* Split a payload at NUL bytes into at most max fields. */
+static size_t
+fields(struct buf *b, char **out, size_t max)
+{
+	size_t n = 0, i;
+
+	if (max == 0)
+		return 0;
+	out[n++] = b->data;
+	for (i = 0; i < b->len && n < max; i++)
+		if (b->data[i] == '\0')
+			out[n++] = b->data + i + 1;
+	return n;
+}
+
+static int
+parse_hello(struct agent *a)
+{
+	char *f[6];
+
+	if (a->ftype != FR_HELLO || fields(&a->body, f, 6) != 6)
+		return unexpected(a, "starting");
+	copy_field(a->hello.version, sizeof(a->hello.version), f[0]);
+	copy_field(a->hello.platform, sizeof(a->hello.platform), f[1]);
+	a->hello.algo = strcmp(f[2], "sha1") == 0 ? DEVFS_HASH_GIT_SHA1 :
+	    DEVFS_HASH_SHA256;
+	a->hello.free_flash = strtoll(f[3], NULL, 10);
+	a->hello.free_heap = strtoll(f[4], NULL, 10);
+	a->hello.idle_timeout = strcmp(f[5], "1") == 0;
+	a->hello.window_units = agent_window_units(a->hello.platform);
+	return 0;
+}
+
+struct agent *
+agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
+{
+	struct agent *a = xcalloc(1, sizeof(*a));
+	struct buf early = BUF_INIT;
+
+	a->r = r;
+	a->port = repl_port(r);
+	a->baud = baud;
+	a->stop = stop;
+	a->hello.window_units = 1;
+	buf_init(&a->body, FRAME_MAX + 1);
+	buf_init(&a->exc, 16 * 1024);
+	buf_init(&early, sizeof(a->rbuf));
+	/* The first part defines what the second, the run, uses. */
+	if (repl_exec(r, agent_code_1, NULL) == -1)
+		a->s = NULL;
+	else
+		a->s = repl_launch(r, agent_code_2, &early);
+	if (a->s == NULL) {
+		buf_release(&early);
+		buf_release(&a->body);
+		buf_release(&a->exc);
+		free(a);
+		return NULL;
+	}
+	/* What arrived with the end of the code is the agent's already. */
+	memcpy(a->rbuf, early.data, early.len);
+	a->rlen = early.len;
+	buf_release(&early);
+	a->last_rx = now_ms();
+	arm(a, 256);
+	if (next_frame(a, "starting") == -1 || parse_hello(a) == -1) {
+		agent_end(a);
+		return NULL;
+	}
+	log_debug("%s: agent up: MicroPython %s on %s, %s, %" PRId64 " bytes "
+	    "flash and %" PRId64 " heap free, idle timeout %s, window %u x "
+	    "%d bytes", a->port, a->hello.version, a->hello.platform,
+	    a->hello.algo == DEVFS_HASH_GIT_SHA1 ? "sha1" : "sha256",
+	    a->hello.free_flash, a->hello.free_heap,
+	    a->hello.idle_timeout ? "yes" : "no", a->hello.window_units,
+	    AGENT_UNIT);
+	return a;
+}
+
+const struct agent_hello *
+agent_hello(const struct agent *a)
+{
+	return &a->hello;
+}
+
+const char *
+agent_last_error(const struct agent *a)
+{
+	return a->last_error;
+}
+
+/* --------------------------------------------------------- operations */
+
+/* The last NUL-separated field of a frame. */
+static const char *
+last_field(const struct buf *b)
+{
+	const char *p = b->data + b->len;
+
+	while (p > b->data && p[-1] != '\0')
+		p--;
+	return p;
+}
+
+static int
+parse_inventory(struct agent *a, struct agent_inventory *inv)
+{
+	char *f[5];
+	unsigned d = 0, k = 0, x = 0;
+
+	memset(inv, 0, sizeof(*inv));
+	if (fields(&a->body, f, 5) != 5)
+		return unexpected(a, "taking the inventory");
+	copy_field(inv->record, sizeof(inv->record), f[0]);
+	copy_field(inv->listing, sizeof(inv->listing), f[1]);
+	inv->entries = strtoul(f[2], NULL, 10);
+	if (*f[3] && sscanf(f[3], "%u %u %u", &d, &k, &x) == 3) {
+		inv->journal = true;
+		inv->journal_done = d;
+		inv->journal_kept = k;
+		inv->journal_failed = x;
+	}
+	inv->temps_removed = (unsigned)strtoul(f[4], NULL, 10);
+	return 0;
+}
+
+int
+agent_inventory(struct agent *a, const char *dest,
+    struct agent_inventory *inv)
+{
+	const char *what = "taking the inventory";
+
+	arm(a, 1024);
+	if (send_text(a, 'I', dest, what) == -1 || next_frame(a, what) == -1)
+		return -1;
+	if (a->ftype != FR_INVENTORY)
+		return unexpected(a, what);
+	return parse_inventory(a, inv);
+}
+
+static int
+parse_listing(struct agent *a, struct devfs_list *out, size_t *alloc)
+{
+	char *line = a->body.data, *next, *sp;
+	long long size;
+
+	while (line < a->body.data + a->body.len) {
+		next = memchr(line, '\n', (size_t)(a->body.data + a->body.len -
+		    line));
+		if (next == NULL)
+			return unexpected(a, "listing");
+		*next = '\0';
+		size = strtoll(line, &sp, 10);
+		if (*sp != ' ' || sp[1] != '/')
+			return unexpected(a, "listing");
+		if (out->n == *alloc) {
+			*alloc = *alloc ? *alloc * 2 : 32;
+			out->entries = xreallocarray(out->entries, *alloc,
+			    sizeof(*out->entries));
+		}
+		out->entries[out->n].path = xstrdup(sp + 1);
+		out->entries[out->n].is_dir = size < 0;
+		out->entries[out->n].size = size < 0 ? 0 : (uint64_t)size;
+		out->n++;
+		line = next + 1;
+	}
+	return 0;
+}
+
+int
+agent_list(struct agent *a, const char *dir, struct devfs_list *out)
+{
+	const char *what = "listing files";
+	size_t alloc = 0;
+
+	out->entries = NULL;
+	out->n = 0;
+	arm(a, 64 * 1024);
+	if (send_text(a, 'L', dir, what) == -1)
+		return -1;
+	for (;;) {
+		if (next_frame(a, what) == -1)
+			goto fail;
+		if (a->ftype == FR_END)
+			return 0;
+		if (a->ftype != FR_FILES) {
+			unexpected(a, what);
+			goto fail;
+		}
+		/* Long listings: each frame buys more time. */
+		arm(a, 64 * 1024);
+		if (parse_listing(a, out, &alloc) == -1)
+			goto fail;
+	}
+fail:
+	devfs_list_release(out);
+	return -1;
+}
+
+static bool
+is_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	if (strlen(s) != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static size_t
+hex_len(const struct agent *a)
+{
+	return a->hello.algo == DEVFS_HASH_GIT_SHA1 ? 40 : 64;
+}
+
+int
+agent_hash(struct agent *a, const char *path, char hex[DEVFS_HASH_HEXSZ])
+{
+	const char *what = "hashing a file";
+
+	arm(a, 1024);
+	if (send_text(a, 'H', path, what) == -1 || next_frame(a, what) == -1)
+		return -1;
+	if (a->ftype != FR_HASH)
+		return unexpected(a, what);
+	if (a->body.len == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (!is_hex(a->body.data, hex_len(a)))
+		return unexpected(a, what);
+	memcpy(hex, a->body.data, a->body.len + 1);
+	return 0;
+}
+
+int
+agent_read(struct agent *a, const char *path, struct buf *out)
+{
+	const char *what = "reading a file";
+
+	arm(a, 4096);
+	if (send_text(a, 'R', path, what) == -1)
+		return -1;
+	for (;;) {
+		if (next_frame(a, what) == -1)
+			return -1;
+		if (a->ftype == FR_END)
+			return 0;
+		if (a->ftype == FR_MISSING) {
+			errno = ENOENT;
+			return -1;
+		}
+		if (a->ftype != FR_DATA)
+			return unexpected(a, what);
+		arm(a, 4096);
+		if (buf_add(out, a->body.data, a->body.len) == -1)
+			return fail_errno(a, EFBIG, "'%s' is too large to read",
+			    path);
+	}
+}
+
+int
+agent_put(struct agent *a, const char *path, const void *data, size_t len,
+    const char *hex, bool staged, void (*progress)(void *, uint64_t),
+    void *arg)
+{
+	const char *what = "writing a file";
+	const unsigned char *p = data;
+	struct buf head = BUF_INIT;
+	size_t off, n;
+	int rc;
+
+	buf_addf(&head, "%s%c%zu%c%s%c%d", path, 0, len, 0, hex, 0,
+	    staged ? 1 : 0);
+	arm(a, len + len / PAYLOAD_MAX * 4 + head.len + 256);
+	rc = send_command(a, 'P', head.data, head.len, what);
+	buf_release(&head);
+	if (rc == -1)
+		return -1;
+	for (off = 0; off < len; off += n) {
+		n = len - off < PAYLOAD_MAX ? len - off : PAYLOAD_MAX;
+		if (a->stop != NULL && *a->stop) {
+			/* Abandon the file: its temporary name stays. */
+			send_unit(a, 'A', NULL, 0, false, what);
+			return fail_errno(a, EINTR, "stopped while writing "
+			    "'%s'", path);
+		}
+		if (send_unit(a, 'D', p + off, n, false, what) == -1)
+			return -1;
+		if (progress != NULL)
+			progress(arg, off + n);
+	}
+	if (next_frame(a, what) == -1) {
+		if (errno == EREMOTEIO) {
+			char *why = memchr(a->body.data, '\0', a->body.len);
+
+			snprintf(a->last_error, sizeof(a->last_error), "%s",
+			    why ? why + 1 : a->body.data);
+		}
+		return -1;
+	}
+	if (a->ftype == FR_MISMATCH) {
+		log_warnx("%s: '%s' arrived damaged (board hash %.64s, "
+		    "expected %s)", a->port, path, a->body.data, hex);
+		errno = EBADMSG;
+		return -1;
+	}
+	if (a->ftype != FR_OK)
+		return unexpected(a, what);
+	if (strcmp(a->body.data, hex) != 0)
+		return fail_errno(a, EBADMSG, "'%s': the board reported hash "
+		    "%.64s, expected %s", path, a->body.data, hex);
+	return 0;
+}
+
+int
+agent_journal(struct agent *a, const char *dest, const char *lines)
+{
+	const char *what = "writing the commit's journal";
+	struct buf b = BUF_INIT;
+	int rc;
+
+	buf_addf(&b, "%s%c%s", dest, 0, lines);
+	arm(a, b.len + 1024);
+	rc = send_command(a, 'J', b.data, b.len, what);
+	buf_release(&b);
+	if (rc == -1 || next_frame(a, what) == -1)
+		return -1;
+	return a->ftype == FR_OK ? 0 : unexpected(a, what);
+}
+
+int
+agent_commit(struct agent *a, const char *dest, struct agent_commit *c)
+{
+	const char *what = "committing the update";
+	char *f[3];
+
+	arm(a, 16 * 1024);
+	if (send_text(a, 'C', dest, what) == -1 || next_frame(a, what) == -1)
+		return -1;
+	if (a->ftype != FR_COMMIT || fields(&a->body, f, 3) != 3)
+		return unexpected(a, what);
+	c->done = (unsigned)strtoul(f[0], NULL, 10);
+	if (c->kept != NULL)
+		buf_addstr(c->kept, f[1]);
+	if (c->failed != NULL)
+		buf_addstr(c->failed, f[2]);
+	return 0;
+}
+
+int
+agent_finish(struct agent *a, const char *dest,
+    struct agent_inventory *final)
+{
+	const char *what = "finishing";
+	struct agent_inventory dummy;
+
+	arm(a, 1024);
+	if (send_text(a, 'Q', dest, what) == -1 || next_frame(a, what) == -1)
+		return -1;
+	if (a->ftype != FR_BYE)
+		return unexpected(a, what);
+	a->finished = true;
+	if (parse_inventory(a, final ? final : &dummy) == -1)
+		return -1;
+	log_debug("%s: agent done; %s bytes of heap free on the board",
+	    a->port, last_field(&a->body));
+	return 0;
+}
+
+int
+agent_end(struct agent *a)
+{
+	bool at_prompt;
+	int rc = 0;
+
+	if (a == NULL)
+		return 0;
+	if (a->st != RX_DONE) {
+		/* Not said goodbye: any unit the agent cannot use ends it. */
+		unsigned char u[AGENT_UNIT];
+
+		unit_build(u, 'z', NULL, 0, false);
+		if (!a->finished)
+			serial_write(a->s, u, sizeof(u), WRITE_MS);
+		a->deadline = now_ms() + END_MS;
+		a->last_rx = now_ms();
+		while (a->st != RX_DONE) {
+			a->have_frame = false;
+			if (pump(a, "ending its run") == -1)
+				break;
+		}
+	}
+	at_prompt = a->st == RX_DONE;
+	if (at_prompt && a->exc.len > 0 && a->finished) {
+		run_ended(a, "ending its run");
+		rc = -1;
+	}
+	if (!at_prompt)
+		rc = -1;
+	repl_return_port(a->r, at_prompt);
+	buf_release(&a->body);
+	buf_release(&a->exc);
+	free(a);
+	return rc;
+}
+
+uint64_t
+agent_bytes_sent(const struct agent *a)
+{
+	return a->sent;
+}
+
+uint64_t
+agent_bytes_received(const struct agent *a)
+{
+	return a->received;
+}

@@ -1,0 +1,469 @@
+# agent.py - the program senko runs on a board for one visit.
+#
+# The host (src/board/agent.c) sends this file through the raw REPL in
+# two executions (split where agent2c is told to): the first defines, the
+# second runs and speaks a framed, checksummed, credit-paced protocol on
+# the serial line until the host says 'Q' (or goes quiet for IDLE_MS, or
+# sends something that is not a unit).  Everything lives in the REPL's
+# globals until the reset that ends every session.  The build turns it
+# into a C string (src/board/agent2c.c: comments and blank lines go,
+# indentation shrinks); keep it plain: no docstrings, no tabs, and no
+# '#' inside strings except at the start of a comment line.
+#
+# Host -> board: units of exactly UNIT bytes, each written by the host in
+# one piece:  type, n (payload length, bit 7: more units follow for this
+# command), payload, zero padding, 16-bit sum of every byte before it.
+# The agent sends one credit byte (06) per unit it took out of the stdin
+# ring, so the host never has more in flight than the ring holds.
+#
+# Board -> host: frames 1E, type, length (16 bits), payload, 16-bit sum of
+# type, length and payload.  Anything outside frames (text a timer
+# callback printed, say) is not ours and the host skips it.
+#
+# It allocates nothing per data unit (a board collects garbage, but the
+# emulator cannot inside one execution) and imports only built-ins: with
+# sys.path emptied and the names dropped from sys.modules, a file on the
+# board called hashlib.py or binascii.py cannot stand in for them.
+
+UNIT = 64
+IDLE_MS = 5000
+RECORD = '.senko.json'
+JOURNAL = '.senko.journal'
+SUFFIX = '.senko-tmp'
+# Unit types: pad, Abort, Commit, Data, Hash, Inventory, Journal, List,
+# Put, Quit, Read, and z (the host giving up).
+TYPES = b'\x00ACDHIJLPQRz'
+NAMES = ('ENOENT', 'EIO', 'ENOMEM', 'EACCES', 'EEXIST', 'ENOTDIR', 'EISDIR',
+         'EINVAL', 'ENOSPC', 'EROFS', 'ENOTEMPTY')
+
+
+import sys
+saved_path = list(sys.path)
+saved_mods = {}
+for name in ('os', 'gc', 'micropython', 'binascii', 'hashlib', 'select', 'errno'):
+    if name in sys.modules:
+        saved_mods[name] = sys.modules.pop(name)
+sys.path.clear()
+try:
+    import os
+    import gc
+    import micropython
+    import binascii
+    import hashlib
+    try:
+        import select
+    except ImportError:
+        select = None
+    try:
+        import errno
+    except ImportError:
+        errno = None
+finally:
+    sys.path.extend(saved_path)
+    for name in saved_mods:
+        sys.modules[name] = saved_mods[name]
+
+inp = sys.stdin.buffer
+out = sys.stdout.buffer
+rb = bytearray(UNIT)
+rm = memoryview(rb)
+known = bytearray(256)
+for c in TYPES:
+    known[c] = 1
+head = rm[:1]
+rest = rm[1:]
+check = rm[:UNIT - 2]
+data = rm[2:UNIT - 2]
+hb = bytearray(512)
+hm = memoryview(hb)
+have_sha1 = hasattr(hashlib, 'sha1')
+poller = None
+if select:
+    try:
+        poller = select.poll()
+        poller.register(sys.stdin, select.POLLIN)
+    except Exception:
+        poller = None
+
+class Stop(Exception):
+    pass
+
+def send(t, payload=b''):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    n = len(payload)
+    s = (t + (n >> 8) + (n & 255) + sum(payload)) & 65535
+    out.write(bytes((30, t, n >> 8, n & 255)))
+    out.write(payload)
+    out.write(bytes((s >> 8, s & 255)))
+
+def unit():
+    # One unit from the host, or Stop when it went away.  The first
+    # byte alone first: anything but a unit type (the next session's
+    # Ctrl-C, say) ends the run at once.
+    if poller and not poller.poll(IDLE_MS):
+        raise Stop('idle')
+    inp.readinto(head)
+    if not known[rb[0]]:
+        raise Stop('not a unit')
+    inp.readinto(rest)
+    out.write(b'\x06')
+    if sum(check) & 65535 != rb[UNIT - 2] << 8 | rb[UNIT - 1]:
+        raise Stop('checksum')
+    # The type; the payload's length is rb[1] & 127 (no tuple: nothing
+    # allocated per unit).
+    return rb[0]
+
+def command():
+    # The next command: (type, payload bytes); pad units are skipped.
+    while True:
+        t = unit()
+        if t:
+            break
+    body = bytes(rm[2:2 + (rb[1] & 127)])
+    while rb[1] & 128:
+        unit()
+        body += bytes(rm[2:2 + (rb[1] & 127)])
+    return t, body
+
+def why(e):
+    # An OSError by name (ENOENT), not by a number that differs per
+    # port; the host names bare numbers by MicroPython's own table.
+    if isinstance(e, OSError) and e.args and isinstance(e.args[0], int):
+        n = e.args[0]
+        if errno:
+            name = errno.errorcode.get(n)
+            if name:
+                return name
+            for name in NAMES:
+                if getattr(errno, name, None) == n:
+                    return name
+        return 'errno %d' % n
+    return repr(e)
+
+def temp(p):
+    d, _, f = p.rpartition('/')
+    return d + '/.' + f + SUFFIX
+
+def exists(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+
+def isdir(p):
+    try:
+        return (os.stat(p)[0] & 0x4000) != 0
+    except OSError:
+        return False
+
+def hasher(size):
+    if have_sha1:
+        h = hashlib.sha1()
+        h.update(('blob %d\x00' % size).encode())
+        return h
+    return hashlib.sha256()
+
+def hexof(h):
+    return binascii.hexlify(h.digest()).decode()
+
+def hash_file(p):
+    try:
+        size = os.stat(p)[6]
+    except OSError:
+        return ''
+    h = hasher(size)
+    with open(p, 'rb') as f:
+        while True:
+            k = f.readinto(hb)
+            if not k:
+                break
+            h.update(hb if k == 512 else hm[:k])
+    return hexof(h)
+
+def mkdirs(d):
+    path = ''
+    for part in d.split('/'):
+        if part:
+            path += '/' + part
+            if not isdir(path):
+                os.mkdir(path)
+
+def prune_dirs(p, top):
+    # Remove the folders above p that are left empty, up to top.
+    d = p.rpartition('/')[0]
+    while d and d != top and d.startswith(top):
+        try:
+            os.rmdir(d)
+        except OSError:
+            return
+        d = d.rpartition('/')[0]
+
+def walk(d, visit):
+    try:
+        entries = list(os.ilistdir(d))
+    except OSError:
+        return
+    for e in entries:
+        p = (d if d != '/' else '') + '/' + e[0]
+        if e[1] & 0x4000:
+            visit(p, -1)
+            walk(p, visit)
+        else:
+            visit(p, e[3] if len(e) > 3 and e[3] >= 0 else os.stat(p)[6])
+
+def complete(top, verify):
+    # Carry out the journal: deletes, then renames of staged files.
+    jp = top.rstrip('/') + '/' + JOURNAL
+    done = 0
+    kept = []
+    failed = []
+    f = open(jp)
+    while True:
+        line = f.readline()
+        if not line:
+            break
+        line = line.rstrip('\n')
+        if not line:
+            continue
+        kind, hexd, p = line.split(' ', 2)
+        if kind == 'D':
+            if exists(p):
+                if hexd and hash_file(p) != hexd:
+                    kept.append(p)
+                    continue
+                os.remove(p)
+                prune_dirs(p, top)
+            done += 1
+            continue
+        t = temp(p)
+        if not exists(t):
+            # Renamed before a power cut (or never staged).
+            continue
+        if verify and hash_file(t) != hexd:
+            os.remove(t)
+            failed.append(p + ' unverified')
+            continue
+        try:
+            try:
+                os.rename(t, p)
+            except OSError:
+                # FAT renames onto nothing only; a folder of files
+                # senko emptied goes first.
+                if isdir(p):
+                    os.rmdir(p)
+                elif exists(p):
+                    os.remove(p)
+                os.rename(t, p)
+            done += 1
+        except OSError as e:
+            os.remove(t)
+            # A folder that would not go still holds files.
+            failed.append(p + ' ' + ('ENOTEMPTY' if isdir(p) else why(e)))
+    f.close()
+    try:
+        os.sync()
+    except AttributeError:
+        pass
+    os.remove(jp)
+    return done, kept, failed
+
+# agent2c: split (the board compiles each part on its own: an ESP8266
+# has too little heap to compile the whole agent at once)
+
+def inventory(top):
+    # Finish an interrupted commit, drop temporaries no journal vouches
+    # for, then describe the board in a few dozen bytes.
+    jp = top.rstrip('/') + '/' + JOURNAL
+    journal = ''
+    if exists(jp):
+        done, kept, failed = complete(top, True)
+        journal = '%d %d %d' % (done, len(kept), len(failed))
+    temps = []
+
+    def find_temps(p, size):
+        if size >= 0 and p.endswith(SUFFIX):
+            temps.append(p)
+
+    walk(top, find_temps)
+    for t in temps:
+        os.remove(t)
+    # A sum of per-entry hashes: the order a folder lists in may
+    # change (it does in the emulator after a reset), the sum not.
+    acc = [0, 0]
+
+    def digest(p, size):
+        h = hashlib.sha256('%s\x00%d' % (p, size))
+        acc[0] = (acc[0] + int.from_bytes(h.digest()[:7], 'big')) & 0xffffffffffffff
+        acc[1] += 1
+
+    walk(top, digest)
+    rec = hash_file(top.rstrip('/') + '/' + RECORD)
+    return '%s\x00%014x\x00%d\x00%s\x00%d\x00%d' % (rec, acc[0], acc[1], journal, len(temps), gc.mem_free())
+
+def put(body):
+    # File data follows in 'D' units; the file goes to its temporary
+    # name, is hashed as written and, unless staged, renamed at once.
+    p, size, want, staged = body.decode().split('\x00')
+    size = int(size)
+    t = temp(p)
+    f = None
+    err = ''
+    try:
+        mkdirs(p.rpartition('/')[0])
+        f = open(t, 'wb')
+    except OSError as e:
+        err = why(e)
+    h = hasher(size)
+    got = 0
+    while got < size:
+        kind = unit()
+        n = rb[1] & 127
+        if kind != 68:
+            # 'A' (abort) or garbage: the temporary file stays behind
+            # for the next session to remove.
+            if f:
+                f.close()
+            return kind == 65
+        if n == UNIT - 4:
+            chunk = data
+        else:
+            chunk = rm[2:2 + n]
+        if f:
+            try:
+                f.write(chunk)
+            except OSError as e:
+                err = why(e)
+                f.close()
+                f = None
+        h.update(chunk)
+        got += n
+    if f:
+        f.close()
+    have = hexof(h)
+    if err:
+        if exists(t):
+            os.remove(t)
+        send(69, p + '\x00' + err)
+        return True
+    if have != want:
+        os.remove(t)
+        send(77, have)
+        return True
+    if staged != '1':
+        try:
+            os.sync()
+        except AttributeError:
+            pass
+        try:
+            try:
+                os.rename(t, p)
+            except OSError:
+                os.remove(p)
+                os.rename(t, p)
+        except OSError as e:
+            send(69, p + '\x00' + why(e))
+            return True
+    send(75, have)
+    return True
+
+def listing(top):
+    chunk = []
+    size = [0]
+
+    def visit(p, n):
+        line = '%d %s\n' % (n, p)
+        chunk.append(line)
+        size[0] += len(line)
+        if size[0] > 400:
+            send(70, ''.join(chunk))
+            chunk.clear()
+            size[0] = 0
+
+    walk(top, visit)
+    if chunk:
+        send(70, ''.join(chunk))
+    send(90)
+
+def read_file(p):
+    try:
+        f = open(p, 'rb')
+    except OSError as e:
+        send(78, why(e))
+        return
+    with f:
+        while True:
+            k = f.readinto(hb)
+            if not k:
+                break
+            send(82, hb if k == 512 else hm[:k])
+    send(90)
+
+def hello():
+    try:
+        s = os.statvfs('/')
+        flash = s[0] * s[3]
+    except Exception:
+        flash = -1
+    gc.collect()
+    v = sys.implementation.version
+    send(86, '%d.%d.%d\x00%s\x00%s\x00%d\x00%d\x00%d' % (
+        v[0], v[1], v[2], sys.platform, 'sha1' if have_sha1 else 'sha256',
+        flash, gc.mem_free(), 1 if poller else 0))
+
+journal = None
+micropython.kbd_intr(-1)
+try:
+    hello()
+    while True:
+        t, body = command()
+        try:
+            if t == 73:
+                send(73, inventory(body.decode()))
+            elif t == 76:
+                listing(body.decode())
+            elif t == 72:
+                send(72, hash_file(body.decode()))
+            elif t == 82:
+                read_file(body.decode())
+            elif t == 80:
+                if not put(body):
+                    raise Stop('data')
+            elif t == 65:
+                send(65)
+            elif t == 74:
+                # Journal lines; the first opens a fresh journal.
+                top, lines = body.decode().split('\x00', 1)
+                if journal is None:
+                    jt = temp(top.rstrip('/') + '/' + JOURNAL)
+                    mkdirs(top)
+                    journal = open(jt, 'w')
+                journal.write(lines)
+                send(75)
+            elif t == 67:
+                top = body.decode()
+                jp = top.rstrip('/') + '/' + JOURNAL
+                if journal is not None:
+                    journal.close()
+                    journal = None
+                    try:
+                        os.sync()
+                    except AttributeError:
+                        pass
+                    os.rename(temp(jp), jp)
+                done, kept, failed = complete(top, False)
+                send(67, '%d\x00%s\x00%s' % (done, '\n'.join(kept), '\n'.join(failed)))
+            elif t == 81:
+                send(81, inventory(body.decode()))
+                break
+            else:
+                raise Stop('command %d' % t)
+        except OSError as e:
+            send(69, why(e))
+except Stop as e:
+    send(83, str(e.args[0]) if e.args else 'stop')
+finally:
+    if journal is not None:
+        journal.close()
+    micropython.kbd_intr(3)

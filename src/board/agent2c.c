@@ -1,0 +1,159 @@
+/*
+ * agent2c.c - build step: turn src/board/agent.py into a C header.
+ *
+ *   agent2c agent.py agent_code.h
+ *
+ * The board compiles whatever we send it, so the readable agent is
+ * shrunk mechanically before it goes into the binary: comment lines and
+ * blank lines go, and each level of four-space indentation becomes one
+ * space.  Nothing else changes, so the Python that runs is the Python in
+ * agent.py.  Refuses (exit 1) what it cannot shrink safely: tabs, a
+ * docstring-like triple quote, a '#' after code, a line continued with a
+ * backslash.  The constants UNIT and IDLE_MS become AGENT_UNIT and
+ * AGENT_IDLE_MS, so host and board share one definition.  The line
+ * "# agent2c: split" cuts the agent in two strings, agent_code_1 and
+ * agent_code_2, which the board compiles and runs one after the other
+ * (an ESP8266 cannot compile the whole at once).
+ *
+ * Not part of libsenko (the Makefile builds it on its own, for the host
+ * that builds).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+fail(const char *file, int line, const char *why)
+{
+	fprintf(stderr, "agent2c: %s:%d: %s\n", file, line, why);
+	return 1;
+}
+
+/* Is there a '#' outside string literals on this line? */
+static int
+has_trailing_comment(const char *s)
+{
+	char quote = 0;
+
+	for (; *s != '\0'; s++) {
+		if (quote) {
+			if (*s == '\\' && s[1] != '\0')
+				s++;
+			else if (*s == quote)
+				quote = 0;
+		} else if (*s == '\'' || *s == '"')
+			quote = *s;
+		else if (*s == '#')
+			return 1;
+	}
+	return 0;
+}
+
+static void
+emit_c(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\\' || c == '"')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(out, "\\%03o", c);
+		else
+			putc(c, out);
+	}
+}
+
+static void
+grab_constant(const char *line, const char *name, long *value)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(line, name, n) == 0 && strncmp(line + n, " = ", 3) == 0)
+		*value = strtol(line + n + 3, NULL, 10);
+}
+
+int
+main(int argc, char **argv)
+{
+	char line[1024];
+	FILE *in, *out;
+	long unit = -1, idle = -1;
+	int lineno = 0, rc = 0, parts = 1;
+	size_t bytes = 0;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: agent2c AGENT.py OUT.h\n");
+		return 2;
+	}
+	in = fopen(argv[1], "r");
+	if (in == NULL) {
+		perror(argv[1]);
+		return 1;
+	}
+	out = fopen(argv[2], "w");
+	if (out == NULL) {
+		perror(argv[2]);
+		fclose(in);
+		return 1;
+	}
+	fprintf(out, "/* Generated from %s by agent2c; do not edit. */\n"
+	    "static const char agent_code_1[] =\n", argv[1]);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		size_t len = strlen(line), indent = 0;
+		const char *body;
+
+		lineno++;
+		if (len == 0 || line[len - 1] != '\n')
+			return fail(argv[1], lineno, "line too long or "
+			    "without a newline");
+		line[--len] = '\0';
+		while (len > 0 && line[len - 1] == ' ')
+			line[--len] = '\0';
+		if (strchr(line, '\t') != NULL)
+			rc = fail(argv[1], lineno, "tab");
+		while (line[indent] == ' ')
+			indent++;
+		body = line + indent;
+		if (strncmp(line, "# agent2c: split", 16) == 0) {
+			if (parts++ == 2)
+				rc = fail(argv[1], lineno, "more than one split");
+			fputs("\t;\nstatic const char agent_code_2[] =\n", out);
+			continue;
+		}
+		if (*body == '\0' || *body == '#')
+			continue;
+		if (strstr(body, "\"\"\"") || strstr(body, "'''"))
+			rc = fail(argv[1], lineno, "triple quotes");
+		if (has_trailing_comment(body))
+			rc = fail(argv[1], lineno, "comment after code");
+		if (line[len - 1] == '\\')
+			rc = fail(argv[1], lineno, "backslash continuation");
+		grab_constant(line, "UNIT", &unit);
+		grab_constant(line, "IDLE_MS", &idle);
+		fputs("\t\"", out);
+		for (size_t i = 0; i < indent / 4; i++)
+			putc(' ', out);
+		emit_c(out, body);
+		fputs("\\n\"\n", out);
+		bytes += indent / 4 + strlen(body) + 1;
+	}
+	fclose(in);
+	if (parts != 2)
+		rc = fail(argv[1], lineno, "no '# agent2c: split' line");
+	if (unit <= 0 || idle <= 0)
+		rc = fail(argv[1], lineno, "UNIT and IDLE_MS must be set at "
+		    "the top level");
+	fprintf(out, "\t;\n#define AGENT_UNIT %ld\n#define AGENT_IDLE_MS %ld\n"
+	    "#define AGENT_CODE_BYTES %zu\n", unit, idle, bytes);
+	if (fclose(out) != 0) {
+		perror(argv[2]);
+		rc = 1;
+	}
+	if (rc != 0)
+		remove(argv[2]);
+	return rc;
+}

@@ -1,0 +1,983 @@
+/*
+ * session.c - one visit to one board; see session.h.
+ *
+ *   open (Ctrl-C, raw REPL, probe)       execution 1
+ *   soft reset inside the raw REPL       clean heap, main.py not started
+ *   agent: inventory, [list, read record, hash], stage, journal,
+ *          commit, finish                execution 2
+ *   soft (or hard) reset, boot watch     the application runs again
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "buf.h"
+#include "devfs.h"
+#include "human.h"
+#include "log.h"
+#include "mirror.h"
+#include "path.h"
+#include "plan.h"
+#include "repl.h"
+#include "serial.h"
+#include "session.h"
+#include "store.h"
+#include "xalloc.h"
+#include "banned.h"
+
+#define BUSY_RETRY_US (500 * 1000)
+#define FLASH_SLACK 4096      /* filesystem overhead we do not model */
+#define JOURNAL_CHUNK 1024    /* journal bytes per command */
+#define BLOB_MAX (64u * 1024 * 1024)
+#define JOURNAL_NAME ".senko.journal"
+
+struct visit {
+	const struct session_job *job;
+	const struct config_device *dev;
+	struct session_result *res;
+	struct repl *repl;
+	struct agent *agent;
+	enum devfs_hash_algo algo;
+	uint64_t progress_base;
+	const char *progress_path;
+};
+
+static bool
+stop_requested(const struct session_job *job)
+{
+	return job->stop != NULL && *job->stop;
+}
+
+/* What a board's error name means, for people. */
+static const char *
+explain(const char *err)
+{
+	static const struct {
+		const char *name, *text;
+	} names[] = {
+		{ "ENOTDIR", "a file is in the way where a folder must be" },
+		{ "EISDIR", "a folder is in the way where a file must be" },
+		{ "ENOTEMPTY", "a folder is in the way and holds files senko "
+		    "did not write; remove them from the board" },
+		{ "EEXIST", "something is in the way: a folder holding files "
+		    "senko did not write, or a file; remove it from the board" },
+		{ "ENOSPC", "the board's flash is full" },
+		{ "ENOENT", "no such file or folder" },
+		{ "EROFS", "the board's file system is read-only" },
+		{ "EACCES", "permission denied" },
+		{ "ENOMEM", "the board ran out of memory" },
+		{ "EIO", "the board's flash reported an I/O error" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strncmp(err, names[i].name, strlen(names[i].name)) == 0)
+			return names[i].text;
+	return NULL;
+}
+
+/*
+ * MicroPython's own errno numbers (py/mperrno.h, Linux's), for a board
+ * without the errno module's names.
+ */
+static const char *
+errno_name(const char *err)
+{
+	static const char *names[] = {
+		[2] = "ENOENT", [5] = "EIO", [12] = "ENOMEM", [13] = "EACCES",
+		[17] = "EEXIST", [20] = "ENOTDIR", [21] = "EISDIR",
+		[22] = "EINVAL", [28] = "ENOSPC", [30] = "EROFS",
+		[39] = "ENOTEMPTY",
+	};
+	unsigned long n;
+	char *end;
+
+	if (strncmp(err, "errno ", 6) != 0)
+		return err;
+	n = strtoul(err + 6, &end, 10);
+	if (*end != '\0' || n >= sizeof(names) / sizeof(names[0]) ||
+	    names[n] == NULL)
+		return err;
+	return names[n];
+}
+
+/* "ENOSPC (the board's flash is full)", escaped, into out. */
+static void
+board_reason(struct buf *out, const char *err)
+{
+	const char *text;
+
+	err = errno_name(err);
+	text = explain(err);
+
+	path_quote(out, err, strlen(err));
+	if (text != NULL)
+		buf_addf(out, " (%s)", text);
+}
+
+/* ---------------------------------------------------------------- open */
+
+static struct repl *
+open_after_hard_reset(const struct config_device *dev)
+{
+	struct serial *s;
+	int rc;
+
+	log_notice("%s: no raw REPL; trying a hard reset (reset = hard)",
+	    dev->name);
+	s = serial_open(dev->port, dev->baud);
+	if (s == NULL)
+		return NULL;
+	rc = serial_pulse_reset(s);
+	serial_close(s);
+	if (rc == -1)
+		return NULL;
+	return repl_open(dev->port, dev->baud);
+}
+
+/*
+ * With --wait, a port another process holds is no error: try quietly, say
+ * once that we wait, and log any other failure as repl_open would have.
+ */
+static struct repl *
+open_waiting(const struct session_job *job, int attempt)
+{
+	const struct config_device *dev = job->dev;
+	char why[512];
+	struct repl *r;
+	int quiet, saved;
+
+	quiet = log_thread_quiet(1);
+	r = repl_open_stoppable(dev->port, dev->baud, job->stop);
+	saved = errno;
+	log_thread_quiet(quiet);
+	if (r == NULL) {
+		snprintf(why, sizeof(why), "%s", log_last_error());
+		if (saved != EBUSY && *why)
+			log_failx("%s", why);
+		else if (attempt == 0)
+			log_notice("%s; waiting for the port (--wait)", why);
+	}
+	errno = saved;
+	return r;
+}
+
+static struct repl *
+open_board(const struct session_job *job)
+{
+	const struct config_device *dev = job->dev;
+	struct repl *r;
+	int attempt;
+
+	for (attempt = 0;; attempt++) {
+		r = job->wait_busy ? open_waiting(job, attempt) :
+		    repl_open_stoppable(dev->port, dev->baud, job->stop);
+		if (r == NULL && errno == ETIMEDOUT && stop_requested(job))
+			errno = ECANCELED;
+		if (r == NULL && errno == ETIMEDOUT &&
+		    dev->reset == RESET_HARD)
+			return open_after_hard_reset(dev);
+		if (r != NULL || errno != EBUSY || !job->wait_busy ||
+		    stop_requested(job))
+			return r;
+		usleep(BUSY_RETRY_US);
+	}
+}
+
+static enum session_outcome
+connect_failed(void)
+{
+	int saved = errno;
+
+	if (saved == ECANCELED)
+		return SESSION_STOPPED;
+	if (saved == ENOENT || saved == ENODEV || saved == EIO ||
+	    saved == ENXIO || saved == ETIMEDOUT)
+		return SESSION_OFFLINE;
+	if (saved == EBUSY)
+		return SESSION_BUSY;
+	return SESSION_FAILED;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static int
+read_blob(const struct store *store, const char *sha, struct buf *out)
+{
+	uint64_t size, off = 0;
+	ssize_t n;
+	int fd = store_open_blob(store, sha, &size);
+
+	if (fd == -1)
+		return log_failx("blob %s is not in the object store (its "
+		    "download failed)", sha);
+	buf_init(out, BLOB_MAX);
+	if (size > BLOB_MAX || buf_grow(out, (size_t)size) == -1) {
+		close(fd);
+		return log_failx("blob %s is too large (%" PRIu64 " bytes)",
+		    sha, size);
+	}
+	while (off < size) {
+		n = pread(fd, out->data + off, (size_t)(size - off),
+		    (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return log_fail("cannot read blob %s", sha);
+		}
+		off += (uint64_t)n;
+	}
+	close(fd);
+	out->len = (size_t)size;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/* The hash the board computes for blob sha ("-" when unknown). */
+static void
+board_hash_of(struct visit *v, const char *sha, char hex[DEVFS_HASH_HEXSZ])
+{
+	struct buf data = BUF_INIT;
+
+	if (v->algo == DEVFS_HASH_GIT_SHA1) {
+		snprintf(hex, DEVFS_HASH_HEXSZ, "%s", sha);
+		return;
+	}
+	snprintf(hex, DEVFS_HASH_HEXSZ, "-");
+	if (read_blob(v->job->store, sha, &data) == 0)
+		devfs_hash_mem(v->algo, data.data, data.len, hex);
+	buf_release(&data);
+}
+
+static char *
+board_path(const struct visit *v, const char *rel)
+{
+	return plan_board_path(v->dev->dest, rel);
+}
+
+/* dest-relative path of a board path below dest, or NULL. */
+static const char *
+relative_to_dest(const char *dest, const char *board_path)
+{
+	size_t n = strlen(dest);
+
+	if (strcmp(dest, "/") == 0)
+		return board_path[0] == '/' ? board_path + 1 : NULL;
+	if (strncmp(board_path, dest, n) != 0 || board_path[n] != '/')
+		return NULL;
+	return board_path + n + 1;
+}
+
+/* senko's own files on the board, never part of the application. */
+static bool
+is_senkos(const char *rel)
+{
+	size_t n = strlen(rel), s = strlen(DEVFS_TEMP_SUFFIX);
+
+	return strcmp(rel, MIRROR_RECORD_NAME) == 0 ||
+	    strcmp(rel, JOURNAL_NAME) == 0 ||
+	    (n > s && strcmp(rel + n - s, DEVFS_TEMP_SUFFIX) == 0);
+}
+
+/* The record the board should hold for manifest m, and its hash. */
+static int
+expected_record(struct visit *v, const struct manifest *m, struct buf *text,
+    char hex[DEVFS_HASH_HEXSZ])
+{
+	if (mirror_record_encode(m, text) == -1)
+		return -1;
+	return devfs_hash_mem(v->algo, text->data, text->len, hex);
+}
+
+/* ----------------------------------------------------------- reconcile */
+
+static int
+list_board(struct visit *v, struct manifest *sizes)
+{
+	struct devfs_list list = { NULL, 0 };
+	size_t i;
+
+	if (agent_list(v->agent, v->dev->dest, &list) == -1)
+		return -1;
+	for (i = 0; i < list.n; i++) {
+		const struct devfs_entry *e = &list.entries[i];
+		const char *rel = relative_to_dest(v->dev->dest, e->path);
+
+		if (e->is_dir || rel == NULL || *rel == '\0' || is_senkos(rel))
+			continue;
+		manifest_add(sizes, rel, "", e->size, 0100644);
+	}
+	devfs_list_release(&list);
+	manifest_sort(sizes);
+	return 0;
+}
+
+/* Do the record and the listing show the mirror's files, as written? */
+static bool
+board_matches(const struct manifest *mm, const struct manifest *rec,
+    const struct manifest *sizes, const char **why)
+{
+	size_t i;
+
+	*why = "the board's record lists other files than senko's mirror";
+	if (rec->n != mm->n)
+		return false;
+	for (i = 0; i < mm->n; i++) {
+		const struct manifest_entry *e = &mm->entries[i];
+		const struct manifest_entry *r = manifest_find(rec, e->path);
+		const struct manifest_entry *s = manifest_find(sizes, e->path);
+
+		if (r == NULL || strcmp(r->sha, e->sha) != 0)
+			return false;
+		if (s == NULL || s->size != e->size) {
+			*why = "a file on the board has another size than "
+			    "senko wrote (edited by hand?)";
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Hash a board file whose size fits upstream's or the mirror's blob. */
+static int
+adopt(struct visit *v, const struct manifest_entry *size,
+    const struct manifest_entry *up, const struct manifest_entry *mine,
+    struct manifest *found)
+{
+	const struct manifest_entry *cands[2] = { up, mine };
+	char hex[DEVFS_HASH_HEXSZ], want[DEVFS_HASH_HEXSZ];
+	char *bpath;
+	int i, rc;
+
+	if ((!up || up->size != size->size) &&
+	    (!mine || mine->size != size->size))
+		return 0;
+	bpath = board_path(v, size->path);
+	rc = agent_hash(v->agent, bpath, hex);
+	free(bpath);
+	if (rc == -1)
+		return errno == ENOENT ? 0 : -1;
+	for (i = 0; i < 2; i++) {
+		if (cands[i] == NULL || cands[i]->size != size->size)
+			continue;
+		board_hash_of(v, cands[i]->sha, want);
+		if (strcmp(hex, want) == 0) {
+			manifest_add(found, size->path, cands[i]->sha,
+			    size->size, 0100644);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Is the board what the mirror says?  Cheap when nothing drifted: the
+ * inventory's two digests match what senko left.  Otherwise list the
+ * board, read the record if it differs, and when they disagree with the
+ * mirror (a new gateway, a lost state_dir, a hand edit) hash the board's
+ * files that upstream or the mirror name and rebuild the mirror from
+ * what is really there.  verify hashes them in any case.
+ */
+static int
+reconcile(struct visit *v, struct manifest *mm,
+    const struct agent_inventory *inv)
+{
+	const struct session_job *job = v->job;
+	struct manifest sizes = MANIFEST_INIT, rec = MANIFEST_INIT;
+	struct manifest found = MANIFEST_INIT;
+	struct buf text = BUF_INIT;
+	char want[DEVFS_HASH_HEXSZ];
+	char *rpath = NULL;
+	const char *why = "";
+	bool record_same;
+	size_t i;
+	int rc = -1;
+
+	if (expected_record(v, mm, &text, want) == -1)
+		goto out;
+	record_same = strcmp(inv->record, want) == 0;
+	if (record_same && !job->verify &&
+	    strcmp(inv->listing, job->mirror->board_digest) == 0) {
+		log_debug("%s: the board is as senko left it", v->dev->name);
+		rc = 0;
+		goto out;
+	}
+	if (list_board(v, &sizes) == -1)
+		goto out;
+	if (record_same) {
+		for (i = 0; i < mm->n; i++)
+			manifest_add(&rec, mm->entries[i].path,
+			    mm->entries[i].sha, 0, 0100644);
+		manifest_sort(&rec);
+	} else if (*inv->record) {
+		buf_reset(&text);
+		rpath = board_path(v, MIRROR_RECORD_NAME);
+		if (agent_read(v->agent, rpath, &text) == -1 &&
+		    errno != ENOENT)
+			goto out;
+		if (mirror_record_decode(&rec, text.data, text.len, rpath) ==
+		    -1)
+			manifest_init(&rec);
+	}
+	if (!job->verify && board_matches(mm, &rec, &sizes, &why)) {
+		rc = 0;
+		goto out;
+	}
+	if (job->verify)
+		log_info("%s: verifying every managed file on the board by "
+		    "hash", v->dev->name);
+	else
+		log_notice("%s: %s; checking its files by hash", v->dev->name,
+		    rec.n || *inv->record ? why :
+		    "no record of senko's on the board");
+	for (i = 0; i < sizes.n; i++) {
+		const struct manifest_entry *s = &sizes.entries[i];
+		const struct manifest_entry *up = manifest_find(job->upstream,
+		    s->path);
+		const struct manifest_entry *mine = manifest_find(mm, s->path);
+
+		if (up == NULL && mine == NULL)
+			continue; /* the user's own file: not ours to judge */
+		if (adopt(v, s, up, mine, &found) == -1)
+			goto out;
+	}
+	for (i = 0; i < mm->n; i++)
+		if (manifest_find(&found, mm->entries[i].path) == NULL)
+			log_notice("%s: '%s' on the board is not what senko "
+			    "wrote there; it will be repaired", v->dev->name,
+			    mm->entries[i].path);
+	manifest_sort(&found);
+	if (mirror_replace(job->mirror, job->store, &found) == -1)
+		goto out;
+	manifest_release(mm);
+	manifest_init(mm);
+	rc = mirror_scan(job->mirror, mm);
+out:
+	manifest_release(&sizes);
+	manifest_release(&rec);
+	manifest_release(&found);
+	buf_release(&text);
+	free(rpath);
+	return rc;
+}
+
+/* --------------------------------------------------------------- apply */
+
+static bool
+in_list(char **v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A folder upstream turned into a file: the files senko wrote below it
+ * go first, whatever prune says (the user's files keep it alive, and the
+ * commit then says so).
+ */
+static void
+add_folder_clearing(const struct plan *p, const struct manifest *mm,
+    struct plan *extra)
+{
+	size_t i, j, n;
+
+	for (i = 0; i < p->nwrites; i++) {
+		n = strlen(p->writes[i].path);
+		for (j = 0; j < mm->n; j++)
+			if (strncmp(mm->entries[j].path, p->writes[i].path,
+			    n) == 0 && mm->entries[j].path[n] == '/' &&
+			    !in_list(p->deletes, p->ndeletes,
+			    mm->entries[j].path)) {
+				extra->deletes = xreallocarray(extra->deletes,
+				    extra->ndeletes + 1,
+				    sizeof(*extra->deletes));
+				extra->deletes[extra->ndeletes++] =
+				    xstrdup(mm->entries[j].path);
+			}
+	}
+}
+
+/* The mirror as it will be once the commit landed. */
+static void
+final_manifest(const struct manifest *mm, const struct plan *p,
+    char **deletes, size_t ndeletes, const char *commit,
+    struct manifest *out)
+{
+	size_t i;
+
+	snprintf(out->commit, sizeof(out->commit), "%s", commit);
+	for (i = 0; i < mm->n; i++) {
+		const struct manifest_entry *e = &mm->entries[i];
+		bool written = false;
+		size_t j;
+
+		if (in_list(deletes, ndeletes, e->path))
+			continue;
+		for (j = 0; j < p->nwrites; j++)
+			written |= strcmp(p->writes[j].path, e->path) == 0;
+		if (!written)
+			manifest_add(out, e->path, e->sha, e->size, e->mode);
+	}
+	for (i = 0; i < p->nwrites; i++)
+		manifest_add(out, p->writes[i].path, p->writes[i].sha,
+		    p->writes[i].size, 0100644);
+	manifest_sort(out);
+}
+
+static int
+check_space(struct visit *v, const struct plan *p, size_t record_len)
+{
+	int64_t free_flash = agent_hello(v->agent)->free_flash;
+	uint64_t need = record_len + FLASH_SLACK;
+	size_t i;
+
+	/* Staged files sit beside the old versions until the commit. */
+	for (i = 0; i < p->nwrites; i++)
+		need += p->writes[i].size;
+	if (free_flash < 0 || need <= (uint64_t)free_flash)
+		return 0;
+	errno = ENOSPC;
+	return log_failx("%s: not enough free flash for the update: it needs "
+	    "%" PRIu64 " bytes, %" PRId64 " are free; nothing was changed "
+	    "(remove files from the board, or update fewer files at once)",
+	    v->dev->name, need, free_flash);
+}
+
+static void
+put_progress(void *arg, uint64_t sent)
+{
+	struct visit *v = arg;
+
+	if (v->job->progress != NULL)
+		v->job->progress(v->job->progress_arg, v->progress_path,
+		    v->progress_base + sent);
+}
+
+/* Stage one file under its temporary name; a damaged copy goes again. */
+static int
+stage(struct visit *v, const char *rel, const void *data, size_t len,
+    const char *hex)
+{
+	char *bpath = board_path(v, rel);
+	struct buf why = BUF_INIT;
+	int tries, rc = -1;
+
+	v->progress_path = rel;
+	for (tries = 0; tries < 2 && rc == -1; tries++) {
+		rc = agent_put(v->agent, bpath, data, len, hex, true,
+		    put_progress, v);
+		if (rc == -1 && errno != EBADMSG)
+			break;
+	}
+	if (rc == -1 && errno == EREMOTEIO) {
+		board_reason(&why, agent_last_error(v->agent));
+		log_failx("%s: cannot write '%s': %s; nothing was changed",
+		    v->dev->name, bpath, why.data);
+	} else if (rc == -1 && errno == EBADMSG)
+		log_failx("%s: '%s' arrived damaged twice; nothing was changed "
+		    "(is the line noisy, or the baud rate too high?)",
+		    v->dev->name, bpath);
+	v->progress_base += len;
+	buf_release(&why);
+	free(bpath);
+	return rc;
+}
+
+static int
+journal_add(struct visit *v, struct buf *lines, char kind, const char *hex,
+    const char *rel, bool flush)
+{
+	char *bpath;
+
+	if (rel != NULL) {
+		bpath = board_path(v, rel);
+		buf_addf(lines, "%c %s %s\n", kind, hex, bpath);
+		free(bpath);
+	}
+	if (lines->len == 0 || (!flush && lines->len < JOURNAL_CHUNK))
+		return 0;
+	if (agent_journal(v->agent, v->dev->dest, lines->data) == -1)
+		return -1;
+	buf_reset(lines);
+	return 0;
+}
+
+/* Log what the commit could not do; 1 when something failed. */
+static int
+report_commit(struct visit *v, struct buf *kept, struct buf *failed)
+{
+	char *line, *next, *sp;
+	struct buf why = BUF_INIT;
+	int bad = 0;
+
+	for (line = kept->data; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		log_warnx("%s: kept '%s': upstream dropped it, but its content "
+		    "on the board is not what senko wrote; remove it by hand "
+		    "if it is not needed (senko exec %s \"import os; "
+		    "os.remove('%s')\")", v->dev->name, line, v->dev->name,
+		    line);
+	}
+	for (line = failed->data; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		sp = strrchr(line, ' ');
+		if (sp == NULL)
+			continue;
+		*sp++ = '\0';
+		buf_reset(&why);
+		board_reason(&why, sp);
+		log_failx("%s: cannot put '%s' in place: %s", v->dev->name,
+		    line, why.data);
+		bad = 1;
+	}
+	buf_release(&why);
+	return bad;
+}
+
+static bool
+listed(const struct buf *lines, const char *path)
+{
+	const char *p = lines->data;
+	size_t n = strlen(path);
+
+	while ((p = strstr(p, path)) != NULL) {
+		if ((p == lines->data || p[-1] == '\n') &&
+		    (p[n] == '\n' || p[n] == ' ' || p[n] == '\0'))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/*
+ * Stage every file, then commit: the journal lists prune's deletes
+ * (guarded by the hash senko wrote), the staged files and the new record,
+ * and the agent carries it out in one burst.  Returns 0, or -1.
+ */
+static int
+apply(struct visit *v, const struct manifest *mm, const struct plan *p)
+{
+	const struct session_job *job = v->job;
+	struct plan extra = PLAN_INIT;
+	struct manifest fin = MANIFEST_INIT;
+	struct buf rec = BUF_INIT, lines = BUF_INIT, data = BUF_INIT;
+	struct buf kept = BUF_INIT, failed = BUF_INIT;
+	struct agent_commit commit = { 0, &kept, &failed };
+	char hex[DEVFS_HASH_HEXSZ], rec_hex[DEVFS_HASH_HEXSZ];
+	char **deletes;
+	size_t i, ndeletes;
+	int rc = -1;
+
+	add_folder_clearing(p, mm, &extra);
+	ndeletes = p->ndeletes + extra.ndeletes;
+	deletes = xcalloc(ndeletes ? ndeletes : 1, sizeof(*deletes));
+	for (i = 0; i < p->ndeletes; i++)
+		deletes[i] = p->deletes[i];
+	for (i = 0; i < extra.ndeletes; i++)
+		deletes[p->ndeletes + i] = extra.deletes[i];
+	final_manifest(mm, p, deletes, ndeletes, job->upstream->commit, &fin);
+	if (expected_record(v, &fin, &rec, rec_hex) == -1 ||
+	    check_space(v, p, rec.len) == -1)
+		goto out;
+	/* From here the board may change: forget what it looked like. */
+	mirror_set_board_digest(job->mirror, "");
+	for (i = 0; i < p->nwrites; i++) {
+		const struct plan_write *w = &p->writes[i];
+
+		if (stop_requested(job)) {
+			log_notice("%s: stopping; the update was not applied",
+			    v->dev->name);
+			errno = EINTR;
+			goto out;
+		}
+		buf_release(&data);
+		if (read_blob(job->store, w->sha, &data) == -1)
+			goto out;
+		if (v->algo == DEVFS_HASH_GIT_SHA1)
+			snprintf(hex, sizeof(hex), "%s", w->sha);
+		else if (devfs_hash_mem(v->algo, data.data, data.len, hex) ==
+		    -1)
+			goto out;
+		if (stage(v, w->path, data.data, data.len, hex) == -1)
+			goto out;
+		log_debug("%s: staged %s (%zu bytes)", v->dev->name, w->path,
+		    data.len);
+	}
+	if (stage(v, MIRROR_RECORD_NAME, rec.data, rec.len, rec_hex) == -1)
+		goto out;
+	for (i = 0; i < ndeletes; i++) {
+		const struct manifest_entry *e = manifest_find(mm, deletes[i]);
+
+		if (e == NULL)
+			continue;
+		board_hash_of(v, e->sha, hex);
+		if (journal_add(v, &lines, 'D', hex, deletes[i], false) == -1)
+			goto out;
+	}
+	for (i = 0; i < p->nwrites; i++) {
+		if (v->algo == DEVFS_HASH_GIT_SHA1)
+			snprintf(hex, sizeof(hex), "%s", p->writes[i].sha);
+		else
+			board_hash_of(v, p->writes[i].sha, hex);
+		if (journal_add(v, &lines, 'R', hex, p->writes[i].path,
+		    false) == -1)
+			goto out;
+	}
+	if (journal_add(v, &lines, 'R', rec_hex, MIRROR_RECORD_NAME, true) ==
+	    -1 || agent_commit(v->agent, v->dev->dest, &commit) == -1)
+		goto out;
+	/* What the board confirmed, and only that, enters the mirror. */
+	for (i = 0; i < p->nwrites; i++) {
+		char *bpath = board_path(v, p->writes[i].path);
+
+		if (!listed(&failed, bpath)) {
+			if (mirror_put(job->mirror, job->store,
+			    p->writes[i].path, p->writes[i].sha) == -1)
+				log_warnx("%s: '%s' is on the board but the "
+				    "mirror could not record it; it will be "
+				    "checked next time", v->dev->name,
+				    p->writes[i].path);
+			v->res->files_sent++;
+			v->res->bytes_sent += p->writes[i].size;
+			if (!job->quiet_progress) {
+				char size[HUMAN_MAX];
+
+				human_size(size, sizeof(size),
+				    p->writes[i].size);
+				log_info("%s: wrote %s (%s)", v->dev->name,
+				    p->writes[i].path, size);
+			}
+		}
+		free(bpath);
+	}
+	for (i = 0; i < ndeletes; i++) {
+		char *bpath = board_path(v, deletes[i]);
+
+		/* Kept ones are not senko's any more either. */
+		mirror_remove(job->mirror, deletes[i]);
+		if (!listed(&kept, bpath)) {
+			v->res->files_deleted++;
+			log_info("%s: deleted %s", v->dev->name, deletes[i]);
+		}
+		free(bpath);
+	}
+	rc = report_commit(v, &kept, &failed) ? -1 : 0;
+	if (rc == -1) {
+		/* The record staged with the commit promised those files:
+		 * write the true one. */
+		struct manifest now = MANIFEST_INIT;
+		char *rpath = board_path(v, MIRROR_RECORD_NAME);
+
+		buf_reset(&rec);
+		if (mirror_scan(job->mirror, &now) == 0 &&
+		    expected_record(v, &now, &rec, rec_hex) == 0)
+			agent_put(v->agent, rpath, rec.data, rec.len, rec_hex,
+			    false, NULL, NULL);
+		manifest_release(&now);
+		free(rpath);
+	}
+out:
+	free(deletes);
+	plan_release(&extra);
+	manifest_release(&fin);
+	buf_release(&rec);
+	buf_release(&lines);
+	buf_release(&data);
+	buf_release(&kept);
+	buf_release(&failed);
+	return rc;
+}
+
+/* ------------------------------------------------------------ restart */
+
+/* Find the last traceback in what the board printed after its reset. */
+static void
+boot_scan(struct session_boot *boot, struct buf *out)
+{
+	static const char marker[] = "Traceback (most recent call last):";
+	const char *p = out->data, *last = NULL, *end;
+	size_t n, lines = 0;
+	struct buf q = BUF_INIT;
+
+	while ((p = strstr(p, marker)) != NULL)
+		last = p++;
+	if (last == NULL)
+		return;
+	boot->traceback = true;
+	/* Its last lines: up to the prompt or the end. */
+	/* Up to the REPL's banner or prompt that follows, or the end. */
+	end = strstr(last, "\nMicroPython ");
+	if (end == NULL)
+		end = strstr(last, ">>>");
+	if (end == NULL)
+		end = out->data + out->len;
+	while (end > last && (end[-1] == '\r' || end[-1] == '\n' ||
+	    end[-1] == ' '))
+		end--;
+	for (p = end; p > last; p--)
+		if (p[-1] == '\n' && ++lines == 4)
+			break;
+	n = (size_t)(end - p);
+	path_quote(&q, p, n);
+	snprintf(boot->tail, sizeof(boot->tail), "%s", q.data);
+	buf_release(&q);
+}
+
+int
+session_leave(struct repl *r, const struct config_device *dev,
+    struct session_boot *boot)
+{
+	struct buf out = BUF_INIT;
+	int rc;
+
+	if (dev->reset == RESET_NONE)
+		return 0;
+	rc = dev->reset == RESET_HARD ? repl_hard_reset(r) :
+	    repl_soft_reset(r);
+	if (rc == -1)
+		return log_failx("%s: the %s reset that restarts the "
+		    "application failed: %s", dev->name,
+		    reset_mode_name(dev->reset), log_last_error());
+	log_debug("%s: %s reset; the application runs again", dev->name,
+	    reset_mode_name(dev->reset));
+	if (boot == NULL || dev->boot_watch == 0)
+		return 0;
+	boot->watched = true;
+	buf_init(&out, 64 * 1024);
+	if (repl_watch(r, (int)dev->boot_watch * 1000, &out) == 0)
+		boot_scan(boot, &out);
+	buf_release(&out);
+	if (boot->traceback)
+		log_warnx("%s: the application raised an exception after the "
+		    "reset: %s", dev->name, boot->tail);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- sync */
+
+static void
+note_inventory(struct visit *v, const struct agent_inventory *inv)
+{
+	if (inv->journal) {
+		v->res->commit_completed = true;
+		log_notice("%s: the board was found in the middle of an update "
+		    "(a power cut?); completed it: %u done, %u kept, %u "
+		    "failed", v->dev->name, inv->journal_done,
+		    inv->journal_kept, inv->journal_failed);
+	}
+	if (inv->temps_removed)
+		log_info("%s: removed %u temporary file(s) an interrupted "
+		    "update left", v->dev->name, inv->temps_removed);
+}
+
+/* The part of a visit that runs inside the agent. */
+static int
+agent_visit(struct visit *v, struct manifest *mm, struct plan *p)
+{
+	const struct session_job *job = v->job;
+	struct agent_inventory inv, fin;
+	int rc;
+
+	if (agent_inventory(v->agent, v->dev->dest, &inv) == -1)
+		return -1;
+	note_inventory(v, &inv);
+	if (reconcile(v, mm, &inv) == -1)
+		return -1;
+	plan_release(p);
+	plan_build(p, job->upstream, mm, v->dev->prune);
+	plan_totals(p, NULL, &v->res->bytes_planned);
+	v->res->files_planned = (unsigned)p->nwrites;
+	v->res->deletes_planned = (unsigned)p->ndeletes;
+	if (!plan_is_empty(p) || strcmp(mm->commit, job->upstream->commit)) {
+		if (!plan_is_empty(p)) {
+			char size[HUMAN_MAX];
+
+			human_size(size, sizeof(size), v->res->bytes_planned);
+			log_info("%s: %zu file%s to write (%s), %zu to delete",
+			    v->dev->name, p->nwrites,
+			    p->nwrites == 1 ? "" : "s", size, p->ndeletes);
+		}
+		rc = apply(v, mm, p);
+		if (rc == -1)
+			return -1;
+		v->res->outcome = plan_is_empty(p) ? SESSION_IN_SYNC :
+		    SESSION_UPDATED;
+	} else
+		v->res->outcome = SESSION_IN_SYNC;
+	mirror_set_commit(job->mirror, job->upstream->commit);
+	if (agent_finish(v->agent, v->dev->dest, &fin) == -1)
+		return -1;
+	mirror_set_board_digest(job->mirror, fin.listing);
+	return 0;
+}
+
+void
+session_sync(const struct session_job *job, struct session_result *res)
+{
+	struct manifest mm = MANIFEST_INIT;
+	struct plan p = PLAN_INIT;
+	struct visit v;
+	const struct repl_info *info;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&v, 0, sizeof(v));
+	v.job = job;
+	v.dev = job->dev;
+	v.res = res;
+	res->outcome = SESSION_FAILED;
+	v.repl = open_board(job);
+	if (v.repl == NULL) {
+		res->outcome = connect_failed();
+		return;
+	}
+	info = repl_info(v.repl);
+	snprintf(res->platform, sizeof(res->platform), "%s", info->platform);
+	snprintf(res->version, sizeof(res->version), "%s", info->version);
+	if (!info->has_stdin_buffer) {
+		log_failx("%s: the board's firmware has no sys.stdin.buffer "
+		    "(a 512K-flash ESP8266 build?); senko needs it to update "
+		    "files: flash a build that has it", job->dev->name);
+		goto leave;
+	}
+	if (mirror_scan(job->mirror, &mm) == -1 ||
+	    repl_raw_reset(v.repl) == -1)
+		goto leave;
+	v.agent = agent_start(v.repl, job->dev->baud, job->stop);
+	if (v.agent == NULL)
+		goto leave;
+	v.algo = agent_hello(v.agent)->algo;
+	rc = agent_visit(&v, &mm, &p);
+	res->wire_sent = agent_bytes_sent(v.agent);
+	res->wire_received = agent_bytes_received(v.agent);
+	if (agent_end(v.agent) == -1 && rc == 0)
+		rc = -1;
+	v.agent = NULL;
+	if (rc == -1)
+		res->outcome = stop_requested(job) ? SESSION_STOPPED :
+		    SESSION_FAILED;
+leave:
+	/* Whatever happened, the application runs again. */
+	if (session_leave(v.repl, job->dev, &res->boot) == -1) {
+		if (res->outcome != SESSION_FAILED)
+			res->outcome = SESSION_FAILED;
+	} else if (job->dev->reset != RESET_NONE)
+		log_info("%s: %s reset; the application runs again",
+		    job->dev->name, reset_mode_name(job->dev->reset));
+	repl_close(v.repl);
+	plan_release(&p);
+	manifest_release(&mm);
+}

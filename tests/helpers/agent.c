@@ -1,0 +1,200 @@
+/*
+ * helper-agent: drive the on-board agent (agent.h) by hand, for the
+ * transport tests.
+ *
+ *   helper-agent [-b BAUD] [-v] [-r] PORT COMMAND...
+ *
+ * -r resets the board inside the raw REPL first, as a sync session does.
+ * Commands run in order inside one agent run:
+ *   inv DEST            print "inventory RECORD LISTING ENTRIES JOURNAL TEMPS"
+ *   ls DIR              print "SIZE PATH" per entry (-1 for folders)
+ *   hash PATH           print the board's hash, or "missing"
+ *   put PATH LOCALFILE  write a file (temporary name, hash, rename)
+ *   stage PATH LOCAL    the same, left under its temporary name
+ *   journal DEST LINE   add a journal line ("R HEX PATH", "D HEX PATH")
+ *   commit DEST         carry the journal out; print "commit DONE"
+ *   cat PATH            print a board file
+ *   halt                stop here without saying goodbye (the board's
+ *                       idle timeout or the next Ctrl-C frees it)
+ * Then "bye" and the counts "sent N received N".  Exit 0, 1 when a
+ * command failed, 3 when the agent could not start, 2 usage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "buf.h"
+#include "devfs.h"
+#include "fsutil.h"
+#include "log.h"
+#include "repl.h"
+
+static int
+put(struct agent *a, const char *path, const char *local, bool staged)
+{
+	struct buf data = BUF_INIT;
+	char hex[DEVFS_HASH_HEXSZ];
+	int rc;
+
+	if (fs_read_file(local, &data) == -1)
+		return -1;
+	if (devfs_hash_mem(agent_hello(a)->algo, data.data, data.len, hex) ==
+	    -1) {
+		buf_release(&data);
+		return -1;
+	}
+	rc = agent_put(a, path, data.data, data.len, hex, staged, NULL, NULL);
+	if (rc == 0)
+		printf("%s %s %s\n", staged ? "staged" : "put", path, hex);
+	buf_release(&data);
+	return rc;
+}
+
+static int
+run(struct agent *a, int argc, char **argv, int *i)
+{
+	const char *cmd = argv[*i];
+	struct agent_inventory inv;
+	struct devfs_list list;
+	char hex[DEVFS_HASH_HEXSZ];
+	size_t k;
+
+#define ARG(n) (*i + (n) < argc ? argv[*i + (n)] : NULL)
+	if (strcmp(cmd, "inv") == 0 && ARG(1)) {
+		*i += 1;
+		if (agent_inventory(a, ARG(0), &inv) == -1)
+			return -1;
+		printf("inventory %s %s %lu %s %u\n", *inv.record ?
+		    inv.record : "-", inv.listing, inv.entries, inv.journal ?
+		    "journal" : "-", inv.temps_removed);
+		return 0;
+	}
+	if (strcmp(cmd, "ls") == 0 && ARG(1)) {
+		*i += 1;
+		if (agent_list(a, ARG(0), &list) == -1)
+			return -1;
+		for (k = 0; k < list.n; k++)
+			printf("%lld %s\n", list.entries[k].is_dir ? -1LL :
+			    (long long)list.entries[k].size,
+			    list.entries[k].path);
+		devfs_list_release(&list);
+		return 0;
+	}
+	if (strcmp(cmd, "hash") == 0 && ARG(1)) {
+		*i += 1;
+		if (agent_hash(a, ARG(0), hex) == -1) {
+			printf("missing\n");
+			return 0;
+		}
+		printf("%s\n", hex);
+		return 0;
+	}
+	if ((strcmp(cmd, "put") == 0 || strcmp(cmd, "stage") == 0) &&
+	    ARG(2)) {
+		*i += 2;
+		return put(a, ARG(-1), ARG(0), cmd[0] == 's');
+	}
+	if (strcmp(cmd, "journal") == 0 && ARG(2)) {
+		struct buf line = BUF_INIT;
+		int rc;
+
+		*i += 2;
+		buf_addf(&line, "%s\n", ARG(0));
+		rc = agent_journal(a, ARG(-1), line.data);
+		buf_release(&line);
+		return rc;
+	}
+	if (strcmp(cmd, "commit") == 0 && ARG(1)) {
+		struct buf kept = BUF_INIT, failed = BUF_INIT;
+		struct agent_commit c = { 0, &kept, &failed };
+		int rc;
+
+		*i += 1;
+		rc = agent_commit(a, ARG(0), &c);
+		if (rc == 0)
+			printf("commit %u kept [%s] failed [%s]\n", c.done,
+			    kept.data, failed.data);
+		buf_release(&kept);
+		buf_release(&failed);
+		return rc;
+	}
+	if (strcmp(cmd, "cat") == 0 && ARG(1)) {
+		struct buf out = BUF_INIT;
+
+		*i += 1;
+		if (agent_read(a, ARG(0), &out) == -1)
+			return -1;
+		fwrite(out.data, 1, out.len, stdout);
+		buf_release(&out);
+		return 0;
+	}
+#undef ARG
+	fprintf(stderr, "helper-agent: bad command '%s'\n", cmd);
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	unsigned baud = 115200;
+	int verbose = 0, i = 1, rc = 0, reset = 0;
+	bool halt = false;
+	struct repl *r;
+	struct agent *a;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-v") == 0)
+			verbose = 1;
+		else if (strcmp(argv[i], "-r") == 0)
+			reset = 1;
+		else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc)
+			baud = (unsigned)atoi(argv[++i]);
+		else
+			break;
+	}
+	if (i >= argc) {
+		fprintf(stderr, "usage: helper-agent [-b BAUD] [-v] PORT "
+		    "COMMAND...\n");
+		return 2;
+	}
+	log_init("helper-agent", verbose, 0);
+	r = repl_open(argv[i], baud);
+	if (r == NULL)
+		return 3;
+	if (reset && repl_raw_reset(r) == -1) {
+		repl_close(r);
+		return 3;
+	}
+	a = agent_start(r, baud, NULL);
+	if (a == NULL) {
+		repl_close(r);
+		return 3;
+	}
+	for (i++; i < argc; i++) {
+		if (strcmp(argv[i], "halt") == 0) {
+			halt = true;
+			break;
+		}
+		if (run(a, argc, argv, &i) == -1) {
+			rc = 1;
+			break;
+		}
+		fflush(stdout);
+	}
+	if (halt) {
+		printf("halted\n");
+		fflush(stdout);
+		_exit(0);
+	}
+	if (rc == 0 && agent_finish(a, "/", NULL) == -1)
+		rc = 1;
+	printf("bye\nsent %llu received %llu\n",
+	    (unsigned long long)agent_bytes_sent(a),
+	    (unsigned long long)agent_bytes_received(a));
+	if (agent_end(a) == -1)
+		rc = 1;
+	repl_close(r);
+	return rc;
+}

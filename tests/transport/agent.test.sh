@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# The on-board agent (src/board/agent.py, agent.c) against emulated
+# boards: the build step that shrinks it, files of every kind landing
+# intact, a staged commit that changes nothing until its burst, a journal
+# left by a power cut completed by the next visit (also FAT's
+# remove-then-rename window), prune's guard, files on the board that
+# shadow built-in modules, and a host killed mid-run.
+set -u
+. "$(dirname "$0")/lib.sh"
+agent_bin=$build/tests/helper-agent
+agent() { "$agent_bin" -b 1000000 "$@"; }
+
+# ------------------------------------------------------- the build step
+gen=$build/gen/agent_code.h
+check "agent2c: the header holds the agent" grep -q 'agent_code_2' "$gen"
+check "agent2c: no comment reaches the board" \
+	sh -c "! grep -q '\"# \\| # ' '$gen'"
+check "agent2c: four-space indentation became one" \
+	grep -q '^	" if poller and not poller.poll(IDLE_MS):\\n"$' "$gen"
+check "agent2c: UNIT shared with the host" grep -q '^#define AGENT_UNIT 64$' "$gen"
+printf 'UNIT = 64\nIDLE_MS = 1\nx = 1  # trailing\n' >"$tmp/bad.py"
+out=$("$build/agent2c" "$tmp/bad.py" "$tmp/bad.h" 2>&1); rc=$?
+check "agent2c: refuses a comment after code" test "$rc" = 1
+check "agent2c: says where" expect_in "$out" "bad.py:3: comment after code"
+check "agent2c: leaves no half-made header" test ! -e "$tmp/bad.h"
+
+# --------------------------------------------------------- files land
+mkdir -p "$tmp/b/flash/lib"
+printf 'old main\n' >"$tmp/b/flash/main.py"
+board_start b || { not_ok "board starts"; tap_done; exit 1; }
+port=$tmp/b/port
+flash=$tmp/b/flash
+
+printf 'hello\n' >"$tmp/hello.txt"
+# Every byte value, 03 and 04 included, several units long.
+python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 20)' >"$tmp/all.bin"
+: >"$tmp/empty"
+out=$(agent "$port" put /lib/deep/hello.txt "$tmp/hello.txt" \
+	put /all.bin "$tmp/all.bin" put /empty.txt "$tmp/empty" 2>&1); rc=$?
+check "put: three files, folders made" test "$rc" = 0
+[ "$rc" = 0 ] || diag "$out"
+check "put: text arrives intact" cmp -s "$tmp/hello.txt" "$flash/lib/deep/hello.txt"
+check "put: all 256 byte values arrive intact" cmp -s "$tmp/all.bin" "$flash/all.bin"
+check "put: empty file" test -f "$flash/empty.txt" -a ! -s "$flash/empty.txt"
+check "put: no temporary file left" test -z "$(find "$flash" -name '*.senko-tmp')"
+# Stand-ins for built-in modules, as micropython-lib's python-stdlib
+# puts them on a board, in both folders on sys.path: the agent must not
+# import them.  (Written now, not before boot: the emulator's own start-up
+# code would import them, which a board's firmware does not.)
+args=()
+for m in binascii errno select hashlib os; do
+	printf 'raise ImportError("shadowed %s imported")\n' "$m" >"$tmp/$m.py"
+	args+=(put "/$m.py" "$tmp/$m.py" put "/lib/$m.py" "$tmp/$m.py")
+done
+agent "$port" "${args[@]}" >/dev/null 2>&1
+check "shadows: on the board" test -e "$flash/lib/binascii.py"
+out=$(agent "$port" hash /all.bin hash /nope 2>&1); rc=$?
+check "shadows: the agent imports only built-ins" test "$rc" = 0
+[ "$rc" = 0 ] || diag "$out"
+# The emulator's start-up code would trip over them (see above).
+board_stop b
+for m in binascii errno select hashlib os; do rm -f "$flash/$m.py" "$flash/lib/$m.py"; done
+board_start b
+check "hash: git's blob hash, computed on the board" \
+	expect_in "$out" "$(git hash-object "$tmp/all.bin")"
+check "hash: a missing file says so" expect_in "$out" "missing"
+
+# ---------------------------------------------- a commit lands whole
+printf 'new main\n' >"$tmp/main.py"
+printf 'new lib\n' >"$tmp/lib.py"
+out=$(agent "$port" stage /main.py "$tmp/main.py" stage /lib/x.py "$tmp/lib.py" halt 2>&1)
+# Power off before the burst (the emulator writes its flash back on exit).
+board_stop b
+check "stage: the old main.py is untouched until the commit" \
+	grep -qx 'old main' "$flash/main.py"
+check "stage: the new file is not there yet" test ! -e "$flash/lib/x.py"
+board_start b
+out=$(agent "$port" inv / 2>&1)
+check "stage: a visit without a journal leaves exactly the old files" \
+	test -z "$(find "$flash" -name '*.senko-tmp')" -a ! -e "$flash/lib/x.py"
+mh=$(git hash-object "$tmp/main.py"); lh=$(git hash-object "$tmp/lib.py")
+out=$(agent "$port" stage /main.py "$tmp/main.py" stage /lib/x.py "$tmp/lib.py" \
+	journal / "R $mh /main.py" journal / "R $lh /lib/x.py" commit / 2>&1); rc=$?
+check "commit: the burst runs" test "$rc" = 0
+check "commit: reports two done" expect_in "$out" "commit 2 "
+check "commit: main.py is new" cmp -s "$tmp/main.py" "$flash/main.py"
+check "commit: lib/x.py is there" cmp -s "$tmp/lib.py" "$flash/lib/x.py"
+check "commit: journal and temporaries gone" \
+	test -z "$(find "$flash" -name '*.senko-tmp' -o -name '.senko.journal')"
+
+# ------------------------------------------------ prune's hash guard
+printf 'edited by hand\n' >"$flash/lib/deep/hello.txt"
+board_stop b; board_start b
+out=$(agent "$port" journal / "D $(git hash-object "$tmp/hello.txt") /lib/deep/hello.txt" \
+	journal / "D $lh /lib/x.py" commit / 2>&1)
+check "delete: a file senko did not write is kept" test -e "$flash/lib/deep/hello.txt"
+check "delete: and reported" expect_in "$out" "kept [/lib/deep/hello.txt]"
+check "delete: senko's own file goes" test ! -e "$flash/lib/x.py"
+
+# ------------------------------- a power cut in the middle of a burst
+# What a cut leaves: the journal on flash, one rename done, one not, and
+# (FAT's remove-then-rename) one target removed before its rename.
+board_stop b
+printf 'v2 a\n' >"$tmp/a2"; printf 'v2 b\n' >"$tmp/b2"; printf 'v2 c\n' >"$tmp/c2"
+cp "$tmp/a2" "$flash/a.py"                    # renamed before the cut
+printf 'v1 b\n' >"$flash/b.py"; cp "$tmp/b2" "$flash/.b.py.senko-tmp"
+cp "$tmp/c2" "$flash/.c.py.senko-tmp"          # c.py removed, not renamed
+printf 'damaged' >"$flash/.d.py.senko-tmp"; printf 'v1 d\n' >"$flash/d.py"
+printf 'stray' >"$flash/lib/.stray.py.senko-tmp" # no journal vouches for it
+{
+	echo "R $(git hash-object "$tmp/a2") /a.py"
+	echo "R $(git hash-object "$tmp/b2") /b.py"
+	echo "R $(git hash-object "$tmp/c2") /c.py"
+	echo "R $(git hash-object "$tmp/a2") /d.py"
+} >"$flash/.senko.journal"
+board_start b
+out=$(agent "$port" inv / 2>&1); rc=$?
+check "cut: the next visit runs" test "$rc" = 0
+check "cut: it says it found a journal" expect_in "$out" " journal "
+check "cut: a finished rename stays" cmp -s "$tmp/a2" "$flash/a.py"
+check "cut: an unfinished rename is done" cmp -s "$tmp/b2" "$flash/b.py"
+check "cut: FAT's missing target comes from the verified temporary" \
+	cmp -s "$tmp/c2" "$flash/c.py"
+check "cut: a temporary that fails its hash is not used" grep -qx 'v1 d' "$flash/d.py"
+check "cut: journal and every temporary gone" \
+	test -z "$(find "$flash" -name '*.senko-tmp' -o -name '.senko.journal')"
+
+# ------------------------------------------- a host killed mid-run
+out=$(agent "$port" put /h.txt "$tmp/hello.txt" halt 2>&1)
+check "halt: the host left the agent running" expect_in "$out" "halted"
+start=$SECONDS
+out=$(agent "$port" inv / 2>&1); rc=$?
+check "halt: the next visit gets in (no filler, no reset)" test "$rc" = 0
+check "halt: at once" test $((SECONDS - start)) -lt 5
+[ "$rc" = 0 ] || diag "$out"
+
+# ------------------------------------------------ pacing and deadlines
+# At 115200 baud the board's stdin ring (259 bytes on an ESP32) is all
+# that holds what arrives while it writes flash.  The credit window fits
+# it; a window four times the ring overruns it, and the checksums stop
+# the run instead of writing damage.
+mkdir -p "$tmp/slow/flash"
+board_start slow --baud 115200 --counters "$tmp/slow.counters" || not_ok "slow board starts"
+slow=$tmp/slow/port
+head -c 20000 /dev/urandom >"$tmp/r20k.bin"
+out=$("$agent_bin" -b 115200 "$slow" put /r.bin "$tmp/r20k.bin" 2>&1); rc=$?
+check "window: the ring's window moves 20 KB at 115200 baud" test "$rc" = 0
+check "window: the file is intact" cmp -s "$tmp/r20k.bin" "$tmp/slow/flash/r.bin"
+out=$(SENKO_AGENT_WINDOW=16 "$agent_bin" -b 115200 "$slow" put /s.bin "$tmp/r20k.bin" 2>&1); rc=$?
+check "window: four times the ring fails" test "$rc" != 0
+check "window: says the agent gave up" expect_in "$out" "the agent gave up"
+check "window: no damaged file under its name" test ! -e "$tmp/slow/flash/s.bin"
+out=$("$agent_bin" -b 115200 "$slow" inv / 2>&1); rc=$?
+check "window: the next visit works" test "$rc" = 0
+
+# A board that goes silent in the middle of a file (stopped, as a
+# crashed board would be): a clear error within the deadline.
+"$agent_bin" -b 115200 "$slow" put /big.bin "$tmp/r20k.bin" >"$tmp/silent.out" 2>&1 &
+apid=$!
+sleep 1
+kill -STOP "$(cat "$tmp/slow/pid")"
+start=$SECONDS
+wait "$apid"; rc=$?
+kill -CONT "$(cat "$tmp/slow/pid")"
+out=$(cat "$tmp/silent.out")
+check "silent: the host gives up" test "$rc" != 0
+check "silent: says the board stopped answering" expect_in "$out" "stopped answering"
+check "silent: within the deadline" test $((SECONDS - start)) -le 20
+out=$("$agent_bin" -b 115200 "$slow" inv / 2>&1); rc=$?
+check "silent: the board is usable by the next visit" test "$rc" = 0
+[ "$rc" = 0 ] || diag "$out"
+
+# The board's own idle timeout: an agent whose host went away (and no
+# next session coming) ends its run by itself, Ctrl-C on again.
+counter() { node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync('$tmp/slow.counters'))['$1']))"; }
+out=$("$agent_bin" -b 115200 "$slow" inv / halt 2>&1)
+rx0=$(counter rx_bytes); ex0=$(counter executions); start=$SECONDS
+until [ "$(counter executions)" -gt "$ex0" ] || [ $((SECONDS - start)) -gt 20 ]; do
+	sleep 0.2
+done
+check "idle: the agent ended its run by itself" test "$(counter executions)" -gt "$ex0"
+check "idle: after its idle timeout, not before" test $((SECONDS - start)) -ge 4
+check "idle: without a byte from the host" test "$(counter rx_bytes)" = "$rx0"
+
+# -------------------------------------- a folder that became a file
+# Upstream turned /e/ into a file: prune's delete empties the folder, the
+# folder goes, the file takes its place.  Looked at inside the same run
+# (the emulator's flash folder cannot turn a folder into a file, so
+# this comes last).
+out=$(agent "$port" put /e/x "$tmp/hello.txt" 2>&1)
+hh=$(git hash-object "$tmp/hello.txt")
+out=$(agent "$port" stage /e "$tmp/hello.txt" journal / "D $hh /e/x" \
+	journal / "R $hh /e" commit / ls / 2>&1)
+check "folder to file: the folder senko emptied goes, the file is there" \
+	expect_in "$out" "6 /e"
+# A user's file keeps a folder alive: a clear error, the folder stays.
+out=$(agent "$port" put /f/mine.txt "$tmp/hello.txt" 2>&1)
+out=$(agent "$port" stage /f "$tmp/hello.txt" journal / "R $hh /f" commit / 2>&1)
+check "folder to file: a user's file in the way is reported" \
+	expect_in "$out" "failed [/f ENOTEMPTY]"
+out=$(agent "$port" ls /f 2>&1)
+check "folder to file: the user's file stays" expect_in "$out" "6 /f/mine.txt"
+
+tap_done
