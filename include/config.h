@@ -45,6 +45,9 @@ struct config_source {
 	char *working_dir; /* "" = repository root; no leading/trailing '/' */
 	char **files;      /* NULL = everything under working_dir */
 	size_t nfiles;
+	char **exclude;    /* fnmatch globs of paths to leave out */
+	size_t nexclude;
+	char *path;        /* a local folder instead of a forge; NULL if none */
 	enum source_api api;
 	int line;          /* of the section header */
 };
@@ -112,6 +115,13 @@ void config_print(const struct config *cfg, FILE *out);
  * Refuses a token file others can read; warns when its group can.
  */
 int config_load_token(const struct config *cfg, char **token);
+
+/* Whether a path relative to working_dir matches an `exclude` glob: a
+ * glob without '/' is matched against each name in the path (so "*.md"
+ * and "tests" work at any depth), one with '/' against each leading part
+ * of the path, as a whole (FNM_PATHNAME). */
+bool config_source_excludes(const struct config_source *src,
+    const char *relpath);
 
 /* Parse an [mqtt] url into m's url, host, port and tls; -1 and *why. */
 int config_parse_mqtt_url(const char *url, struct config_mqtt *m,

@@ -21,6 +21,8 @@ const struct cli_command cli_commands[] = {
 	    "print git blob hashes, as git hash-object does" },
 	{ "ls", cmd_ls, CLI_BOARD, "DEVICE",
 	    "list the files under a board's dest folder, with sizes" },
+	{ "ports", cmd_ports, 0, "",
+	    "list serial ports: USB ids, serial number, by-id name, device" },
 	{ "reset", cmd_reset, CLI_BOARD, "DEVICE [soft|hard]",
 	    "reset a board (by default as its reset setting says)" },
 	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json|--prometheus]",

@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -30,7 +31,6 @@
 #define DEFAULT_TOKEN_FILE "/etc/senko/token"
 #define DEFAULT_JOBS 4
 #define DEFAULT_BAUD 115200
-#define DEFAULT_BRANCH "main"
 #define MAX_INTERVAL (7 * 24 * 3600)
 #define MAX_JOBS 64
 #define NAME_MAX_LEN 64
@@ -57,6 +57,7 @@ struct parse_ctx {
 	unsigned seen;     /* bit per keyword index: duplicate detection */
 	bool has_url;
 	int source_key_line; /* line of a device's "source =" */
+	int path_key_line;   /* line of a source's "path =" */
 	int *device_source_lines;
 };
 
@@ -364,6 +365,53 @@ parse_files(struct parse_ctx *ctx, void *field, const char *value)
 	return 0;
 }
 
+/* exclude = GLOB...: words, each kept as written (a glob, not a path). */
+static int
+parse_exclude(struct parse_ctx *ctx, void *field, const char *value)
+{
+	struct config_source *src = ctx->object;
+	const char *p = value;
+
+	(void)field;
+	while (*p) {
+		size_t n;
+
+		while (isspace((unsigned char)*p))
+			p++;
+		n = strcspn(p, " \t");
+		if (n == 0)
+			break;
+		if (p[0] == '/')
+			return conf_error(ctx, "exclude", "'%.*s': globs are "
+			    "relative to working_dir; drop the leading '/'",
+			    (int)n, p);
+		src->exclude = xreallocarray(src->exclude, src->nexclude + 1,
+		    sizeof(*src->exclude));
+		src->exclude[src->nexclude++] = xstrndup(p, n);
+		p += n;
+	}
+	return 0;
+}
+
+/* path = FOLDER: absolute, so the daemon's working directory does not
+ * matter; whether it exists is checked at each poll (a folder on a
+ * removable disk may come and go). */
+static int
+parse_local_path(struct parse_ctx *ctx, void *field, const char *value)
+{
+	size_t n = strlen(value);
+
+	ctx->path_key_line = ctx->line;
+	if (value[0] != '/')
+		return conf_error(ctx, "path", "'%s' must be an absolute "
+		    "folder, such as /home/me/project", value);
+	free(*(char **)field);
+	*(char **)field = xstrdup(value);
+	while (n > 1 && (*(char **)field)[n - 1] == '/')
+		(*(char **)field)[--n] = '\0';
+	return 0;
+}
+
 static int
 parse_url(struct parse_ctx *ctx, void *field, const char *value)
 {
@@ -500,6 +548,8 @@ static const struct keyword source_keywords[] = {
 	SOURCE(files, parse_files),
 	SOURCE(api, parse_api),
 	{ "url", parse_url, 0 },
+	SOURCE(exclude, parse_exclude),
+	SOURCE(path, parse_local_path),
 	{ NULL, NULL, 0 },
 };
 
@@ -569,7 +619,7 @@ static void
 source_defaults(struct config_source *src)
 {
 	memset(src, 0, sizeof(*src));
-	src->branch = xstrdup(DEFAULT_BRANCH);
+	src->branch = NULL; /* the repository's default branch (forge.c) */
 	src->working_dir = xstrdup("");
 	src->api = SOURCE_API_TREES;
 }
@@ -637,6 +687,7 @@ begin_section(struct parse_ctx *ctx, const char *header)
 	ctx->seen = 0;
 	ctx->has_url = false;
 	ctx->source_key_line = 0;
+	ctx->path_key_line = 0;
 	ctx->label = NULL;
 	snprintf(ctx->label_buf, sizeof(ctx->label_buf), "[%.*s]",
 	    NAME_MAX_LEN + 16, header);
@@ -728,7 +779,14 @@ finish_section(struct parse_ctx *ctx)
 
 		ctx->line = src->line;
 		/* Bits 0 and 1 of seen: user and repo (source_keywords). */
-		if (ctx->has_url && (ctx->seen & 0x3))
+		if (src->path && (ctx->has_url || (ctx->seen & 0x3))) {
+			ctx->line = ctx->path_key_line;
+			conf_error(ctx, "path", "a source is either a local "
+			    "folder (path) or a repository (url or "
+			    "user/repo), not both: keep one");
+		} else if (src->path)
+			;
+		else if (ctx->has_url && (ctx->seen & 0x3))
 			conf_error(ctx, "url", "give either url or user/repo, "
 			    "not both");
 		else if (ctx->has_url)
@@ -841,7 +899,8 @@ handle_key(void *user, const char *section, const char *name,
 		return 1;
 	}
 	bit = 1u << (kw - table);
-	if ((ctx->seen & bit) && kw->parse != parse_files) {
+	if ((ctx->seen & bit) && kw->parse != parse_files &&
+	    kw->parse != parse_exclude) {
 		conf_error(ctx, name, "given twice");
 		return 1;
 	}
@@ -858,6 +917,7 @@ handle_key(void *user, const char *section, const char *name,
 	if (kw->parse(ctx, (char *)ctx->object + kw->offset, value) == -1 &&
 	    kw->parse != parse_url && kw->parse != parse_files &&
 	    kw->parse != parse_working_dir && kw->parse != parse_dest &&
+	    kw->parse != parse_exclude && kw->parse != parse_local_path &&
 	    kw->parse != parse_mqtt_url && kw->parse != parse_topic_prefix)
 		conf_error(ctx, name, "'%s' is not valid: expected %s", value,
 		    hint_for(name));
@@ -1070,6 +1130,10 @@ source_free(struct config_source *src)
 	for (i = 0; i < src->nfiles; i++)
 		free(src->files[i]);
 	free(src->files);
+	for (i = 0; i < src->nexclude; i++)
+		free(src->exclude[i]);
+	free(src->exclude);
+	free(src->path);
 }
 
 static void
@@ -1102,6 +1166,49 @@ config_free(struct config *cfg)
 	free(cfg->metrics_file);
 	config_mqtt_release(&cfg->mqtt);
 	free(cfg);
+}
+
+static bool
+glob_matches_path(const char *glob, const char *path)
+{
+	const char *p = path, *slash;
+	size_t n;
+	char *part;
+	bool hit = false;
+
+	if (strchr(glob, '/') == NULL) {
+		for (;;) {
+			slash = strchr(p, '/');
+			n = slash ? (size_t)(slash - p) : strlen(p);
+			part = xstrndup(p, n);
+			hit = fnmatch(glob, part, 0) == 0;
+			free(part);
+			if (hit || slash == NULL)
+				return hit;
+			p = slash + 1;
+		}
+	}
+	for (;;) {
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - path) : strlen(path);
+		part = xstrndup(path, n);
+		hit = fnmatch(glob, part, FNM_PATHNAME) == 0;
+		free(part);
+		if (hit || slash == NULL)
+			return hit;
+		p = slash + 1;
+	}
+}
+
+bool
+config_source_excludes(const struct config_source *src, const char *relpath)
+{
+	size_t i;
+
+	for (i = 0; i < src->nexclude; i++)
+		if (glob_matches_path(src->exclude[i], relpath))
+			return true;
+	return false;
 }
 
 const struct config_source *
@@ -1338,7 +1445,7 @@ void
 config_print(const struct config *cfg, FILE *out)
 {
 	const char *env = getenv("SENKO_TOKEN");
-	size_t i;
+	size_t i, j;
 
 	fprintf(out, "# effective configuration of %s\n[senkod]\n", cfg->path);
 	fprintf(out, "interval   = ");
@@ -1373,12 +1480,24 @@ config_print(const struct config *cfg, FILE *out)
 		const struct config_source *s = &cfg->sources[i];
 
 		fprintf(out, "\n[source %s]\n", s->name);
-		print_value(out, "user", 11, s->user);
-		print_value(out, "repo", 11, s->repo);
-		print_value(out, "branch", 11, s->branch);
+		if (s->path) {
+			print_value(out, "path", 11, s->path);
+		} else {
+			print_value(out, "user", 11, s->user);
+			print_value(out, "repo", 11, s->repo);
+			if (s->branch)
+				print_value(out, "branch", 11, s->branch);
+			else
+				fprintf(out, "# branch: not set, the repository's "
+				    "default branch\n");
+		}
 		print_folder(out, "working_dir", 11, s->working_dir);
-		print_value(out, "api", 11, source_api_name(s->api));
+		if (!s->path)
+			print_value(out, "api", 11, source_api_name(s->api));
 		print_files(out, s);
+		/* One line each: the key may be repeated. */
+		for (j = 0; j < s->nexclude; j++)
+			print_value(out, "exclude", 11, s->exclude[j]);
 	}
 	for (i = 0; i < cfg->ndevices; i++) {
 		const struct config_device *d = &cfg->devices[i];

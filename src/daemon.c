@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "daemon.h"
+#include "localwatch.h"
 #include "log.h"
 #include "metrics.h"
 #include "mqtt.h"
@@ -641,6 +642,7 @@ daemon_run(struct daemon *d)
 {
 	static const int sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
 	struct watchdog wd;
+	struct local_watch *lw; /* edits in local sources' folders */
 	sigset_t block, open;
 	size_t i;
 
@@ -652,6 +654,7 @@ daemon_run(struct daemon *d)
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigdelset(&open, sigs[i]);
 	watchdog_start(&wd);
+	lw = local_watch_new(d->cfg);
 	d->mqtt = mqtt_start(d->cfg);
 	mqtt_publish(d->mqtt, d->cfg, NULL);
 	d->next_poll = monotonic_now();
@@ -664,13 +667,21 @@ daemon_run(struct daemon *d)
 
 	while (!got_stop) {
 		time_t now = monotonic_now(), wake;
-		struct pollfd pfd;
+		struct pollfd pfd[2]; /* MQTT commands, local folders */
 		struct timespec ts;
 		bool poll, *due;
 
 		if (got_hup) {
 			got_hup = 0;
 			reload(d);
+			local_watch_free(lw);
+			lw = local_watch_new(d->cfg);
+		}
+		/* An edit settled: poll now (a forge source costs one
+		 * conditional request, answered 304 when it did not move). */
+		if (local_watch_take_settled(lw)) {
+			log_info("a local source changed: polling now");
+			d->next_poll = now;
 		}
 		if (got_usr1) {
 			got_usr1 = 0;
@@ -714,13 +725,19 @@ daemon_run(struct daemon *d)
 			    w.tv_nsec < ts.tv_nsec))
 				ts = w;
 		}
-		/* Sleeps until the deadline, a signal or an MQTT command. */
-		pfd.fd = mqtt_wake_fd(d->mqtt);
-		pfd.events = POLLIN;
-		if (ppoll(&pfd, pfd.fd >= 0, &ts, &open) == -1 &&
-		    errno != EINTR)
+		local_watch_deadline(lw, &ts);
+		/* Sleeps until the deadline, a signal, an MQTT command or a
+		 * change in a local source's folder; no busy waiting. */
+		pfd[0].fd = mqtt_wake_fd(d->mqtt);
+		pfd[1].fd = local_watch_fd(lw);
+		pfd[0].events = pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (ppoll(pfd, 2, &ts, &open) == -1 && errno != EINTR)
 			log_warn("ppoll");
+		if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
+			local_watch_read(lw);
 	}
+	local_watch_free(lw);
 	log_info("stopping");
 	notify_stopping();
 	mqtt_stop(d->mqtt);

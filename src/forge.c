@@ -33,6 +33,7 @@
 #include "log.h"
 #include "path.h"
 #include "xalloc.h"
+#include "forge/local.h"
 #include "forge/source_state.h"
 #include "forge/walk.h"
 #include "banned.h"
@@ -805,8 +806,93 @@ forge_free(struct forge *f)
 	free(f);
 }
 
+static int poll_branch(struct forge *f, const struct config_source *src,
+    struct manifest *out, bool *changed);
+
+/*
+ * With `branch` unset, the repository's default branch: asked once with
+ * GET /repos/{owner}/{repo} and kept in the source state (Senko assumed
+ * master, senko main; the repository knows).  *eff is src with the branch
+ * filled in, *owned what to free.  Without a forge (f NULL) only the saved
+ * answer is used.  Returns 0 or -1 (logged).
+ */
+static int
+effective_source(struct forge *f, const struct config *cfg,
+    const struct config_source *src, struct config_source *eff, char **owned)
+{
+	struct buf url = BUF_INIT, hint = BUF_INIT;
+	struct http_request rq = { .fd = -1 };
+	struct http_response rs;
+	const char *name;
+	json_t *root = NULL;
+	int rc = -1;
+
+	*eff = *src;
+	*owned = NULL;
+	if (src->branch != NULL || src->path != NULL)
+		return 0;
+	*owned = source_state_load_default_branch(cfg, src);
+	if (*owned != NULL || f == NULL) {
+		eff->branch = *owned;
+		return *owned ? 0 : -1;
+	}
+	add_repo_url(&url, f, src);
+	buf_addf(&hint, "check user = %s and repo = %s in [source %s] of %s; "
+	    "a private repository needs a token (token_file or SENKO_TOKEN)",
+	    src->user, src->repo, src->name, cfg->path);
+	rq.url = url.data;
+	rq.max = 256 * 1024;
+	if (api_get(f, src, "the repository", &rq, &rs, false,
+	    hint.data) != API_OK || rs.status != 200 ||
+	    (root = parse_body(f, src, "the repository", url.data)) == NULL)
+		goto out;
+	name = json_string_value(json_object_get(root, "default_branch"));
+	if (name == NULL || *name == '\0' || strlen(name) > 255 ||
+	    strpbrk(name, "\n\r\t ") != NULL) {
+		log_failx("source '%s': %s names no usable default_branch; set "
+		    "branch in [source %s]", src->name, url.data, src->name);
+		goto out;
+	}
+	*owned = xstrdup(name);
+	if (source_state_save_default_branch(cfg, src, name) == -1)
+		goto out;
+	log_info("source '%s': branch unset, following the repository's "
+	    "default branch '%s'", src->name, name);
+	eff->branch = *owned;
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(*owned);
+		*owned = NULL;
+	}
+	json_decref(root);
+	http_response_release(&rs);
+	buf_release(&hint);
+	buf_release(&url);
+	return rc;
+}
+
 int
 forge_poll(struct forge *f, const struct config_source *src,
+    struct manifest *out, bool *changed)
+{
+	struct config_source eff;
+	char *default_branch = NULL;
+	int rc;
+
+	*changed = false;
+	if (src->path)
+		return local_poll(f->cfg, f->store, src, out, changed);
+	if (refuse_if_limited(f, src) == -1 ||
+	    effective_source(f, f->cfg, src, &eff, &default_branch) == -1)
+		return -1;
+	rc = poll_branch(f, &eff, out, changed);
+	free(default_branch);
+	return rc;
+}
+
+static int
+poll_branch(struct forge *f, const struct config_source *src,
     struct manifest *out, bool *changed)
 {
 	struct source_state st;
@@ -818,9 +904,6 @@ forge_poll(struct forge *f, const struct config_source *src,
 	bool have_saved, not_modified;
 	int rc = -1;
 
-	*changed = false;
-	if (refuse_if_limited(f, src) == -1)
-		return -1;
 	have_saved = source_state_load(f->cfg, src, &st, &saved);
 	if (read_head(f, src, have_saved ? st.etag : NULL, commit, &etag,
 	    &not_modified) == -1)
@@ -868,10 +951,15 @@ forge_saved_manifest(const struct config *cfg,
 {
 	struct source_state st;
 	struct manifest m = MANIFEST_INIT;
+	struct config_source eff;
+	char *default_branch = NULL;
 	bool ok;
 
-	ok = source_state_load(cfg, src, &st, &m);
+	if (effective_source(NULL, cfg, src, &eff, &default_branch) == -1)
+		return -1;
+	ok = source_state_load(cfg, &eff, &st, &m);
 	source_state_release(&st);
+	free(default_branch);
 	if (!ok)
 		return -1;
 	manifest_move(out, &m);
@@ -946,6 +1034,15 @@ forge_fetch_blobs(struct forge *f, const struct config_source *src,
 
 		if (store_has(f->store, e->sha))
 			continue;
+		if (src->path) {
+			/* A local poll stores what it reads; a blob missing
+			 * now was removed from the store since. */
+			if (failed++ == 0)
+				buf_addf(&first, "'%s' is not in the store; "
+				    "the next poll reads the folder again",
+				    e->path);
+			continue;
+		}
 		if (!give_up && (forge_stop_requested(f) ||
 		    refuse_if_limited(f, src) == -1)) {
 			give_up = true;

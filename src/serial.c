@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ports.h"
 #include "serial.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -319,6 +320,20 @@ serial_open(const char *path, unsigned baud)
 	pid_t holder;
 	int saved;
 
+	/* port = usb:SERIAL: the board with that USB serial number, found
+	 * at each open (ports.h); none is offline, never another board. */
+	if (ports_is_usb_identity(path)) {
+		char why[256], *dev = ports_resolve(path, why, sizeof(why));
+
+		if (dev == NULL) {
+			log_failx("%s", why);
+			errno = ENOENT;
+			return NULL;
+		}
+		s = serial_open(dev, baud);
+		free(dev);
+		return s;
+	}
 	real = realpath(path, NULL);
 	if (real == NULL) {
 		saved = errno;

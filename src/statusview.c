@@ -83,9 +83,13 @@ status_view_source_json(const struct config *cfg,
 	const struct config_source *src = &cfg->sources[i];
 	const struct source_status *st = &v->sources[i];
 
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:b}",
-	    "name", src->name, "user", src->user, "repo", src->repo,
-	    "branch", src->branch,
+	/* A local source has a path and no user, repo or branch (null);
+	 * branch is null too when it follows the repository's default. */
+	return json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s,s:o,s:o,s:o,s:o,s:o,s:o,"
+	    "s:b}",
+	    "name", src->name, "user", src->path ? NULL : src->user,
+	    "repo", src->path ? NULL : src->repo,
+	    "branch", src->path ? NULL : src->branch, "path", src->path,
 	    "state", source_state_name(st->state),
 	    "commit", text_json(st->commit),
 	    "last_poll", time_json(st->last_poll),

@@ -42,10 +42,17 @@ source_fingerprint(const struct config *cfg, const struct config_source *src,
 	struct buf b = BUF_INIT;
 	size_t i;
 
-	buf_addf(&b, "%s\n%s\n%s\n%s\n%s\n%s\n", cfg->api_url, src->user,
-	    src->repo, src->branch, src->working_dir, source_api_name(api));
+	if (src->path)
+		buf_addf(&b, "path %s\n%s\n", src->path, src->working_dir);
+	else
+		buf_addf(&b, "%s\n%s\n%s\n%s\n%s\n%s\n", cfg->api_url,
+		    src->user, src->repo, src->branch, src->working_dir,
+		    source_api_name(api));
 	for (i = 0; i < src->nfiles; i++)
 		buf_addf(&b, "files %s\n", src->files[i]);
+	/* Only when set, so sources without exclude keep their state. */
+	for (i = 0; i < src->nexclude; i++)
+		buf_addf(&b, "exclude %s\n", src->exclude[i]);
 	githash_mem(b.data, b.len, hex);
 	buf_release(&b);
 }
@@ -232,4 +239,61 @@ source_state_load_contents(const struct config *cfg, const struct config_source 
 	buf_release(&b);
 	free(path);
 	return root;
+}
+
+/* Whose default branch the cache holds: a source renamed to another
+ * repository (or another forge) asks again. */
+static char *
+default_branch_key(const struct config *cfg, const struct config_source *src)
+{
+	return xasprintf("%s/repos/%s/%s", cfg->api_url, src->user, src->repo);
+}
+
+char *
+source_state_load_default_branch(const struct config *cfg,
+    const struct config_source *src)
+{
+	char *path = source_file(cfg, src, "default-branch.json");
+	char *key = default_branch_key(cfg, src), *branch = NULL;
+	struct buf text = BUF_INIT;
+	json_t *root = NULL;
+	const char *b, *k;
+
+	if (source_state_read_file(path, &text) == 0)
+		root = json_loadb(text.data ? text.data : "", text.len, 0, NULL);
+	k = json_string_value(json_object_get(root, "repository"));
+	b = json_string_value(json_object_get(root, "default_branch"));
+	if (k && b && *b && strcmp(k, key) == 0)
+		branch = xstrdup(b);
+	json_decref(root);
+	buf_release(&text);
+	free(key);
+	free(path);
+	return branch;
+}
+
+int
+source_state_save_default_branch(const struct config *cfg,
+    const struct config_source *src, const char *branch)
+{
+	char *dir = source_dir(cfg, src), *path = NULL;
+	char *key = default_branch_key(cfg, src);
+	json_t *root;
+	int rc = -1;
+
+	if (fs_mkdir_p(dir, 0755) == -1) {
+		log_failx("source '%s': cannot create '%s': check state_dir",
+		    src->name, dir);
+		goto out;
+	}
+	path = source_file(cfg, src, "default-branch.json");
+	root = json_pack("{s:s,s:s}", "repository", key, "default_branch",
+	    branch);
+	rc = write_json_file(path, root);
+	json_decref(root);
+out:
+	free(key);
+	free(path);
+	free(dir);
+	return rc;
 }

@@ -58,4 +58,16 @@ int source_state_save_manifest(const struct config *cfg,
 json_t *source_state_load_contents(const struct config *cfg,
     const struct config_source *src);
 
+/*
+ * The repository's default branch, for a source without `branch`:
+ * default-branch.json holds it with the repository it belongs to (api_url,
+ * user, repo), so it is asked once.  load returns a new string or NULL.
+ * A renamed default branch then fails the poll (branch not found) until
+ * `branch` is set or the file removed.
+ */
+char *source_state_load_default_branch(const struct config *cfg,
+    const struct config_source *src);
+int source_state_save_default_branch(const struct config *cfg,
+    const struct config_source *src, const char *branch);
+
 #endif

@@ -112,6 +112,8 @@ path_selected(const struct config_source *src, const char *path,
 		path += n + 1;
 	}
 	*rel = path;
+	if (config_source_excludes(src, path))
+		return false;
 	if (src->nfiles == 0)
 		return true;
 	for (i = 0; i < src->nfiles; i++)
@@ -183,8 +185,8 @@ has_suffix(const char *s, const char *suffix)
  * dest's root and the temporary names of files being written.  Writing
  * those would be undone by senko on every sync.
  */
-static void
-add_file(struct walk *w, const char *path, const char *sha, uint64_t size,
+void
+walk_add_file(struct walk *w, const char *path, const char *sha, uint64_t size,
     unsigned mode)
 {
 	const char *rel;
@@ -247,7 +249,7 @@ walk_tree_entry(struct walk *w, json_t *e, const char *prefix)
 	    !json_is_integer(jsize) || json_integer_value(jsize) < 0)
 		walk_refuse(w, path.data, path.len, "bad sha or size");
 	else
-		add_file(w, path.data, sha, (uint64_t)json_integer_value(jsize),
+		walk_add_file(w, path.data, sha, (uint64_t)json_integer_value(jsize),
 		    (unsigned)mode);
 out:
 	buf_release(&path);
@@ -342,7 +344,7 @@ walk_listing_entry(struct walk *w, json_t *e, const char **subdir,
 		}
 	} else if (strcmp(type, "file") == 0) {
 		if (sha && githash_is_hex(sha) && size >= 0)
-			add_file(w, path, sha, (uint64_t)size, 0100644);
+			walk_add_file(w, path, sha, (uint64_t)size, 0100644);
 	} else if (strcmp(type, "symlink") == 0)
 		walk_skip(w, path, "symbolic link");
 	else if (strcmp(type, "submodule") == 0)
@@ -362,7 +364,12 @@ walk_warn_unmatched_files(const struct walk *w)
 		for (j = 0; j < w->m->n; j++)
 			if (path_under(w->m->entries[j].path, src->files[i]))
 				break;
-		if (j == w->m->n)
+		if (j == w->m->n && src->path)
+			log_warnx("source '%s': files entry '%s' matches "
+			    "nothing in '%s' (under working_dir '%s'); check "
+			    "files in [source %s]", src->name, src->files[i],
+			    src->path, src->working_dir, src->name);
+		else if (j == w->m->n)
 			log_warnx("source '%s': files entry '%s' matches "
 			    "nothing in %s/%s (under working_dir '%s'); check "
 			    "files in [source %s]", src->name, src->files[i],

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -85,6 +86,14 @@ json_t *walk_normalise_listing(struct walk *w, json_t *list, const char *dir,
  */
 int walk_listing_entry(struct walk *w, json_t *e, const char **subdir,
     const char **subdir_sha);
+
+/*
+ * A file at path (relative to the repository or folder root, already
+ * checked safe) with its blob sha, size and mode: added when working_dir,
+ * files and exclude select it and its name is not one senko uses itself.
+ */
+void walk_add_file(struct walk *w, const char *path, const char *sha,
+    uint64_t size, unsigned mode);
 
 void walk_refuse(struct walk *w, const char *path, size_t len,
     const char *why);

@@ -7,7 +7,7 @@
 //   - loadInto():  host dir -> MEMFS at power-on / every (re)start
 //   - syncOut():   MEMFS -> host dir after every execution, on reset, on exit
 //                  and at the instant of a power cut (partial files included)
-// Only files whose size or mtime changed are rewritten, and host files that
+// Only files whose size, mtime or inode changed are rewritten, and host files that
 // vanished from MEMFS are deleted, so a sync after each execution is cheap.
 //
 // Optional flash size: MEMFS file writes are wrapped so that growing the
@@ -64,10 +64,16 @@ function walkMem(FS, dir, rel, out) {
       out.push({ rel: r, isDir: true });
       walkMem(FS, p, r, out);
     } else if (FS.isFile(st.mode)) {
-      out.push({ rel: r, isDir: false, size: st.size, mtime: +st.mtime });
+      out.push({ rel: r, isDir: false, size: st.size, mtime: +st.mtime, ino: st.ino });
     }
   }
   return out;
+}
+
+// What syncOut compares to tell whether a MEMFS file changed since the
+// last sync.
+function signature(e) {
+  return e.size + ':' + e.mtime + ':' + e.ino;
 }
 
 function walkHost(dir, rel, out) {
@@ -106,7 +112,10 @@ class Flash {
     this.onOp = o.onOp || (() => {});
     this.onBusy = o.onBusy || (() => {});
     this.count = o.count || (() => {});
-    this.seen = new Map(); // rel -> "size:mtime" at last sync
+    // rel -> "size:mtime:ino" at last sync.  The inode matters: a file
+    // renamed over another of the same size, both loaded in the same
+    // millisecond, has the old name's size and mtime but other bytes.
+    this.seen = new Map();
     this.open = new Set(); // streams open for writing
     this.internal = false; // our own MEMFS calls: no flash operations
     fs.mkdirSync(this.hostDir, { recursive: true });
@@ -125,7 +134,7 @@ class Flash {
       }
     }
     for (const e of walkMem(FS, ROOT, '', [])) {
-      if (!e.isDir) this.seen.set(e.rel, e.size + ':' + e.mtime);
+      if (!e.isDir) this.seen.set(e.rel, signature(e));
     }
     this.FS = FS;
     this.open.clear();
@@ -293,7 +302,7 @@ class Flash {
         fs.mkdirSync(hp, { recursive: true });
         continue;
       }
-      const sig = e.size + ':' + e.mtime;
+      const sig = signature(e);
       if (this.seen.get(e.rel) === sig && fs.existsSync(hp)) continue;
       fs.mkdirSync(path.dirname(hp), { recursive: true });
       fs.writeFileSync(hp, FS.readFile(ROOT + '/' + e.rel));

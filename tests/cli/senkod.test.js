@@ -39,7 +39,8 @@ test('a source failing at every poll: one error line, and STATUS says so', async
   gh = await h.startGitHub({ repos: REPOS, args: ['--token', 's3cret'] });
   h.writeConfig(CONF, {
     senkod: { state_dir: STATE, api_url: gh.base, interval: '1s' },
-    sources: { app: { user: 'acme', repo: 'fw' } },
+    // A named branch: every poll is one head request (no default-branch one).
+    sources: { app: { user: 'acme', repo: 'fw', branch: 'main' } },
     devices: { kitchen: { port: path.join(T, 'ttyUSB9'), source: 'app' } },
   });
   listener = h.track(spawn(path.join(h.BUILD, 'tests/helper-notify_listen'), [SOCK],

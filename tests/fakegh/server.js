@@ -359,6 +359,22 @@ function etagMatches(header, etag) {
 
 function apiUrl(p) { return BASE_URL + p; }
 
+// GET /repos/{owner}/{repo}: the fields a client reads, with
+// default_branch from the repository's HEAD as GitHub takes it.
+async function handleRepo(repo) {
+  let head = 'main';
+  try {
+    head = (await git(repo, ['symbolic-ref', '--short', 'HEAD'])).toString().trim();
+  } catch (e) { /* detached HEAD: GitHub always has a default branch */ }
+  const full = `${repo.owner}/${repo.name}`;
+  return jsonResp(200, {
+    id: 1, node_id: 'R_1', name: repo.name, full_name: full,
+    owner: { login: repo.owner, type: 'User' }, private: isPrivate(repo),
+    html_url: `${ORIGIN}/${full}`, url: apiUrl(`/repos/${full}`),
+    default_branch: head,
+  });
+}
+
 async function handleCommit(repo, ref, req) {
   let sha;
   try {
@@ -645,6 +661,7 @@ async function route(apiPath, query, req, auth) {
   // Private repos are invisible without a valid token, exactly like GitHub.
   if (!repo || (isPrivate(repo) && !auth.valid)) return notFound();
   let sm;
+  if (rest === '' || rest === '/') return handleRepo(repo);
   if ((sm = /^\/commits\/(.+)$/.exec(rest))) return handleCommit(repo, decodeURIComponent(sm[1]), req);
   if ((sm = /^\/git\/trees\/(.+)$/.exec(rest))) return handleTree(repo, decodeURIComponent(sm[1]), query);
   if ((sm = /^\/git\/blobs\/([^/]+)$/.exec(rest))) return handleBlob(repo, decodeURIComponent(sm[1]), req);

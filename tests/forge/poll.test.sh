@@ -79,8 +79,8 @@ expect_log "ten boards, steady state: 1 request per poll" "304 $R/commits/main f
 # Two sources; a blob both share is fetched once.
 commit_files "shared" docs/main.py='print("v2")' docs/b.md=bee
 c5=$(head_sha)
-write_conf "$tmp/two.conf" "$tmp/s2" 1 'working_dir = app' '[source docs]' \
-	'user = acme' 'repo = fw' 'working_dir = docs' \
+write_conf "$tmp/two.conf" "$tmp/s2" 1 'working_dir = app' 'branch = main' \
+	'[source docs]' 'user = acme' 'repo = fw' 'branch = main' 'working_dir = docs' \
 	'[device x]' 'port = /dev/ttyACM0' 'source = docs'
 poll "$tmp/two.conf"
 check "two sources both polled" test "$(grep -c "^poll .* ok commit=$c5" <<<"$out")" = 2

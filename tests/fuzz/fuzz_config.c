@@ -77,9 +77,15 @@ check_config(const struct config *cfg)
 	for (i = 0; i < cfg->nsources; i++) {
 		const struct config_source *s = &cfg->sources[i];
 
-		FUZZ_CHECK(s->user && *s->user && s->repo && *s->repo &&
-		    s->branch && *s->branch, "source '%s' incomplete",
+		/* A local folder (absolute, no repository), or a repository
+		 * whose branch, when set, is not empty (unset: its default). */
+		FUZZ_CHECK(s->path ? s->path[0] == '/' && !s->user &&
+		    !s->repo : s->user && *s->user && s->repo && *s->repo &&
+		    (!s->branch || *s->branch), "source '%s' incomplete",
 		    s->name);
+		for (j = 0; j < s->nexclude; j++)
+			FUZZ_CHECK(*s->exclude[j] && s->exclude[j][0] != '/',
+			    "source '%s' exclude '%s'", s->name, s->exclude[j]);
 		FUZZ_CHECK(relpath_ok(s->working_dir) &&
 		    s->working_dir[0] != '/',
 		    "source '%s' working_dir '%s'", s->name, s->working_dir);
@@ -111,6 +117,11 @@ check_config(const struct config *cfg)
 #define SAME_STR(a, b, what) \
 	FUZZ_CHECK(strcmp(a, b) == 0, "%s: '%s' printed and read back as " \
 	    "'%s'", what, a, b)
+/* A string that may be NULL (unset). */
+#define SAME_OPT(a, b, what) \
+	FUZZ_CHECK((!(a) && !(b)) || ((a) && (b) && strcmp(a, b) == 0), \
+	    "%s: '%s' printed and read back as '%s'", what, \
+	    (a) ? (a) : "(unset)", (b) ? (b) : "(unset)")
 #define SAME_NUM(a, b, what) \
 	FUZZ_CHECK((a) == (b), "%s: %llu printed and read back as %llu", \
 	    what, (unsigned long long)(a), (unsigned long long)(b))
@@ -147,9 +158,13 @@ check_same(const struct config *a, const struct config *b)
 		const struct config_source *y = &b->sources[i];
 
 		SAME_STR(x->name, y->name, "source name");
-		SAME_STR(x->user, y->user, "user");
-		SAME_STR(x->repo, y->repo, "repo");
-		SAME_STR(x->branch, y->branch, "branch");
+		SAME_OPT(x->user, y->user, "user");
+		SAME_OPT(x->repo, y->repo, "repo");
+		SAME_OPT(x->branch, y->branch, "branch");
+		SAME_OPT(x->path, y->path, "path");
+		SAME_NUM(x->nexclude, y->nexclude, "number of excludes");
+		for (j = 0; j < x->nexclude; j++)
+			SAME_STR(x->exclude[j], y->exclude[j], "exclude");
 		SAME_STR(x->working_dir, y->working_dir, "working_dir");
 		SAME_NUM(x->api, y->api, "api");
 		SAME_NUM(x->nfiles, y->nfiles, "number of files");

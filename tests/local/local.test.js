@@ -1,0 +1,162 @@
+// Local sources (issue 16): [source NAME] path = FOLDER.  A running senkod
+// watches the folder: an edit reaches the emulated board within 3 s of the
+// write settling; .gitignore'd and excluded files never reach it; prune
+// removes a file deleted locally; a symbolic link leading out of the
+// folder, a FIFO and a huge file are refused with a clear warning while
+// the rest of the folder still syncs.  And `path` with `user` is a
+// configuration error naming the line.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const path = require('path');
+const { spawn, execFileSync } = require('child_process');
+const h = require('../lib/harness');
+
+const T = h.tmpdir('local');
+const SRC = path.join(T, 'project');
+const STATE = path.join(T, 'state');
+const CONF = path.join(T, 'senko.conf');
+let board, daemon, log = [];
+
+// A failed test must not leave the board or senkod running (node would
+// wait for them).
+test.after(async () => {
+  if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
+  if (board) await board.stop();
+});
+
+function collect(stream, lines) {
+  let rest = '';
+  stream.on('data', (d) => {
+    const parts = (rest + d).split('\n');
+    rest = parts.pop();
+    lines.push(...parts);
+  });
+}
+function boardFile(p) {
+  try { return fs.readFileSync(path.join(board.flash, p), 'utf8'); } catch (e) { return null; }
+}
+function write(p, text) {
+  fs.mkdirSync(path.dirname(path.join(SRC, p)), { recursive: true });
+  fs.writeFileSync(path.join(SRC, p), text);
+}
+
+test('a git work tree: the first sync sends what git would, less exclude', async () => {
+  fs.mkdirSync(SRC, { recursive: true });
+  h.git(SRC, 'init', '-q');
+  write('.gitignore', 'build/\n*.log\n');
+  write('main.py', 'print("v1")\n');
+  write('lib/util.py', 'U = 1\n');
+  write('build/out.bin', 'artefact\n');
+  write('debug.log', 'noise\n');
+  write('README.md', '# readme\n');
+  write('docs/notes.txt', 'notes\n');
+  h.git(SRC, 'add', 'main.py', '.gitignore');
+  h.git(SRC, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'one');
+  write('untracked.py', 'X = 1\n'); // untracked, not ignored: taken
+  board = await h.startBoard({ dir: T, name: 'dev' });
+  h.writeConfig(CONF, {
+    senkod: { state_dir: STATE, interval: '10m' },
+    sources: { here: { path: SRC, exclude: '*.md docs' } },
+    devices: { dev: { port: board.link, baud: 1000000, source: 'here', reset: 'none', prune: 'yes' } },
+  });
+  daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground', '-v'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  collect(daemon.stderr, log);
+  await h.until(() => boardFile('main.py') === 'print("v1")\n', 30000, 'first sync');
+  assert.equal(boardFile('lib/util.py'), 'U = 1\n');
+  assert.equal(boardFile('untracked.py'), 'X = 1\n');
+  assert.equal(boardFile('.gitignore'), 'build/\n*.log\n');
+  for (const p of ['build/out.bin', 'debug.log', 'README.md', 'docs/notes.txt'])
+    assert.equal(boardFile(p), null, `${p} must not reach the board`);
+});
+
+test('an edit in the watched folder is on the board within 3 s of settling', async () => {
+  // The interval is 10 minutes: only the folder watch can explain a sync.
+  for (let i = 2; i <= 3; i++) {
+    write('main.py', `print("v${i}")\n`);
+    const settled = Date.now();
+    await h.until(() => boardFile('main.py') === `print("v${i}")\n`, 3000 + 300,
+      `v${i} on the board`);
+    const took = Date.now() - settled;
+    console.log(`# edit ${i} reached the board in ${took} ms`);
+  }
+  write('new/mod.py', 'M = 2\n');
+  await h.until(() => boardFile('new/mod.py') === 'M = 2\n', 3300, 'a file in a new folder');
+});
+
+test('ignored and excluded files written later never reach the board', async () => {
+  write('later.log', 'ignored\n');
+  write('later.md', 'excluded\n');
+  write('build/later.bin', 'ignored\n');
+  write('marker.py', 'K = 1\n'); // written last: once it is there, the rest was seen
+  await h.until(() => boardFile('marker.py') === 'K = 1\n', 3300, 'marker');
+  for (const p of ['later.log', 'later.md', 'build/later.bin'])
+    assert.equal(boardFile(p), null, `${p} must not reach the board`);
+});
+
+test('prune removes a file deleted locally', async () => {
+  fs.unlinkSync(path.join(SRC, 'lib/util.py'));
+  await h.until(() => boardFile('lib/util.py') === null, 3300, 'util.py removed from the board');
+  assert.equal(boardFile('main.py'), 'print("v3")\n');
+});
+
+test('a link out of the folder, a FIFO and a huge file are refused; the rest syncs', async () => {
+  const secret = path.join(T, 'secret.txt');
+  fs.writeFileSync(secret, 'outside\n');
+  fs.symlinkSync(secret, path.join(SRC, 'escape.py'));
+  fs.symlinkSync('main.py', path.join(SRC, 'alias.py')); // inside: taken
+  execFileSync('mkfifo', [path.join(SRC, 'pipe.py')]);
+  fs.closeSync(fs.openSync(path.join(SRC, 'huge.bin'), 'w'));
+  fs.truncateSync(path.join(SRC, 'huge.bin'), 200 * 1024 * 1024); // sparse
+  write('after.py', 'A = 3\n');
+  await h.until(() => boardFile('after.py') === 'A = 3\n', 5000, 'after.py');
+  assert.equal(boardFile('alias.py'), 'print("v3")\n');
+  for (const p of ['escape.py', 'pipe.py', 'huge.bin'])
+    assert.equal(boardFile(p), null, `${p} must not reach the board`);
+  const text = log.join('\n');
+  assert.match(text, /refusing entry 'escape\.py': a symbolic link leading out of the source's folder/);
+  // git itself lists no FIFO in a work tree: it is simply not there.
+  assert.match(text, /refusing entry 'huge\.bin': 209715200 bytes; senko refuses files over/);
+});
+
+test('stop the daemon', async () => {
+  daemon.kill('SIGTERM');
+  await new Promise((r) => daemon.on('exit', r));
+});
+
+test('a plain folder (no git): senko sync takes every file, refuses a FIFO', async () => {
+  const plain = path.join(T, 'plain');
+  fs.mkdirSync(path.join(plain, 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(plain, 'main.py'), 'print("plain")\n');
+  fs.writeFileSync(path.join(plain, 'sub', 'x.py'), 'X = 9\n');
+  fs.writeFileSync(path.join(plain, 'notes.md'), 'excluded\n');
+  execFileSync('mkfifo', [path.join(plain, 'pipe.py')]);
+  const conf2 = path.join(T, 'plain.conf');
+  h.writeConfig(conf2, {
+    senkod: { state_dir: path.join(T, 'state2') },
+    sources: { plain: { path: plain, exclude: '*.md' } },
+    devices: { dev: { port: board.link, baud: 1000000, source: 'plain', reset: 'none', prune: 'yes' } },
+  });
+  const r = await h.senko(['-c', conf2, 'sync']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /refusing entry 'pipe\.py': a FIFO, not a regular file/);
+  assert.equal(boardFile('main.py'), 'print("plain")\n');
+  assert.equal(boardFile('sub/x.py'), 'X = 9\n');
+  assert.equal(boardFile('notes.md'), null, 'excluded');
+  assert.equal(boardFile('pipe.py'), null, 'a FIFO');
+  await board.stop();
+});
+
+test('path with user or url is a configuration error naming the line', async () => {
+  const bad = path.join(T, 'bad.conf');
+  fs.writeFileSync(bad, `[senkod]\nstate_dir = ${STATE}\n\n[source s]\nuser = acme\nrepo = fw\npath = ${SRC}\n\n[device d]\nport = /dev/null\nsource = s\n`);
+  const r = await h.senko(['-c', bad, 'config', 'check']);
+  assert.equal(r.code, 78, r.stderr);
+  assert.match(r.stderr, /bad\.conf:7: \[source s\] path: .*either a local folder \(path\) or a repository/);
+  fs.writeFileSync(bad, `[senkod]\nstate_dir = ${STATE}\n\n[source s]\npath = relative/dir\n`);
+  const r2 = await h.senko(['-c', bad, 'config', 'check']);
+  assert.equal(r2.code, 78, r2.stderr);
+  assert.match(r2.stderr, /bad\.conf:5: .*path.*must be an absolute folder/);
+});
