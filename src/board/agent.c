@@ -37,8 +37,9 @@
 #define FRAME_MAX 4096
 #define RING_MARGIN 16
 /* Heap the board must have free to take the agent's cache in the same
- * run (a long update can leave little; a lighter session will do it). */
-#define CACHE_HEAP_MIN (24 * 1024)
+ * run, besides half of what it had at the start (a long update can leave
+ * little, and the emulator cannot collect it; a lighter session will). */
+#define CACHE_HEAP_MIN (8 * 1024)
 
 enum frame_type {
 	FR_STOPPED = 'S', FR_HELLO = 'V', FR_INVENTORY = 'I', FR_FILES = 'F',
@@ -532,7 +533,8 @@ agent_cache_store(struct agent *a)
 
 	if (a->from_cache || !repl_info(a->r)->has_sha1)
 		return 0;
-	if (a->board_heap < CACHE_HEAP_MIN) {
+	if (a->board_heap < CACHE_HEAP_MIN ||
+	    a->board_heap < a->hello.free_heap / 2) {
 		log_debug("%s: agent cache left for a later session: %" PRId64
 		    " bytes of heap free on the board", a->port, a->board_heap);
 		return 0;

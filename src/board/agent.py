@@ -471,7 +471,9 @@ try:
                         pass
                     os.rename(temp(jp), jp)
                 done, kept, failed = complete(top, False)
-                gc.collect()
+                # No gc.collect() here: the emulator cannot collect
+                # inside a run (the heap free, as it stands, is enough
+                # to decide on writing the agent's cache).
                 send(67, '%d\x00%s\x00%s\x00%d' % (done, '\n'.join(kept), '\n'.join(failed), gc.mem_free()))
             elif t == 81:
                 send(81, inventory(body.decode()))
