@@ -40,6 +40,7 @@
  * run, besides half of what it had at the start (a long update can leave
  * little, and the emulator cannot collect it; a lighter session will). */
 #define CACHE_HEAP_MIN (8 * 1024)
+#define LISTING_HEXSZ 14  /* agent.py: '%014x' */
 
 enum frame_type {
 	FR_STOPPED = 'S', FR_HELLO = 'V', FR_INVENTORY = 'I', FR_FILES = 'F',
@@ -285,6 +286,14 @@ pump(struct agent *a, const char *what)
 	}
 }
 
+/* The board's words for a refusal; never empty (agent.h's promise). */
+static void
+board_refused(struct agent *a, const char *words)
+{
+	snprintf(a->last_error, sizeof(a->last_error), "%s",
+	    *words ? words : "the board gave no reason");
+}
+
 /* The next frame; the run ending or a stop report is an error. */
 static int
 next_frame(struct agent *a, const char *what)
@@ -301,8 +310,7 @@ next_frame(struct agent *a, const char *what)
 		return fail_errno(a, EIO, "the agent gave up while %s: %s",
 		    what, a->body.data);
 	if (a->ftype == FR_ERROR) {
-		snprintf(a->last_error, sizeof(a->last_error), "%s",
-		    a->body.data);
+		board_refused(a, a->body.data);
 		errno = EREMOTEIO;
 		return -1;
 	}
@@ -626,6 +634,26 @@ agent_last_error(const struct agent *a)
 
 /* --------------------------------------------------------- operations */
 
+static bool
+is_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	if (strlen(s) != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static size_t
+hex_len(const struct agent *a)
+{
+	return a->hello.algo == DEVFS_HASH_GIT_SHA1 ? 40 : 64;
+}
+
 /* The last NUL-separated field of a frame. */
 static const char *
 last_field(const struct buf *b)
@@ -644,7 +672,11 @@ parse_inventory(struct agent *a, struct agent_inventory *inv)
 	unsigned d = 0, k = 0, x = 0;
 
 	memset(inv, 0, sizeof(*inv));
-	if (fields(&a->body, f, 5) != 5)
+	/* The record's hash and the listing digest are compared with and
+	 * stored in the mirror: garbage there would stick. */
+	if (fields(&a->body, f, 5) != 5 ||
+	    (*f[0] != '\0' && !is_hex(f[0], hex_len(a))) ||
+	    !is_hex(f[1], LISTING_HEXSZ))
 		return unexpected(a, "taking the inventory");
 	copy_field(inv->record, sizeof(inv->record), f[0]);
 	copy_field(inv->listing, sizeof(inv->listing), f[1]);
@@ -733,26 +765,6 @@ fail:
 	return -1;
 }
 
-static bool
-is_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	if (strlen(s) != n)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
-static size_t
-hex_len(const struct agent *a)
-{
-	return a->hello.algo == DEVFS_HASH_GIT_SHA1 ? 40 : 64;
-}
-
 int
 agent_hash(struct agent *a, const char *path, char hex[DEVFS_HASH_HEXSZ])
 {
@@ -834,8 +846,7 @@ agent_put(struct agent *a, const char *path, const void *data, size_t len,
 		if (errno == EREMOTEIO) {
 			char *why = memchr(a->body.data, '\0', a->body.len);
 
-			snprintf(a->last_error, sizeof(a->last_error), "%s",
-			    why ? why + 1 : a->body.data);
+			board_refused(a, why ? why + 1 : a->body.data);
 		}
 		return -1;
 	}

@@ -62,6 +62,14 @@ class Port {
       this.buf = Buffer.concat([this.buf, d]);
       if (this.waiter) this.waiter();
     });
+    // A board that powers off (a cut, a stop) closes the pty: reads end
+    // with EIO, which is the line going dead, not a fault of the test.
+    this.gone = false;
+    this.rs.on('error', (e) => {
+      if (e.code !== 'EIO') throw e;
+      this.gone = true;
+      if (this.waiter) this.waiter();
+    });
   }
 
   write(data) {

@@ -76,6 +76,15 @@ function signature(e) {
   return e.size + ':' + e.mtime + ':' + e.ino;
 }
 
+// 'dir', 'file' or null: what the host copy holds at hp.
+function hostKind(hp) {
+  try {
+    return fs.lstatSync(hp).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return null;
+  }
+}
+
 function walkHost(dir, rel, out) {
   let ents;
   try { ents = fs.readdirSync(dir, { withFileTypes: true }); } catch { return out; }
@@ -298,12 +307,19 @@ class Flash {
     for (const e of mem) {
       live.add(e.rel);
       const hp = path.join(this.hostDir, e.rel);
+      // A folder that became a file on the board (or the other way
+      // round): the host copy's old kind goes first.
+      const host = hostKind(hp);
+      if (host && host !== (e.isDir ? 'dir' : 'file')) {
+        fs.rmSync(hp, { recursive: true, force: true });
+        this.seen.delete(e.rel);
+      }
       if (e.isDir) {
         fs.mkdirSync(hp, { recursive: true });
         continue;
       }
       const sig = signature(e);
-      if (this.seen.get(e.rel) === sig && fs.existsSync(hp)) continue;
+      if (this.seen.get(e.rel) === sig && host === 'file') continue;
       fs.mkdirSync(path.dirname(hp), { recursive: true });
       fs.writeFileSync(hp, FS.readFile(ROOT + '/' + e.rel));
       this.seen.set(e.rel, sig);

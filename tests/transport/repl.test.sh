@@ -162,6 +162,9 @@ while True:
     time.sleep_ms(5)
 EOF
 board_start busy
+# READY comes before boot.py and main.py run: wait until main.py prints,
+# so the helper interrupts the loop, not the board's start-up.
+timeout 20 grep -a -m1 -q busy <"$tmp/busy/port"
 out=$(helper "$tmp/busy/port" exec 'print(i > 0)' 2>&1); rc=$?
 check "a main.py looping forever is interrupted and the raw REPL entered" \
 	test "$rc" = 0 -a "$(printf '%s' "$out" | tr -d '\r')" = True

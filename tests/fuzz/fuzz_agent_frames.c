@@ -1,0 +1,462 @@
+/*
+ * fuzz_agent_frames - the host side of the on-board agent (board/agent.c)
+ * against a board that may answer anything: the hello, the answers to
+ * inventory, list, hash, read, put, journal, commit and finish, credits,
+ * noise between frames and the raw REPL's end of run.
+ *
+ * The input is what the board sends once the agent runs; the raw REPL
+ * under agent.c (repl_exec, repl_launch) and the port are played by this
+ * file, so each input is one whole visit through agent.h's API:
+ *
+ *   byte 0      flags: FLAG_VANISH: when the input ends the board is
+ *               unplugged (EIO) rather than silent; FLAG_BYTEWISE: the
+ *               port hands out one byte per read; FLAG_STOP: the stop
+ *               flag is raised after the second operation; bits 3-4:
+ *               the size of the file agent_put writes (0, 60, 300 or
+ *               2000 bytes, i.e. up to 34 units: past any window)
+ *   byte 1      n, then n bytes: the operations, in order (each byte
+ *               modulo 8: inventory, list, hash, read, put, journal,
+ *               commit, finish); agent_end always closes the visit
+ *   then        chunks: a length byte L and L bytes the board sends, or
+ *               L = 0 for a silence that outlasts any wait.  A chunk
+ *               arrives when the host waits for one.
+ *
+ * The board's view of the line checks the credit window: it tracks its
+ * own frames (1E type len16 body sum16) to tell credits (06 outside a
+ * frame) from data, and the host may never have more units unanswered by
+ * a credit than the window agent_hello() reports.
+ *
+ * FUZZ_VERBOSE=1 build/fuzz/fuzz_agent_frames FILE shows one visit's log.
+ *
+ * agent.c is included rather than linked for its clock (renamed to a
+ * virtual one, so 8-second silences and deadlines cost no real time); the
+ * REPL functions it calls are defined here, and devfs_list_release() is
+ * the only devfs.c function it uses: a copy here keeps devfs.o (and with
+ * it repl.o) out of the link.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "fuzz.h"
+#include "log.h"
+#include "repl.h"
+#include "serial.h"
+
+static int64_t virtual_ns;
+
+static int
+virtual_clock_gettime(clockid_t id, struct timespec *ts)
+{
+	(void)id;
+	ts->tv_sec = (time_t)(virtual_ns / 1000000000);
+	ts->tv_nsec = (long)(virtual_ns % 1000000000);
+	return 0;
+}
+
+#define clock_gettime virtual_clock_gettime
+#include "agent.c"
+#undef clock_gettime
+
+enum {
+	FLAG_VANISH = 0x01,
+	FLAG_BYTEWISE = 0x02,
+	FLAG_STOP = 0x04,
+};
+
+/* The board's own frame reader, to tell its credits from frame bytes. */
+enum board_tx { TX_OUT, TX_HEAD, TX_BODY, TX_SUM, TX_ENDED };
+
+struct serial {
+	const uint8_t *data;
+	size_t len, pos;
+	size_t chunk_left;
+	bool vanish, bytewise;
+	uint64_t sent, received;
+	enum board_tx tx;
+	size_t tx_left, tx_flen;
+	uint8_t head[3];
+	uint64_t credits, units;
+	unsigned window;          /* 0 until the hello is parsed */
+};
+
+struct repl {
+	struct serial *s;
+	bool returned;
+};
+
+static bool verbose;
+
+/* ------------------------------------------------ the REPL, played here */
+
+int
+repl_exec(struct repl *r, const char *code, struct buf *out)
+{
+	(void)r;
+	(void)code;
+	(void)out;
+	return 0;
+}
+
+struct serial *
+repl_launch(struct repl *r, const char *code, struct buf *early)
+{
+	(void)code;
+	(void)early;
+	return r->s;
+}
+
+const char *
+repl_port(const struct repl *r)
+{
+	(void)r;
+	return "/dev/ttyFUZZ";
+}
+
+void
+repl_return_port(struct repl *r, bool at_prompt)
+{
+	(void)at_prompt;
+	r->returned = true;
+}
+
+void
+devfs_list_release(struct devfs_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->entries[i].path);
+	free(l->entries);
+	l->entries = NULL;
+	l->n = 0;
+}
+
+/* ------------------------------------------------------------ the port */
+
+static void
+board_sent(struct serial *s, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		switch (s->tx) {
+		case TX_OUT:
+			if (p[i] == 0x06)
+				s->credits++;
+			else if (p[i] == 0x1e)
+				s->tx = TX_HEAD, s->tx_left = 3;
+			else if (p[i] == 0x04)
+				s->tx = TX_ENDED;
+			break;
+		case TX_HEAD:
+			s->head[3 - s->tx_left] = p[i];
+			if (--s->tx_left == 0) {
+				s->tx_flen = (size_t)s->head[1] << 8 |
+				    s->head[2];
+				s->tx_left = s->tx_flen;
+				s->tx = s->tx_left ? TX_BODY : TX_SUM;
+				if (s->tx == TX_SUM)
+					s->tx_left = 2;
+			}
+			break;
+		case TX_BODY:
+			if (--s->tx_left == 0)
+				s->tx = TX_SUM, s->tx_left = 2;
+			break;
+		case TX_SUM:
+			if (--s->tx_left == 0)
+				s->tx = TX_OUT;
+			break;
+		case TX_ENDED:
+			break;
+		}
+	}
+}
+
+static ssize_t
+gone(struct serial *s, int timeout_ms)
+{
+	if (s->vanish) {
+		errno = EIO;
+		return -1;
+	}
+	virtual_ns += (int64_t)timeout_ms * 1000000;
+	return 0;
+}
+
+ssize_t
+serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
+{
+	size_t n;
+
+	while (s->chunk_left == 0) {
+		if (timeout_ms <= 0)
+			return 0;
+		if (s->pos >= s->len)
+			return gone(s, timeout_ms);
+		s->chunk_left = s->data[s->pos++];
+		if (s->chunk_left == 0) {
+			virtual_ns += (int64_t)timeout_ms * 1000000;
+			return 0;
+		}
+		if (s->chunk_left > s->len - s->pos)
+			s->chunk_left = s->len - s->pos;
+	}
+	n = len < s->chunk_left ? len : s->chunk_left;
+	if (s->bytewise)
+		n = 1;
+	memcpy(data, s->data + s->pos, n);
+	board_sent(s, s->data + s->pos, n);
+	s->pos += n;
+	s->chunk_left -= n;
+	s->received += n;
+	virtual_ns += 1000000;
+	return (ssize_t)n;
+}
+
+int
+serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
+{
+	const uint8_t *u = data;
+
+	(void)timeout_ms;
+	if (s->vanish && s->pos >= s->len && s->chunk_left == 0) {
+		errno = EIO;
+		return -1;
+	}
+	FUZZ_CHECK(len == AGENT_UNIT, "the host wrote %zu bytes, not one "
+	    "unit of %d", len, AGENT_UNIT);
+	/* 'z' ends the agent (agent_end): it needs no room in the ring. */
+	if (u[0] != 'z' && s->window) {
+		s->units++;
+		FUZZ_CHECK(s->units <= s->credits + s->window, "the host sent "
+		    "unit %llu with %llu credits given, window %u",
+		    (unsigned long long)s->units,
+		    (unsigned long long)s->credits, s->window);
+	}
+	s->sent += len;
+	return 0;
+}
+
+/* ---------------------------------------------------------- the checks */
+
+static void
+check_terminated(const char *field, size_t size, const char *what)
+{
+	FUZZ_CHECK(memchr(field, '\0', size) != NULL, "%s not terminated",
+	    what);
+}
+
+static bool
+all_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strchr("0123456789abcdef", s[i]) || s[i] == '\0')
+			return false;
+	return s[n] == '\0';
+}
+
+static size_t
+digest_len(const struct agent *a)
+{
+	return agent_hello(a)->algo == DEVFS_HASH_GIT_SHA1 ? 40 : 64;
+}
+
+/* What any failed call promises: a known errno, and a reason. */
+static void
+check_failure(struct agent *a, int err, const char *op)
+{
+	FUZZ_CHECK(err == EIO || err == ETIMEDOUT || err == EREMOTEIO ||
+	    err == EBADMSG || err == ENOENT || err == EINTR || err == EFBIG,
+	    "%s failed with errno %d (%s)", op, err, strerror(err));
+	if (err == EREMOTEIO)
+		FUZZ_CHECK(*agent_last_error(a) != '\0', "%s: the board "
+		    "refused, but agent_last_error() says nothing", op);
+}
+
+static void
+check_inventory(struct agent *a, const struct agent_inventory *inv)
+{
+	check_terminated(inv->record, sizeof(inv->record), "record");
+	check_terminated(inv->listing, sizeof(inv->listing), "listing");
+	FUZZ_CHECK(*inv->record == '\0' || all_hex(inv->record,
+	    digest_len(a)), "record hash '%s' is not a hash", inv->record);
+	FUZZ_CHECK(all_hex(inv->listing, 14), "listing digest '%s' is not "
+	    "14 hex digits", inv->listing);
+}
+
+static void
+check_listing(const struct devfs_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		FUZZ_CHECK(l->entries[i].path[0] == '/', "listed path '%s' "
+		    "is not absolute", l->entries[i].path);
+		FUZZ_CHECK(!l->entries[i].is_dir || l->entries[i].size == 0,
+		    "a folder with a size");
+	}
+}
+
+/* What the host hashed: as long as the board's algorithm makes it. */
+static const char put_hex[] =
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+static void
+run_op(struct agent *a, int op, size_t put_len, const uint8_t *put_data)
+{
+	struct agent_inventory inv;
+	struct devfs_list list = { 0 };
+	struct agent_commit c = { 0 };
+	struct buf out = BUF_INIT, kept = BUF_INIT, failed = BUF_INIT;
+	char hex[DEVFS_HASH_HEXSZ];
+	const char *name = "?";
+	int rc = 0, err;
+
+	buf_init(&out, 4096);
+	switch (op) {
+	case 0:
+		name = "agent_inventory";
+		rc = agent_inventory(a, "/", &inv);
+		if (rc == 0)
+			check_inventory(a, &inv);
+		break;
+	case 1:
+		name = "agent_list";
+		rc = agent_list(a, "/", &list);
+		if (rc == 0)
+			check_listing(&list);
+		else
+			FUZZ_CHECK(list.n == 0 && list.entries == NULL,
+			    "a failed listing kept entries");
+		devfs_list_release(&list);
+		break;
+	case 2:
+		name = "agent_hash";
+		memset(hex, 'X', sizeof(hex));
+		rc = agent_hash(a, "/main.py", hex);
+		if (rc == 0)
+			FUZZ_CHECK(all_hex(hex, digest_len(a)), "hash '%.*s' is "
+			    "not a hash", (int)sizeof(hex), hex);
+		break;
+	case 3:
+		name = "agent_read";
+		rc = agent_read(a, "/main.py", &out);
+		FUZZ_CHECK(out.len <= out.max, "read past its cap");
+		break;
+	case 4:
+		name = "agent_put";
+		rc = agent_put(a, "/lib/a.py", put_data, put_len,
+		    put_hex + sizeof(put_hex) - 1 - digest_len(a), true, NULL,
+		    NULL);
+		break;
+	case 5:
+		name = "agent_journal";
+		rc = agent_journal(a, "/", "R " "0123456789abcdef0123456789"
+		    "abcdef01234567 /lib/a.py\n");
+		break;
+	case 6:
+		name = "agent_commit";
+		c.kept = &kept;
+		c.failed = &failed;
+		rc = agent_commit(a, "/", &c);
+		break;
+	case 7:
+		name = "agent_finish";
+		rc = agent_finish(a, "/", &inv);
+		if (rc == 0)
+			check_inventory(a, &inv);
+		break;
+	}
+	err = rc == 0 ? 0 : errno;
+	if (verbose)
+		fprintf(stderr, "%s: rc %d (%s)%s%s\n", name, rc,
+		    strerror(err), err == EREMOTEIO ? ", board says " : "",
+		    err == EREMOTEIO ? agent_last_error(a) : "");
+	FUZZ_CHECK(rc == 0 || rc == -1, "%s returned %d", name, rc);
+	if (rc == -1)
+		check_failure(a, err, name);
+	buf_release(&out);
+	buf_release(&kept);
+	buf_release(&failed);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	verbose = getenv("FUZZ_VERBOSE") != NULL;
+	if (verbose)
+		log_init("fuzz_agent_frames", 1, 0);
+	else {
+		log_init("fuzz_agent_frames", -1, 0);
+		log_thread_quiet(1);
+	}
+	/* The platform's table decides the window, not the environment. */
+	unsetenv("SENKO_AGENT_WINDOW");
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const size_t put_sizes[] = { 0, 60, 300, 2000 };
+	static uint8_t put_data[2000];
+	volatile sig_atomic_t stop = 0;
+	struct serial s = { 0 };
+	struct repl r = { 0 };
+	const uint8_t *ops;
+	struct agent *a;
+	size_t n, i, put_len;
+	uint8_t flags;
+
+	if (size < 2)
+		return 0;
+	flags = data[0];
+	n = data[1];
+	if (n > size - 2)
+		n = size - 2;
+	ops = data + 2;
+	put_len = put_sizes[flags >> 3 & 3];
+	memset(put_data, 'x', sizeof(put_data));
+	s.data = data + 2 + n;
+	s.len = size - 2 - n;
+	s.vanish = flags & FLAG_VANISH;
+	s.bytewise = flags & FLAG_BYTEWISE;
+	r.s = &s;
+	virtual_ns = 1000000000;
+
+	a = agent_start(&r, 115200, &stop);
+	if (a == NULL) {
+		if (verbose)
+			fprintf(stderr, "agent_start: %s\n", strerror(errno));
+		FUZZ_CHECK(r.returned, "a failed start kept the port");
+		return 0;
+	}
+	check_terminated(agent_hello(a)->version,
+	    sizeof(agent_hello(a)->version), "version");
+	check_terminated(agent_hello(a)->platform,
+	    sizeof(agent_hello(a)->platform), "platform");
+	FUZZ_CHECK(agent_hello(a)->window_units >= 1, "an empty window");
+	s.window = agent_hello(a)->window_units;
+	if (verbose)
+		fprintf(stderr, "agent_start: %s on %s, window %u\n",
+		    agent_hello(a)->version, agent_hello(a)->platform,
+		    s.window);
+	for (i = 0; i < n; i++) {
+		if ((flags & FLAG_STOP) && i == 2)
+			stop = 1;
+		run_op(a, ops[i] % 8, put_len, put_data);
+	}
+	(void)agent_end(a);
+	FUZZ_CHECK(r.returned, "agent_end did not give the port back");
+	FUZZ_CHECK(s.received <= size, "received more than sent");
+	return 0;
+}
