@@ -106,7 +106,10 @@ def unit():
     # One unit from the host, or Stop when it went away.  The first
     # byte alone first: anything but a unit type (the next session's
     # Ctrl-C, say) ends the run at once.
-    if poller and not poller.poll(IDLE_MS):
+    # ipoll, not poll: poll() builds a list per call, one per unit here,
+    # which the emulator cannot collect within the run (and a board
+    # spends collections on).
+    if poller and next(poller.ipoll(IDLE_MS), None) is None:
         raise Stop('idle')
     inp.readinto(head)
     if not known[rb[0]]:
