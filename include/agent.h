@@ -5,7 +5,9 @@
  * (the first defines, the second runs: an ESP8266 cannot compile the
  * whole at once), or runs the board's cached copy in one, and takes over
  * the port; from then on every board operation is one command in a
- * framed, checksummed protocol (agent.py's header has the bytes).
+ * framed, checksummed protocol (agent.py's header has the bytes).  File
+ * data goes compressed (src/zrun.h) when the agent can inflate and the
+ * file shrinks.
  * Host -> board goes in units of AGENT_UNIT bytes, each paced by a credit
  * the board sends when it took the unit out of its stdin ring; the window
  * comes from the ring size of the board's platform (agent_window_units).
@@ -110,6 +112,14 @@ int agent_read(struct agent *a, const char *path, struct buf *out);
 int agent_put(struct agent *a, const char *path, const void *data,
     size_t len, const char *hex, bool staged,
     void (*progress)(void *arg, uint64_t sent), void *arg);
+/*
+ * Stage path (len bytes, hash hex) made on the board from the file base
+ * and the edit script ops (recdelta.h), so only what changed crosses the
+ * line.  EBADMSG when the board's result did not hash to hex (its base
+ * was not what the host thought): send the file whole then.
+ */
+int agent_patch(struct agent *a, const char *path, const char *base,
+    const void *ops, size_t opslen, size_t len, const char *hex);
 /*
  * Add lines to the commit's journal: "R HEX PATH" renames a staged file
  * into place, "D HEX PATH" deletes PATH if it holds HEX ("-" for any).

@@ -49,7 +49,6 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <zlib.h>
 
 #include "buf.h"
 #include "devfs.h"
@@ -59,14 +58,13 @@
 #include "repl.h"
 #include "serial.h"
 #include "xalloc.h"
+#include "zrun.h"
 #include "banned.h"
 
 #define BLOCK 128           /* board reads and acknowledges in these */
 #define WINDOW_MAX 2048     /* largest window (test hook included) */
 #define WINDOW_MARGIN 16    /* bytes of the ring left unused */
 #define OUTBUF 256          /* board's inflate output buffer */
-#define ZCHUNK 4096         /* raw bytes per independently deflated chunk */
-#define ZCHUNK_SMALL 2048   /* ... on boards with under 64 KB of heap */
 #define HEADER_MAX 600
 #define STALL_MS 2000       /* quiet board with bytes outstanding: lost */
 #define REFILL_MS 300       /* ... and while filling after that */
@@ -239,14 +237,9 @@ struct push {
 	const char *port;
 	enum devfs_hash_algo algo;
 	bool inflate;         /* the board can inflate raw deflate */
-	int wbits;
 	size_t window;        /* bytes in flight beyond the credits */
 	size_t b64_chunk;     /* fallback: payload bytes per run */
-	size_t zchunk;        /* raw bytes per deflate segment */
-	z_stream zs[2];       /* the run's deflate stream and a trial copy */
-	bool zinit[2];
-	int zcur;
-	bool zreset;          /* the board dropped its inflater */
+	struct zrun z;        /* the run's deflate stream */
 	uint64_t run_bytes;   /* sent in the current run */
 	uint64_t run_max;
 	devfs_progress_fn progress;
@@ -339,71 +332,6 @@ sha256_hex(const void *data, size_t len, char hex[DEVFS_HASH_HEXSZ])
 	return 0;
 }
 
-/*
- * Compress a file as the next part of the run's deflate stream, on a copy
- * of the stream so that a file that does not shrink (sent raw) leaves it
- * untouched.  Each segment of zchunk raw bytes ends with a sync flush and
- * goes out after its 16-bit length, so the board can stage one segment
- * at a time and read exactly its bytes back out of the inflater.
- */
-static int
-compress_file(struct push *px, struct prepared *pf)
-{
-	unsigned char tmp[2 * ZCHUNK + 64];
-	int other = 1 - px->zcur, rc;
-	z_stream *t = &px->zs[other];
-	bool reset = px->zreset || !px->zinit[px->zcur];
-	size_t off, n, clen;
-
-	if (px->zinit[other])
-		deflateEnd(t);
-	px->zinit[other] = false;
-	memset(t, 0, sizeof(*t));
-	rc = reset ? deflateInit2(t, 9, Z_DEFLATED, -px->wbits, 9,
-	    Z_DEFAULT_STRATEGY) : deflateCopy(t, &px->zs[px->zcur]);
-	if (rc != Z_OK)
-		return log_failx("zlib: cannot start compressing (%d)", rc);
-	px->zinit[other] = true;
-	buf_reset(&pf->zdata);
-	for (off = 0; off < pf->data.len; off += n) {
-		n = pf->data.len - off < px->zchunk ? pf->data.len - off :
-		    px->zchunk;
-		t->next_in = (Bytef *)pf->data.data + off;
-		t->avail_in = (uInt)n;
-		t->next_out = tmp;
-		t->avail_out = sizeof(tmp);
-		rc = deflate(t, Z_SYNC_FLUSH);
-		clen = sizeof(tmp) - t->avail_out;
-		if (rc != Z_OK || t->avail_in != 0 || t->avail_out == 0)
-			return log_failx("zlib: deflate failed (%d)", rc);
-		buf_addch(&pf->zdata, (int)(clen >> 8));
-		buf_addch(&pf->zdata, (int)(clen & 0xff));
-		if (buf_add(&pf->zdata, tmp, clen) == -1)
-			return log_fail("cannot buffer compressed data");
-	}
-	pf->z = pf->zdata.len < pf->data.len - pf->data.len / 32;
-	pf->zmode = reset ? 2 : 1;
-	return 0;
-}
-
-/* The board took the compressed file: the copy becomes the stream. */
-static void
-compress_commit(struct push *px)
-{
-	px->zcur = 1 - px->zcur;
-	px->zreset = false;
-}
-
-static void
-compress_release(struct push *px)
-{
-	int i;
-
-	for (i = 0; i < 2; i++)
-		if (px->zinit[i])
-			deflateEnd(&px->zs[i]);
-}
-
 static int
 prepare(struct push *px, const struct devfs_push_item *it,
     struct prepared *pf)
@@ -419,8 +347,14 @@ prepare(struct push *px, const struct devfs_push_item *it,
 	} else if (githash_mem(pf->data.data, pf->data.len, pf->hex) == -1)
 		return log_failx("cannot hash '%s'", it->path);
 	/* Compression must pay for itself: skip data that does not shrink. */
-	if (px->inflate && pf->data.len >= 64 && compress_file(px, pf) == -1)
-		return -1;
+	if (px->inflate && pf->data.len >= 64) {
+		bool fresh;
+
+		if (zrun_compress(&px->z, pf->data.data, pf->data.len,
+		    &pf->zdata, &pf->z, &fresh) == -1)
+			return -1;
+		pf->zmode = fresh ? 2 : 1;
+	}
 	return 0;
 }
 
@@ -574,7 +508,7 @@ send_header(struct push *px, const struct devfs_push_item *it,
 	buf_reset(h);
 	buf_addstr(h, "H..");
 	buf_addf(h, "%s%c%zu%c%zu%c%d%c%d%c%d%c%s", it->path, 0,
-	    pf->data.len, 0, w->len, 0, pf->z ? pf->zmode : 0, 0, px->wbits, 0,
+	    pf->data.len, 0, w->len, 0, pf->z ? pf->zmode : 0, 0, px->z.wbits, 0,
 	    px->algo == DEVFS_HASH_GIT_SHA1 ? 1 : 2, 0, pf->hex);
 	for (i = 3; i < h->len; i++)
 		sum += (unsigned char)h->data[i];
@@ -749,7 +683,7 @@ start_run(struct push *px)
 	px->credits = 0;
 	px->last_rx = now_ms();
 	snprintf(cmd, sizeof(cmd), "_senko_rx2(%d,%d,%zu)\x04", BLOCK, OUTBUF,
-	    px->zchunk);
+	    px->z.chunk);
 	if (tx(px, cmd, strlen(cmd)) == -1)
 		return -1;
 	if (test_flags & DEVFS_PUSH_TEST_NO_CREDIT)
@@ -943,18 +877,6 @@ check_space(struct push *px, const struct devfs_push_item *items, size_t n,
 	return 0;
 }
 
-/* The inflate window: 1/24 of the free heap, 2^9 .. 2^15 bytes (an
- * ESP8266 with some 30 KB free gets 1 KB). */
-static int
-choose_wbits(uint64_t free_heap)
-{
-	int w = 9;
-
-	while (w < 15 && (1ull << (w + 1)) * 24 <= free_heap)
-		w++;
-	return w;
-}
-
 /* --------------------------------------------------------- devfs_push */
 
 static int
@@ -978,7 +900,7 @@ push_items(struct push *px, struct devfs_push_item *items, size_t n,
 				a = ATTEMPT_LOST;
 				break;
 			}
-			px->zreset = true;
+			zrun_restart(&px->z);
 		}
 		if (prepare(px, &items[i], &pf) == -1) {
 			prepared_release(&pf);
@@ -989,11 +911,11 @@ push_items(struct push *px, struct devfs_push_item *items, size_t n,
 			a = stream ? stream_file(px, &items[i], &pf, &h) :
 			    b64_file(px, &items[i], &pf);
 			if (a == ATTEMPT_OK && pf.z)
-				compress_commit(px);
+				zrun_commit(&px->z);
 			px->run_bytes += pf.z ? pf.zdata.len : pf.data.len;
 			/* After a failure the board drops its inflater. */
 			if (a != ATTEMPT_OK)
-				px->zreset = true;
+				zrun_restart(&px->z);
 			if (a != ATTEMPT_RETRY)
 				break;
 			/* Again, uncompressed: a board short of heap may fail
@@ -1056,11 +978,10 @@ devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
 	px.port = repl_port(r);
 	px.algo = info->has_sha1 ? DEVFS_HASH_GIT_SHA1 : DEVFS_HASH_SHA256;
 	px.inflate = info->has_deflate || info->has_zlib;
-	px.wbits = choose_wbits(info->free_heap);
+	zrun_init(&px.z, info->free_heap);
 	px.window = ring_window(info->platform);
 	px.b64_chunk = info->free_heap < 64 * 1024 ? B64_CHUNK_SMALL :
 	    B64_CHUNK;
-	px.zchunk = info->free_heap < 64 * 1024 ? ZCHUNK_SMALL : ZCHUNK;
 	px.run_max = info->free_heap < 64 * 1024 ? RUN_MAX_SMALL : RUN_MAX;
 	px.progress = progress;
 	px.arg = arg;
@@ -1096,7 +1017,7 @@ devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
 	}
 	repl_return_port(r, at_prompt);
 out:
-	compress_release(&px);
+	zrun_release(&px.z);
 	free(old);
 	buf_release(&px.line);
 	buf_release(&px.exc);

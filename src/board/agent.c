@@ -26,6 +26,7 @@
 #include "repl.h"
 #include "serial.h"
 #include "xalloc.h"
+#include "zrun.h"
 #include "banned.h"
 
 #define PAYLOAD_MAX (AGENT_UNIT - 4) /* type, length ... sum16 */
@@ -84,6 +85,8 @@ struct agent {
 	bool finished;
 	bool from_cache;      /* started from the board's cached copy */
 	int64_t board_heap;   /* heap free on the board, last we heard */
+	bool inflate;         /* the agent can inflate raw deflate */
+	struct zrun z;        /* file data compressed across the run */
 	char cache_key[17];   /* names this agent's code in REPL_CACHE_DIR */
 	char last_error[256];
 };
@@ -441,9 +444,9 @@ fields(struct buf *b, char **out, size_t max)
 static int
 parse_hello(struct agent *a)
 {
-	char *f[6];
+	char *f[7];
 
-	if (a->ftype != FR_HELLO || fields(&a->body, f, 6) != 6)
+	if (a->ftype != FR_HELLO || fields(&a->body, f, 7) != 7)
 		return unexpected(a, "starting");
 	copy_field(a->hello.version, sizeof(a->hello.version), f[0]);
 	copy_field(a->hello.platform, sizeof(a->hello.platform), f[1]);
@@ -453,6 +456,9 @@ parse_hello(struct agent *a)
 	a->hello.free_heap = strtoll(f[4], NULL, 10);
 	a->board_heap = a->hello.free_heap;
 	a->hello.idle_timeout = strcmp(f[5], "1") == 0;
+	a->inflate = strcmp(f[6], "1") == 0;
+	zrun_init(&a->z, (uint64_t)(a->hello.free_heap > 0 ?
+	    a->hello.free_heap : 0));
 	a->hello.window_units = agent_window_units(a->hello.platform);
 	return 0;
 }
@@ -811,43 +817,29 @@ agent_read(struct agent *a, const char *path, struct buf *out)
 	}
 }
 
-int
-agent_put(struct agent *a, const char *path, const void *data, size_t len,
-    const char *hex, bool staged, void (*progress)(void *, uint64_t),
-    void *arg)
+/*
+ * The board's verdict on a file it took.  Any but "written": the board
+ * dropped its inflater, and the next compressed file starts anew.
+ */
+static int
+put_verdict(struct agent *a, const char *path, const char *hex,
+    bool patched)
 {
 	const char *what = "writing a file";
-	const unsigned char *p = data;
-	struct buf head = BUF_INIT;
-	size_t off, n;
-	int rc;
 
-	buf_addf(&head, "%s%c%zu%c%s%c%d", path, 0, len, 0, hex, 0,
-	    staged ? 1 : 0);
-	arm(a, len + len / PAYLOAD_MAX * 4 + head.len + 256);
-	rc = send_command(a, 'P', head.data, head.len, what);
-	buf_release(&head);
-	if (rc == -1)
-		return -1;
-	for (off = 0; off < len; off += n) {
-		n = len - off < PAYLOAD_MAX ? len - off : PAYLOAD_MAX;
-		if (a->stop != NULL && *a->stop) {
-			/* Abandon the file: its temporary name stays. */
-			send_unit(a, 'A', NULL, 0, false, what);
-			return fail_errno(a, EINTR, "stopped while writing "
-			    "'%s'", path);
-		}
-		if (send_unit(a, 'D', p + off, n, false, what) == -1)
-			return -1;
-		if (progress != NULL)
-			progress(arg, off + n);
-	}
 	if (next_frame(a, what) == -1) {
 		if (errno == EREMOTEIO) {
 			char *why = memchr(a->body.data, '\0', a->body.len);
 
 			board_refused(a, why ? why + 1 : a->body.data);
 		}
+		return -1;
+	}
+	if (a->ftype == FR_MISMATCH && patched) {
+		/* The base was not what we thought: not the line's fault. */
+		log_debug("%s: patching '%s' gave hash %.64s, expected %s",
+		    a->port, path, a->body.data, hex);
+		errno = EBADMSG;
 		return -1;
 	}
 	if (a->ftype == FR_MISMATCH) {
@@ -862,6 +854,97 @@ agent_put(struct agent *a, const char *path, const void *data, size_t len,
 		return fail_errno(a, EBADMSG, "'%s': the board reported hash "
 		    "%.64s, expected %s", path, a->body.data, hex);
 	return 0;
+}
+
+/* The put command, then the file's wire bytes in 'D' units. */
+static int
+put_send(struct agent *a, const char *path, size_t len, const char *hex,
+    bool staged, int zmode, const struct buf *wire,
+    void (*progress)(void *, uint64_t), void *arg)
+{
+	const char *what = "writing a file";
+	const unsigned char *p = (const unsigned char *)wire->data;
+	struct buf head = BUF_INIT;
+	size_t off, n;
+	int rc;
+
+	buf_addf(&head, "%s%c%zu%c%s%c%d%c%d%c%zu%c%d%c%zu", path, 0, len, 0,
+	    hex, 0, staged ? 1 : 0, 0, zmode, 0, wire->len, 0, a->z.wbits, 0,
+	    a->z.chunk);
+	arm(a, wire->len + wire->len / PAYLOAD_MAX * 4 + head.len + 256);
+	rc = send_command(a, 'P', head.data, head.len, what);
+	buf_release(&head);
+	if (rc == -1)
+		return -1;
+	for (off = 0; off < wire->len; off += n) {
+		n = wire->len - off < PAYLOAD_MAX ? wire->len - off :
+		    PAYLOAD_MAX;
+		if (a->stop != NULL && *a->stop) {
+			/* Abandon the file: its temporary name stays. */
+			send_unit(a, 'A', NULL, 0, false, what);
+			return fail_errno(a, EINTR, "stopped while writing "
+			    "'%s'", path);
+		}
+		if (send_unit(a, 'D', p + off, n, false, what) == -1)
+			return -1;
+		if (progress != NULL)
+			progress(arg, (off + n) * len / wire->len);
+	}
+	return 0;
+}
+
+int
+agent_put(struct agent *a, const char *path, const void *data, size_t len,
+    const char *hex, bool staged, void (*progress)(void *, uint64_t),
+    void *arg)
+{
+	struct buf zdata = BUF_INIT;
+	struct buf raw = { .data = (char *)data, .len = len };
+	bool worth = false, fresh = false;
+	int rc;
+
+	/* Compression must pay for itself: data that does not shrink goes
+	 * raw and leaves the run's stream as it was. */
+	if (a->inflate && len >= 64 && zrun_compress(&a->z, data, len, &zdata,
+	    &worth, &fresh) == -1) {
+		buf_release(&zdata);
+		return -1;
+	}
+	rc = put_send(a, path, len, hex, staged, worth ? (fresh ? 2 : 1) : 0,
+	    worth ? &zdata : &raw, progress, arg);
+	buf_release(&zdata);
+	if (rc == 0)
+		rc = put_verdict(a, path, hex, false);
+	if (worth) {
+		if (rc == 0)
+			zrun_commit(&a->z);
+		else
+			zrun_restart(&a->z);
+	}
+	return rc;
+}
+
+int
+agent_patch(struct agent *a, const char *path, const char *base,
+    const void *ops, size_t opslen, size_t len, const char *hex)
+{
+	const char *what = "patching a file";
+	const unsigned char *p = ops;
+	struct buf head = BUF_INIT;
+	size_t off, n;
+	int rc;
+
+	buf_addf(&head, "%s%c%zu%c%s%c%s%c%zu", path, 0, len, 0, hex, 0,
+	    base, 0, opslen);
+	/* The board reads the base and writes the result as it goes. */
+	arm(a, opslen + opslen / PAYLOAD_MAX * 4 + head.len + 256 + len / 4);
+	rc = send_command(a, 'U', head.data, head.len, what);
+	buf_release(&head);
+	for (off = 0; rc == 0 && off < opslen; off += n) {
+		n = opslen - off < PAYLOAD_MAX ? opslen - off : PAYLOAD_MAX;
+		rc = send_unit(a, 'D', p + off, n, false, what);
+	}
+	return rc == 0 ? put_verdict(a, path, hex, true) : -1;
 }
 
 int
@@ -951,6 +1034,7 @@ agent_end(struct agent *a)
 	if (!at_prompt)
 		rc = -1;
 	repl_return_port(a->r, at_prompt);
+	zrun_release(&a->z);
 	buf_release(&a->body);
 	buf_release(&a->exc);
 	free(a);

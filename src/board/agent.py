@@ -12,6 +12,9 @@
 # indentation shrinks); keep it plain: no docstrings, no tabs, and no
 # '#' inside strings except at the start of a comment line.
 #
+# File data in a put is raw, or segments of one raw-deflate stream that
+# runs across the files of the run (src/zrun.h has the layout).
+#
 # Host -> board: units of exactly UNIT bytes, each written by the host in
 # one piece:  type, n (payload length, bit 7: more units follow for this
 # command), payload, zero padding, 16-bit sum of every byte before it.
@@ -36,8 +39,8 @@ SUFFIX = '.senko-tmp'
 # or pruned, and off sys.path.
 CACHE = '/.senko'
 # Unit types: pad, Abort, Commit, Data, Hash, Inventory, Journal, List,
-# Put, Quit, Read, and z (the host giving up).
-TYPES = b'\x00ACDHIJLPQRz'
+# Put, Quit, Read, Update (a patch), and z (the host giving up).
+TYPES = b'\x00ACDHIJLPQRUz'
 NAMES = ('ENOENT', 'EIO', 'ENOMEM', 'EACCES', 'EEXIST', 'ENOTDIR', 'EISDIR',
          'EINVAL', 'ENOSPC', 'EROFS', 'ENOTEMPTY')
 
@@ -45,7 +48,8 @@ NAMES = ('ENOENT', 'EIO', 'ENOMEM', 'EACCES', 'EEXIST', 'ENOTDIR', 'EISDIR',
 import sys
 saved_path = list(sys.path)
 saved_mods = {}
-for name in ('os', 'gc', 'micropython', 'binascii', 'hashlib', 'select', 'errno'):
+for name in ('os', 'gc', 'micropython', 'binascii', 'hashlib', 'select', 'errno',
+             'io', 'deflate', 'zlib'):
     if name in sys.modules:
         saved_mods[name] = sys.modules.pop(name)
 sys.path.clear()
@@ -63,6 +67,17 @@ try:
         import errno
     except ImportError:
         errno = None
+    # An inflater for raw deflate: (stream, window bits) -> stream.
+    try:
+        import io
+        try:
+            import deflate
+            inflater = lambda s, w: deflate.DeflateIO(s, deflate.RAW, w)
+        except ImportError:
+            import zlib
+            inflater = lambda s, w: zlib.DecompIO(s, -w)
+    except ImportError:
+        inflater = None
 finally:
     sys.path.extend(saved_path)
     for name in saved_mods:
@@ -81,6 +96,8 @@ check = rm[:UNIT - 2]
 data = rm[2:UNIT - 2]
 hb = bytearray(512)
 hm = memoryview(hb)
+tb = bytearray(32)
+tm = memoryview(tb)
 have_sha1 = hasattr(hashlib, 'sha1')
 poller = None
 if select:
@@ -92,6 +109,18 @@ if select:
 
 class Stop(Exception):
     pass
+
+class Abort(Exception):
+    pass
+
+# Compressed file data (src/zrun.h): one inflater for the run reading
+# segments staged in a BytesIO; where the current 'D' unit's payload
+# stands.
+staged_z = None
+unz = None
+zlen = 0
+up = 0
+un = 0
 
 def send(t, payload=b''):
     if isinstance(payload, str):
@@ -312,10 +341,100 @@ def inventory(top):
     rec = hash_file(top.rstrip('/') + '/' + RECORD)
     return '%s\x00%014x\x00%d\x00%s\x00%d\x00%d' % (rec, acc[0], acc[1], journal, len(temps), gc.mem_free())
 
+def drop(b):
+    pass
+
+def feed(k, sink):
+    # k bytes of a put's 'D' units into sink; sink None: k bytes read as
+    # a big-endian number.  Anything but a 'D' unit raises Abort(type).
+    global up, un
+    v = 0
+    while k:
+        if up >= un:
+            kind = unit()
+            if kind != 68:
+                raise Abort(kind)
+            un = rb[1] & 127
+            up = 0
+        m = un - up
+        if m > k:
+            m = k
+        if sink is None:
+            for i in range(m):
+                v = v << 8 | rb[2 + up + i]
+        elif up == 0 and m == UNIT - 4:
+            sink(data)
+        else:
+            sink(rm[2 + up:2 + up + m])
+        up += m
+        k -= m
+    return v
+
+def inflate(f, h, size, wire, fresh, w, ch):
+    # The file from segments of the run's deflate stream: each is its
+    # compressed length and bytes, staged whole, then exactly its raw
+    # bytes read back (what the inflater has not read yet stays).
+    # Returns (bytes written, error) after taking all wire bytes.
+    global unz, zlen, up, un, staged_z
+    up = un = 0
+    if staged_z is None:
+        staged_z = io.BytesIO()
+    got = 0
+    err = ''
+    try:
+        if fresh or unz is None:
+            unz = None
+            unz = inflater(staged_z, w)
+            zlen = 0
+            staged_z.seek(0)
+        while got < size:
+            # What the inflater has not read of the last segment (the
+            # end of its block and the sync flush, a few bytes) moves to
+            # the front; tb is reused, so nothing is allocated but a view.
+            j = zlen - staged_z.seek(0, 1)
+            if j > len(tb):
+                raise ValueError('tail')
+            if j > 0:
+                staged_z.readinto(tb)
+            staged_z.seek(0)
+            if j > 0:
+                staged_z.write(tm[:j])
+            n = feed(2, None)
+            wire -= 2 + n
+            feed(n, staged_z.write)
+            zlen = j + n
+            staged_z.seek(0)
+            n = min(ch, size - got)
+            while n:
+                k = unz.readinto(hm if n >= 512 else hm[:n])
+                if not k:
+                    raise ValueError('short')
+                chunk = hm if k == 512 else hm[:k]
+                if f:
+                    try:
+                        f.write(chunk)
+                    except OSError as e:
+                        err = why(e)
+                        f.close()
+                        f = None
+                h.update(chunk)
+                got += k
+                n -= k
+    except (ValueError, OSError, EOFError):
+        # Damaged on the way: the hash says so (a mismatch, sent again).
+        unz = None
+    if wire > 0:
+        feed(wire, drop)
+    if f:
+        f.close()
+    return got, err
+
 def put(body):
-    # File data follows in 'D' units; the file goes to its temporary
-    # name, is hashed as written and, unless staged, renamed at once.
-    p, size, want, staged = body.decode().split('\x00')
+    # File data follows in 'D' units, raw or compressed; the file goes
+    # to its temporary name, is hashed as written and, unless staged,
+    # renamed at once.
+    global unz
+    p, size, want, staged, z, wire, w, ch = body.decode().split('\x00')
     size = int(size)
     t = temp(p)
     f = None
@@ -326,31 +445,43 @@ def put(body):
     except OSError as e:
         err = why(e)
     h = hasher(size)
-    got = 0
-    while got < size:
-        kind = unit()
-        n = rb[1] & 127
-        if kind != 68:
-            # 'A' (abort) or garbage: the temporary file stays behind
-            # for the next session to remove.
+    if z != '0':
+        if not inflater:
+            raise Stop('no inflater')
+        try:
+            got, werr = inflate(f, h, size, int(wire), z == '2', int(w), int(ch))
+        except Abort as e:
+            unz = None
             if f:
                 f.close()
-            return kind == 65
-        if n == UNIT - 4:
-            chunk = data
-        else:
-            chunk = rm[2:2 + n]
+            return e.args[0] == 65
+        err = err or werr
+    else:
+        got = 0
+        while got < size:
+            kind = unit()
+            n = rb[1] & 127
+            if kind != 68:
+                # 'A' (abort) or garbage: the temporary file stays behind
+                # for the next session to remove.
+                if f:
+                    f.close()
+                return kind == 65
+            if n == UNIT - 4:
+                chunk = data
+            else:
+                chunk = rm[2:2 + n]
+            if f:
+                try:
+                    f.write(chunk)
+                except OSError as e:
+                    err = why(e)
+                    f.close()
+                    f = None
+            h.update(chunk)
+            got += n
         if f:
-            try:
-                f.write(chunk)
-            except OSError as e:
-                err = why(e)
-                f.close()
-                f = None
-        h.update(chunk)
-        got += n
-    if f:
-        f.close()
+            f.close()
     have = hexof(h)
     if err:
         if exists(t):
@@ -377,6 +508,81 @@ def put(body):
             return True
         if p.startswith(CACHE + '/'):
             drop_old(p)
+    send(75, have)
+    return True
+
+def patch(body):
+    # The record rebuilt from the one on the board and an edit script
+    # (src/board/recdelta.h: ops C/S/I and a 24-bit length; I's bytes
+    # follow) in 'D' units, to its temporary name, hashed as written and
+    # left staged for the journal.  Anything wrong is a hash mismatch:
+    # the host then sends the record whole.
+    global up, un
+    p, size, want, base, n = body.decode().split('\x00')
+    n = int(n)
+    t = temp(p)
+    h = hasher(int(size))
+    up = un = 0
+    old = None
+    f = None
+    ok = True
+    bad = [False]
+    try:
+        old = open(base, 'rb')
+        f = open(t, 'wb')
+    except OSError:
+        ok = False
+
+    def out(b):
+        # A failed write must not lose our place in the units.
+        try:
+            f.write(b)
+        except OSError:
+            bad[0] = True
+        h.update(b)
+
+    try:
+        while n > 0 and ok:
+            op = feed(1, None)
+            k = feed(3, None)
+            n -= 4
+            if op == 73:
+                n -= k
+                feed(k, out)
+            elif op == 83:
+                old.seek(k, 1)
+            elif op == 67:
+                while k:
+                    m = old.readinto(hb if k >= 512 else hm[:k])
+                    if not m:
+                        ok = False
+                        break
+                    out(hb if m == 512 else hm[:m])
+                    k -= m
+            else:
+                ok = False
+        if n > 0:
+            feed(n, drop)
+    except Abort as e:
+        ok = e.args[0] == 65
+        if f:
+            f.close()
+        if old:
+            old.close()
+        return ok
+    except OSError:
+        ok = False
+        feed(n, drop)
+    if f:
+        f.close()
+    if old:
+        old.close()
+    have = hexof(h)
+    if not ok or bad[0] or have != want:
+        if exists(t):
+            os.remove(t)
+        send(77, have)
+        return True
     send(75, have)
     return True
 
@@ -429,9 +635,9 @@ def hello():
         flash = -1
     gc.collect()
     v = sys.implementation.version
-    send(86, '%d.%d.%d\x00%s\x00%s\x00%d\x00%d\x00%d' % (
+    send(86, '%d.%d.%d\x00%s\x00%s\x00%d\x00%d\x00%d\x00%d' % (
         v[0], v[1], v[2], sys.platform, 'sha1' if have_sha1 else 'sha256',
-        flash, gc.mem_free(), 1 if poller else 0))
+        flash, gc.mem_free(), 1 if poller else 0, 1 if inflater else 0))
 
 journal = None
 micropython.kbd_intr(-1)
@@ -450,6 +656,9 @@ try:
                 read_file(body.decode())
             elif t == 80:
                 if not put(body):
+                    raise Stop('data')
+            elif t == 85:
+                if not patch(body):
                     raise Stop('data')
             elif t == 65:
                 send(65)

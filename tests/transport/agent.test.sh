@@ -16,7 +16,7 @@ check "agent2c: the header holds the agent" grep -q 'agent_code_2' "$gen"
 check "agent2c: no comment reaches the board" \
 	sh -c "! grep -q '\"# \\| # ' '$gen'"
 check "agent2c: four-space indentation became one" \
-	grep -q '^	" if poller and not poller.poll(IDLE_MS):\\n"$' "$gen"
+	grep -q '^	" if poller and next(poller.ipoll(IDLE_MS), None) is None:\\n"$' "$gen"
 check "agent2c: UNIT shared with the host" grep -q '^#define AGENT_UNIT 64$' "$gen"
 printf 'UNIT = 64\nIDLE_MS = 1\nx = 1  # trailing\n' >"$tmp/bad.py"
 out=$("$build/agent2c" "$tmp/bad.py" "$tmp/bad.h" 2>&1); rc=$?
