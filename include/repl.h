@@ -24,7 +24,7 @@ struct repl;
 struct repl_info {
 	char version[64];    /* sys.implementation / os.uname().release */
 	char platform[32];   /* sys.platform: esp32, esp8266, ... */
-	char unique_id[40];  /* machine.unique_id() as hex, "" if none */
+	char unique_id[72];  /* machine.unique_id() as hex, "" if none */
 	bool has_raw_paste;
 	bool has_stdin_buffer;
 	bool has_sha1;
@@ -43,6 +43,13 @@ struct repl_info {
  * swallows Ctrl-C), EIO (the board vanished).  Errors are logged.
  */
 struct repl *repl_open(const char *port, unsigned baud);
+/*
+ * A port "uid:HEX" (identity.h) opens the board whose machine.unique_id()
+ * is HEX: the node it answered on last if it is still there, else each
+ * candidate port in turn, every other board probed given its application
+ * back.  None: errno ENOENT, "no board with unique id HEX"; EBUSY when
+ * a candidate was held by another process.
+ */
 /*
  * The same, but opening ends early, with errno ECANCELED, once *stop is
  * nonzero (a SIGTERM or Ctrl-C during the up to 10 s a silent board takes

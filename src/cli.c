@@ -21,7 +21,7 @@ const struct cli_command cli_commands[] = {
 	    "print git blob hashes, as git hash-object does" },
 	{ "ls", cmd_ls, CLI_BOARD, "DEVICE",
 	    "list the files under a board's dest folder, with sizes" },
-	{ "ports", cmd_ports, 0, "",
+	{ "ports", cmd_ports, CLI_INTERRUPTIBLE, "[--probe]",
 	    "list serial ports: USB ids, serial number, by-id name, device" },
 	{ "reset", cmd_reset, CLI_BOARD, "DEVICE [soft|hard]",
 	    "reset a board (by default as its reset setting says)" },
@@ -62,6 +62,11 @@ static const struct {
 	    "rewrite what differs\n" },
 	{ "reset", "  soft   MicroPython's soft reboot (Ctrl-D)\n"
 	    "  hard   pulse DTR and RTS like the ESP auto-reset circuit\n" },
+	{ "ports", "  --probe  ask each board its platform, MicroPython "
+	    "version and unique id\n"
+	    "           (machine.unique_id(), for port = uid:HEX); its "
+	    "application\n"
+	    "           is started again\n" },
 	{ "config", "  check  read and check the configuration, print it "
 	    "with defaults filled in\n" },
 };

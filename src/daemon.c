@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "daemon.h"
+#include "identity.h"
 #include "localwatch.h"
 #include "log.h"
 #include "metrics.h"
@@ -178,6 +179,7 @@ daemon_init(struct daemon *d, const char *config_path, int *status)
 		return -1;
 	}
 	d->devices = devices_for(d->cfg, NULL, 0);
+	identity_use_config(d->cfg);
 	return 0;
 }
 
@@ -188,6 +190,7 @@ daemon_release(struct daemon *d)
 	free(d->source_failing);
 	if (d->cfg)
 		devices_free(d->devices, d->cfg->ndevices);
+	identity_use_config(NULL);
 	config_free(d->cfg);
 	free(d->config_path);
 	free(d->start_dir);
@@ -464,6 +467,7 @@ reload(struct daemon *d)
 		devices_free(d->devices, d->cfg->ndevices);
 		d->devices = devs;
 	}
+	identity_use_config(cfg);
 	config_free(d->cfg);
 	d->cfg = cfg;
 	d->mqtt = mqtt_reload(d->mqtt, cfg);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "identity.h"
 #include "log.h"
 #include "path.h"
 #include "repl.h"
@@ -812,9 +813,8 @@ repl_open(const char *port, unsigned baud)
 	return repl_open_stoppable(port, baud, NULL);
 }
 
-struct repl *
-repl_open_stoppable(const char *port, unsigned baud,
-    const volatile sig_atomic_t *stop)
+static struct repl *
+open_node(const char *port, unsigned baud, const volatile sig_atomic_t *stop)
 {
 	struct serial *s;
 	struct repl *r;
@@ -846,6 +846,114 @@ repl_open_stoppable(const char *port, unsigned baud,
 		return NULL;
 	}
 	return r;
+}
+
+/* ------------------------------------------------------ port = uid:HEX */
+
+/* A board probed for another's id: its application runs again, as the
+ * device that owns its port says (a soft reset for a board no device
+ * names). */
+static void
+give_back(struct repl *r, const char *node)
+{
+	const struct config_device *dev = identity_device_on(node);
+	enum reset_mode mode = dev ? dev->reset : RESET_SOFT;
+	int quiet = log_thread_quiet(1);
+
+	if (mode == RESET_HARD)
+		repl_hard_reset(r);
+	else if (mode == RESET_SOFT)
+		repl_soft_reset(r);
+	log_thread_quiet(quiet);
+	repl_close(r);
+}
+
+/*
+ * Open node quietly and keep it when the board there has unique id want.
+ * Returns the repl, or NULL with *busy counting a port another process
+ * holds and *stopped set when the stop flag ended the attempt.
+ */
+static struct repl *
+probe_node(const char *node, unsigned baud, const char *want,
+    const volatile sig_atomic_t *stop, unsigned *busy, bool *stopped)
+{
+	struct repl *r;
+	int quiet = log_thread_quiet(1), saved;
+
+	r = open_node(node, baud, stop);
+	saved = errno;
+	log_thread_quiet(quiet);
+	if (r == NULL) {
+		log_debug("uid:%s: %s does not answer: %s", want, node,
+		    log_last_error());
+		*busy += saved == EBUSY;
+		*stopped = saved == ECANCELED;
+		return NULL;
+	}
+	if (strcmp(r->info.unique_id, want) == 0)
+		return r;
+	log_debug("uid:%s: %s is another board (unique id %s)", want, node,
+	    *r->info.unique_id ? r->info.unique_id : "none");
+	give_back(r, node);
+	return NULL;
+}
+
+static struct repl *
+open_by_unique_id(const char *port, unsigned baud,
+    const volatile sig_atomic_t *stop)
+{
+	const char *want = identity_uid(port);
+	char *last, **cand;
+	struct repl *r = NULL;
+	unsigned busy = 0;
+	bool stopped = false;
+	size_t i, n = 0;
+
+	identity_scan_lock();
+	/* Where it answered last: no other port is opened while it is
+	 * still there. */
+	last = identity_recall(port, NULL);
+	if (last != NULL)
+		r = probe_node(last, baud, want, stop, &busy, &stopped);
+	if (r == NULL && !stopped) {
+		cand = identity_candidates(port, last, &n);
+		for (i = 0; i < n && r == NULL && !stopped; i++) {
+			r = probe_node(cand[i], baud, want, stop, &busy,
+			    &stopped);
+			if (r != NULL)
+				identity_remember(port, cand[i]);
+		}
+		identity_free_list(cand, n);
+	} else if (r != NULL)
+		identity_remember(port, last);
+	identity_scan_unlock();
+	free(last);
+	if (r != NULL)
+		return r;
+	if (stopped) {
+		errno = ECANCELED;
+		return NULL;
+	}
+	if (busy > 0) {
+		log_failx("no free port has the board with unique id %s; %u "
+		    "port%s held by another program (senko ports --probe "
+		    "lists them)", want, busy, busy == 1 ? " is" : "s are");
+		errno = EBUSY;
+		return NULL;
+	}
+	log_failx("no board with unique id %s (senko ports --probe shows "
+	    "the unique id of each board)", want);
+	errno = ENOENT;
+	return NULL;
+}
+
+struct repl *
+repl_open_stoppable(const char *port, unsigned baud,
+    const volatile sig_atomic_t *stop)
+{
+	if (identity_is_uid(port))
+		return open_by_unique_id(port, baud, stop);
+	return open_node(port, baud, stop);
 }
 
 void
