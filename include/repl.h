@@ -74,6 +74,17 @@ int repl_exec(struct repl *r, const char *code, struct buf *out);
  * report it with their own context (repl_last_exception()).
  */
 int repl_exec_quiet(struct repl *r, const char *code, struct buf *out);
+/*
+ * Run len bytes of code and hand what it prints to emit as it arrives,
+ * until it ends: no limit on silence (a program may run for hours).  Once
+ * *stop is nonzero (stop may be NULL) a Ctrl-C goes to the board, and the
+ * code must end within 10 s (ETIMEDOUT).  Returns 0 when it ended, also
+ * by the KeyboardInterrupt that Ctrl-C raised (*interrupted is set then);
+ * -1 as repl_exec_quiet (a board-side exception: EREMOTEIO, not logged).
+ */
+int repl_exec_stream(struct repl *r, const char *code, size_t len,
+    void (*emit)(void *arg, const char *data, size_t len), void *arg,
+    const volatile sig_atomic_t *stop, bool *interrupted);
 /* Last line of the last board-side exception ("OSError: [Errno 2]
  * ENOENT"), "" when the last run raised nothing. */
 const char *repl_last_exception(const struct repl *r);

@@ -481,6 +481,8 @@ exception_summary(struct repl *r)
 	buf_release(&shown);
 }
 
+static int read_end(struct repl *r);
+
 /*
  * After the code went out: stdout, 04, exception text (into r->exc), 04,
  * '>'.  Returns 0 (check r->exc), or -1 when the line failed.
@@ -499,6 +501,15 @@ read_result(struct repl *r, struct buf *out, bool *overflow)
 		if (out != NULL && !*overflow && buf_addch(out, c) == -1)
 			*overflow = true;
 	}
+	return read_end(r);
+}
+
+/* After the output's 04: exception text (into r->exc), 04, '>'. */
+static int
+read_end(struct repl *r)
+{
+	int c;
+
 	for (;;) {
 		if ((c = rx_byte(r, REPLY_MS)) == -1)
 			return read_reply_failed(r, "exception text");
@@ -584,21 +595,14 @@ stage_plain(struct repl *r, const char *code, size_t len)
 	return rc;
 }
 
+/* Send code as one execution (raw-paste, or staged plain raw mode); the
+ * board runs it from here on. */
 static int
-run(struct repl *r, const char *code, struct buf *out, bool quiet)
+send_code(struct repl *r, const char *code, size_t len)
 {
 	static const char run_staged[] = "exec(globals().pop('_senko_s'))";
-	size_t len = strlen(code);
-	bool fallback = false, overflow = false;
+	bool fallback = false;
 
-	r->exc_line[0] = '\0';
-	buf_reset(&r->exc);
-	if (strpbrk(code, "\x03\x04") != NULL)
-		return log_fail_errno(EINVAL, "%s: code to run contains the "
-		    "bytes 03/04, which the raw REPL treats as commands",
-		    r->port);
-	if (len == 0)
-		code = "pass", len = 4;
 	if (r->state != REPL_RAW_PROMPT && enter_raw(r, ENTER_MS) == -1)
 		return -1;
 	if (r->paste != PASTE_NO) {
@@ -625,6 +629,33 @@ run(struct repl *r, const char *code, struct buf *out, bool quiet)
 		    false) == -1)
 			return -1;
 	}
+	return 0;
+}
+
+/* Refuse code the raw REPL would take as commands; "" becomes "pass". */
+static int
+check_code(struct repl *r, const char **code, size_t *len)
+{
+	r->exc_line[0] = '\0';
+	buf_reset(&r->exc);
+	if (memchr(*code, 0x03, *len) != NULL ||
+	    memchr(*code, 0x04, *len) != NULL)
+		return log_fail_errno(EINVAL, "%s: code to run contains the "
+		    "bytes 03/04, which the raw REPL treats as commands",
+		    r->port);
+	if (*len == 0)
+		*code = "pass", *len = 4;
+	return 0;
+}
+
+static int
+run(struct repl *r, const char *code, struct buf *out, bool quiet)
+{
+	size_t len = strlen(code);
+	bool overflow = false;
+
+	if (check_code(r, &code, &len) == -1 || send_code(r, code, len) == -1)
+		return -1;
 	if (read_result(r, out, &overflow) == -1)
 		return -1;
 	if (r->exc.len > 0) {
@@ -639,6 +670,87 @@ run(struct repl *r, const char *code, struct buf *out, bool quiet)
 		return log_fail_errno(ENOBUFS, "%s: the code printed more than "
 		    "the buffer holds (%zu bytes)", r->port, out->len);
 	return 0;
+}
+
+/* A stream's output goes to its reader at least this often. */
+#define STREAM_POLL_MS 100
+
+/* Output of a stream: each byte as it came, handed on in chunks. */
+struct stream_out {
+	void (*emit)(void *arg, const char *data, size_t len);
+	void *arg;
+	char chunk[256];
+	size_t n;
+};
+
+static void
+stream_flush(struct stream_out *so)
+{
+	if (so->n > 0)
+		so->emit(so->arg, so->chunk, so->n);
+	so->n = 0;
+}
+
+/* Ctrl-C once stop is set; -1 (ETIMEDOUT) when the board ignored it. */
+static int
+stream_stop(struct repl *r, const volatile sig_atomic_t *stop,
+    int64_t *stopped_at)
+{
+	if (stop == NULL || !*stop)
+		return 0;
+	if (*stopped_at == 0) {
+		log_debug("%s: stop requested: Ctrl-C to the running code",
+		    r->port);
+		*stopped_at = now_ms();
+		return tx(r, "\x03", 1);
+	}
+	if (now_ms() - *stopped_at > 2 * REPLY_MS)
+		return log_fail_errno(ETIMEDOUT, "%s: the code did not stop "
+		    "within %d s of a Ctrl-C (does it call "
+		    "micropython.kbd_intr(-1)?)", r->port, 2 * REPLY_MS / 1000);
+	return 0;
+}
+
+int
+repl_exec_stream(struct repl *r, const char *code, size_t len,
+    void (*emit)(void *arg, const char *data, size_t len), void *arg,
+    const volatile sig_atomic_t *stop, bool *interrupted)
+{
+	struct stream_out so = { emit, arg, { 0 }, 0 };
+	int64_t stopped_at = 0;
+	int c;
+
+	*interrupted = false;
+	if (check_code(r, &code, &len) == -1 || send_code(r, code, len) == -1)
+		return -1;
+	for (;;) {
+		if (stream_stop(r, stop, &stopped_at) == -1)
+			return -1;
+		c = rx_byte(r, STREAM_POLL_MS);
+		if (c == -1 && errno == ETIMEDOUT) {
+			stream_flush(&so);
+			continue;
+		}
+		if (c == -1)
+			return read_reply_failed(r, "output of the code");
+		if (c == 0x04)
+			break;
+		so.chunk[so.n++] = (char)c;
+		if (so.n == sizeof(so.chunk) || r->rpos == r->rlen)
+			stream_flush(&so);
+	}
+	stream_flush(&so);
+	if (read_end(r) == -1)
+		return -1;
+	if (r->exc.len == 0)
+		return 0;
+	exception_summary(r);
+	if (stopped_at != 0 && strstr(r->exc_line, "KeyboardInterrupt")) {
+		*interrupted = true;
+		return 0;
+	}
+	errno = EREMOTEIO;
+	return -1;
 }
 
 int
