@@ -119,15 +119,14 @@ test('verify_interval: files removed behind senko\'s back come back; a board wit
       steady: { port: boards.steady.link, baud: 1000000, source: 'app', boot_watch: 0, verify_interval: '2s' },
     },
   });
-  startDaemon(CONF);
-  await h.until(() => logged(/source 'app': folder/), 15000, 'the first poll');
-  await h.until(allSynced, 10000, 'the first cycle');
+  // Behind senko's back (and before senkod runs: no port is contended).
   for (const n of ['plug', 'steady']) {
     const r = await h.senko(['-c', CONF, 'exec', n, "import os\nos.remove('main.py')"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(file(boards[n], 'main.py'), null, `main.py still on ${n}`);
   }
   const removed = boards.steady.counters();
+  startDaemon(CONF);
   await h.until(() => file(boards.steady, 'main.py') === 'print("v2")\n', 10000, 'the scheduled check repairs steady');
   // One more scheduled check of steady: plug, without verify_interval,
   // had as long and was not repaired.
