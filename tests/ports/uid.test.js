@@ -3,13 +3,15 @@
 // two devices name two of them by unique id, a third device names an id
 // no board has.  Each board gets its own device's files, also after the
 // links are swapped; the board nobody names is never written; the device
-// whose id matches no board is offline saying so.
+// whose id matches no board is offline saying so.  A running senkod finds
+// a board plugged in again, empty, by its unique id and repairs it.
 'use strict';
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
+const { spawn } = require('child_process');
 const h = require('../lib/harness');
 
 const T = h.tmpdir('uid');
@@ -18,6 +20,7 @@ const BYID = path.join(ROOT, 'dev/serial/by-id');
 const CONF = path.join(T, 'senko.conf');
 const ENV = { SENKO_PORTS_ROOT: ROOT };
 const boards = {};
+let daemon;
 
 function byId(name, board) {
   fs.mkdirSync(BYID, { recursive: true });
@@ -29,6 +32,7 @@ const mainPy = (b) => {
 };
 
 test.after(async () => {
+  if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
   for (const b of Object.values(boards)) await b.stop();
 });
 
@@ -81,6 +85,28 @@ test('where a board was found is remembered: no other port is opened while it an
   assert.equal(boards.c.counters().raw_repl_entries, c0.raw_repl_entries, 'board c was probed');
   assert.equal(boards.b.counters().raw_repl_entries, b0.raw_repl_entries, 'board b was probed');
   assert.equal(mainPy(boards.a), 'print("one v2")\n');
+});
+
+test('senkod: a board plugged in again with an empty flash is found by its unique id and repaired', async () => {
+  daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground', '-v'], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: Object.assign({}, process.env, ENV),
+  }));
+  let log = '';
+  daemon.stderr.on('data', (d) => { log += d; });
+  await h.until(() => /ghost: .*no board with unique id/.test(log), 30000, 'the first cycle');
+  const b0 = boards.b.counters();
+  // Power off, flash erased, power on: udev makes its by-id link anew.
+  await boards.a.stop();
+  fs.rmSync(boards.a.flash, { recursive: true, force: true });
+  boards.a = await h.startBoard({ dir: T, name: 'a', args: ['--unique-id', '0a0000000001'] });
+  byId('usb-Espressif_2-if00', boards.a);
+  const plugged = Date.now();
+  await h.until(() => mainPy(boards.a) === 'print("one v2")\n', 5000, 'the files back on board a');
+  console.log(`# repaired ${Date.now() - plugged} ms after the board was plugged in`);
+  assert.equal(boards.b.counters().raw_repl_entries, b0.raw_repl_entries, 'board b, whose node did not change, was opened');
+  assert.deepEqual(fs.readdirSync(boards.c.flash), []);
+  daemon.kill('SIGTERM');
+  await new Promise((r) => daemon.on('exit', r));
 });
 
 test('config check: two devices with one unique id, in any case, and a malformed id are refused', async () => {
