@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "config.h"
 #include "fsutil.h"
+#include "identity.h"
 #include "log.h"
 #include "path.h"
 #include "xalloc.h"
@@ -208,6 +209,37 @@ parse_boot_watch(struct parse_ctx *ctx, void *field, const char *value)
 	memcpy(num, value, n);
 	num[n] = '\0';
 	return parse_uint_range(num, field, 0, 60);
+}
+
+/* A path, usb:SERIAL, or uid:HEX (identity.h; the hex is lowercased). */
+static int
+parse_port(struct parse_ctx *ctx, void *field, const char *value)
+{
+	const char *why;
+	char *port;
+
+	if (!identity_is_uid(value))
+		return parse_nonempty(ctx, field, value);
+	port = xstrdup(value);
+	if (identity_normalize(port, &why) == -1) {
+		free(port);
+		return -1;
+	}
+	free(*(char **)field);
+	*(char **)field = port;
+	return 0;
+}
+
+/* "off" (or 0): never; else a duration, as interval takes it. */
+static int
+parse_verify_interval(struct parse_ctx *ctx, void *field, const char *value)
+{
+	(void)ctx;
+	if (strcmp(value, "off") == 0 || strcmp(value, "0") == 0) {
+		*(unsigned *)field = 0;
+		return 0;
+	}
+	return config_parse_duration(value, field);
 }
 
 static int
@@ -554,13 +586,14 @@ static const struct keyword source_keywords[] = {
 };
 
 static const struct keyword device_keywords[] = {
-	DEVICE(port, parse_nonempty),
+	DEVICE(port, parse_port),
 	DEVICE(baud, parse_baud),
 	{ "source", parse_source_ref, offsetof(struct config_device, source) },
 	DEVICE(dest, parse_dest),
 	DEVICE(reset, parse_reset),
 	DEVICE(prune, parse_bool),
 	DEVICE(boot_watch, parse_boot_watch),
+	DEVICE(verify_interval, parse_verify_interval),
 	{ NULL, NULL, 0 },
 };
 
@@ -587,6 +620,11 @@ static const char *key_hints[] = {
 	"prune", "yes or no",
 	"reset", "none, soft or hard",
 	"boot_watch", "seconds from 0 to 60, such as 2s",
+	"port", "a serial port path, usb:SERIAL, or uid:HEX (an even number "
+	    "of hex digits, up to 64, as senko ports --probe shows the "
+	    "unique id)",
+	"verify_interval", "off, or a duration such as 30m or 6h (up to 7 "
+	    "days)",
 	"api", "trees or contents",
 	NULL,
 };
@@ -1510,6 +1548,11 @@ config_print(const struct config *cfg, FILE *out)
 		print_value(out, "reset", 6, reset_mode_name(d->reset));
 		print_value(out, "prune", 6, d->prune ? "yes" : "no");
 		fprintf(out, "boot_watch = %us\n", d->boot_watch);
+		if (d->verify_interval)
+			fprintf(out, "verify_interval = %us\n",
+			    d->verify_interval);
+		else
+			fprintf(out, "verify_interval = off\n");
 	}
 }
 
