@@ -62,6 +62,8 @@ struct config_device {
 	enum reset_mode reset;
 	bool prune;
 	unsigned boot_watch; /* seconds of output read after a reset */
+	unsigned verify_interval; /* seconds between record checks senkod
+	                             makes unasked; 0 = off */
 	int line;
 };
 

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "config.h"
 #include "fsutil.h"
+#include "identity.h"
 #include "log.h"
 #include "path.h"
 #include "xalloc.h"
@@ -208,6 +209,37 @@ parse_boot_watch(struct parse_ctx *ctx, void *field, const char *value)
 	memcpy(num, value, n);
 	num[n] = '\0';
 	return parse_uint_range(num, field, 0, 60);
+}
+
+/* A path, usb:SERIAL, or uid:HEX (identity.h; the hex is lowercased). */
+static int
+parse_port(struct parse_ctx *ctx, void *field, const char *value)
+{
+	const char *why;
+	char *port;
+
+	if (!identity_is_uid(value))
+		return parse_nonempty(ctx, field, value);
+	port = xstrdup(value);
+	if (identity_normalize(port, &why) == -1) {
+		free(port);
+		return -1;
+	}
+	free(*(char **)field);
+	*(char **)field = port;
+	return 0;
+}
+
+/* "off" (or 0): never; else a duration, as interval takes it. */
+static int
+parse_verify_interval(struct parse_ctx *ctx, void *field, const char *value)
+{
+	(void)ctx;
+	if (strcmp(value, "off") == 0 || strcmp(value, "0") == 0) {
+		*(unsigned *)field = 0;
+		return 0;
+	}
+	return config_parse_duration(value, field);
 }
 
 static int
@@ -554,13 +586,14 @@ static const struct keyword source_keywords[] = {
 };
 
 static const struct keyword device_keywords[] = {
-	DEVICE(port, parse_nonempty),
+	DEVICE(port, parse_port),
 	DEVICE(baud, parse_baud),
 	{ "source", parse_source_ref, offsetof(struct config_device, source) },
 	DEVICE(dest, parse_dest),
 	DEVICE(reset, parse_reset),
 	DEVICE(prune, parse_bool),
 	DEVICE(boot_watch, parse_boot_watch),
+	DEVICE(verify_interval, parse_verify_interval),
 	{ NULL, NULL, 0 },
 };
 
@@ -587,6 +620,11 @@ static const char *key_hints[] = {
 	"prune", "yes or no",
 	"reset", "none, soft or hard",
 	"boot_watch", "seconds from 0 to 60, such as 2s",
+	"port", "a serial port path, usb:SERIAL, or uid:HEX (an even number "
+	    "of hex digits, up to 64, as senko ports --probe shows the "
+	    "unique id)",
+	"verify_interval", "off, or a duration such as 30m or 6h (up to 7 "
+	    "days)",
 	"api", "trees or contents",
 	NULL,
 };
@@ -1510,6 +1548,11 @@ config_print(const struct config *cfg, FILE *out)
 		print_value(out, "reset", 6, reset_mode_name(d->reset));
 		print_value(out, "prune", 6, d->prune ? "yes" : "no");
 		fprintf(out, "boot_watch = %us\n", d->boot_watch);
+		if (d->verify_interval)
+			fprintf(out, "verify_interval = %us\n",
+			    d->verify_interval);
+		else
+			fprintf(out, "verify_interval = off\n");
 	}
 }
 
@@ -1569,6 +1612,34 @@ token_from_text(const char *what, struct buf *b, bool first_line)
 	return 0;
 }
 
+/*
+ * Read a file that holds a secret into b: a regular file of at most
+ * 64 KiB that other users cannot read (readable by its group is only
+ * warned about).  what names it in messages ("token file").  On error b
+ * is wiped and released; returns 0 or -1 (logged).
+ */
+static int
+read_secret_file(const char *path, const char *what, struct buf *b)
+{
+	struct stat st;
+
+	b->max = 64 * 1024;
+	if (fs_read_regular(path, what, b, &st) == -1) {
+		buf_release(b);
+		return -1;
+	}
+	if (st.st_mode & S_IROTH) {
+		explicit_bzero(b->data, b->alloc);
+		buf_release(b);
+		return log_failx("%s '%s' is readable by every user; run: "
+		    "chmod 600 '%s'", what, path, path);
+	}
+	if (st.st_mode & S_IRGRP)
+		log_warnx("%s '%s' is readable by its group; consider chmod "
+		    "600", what, path);
+	return 0;
+}
+
 static int
 read_token_file(const struct config *cfg, char **token)
 {
@@ -1589,19 +1660,8 @@ read_token_file(const struct config *cfg, char **token)
 		return log_fail("token file '%s' is a symbolic link to nothing "
 		    "usable; fix the link, or set token_file = (empty) for "
 		    "public repositories", cfg->token_file);
-	b.max = 64 * 1024;
-	if (fs_read_regular(cfg->token_file, "token file", &b, &st) == -1) {
-		buf_release(&b);
+	if (read_secret_file(cfg->token_file, "token file", &b) == -1)
 		return -1;
-	}
-	if (st.st_mode & S_IROTH) {
-		buf_release(&b);
-		return log_failx("token file '%s' is readable by every user; "
-		    "run: chmod 600 '%s'", cfg->token_file, cfg->token_file);
-	}
-	if (st.st_mode & S_IRGRP)
-		log_warnx("token file '%s' is readable by its group; consider "
-		    "chmod 600", cfg->token_file);
 	what = xasprintf("token file '%s'", cfg->token_file);
 	rc = token_from_text(what, &b, true);
 	free(what);
@@ -1659,26 +1719,13 @@ config_load_mqtt_password(const struct config_mqtt *m, char **password)
 {
 	const char *path = m->password_file;
 	struct buf b = BUF_INIT;
-	struct stat st;
 	size_t n;
 
 	*password = NULL;
 	if (*path == '\0')
 		return 0;
-	b.max = 64 * 1024;
-	if (fs_read_regular(path, "[mqtt] password_file", &b, &st) == -1) {
-		buf_release(&b);
+	if (read_secret_file(path, "[mqtt] password_file", &b) == -1)
 		return -1;
-	}
-	if (st.st_mode & S_IROTH) {
-		explicit_bzero(b.data, b.alloc);
-		buf_release(&b);
-		return log_failx("[mqtt] password_file '%s' is readable by every "
-		    "user; run: chmod 600 '%s'", path, path);
-	}
-	if (st.st_mode & S_IRGRP)
-		log_warnx("[mqtt] password_file '%s' is readable by its group; "
-		    "consider chmod 600", path);
 	n = strcspn(b.data, "\r\n");
 	b.data[n] = '\0';
 	b.len = n;

@@ -69,6 +69,14 @@ device_is_due(const struct sync_run *run, size_t i)
 	return run->opts->device_due == NULL || run->opts->device_due[i];
 }
 
+/* Open the board even when the mirror matches: its own record is read. */
+static bool
+device_is_forced(const struct sync_run *run, size_t i)
+{
+	return run->opts->force || (run->opts->device_force != NULL &&
+	    run->opts->device_force[i]);
+}
+
 static bool
 stop_requested(const struct sync_run *run)
 {
@@ -310,7 +318,7 @@ sync_device(struct sync_run *run, size_t index)
 		    DEVICE_PENDING;
 		goto out;
 	}
-	if (plan_is_empty(&p) && !run->opts->force) {
+	if (plan_is_empty(&p) && !device_is_forced(run, index)) {
 		/* The mirror is the board: nothing to do, port left shut. */
 		job.res->state = DEVICE_IN_SYNC;
 		mirror_set_commit(&job.mirror, job.upstream->commit);
