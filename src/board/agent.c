@@ -934,11 +934,13 @@ agent_patch(struct agent *a, const char *path, const char *base,
 	size_t off, n;
 	int rc;
 
-	buf_addf(&head, "%s%c%zu%c%s%c%s%c%zu", path, 0, len, 0, hex, 0,
-	    base, 0, opslen);
+	/* A put whose data is the edit script over base (agent.py's put()
+	 * with z 'U'), staged. */
+	buf_addf(&head, "%s%c%zu%c%s%c1%cU%c%zu%c0%c%s", path, 0, len, 0, hex,
+	    0, 0, 0, opslen, 0, 0, base);
 	/* The board reads the base and writes the result as it goes. */
 	arm(a, opslen + opslen / PAYLOAD_MAX * 4 + head.len + 256 + len / 4);
-	rc = send_command(a, 'U', head.data, head.len, what);
+	rc = send_command(a, 'P', head.data, head.len, what);
 	buf_release(&head);
 	for (off = 0; rc == 0 && off < opslen; off += n) {
 		n = opslen - off < PAYLOAD_MAX ? opslen - off : PAYLOAD_MAX;

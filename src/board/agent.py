@@ -39,8 +39,8 @@ SUFFIX = '.senko-tmp'
 # or pruned, and off sys.path.
 CACHE = '/.senko'
 # Unit types: pad, Abort, Commit, Data, Hash, Inventory, Journal, List,
-# Put, Quit, Read, Update (a patch), and z (the host giving up).
-TYPES = b'\x00ACDHIJLPQRUz'
+# Put, Quit, Read, and z (the host giving up).
+TYPES = b'\x00ACDHIJLPQRz'
 NAMES = ('ENOENT', 'EIO', 'ENOMEM', 'EACCES', 'EEXIST', 'ENOTDIR', 'EISDIR',
          'EINVAL', 'ENOSPC', 'EROFS', 'ENOTEMPTY')
 
@@ -49,7 +49,7 @@ import sys
 saved_path = list(sys.path)
 saved_mods = {}
 for name in ('os', 'gc', 'micropython', 'binascii', 'hashlib', 'select', 'errno',
-             'io', 'deflate', 'zlib'):
+             'io', 'deflate'):
     if name in sys.modules:
         saved_mods[name] = sys.modules.pop(name)
 sys.path.clear()
@@ -70,12 +70,8 @@ try:
     # An inflater for raw deflate: (stream, window bits) -> stream.
     try:
         import io
-        try:
-            import deflate
-            inflater = lambda s, w: deflate.DeflateIO(s, deflate.RAW, w)
-        except ImportError:
-            import zlib
-            inflater = lambda s, w: zlib.DecompIO(s, -w)
+        import deflate
+        inflater = lambda s, w: deflate.DeflateIO(s, deflate.RAW, w)
     except ImportError:
         inflater = None
 finally:
@@ -117,6 +113,9 @@ class Abort(Exception):
 # segments staged in a BytesIO; where the current 'D' unit's payload
 # stands.
 staged_z = None
+wf = None
+wh = None
+werr = ''
 unz = None
 zlen = 0
 up = 0
@@ -308,6 +307,78 @@ def complete(top, verify):
     os.remove(jp)
     return done, kept, failed
 
+def feed(k, sink):
+    # k bytes of a put's 'D' units into sink; sink None: k bytes read as
+    # a big-endian number.  Anything but a 'D' unit raises Abort(type).
+    global up, un
+    v = 0
+    while k:
+        if up >= un:
+            kind = unit()
+            if kind != 68:
+                raise Abort(kind)
+            un = rb[1] & 127
+            up = 0
+        m = un - up
+        if m > k:
+            m = k
+        if sink is None:
+            for i in range(m):
+                v = v << 8 | rb[2 + up + i]
+        elif up == 0 and m == UNIT - 4:
+            sink(data)
+        else:
+            sink(rm[2 + up:2 + up + m])
+        up += m
+        k -= m
+    return v
+
+def drop(b):
+    pass
+
+def emit(b):
+    # File data to the file being written and its hash.  A failed write
+    # is remembered, not raised: our place in the units must not be lost.
+    global wf, werr
+    if wf:
+        try:
+            wf.write(b)
+        except OSError as e:
+            werr = why(e)
+            wf.close()
+            wf = None
+    wh.update(b)
+
+def edit(base, n):
+    # The file made from base and an edit script (src/board/recdelta.h:
+    # ops C/S/I and a 24-bit length; I's bytes follow).  Anything wrong
+    # shows as a hash mismatch: the host then sends the file whole.
+    try:
+        old = open(base, 'rb')
+    except OSError:
+        feed(n, drop)
+        return
+    with old:
+        try:
+            while n > 0:
+                op = feed(1, None)
+                k = feed(3, None)
+                n -= 4
+                if op == 73:
+                    n -= k
+                    feed(k, emit)
+                elif op == 83:
+                    old.seek(k, 1)
+                else:
+                    while k:
+                        m = old.readinto(hb if k >= 512 else hm[:k])
+                        if not m:
+                            break
+                        emit(hb if m == 512 else hm[:m])
+                        k -= m
+        except OSError:
+            feed(n, drop)
+
 # agent2c: split (the board compiles each part on its own: an ESP8266
 # has too little heap to compile the whole agent at once)
 
@@ -341,46 +412,14 @@ def inventory(top):
     rec = hash_file(top.rstrip('/') + '/' + RECORD)
     return '%s\x00%014x\x00%d\x00%s\x00%d\x00%d' % (rec, acc[0], acc[1], journal, len(temps), gc.mem_free())
 
-def drop(b):
-    pass
-
-def feed(k, sink):
-    # k bytes of a put's 'D' units into sink; sink None: k bytes read as
-    # a big-endian number.  Anything but a 'D' unit raises Abort(type).
-    global up, un
-    v = 0
-    while k:
-        if up >= un:
-            kind = unit()
-            if kind != 68:
-                raise Abort(kind)
-            un = rb[1] & 127
-            up = 0
-        m = un - up
-        if m > k:
-            m = k
-        if sink is None:
-            for i in range(m):
-                v = v << 8 | rb[2 + up + i]
-        elif up == 0 and m == UNIT - 4:
-            sink(data)
-        else:
-            sink(rm[2 + up:2 + up + m])
-        up += m
-        k -= m
-    return v
-
-def inflate(f, h, size, wire, fresh, w, ch):
+def inflate(size, wire, fresh, w, ch):
     # The file from segments of the run's deflate stream: each is its
     # compressed length and bytes, staged whole, then exactly its raw
     # bytes read back (what the inflater has not read yet stays).
-    # Returns (bytes written, error) after taking all wire bytes.
-    global unz, zlen, up, un, staged_z
-    up = un = 0
+    global unz, zlen, staged_z
     if staged_z is None:
         staged_z = io.BytesIO()
     got = 0
-    err = ''
     try:
         if fresh or unz is None:
             unz = None
@@ -409,15 +448,7 @@ def inflate(f, h, size, wire, fresh, w, ch):
                 k = unz.readinto(hm if n >= 512 else hm[:n])
                 if not k:
                     raise ValueError('short')
-                chunk = hm if k == 512 else hm[:k]
-                if f:
-                    try:
-                        f.write(chunk)
-                    except OSError as e:
-                        err = why(e)
-                        f.close()
-                        f = None
-                h.update(chunk)
+                emit(hm if k == 512 else hm[:k])
                 got += k
                 n -= k
     except (ValueError, OSError, EOFError):
@@ -425,64 +456,45 @@ def inflate(f, h, size, wire, fresh, w, ch):
         unz = None
     if wire > 0:
         feed(wire, drop)
-    if f:
-        f.close()
-    return got, err
 
 def put(body):
-    # File data follows in 'D' units, raw or compressed; the file goes
-    # to its temporary name, is hashed as written and, unless staged,
-    # renamed at once.
-    global unz
+    # File data follows in 'D' units: raw, compressed (z 1, or 2 for a
+    # fresh stream), or an edit script over the board file named in ch
+    # (z 'U'); the file goes to its temporary name, is hashed as written
+    # and, unless staged, renamed at once.
+    global unz, wf, wh, werr, up, un
     p, size, want, staged, z, wire, w, ch = body.decode().split('\x00')
     size = int(size)
     t = temp(p)
-    f = None
-    err = ''
+    wf = None
+    werr = ''
+    up = un = 0
     try:
         mkdirs(p.rpartition('/')[0])
-        f = open(t, 'wb')
+        wf = open(t, 'wb')
     except OSError as e:
-        err = why(e)
-    h = hasher(size)
-    if z != '0':
-        if not inflater:
+        werr = why(e)
+    wh = hasher(size)
+    try:
+        if z == '0':
+            feed(size, emit)
+        elif z == 'U':
+            edit(ch, int(wire))
+        elif inflater:
+            inflate(size, int(wire), z == '2', int(w), int(ch))
+        else:
             raise Stop('no inflater')
-        try:
-            got, werr = inflate(f, h, size, int(wire), z == '2', int(w), int(ch))
-        except Abort as e:
-            unz = None
-            if f:
-                f.close()
-            return e.args[0] == 65
-        err = err or werr
-    else:
-        got = 0
-        while got < size:
-            kind = unit()
-            n = rb[1] & 127
-            if kind != 68:
-                # 'A' (abort) or garbage: the temporary file stays behind
-                # for the next session to remove.
-                if f:
-                    f.close()
-                return kind == 65
-            if n == UNIT - 4:
-                chunk = data
-            else:
-                chunk = rm[2:2 + n]
-            if f:
-                try:
-                    f.write(chunk)
-                except OSError as e:
-                    err = why(e)
-                    f.close()
-                    f = None
-            h.update(chunk)
-            got += n
-        if f:
-            f.close()
-    have = hexof(h)
+    except Abort as e:
+        # 'A' (abort) or garbage: the temporary file stays behind for
+        # the next session to remove.
+        unz = None
+        if wf:
+            wf.close()
+        return e.args[0] == 65
+    if wf:
+        wf.close()
+    have = hexof(wh)
+    err = werr
     if err:
         if exists(t):
             os.remove(t)
@@ -508,81 +520,6 @@ def put(body):
             return True
         if p.startswith(CACHE + '/'):
             drop_old(p)
-    send(75, have)
-    return True
-
-def patch(body):
-    # The record rebuilt from the one on the board and an edit script
-    # (src/board/recdelta.h: ops C/S/I and a 24-bit length; I's bytes
-    # follow) in 'D' units, to its temporary name, hashed as written and
-    # left staged for the journal.  Anything wrong is a hash mismatch:
-    # the host then sends the record whole.
-    global up, un
-    p, size, want, base, n = body.decode().split('\x00')
-    n = int(n)
-    t = temp(p)
-    h = hasher(int(size))
-    up = un = 0
-    old = None
-    f = None
-    ok = True
-    bad = [False]
-    try:
-        old = open(base, 'rb')
-        f = open(t, 'wb')
-    except OSError:
-        ok = False
-
-    def out(b):
-        # A failed write must not lose our place in the units.
-        try:
-            f.write(b)
-        except OSError:
-            bad[0] = True
-        h.update(b)
-
-    try:
-        while n > 0 and ok:
-            op = feed(1, None)
-            k = feed(3, None)
-            n -= 4
-            if op == 73:
-                n -= k
-                feed(k, out)
-            elif op == 83:
-                old.seek(k, 1)
-            elif op == 67:
-                while k:
-                    m = old.readinto(hb if k >= 512 else hm[:k])
-                    if not m:
-                        ok = False
-                        break
-                    out(hb if m == 512 else hm[:m])
-                    k -= m
-            else:
-                ok = False
-        if n > 0:
-            feed(n, drop)
-    except Abort as e:
-        ok = e.args[0] == 65
-        if f:
-            f.close()
-        if old:
-            old.close()
-        return ok
-    except OSError:
-        ok = False
-        feed(n, drop)
-    if f:
-        f.close()
-    if old:
-        old.close()
-    have = hexof(h)
-    if not ok or bad[0] or have != want:
-        if exists(t):
-            os.remove(t)
-        send(77, have)
-        return True
     send(75, have)
     return True
 
@@ -656,9 +593,6 @@ try:
                 read_file(body.decode())
             elif t == 80:
                 if not put(body):
-                    raise Stop('data')
-            elif t == 85:
-                if not patch(body):
                     raise Stop('data')
             elif t == 65:
                 send(65)
