@@ -107,14 +107,10 @@ void repl_set_timeout(struct repl *r, int timeout_ms);
 const char *repl_port(const struct repl *r);
 
 /*
- * Lend the port to a caller that speaks its own binary protocol with a
- * program it starts on the board (devfs_push).  Enters the raw REPL if
- * needed; returns the port with the board at the raw '>' prompt, or NULL
- * (errors logged).  The port is the caller's until repl_return_port();
- * at_prompt says whether the caller left the board at the raw prompt
- * (else the next run enters the raw REPL again).
+ * The port lent by repl_launch() comes back: at_prompt says whether the
+ * caller left the board at the raw prompt (else the next run enters the
+ * raw REPL again).
  */
-struct serial *repl_borrow_port(struct repl *r);
 void repl_return_port(struct repl *r, bool at_prompt);
 
 /*

@@ -1292,18 +1292,6 @@ repl_baud(const struct repl *r)
 	return r->baud;
 }
 
-struct serial *
-repl_borrow_port(struct repl *r)
-{
-	if (r->state != REPL_RAW_PROMPT && enter_raw(r, ENTER_MS) == -1)
-		return NULL;
-	/* Nothing may be left in the read-ahead: the borrower reads the
-	 * port directly from here on. */
-	r->rpos = r->rlen = 0;
-	r->state = REPL_UNKNOWN;
-	return r->s;
-}
-
 void
 repl_return_port(struct repl *r, bool at_prompt)
 {

@@ -168,21 +168,29 @@ async function run(profile) {
   return one;
 }
 
-// The project grown to 2,000 files: the board is filled at 1,000,000 baud
-// (not measured), then started again at 115200 for the measured change.
+// The project grown to 2,000 files: the files are put into the board's
+// flash folder and a first sync at 1,000,000 baud finds them there (it
+// hashes them on the board and writes only senko's record; not
+// measured), then the board starts again at 115200 for the measured
+// change.
 async function runBig(one41) {
   const T = h.tmpdir('bench-big');
   const files = corpus();
   for (let i = 0; Object.keys(files).length < 2000; i++)
     files[`app/pkg${i % 20}/m${i}.py`] = `# small module ${i}\nVALUE = ${i}\n`;
   console.log(`esp32: ${Object.keys(files).length} files, ${bytesOf(files)} bytes`);
+  const flash = path.join(T, 'big.flash');
+  for (const [p, c] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(flash, p.slice(4))), { recursive: true });
+    fs.writeFileSync(path.join(flash, p.slice(4)), c);
+  }
   // The emulator cannot collect garbage inside one execution (the
   // WebAssembly port collects only between executions, ports/webassembly/
   // main.c gc_collect), and walking 2,000 entries in one run allocates
   // more than a board's heap holds: a board would collect; here, no limit.
   const args = ['--profile', 'esp32', '--heap', '0'];
   const fill = await project(T, 'big', files, 1000000, args);
-  const r = await h.senko(['-c', fill.conf, 'sync']);
+  const r = await h.senko(['-c', fill.conf, 'sync'], { timeout: 1800000 });
   if (r.code !== 0) console.log(r.stderr);
   await fill.board.stop();
   const board = await h.startBoard({ dir: T, name: 'big', baud: 115200, args });
@@ -191,11 +199,11 @@ async function runBig(one41) {
     sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
     devices: { b: { port: board.link, baud: 115200, source: 'app', boot_watch: 0 } },
   });
+  await measure(board, 'sync --force, in sync', ['--force'], conf);
   fill.repo.commit({ 'app/lib/mod0.py': source(0, 12500, 2) });
   const one = await measure(board, 'one 12.5 KB file changed', [], conf);
-  await measure(board, 'sync --force, in sync', ['--force'], conf);
-  console.log(`  one changed file: ${(one / 1000).toFixed(2)} s with 2,000 files, ` +
-    `${one41 ? `${((one / one41 - 1) * 100).toFixed(0)} % over the 41-file figure` : ''}`);
+  console.log(`  one changed file: ${(one / 1000).toFixed(2)} s with 2,000 files` +
+    `${one41 ? `, ${((one / one41 - 1) * 100).toFixed(0)} % over the 41-file figure` : ''}`);
   await board.stop();
   fill.gh.stop();
 }
