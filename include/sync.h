@@ -47,6 +47,10 @@ enum device_state {
 	DEVICE_PENDING,  /* check mode: updates waiting */
 	DEVICE_STOPPED,  /* a stop request (SIGTERM, Ctrl-C) ended the visit,
 	                    or came before it; the next sync carries on */
+	DEVICE_WAITING,  /* the rollout holds it back (its ring's turn has
+	                    not come, or the commit is bad): left alone */
+	DEVICE_ROLLED_BACK, /* it failed its health check and was rolled back
+	                    to its last healthy commit (a failure) */
 };
 
 struct sync_device_result {
@@ -61,6 +65,7 @@ struct sync_device_result {
 	char error[512];       /* why it failed, "" if it did not */
 	bool attempted;        /* the cycle visited it (it was due) */
 	uint64_t duration_ms;  /* how long its visit took */
+	char note[512];        /* DEVICE_WAITING: why ("" otherwise) */
 };
 
 struct sync_source_result {
@@ -70,6 +75,8 @@ struct sync_source_result {
 	bool changed;
 	char commit[41];
 	char error[512];
+	bool halted;           /* its rollout is halted on this commit
+	                          (a board failed its health check) */
 };
 
 struct sync_options {
@@ -82,6 +89,8 @@ struct sync_options {
 	bool wait_busy;        /* a port held by another process: wait */
 	bool saved_manifests;  /* ask no server: use each source's manifest
 	                          from the last poll (retrying a board) */
+	bool now;              /* bring the due devices to their source's
+	                          commit (or pin) whatever the rollout says */
 	const bool *device_due; /* per cfg->devices index; NULL = all due */
 	const bool *device_quiet; /* per device: print no messages (they are
 	                          still in the report); NULL = none quiet */
@@ -129,13 +138,27 @@ int sync_cycle(const struct config *cfg, struct forge *forge,
     struct sync_report *report);
 void sync_report_release(struct sync_report *report);
 
+/*
+ * `senko rollback`: bring device index back to ref (a tag, branch or
+ * commit SHA of its source), or to its last healthy commit when ref is
+ * NULL, with the same verified, journaled push and a health check.  When
+ * the board was on its source's rollout commit, that commit is marked
+ * bad and the rollout halted (the operator said it is bad).  Waits for
+ * the port when senkod holds it.  res is filled as by a cycle; returns
+ * 0, 1 (failed) or 2 (nothing to roll back to).
+ */
+int sync_rollback(const struct config *cfg, const struct sync_engine *e,
+    size_t index, const char *ref, volatile sig_atomic_t *stop,
+    struct sync_device_result *res);
+
 /* Blobs unreferenced for this long may be collected (store_gc). */
 #define SYNC_GC_GRACE_SECONDS 3600
 /*
  * Collect the object store's garbage: keep every blob of each source's
  * saved manifest (what the boards are brought to) and of each device's
  * mirror (what each board runs now, so a board that is behind, offline or
- * rolled back loses nothing); remove other blobs older than
+ * rolled back loses nothing), and of each device's healthy commits and
+ * pin (rollout.h: what a rollback pushes); remove other blobs older than
  * SYNC_GC_GRACE_SECONDS.  Nothing is removed when a mirror cannot be
  * read.  Run between cycles (senkod does, at most every
  * DAEMON_GC_INTERVAL).  Returns 0 or -1.
