@@ -20,6 +20,7 @@
 #include "human.h"
 #include "log.h"
 #include "metrics.h"
+#include "rollout.h"
 #include "statusview.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -131,6 +132,24 @@ print_json(const struct config *cfg, const struct status_view *v)
 	return 0;
 }
 
+/* A line per source whose rollout is halted (rollout.h); how many. */
+static int
+print_halted(const struct config *cfg)
+{
+	struct rollout_source ro;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < cfg->nsources; i++)
+		if (rollout_source_load(cfg->state_dir, cfg->sources[i].name,
+		    &ro) == 0 && ro.halted) {
+			printf("%-16s rollout of %.7s halted: %s\n",
+			    cfg->sources[i].name, ro.commit, ro.reason);
+			n++;
+		}
+	return n;
+}
+
 int
 cmd_status(struct cli *cli, int argc, char **argv)
 {
@@ -164,6 +183,8 @@ cmd_status(struct cli *cli, int argc, char **argv)
 			rc = CLI_EXIT_FAILED;
 	} else {
 		print_sources(cfg, &view, now);
+		if (print_halted(cfg))
+			rc = CLI_EXIT_FAILED;
 		printf("\n");
 		print_devices(cfg, &view, now);
 	}
