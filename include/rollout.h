@@ -185,9 +185,11 @@ int rollout_pin_manifest(const char *state_dir, const char *device,
     const char *ref, struct manifest *out);
 
 /*
- * The manifests a rollback or a pin of device may need (its healthy
- * manifests and its pin's): appended to list/n (each entry a manifest
- * the caller releases).  For the object store's garbage collection.
+ * The manifests an automatic rollback or a pin of device needs (its last
+ * healthy commit's and its pin's; the commit healthy before that is
+ * fetched again by `senko rollback` if it has to): appended to list/n
+ * (each entry a manifest the caller releases).  For the object store's
+ * garbage collection.
  * Returns 0, or -1 when one exists but cannot be read (then nothing
  * may be collected).
  */

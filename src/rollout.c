@@ -693,35 +693,28 @@ int
 rollout_kept_manifests(const char *state_dir, const char *device,
     struct manifest **list, size_t *n)
 {
-	char *dir = xasprintf("%s/devices/%s/healthy", state_dir, device);
 	char *pin = xasprintf("%s/devices/%s/pin.json", state_dir, device);
-	DIR *dp = opendir(dir);
-	struct dirent *e;
+	struct rollout_device d;
 	json_t *root = NULL;
 	int rc = 0;
 
-	while (dp && (e = readdir(dp)) != NULL) {
-		char *p;
+	if (rollout_device_load(state_dir, device, &d) == -1)
+		rc = -1;
+	else if (*d.last_healthy) {
+		char *p = healthy_path(state_dir, device, d.last_healthy);
 		bool missing;
 
-		if (strlen(e->d_name) != GITHASH_HEXLEN + 5 ||
-		    strcmp(e->d_name + GITHASH_HEXLEN, ".json") != 0)
-			continue;
-		p = xasprintf("%s/%s", dir, e->d_name);
 		*list = xreallocarray(*list, *n + 1, sizeof(**list));
 		manifest_init(&(*list)[*n]);
-		if (load_manifest_file(p, &(*list)[*n], &missing) == -1) {
+		if (load_manifest_file(p, &(*list)[*n], &missing) == 0)
+			(*n)++;
+		else {
+			manifest_release(&(*list)[*n]);
 			if (!missing)
 				rc = -1;
-			manifest_release(&(*list)[*n]);
-		} else
-			(*n)++;
+		}
 		free(p);
 	}
-	if (dp)
-		closedir(dp);
-	else if (errno != ENOENT)
-		rc = log_fail("cannot read '%s'", dir);
 	if (load_json(pin, MANIFEST_FILE_MAX, &root) == -1)
 		rc = -1;
 	else if (root != NULL) {
@@ -740,6 +733,5 @@ rollout_kept_manifests(const char *state_dir, const char *device,
 	}
 	json_decref(root);
 	free(pin);
-	free(dir);
 	return rc;
 }

@@ -1070,9 +1070,15 @@ rollback_target(const struct config *cfg, const struct sync_engine *e,
 	back = rollout_rollback_commit(&rec, on_board);
 	if (back == NULL)
 		return log_failx("%s: no healthy commit is recorded other than "
-		    "the one it runs%s%.7s; name one: senko rollback %s REF",
-		    dev->name, *on_board ? " (" : "", on_board, dev->name);
-	return rollout_healthy_manifest(cfg->state_dir, dev->name, back, out);
+		    "the one it runs%s%.7s%s; name one: senko rollback %s REF",
+		    dev->name, *on_board ? " (" : "", on_board,
+		    *on_board ? ")" : "", dev->name);
+	if (rollout_healthy_manifest(cfg->state_dir, dev->name, back,
+	    out) == -1)
+		return -1;
+	/* The store keeps the last healthy commit's blobs, not older ones:
+	 * fetch what garbage collection took. */
+	return src->path ? 0 : forge_fetch_blobs(e->forge, src, out);
 }
 
 int
