@@ -120,7 +120,7 @@ static bool
 state_is_ok(enum device_state s)
 {
 	return s == DEVICE_IN_SYNC || s == DEVICE_UPDATED ||
-	    s == DEVICE_UNKNOWN;
+	    s == DEVICE_UNKNOWN || s == DEVICE_WAITING;
 }
 
 /* Build the per-device schedule for cfg, keeping what old knew. */
