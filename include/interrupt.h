@@ -17,9 +17,16 @@
 #define SENKO_INTERRUPT_H
 
 #include <signal.h>
+#include <stddef.h>
 
 /* The signal that asked for a stop; 0 while none did. */
 extern volatile sig_atomic_t interrupt_requested;
+
+/*
+ * Run handler for each of sigs, without SA_RESTART (so blocking calls
+ * return EINTR).  The one way senko and senkod install handlers.
+ */
+void interrupt_catch(const int *sigs, size_t nsigs, void (*handler)(int));
 
 /* Catch SIGINT and SIGTERM as described above. */
 void interrupt_install(void);

@@ -1715,6 +1715,34 @@ token_from_text(const char *what, struct buf *b, bool first_line)
 	return 0;
 }
 
+/*
+ * Read a file that holds a secret into b: a regular file of at most
+ * 64 KiB that other users cannot read (readable by its group is only
+ * warned about).  what names it in messages ("token file").  On error b
+ * is wiped and released; returns 0 or -1 (logged).
+ */
+static int
+read_secret_file(const char *path, const char *what, struct buf *b)
+{
+	struct stat st;
+
+	b->max = 64 * 1024;
+	if (fs_read_regular(path, what, b, &st) == -1) {
+		buf_release(b);
+		return -1;
+	}
+	if (st.st_mode & S_IROTH) {
+		explicit_bzero(b->data, b->alloc);
+		buf_release(b);
+		return log_failx("%s '%s' is readable by every user; run: "
+		    "chmod 600 '%s'", what, path, path);
+	}
+	if (st.st_mode & S_IRGRP)
+		log_warnx("%s '%s' is readable by its group; consider chmod "
+		    "600", what, path);
+	return 0;
+}
+
 static int
 read_token_file(const struct config *cfg, char **token)
 {
@@ -1735,19 +1763,8 @@ read_token_file(const struct config *cfg, char **token)
 		return log_fail("token file '%s' is a symbolic link to nothing "
 		    "usable; fix the link, or set token_file = (empty) for "
 		    "public repositories", cfg->token_file);
-	b.max = 64 * 1024;
-	if (fs_read_regular(cfg->token_file, "token file", &b, &st) == -1) {
-		buf_release(&b);
+	if (read_secret_file(cfg->token_file, "token file", &b) == -1)
 		return -1;
-	}
-	if (st.st_mode & S_IROTH) {
-		buf_release(&b);
-		return log_failx("token file '%s' is readable by every user; "
-		    "run: chmod 600 '%s'", cfg->token_file, cfg->token_file);
-	}
-	if (st.st_mode & S_IRGRP)
-		log_warnx("token file '%s' is readable by its group; consider "
-		    "chmod 600", cfg->token_file);
 	what = xasprintf("token file '%s'", cfg->token_file);
 	rc = token_from_text(what, &b, true);
 	free(what);
@@ -1805,26 +1822,13 @@ config_load_mqtt_password(const struct config_mqtt *m, char **password)
 {
 	const char *path = m->password_file;
 	struct buf b = BUF_INIT;
-	struct stat st;
 	size_t n;
 
 	*password = NULL;
 	if (*path == '\0')
 		return 0;
-	b.max = 64 * 1024;
-	if (fs_read_regular(path, "[mqtt] password_file", &b, &st) == -1) {
-		buf_release(&b);
+	if (read_secret_file(path, "[mqtt] password_file", &b) == -1)
 		return -1;
-	}
-	if (st.st_mode & S_IROTH) {
-		explicit_bzero(b.data, b.alloc);
-		buf_release(&b);
-		return log_failx("[mqtt] password_file '%s' is readable by every "
-		    "user; run: chmod 600 '%s'", path, path);
-	}
-	if (st.st_mode & S_IRGRP)
-		log_warnx("[mqtt] password_file '%s' is readable by its group; "
-		    "consider chmod 600", path);
 	n = strcspn(b.data, "\r\n");
 	b.data[n] = '\0';
 	b.len = n;

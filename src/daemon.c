@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "daemon.h"
+#include "interrupt.h"
 #include "localwatch.h"
 #include "log.h"
 #include "metrics.h"
@@ -105,14 +106,8 @@ static void
 install_handlers(void)
 {
 	static const int sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
-	struct sigaction sa;
-	size_t i;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+	interrupt_catch(sigs, sizeof(sigs) / sizeof(sigs[0]), on_signal);
 	signal(SIGPIPE, SIG_IGN);
 }
 

@@ -22,17 +22,25 @@ on_interrupt(int sig)
 }
 
 void
-interrupt_install(void)
+interrupt_catch(const int *sigs, size_t nsigs, void (*handler)(int))
 {
-	static const int sigs[] = { SIGINT, SIGTERM };
 	struct sigaction sa;
 	size_t i;
 
+	/* No SA_RESTART: a blocking read or poll must see EINTR and stop. */
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_interrupt;
+	sa.sa_handler = handler;
 	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+	for (i = 0; i < nsigs; i++)
 		sigaction(sigs[i], &sa, NULL);
+}
+
+void
+interrupt_install(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+
+	interrupt_catch(sigs, sizeof(sigs) / sizeof(sigs[0]), on_interrupt);
 }
 
 int

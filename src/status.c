@@ -102,24 +102,50 @@ copy_string(char *dst, size_t size, json_t *v)
 		dst[--len] = '\0';
 }
 
+/*
+ * Parse a status file's text: a JSON object whose "state" is a string and
+ * whose "commit", when set, is hex.  The state's meaning is the caller's.
+ * Returns the object (the caller's reference) and its state, or NULL
+ * (logged, naming path and kind: "device" or "source").
+ */
+static json_t *
+status_json_parse(const char *text, size_t len, const char *path,
+    const char *kind, const char **state)
+{
+	json_error_t jerr;
+	json_t *root;
+	const char *commit;
+
+	root = json_loadb(text, len, 0, &jerr);
+	if (root == NULL) {
+		log_failx("'%s' is not valid JSON (line %d: %s)", path,
+		    jerr.line, jerr.text);
+		return NULL;
+	}
+	*state = json_string_value(json_object_get(root, "state"));
+	commit = json_string_value(json_object_get(root, "commit"));
+	if (*state == NULL || (commit && *commit && !githash_is_hex(commit))) {
+		log_failx("'%s' is not a %s status file", path, kind);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
 static int
 status_parse(struct device_status *st, const char *text, size_t len,
     const char *path)
 {
-	json_error_t jerr;
 	json_t *root;
-	const char *state, *commit;
+	const char *state;
 	int rc = -1;
 
-	root = json_loadb(text, len, 0, &jerr);
+	root = status_json_parse(text, len, path, "device", &state);
 	if (root == NULL)
-		return log_failx("'%s' is not valid JSON (line %d: %s)", path,
-		    jerr.line, jerr.text);
-	state = json_string_value(json_object_get(root, "state"));
-	commit = json_string_value(json_object_get(root, "commit"));
-	if (state == NULL || status_state_parse(state, &st->state) == -1 ||
-	    (commit && *commit && !githash_is_hex(commit))) {
-		log_failx("'%s' is not a device status file", path);
+		return -1;
+	if (status_state_parse(state, &st->state) == -1) {
+		log_failx("'%s' is not a device status file: unknown state "
+		    "'%s'", path, state);
 		goto out;
 	}
 	copy_string(st->commit, sizeof(st->commit),
@@ -311,20 +337,16 @@ static int
 source_status_parse(struct source_status *st, const char *text, size_t len,
     const char *path)
 {
-	json_error_t jerr;
 	json_t *root;
-	const char *state, *commit;
+	const char *state;
 	int rc = -1;
 
-	root = json_loadb(text, len, 0, &jerr);
+	root = status_json_parse(text, len, path, "source", &state);
 	if (root == NULL)
-		return log_failx("'%s' is not valid JSON (line %d: %s)", path,
-		    jerr.line, jerr.text);
-	state = json_string_value(json_object_get(root, "state"));
-	commit = json_string_value(json_object_get(root, "commit"));
-	if (state == NULL || source_state_parse(state, &st->state) == -1 ||
-	    (commit && !githash_is_hex(commit))) {
-		log_failx("'%s' is not a source status file", path);
+		return -1;
+	if (source_state_parse(state, &st->state) == -1) {
+		log_failx("'%s' is not a source status file: unknown state "
+		    "'%s'", path, state);
 		goto out;
 	}
 	copy_string(st->commit, sizeof(st->commit),

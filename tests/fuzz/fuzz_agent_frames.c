@@ -42,22 +42,12 @@
 
 #include "buf.h"
 #include "fuzz.h"
+#include "fuzz_line.h"
 #include "log.h"
 #include "repl.h"
 #include "serial.h"
 
-static int64_t virtual_ns;
-
-static int
-virtual_clock_gettime(clockid_t id, struct timespec *ts)
-{
-	(void)id;
-	ts->tv_sec = (time_t)(virtual_ns / 1000000000);
-	ts->tv_nsec = (long)(virtual_ns % 1000000000);
-	return 0;
-}
-
-#define clock_gettime virtual_clock_gettime
+#define clock_gettime fuzz_clock_gettime
 #include "agent.c"
 #undef clock_gettime
 
@@ -71,11 +61,8 @@ enum {
 enum board_tx { TX_OUT, TX_HEAD, TX_BODY, TX_SUM, TX_ENDED };
 
 struct serial {
-	const uint8_t *data;
-	size_t len, pos;
-	size_t chunk_left;
-	bool vanish, bytewise;
-	uint64_t sent, received;
+	struct fuzz_line line;
+	uint64_t sent;
 	enum board_tx tx;
 	size_t tx_left, tx_flen;
 	uint8_t head[3];
@@ -177,45 +164,14 @@ board_sent(struct serial *s, const uint8_t *p, size_t n)
 	}
 }
 
-static ssize_t
-gone(struct serial *s, int timeout_ms)
-{
-	if (s->vanish) {
-		errno = EIO;
-		return -1;
-	}
-	virtual_ns += (int64_t)timeout_ms * 1000000;
-	return 0;
-}
-
 ssize_t
 serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 {
-	size_t n;
+	ssize_t n = fuzz_line_read(&s->line, data, len, timeout_ms);
 
-	while (s->chunk_left == 0) {
-		if (timeout_ms <= 0)
-			return 0;
-		if (s->pos >= s->len)
-			return gone(s, timeout_ms);
-		s->chunk_left = s->data[s->pos++];
-		if (s->chunk_left == 0) {
-			virtual_ns += (int64_t)timeout_ms * 1000000;
-			return 0;
-		}
-		if (s->chunk_left > s->len - s->pos)
-			s->chunk_left = s->len - s->pos;
-	}
-	n = len < s->chunk_left ? len : s->chunk_left;
-	if (s->bytewise)
-		n = 1;
-	memcpy(data, s->data + s->pos, n);
-	board_sent(s, s->data + s->pos, n);
-	s->pos += n;
-	s->chunk_left -= n;
-	s->received += n;
-	virtual_ns += 1000000;
-	return (ssize_t)n;
+	if (n > 0)
+		board_sent(s, data, (size_t)n);
+	return n;
 }
 
 int
@@ -224,7 +180,7 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 	const uint8_t *u = data;
 
 	(void)timeout_ms;
-	if (s->vanish && s->pos >= s->len && s->chunk_left == 0) {
+	if (s->line.vanish && fuzz_line_ended(&s->line)) {
 		errno = EIO;
 		return -1;
 	}
@@ -426,12 +382,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ops = data + 2;
 	put_len = put_sizes[flags >> 3 & 3];
 	memset(put_data, 'x', sizeof(put_data));
-	s.data = data + 2 + n;
-	s.len = size - 2 - n;
-	s.vanish = flags & FLAG_VANISH;
-	s.bytewise = flags & FLAG_BYTEWISE;
+	fuzz_line_init(&s.line, data + 2 + n, size - 2 - n,
+	    flags & FLAG_VANISH, flags & FLAG_BYTEWISE);
 	r.s = &s;
-	virtual_ns = 1000000000;
 
 	a = agent_start(&r, 115200, &stop);
 	if (a == NULL) {
@@ -457,6 +410,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)agent_end(a);
 	FUZZ_CHECK(r.returned, "agent_end did not give the port back");
-	FUZZ_CHECK(s.received <= size, "received more than sent");
+	FUZZ_CHECK(s.line.received <= size, "received more than sent");
 	return 0;
 }

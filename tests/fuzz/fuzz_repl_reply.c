@@ -41,32 +41,13 @@
 
 #include "buf.h"
 #include "fuzz.h"
+#include "fuzz_line.h"
 #include "log.h"
 #include "repl.h"
 #include "serial.h"
 
-static int64_t virtual_ns;
-
-static int
-virtual_clock_gettime(clockid_t id, struct timespec *ts)
-{
-	(void)id;
-	ts->tv_sec = (time_t)(virtual_ns / 1000000000);
-	ts->tv_nsec = (long)(virtual_ns % 1000000000);
-	return 0;
-}
-
-static int
-virtual_nanosleep(const struct timespec *req, struct timespec *rem)
-{
-	virtual_ns += (int64_t)req->tv_sec * 1000000000 + req->tv_nsec;
-	if (rem != NULL)
-		rem->tv_sec = 0, rem->tv_nsec = 0;
-	return 0;
-}
-
-#define clock_gettime virtual_clock_gettime
-#define nanosleep virtual_nanosleep
+#define clock_gettime fuzz_clock_gettime
+#define nanosleep fuzz_nanosleep
 #include "repl.c"
 #undef clock_gettime
 #undef nanosleep
@@ -96,12 +77,8 @@ enum paste_phase {
 
 /* The board's side of the line: what the input says it sends. */
 struct serial {
-	const uint8_t *data;
-	size_t len, pos;
-	size_t chunk_left; /* bytes of the current chunk not yet read */
-	bool vanish;
-	bool bytewise;
-	uint64_t sent, received;
+	struct fuzz_line line;
+	uint64_t sent;
 	enum paste_phase phase;
 	uint8_t header[4];
 	size_t header_len;
@@ -145,17 +122,6 @@ stopped(const struct serial *s)
 		return false;
 	errno = ECANCELED;
 	return true;
-}
-
-static ssize_t
-gone(struct serial *s, int timeout_ms)
-{
-	if (s->vanish) {
-		errno = EIO;
-		return -1;
-	}
-	virtual_ns += (int64_t)timeout_ms * 1000000;
-	return 0;
 }
 
 /* Bytes the board sends: the raw-paste header, then credits. */
@@ -205,35 +171,14 @@ paste_host_sent(struct serial *s, const uint8_t *p, size_t n)
 ssize_t
 serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 {
-	size_t n;
+	ssize_t n;
 
 	if (stopped(s))
 		return -1;
-	/* Waiting lets the next chunk arrive; a poll only sees this one. */
-	while (s->chunk_left == 0) {
-		if (timeout_ms <= 0)
-			return 0;
-		if (s->pos >= s->len)
-			return gone(s, timeout_ms);
-		s->chunk_left = s->data[s->pos++];
-		if (s->chunk_left == 0) {
-			virtual_ns += (int64_t)timeout_ms * 1000000;
-			return 0;
-		}
-		if (s->chunk_left > s->len - s->pos)
-			s->chunk_left = s->len - s->pos;
-	}
-	n = len < s->chunk_left ? len : s->chunk_left;
-	if (s->bytewise)
-		n = 1;
-	memcpy(data, s->data + s->pos, n);
-	if (s->bytewise)
-		paste_board_sent(s, s->data + s->pos, n);
-	s->pos += n;
-	s->chunk_left -= n;
-	s->received += n;
-	virtual_ns += 1000000; /* the bytes took some time on the wire */
-	return (ssize_t)n;
+	n = fuzz_line_read(&s->line, data, len, timeout_ms);
+	if (n > 0 && s->line.bytewise)
+		paste_board_sent(s, data, (size_t)n);
+	return n;
 }
 
 int
@@ -242,11 +187,11 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 	(void)timeout_ms;
 	if (stopped(s))
 		return -1;
-	if (s->vanish && s->pos >= s->len && s->chunk_left == 0) {
+	if (s->line.vanish && fuzz_line_ended(&s->line)) {
 		errno = EIO;
 		return -1;
 	}
-	if (s->bytewise)
+	if (s->line.bytewise)
 		paste_host_sent(s, data, len);
 	s->sent += len;
 	return 0;
@@ -269,7 +214,7 @@ serial_bytes_sent(const struct serial *s)
 uint64_t
 serial_bytes_received(const struct serial *s)
 {
-	return s->received;
+	return s->line.received;
 }
 
 int
@@ -352,11 +297,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = size - 2;
 	code = xstrndup((const char *)data + 2, n);
 	board = xcalloc(1, sizeof(*board));
-	board->data = data + 2 + n;
-	board->len = size - 2 - n;
-	board->vanish = flags & FLAG_VANISH;
-	board->bytewise = flags & FLAG_BYTEWISE;
-	virtual_ns = 1000000000;
+	fuzz_line_init(&board->line, data + 2 + n, size - 2 - n,
+	    flags & FLAG_VANISH, flags & FLAG_BYTEWISE);
 
 	r = repl_open("/dev/ttyFUZZ", 115200);
 	if (r == NULL) {

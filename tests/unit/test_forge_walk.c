@@ -2,7 +2,8 @@
  * Unit tests for forge/walk.c: tree and listing JSON to manifest entries
  * without the network.  The contents API's silent cut at 1,000 entries is
  * reported; working_dir and files select; senko's own names and unsafe
- * paths never get in; a tree's "truncated" is reported.
+ * paths never get in; a tree's "truncated" is reported; a walk's entries
+ * and requests are bounded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -141,6 +142,52 @@ test_not_a_tree_or_listing(void **state)
 	assert_int_equal(m.n, 0);
 }
 
+/*
+ * A server that never stops answering: one walk reads at most
+ * WALK_MAX_ENTRIES entries (tree or listing) and asks at most
+ * WALK_MAX_REQUESTS times, then the poll is refused.  The walk is started
+ * just below each bound rather than fed half a million entries.
+ */
+static void
+test_walk_bounds(void **state)
+{
+	struct config_source src = source("", NULL, 0);
+	struct manifest m = MANIFEST_INIT;
+	struct walk w;
+	const char *subdir, *subdir_sha;
+	json_t *tree_entry, *listing_entry;
+
+	(void)state;
+	tree_entry = json_pack("{s:s, s:s, s:s, s:s, s:i}", "path", "a.py",
+	    "mode", "100644", "type", "blob", "sha", SHA, "size", 6);
+	listing_entry = json_pack("{s:s, s:s, s:s, s:i}", "path", "b.py",
+	    "type", "file", "sha", SHA, "size", 6);
+	assert_non_null(tree_entry);
+	assert_non_null(listing_entry);
+
+	memset(&w, 0, sizeof(w));
+	w.src = &src;
+	w.m = &m;
+	w.entries = WALK_MAX_ENTRIES - 2;
+	assert_int_equal(walk_tree_entry(&w, tree_entry, ""), 0);
+	assert_int_equal(walk_listing_entry(&w, listing_entry, &subdir,
+	    &subdir_sha), 0);
+	assert_int_equal(m.n, 2);
+	assert_int_equal(walk_tree_entry(&w, tree_entry, ""), -1);
+	assert_int_equal(walk_listing_entry(&w, listing_entry, &subdir,
+	    &subdir_sha), -1);
+	assert_int_equal(m.n, 2);
+
+	w.requests = WALK_MAX_REQUESTS - 1;
+	assert_int_equal(walk_count_request(&w), 0);
+	assert_int_equal(walk_count_request(&w), -1);
+	assert_int_equal(walk_count_request(&w), -1);
+
+	json_decref(tree_entry);
+	json_decref(listing_entry);
+	manifest_release(&m);
+}
+
 int
 main(void)
 {
@@ -148,6 +195,7 @@ main(void)
 		cmocka_unit_test(test_listing_at_the_api_limit_is_incomplete),
 		cmocka_unit_test(test_tree_selection_and_own_names),
 		cmocka_unit_test(test_not_a_tree_or_listing),
+		cmocka_unit_test(test_walk_bounds),
 	};
 
 	log_init("test_forge_walk", -1, 0);

@@ -48,11 +48,12 @@ teardown(void **state)
 }
 
 static void
-write_status_file(struct fixture *f, const char *device, const char *text)
+write_status_file(struct fixture *f, const char *kind, const char *name,
+    const char *text)
 {
 	char *dir, *path;
 
-	assert_true(asprintf(&dir, "%s/devices/%s", f->dir, device) > 0);
+	assert_true(asprintf(&dir, "%s/%s/%s", f->dir, kind, name) > 0);
 	assert_true(asprintf(&path, "%s/status.json", dir) > 0);
 	assert_int_equal(fs_mkdir_p(dir, 0755), 0);
 	assert_int_equal(fs_write_atomic(path, text, strlen(text), 0644), 0);
@@ -152,9 +153,32 @@ test_corrupt_files_refused(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		write_status_file(f, "kitchen", bad[i]);
+		write_status_file(f, "devices", "kitchen", bad[i]);
 		assert_int_equal(status_load(f->dir, "kitchen", &st), -1);
 		assert_int_equal(st.state, DEVICE_UNKNOWN);
+	}
+}
+
+static void
+test_corrupt_source_files_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = {
+		"",
+		"{",
+		"[]",
+		"{\"state\":\"on fire\"}",
+		"{\"state\":\"in-sync\"}",	/* a device's state */
+		"{\"commit\":\"" SHA_A "\"}",
+		"{\"state\":\"ok\",\"commit\":\"xyz\"}",
+	};
+	struct source_status st;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_status_file(f, "sources", "app", bad[i]);
+		assert_int_equal(source_status_load(f->dir, "app", &st), -1);
+		assert_int_equal(st.state, SOURCE_UNKNOWN);
 	}
 }
 
@@ -203,7 +227,7 @@ test_long_text_cut_on_character(void **state)
 		*p++ = '\xa9';
 	}
 	snprintf(p, 16, "\"}");
-	write_status_file(f, "kitchen", text);
+	write_status_file(f, "devices", "kitchen", text);
 	assert_int_equal(status_load(f->dir, "kitchen", &back), 0);
 	assert_true(strlen(back.last_error) > 500);
 	assert_true(utf8_is_valid(back.last_error,
@@ -331,13 +355,8 @@ test_source_corrupt_and_hostile(void **state)
 	struct fixture *f = *state;
 	struct source_status st;
 	struct sync_source_result res;
-	char *dir, *path;
 
-	assert_true(asprintf(&dir, "%s/sources/app", f->dir) > 0);
-	assert_true(asprintf(&path, "%s/status.json", dir) > 0);
-	assert_int_equal(fs_mkdir_p(dir, 0755), 0);
-	assert_int_equal(fs_write_atomic(path, "{\"state\":\"on fire\"}", 20,
-	    0644), 0);
+	write_status_file(f, "sources", "app", "{\"state\":\"on fire\"}");
 	assert_int_equal(source_status_load(f->dir, "app", &st), -1);
 	assert_int_equal(st.state, SOURCE_UNKNOWN);
 	/* The next poll replaces it. */
@@ -347,8 +366,6 @@ test_source_corrupt_and_hostile(void **state)
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(source_status_update(f->dir, "../x", &res, 0, 1), -1);
 	assert_int_equal(source_status_load(f->dir, "a/b", &st), -1);
-	free(dir);
-	free(path);
 }
 
 int
@@ -360,6 +377,7 @@ main(void)
 		T(test_round_trip),
 		cmocka_unit_test(test_every_state_name_round_trips),
 		T(test_corrupt_files_refused),
+		T(test_corrupt_source_files_refused),
 		T(test_hostile_device_names),
 		T(test_text_not_utf8_is_saved),
 		T(test_long_text_cut_on_character),
