@@ -274,6 +274,8 @@ parse_reset(struct parse_ctx *ctx, void *field, const char *value)
 	return -1;
 }
 
+static const char *hint_for(const char *key);
+
 /* ring = 0..9 */
 static int
 parse_ring(struct parse_ctx *ctx, void *field, const char *value)
@@ -299,8 +301,9 @@ parse_health(struct parse_ctx *ctx, void *field, const char *value)
 		return 0;
 	}
 	if (strncmp(value, "line", 4) != 0 ||
-	    !isspace((unsigned char)value[4]))
-		return -1;
+	    (value[4] != '\0' && !isspace((unsigned char)value[4])))
+		return conf_error(ctx, "health", "'%s' is not valid: expected "
+		    "%s", value, hint_for("health"));
 	for (re = value + 4; isspace((unsigned char)*re); re++)
 		;
 	if (*re == '\0')
@@ -338,7 +341,9 @@ parse_soak(struct parse_ctx *ctx, void *field, const char *value)
 	unsigned v;
 
 	(void)ctx;
-	if (strcmp(value, "0") == 0) {
+	/* A duration is at least a second; soak may be none ("0", "0s"). */
+	if (value[0] == '0' && (value[1] == '\0' ||
+	    (strchr("smh", value[1]) && value[2] == '\0'))) {
 		*(unsigned *)field = 0;
 		return 0;
 	}
@@ -1025,7 +1030,8 @@ handle_key(void *user, const char *section, const char *name,
 	    kw->parse != parse_url && kw->parse != parse_files &&
 	    kw->parse != parse_working_dir && kw->parse != parse_dest &&
 	    kw->parse != parse_exclude && kw->parse != parse_local_path &&
-	    kw->parse != parse_mqtt_url && kw->parse != parse_topic_prefix)
+	    kw->parse != parse_mqtt_url && kw->parse != parse_topic_prefix &&
+	    kw->parse != parse_health)
 		conf_error(ctx, name, "'%s' is not valid: expected %s", value,
 		    hint_for(name));
 	free(value);
