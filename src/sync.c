@@ -592,8 +592,9 @@ prepare_pin(struct sync_run *run, struct forge *forge, size_t i,
 		manifest_release(&fresh);
 		fresh = saved;
 		manifest_init(&saved);
-	} else if (rc == 0 && rollout_pin_save(run->cfg->state_dir,
-	    dev->name, ref, &fresh) == -1)
+	} else if (rc == 0 && !run->opts->check_only &&
+	    rollout_pin_save(run->cfg->state_dir, dev->name, ref,
+	    &fresh) == -1)
 		rc = -1;
 	if (rc == -1 && !have_saved) {
 		snprintf(run->prep_error[i], sizeof(run->prep_error[i]), "cannot "
@@ -625,7 +626,9 @@ rollout_prepare(struct sync_run *run, struct forge *forge)
 	for (i = 0; i < cfg->ndevices; i++)
 		rollout_device_load(cfg->state_dir, cfg->devices[i].name,
 		    &run->records[i]);
-	fd = rollout_lock(cfg->state_dir);
+	/* senko check only reads (it may run as a user who cannot write
+	 * state_dir). */
+	fd = run->opts->check_only ? -1 : rollout_lock(cfg->state_dir);
 	for (i = 0; i < cfg->nsources; i++) {
 		struct rollout_source *ro = &run->rollouts[i];
 

@@ -20,11 +20,18 @@ const A = { 'main.py': app('A'), 'lib/a.py': 'A = 1\n' + '# a\n'.repeat(200), 'l
 const B = { 'main.py': 'import no_such_module\n' + app('B'), 'lib/a.py': 'A = 2\n' + '# b\n'.repeat(300), 'lib/b.py': 'B = 2\n' };
 const CUTS = 4;
 let gh;
-const started = [];
+const started = [], servers = [];
 test.after(async () => {
   await Promise.all(started.map((b) => b.stop()));
-  if (gh) gh.stop();
+  // Every server, also one a failed test left running: the suite must
+  // end when its tests do.
+  for (const s of servers) s.stop();
 });
+async function startGitHub(opts) {
+  const s = await h.startGitHub(opts);
+  servers.push(s);
+  return s;
+}
 async function startBoard(opts) {
   const b = await h.startBoard(opts);
   started.push(b);
@@ -68,7 +75,7 @@ async function prints(link, want, ms = 4000) {
 test('a power cut during the rollback: old or new files only, the next session completes the rollback', async () => {
   const repos = path.join(T, 'cut', 'repos');
   const repo = h.makeRepo(repos, 'acme', 'fw', A);
-  gh = await h.startGitHub({ repos });
+  gh = await startGitHub({ repos });
   const tpl = path.join(T, 'cut', 'tpl');
   fs.mkdirSync(tpl, { recursive: true });
   let b = await startBoard({ dir: tpl, name: 'b' });
@@ -130,14 +137,12 @@ test('a power cut during the rollback: old or new files only, the next session c
     assert.equal(s.st.sources[0].rollout.halted, true, `${what}: the rollout is not halted`);
   }
   assert.ok(inRollback >= CUTS - 1, `only ${inRollback} of ${CUTS} cuts landed in the rollback`);
-  gh.stop();
-  gh = null;
 });
 
 test('senko rollback by hand while senkod runs; senkod does not bring the commit back', async () => {
   const repos = path.join(T, 'hand', 'repos');
   const repo = h.makeRepo(repos, 'acme', 'fw', A);
-  gh = await h.startGitHub({ repos });
+  gh = await startGitHub({ repos });
   const dir = path.join(T, 'hand');
   const b = await startBoard({ dir, name: 'b' });
   const conf = config(dir, b.link, { interval: '2s' });
