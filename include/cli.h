@@ -10,6 +10,7 @@
 #define SENKO_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -56,6 +57,19 @@ const struct config_device *cli_find_device(struct cli *cli,
 /* Print "usage: senko CMD ARGS" for cmd to stderr; returns CLI_EXIT_USAGE. */
 int cli_command_usage(const struct cli_command *cmd);
 
+/* Code for exec/run: at most this many bytes. */
+#define CLI_CODE_MAX (1024 * 1024)
+struct buf;
+/* Read code from path ("-": standard input) into code (initialized here;
+ * release it).  what names it in messages.  0, or -1 (logged). */
+int cli_read_code(const char *path, const char *what, struct buf *code);
+/*
+ * A board's traceback on out: each line escaped (no raw escape sequences
+ * on the terminal) and quoted with "  | ", so an exception message cannot
+ * pass for a line of senko's own.
+ */
+void cli_print_traceback(FILE *out, const char *tb);
+
 int cmd_hash(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
@@ -71,5 +85,6 @@ int cmd_rollout(struct cli *cli, int argc, char **argv);
 int cmd_rollback(struct cli *cli, int argc, char **argv);
 int cmd_pin(struct cli *cli, int argc, char **argv);
 int cmd_unpin(struct cli *cli, int argc, char **argv);
+int cmd_run(struct cli *cli, int argc, char **argv);
 
 #endif

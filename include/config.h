@@ -82,6 +82,8 @@ struct config_device {
 	unsigned health_timeout; /* seconds HEALTH_LINE waits for it */
 	char *pin;           /* a ref of its source to stay at; NULL none */
 	bool rollback;       /* roll back automatically on a failed check */
+	unsigned verify_interval; /* seconds between record checks senkod
+	                             makes unasked; 0 = off */
 	int line;
 };
 

@@ -42,6 +42,10 @@ struct daemon_device {
 	bool failures_before_run; /* failing when this process started
 	                          (senkod --once: from the status file) */
 	time_t retry_at;        /* CLOCK_MONOTONIC s; 0: at the next poll */
+	bool check;             /* at its next visit open the board and read
+	                          its record (hotplug, verify_interval) */
+	time_t verify_at;       /* CLOCK_MONOTONIC s of its next check by
+	                          verify_interval; 0: not scheduled */
 };
 
 /* Times below are CLOCK_MONOTONIC seconds: a wall-clock step (NTP at

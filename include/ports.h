@@ -51,4 +51,18 @@ bool ports_is_usb_identity(const char *port);
  */
 char *ports_resolve(const char *port, char *why, size_t why_size);
 
+/*
+ * What a port path stands for now, as a string to compare: the link's
+ * own inode and change time (udev re-creates /dev/serial/by-id/ links
+ * when a board is plugged in) and the device node's, with its device
+ * number.  A board unplugged and plugged in again, or a pty made anew,
+ * gives another string; the same node, left alone, the same.  NULL when
+ * the path leads nowhere.  A new string.
+ */
+char *ports_node_signature(const char *path);
+
+/* The folder of /dev/serial/by-id/ links (under SENKO_PORTS_ROOT): a new
+ * string. */
+char *ports_by_id_dir(void);
+
 #endif

@@ -24,7 +24,7 @@ struct repl;
 struct repl_info {
 	char version[64];    /* sys.implementation / os.uname().release */
 	char platform[32];   /* sys.platform: esp32, esp8266, ... */
-	char unique_id[40];  /* machine.unique_id() as hex, "" if none */
+	char unique_id[72];  /* machine.unique_id() as hex, "" if none */
 	bool has_raw_paste;
 	bool has_stdin_buffer;
 	bool has_sha1;
@@ -43,6 +43,13 @@ struct repl_info {
  * swallows Ctrl-C), EIO (the board vanished).  Errors are logged.
  */
 struct repl *repl_open(const char *port, unsigned baud);
+/*
+ * A port "uid:HEX" (identity.h) opens the board whose machine.unique_id()
+ * is HEX: the node it answered on last if it is still there, else each
+ * candidate port in turn, every other board probed given its application
+ * back.  None: errno ENOENT, "no board with unique id HEX"; EBUSY when
+ * a candidate was held by another process.
+ */
 /*
  * The same, but opening ends early, with errno ECANCELED, once *stop is
  * nonzero (a SIGTERM or Ctrl-C during the up to 10 s a silent board takes
@@ -67,6 +74,17 @@ int repl_exec(struct repl *r, const char *code, struct buf *out);
  * report it with their own context (repl_last_exception()).
  */
 int repl_exec_quiet(struct repl *r, const char *code, struct buf *out);
+/*
+ * Run len bytes of code and hand what it prints to emit as it arrives,
+ * until it ends: no limit on silence (a program may run for hours).  Once
+ * *stop is nonzero (stop may be NULL) a Ctrl-C goes to the board, and the
+ * code must end within 10 s (ETIMEDOUT).  Returns 0 when it ended, also
+ * by the KeyboardInterrupt that Ctrl-C raised (*interrupted is set then);
+ * -1 as repl_exec_quiet (a board-side exception: EREMOTEIO, not logged).
+ */
+int repl_exec_stream(struct repl *r, const char *code, size_t len,
+    void (*emit)(void *arg, const char *data, size_t len), void *arg,
+    const volatile sig_atomic_t *stop, bool *interrupted);
 /* Last line of the last board-side exception ("OSError: [Errno 2]
  * ENOENT"), "" when the last run raised nothing. */
 const char *repl_last_exception(const struct repl *r);

@@ -92,6 +92,9 @@ struct sync_options {
 	bool now;              /* bring the due devices to their source's
 	                          commit (or pin) whatever the rollout says */
 	const bool *device_due; /* per cfg->devices index; NULL = all due */
+	const bool *device_force; /* per device: force (above) for it alone
+	                          (senkod: a board plugged in, verify_interval);
+	                          NULL = none */
 	const bool *device_quiet; /* per device: print no messages (they are
 	                          still in the report); NULL = none quiet */
 	const bool *source_quiet; /* per source: the same for its poll */

@@ -1,10 +1,13 @@
 /*
  * cli.c - the table of `senko` commands; see cli.h.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cli.h"
+#include "fsutil.h"
 #include "log.h"
 #include "banned.h"
 
@@ -13,18 +16,20 @@ const struct cli_command cli_commands[] = {
 	    "is anything newer upstream? (exit 100: updates pending)" },
 	{ "config", cmd_config, 0, "check",
 	    "validate the configuration and print it (token redacted)" },
-	{ "exec", cmd_exec, CLI_BOARD, "DEVICE CODE",
-	    "run Python code on a board and print its output" },
+	{ "exec", cmd_exec, CLI_BOARD, "DEVICE CODE|-",
+	    "run Python code on a board and print its output (-: stdin)" },
 	{ "fleet", cmd_fleet, 0, "--broker URL [OPTION...]",
 	    "every gateway's boards, from an MQTT broker, in one table" },
 	{ "hash", cmd_hash, 0, "FILE...",
 	    "print git blob hashes, as git hash-object does" },
 	{ "ls", cmd_ls, CLI_BOARD, "DEVICE",
 	    "list the files under a board's dest folder, with sizes" },
-	{ "ports", cmd_ports, 0, "",
+	{ "ports", cmd_ports, CLI_INTERRUPTIBLE, "[--probe]",
 	    "list serial ports: USB ids, serial number, by-id name, device" },
 	{ "reset", cmd_reset, CLI_BOARD, "DEVICE [soft|hard]",
 	    "reset a board (by default as its reset setting says)" },
+	{ "run", cmd_run, CLI_BOARD, "DEVICE FILE",
+	    "run a local Python file on a board, streaming its output" },
 	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json|--prometheus]",
 	    "what happened last to each device (exit 1 if one failed)" },
 	{ "pin", cmd_pin, CLI_NEEDS_CONFIG, "DEVICE REF",
@@ -73,6 +78,11 @@ static const struct {
 	    "whatever the\n               rollout's rings and halts say\n" },
 	{ "reset", "  soft   MicroPython's soft reboot (Ctrl-D)\n"
 	    "  hard   pulse DTR and RTS like the ESP auto-reset circuit\n" },
+	{ "ports", "  --probe  ask each board its platform, MicroPython "
+	    "version and unique id\n"
+	    "           (machine.unique_id(), for port = uid:HEX); its "
+	    "application\n"
+	    "           is started again\n" },
 	{ "config", "  check  read and check the configuration, print it "
 	    "with defaults filled in\n" },
 };
@@ -180,4 +190,47 @@ cli_find_device(struct cli *cli, const char *name)
 	if (dev == NULL)
 		log_failx("no [device %s] in %s", name, cli->cfg->path);
 	return dev;
+}
+
+/*
+ * A traceback is the board's text: each line escaped (no raw escape
+ * sequences on the terminal) and quoted with "  | ", so an exception
+ * message cannot pass for a line of senko's own.
+ */
+void
+cli_print_traceback(FILE *out, const char *tb)
+{
+	char line[1024], esc[4096];
+	size_t n;
+
+	while (*tb) {
+		n = strcspn(tb, "\n");
+		snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ?
+		    n : sizeof(line) - 1), tb);
+		if (n > 0 && n < sizeof(line) && line[n - 1] == '\r')
+			line[n - 1] = '\0';
+		log_escape(esc, sizeof(esc), line);
+		fprintf(out, "  | %s\n", esc);
+		tb += n + (tb[n] == '\n');
+	}
+}
+
+
+int
+cli_read_code(const char *path, const char *what, struct buf *code)
+{
+	char chunk[4096];
+	size_t n;
+
+	buf_init(code, CLI_CODE_MAX);
+	if (strcmp(path, "-") != 0)
+		return fs_read_regular(path, what, code, NULL);
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+		if (buf_add(code, chunk, n) == -1)
+			return log_failx("%s: more than %d bytes of code; put "
+			    "it in a file on the board instead", what,
+			    CLI_CODE_MAX);
+	if (ferror(stdin))
+		return log_fail("cannot read %s", what);
+	return 0;
 }

@@ -1,6 +1,7 @@
 /*
- * cmd_exec.c - `senko exec DEVICE CODE`: run Python on the board and print
- * what it printed; a board-side exception goes to stderr with exit 1.
+ * cmd_exec.c - `senko exec DEVICE CODE|-`: run Python on the board and
+ * print what it printed; a board-side exception goes to stderr with exit
+ * 1.  "-" reads the code from standard input.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,34 +27,11 @@ print_lf(FILE *out, const struct buf *b)
 			putc(b->data[i], out);
 }
 
-/*
- * A traceback is the board's text: each line escaped (no raw escape
- * sequences on the terminal) and quoted with "  | ", so an exception
- * message cannot pass for a line of senko's own.
- */
-static void
-print_traceback(FILE *out, const char *tb)
-{
-	char line[1024], esc[4096];
-	size_t n;
-
-	while (*tb) {
-		n = strcspn(tb, "\n");
-		snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ?
-		    n : sizeof(line) - 1), tb);
-		if (n > 0 && n < sizeof(line) && line[n - 1] == '\r')
-			line[n - 1] = '\0';
-		log_escape(esc, sizeof(esc), line);
-		fprintf(out, "  | %s\n", esc);
-		tb += n + (tb[n] == '\n');
-	}
-}
-
 int
 cmd_exec(struct cli *cli, int argc, char **argv)
 {
 	const struct config_device *dev;
-	struct buf out = BUF_INIT;
+	struct buf out = BUF_INIT, code = BUF_INIT;
 	struct repl *r;
 	int rc;
 
@@ -62,15 +40,22 @@ cmd_exec(struct cli *cli, int argc, char **argv)
 	dev = cli_find_device(cli, argv[1]);
 	if (dev == NULL)
 		return CLI_EXIT_USAGE;
+	/* Read all of it before the board is interrupted. */
+	if (strcmp(argv[2], "-") != 0)
+		buf_addstr(&code, argv[2]);
+	else if (cli_read_code("-", "code on standard input", &code) == -1)
+		return CLI_EXIT_FAILED;
 	r = repl_open_stoppable(dev->port, dev->baud,
 	    &interrupt_requested);
-	if (r == NULL)
+	if (r == NULL) {
+		buf_release(&code);
 		return CLI_EXIT_FAILED;
-	rc = repl_exec_quiet(r, argv[2], &out);
+	}
+	rc = repl_exec_quiet(r, code.data, &out);
 	print_lf(stdout, &out);
 	fflush(stdout);
 	if (rc == -1 && errno == EREMOTEIO) {
-		print_traceback(stderr, repl_last_traceback(r));
+		cli_print_traceback(stderr, repl_last_traceback(r));
 		log_failx("%s: the code raised %s", dev->name,
 		    repl_last_exception(r));
 	}
@@ -79,5 +64,6 @@ cmd_exec(struct cli *cli, int argc, char **argv)
 		rc = -1;
 	repl_close(r);
 	buf_release(&out);
+	buf_release(&code);
 	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }

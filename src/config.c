@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "config.h"
 #include "fsutil.h"
+#include "identity.h"
 #include "log.h"
 #include "path.h"
 #include "xalloc.h"
@@ -215,6 +216,37 @@ parse_boot_watch(struct parse_ctx *ctx, void *field, const char *value)
 	memcpy(num, value, n);
 	num[n] = '\0';
 	return parse_uint_range(num, field, 0, 60);
+}
+
+/* A path, usb:SERIAL, or uid:HEX (identity.h; the hex is lowercased). */
+static int
+parse_port(struct parse_ctx *ctx, void *field, const char *value)
+{
+	const char *why;
+	char *port;
+
+	if (!identity_is_uid(value))
+		return parse_nonempty(ctx, field, value);
+	port = xstrdup(value);
+	if (identity_normalize(port, &why) == -1) {
+		free(port);
+		return -1;
+	}
+	free(*(char **)field);
+	*(char **)field = port;
+	return 0;
+}
+
+/* "off" (or 0): never; else a duration, as interval takes it. */
+static int
+parse_verify_interval(struct parse_ctx *ctx, void *field, const char *value)
+{
+	(void)ctx;
+	if (strcmp(value, "off") == 0 || strcmp(value, "0") == 0) {
+		*(unsigned *)field = 0;
+		return 0;
+	}
+	return config_parse_duration(value, field);
 }
 
 static int
@@ -651,7 +683,7 @@ static const struct keyword source_keywords[] = {
 };
 
 static const struct keyword device_keywords[] = {
-	DEVICE(port, parse_nonempty),
+	DEVICE(port, parse_port),
 	DEVICE(baud, parse_baud),
 	{ "source", parse_source_ref, offsetof(struct config_device, source) },
 	DEVICE(dest, parse_dest),
@@ -663,6 +695,7 @@ static const struct keyword device_keywords[] = {
 	DEVICE(health_timeout, parse_health_timeout),
 	DEVICE(pin, parse_pin),
 	DEVICE(rollback, parse_bool),
+	DEVICE(verify_interval, parse_verify_interval),
 	{ NULL, NULL, 0 },
 };
 
@@ -695,6 +728,11 @@ static const char *key_hints[] = {
 	"soak", "0 or a duration such as 30m",
 	"pin", "a tag, branch or commit SHA",
 	"rollback", "yes or no",
+	"port", "a serial port path, usb:SERIAL, or uid:HEX (an even number "
+	    "of hex digits, up to 64, as senko ports --probe shows the "
+	    "unique id)",
+	"verify_interval", "off, or a duration such as 30m or 6h (up to 7 "
+	    "days)",
 	"api", "trees or contents",
 	NULL,
 };
@@ -1662,6 +1700,11 @@ config_print(const struct config *cfg, FILE *out)
 		if (d->pin)
 			print_value(out, "pin", 6, d->pin);
 		print_value(out, "rollback", 6, d->rollback ? "yes" : "no");
+		if (d->verify_interval)
+			fprintf(out, "verify_interval = %us\n",
+			    d->verify_interval);
+		else
+			fprintf(out, "verify_interval = off\n");
 	}
 }
 

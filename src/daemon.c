@@ -14,6 +14,8 @@
 
 #include "buf.h"
 #include "daemon.h"
+#include "hotplug.h"
+#include "identity.h"
 #include "interrupt.h"
 #include "localwatch.h"
 #include "log.h"
@@ -173,6 +175,7 @@ daemon_init(struct daemon *d, const char *config_path, int *status)
 		return -1;
 	}
 	d->devices = devices_for(d->cfg, NULL, 0);
+	identity_use_config(d->cfg);
 	return 0;
 }
 
@@ -183,6 +186,7 @@ daemon_release(struct daemon *d)
 	free(d->source_failing);
 	if (d->cfg)
 		devices_free(d->devices, d->cfg->ndevices);
+	identity_use_config(NULL);
 	config_free(d->cfg);
 	free(d->config_path);
 	free(d->start_dir);
@@ -325,17 +329,22 @@ run_cycle(struct daemon *d, const bool *due, bool poll, const sigset_t *open,
     struct sync_report *rep)
 {
 	struct sync_options opts;
-	bool *quiet;
+	bool *quiet, *force;
 	sigset_t blocked;
 	size_t i;
 	int rc;
 
 	quiet = xcalloc(d->cfg->ndevices ? d->cfg->ndevices : 1,
 	    sizeof(*quiet));
-	for (i = 0; i < d->cfg->ndevices; i++)
+	force = xcalloc(d->cfg->ndevices ? d->cfg->ndevices : 1,
+	    sizeof(*force));
+	for (i = 0; i < d->cfg->ndevices; i++) {
 		quiet[i] = d->devices[i].failures > 0;
+		force[i] = d->devices[i].check;
+	}
 	memset(&opts, 0, sizeof(opts));
 	opts.device_due = due;
+	opts.device_force = force;
 	opts.device_quiet = quiet;
 	opts.saved_manifests = !poll;
 	opts.stop = &got_stop;
@@ -346,6 +355,7 @@ run_cycle(struct daemon *d, const bool *due, bool poll, const sigset_t *open,
 	pthread_sigmask(SIG_SETMASK, &blocked, NULL);
 	d->cycles++;
 	free(quiet);
+	free(force);
 	return rc;
 }
 
@@ -459,6 +469,7 @@ reload(struct daemon *d)
 		devices_free(d->devices, d->cfg->ndevices);
 		d->devices = devs;
 	}
+	identity_use_config(cfg);
 	config_free(d->cfg);
 	d->cfg = cfg;
 	d->mqtt = mqtt_reload(d->mqtt, cfg);
@@ -585,11 +596,84 @@ next_wake(const struct daemon *d)
 	time_t wake = d->next_poll;
 	size_t i;
 
-	for (i = 0; i < d->cfg->ndevices; i++)
+	for (i = 0; i < d->cfg->ndevices; i++) {
 		if (d->devices[i].retry_at != 0 &&
 		    d->devices[i].retry_at < wake)
 			wake = d->devices[i].retry_at;
+		if (d->devices[i].verify_at != 0 &&
+		    d->devices[i].verify_at < wake)
+			wake = d->devices[i].verify_at;
+	}
 	return wake;
+}
+
+/* A device to visit now with its board checked (its record read). */
+static void
+check_now(struct daemon_device *dd, time_t now)
+{
+	dd->check = true;
+	dd->retry_at = now;
+}
+
+/* Boards plugged in (hotplug.h): checked now, whatever their back-off. */
+static void
+take_hotplug(struct daemon *d, struct hotplug *hp, time_t now)
+{
+	bool *due = xcalloc(d->cfg->ndevices + 1, sizeof(*due));
+	size_t i;
+
+	if (hotplug_take(hp, due) > 0)
+		for (i = 0; i < d->cfg->ndevices; i++)
+			if (due[i])
+				check_now(&d->devices[i], now);
+	free(due);
+}
+
+/*
+ * verify_interval: a device's board is checked at most that often even
+ * when nothing changed upstream.  A failing device keeps its back-off
+ * (its retries read the board anyway).
+ */
+static void
+schedule_verify(struct daemon *d, time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < d->cfg->ndevices; i++) {
+		struct daemon_device *dd = &d->devices[i];
+		unsigned every = d->cfg->devices[i].verify_interval;
+
+		if (every == 0) {
+			dd->verify_at = 0;
+		} else if (dd->verify_at == 0) {
+			dd->verify_at = now + every;
+		} else if (now >= dd->verify_at) {
+			dd->verify_at = now + every;
+			if (dd->failures == 0) {
+				log_info("%s: checking the board "
+				    "(verify_interval %u s)", dd->name, every);
+				check_now(dd, now);
+			}
+		}
+	}
+}
+
+/* After a cycle: the checks it made are done; the next verify_interval
+ * counts from them. */
+static void
+note_checks(struct daemon *d, const struct sync_report *rep, time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < rep->ndevices && i < d->cfg->ndevices; i++) {
+		struct daemon_device *dd = &d->devices[i];
+
+		if (!rep->devices[i].attempted || !dd->check)
+			continue;
+		dd->check = false;
+		if (d->cfg->devices[i].verify_interval)
+			dd->verify_at = now + d->cfg->devices[i].verify_interval;
+	}
 }
 
 static void
@@ -638,6 +722,7 @@ daemon_run(struct daemon *d)
 	static const int sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
 	struct watchdog wd;
 	struct local_watch *lw; /* edits in local sources' folders */
+	struct hotplug *hp;     /* boards plugged in */
 	sigset_t block, open;
 	size_t i;
 
@@ -650,6 +735,7 @@ daemon_run(struct daemon *d)
 		sigdelset(&open, sigs[i]);
 	watchdog_start(&wd);
 	lw = local_watch_new(d->cfg);
+	hp = hotplug_new(d->cfg);
 	d->mqtt = mqtt_start(d->cfg);
 	mqtt_publish(d->mqtt, d->cfg, NULL);
 	d->next_poll = monotonic_now();
@@ -662,7 +748,8 @@ daemon_run(struct daemon *d)
 
 	while (!got_stop) {
 		time_t now = monotonic_now(), wake;
-		struct pollfd pfd[2]; /* MQTT commands, local folders */
+		struct pollfd pfd[3]; /* MQTT commands, local folders,
+		                         boards plugged in */
 		struct timespec ts;
 		bool poll, *due;
 
@@ -671,7 +758,11 @@ daemon_run(struct daemon *d)
 			reload(d);
 			local_watch_free(lw);
 			lw = local_watch_new(d->cfg);
+			hotplug_free(hp);
+			hp = hotplug_new(d->cfg);
 		}
+		take_hotplug(d, hp, now);
+		schedule_verify(d, now);
 		/* An edit settled: poll now (a forge source costs one
 		 * conditional request, answered 304 when it did not move). */
 		if (local_watch_take_settled(lw)) {
@@ -700,6 +791,7 @@ daemon_run(struct daemon *d)
 				d->next_gc = now + DAEMON_GC_INTERVAL;
 			}
 			atomic_store(&wd.cycle_started, 0);
+			note_checks(d, &rep, monotonic_now());
 			after_cycle(d, &rep, poll, monotonic_now());
 			publish_status(d, &rep, monotonic_now());
 			report_cycle(d, &rep);
@@ -721,18 +813,23 @@ daemon_run(struct daemon *d)
 				ts = w;
 		}
 		local_watch_deadline(lw, &ts);
+		hotplug_deadline(hp, &ts);
 		/* Sleeps until the deadline, a signal, an MQTT command or a
 		 * change in a local source's folder; no busy waiting. */
 		pfd[0].fd = mqtt_wake_fd(d->mqtt);
 		pfd[1].fd = local_watch_fd(lw);
-		pfd[0].events = pfd[1].events = POLLIN;
-		pfd[0].revents = pfd[1].revents = 0;
-		if (ppoll(pfd, 2, &ts, &open) == -1 && errno != EINTR)
+		pfd[2].fd = hotplug_fd(hp);
+		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
+		if (ppoll(pfd, 3, &ts, &open) == -1 && errno != EINTR)
 			log_warn("ppoll");
 		if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
 			local_watch_read(lw);
+		if (pfd[2].fd >= 0 && (pfd[2].revents & POLLIN))
+			hotplug_read(hp);
 	}
 	local_watch_free(lw);
+	hotplug_free(hp);
 	log_info("stopping");
 	notify_stopping();
 	mqtt_stop(d->mqtt);

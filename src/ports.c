@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -231,4 +232,31 @@ ports_resolve(const char *port, char *why, size_t why_size)
 		snprintf(why, why_size, "%zu boards with USB serial %s; "
 		    "taking none (name the port instead)", matches, serial);
 	return NULL;
+}
+
+char *
+ports_by_id_dir(void)
+{
+	return xasprintf("%s/dev/serial/by-id", ports_root());
+}
+
+char *
+ports_node_signature(const char *path)
+{
+	struct stat link, node;
+	char *real, *sig;
+
+	if (lstat(path, &link) == -1 || stat(path, &node) == -1)
+		return NULL;
+	real = realpath(path, NULL);
+	if (real == NULL)
+		return NULL;
+	sig = xasprintf("%s rdev %u:%u ino %lu ctime %lld.%09ld link ino %lu "
+	    "ctime %lld.%09ld", real, major(node.st_rdev),
+	    minor(node.st_rdev), (unsigned long)node.st_ino,
+	    (long long)node.st_ctim.tv_sec, node.st_ctim.tv_nsec,
+	    (unsigned long)link.st_ino, (long long)link.st_ctim.tv_sec,
+	    link.st_ctim.tv_nsec);
+	free(real);
+	return sig;
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "identity.h"
 #include "log.h"
 #include "path.h"
 #include "repl.h"
@@ -480,6 +481,8 @@ exception_summary(struct repl *r)
 	buf_release(&shown);
 }
 
+static int read_end(struct repl *r);
+
 /*
  * After the code went out: stdout, 04, exception text (into r->exc), 04,
  * '>'.  Returns 0 (check r->exc), or -1 when the line failed.
@@ -498,6 +501,15 @@ read_result(struct repl *r, struct buf *out, bool *overflow)
 		if (out != NULL && !*overflow && buf_addch(out, c) == -1)
 			*overflow = true;
 	}
+	return read_end(r);
+}
+
+/* After the output's 04: exception text (into r->exc), 04, '>'. */
+static int
+read_end(struct repl *r)
+{
+	int c;
+
 	for (;;) {
 		if ((c = rx_byte(r, REPLY_MS)) == -1)
 			return read_reply_failed(r, "exception text");
@@ -583,21 +595,14 @@ stage_plain(struct repl *r, const char *code, size_t len)
 	return rc;
 }
 
+/* Send code as one execution (raw-paste, or staged plain raw mode); the
+ * board runs it from here on. */
 static int
-run(struct repl *r, const char *code, struct buf *out, bool quiet)
+send_code(struct repl *r, const char *code, size_t len)
 {
 	static const char run_staged[] = "exec(globals().pop('_senko_s'))";
-	size_t len = strlen(code);
-	bool fallback = false, overflow = false;
+	bool fallback = false;
 
-	r->exc_line[0] = '\0';
-	buf_reset(&r->exc);
-	if (strpbrk(code, "\x03\x04") != NULL)
-		return log_fail_errno(EINVAL, "%s: code to run contains the "
-		    "bytes 03/04, which the raw REPL treats as commands",
-		    r->port);
-	if (len == 0)
-		code = "pass", len = 4;
 	if (r->state != REPL_RAW_PROMPT && enter_raw(r, ENTER_MS) == -1)
 		return -1;
 	if (r->paste != PASTE_NO) {
@@ -624,6 +629,33 @@ run(struct repl *r, const char *code, struct buf *out, bool quiet)
 		    false) == -1)
 			return -1;
 	}
+	return 0;
+}
+
+/* Refuse code the raw REPL would take as commands; "" becomes "pass". */
+static int
+check_code(struct repl *r, const char **code, size_t *len)
+{
+	r->exc_line[0] = '\0';
+	buf_reset(&r->exc);
+	if (memchr(*code, 0x03, *len) != NULL ||
+	    memchr(*code, 0x04, *len) != NULL)
+		return log_fail_errno(EINVAL, "%s: code to run contains the "
+		    "bytes 03/04, which the raw REPL treats as commands",
+		    r->port);
+	if (*len == 0)
+		*code = "pass", *len = 4;
+	return 0;
+}
+
+static int
+run(struct repl *r, const char *code, struct buf *out, bool quiet)
+{
+	size_t len = strlen(code);
+	bool overflow = false;
+
+	if (check_code(r, &code, &len) == -1 || send_code(r, code, len) == -1)
+		return -1;
 	if (read_result(r, out, &overflow) == -1)
 		return -1;
 	if (r->exc.len > 0) {
@@ -638,6 +670,87 @@ run(struct repl *r, const char *code, struct buf *out, bool quiet)
 		return log_fail_errno(ENOBUFS, "%s: the code printed more than "
 		    "the buffer holds (%zu bytes)", r->port, out->len);
 	return 0;
+}
+
+/* A stream's output goes to its reader at least this often. */
+#define STREAM_POLL_MS 100
+
+/* Output of a stream: each byte as it came, handed on in chunks. */
+struct stream_out {
+	void (*emit)(void *arg, const char *data, size_t len);
+	void *arg;
+	char chunk[256];
+	size_t n;
+};
+
+static void
+stream_flush(struct stream_out *so)
+{
+	if (so->n > 0)
+		so->emit(so->arg, so->chunk, so->n);
+	so->n = 0;
+}
+
+/* Ctrl-C once stop is set; -1 (ETIMEDOUT) when the board ignored it. */
+static int
+stream_stop(struct repl *r, const volatile sig_atomic_t *stop,
+    int64_t *stopped_at)
+{
+	if (stop == NULL || !*stop)
+		return 0;
+	if (*stopped_at == 0) {
+		log_debug("%s: stop requested: Ctrl-C to the running code",
+		    r->port);
+		*stopped_at = now_ms();
+		return tx(r, "\x03", 1);
+	}
+	if (now_ms() - *stopped_at > 2 * REPLY_MS)
+		return log_fail_errno(ETIMEDOUT, "%s: the code did not stop "
+		    "within %d s of a Ctrl-C (does it call "
+		    "micropython.kbd_intr(-1)?)", r->port, 2 * REPLY_MS / 1000);
+	return 0;
+}
+
+int
+repl_exec_stream(struct repl *r, const char *code, size_t len,
+    void (*emit)(void *arg, const char *data, size_t len), void *arg,
+    const volatile sig_atomic_t *stop, bool *interrupted)
+{
+	struct stream_out so = { emit, arg, { 0 }, 0 };
+	int64_t stopped_at = 0;
+	int c;
+
+	*interrupted = false;
+	if (check_code(r, &code, &len) == -1 || send_code(r, code, len) == -1)
+		return -1;
+	for (;;) {
+		if (stream_stop(r, stop, &stopped_at) == -1)
+			return -1;
+		c = rx_byte(r, STREAM_POLL_MS);
+		if (c == -1 && errno == ETIMEDOUT) {
+			stream_flush(&so);
+			continue;
+		}
+		if (c == -1)
+			return read_reply_failed(r, "output of the code");
+		if (c == 0x04)
+			break;
+		so.chunk[so.n++] = (char)c;
+		if (so.n == sizeof(so.chunk) || r->rpos == r->rlen)
+			stream_flush(&so);
+	}
+	stream_flush(&so);
+	if (read_end(r) == -1)
+		return -1;
+	if (r->exc.len == 0)
+		return 0;
+	exception_summary(r);
+	if (stopped_at != 0 && strstr(r->exc_line, "KeyboardInterrupt")) {
+		*interrupted = true;
+		return 0;
+	}
+	errno = EREMOTEIO;
+	return -1;
 }
 
 int
@@ -812,9 +925,8 @@ repl_open(const char *port, unsigned baud)
 	return repl_open_stoppable(port, baud, NULL);
 }
 
-struct repl *
-repl_open_stoppable(const char *port, unsigned baud,
-    const volatile sig_atomic_t *stop)
+static struct repl *
+open_node(const char *port, unsigned baud, const volatile sig_atomic_t *stop)
 {
 	struct serial *s;
 	struct repl *r;
@@ -846,6 +958,114 @@ repl_open_stoppable(const char *port, unsigned baud,
 		return NULL;
 	}
 	return r;
+}
+
+/* ------------------------------------------------------ port = uid:HEX */
+
+/* A board probed for another's id: its application runs again, as the
+ * device that owns its port says (a soft reset for a board no device
+ * names). */
+static void
+give_back(struct repl *r, const char *node)
+{
+	const struct config_device *dev = identity_device_on(node);
+	enum reset_mode mode = dev ? dev->reset : RESET_SOFT;
+	int quiet = log_thread_quiet(1);
+
+	if (mode == RESET_HARD)
+		repl_hard_reset(r);
+	else if (mode == RESET_SOFT)
+		repl_soft_reset(r);
+	log_thread_quiet(quiet);
+	repl_close(r);
+}
+
+/*
+ * Open node quietly and keep it when the board there has unique id want.
+ * Returns the repl, or NULL with *busy counting a port another process
+ * holds and *stopped set when the stop flag ended the attempt.
+ */
+static struct repl *
+probe_node(const char *node, unsigned baud, const char *want,
+    const volatile sig_atomic_t *stop, unsigned *busy, bool *stopped)
+{
+	struct repl *r;
+	int quiet = log_thread_quiet(1), saved;
+
+	r = open_node(node, baud, stop);
+	saved = errno;
+	log_thread_quiet(quiet);
+	if (r == NULL) {
+		log_debug("uid:%s: %s does not answer: %s", want, node,
+		    log_last_error());
+		*busy += saved == EBUSY;
+		*stopped = saved == ECANCELED;
+		return NULL;
+	}
+	if (strcmp(r->info.unique_id, want) == 0)
+		return r;
+	log_debug("uid:%s: %s is another board (unique id %s)", want, node,
+	    *r->info.unique_id ? r->info.unique_id : "none");
+	give_back(r, node);
+	return NULL;
+}
+
+static struct repl *
+open_by_unique_id(const char *port, unsigned baud,
+    const volatile sig_atomic_t *stop)
+{
+	const char *want = identity_uid(port);
+	char *last, **cand;
+	struct repl *r = NULL;
+	unsigned busy = 0;
+	bool stopped = false;
+	size_t i, n = 0;
+
+	identity_scan_lock();
+	/* Where it answered last: no other port is opened while it is
+	 * still there. */
+	last = identity_recall(port, NULL);
+	if (last != NULL)
+		r = probe_node(last, baud, want, stop, &busy, &stopped);
+	if (r == NULL && !stopped) {
+		cand = identity_candidates(port, last, &n);
+		for (i = 0; i < n && r == NULL && !stopped; i++) {
+			r = probe_node(cand[i], baud, want, stop, &busy,
+			    &stopped);
+			if (r != NULL)
+				identity_remember(port, cand[i]);
+		}
+		identity_free_list(cand, n);
+	} else if (r != NULL)
+		identity_remember(port, last);
+	identity_scan_unlock();
+	free(last);
+	if (r != NULL)
+		return r;
+	if (stopped) {
+		errno = ECANCELED;
+		return NULL;
+	}
+	if (busy > 0) {
+		log_failx("no free port has the board with unique id %s; %u "
+		    "port%s held by another program (senko ports --probe "
+		    "lists them)", want, busy, busy == 1 ? " is" : "s are");
+		errno = EBUSY;
+		return NULL;
+	}
+	log_failx("no board with unique id %s (senko ports --probe shows "
+	    "the unique id of each board)", want);
+	errno = ENOENT;
+	return NULL;
+}
+
+struct repl *
+repl_open_stoppable(const char *port, unsigned baud,
+    const volatile sig_atomic_t *stop)
+{
+	if (identity_is_uid(port))
+		return open_by_unique_id(port, baud, stop);
+	return open_node(port, baud, stop);
 }
 
 void

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "identity.h"
 #include "interrupt.h"
 #include "log.h"
 #include "statedir.h"
@@ -79,6 +80,7 @@ main(int argc, char **argv)
 		cli.cfg = config_load(cli.config_path);
 		if (cli.cfg == NULL)
 			return CLI_EXIT_CONFIG;
+		identity_use_config(cli.cfg);
 		snprintf(what, sizeof(what), "senko %s", cmd->name);
 		statedir_check(cli.cfg->state_dir, strcmp(cmd->name,
 		    "status") != 0, what);
@@ -87,6 +89,7 @@ main(int argc, char **argv)
 		interrupt_install();
 	optind++;
 	rc = cmd->run(&cli, argc - optind + 1, argv + optind - 1);
+	identity_use_config(NULL);
 	config_free(cli.cfg);
 	return interrupt_exit_status(rc);
 }

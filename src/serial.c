@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "identity.h"
 #include "log.h"
 #include "ports.h"
 #include "serial.h"
@@ -332,6 +333,21 @@ serial_open(const char *path, unsigned baud)
 		}
 		s = serial_open(dev, baud);
 		free(dev);
+		return s;
+	}
+	/* port = uid:HEX: the node its board answered on last (only a
+	 * REPL can ask a board its id: repl_open finds it). */
+	if (identity_is_uid(path)) {
+		char *node = identity_recall(path, NULL);
+
+		if (node == NULL) {
+			log_failx("no board with unique id %s found yet (a "
+			    "sync finds it)", identity_uid(path));
+			errno = ENOENT;
+			return NULL;
+		}
+		s = serial_open(node, baud);
+		free(node);
 		return s;
 	}
 	real = realpath(path, NULL);

@@ -87,6 +87,14 @@ device_in_wave(const struct sync_run *run, size_t i)
 	return device_is_due(run, i) && run->cfg->devices[i].ring == run->wave;
 }
 
+/* Open the board even when the mirror matches: its own record is read. */
+static bool
+device_is_forced(const struct sync_run *run, size_t i)
+{
+	return run->opts->force || (run->opts->device_force != NULL &&
+	    run->opts->device_force[i]);
+}
+
 static bool
 stop_requested(const struct sync_run *run)
 {
@@ -311,7 +319,7 @@ visit(struct board_job *job, const struct manifest *target)
 		    DEVICE_PENDING;
 		goto out;
 	}
-	if (plan_is_empty(&p) && !job->run->opts->force) {
+	if (plan_is_empty(&p) && !device_is_forced(job->run, job->index)) {
 		/* The mirror is the board: nothing to do, port left shut. */
 		job->res->state = DEVICE_IN_SYNC;
 		mirror_set_commit(&job->mirror, target->commit);

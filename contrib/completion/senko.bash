@@ -106,6 +106,13 @@ _senko()
 		[ "$nargs" = 0 ] &&
 			_senko_reply -W "$(_senko_sections device "$conf")" -- "$cur"
 		;;
+	run)
+		if [ "$nargs" = 0 ]; then
+			_senko_reply -W "$(_senko_sections device "$conf")" -- "$cur"
+		elif [ "$nargs" = 1 ]; then
+			_senko_reply -f -- "$cur"
+		fi
+		;;
 	reset)
 		if [ "$nargs" = 0 ]; then
 			_senko_reply -W "$(_senko_sections device "$conf")" -- "$cur"

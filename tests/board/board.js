@@ -55,7 +55,7 @@ function usage(msg) {
     '       [--power-cut-after N] [--power-cut-op K] [--power-cut-seed S --power-cut-ops N|--power-cut-bytes N]\n' +
     '       [--no-deflate]\n' +
     '       [--no-stdin-buffer] [--no-raw-paste] [--no-sha1] [--counters FILE]\n' +
-    '       [--exit-with-parent]\n');
+    '       [--exit-with-parent] [--unique-id HEX]\n');
   process.exit(2);
 }
 
@@ -65,7 +65,7 @@ function parseArgs(argv) {
     heap: null, flashSize: 0, powerCutAfter: 0, deflate: true, stdinBuffer: true,
     rawPaste: true, sha1: true, counters: null, exitWithParent: false,
     fs: 'lfs', progUs: 700, eraseUs: 45000,
-    cutOp: 0, cutSeed: null, cutOps: 0, cutBytes: 0,
+    cutOp: 0, cutSeed: null, cutOps: 0, cutBytes: 0, uniqueId: null,
   };
   const num = (v, name) => {
     if (v === undefined || !/^\d+$/.test(v)) usage(`${name} needs a non-negative integer`);
@@ -92,6 +92,7 @@ function parseArgs(argv) {
       case '--flash-size': o.flashSize = num(argv[++i], a); break;
       case '--power-cut-after': o.powerCutAfter = num(argv[++i], a); break;
       case '--counters': o.counters = argv[++i]; break;
+      case '--unique-id': o.uniqueId = argv[++i]; break;
       case '--no-deflate': o.deflate = false; break;
       case '--no-stdin-buffer': o.stdinBuffer = false; break;
       case '--no-raw-paste': o.rawPaste = false; break;
@@ -104,6 +105,12 @@ function parseArgs(argv) {
   if (!o.flash) usage('--flash DIR is required');
   if (!PROFILES[o.profile]) usage('unknown profile ' + o.profile);
   if (o.ring === null) o.ring = PROFILES[o.profile].ring;
+  // machine.unique_id() is the chip's id, as many bytes as the port gives:
+  // 6 on the ESP32 (ports/esp32/modmachine.c: esp_efuse_mac_get_default
+  // into chipid[6]), 4 on the ESP8266 (system_get_chip_id()).
+  if (o.uniqueId !== null && (!/^([0-9a-f]{2})+$/.test(o.uniqueId) ||
+      o.uniqueId.length !== 2 * PROFILES[o.profile].uidLen))
+    usage(`--unique-id needs ${PROFILES[o.profile].uidLen} bytes in lowercase hex for ${o.profile}`);
   if (o.ring < 2) usage('--ring must be at least 2 (one slot stays empty)');
   if (o.fs !== 'lfs' && o.fs !== 'fat') usage('--fs must be lfs or fat');
   if (o.cutSeed !== null) {
@@ -280,8 +287,9 @@ function main() {
     spawnWorker(null);
   }
 
-  // A stable per-board chip id, derived from the flash directory.
-  const uid = crypto.createHash('sha256').update(path.resolve(opt.flash)).digest()
+  // A stable per-board chip id, derived from the flash directory unless
+  // --unique-id gives it (a board keeps its id when its pty changes).
+  const uid = opt.uniqueId || crypto.createHash('sha256').update(path.resolve(opt.flash)).digest()
     .subarray(0, prof.uidLen).toString('hex');
   let mainTimer = null;
 

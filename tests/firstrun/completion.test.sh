@@ -79,6 +79,11 @@ expect "senko -c FILE ls kitchen <TAB>: nothing more" "" \
 	_senko "$senko" -c "$tmp/senko.conf" ls kitchen ""
 expect "senko -c FILE reset kitchen <TAB>: soft or hard" "soft hard" \
 	_senko "$senko" -c "$tmp/senko.conf" reset kitchen ""
+expect "senko -c FILE run <TAB>: the devices" "kitchen garage.v2 lab-1" \
+	_senko "$senko" -c "$tmp/senko.conf" run ""
+expect "senko -c FILE run kitchen <TAB>: files" "$tmp/senko.conf" \
+	_senko "$senko" -c "$tmp/senko.conf" run kitchen "$tmp/s"
+expect "senko ports --<TAB>: --probe" "--help --probe" _senko "$senko" ports --
 expect "senko config <TAB>: check" "check" _senko "$senko" config ""
 expect "senko -c <TAB>: files" "$tmp/senko.conf" _senko "$senko" -c "$tmp/s"
 touch "$tmp/main file.py"

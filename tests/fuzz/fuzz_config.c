@@ -184,6 +184,8 @@ check_same(const struct config *a, const struct config *b)
 		SAME_NUM(x->reset, y->reset, "reset");
 		SAME_NUM(x->prune, y->prune, "prune");
 		SAME_NUM(x->boot_watch, y->boot_watch, "boot_watch");
+		SAME_NUM(x->verify_interval, y->verify_interval,
+		    "verify_interval");
 	}
 }
 

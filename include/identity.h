@@ -1,0 +1,76 @@
+/*
+ * identity.h - `port = uid:HEX`: a board named by MicroPython's
+ * machine.unique_id(), wherever it is plugged in.
+ *
+ * Nothing on the USB side tells a board's unique id: it is found by
+ * probing (repl_open() of a "uid:" port does it, repl.h).  What this
+ * module keeps is the memory and the choice of ports:
+ *  - per device, the node the board answered on last and that node's
+ *    signature (ports_node_signature), in state_dir/devices/NAME/node;
+ *    the next open tries that node first, and a board found there with
+ *    the right id needs no other port opened;
+ *  - the candidates when it is not there: every serial port ports_scan()
+ *    lists and every /dev/serial/by-id/ link, less the ports other
+ *    devices name (a path, or usb:SERIAL) and the nodes other uid:
+ *    devices were last found on, unchanged since (their boards are still
+ *    there);
+ *  - how to give a probed board that is not the one its application back
+ *    (the reset of the device that owns its node, else a soft reset).
+ *
+ * The configuration in use is registered by the program that loaded it
+ * (senko after loading, senkod at start and after each reload):
+ * repl_open() has only the port string and needs state_dir and the other
+ * devices.  Without one, nothing is remembered and every port is a
+ * candidate.  Scans are serialized in the process (identity_scan_lock),
+ * so two devices looking for their boards at once never probe the same
+ * port at the same time.
+ */
+#ifndef SENKO_IDENTITY_H
+#define SENKO_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define IDENTITY_UID_PREFIX "uid:"
+/* machine.unique_id() is 4 to 16 bytes on the ports that have it. */
+#define IDENTITY_UID_MAX_BYTES 32
+
+bool identity_is_uid(const char *port);
+/* The hex part of a "uid:" port. */
+const char *identity_uid(const char *port);
+/*
+ * Check "uid:HEX" (an even number of hex digits, up to
+ * IDENTITY_UID_MAX_BYTES bytes) and lowercase its digits in place, as
+ * binascii.hexlify() prints them.  Returns 0, or -1 with *why.
+ */
+int identity_normalize(char *port, const char **why);
+
+/* The configuration whose devices and state_dir to use (borrowed; NULL
+ * forgets it).  Call from one thread, while no board is being opened. */
+void identity_use_config(const struct config *cfg);
+
+/*
+ * The node the board of a "uid:" port answered on last (a new string),
+ * or NULL when nothing is remembered.  *unchanged (may be NULL) says
+ * whether the node is still the one it was then (same signature).
+ */
+char *identity_recall(const char *port, bool *unchanged);
+/* Remember (or forget) that the board of port answered on node. */
+void identity_remember(const char *port, const char *node);
+void identity_forget(const char *port);
+
+/* The ports to probe for port's board, not counting skip (may be NULL),
+ * in a stable order.  Free with identity_free_list(). */
+char **identity_candidates(const char *port, const char *skip, size_t *n);
+void identity_free_list(char **list, size_t n);
+
+/* The configured device whose board is on node (a path, usb: or a
+ * remembered uid: node), or NULL. */
+const struct config_device *identity_device_on(const char *node);
+
+void identity_scan_lock(void);
+void identity_scan_unlock(void);
+
+#endif

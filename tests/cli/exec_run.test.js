@@ -1,0 +1,125 @@
+// senko exec DEVICE - and senko run DEVICE FILE (issue 16).  exec - takes
+// the code from standard input; run streams what a local file prints as
+// it prints it, until the file ends or Ctrl-C interrupts it on the board;
+// either way the board's application (a main.py that ticks) prints again
+// afterwards.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const path = require('path');
+const { spawn } = require('child_process');
+const h = require('../lib/harness');
+const { Port } = require('../board/client');
+
+const T = h.tmpdir('run');
+const CONF = path.join(T, 'senko.conf');
+const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
+let board;
+
+test.after(async () => { if (board) await board.stop(); });
+
+// Lines "tick N" the application prints within ms, read as a terminal would.
+async function ticks(ms = 4000) {
+  const p = new Port(board.link);
+  try {
+    const end = Date.now() + ms;
+    let seen = 0;
+    while (Date.now() < end && seen < 3) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = (p.buf.toString('latin1').match(/tick \d+/g) || []).length;
+    }
+    return seen;
+  } finally {
+    p.close();
+  }
+}
+
+// Start senko; stdout is collected as it comes, with the time of each line.
+function start(args, input) {
+  const child = h.track(spawn(h.SENKO, ['-c', CONF, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }));
+  const out = { child, stdout: '', stderr: '', lines: [] };
+  let rest = '';
+  child.stdout.on('data', (d) => {
+    out.stdout += d;
+    const parts = (rest + d).split('\n');
+    rest = parts.pop();
+    for (const l of parts) out.lines.push({ l, at: Date.now() });
+  });
+  child.stderr.on('data', (d) => { out.stderr += d; });
+  out.exited = new Promise((r) => child.on('exit', (code, sig) => {
+    out.exitAt = Date.now();
+    r(code === null ? sig : code);
+  }));
+  child.stdin.end(input === undefined ? '' : input);
+  return out;
+}
+
+test('exec - runs the code on standard input', async () => {
+  fs.mkdirSync(path.join(T, 'b.flash'), { recursive: true });
+  fs.writeFileSync(path.join(T, 'b.flash', 'main.py'), TICKER);
+  board = await h.startBoard({ dir: T, name: 'b' });
+  fs.mkdirSync(path.join(T, 'src'), { recursive: true });
+  h.writeConfig(CONF, {
+    senkod: { state_dir: path.join(T, 'state') },
+    sources: { app: { path: path.join(T, 'src') } },
+    devices: { b: { port: board.link, baud: 1000000, source: 'app', boot_watch: 0 } },
+  });
+  let r = start(['exec', 'b', '-'], 'x = 6 * 7\nprint(x)\nprint("from stdin")\n');
+  assert.equal(await r.exited, 0, r.stderr);
+  assert.equal(r.stdout, '42\nfrom stdin\n');
+  assert.ok(await ticks() >= 3, 'the application does not print after exec -');
+
+  r = start(['exec', 'b', '-'], 'import nosuchmodule\n');
+  assert.equal(await r.exited, 1);
+  assert.match(r.stderr, /  \| ImportError: no module named 'nosuchmodule'/);
+  assert.match(r.stderr, /b: the code raised ImportError/);
+});
+
+test('run FILE streams the output while the file runs, and ends with it', async () => {
+  const f = path.join(T, 'count.py');
+  fs.writeFileSync(f, 'import time\nfor i in range(15):\n    print("line", i)\n    time.sleep(0.2)\nprint("done")\n');
+  const before = board.counters();
+  const r = start(['run', 'b', f]);
+  assert.equal(await r.exited, 0, r.stderr);
+  const want = [...Array(15).keys()].map((i) => `line ${i}`).concat(['done']);
+  assert.deepEqual(r.lines.map((x) => x.l), want);
+  // The file prints its first line 3 s before it ends: a run that
+  // streams has shown it long before senko exits.
+  assert.ok(r.exitAt - r.lines[0].at > 1000,
+    `the first line came ${r.exitAt - r.lines[0].at} ms before senko ended: not streamed`);
+  assert.ok(!r.stdout.includes('\r'), 'CRLF reached stdout');
+  assert.deepEqual(board.counters().files_written, before.files_written, 'run wrote a file on the board');
+  assert.ok(await ticks() >= 3, 'the application does not print after run');
+});
+
+test('run FILE: Ctrl-C interrupts the code on the board; the application prints again', async () => {
+  const f = path.join(T, 'forever.py');
+  fs.writeFileSync(f, 'import time\nn = 0\nwhile True:\n    print("forever", n)\n    n += 1\n    time.sleep(0.1)\n');
+  const before = board.counters();
+  const r = start(['run', 'b', f]);
+  await h.until(() => /forever 3\n/.test(r.stdout), 15000, 'the file printing');
+  r.child.kill('SIGINT');
+  const code = await Promise.race([r.exited, new Promise((res) => setTimeout(() => res('still running'), 15000))]);
+  assert.equal(code, 130, r.stderr);
+  assert.match(r.stderr, /b: .*forever\.py interrupted by Ctrl-C; the application runs again/);
+  assert.ok(await ticks() >= 3, 'the application does not print after the Ctrl-C');
+  assert.ok(board.counters().soft_resets > before.soft_resets);
+});
+
+test('run FILE: an exception is shown with exit 1; a missing file is refused before the board is touched', async () => {
+  const f = path.join(T, 'raise.py');
+  fs.writeFileSync(f, 'print("before")\nraise ValueError("bad value")\n');
+  let r = start(['run', 'b', f]);
+  assert.equal(await r.exited, 1);
+  assert.equal(r.stdout, 'before\n');
+  assert.match(r.stderr, /  \| ValueError: bad value/);
+  assert.match(r.stderr, /b: .*raise\.py raised ValueError: bad value/);
+
+  const before = board.counters();
+  r = start(['run', 'b', path.join(T, 'missing.py')]);
+  assert.equal(await r.exited, 1);
+  assert.match(r.stderr, /cannot read file to run '.*missing\.py'/);
+  assert.equal(board.counters().raw_repl_entries, before.raw_repl_entries);
+});
