@@ -3,7 +3,8 @@
 // soak makes ring 1 wait; a main.py that raises at import is rolled back
 // on the ring 0 board and never reaches rings 1 and 2, and the next good
 // commit rolls out; health = line ^READY$ both ways; pin and unpin; the
-// object store keeps what a rollback needs.  The tests share the boards
+// object store keeps what a rollback needs; a board offline during a
+// rollout does not halt it and is updated when it comes back.  The tests share the boards
 // and run in order.
 'use strict';
 
@@ -115,6 +116,17 @@ test('with soak, ring 1 waits while ring 0 soaks; then the rollout goes on', asy
   assert.equal(ro.code, 0, ro.stdout + ro.stderr);
   assert.match(ro.stdout, /source app: commit \w{7}, ring 0/);
   assert.match(ro.stdout, /ring 0 healthy for \d+s of soak = 3600s/);
+  // senko sync by hand follows the rollout too...
+  const byHand = await h.senko(['-c', CONF, 'sync', 'r1a', 'r1b']);
+  assert.equal(byHand.code, 0, byHand.stderr);
+  assert.match(byHand.stdout, /r1b: waiting for commit \w{7}: ring 0 is soaking/);
+  assert.equal(mainOf('r1b'), app('A'));
+  // ...unless --now names the device.
+  const now = await h.senko(['-c', CONF, 'sync', '--now', 'r1a']);
+  assert.equal(now.code, 0, now.stderr);
+  assert.equal(mainOf('r1a'), app('B'));
+  assert.equal(mainOf('r1b'), app('A'));
+  assert.equal((await h.senko(['-c', CONF, 'sync', '--now'])).code, 2);
   // The soak is over (here: made shorter).
   soak = '0';
   conf();
@@ -215,7 +227,7 @@ test('pin keeps a board at a tag while the others move; unpin brings it forward'
   assert.equal((await status()).devices.find((x) => x.name === 'r2a').pin, null);
 });
 
-test('garbage collection keeps every blob a rollback needs and removes the rest', async () => {
+test('garbage collection keeps every blob a rollback needs and removes the rest; an offline board does not halt the rollout', async () => {
   const blob = (sha) => path.join(STATE, 'objects', sha.slice(0, 2), sha.slice(2));
   const sha = (text) => crypto.createHash('sha1')
     .update(`blob ${Buffer.byteLength(text)}\0`).update(text).digest('hex');
@@ -246,6 +258,10 @@ test('garbage collection keeps every blob a rollback needs and removes the rest'
   assert.ok(!fs.existsSync(blob(sha(app('I')))), 'a blob nobody needs was kept');
   assert.ok(fs.existsSync(blob(sha(healthyMain))), 'the blob r0\'s last healthy commit needs was removed');
   assert.ok(fs.existsSync(blob(sha(app('J')))), 'the source\'s blob was removed');
+  // Back online: r0 gets the commit its ring was released to long ago.
   boards.r0.link = r0port;
   conf();
+  r = await once();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(mainOf('r0'), app('J'));
 });
