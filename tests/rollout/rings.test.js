@@ -14,15 +14,13 @@ const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 const h = require('../lib/harness');
-const { Port } = require('../board/client');
+const { app, prints } = require('./app');
 
 const T = h.tmpdir('rollout');
 const STATE = path.join(T, 'state');
 const CONF = path.join(T, 'senko.conf');
 const RINGS = { r0: 0, r1a: 1, r1b: 1, r2a: 2, r2b: 2, r2c: 2 };
 const NAMES = Object.keys(RINGS);
-// An application that keeps printing, so "running" can be checked.
-const app = (tag, extra = '') => `${extra}import time\nwhile True:\n    print("${tag}")\n    time.sleep(0.3)\n`;
 let repo, gh;
 const boards = {};
 let soak = '0', r0extra = {};
@@ -45,22 +43,6 @@ function conf() {
 const once = () => h.senkod(['-c', CONF, '--once']);
 const mainOf = (n) => fs.readFileSync(path.join(boards[n].flash, 'main.py'), 'utf8');
 const status = async () => JSON.parse((await h.senko(['-c', CONF, 'status', '--json'])).stdout);
-
-// Lines the application prints within ms, read from the port as a
-// user's terminal would.
-async function prints(n, want, ms = 4000) {
-  const p = new Port(boards[n].link);
-  try {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 100));
-      if ((p.buf.toString('latin1').match(new RegExp(want, 'g')) || []).length >= 2) return true;
-    }
-    return false;
-  } finally {
-    p.close();
-  }
-}
 
 // Index of the first stderr line that says board n was updated.
 function updatedAt(lines, n) {
@@ -145,7 +127,7 @@ test('a main.py that raises at import: ring 0 is rolled back, rings 1-2 never ge
   // The ring 0 board holds exactly the previous commit again, and runs it.
   const after = h.readTree(boards.r0.flash);
   for (const f of ['main.py', 'lib/x.py']) assert.ok(after[f].equals(before.r0[f]), `r0 ${f} differs`);
-  assert.ok(await prints('r0', 'B'), 'the application does not run after the rollback');
+  assert.ok(await prints(boards.r0.link, 'B'), 'the application does not run after the rollback');
   for (const n of NAMES.slice(1)) assert.equal(mainOf(n), app('B'), `${n} received the bad commit`);
   const st = await status();
   const r0 = st.devices.find((d) => d.name === 'r0');

@@ -10,10 +10,9 @@ const fs = require('fs');
 const path = require('path');
 const { spawn } = require('child_process');
 const h = require('../lib/harness');
-const { Port } = require('../board/client');
+const { app, prints } = require('./app');
 
 const T = h.tmpdir('rollback');
-const app = (tag) => `import time\nwhile True:\n    print("${tag}")\n    time.sleep(0.3)\n`;
 // Good commit A, and B whose main.py raises at import.  Several files,
 // so the rollback is a multi-file commit.
 const A = { 'main.py': app('A'), 'lib/a.py': 'A = 1\n' + '# a\n'.repeat(200), 'lib/b.py': 'B = 1\n' };
@@ -56,20 +55,6 @@ function config(dir, link, senkod = {}) {
     sources: { app: { user: 'acme', repo: 'fw' } },
     devices: { b: { port: link, baud: 1000000, source: 'app', boot_watch: 1 } },
   });
-}
-
-async function prints(link, want, ms = 4000) {
-  const p = new Port(link);
-  try {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 100));
-      if ((p.buf.toString('latin1').match(new RegExp(`^${want}\\r?$`, 'gm')) || []).length >= 2) return true;
-    }
-    return false;
-  } finally {
-    p.close();
-  }
 }
 
 test('a power cut during the rollback: old or new files only, the next session completes the rollback', async () => {
