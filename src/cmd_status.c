@@ -132,22 +132,19 @@ print_json(const struct config *cfg, const struct status_view *v)
 	return 0;
 }
 
-/* A line per source whose rollout is halted (rollout.h); how many. */
-static int
+/* A line per source whose rollout is halted (rollout.h); the exit
+ * status says so already (status_view_load). */
+static void
 print_halted(const struct config *cfg)
 {
 	struct rollout_source ro;
 	size_t i;
-	int n = 0;
 
 	for (i = 0; i < cfg->nsources; i++)
 		if (rollout_source_load(cfg->state_dir, cfg->sources[i].name,
-		    &ro) == 0 && ro.halted) {
+		    &ro) == 0 && ro.halted)
 			printf("%-16s rollout of %.7s halted: %s\n",
 			    cfg->sources[i].name, ro.commit, ro.reason);
-			n++;
-		}
-	return n;
 }
 
 int
@@ -183,8 +180,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 			rc = CLI_EXIT_FAILED;
 	} else {
 		print_sources(cfg, &view, now);
-		if (print_halted(cfg))
-			rc = CLI_EXIT_FAILED;
+		print_halted(cfg);
 		printf("\n");
 		print_devices(cfg, &view, now);
 	}

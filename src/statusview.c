@@ -18,6 +18,16 @@ device_is_bad(enum device_state s)
 	    s == DEVICE_ROLLED_BACK;
 }
 
+/* A rollout halted on a bad commit needs someone (rollout.h). */
+static bool
+source_halted(const struct config *cfg, size_t i)
+{
+	struct rollout_source ro;
+
+	return rollout_source_load(cfg->state_dir, cfg->sources[i].name,
+	    &ro) == 0 && ro.halted;
+}
+
 int
 status_view_load(const struct config *cfg, struct status_view *v)
 {
@@ -36,6 +46,8 @@ status_view_load(const struct config *cfg, struct status_view *v)
 			v->source_unreadable[i] = true;
 			rc = 1;
 		} else if (v->sources[i].state == SOURCE_FAILED)
+			rc = 1;
+		if (source_halted(cfg, i))
 			rc = 1;
 	}
 	for (i = 0; i < cfg->ndevices; i++) {

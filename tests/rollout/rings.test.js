@@ -142,6 +142,7 @@ test('a main.py that raises at import: ring 0 is rolled back, rings 1-2 never ge
   assert.deepEqual(st.sources[0].rollout.bad_commits, [bad]);
   const table = await h.senko(['-c', CONF, 'status']);
   assert.equal(table.code, 1);
+  assert.equal((await h.senko(['-c', CONF, 'status', '--json'])).code, 1);
   assert.match(table.stdout, /rollout of \w{7} halted: device 'r0' failed its health check/);
   // The next poll: still halted, nobody gets it, exit 1 again.
   const again = await once();
