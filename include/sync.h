@@ -13,6 +13,14 @@
  * last_attempt is an hour old: no SD-card wear for a quiet poll) and
  * returned in the report.
  *
+ * The safe rollout (rollout.h) orders the fleet: the due devices go in
+ * waves, one per ring, lowest first; before each wave every device's
+ * action is decided (its source's commit, its pin's, a rollback to its
+ * last healthy commit, or nothing yet), after each the next ring is
+ * released when its boards are healthy.  A visit that brought a board to
+ * a commit judges its health; a failure marks the commit bad, halts the
+ * rollout and rolls the board back in the same visit.
+ *
  * Each cycle re-creates what is missing in state_dir (a folder deleted
  * under a running senkod).  A board is opened only when every blob of its
  * source's commit is in the store, and after a failed or stopped push

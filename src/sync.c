@@ -6,7 +6,8 @@
  * `jobs` worker threads each take the next due device and run
  * sync_device() on it: scan the mirror, plan, and only if the plan is not
  * empty open the port, reconcile with the board's own record, push,
- * reset, record the outcome.  Workers share only the read-only manifests,
+ * reset, record the outcome; the devices go in waves, one per rollout
+ * ring (rollout.h).  Workers share only the read-only manifests,
  * the store (read-only after downloads) and the progress display, which
  * has its own lock; each writes its own slot of the report.
  */
