@@ -305,6 +305,7 @@ visit(struct board_job *job, const struct manifest *target)
 
 	job->upstream = target;
 	memset(&job->session, 0, sizeof(job->session));
+	job->progress_started = false; /* a rollback is a second visit */
 	snprintf(job->res->commit, sizeof(job->res->commit), "%s",
 	    target->commit);
 	if (mirror_scan(&job->mirror, &mm) == -1) {
