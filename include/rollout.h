@@ -122,6 +122,9 @@ bool rollout_advance(struct rollout_source *s,
     const struct rollout_board *boards, size_t n, unsigned soak, time_t now);
 /* What the board should get now. */
 enum rollout_action rollout_decide(const struct rollout_input *in);
+/* When the ring being soaked may be released (epoch seconds), or 0 when
+ * no soak is running. */
+time_t rollout_soak_ends(const struct rollout_source *s, unsigned soak);
 /* The commit a rollback of d goes to: last_healthy unless the board is
  * on it, else previous_healthy; NULL when there is none. */
 const char *rollout_rollback_commit(const struct rollout_device *d,

@@ -142,6 +142,14 @@ rollout_advance(struct rollout_source *s,
 	return changed;
 }
 
+time_t
+rollout_soak_ends(const struct rollout_source *s, unsigned soak)
+{
+	if (s->halted || s->done || s->ring_healthy_since == 0 || soak == 0)
+		return 0;
+	return s->ring_healthy_since + (time_t)soak;
+}
+
 const char *
 rollout_rollback_commit(const struct rollout_device *d, const char *on_board)
 {

@@ -1023,6 +1023,14 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 	rollout_prepare(&run, forge);
 	for (wave = 0; wave <= CONFIG_RING_MAX; wave++)
 		run_wave(&run, wave);
+	for (i = 0; i < cfg->nsources; i++) {
+		time_t ends = rollout_soak_ends(&run.rollouts[i],
+		    cfg->sources[i].soak);
+
+		if (ends && (!report->next_release ||
+		    ends < report->next_release))
+			report->next_release = ends;
+	}
 	for (i = 0; i < cfg->nsources; i++)
 		report->sources[i].halted = run.have_manifest[i] &&
 		    !opts->check_only && (rollout_is_bad(&run.rollouts[i],

@@ -1,7 +1,8 @@
 // Rollback (issue 13): a power cut during the automatic rollback itself
 // leaves the board with the old or the new files only, and the next
 // session completes the rollback; `senko rollback` by hand works while
-// senkod runs, and senkod does not bring the commit back.
+// senkod runs, and senkod does not bring the commit back; senkod
+// releases a soaked ring when the soak ends, not an interval later.
 'use strict';
 
 const test = require('node:test');
@@ -166,6 +167,38 @@ test('senko rollback by hand while senkod runs; senkod does not bring the commit
     await h.until(async () => (await status()).devices[0].commit === c, 30000, 'senkod after resume');
     st = await status();
     assert.equal(st.sources[0].rollout.halted, false);
+  } finally {
+    daemon.kill('SIGTERM');
+    await new Promise((res) => daemon.on('exit', res));
+  }
+});
+
+test('senkod releases the next ring when the soak ends, not an interval later', async () => {
+  const repos = path.join(T, 'soak', 'repos');
+  h.makeRepo(repos, 'acme', 'fw', A);
+  gh = await startGitHub({ repos });
+  const dir = path.join(T, 'soak');
+  const [b0, b1] = await Promise.all([startBoard({ dir, name: 'b0' }), startBoard({ dir, name: 'b1' })]);
+  const conf = h.writeConfig(path.join(dir, 'senko.conf'), {
+    senkod: { state_dir: path.join(dir, 'state'), api_url: gh.base, interval: '1h' },
+    sources: { app: { user: 'acme', repo: 'fw', soak: '3s' } },
+    devices: {
+      b0: { port: b0.link, baud: 1000000, source: 'app', ring: 0, boot_watch: 1 },
+      b1: { port: b1.link, baud: 1000000, source: 'app', ring: 1, boot_watch: 1 },
+    },
+  });
+  const daemon = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let log = '';
+  daemon.stderr.on('data', (d) => { log += d; });
+  const has = (b) => fs.existsSync(path.join(b.flash, 'main.py')) &&
+    fs.readFileSync(path.join(b.flash, 'main.py'), 'utf8') === A['main.py'];
+  try {
+    await h.until(() => has(b0), 30000, 'ring 0 updated');
+    const t0 = Date.now();
+    assert.ok(!has(b1), 'ring 1 did not wait for the soak');
+    await h.until(() => has(b1), 30000, 'ring 1 after the soak')
+      .catch((e) => { throw new Error(`${e.message}\n${log}`); });
+    assert.ok(Date.now() - t0 >= 2000, `ring 1 got it ${Date.now() - t0} ms after ring 0`);
   } finally {
     daemon.kill('SIGTERM');
     await new Promise((res) => daemon.on('exit', res));

@@ -83,6 +83,8 @@ test_soak_holds_the_next_ring(void **state)
 	assert_true(rollout_advance(&s, b, 2, 60, 1000));
 	assert_int_equal(s.ring, 0);
 	assert_int_equal(s.ring_healthy_since, 1000);
+	assert_int_equal(rollout_soak_ends(&s, 60), 1060);
+	assert_int_equal(rollout_soak_ends(&s, 0), 0);
 	rollout_advance(&s, b, 2, 60, 1059);
 	assert_int_equal(s.ring, 0);
 	/* A board that turns unhealthy starts the soak again. */
@@ -95,6 +97,7 @@ test_soak_holds_the_next_ring(void **state)
 	assert_int_equal(s.ring, 0);
 	rollout_advance(&s, b, 2, 60, 1100);
 	assert_int_equal(s.ring, 1);
+	assert_int_equal(rollout_soak_ends(&s, 60), 0);
 }
 
 static void
