@@ -37,6 +37,18 @@ enum reset_mode {
 	RESET_HARD,
 };
 
+/* How a board proves it is healthy after an update (rollout.h). */
+enum health_mode {
+	HEALTH_BOOT,  /* no traceback during the boot watch (default) */
+	HEALTH_LINE,  /* a line matching health_line within health_timeout */
+	HEALTH_NONE,  /* no check */
+};
+
+/* Rings run 0 to CONFIG_RING_MAX; lower rings update first. */
+#define CONFIG_RING_MAX 9
+#define DEFAULT_RING 1
+#define DEFAULT_HEALTH_TIMEOUT 10
+
 struct config_source {
 	char *name;
 	char *user;
@@ -49,6 +61,8 @@ struct config_source {
 	size_t nexclude;
 	char *path;        /* a local folder instead of a forge; NULL if none */
 	enum source_api api;
+	unsigned soak;     /* seconds each ring stays healthy before the
+	                      next ring gets a commit (rollout.h) */
 	int line;          /* of the section header */
 };
 
@@ -62,6 +76,12 @@ struct config_device {
 	enum reset_mode reset;
 	bool prune;
 	unsigned boot_watch; /* seconds of output read after a reset */
+	unsigned ring;       /* 0..CONFIG_RING_MAX: rollout order */
+	enum health_mode health;
+	char *health_line;   /* HEALTH_LINE: the POSIX extended regex */
+	unsigned health_timeout; /* seconds HEALTH_LINE waits for it */
+	char *pin;           /* a ref of its source to stay at; NULL none */
+	bool rollback;       /* roll back automatically on a failed check */
 	unsigned verify_interval; /* seconds between record checks senkod
 	                             makes unasked; 0 = off */
 	int line;
@@ -139,6 +159,9 @@ void config_mqtt_release(struct config_mqtt *m);
  */
 int config_load_mqtt_password(const struct config_mqtt *m, char **password);
 
+/* A ref name git and the forge accept (a tag, branch or commit SHA). */
+bool config_valid_ref(const char *ref);
+
 /* Parse "90", "30s", "5m", "2h" into seconds; -1 on error. */
 int config_parse_duration(const char *s, unsigned *seconds);
 /* Parse a Senko-style URL into a source's user/repo/branch/working_dir. */
@@ -146,6 +169,8 @@ int config_parse_url(const char *url, struct config_source *src,
     const char **why);
 
 const char *reset_mode_name(enum reset_mode m);
+/* "boot", "line", "none" */
+const char *health_mode_name(enum health_mode m);
 const char *source_api_name(enum source_api a);
 
 #endif

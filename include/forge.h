@@ -103,6 +103,16 @@ int forge_saved_manifest(const struct config *cfg,
     const struct config_source *src, struct manifest *out);
 
 /*
+ * The manifest of ref (a tag, branch or commit SHA) of src: one request
+ * resolves it to a commit, then its tree is read as a poll would (nothing
+ * is saved in the source's state).  When the commit is known_commit (not
+ * NULL), only out->commit is set and 1 is returned: the caller has that
+ * manifest.  Returns 0, 1, or -1 (logged).  For pins and rollbacks.
+ */
+int forge_manifest_at(struct forge *f, const struct config_source *src,
+    const char *ref, const char *known_commit, struct manifest *out);
+
+/*
  * Make sure every blob in m is in the object store, fetching the missing
  * ones.  Every missing blob is tried even when others fail; only a rate
  * limit or a stop request ends the round early.  Returns 0, or -1 if any

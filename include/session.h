@@ -45,11 +45,16 @@ enum session_outcome {
 	SESSION_BUSY,      /* another process holds the port */
 };
 
-/* What the boot watch saw after the application was restarted. */
+/*
+ * What the boot watch saw after the application was restarted.  With
+ * health = line REGEX (config.h) the watch reads for health_timeout
+ * seconds instead of boot_watch, and ends as soon as a line matches.
+ */
 struct session_boot {
 	bool watched;       /* the board was restarted and watched */
 	bool traceback;     /* a Python traceback appeared */
 	char tail[400];     /* its last lines, escaped ("" none) */
+	bool line_seen;     /* health = line: a line matched the regex */
 };
 
 struct session_result {

@@ -98,7 +98,7 @@ int source_status_update(const char *state_dir, const char *source,
 const char *source_state_name(enum source_state s);
 
 /* "unknown", "in-sync", "updated", "failed", "offline", "busy", "pending",
- * "stopped" */
+ * "stopped", "waiting", "rolled-back" */
 const char *status_state_name(enum device_state s);
 /* The reverse; -1 for an unknown name. */
 int status_state_parse(const char *name, enum device_state *out);

@@ -31,9 +31,9 @@ struct status_view {
 
 /*
  * Read every source's and device's status file.  Returns 0 when all is
- * well, 1 when a source's last poll failed, a device's last attempt
- * failed or found it offline, or a file cannot be read (what `senko
- * status` exits with).
+ * well, 1 when a source's last poll failed or its rollout is halted, a
+ * device's last attempt failed, found it offline or rolled it back, or a
+ * file cannot be read (what `senko status` exits with).
  */
 int status_view_load(const struct config *cfg, struct status_view *v);
 void status_view_release(struct status_view *v);

@@ -13,6 +13,14 @@
  * last_attempt is an hour old: no SD-card wear for a quiet poll) and
  * returned in the report.
  *
+ * The safe rollout (rollout.h) orders the fleet: the due devices go in
+ * waves, one per ring, lowest first; before each wave every device's
+ * action is decided (its source's commit, its pin's, a rollback to its
+ * last healthy commit, or nothing yet), after each the next ring is
+ * released when its boards are healthy.  A visit that brought a board to
+ * a commit judges its health; a failure marks the commit bad, halts the
+ * rollout and rolls the board back in the same visit.
+ *
  * Each cycle re-creates what is missing in state_dir (a folder deleted
  * under a running senkod).  A board is opened only when every blob of its
  * source's commit is in the store, and after a failed or stopped push
@@ -47,6 +55,10 @@ enum device_state {
 	DEVICE_PENDING,  /* check mode: updates waiting */
 	DEVICE_STOPPED,  /* a stop request (SIGTERM, Ctrl-C) ended the visit,
 	                    or came before it; the next sync carries on */
+	DEVICE_WAITING,  /* the rollout holds it back (its ring's turn has
+	                    not come, or the commit is bad): left alone */
+	DEVICE_ROLLED_BACK, /* it failed its health check and was rolled back
+	                    to its last healthy commit (a failure) */
 };
 
 struct sync_device_result {
@@ -61,6 +73,7 @@ struct sync_device_result {
 	char error[512];       /* why it failed, "" if it did not */
 	bool attempted;        /* the cycle visited it (it was due) */
 	uint64_t duration_ms;  /* how long its visit took */
+	char note[512];        /* DEVICE_WAITING: why ("" otherwise) */
 };
 
 struct sync_source_result {
@@ -70,6 +83,8 @@ struct sync_source_result {
 	bool changed;
 	char commit[41];
 	char error[512];
+	bool halted;           /* its rollout is halted on this commit
+	                          (a board failed its health check) */
 };
 
 struct sync_options {
@@ -82,6 +97,8 @@ struct sync_options {
 	bool wait_busy;        /* a port held by another process: wait */
 	bool saved_manifests;  /* ask no server: use each source's manifest
 	                          from the last poll (retrying a board) */
+	bool now;              /* bring the due devices to their source's
+	                          commit (or pin) whatever the rollout says */
 	const bool *device_due; /* per cfg->devices index; NULL = all due */
 	const bool *device_force; /* per device: force (above) for it alone
 	                          (senkod: a board plugged in, verify_interval);
@@ -103,6 +120,8 @@ struct sync_report {
 	size_t nsources;
 	time_t retry_after;    /* rate limit: no request before this time */
 	long rate_limit_remaining; /* forge_stats(); -1 unknown */
+	time_t next_release;   /* a ring's soak ends then (epoch seconds):
+	                          poll again to release the next; 0 none */
 };
 
 /* What a cycle works with: the object store and the forge. */
@@ -132,13 +151,27 @@ int sync_cycle(const struct config *cfg, struct forge *forge,
     struct sync_report *report);
 void sync_report_release(struct sync_report *report);
 
+/*
+ * `senko rollback`: bring device index back to ref (a tag, branch or
+ * commit SHA of its source), or to its last healthy commit when ref is
+ * NULL, with the same verified, journaled push and a health check.  When
+ * the board was on its source's rollout commit, that commit is marked
+ * bad and the rollout halted (the operator said it is bad).  Waits for
+ * the port when senkod holds it.  res is filled as by a cycle; returns
+ * 0, 1 (failed) or 2 (nothing to roll back to).
+ */
+int sync_rollback(const struct config *cfg, const struct sync_engine *e,
+    size_t index, const char *ref, volatile sig_atomic_t *stop,
+    struct sync_device_result *res);
+
 /* Blobs unreferenced for this long may be collected (store_gc). */
 #define SYNC_GC_GRACE_SECONDS 3600
 /*
  * Collect the object store's garbage: keep every blob of each source's
  * saved manifest (what the boards are brought to) and of each device's
  * mirror (what each board runs now, so a board that is behind, offline or
- * rolled back loses nothing); remove other blobs older than
+ * rolled back loses nothing), and of each device's healthy commits and
+ * pin (rollout.h: what a rollback pushes); remove other blobs older than
  * SYNC_GC_GRACE_SECONDS.  Nothing is removed when a mirror cannot be
  * read.  Run between cycles (senkod does, at most every
  * DAEMON_GC_INTERVAL).  Returns 0 or -1.

@@ -32,8 +32,16 @@ const struct cli_command cli_commands[] = {
 	    "run a local Python file on a board, streaming its output" },
 	{ "status", cmd_status, CLI_NEEDS_CONFIG, "[--json|--prometheus]",
 	    "what happened last to each device (exit 1 if one failed)" },
-	{ "sync", cmd_sync, CLI_BOARD, "[--wait] [--force] [--verify] [DEVICE...]",
+	{ "pin", cmd_pin, CLI_NEEDS_CONFIG, "DEVICE REF",
+	    "keep a board at a tag, branch or commit of its source" },
+	{ "rollback", cmd_rollback, CLI_BOARD, "DEVICE [REF]",
+	    "put a board back on its last healthy commit (or REF)" },
+	{ "rollout", cmd_rollout, CLI_NEEDS_CONFIG, "[SOURCE] | resume SOURCE",
+	    "where each source's commit stands in its rings; resume one" },
+	{ "sync", cmd_sync, CLI_BOARD, "[--wait] [--force] [--verify] [--now] [DEVICE...]",
 	    "bring the boards up to date" },
+	{ "unpin", cmd_unpin, CLI_NEEDS_CONFIG, "DEVICE",
+	    "let a pinned board follow its source again" },
 	{ "verify", cmd_verify, CLI_BOARD, "DEVICE",
 	    "hash the managed files on a board and compare with the mirror" },
 	{ NULL, NULL, 0, NULL, NULL },
@@ -64,7 +72,9 @@ static const struct {
 	    "  -f, --force  open every board and check its own record of "
 	    "what it holds\n"
 	    "  --verify     hash every managed file on the board and "
-	    "rewrite what differs\n" },
+	    "rewrite what differs\n"
+	    "  --now        bring the named devices to the source's commit "
+	    "whatever the\n               rollout's rings and halts say\n" },
 	{ "reset", "  soft   MicroPython's soft reboot (Ctrl-D)\n"
 	    "  hard   pulse DTR and RTS like the ESP auto-reset circuit\n" },
 	{ "ports", "  --probe  ask each board its platform, MicroPython "

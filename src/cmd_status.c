@@ -20,6 +20,7 @@
 #include "human.h"
 #include "log.h"
 #include "metrics.h"
+#include "rollout.h"
 #include "statusview.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -131,6 +132,21 @@ print_json(const struct config *cfg, const struct status_view *v)
 	return 0;
 }
 
+/* A line per source whose rollout is halted (rollout.h); the exit
+ * status says so already (status_view_load). */
+static void
+print_halted(const struct config *cfg)
+{
+	struct rollout_source ro;
+	size_t i;
+
+	for (i = 0; i < cfg->nsources; i++)
+		if (rollout_source_load(cfg->state_dir, cfg->sources[i].name,
+		    &ro) == 0 && ro.halted)
+			printf("%-16s rollout of %.7s halted: %s\n",
+			    cfg->sources[i].name, ro.commit, ro.reason);
+}
+
 int
 cmd_status(struct cli *cli, int argc, char **argv)
 {
@@ -164,6 +180,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 			rc = CLI_EXIT_FAILED;
 	} else {
 		print_sources(cfg, &view, now);
+		print_halted(cfg);
 		printf("\n");
 		print_devices(cfg, &view, now);
 	}

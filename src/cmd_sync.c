@@ -1,5 +1,5 @@
 /*
- * cmd_sync.c - `senko sync [--wait] [DEVICE...]` and `senko check`.
+ * cmd_sync.c - `senko sync [--wait] [--now] [DEVICE...]` and `senko check`.
  *
  * Both run one cycle of the sync engine; check only compares (Senko's
  * .fetch()), sync brings the boards up to date (Senko's .update()).
@@ -49,6 +49,13 @@ print_device(const struct config_device *dev,
 	case DEVICE_STOPPED:
 		/* A stop is not an error: nothing above says why. */
 		printf("%s: %s\n", dev->name, r->error);
+		break;
+	case DEVICE_WAITING:
+		/* Not an error either: the rollout holds it back. */
+		printf("%s: %s\n", dev->name, r->note);
+		break;
+	case DEVICE_ROLLED_BACK:
+		printf("%s: rolled-back: %s\n", dev->name, r->error);
 		break;
 	default:
 		printf("%s: %s (see the error above)\n", dev->name,
@@ -115,6 +122,7 @@ cmd_sync(struct cli *cli, int argc, char **argv)
 		{ "wait", no_argument, NULL, 'w' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "verify", no_argument, NULL, 'V' },
+		{ "now", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sync_options opts;
@@ -134,9 +142,18 @@ cmd_sync(struct cli *cli, int argc, char **argv)
 			/* Hash every managed file on the board: a visit. */
 			opts.force = opts.verify = true;
 			break;
+		case 'N':
+			/* Past the rollout's rings and halts (rollout.h). */
+			opts.now = true;
+			break;
 		default:
 			return cli_command_usage(cli_find_command("sync"));
 		}
+	}
+	if (opts.now && optind == argc) {
+		fprintf(stderr, "senko sync: --now bypasses the rollout for "
+		    "the devices named: name at least one\n");
+		return cli_command_usage(cli_find_command("sync"));
 	}
 	opts.progress = isatty(STDERR_FILENO) && cli->verbosity >= 0;
 	opts.stop = &interrupt_requested;

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <regex.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -145,6 +146,12 @@ valid_branch(const char *b)
 			return false;
 	}
 	return true;
+}
+
+bool
+config_valid_ref(const char *ref)
+{
+	return valid_branch(ref);
 }
 
 /* A URL has no white space (a stray one would be cut at print). */
@@ -297,6 +304,95 @@ parse_reset(struct parse_ctx *ctx, void *field, const char *value)
 			return 0;
 		}
 	return -1;
+}
+
+static const char *hint_for(const char *key);
+
+/* ring = 0..9 */
+static int
+parse_ring(struct parse_ctx *ctx, void *field, const char *value)
+{
+	(void)ctx;
+	return parse_uint_range(value, field, 0, CONFIG_RING_MAX);
+}
+
+/* health = boot | none | line REGEX (POSIX extended, checked here so a
+ * bad expression stops the start, not the first update). */
+static int
+parse_health(struct parse_ctx *ctx, void *field, const char *value)
+{
+	struct config_device *dev = ctx->object;
+	const char *re;
+	regex_t rx;
+	char why[128];
+	int err;
+
+	(void)field;
+	if (strcmp(value, "boot") == 0 || strcmp(value, "none") == 0) {
+		dev->health = value[0] == 'b' ? HEALTH_BOOT : HEALTH_NONE;
+		return 0;
+	}
+	if (strncmp(value, "line", 4) != 0 ||
+	    (value[4] != '\0' && !isspace((unsigned char)value[4])))
+		return conf_error(ctx, "health", "'%s' is not valid: expected "
+		    "%s", value, hint_for("health"));
+	for (re = value + 4; isspace((unsigned char)*re); re++)
+		;
+	if (*re == '\0')
+		return conf_error(ctx, "health", "'line' needs a regular "
+		    "expression, such as: health = line ^READY$");
+	err = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+	if (err != 0) {
+		regerror(err, &rx, why, sizeof(why));
+		return conf_error(ctx, "health", "'%s' is not a POSIX "
+		    "extended regular expression: %s", re, why);
+	}
+	regfree(&rx);
+	dev->health = HEALTH_LINE;
+	free(dev->health_line);
+	dev->health_line = xstrdup(re);
+	return 0;
+}
+
+/* health_timeout and soak: a duration; 0 is allowed for soak. */
+static int
+parse_health_timeout(struct parse_ctx *ctx, void *field, const char *value)
+{
+	unsigned v;
+
+	(void)ctx;
+	if (config_parse_duration(value, &v) == -1 || v == 0 || v > 600)
+		return -1;
+	*(unsigned *)field = v;
+	return 0;
+}
+
+static int
+parse_soak(struct parse_ctx *ctx, void *field, const char *value)
+{
+	unsigned v;
+
+	(void)ctx;
+	/* A duration is at least a second; soak may be none ("0", "0s"). */
+	if (value[0] == '0' && (value[1] == '\0' ||
+	    (strchr("smh", value[1]) && value[2] == '\0'))) {
+		*(unsigned *)field = 0;
+		return 0;
+	}
+	if (config_parse_duration(value, &v) == -1 || v > MAX_INTERVAL)
+		return -1;
+	*(unsigned *)field = v;
+	return 0;
+}
+
+/* pin = REF: a tag, branch or commit SHA, sent to the forge as a path
+ * segment, so the rules of a branch name. */
+static int
+parse_pin(struct parse_ctx *ctx, void *field, const char *value)
+{
+	if (!valid_branch(value))
+		return -1;
+	return parse_string(ctx, field, value);
 }
 
 static int
@@ -582,6 +678,7 @@ static const struct keyword source_keywords[] = {
 	{ "url", parse_url, 0 },
 	SOURCE(exclude, parse_exclude),
 	SOURCE(path, parse_local_path),
+	SOURCE(soak, parse_soak),
 	{ NULL, NULL, 0 },
 };
 
@@ -593,6 +690,11 @@ static const struct keyword device_keywords[] = {
 	DEVICE(reset, parse_reset),
 	DEVICE(prune, parse_bool),
 	DEVICE(boot_watch, parse_boot_watch),
+	DEVICE(ring, parse_ring),
+	DEVICE(health, parse_health),
+	DEVICE(health_timeout, parse_health_timeout),
+	DEVICE(pin, parse_pin),
+	DEVICE(rollback, parse_bool),
 	DEVICE(verify_interval, parse_verify_interval),
 	{ NULL, NULL, 0 },
 };
@@ -620,6 +722,12 @@ static const char *key_hints[] = {
 	"prune", "yes or no",
 	"reset", "none, soft or hard",
 	"boot_watch", "seconds from 0 to 60, such as 2s",
+	"ring", "a number from 0 to 9",
+	"health", "boot, none, or line REGEX",
+	"health_timeout", "a duration from 1s to 10m, such as 10s",
+	"soak", "0 or a duration such as 30m",
+	"pin", "a tag, branch or commit SHA",
+	"rollback", "yes or no",
 	"port", "a serial port path, usb:SERIAL, or uid:HEX (an even number "
 	    "of hex digits, up to 64, as senko ports --probe shows the "
 	    "unique id)",
@@ -671,6 +779,10 @@ device_defaults(struct config_device *dev)
 	dev->reset = RESET_SOFT;
 	dev->prune = false;
 	dev->boot_watch = DEFAULT_BOOT_WATCH;
+	dev->ring = DEFAULT_RING;
+	dev->health = HEALTH_BOOT;
+	dev->health_timeout = DEFAULT_HEALTH_TIMEOUT;
+	dev->rollback = true;
 }
 
 void
@@ -956,7 +1068,8 @@ handle_key(void *user, const char *section, const char *name,
 	    kw->parse != parse_url && kw->parse != parse_files &&
 	    kw->parse != parse_working_dir && kw->parse != parse_dest &&
 	    kw->parse != parse_exclude && kw->parse != parse_local_path &&
-	    kw->parse != parse_mqtt_url && kw->parse != parse_topic_prefix)
+	    kw->parse != parse_mqtt_url && kw->parse != parse_topic_prefix &&
+	    kw->parse != parse_health)
 		conf_error(ctx, name, "'%s' is not valid: expected %s", value,
 		    hint_for(name));
 	free(value);
@@ -1028,6 +1141,15 @@ check_devices(struct parse_ctx *ctx)
 			    dev->source);
 		}
 		dev->source_index = j;
+		if (j < cfg->nsources && dev->pin && cfg->sources[j].path) {
+			ctx->line = dev->line;
+			snprintf(ctx->label_buf, sizeof(ctx->label_buf),
+			    "[device %s]", dev->name);
+			ctx->label = ctx->label_buf;
+			conf_error(ctx, "pin", "source '%s' is a local folder, "
+			    "which has no tags or commits to pin to",
+			    dev->source);
+		}
 		if (dev->port == NULL)
 			continue;
 		real_i = realpath(dev->port, NULL);
@@ -1181,6 +1303,8 @@ device_free(struct config_device *dev)
 	free(dev->port);
 	free(dev->source);
 	free(dev->dest);
+	free(dev->health_line);
+	free(dev->pin);
 }
 
 void
@@ -1377,6 +1501,20 @@ fail:
 }
 
 const char *
+health_mode_name(enum health_mode m)
+{
+	switch (m) {
+	case HEALTH_BOOT:
+		return "boot";
+	case HEALTH_LINE:
+		return "line";
+	case HEALTH_NONE:
+		return "none";
+	}
+	return "?";
+}
+
+const char *
 reset_mode_name(enum reset_mode m)
 {
 	switch (m) {
@@ -1536,6 +1674,7 @@ config_print(const struct config *cfg, FILE *out)
 		/* One line each: the key may be repeated. */
 		for (j = 0; j < s->nexclude; j++)
 			print_value(out, "exclude", 11, s->exclude[j]);
+		fprintf(out, "soak        = %us\n", s->soak);
 	}
 	for (i = 0; i < cfg->ndevices; i++) {
 		const struct config_device *d = &cfg->devices[i];
@@ -1548,6 +1687,19 @@ config_print(const struct config *cfg, FILE *out)
 		print_value(out, "reset", 6, reset_mode_name(d->reset));
 		print_value(out, "prune", 6, d->prune ? "yes" : "no");
 		fprintf(out, "boot_watch = %us\n", d->boot_watch);
+		fprintf(out, "ring   = %u\n", d->ring);
+		if (d->health == HEALTH_LINE) {
+			char *h = xasprintf("line %s", d->health_line);
+
+			print_value(out, "health", 6, h);
+			free(h);
+		} else
+			print_value(out, "health", 6,
+			    health_mode_name(d->health));
+		fprintf(out, "health_timeout = %us\n", d->health_timeout);
+		if (d->pin)
+			print_value(out, "pin", 6, d->pin);
+		print_value(out, "rollback", 6, d->rollback ? "yes" : "no");
 		if (d->verify_interval)
 			fprintf(out, "verify_interval = %us\n",
 			    d->verify_interval);

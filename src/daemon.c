@@ -117,7 +117,7 @@ static bool
 state_is_ok(enum device_state s)
 {
 	return s == DEVICE_IN_SYNC || s == DEVICE_UPDATED ||
-	    s == DEVICE_UNKNOWN;
+	    s == DEVICE_UNKNOWN || s == DEVICE_WAITING;
 }
 
 /* Build the per-device schedule for cfg, keeping what old knew. */
@@ -701,6 +701,16 @@ after_cycle(struct daemon *d, const struct sync_report *rep, bool poll,
 			d->next_poll = soon;
 	} else
 		d->source_failures = 0;
+	/* A ring whose soak ends before the next poll: poll then, so the
+	 * next ring does not wait a whole interval (rollout.h). */
+	if (rep->next_release != 0) {
+		time_t wall = time(NULL);
+		time_t at = now + (rep->next_release > wall ?
+		    rep->next_release - wall : 0) + 1;
+
+		if (at < d->next_poll)
+			d->next_poll = at;
+	}
 	/* The forge's wait is a date (the server's clock): the seconds
 	 * left from the wall clock, then onto the monotonic one. */
 	if (rep->retry_after != 0) {

@@ -946,6 +946,43 @@ out:
 }
 
 int
+forge_manifest_at(struct forge *f, const struct config_source *src,
+    const char *ref, const char *known_commit, struct manifest *out)
+{
+	struct config_source eff;
+	char commit[GITHASH_HEXSZ] = "";
+	char *etag = NULL;
+	json_t *cache = NULL;
+	enum source_api used;
+	bool not_modified;
+	int rc;
+
+	if (src->path)
+		return log_failx("source '%s' is a local folder: it has no "
+		    "tags or commits to resolve '%s' in", src->name, ref);
+	if (refuse_if_limited(f, src) == -1)
+		return -1;
+	eff = *src;
+	eff.branch = (char *)ref;
+	if (read_head(f, &eff, NULL, commit, &etag, &not_modified) == -1) {
+		free(etag);
+		return log_failx("source '%s': cannot resolve '%s' to a "
+		    "commit (a tag, branch or commit SHA of %s/%s?)",
+		    src->name, ref, src->user, src->repo);
+	}
+	free(etag);
+	if (known_commit && strcmp(known_commit, commit) == 0) {
+		snprintf(out->commit, sizeof(out->commit), "%s", commit);
+		return 1;
+	}
+	/* Listings are asked at the commit itself, not the branch. */
+	eff.branch = commit;
+	rc = read_manifest(f, &eff, commit, out, &cache, &used);
+	json_decref(cache);
+	return rc;
+}
+
+int
 forge_saved_manifest(const struct config *cfg,
     const struct config_source *src, struct manifest *out)
 {

@@ -34,6 +34,8 @@ static const struct {
 	{ DEVICE_BUSY, "busy" },
 	{ DEVICE_PENDING, "pending" },
 	{ DEVICE_STOPPED, "stopped" },
+	{ DEVICE_WAITING, "waiting" },
+	{ DEVICE_ROLLED_BACK, "rolled-back" },
 };
 
 const char *

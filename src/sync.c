@@ -6,7 +6,8 @@
  * `jobs` worker threads each take the next due device and run
  * sync_device() on it: scan the mirror, plan, and only if the plan is not
  * empty open the port, reconcile with the board's own record, push,
- * reset, record the outcome.  Workers share only the read-only manifests,
+ * reset, record the outcome; the devices go in waves, one per rollout
+ * ring (rollout.h).  Workers share only the read-only manifests,
  * the store (read-only after downloads) and the progress display, which
  * has its own lock; each writes its own slot of the report.
  */
@@ -26,6 +27,7 @@
 #include "mirror.h"
 #include "plan.h"
 #include "progress.h"
+#include "rollout.h"
 #include "session.h"
 #include "status.h"
 #include "store.h"
@@ -47,6 +49,16 @@ struct sync_run {
 	struct progress progress;
 	pthread_mutex_t lock;         /* guards next */
 	size_t next;                  /* next device index to consider */
+	/* The rollout (rollout.h), decided by the main thread before each
+	 * wave (one wave per ring, lowest first). */
+	unsigned wave;
+	struct rollout_source *rollouts; /* per source */
+	struct rollout_device *records;  /* per device, as of its decision */
+	enum rollout_action *actions;    /* per device */
+	struct manifest *pins;           /* per device: its pin's manifest */
+	bool *pinned;                    /* per device */
+	struct manifest *targets;        /* per device: a rollback's */
+	char (*prep_error)[512];         /* per device: no target ("" ok) */
 };
 
 /* One worker's view of one device for one cycle. */
@@ -67,6 +79,13 @@ static bool
 device_is_due(const struct sync_run *run, size_t i)
 {
 	return run->opts->device_due == NULL || run->opts->device_due[i];
+}
+
+/* Due, and its ring's wave is running. */
+static bool
+device_in_wave(const struct sync_run *run, size_t i)
+{
+	return device_is_due(run, i) && run->cfg->devices[i].ring == run->wave;
 }
 
 /* Open the board even when the mirror matches: its own record is read. */
@@ -216,7 +235,8 @@ save_status(struct board_job *job)
 	st.last_attempt = now;
 	snprintf(st.last_error, sizeof(st.last_error), "%s", job->res->error);
 	if (job->res->state == DEVICE_IN_SYNC ||
-	    job->res->state == DEVICE_UPDATED) {
+	    job->res->state == DEVICE_UPDATED ||
+	    job->res->state == DEVICE_ROLLED_BACK) {
 		st.last_success = now;
 		snprintf(st.commit, sizeof(st.commit), "%s",
 		    job->mirror.commit);
@@ -270,13 +290,174 @@ missing_blobs(struct board_job *job)
 	return n;
 }
 
+/*
+ * Bring the board to target: scan the mirror, plan, and open the board
+ * only when the plan is not empty (or --force).  The mirror's index is
+ * saved when the board took the commit; after a failure it is not (the
+ * files the board confirmed are in the mirror folder and the next scan
+ * hashes them).
+ */
+static void
+visit(struct board_job *job, const struct manifest *target)
+{
+	struct manifest mm = MANIFEST_INIT;
+	struct plan p = PLAN_INIT;
+
+	job->upstream = target;
+	memset(&job->session, 0, sizeof(job->session));
+	job->progress_started = false; /* a rollback is a second visit */
+	snprintf(job->res->commit, sizeof(job->res->commit), "%s",
+	    target->commit);
+	if (mirror_scan(&job->mirror, &mm) == -1) {
+		job_fail(job, DEVICE_FAILED, NULL);
+		goto out;
+	}
+	plan_build(&p, target, &mm, job->dev->prune);
+	plan_totals(&p, NULL, &job->res->bytes_planned);
+	job->res->files_planned = (unsigned)p.nwrites;
+	job->res->deletes_planned = (unsigned)p.ndeletes;
+	if (job->run->opts->check_only) {
+		job->res->state = plan_is_empty(&p) ? DEVICE_IN_SYNC :
+		    DEVICE_PENDING;
+		goto out;
+	}
+	if (plan_is_empty(&p) && !device_is_forced(job->run, job->index)) {
+		/* The mirror is the board: nothing to do, port left shut. */
+		job->res->state = DEVICE_IN_SYNC;
+		mirror_set_commit(&job->mirror, target->commit);
+	} else if (missing_blobs(job) == 0)
+		sync_on_board(job);
+	if (job->res->state == DEVICE_IN_SYNC ||
+	    job->res->state == DEVICE_UPDATED)
+		mirror_save(&job->mirror);
+out:
+	plan_release(&p);
+	manifest_release(&mm);
+}
+
+/* The board failed its check on commit bad (why): roll it back to its
+ * last healthy commit, check it again, and say what happened. */
+static void
+roll_back(struct board_job *job, const char *bad, const char *why)
+{
+	const char *sd = job->run->cfg->state_dir, *name = job->dev->name;
+	const struct manifest *was = job->upstream;
+	struct manifest healthy = MANIFEST_INIT;
+	struct rollout_device rec;
+	char again[ROLLOUT_REASON_MAX];
+	const char *back;
+
+	rollout_device_load(sd, name, &rec);
+	back = rollout_rollback_commit(&rec, bad);
+	if (back == NULL) {
+		log_failx("%s: failed its health check on commit %.7s: %s; no "
+		    "healthy commit is recorded to roll it back to", name, bad,
+		    why);
+		job_fail(job, DEVICE_FAILED, NULL);
+		return;
+	}
+	if (rollout_healthy_manifest(sd, name, back, &healthy) == -1) {
+		job_fail(job, DEVICE_FAILED, NULL);
+		return;
+	}
+	log_warnx("%s: failed its health check on commit %.7s: %s; rolling "
+	    "back to %.7s", name, bad, why, back);
+	visit(job, &healthy);
+	job->upstream = was;
+	if (job->res->state != DEVICE_IN_SYNC &&
+	    job->res->state != DEVICE_UPDATED) {
+		char msg[STATUS_ERROR_MAX];
+
+		snprintf(msg, sizeof(msg), "failed its health check on commit "
+		    "%.7s; the rollback to %.7s did not finish (%.360s); the "
+		    "next "
+		    "sync completes it", bad, back, job->res->error);
+		job_fail(job, job->res->state, msg);
+	} else {
+		if (rollout_health_ok(job->dev, &job->session.boot, again,
+		    sizeof(again)))
+			rollout_device_healthy(sd, name, &healthy, bad);
+		else
+			rollout_device_unhealthy(sd, name, healthy.commit,
+			    again);
+		log_failx("%s: failed its health check on commit %.7s: %s; "
+		    "rolled back to %.7s", name, bad, why, back);
+		job_fail(job, DEVICE_ROLLED_BACK, NULL);
+	}
+	manifest_release(&healthy);
+}
+
+/*
+ * After a visit that brought the board to a commit: judge its health by
+ * the device's health key, record it, and on failure halt the rollout
+ * (an update of the source's commit) and roll the board back.
+ */
+static void
+judge(struct board_job *job, enum rollout_action action)
+{
+	const struct sync_run *run = job->run;
+	const char *sd = run->cfg->state_dir, *name = job->dev->name;
+	const struct rollout_device *rec = &run->records[job->index];
+	const struct manifest *t = job->upstream;
+	char why[ROLLOUT_REASON_MAX], msg[STATUS_ERROR_MAX];
+
+	if (job->res->state != DEVICE_IN_SYNC &&
+	    job->res->state != DEVICE_UPDATED)
+		return;
+	/* Nothing new on the board since its health was judged. */
+	if (job->res->state == DEVICE_IN_SYNC &&
+	    strcmp(rec->commit, t->commit) == 0 &&
+	    rec->health != ROLLOUT_HEALTH_UNKNOWN)
+		return;
+	if (rollout_health_ok(job->dev, &job->session.boot, why,
+	    sizeof(why))) {
+		rollout_device_healthy(sd, name, t, action == ROLLOUT_ROLLBACK ?
+		    rec->commit : NULL);
+		if (action == ROLLOUT_ROLLBACK) {
+			/* Said as a notice: the failure was said before. */
+			log_notice("%s: rolled back from commit %.7s to %.7s",
+			    name, rec->commit, t->commit);
+			job->res->state = DEVICE_ROLLED_BACK;
+			snprintf(job->res->error, sizeof(job->res->error),
+			    "rolled back from commit %.7s to %.7s", rec->commit,
+			    t->commit);
+		}
+		return;
+	}
+	rollout_device_unhealthy(sd, name, t->commit, why);
+	switch (action) {
+	case ROLLOUT_UPDATE:
+		snprintf(msg, sizeof(msg), "device '%s' failed its health "
+		    "check on commit %.7s: %.360s", name, t->commit, why);
+		rollout_halt(sd, run->cfg->sources[job->dev->source_index].name,
+		    t->commit, name, msg);
+		if (job->dev->rollback) {
+			roll_back(job, t->commit, why);
+			return;
+		}
+		snprintf(msg, sizeof(msg), "failed its health check on commit "
+		    "%.7s: %.360s; rollback = no, so it stays there", t->commit,
+		    why);
+		break;
+	case ROLLOUT_PIN:
+		snprintf(msg, sizeof(msg), "failed its health check on its "
+		    "pinned commit %.7s: %.360s; a pinned board is not rolled "
+		    "back (pin another ref, or unpin it)", t->commit, why);
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "rolled back to %.7s, but it fails "
+		    "its health check there too: %.360s", t->commit, why);
+	}
+	job_fail(job, DEVICE_FAILED, msg);
+}
+
 static void
 sync_device(struct sync_run *run, size_t index)
 {
 	const struct config *cfg = run->cfg;
+	enum rollout_action action = run->actions[index];
+	const struct manifest *target;
 	struct board_job job;
-	struct manifest mm = MANIFEST_INIT;
-	struct plan p = PLAN_INIT;
 	struct timespec started, ended;
 
 	memset(&job, 0, sizeof(job));
@@ -291,7 +472,8 @@ sync_device(struct sync_run *run, size_t index)
 	log_set_context(job.dev->name);
 	log_thread_quiet(run->opts->device_quiet != NULL &&
 	    run->opts->device_quiet[index]);
-	if (!run->have_manifest[job.dev->source_index]) {
+	if (!run->have_manifest[job.dev->source_index] &&
+	    action != ROLLOUT_ROLLBACK && action != ROLLOUT_PIN) {
 		/* The source's own error was said when it was polled. */
 		char why[256];
 
@@ -302,33 +484,28 @@ sync_device(struct sync_run *run, size_t index)
 		save_status(&job);
 		goto out;
 	}
-	snprintf(job.res->commit, sizeof(job.res->commit), "%s",
-	    job.upstream->commit);
-	if (mirror_open(&job.mirror, cfg->state_dir, job.dev->name) == -1 ||
-	    mirror_scan(&job.mirror, &mm) == -1) {
+	if (*run->prep_error[index]) {
+		job_fail(&job, DEVICE_FAILED, run->prep_error[index]);
+		save_status(&job);
+		goto out;
+	}
+	if (action == ROLLOUT_WAIT || action == ROLLOUT_HOLD) {
+		/* Left alone: its status file keeps what its last visit
+		 * said (a rollback stays visible). */
+		job.res->state = DEVICE_WAITING;
+		snprintf(job.res->commit, sizeof(job.res->commit), "%s",
+		    job.upstream->commit);
+		goto out;
+	}
+	target = action == ROLLOUT_PIN ? &run->pins[index] :
+	    action == ROLLOUT_ROLLBACK ? &run->targets[index] : job.upstream;
+	if (mirror_open(&job.mirror, cfg->state_dir, job.dev->name) == -1) {
 		job_fail(&job, DEVICE_FAILED, NULL);
 		goto out;
 	}
-	plan_build(&p, job.upstream, &mm, job.dev->prune);
-	plan_totals(&p, NULL, &job.res->bytes_planned);
-	job.res->files_planned = (unsigned)p.nwrites;
-	job.res->deletes_planned = (unsigned)p.ndeletes;
-	if (run->opts->check_only) {
-		job.res->state = plan_is_empty(&p) ? DEVICE_IN_SYNC :
-		    DEVICE_PENDING;
-		goto out;
-	}
-	if (plan_is_empty(&p) && !device_is_forced(run, index)) {
-		/* The mirror is the board: nothing to do, port left shut. */
-		job.res->state = DEVICE_IN_SYNC;
-		mirror_set_commit(&job.mirror, job.upstream->commit);
-	} else if (missing_blobs(&job) == 0)
-		sync_on_board(&job);
-	/* After a failure the index is not saved: the files the board
-	 * confirmed are in the mirror folder and the next scan hashes them. */
-	if (job.res->state == DEVICE_IN_SYNC ||
-	    job.res->state == DEVICE_UPDATED)
-		mirror_save(&job.mirror);
+	visit(&job, target);
+	if (!run->opts->check_only)
+		judge(&job, action);
 	save_status(&job);
 out:
 	clock_gettime(CLOCK_MONOTONIC, &ended);
@@ -336,11 +513,8 @@ out:
 	    1000 + (uint64_t)((ended.tv_nsec - started.tv_nsec) / 1000000);
 	log_thread_quiet(0);
 	log_set_context(NULL);
-	plan_release(&p);
-	manifest_release(&mm);
 	mirror_release(&job.mirror);
 }
-
 static void *
 worker_main(void *arg)
 {
@@ -351,7 +525,7 @@ worker_main(void *arg)
 
 		pthread_mutex_lock(&run->lock);
 		while (run->next < run->cfg->ndevices &&
-		    !device_is_due(run, run->next))
+		    !device_in_wave(run, run->next))
 			run->next++;
 		i = run->next++;
 		pthread_mutex_unlock(&run->lock);
@@ -367,6 +541,279 @@ worker_main(void *arg)
 		}
 		sync_device(run, i);
 	}
+}
+
+/* --------------------------------------------------------------- rollout */
+
+/* The pin that applies to device i: `senko pin`'s, else the config's. */
+static const char *
+pin_ref(const struct sync_run *run, size_t i)
+{
+	if (*run->records[i].pin)
+		return run->records[i].pin;
+	return run->cfg->devices[i].pin;
+}
+
+/* The lowest ring of source s's unpinned boards (where a rollout starts). */
+static unsigned
+first_ring(const struct sync_run *run, size_t s)
+{
+	unsigned ring = CONFIG_RING_MAX;
+	size_t i;
+
+	for (i = 0; i < run->cfg->ndevices; i++)
+		if (run->cfg->devices[i].source_index == s &&
+		    pin_ref(run, i) == NULL && run->cfg->devices[i].ring < ring)
+			ring = run->cfg->devices[i].ring;
+	return ring;
+}
+
+/*
+ * Resolve device i's pin to a manifest whose blobs are all in the store:
+ * the saved one when the ref still names its commit (one request), else
+ * read afresh and saved.  Without the network (saved manifests, check
+ * mode), the saved one only.
+ */
+static void
+prepare_pin(struct sync_run *run, struct forge *forge, size_t i,
+    const char *ref)
+{
+	const struct config_device *dev = &run->cfg->devices[i];
+	const struct config_source *src = &run->cfg->sources[dev->source_index];
+	struct manifest saved = MANIFEST_INIT, fresh = MANIFEST_INIT;
+	bool have_saved;
+	int rc;
+
+	run->pinned[i] = true;
+	have_saved = rollout_pin_manifest(run->cfg->state_dir, dev->name, ref,
+	    &saved) == 0;
+	if (run->opts->saved_manifests || forge == NULL)
+		rc = have_saved ? 1 : -1;
+	else
+		rc = forge_manifest_at(forge, src, ref, have_saved ?
+		    saved.commit : NULL, &fresh);
+	if (rc == 1) {
+		manifest_release(&fresh);
+		fresh = saved;
+		manifest_init(&saved);
+	} else if (rc == -1 && have_saved) {
+		log_warnx("%s: cannot resolve its pin '%s' now; using commit "
+		    "%.7s it resolved to before", dev->name, ref, saved.commit);
+		manifest_release(&fresh);
+		fresh = saved;
+		manifest_init(&saved);
+	} else if (rc == 0 && !run->opts->check_only &&
+	    rollout_pin_save(run->cfg->state_dir, dev->name, ref,
+	    &fresh) == -1)
+		rc = -1;
+	if (rc == -1 && !have_saved) {
+		snprintf(run->prep_error[i], sizeof(run->prep_error[i]), "cannot "
+		    "resolve its pin '%s' in source '%s': %s", ref, src->name,
+		    log_last_error());
+	} else if (!run->opts->check_only && forge != NULL &&
+	    forge_fetch_blobs(forge, src, &fresh) == -1) {
+		snprintf(run->prep_error[i], sizeof(run->prep_error[i]), "the "
+		    "files of its pin '%s' (commit %.7s) cannot be fetched: "
+		    "%s", ref, fresh.commit, log_last_error());
+	}
+	manifest_release(&run->pins[i]);
+	run->pins[i] = fresh;
+	manifest_release(&saved);
+}
+
+/*
+ * Start of a cycle, after the polls: each polled source's rollout state
+ * (a new commit starts a rollout at the first ring), each due device's
+ * record and pin.
+ */
+static void
+rollout_prepare(struct sync_run *run, struct forge *forge)
+{
+	const struct config *cfg = run->cfg;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < cfg->ndevices; i++)
+		rollout_device_load(cfg->state_dir, cfg->devices[i].name,
+		    &run->records[i]);
+	/* senko check only reads (it may run as a user who cannot write
+	 * state_dir). */
+	fd = run->opts->check_only ? -1 : rollout_lock(cfg->state_dir);
+	for (i = 0; i < cfg->nsources; i++) {
+		struct rollout_source *ro = &run->rollouts[i];
+
+		rollout_source_load(cfg->state_dir, cfg->sources[i].name, ro);
+		if (!run->have_manifest[i] || run->opts->check_only)
+			continue;
+		if (rollout_begin(ro, run->manifests[i].commit,
+		    first_ring(run, i), time(NULL))) {
+			if (!ro->halted)
+				log_info("source '%s': rolling out commit %.7s, "
+				    "ring %u first", cfg->sources[i].name,
+				    ro->commit, ro->ring);
+			rollout_source_save(cfg->state_dir,
+			    cfg->sources[i].name, ro);
+		}
+	}
+	rollout_unlock(fd);
+	for (i = 0; i < cfg->ndevices; i++) {
+		const char *ref = pin_ref(run, i);
+
+		if (device_is_due(run, i) && ref != NULL &&
+		    !stop_requested(run))
+			prepare_pin(run, forge, i, ref);
+	}
+}
+
+/* What due device i of this wave gets; a rollback's manifest is loaded. */
+static void
+rollout_decide_device(struct sync_run *run, size_t i)
+{
+	const struct config_device *dev = &run->cfg->devices[i];
+	const struct rollout_source *ro = &run->rollouts[dev->source_index];
+	const struct manifest *up = &run->manifests[dev->source_index];
+	struct sync_device_result *res = &run->report->devices[i];
+	struct rollout_input in;
+	const char *back;
+
+	memset(&in, 0, sizeof(in));
+	in.source = ro;
+	in.device = &run->records[i];
+	in.upstream = up->commit;
+	in.ring = dev->ring;
+	in.pinned = run->pinned[i];
+	in.rollback = dev->rollback;
+	if (run->opts->now || run->opts->check_only)
+		run->actions[i] = in.pinned ? ROLLOUT_PIN : ROLLOUT_UPDATE;
+	else
+		run->actions[i] = rollout_decide(&in);
+	switch (run->actions[i]) {
+	case ROLLOUT_ROLLBACK:
+		back = rollout_rollback_commit(in.device, in.device->commit);
+		if (rollout_healthy_manifest(run->cfg->state_dir, dev->name,
+		    back, &run->targets[i]) == -1)
+			snprintf(run->prep_error[i], sizeof(run->prep_error[i]),
+			    "%s", log_last_error());
+		break;
+	case ROLLOUT_WAIT:
+		if (ro->ring_healthy_since && dev->ring > ro->ring)
+			snprintf(res->note, sizeof(res->note), "waiting for "
+			    "commit %.7s: ring %u is soaking (soak = %us)",
+			    ro->commit, ro->ring,
+			    run->cfg->sources[dev->source_index].soak);
+		else
+			snprintf(res->note, sizeof(res->note), "waiting for "
+			    "commit %.7s: it is at ring %u, this board is in "
+			    "ring %u", ro->commit, ro->ring, dev->ring);
+		break;
+	case ROLLOUT_HOLD:
+		snprintf(res->note, sizeof(res->note), "held: the rollout of "
+		    "commit %.7s is halted (%.360s); see senko rollout",
+		    up->commit, *ro->reason ? ro->reason : "it failed a "
+		    "health check");
+		break;
+	default:
+		break;
+	}
+}
+
+/* Is device i reachable (not offline or busy at its last visit)? */
+static bool
+device_reachable(const struct sync_run *run, size_t i)
+{
+	const struct sync_device_result *r = &run->report->devices[i];
+	struct device_status st;
+	enum device_state state = r->state;
+
+	if (!r->attempted || state == DEVICE_WAITING) {
+		if (status_load(run->cfg->state_dir, run->cfg->devices[i].name,
+		    &st) == -1)
+			return true;
+		state = st.state;
+	}
+	return state != DEVICE_OFFLINE && state != DEVICE_BUSY;
+}
+
+/* After a wave: release the next ring of each source whose boards are
+ * all healthy (and soaked). */
+static void
+rollout_after_wave(struct sync_run *run)
+{
+	const struct config *cfg = run->cfg;
+	struct rollout_board *boards;
+	size_t s, i, n;
+	int fd;
+
+	if (run->opts->check_only)
+		return;
+	boards = xcalloc(cfg->ndevices + 1, sizeof(*boards));
+	fd = rollout_lock(cfg->state_dir);
+	for (s = 0; s < cfg->nsources; s++) {
+		struct rollout_source *ro = &run->rollouts[s];
+		unsigned ring;
+
+		if (!run->have_manifest[s])
+			continue;
+		rollout_source_load(cfg->state_dir, cfg->sources[s].name, ro);
+		ring = ro->ring;
+		for (i = n = 0; i < cfg->ndevices; i++) {
+			struct rollout_device rec;
+
+			if (cfg->devices[i].source_index != s)
+				continue;
+			rollout_device_load(cfg->state_dir,
+			    cfg->devices[i].name, &rec);
+			boards[n].ring = cfg->devices[i].ring;
+			boards[n].pinned = *rec.pin || cfg->devices[i].pin;
+			boards[n].reachable = device_reachable(run, i);
+			boards[n].healthy = rec.health == ROLLOUT_HEALTHY &&
+			    strcmp(rec.commit, ro->commit) == 0;
+			n++;
+		}
+		if (rollout_advance(ro, boards, n, cfg->sources[s].soak,
+		    time(NULL))) {
+			if (ro->ring != ring)
+				log_info("source '%s': commit %.7s released to "
+				    "ring %u", cfg->sources[s].name, ro->commit,
+				    ro->ring);
+			rollout_source_save(cfg->state_dir,
+			    cfg->sources[s].name, ro);
+		}
+	}
+	rollout_unlock(fd);
+	free(boards);
+}
+
+/* Run the workers over the due devices of ring wave. */
+static void
+run_wave(struct sync_run *run, unsigned wave)
+{
+	const struct config *cfg = run->cfg;
+	pthread_t *threads;
+	sigset_t all, saved;
+	size_t i, n = 0, nthreads;
+
+	run->wave = wave;
+	run->next = 0;
+	for (i = 0; i < cfg->ndevices; i++)
+		if (device_in_wave(run, i)) {
+			rollout_decide_device(run, i);
+			n++;
+		}
+	if (n == 0)
+		return;
+	nthreads = n < cfg->jobs ? n : cfg->jobs;
+	threads = xcalloc(nthreads, sizeof(*threads));
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	for (i = 0; i < nthreads; i++)
+		if (pthread_create(&threads[i], NULL, worker_main, run) != 0)
+			fatalx("cannot start a worker thread");
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	for (i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	rollout_after_wave(run);
 }
 
 /* ---------------------------------------------------------------- sources */
@@ -456,7 +903,8 @@ exit_status(const struct sync_run *run)
 	size_t i;
 
 	for (i = 0; i < r->nsources; i++)
-		if (source_is_needed(run, i) && r->sources[i].ok != 0)
+		if (source_is_needed(run, i) && (r->sources[i].ok != 0 ||
+		    r->sources[i].halted))
 			failed = true;
 	for (i = 0; i < r->ndevices; i++) {
 		if (!device_is_due(run, i))
@@ -464,6 +912,7 @@ exit_status(const struct sync_run *run)
 		switch (r->devices[i].state) {
 		case DEVICE_IN_SYNC:
 		case DEVICE_UPDATED:
+		case DEVICE_WAITING:
 			break;
 		case DEVICE_PENDING:
 			pending = true;
@@ -529,9 +978,8 @@ sync_cycle(const struct config *cfg, struct forge *forge,
     struct sync_report *report)
 {
 	struct sync_run run;
-	pthread_t *threads;
-	sigset_t all, saved;
-	size_t i, nthreads, ndue = 0;
+	unsigned wave;
+	size_t i, nd = cfg->ndevices ? cfg->ndevices : 1;
 	int rc;
 
 	memset(report, 0, sizeof(*report));
@@ -551,6 +999,14 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 	    sizeof(*run.manifests));
 	run.have_manifest = xcalloc(cfg->nsources ? cfg->nsources : 1,
 	    sizeof(*run.have_manifest));
+	run.rollouts = xcalloc(cfg->nsources ? cfg->nsources : 1,
+	    sizeof(*run.rollouts));
+	run.records = xcalloc(nd, sizeof(*run.records));
+	run.actions = xcalloc(nd, sizeof(*run.actions));
+	run.pins = xcalloc(nd, sizeof(*run.pins));
+	run.pinned = xcalloc(nd, sizeof(*run.pinned));
+	run.targets = xcalloc(nd, sizeof(*run.targets));
+	run.prep_error = xcalloc(nd, sizeof(*run.prep_error));
 	pthread_mutex_init(&run.lock, NULL);
 	progress_init(&run.progress, opts->progress, cfg->ndevices);
 
@@ -564,20 +1020,23 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 	report->retry_after = forge_retry_after(forge);
 	report->rate_limit_remaining = forge_stats(forge)->rate_limit_remaining;
 
-	for (i = 0; i < cfg->ndevices; i++)
-		if (device_is_due(&run, i))
-			ndue++;
-	nthreads = ndue < cfg->jobs ? ndue : cfg->jobs;
-	threads = xcalloc(nthreads ? nthreads : 1, sizeof(*threads));
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
-	for (i = 0; i < nthreads; i++)
-		if (pthread_create(&threads[i], NULL, worker_main, &run) != 0)
-			fatalx("cannot start a worker thread");
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	for (i = 0; i < nthreads; i++)
-		pthread_join(threads[i], NULL);
-	free(threads);
+	rollout_prepare(&run, forge);
+	for (wave = 0; wave <= CONFIG_RING_MAX; wave++)
+		run_wave(&run, wave);
+	for (i = 0; i < cfg->nsources; i++) {
+		time_t ends = rollout_soak_ends(&run.rollouts[i],
+		    cfg->sources[i].soak);
+
+		if (ends && (!report->next_release ||
+		    ends < report->next_release))
+			report->next_release = ends;
+	}
+	for (i = 0; i < cfg->nsources; i++)
+		report->sources[i].halted = run.have_manifest[i] &&
+		    !opts->check_only && (rollout_is_bad(&run.rollouts[i],
+		    run.manifests[i].commit) || (run.rollouts[i].halted &&
+		    strcmp(run.rollouts[i].commit,
+		    run.manifests[i].commit) == 0));
 
 	rc = exit_status(&run);
 	progress_release(&run.progress);
@@ -586,6 +1045,136 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 		manifest_release(&run.manifests[i]);
 	free(run.manifests);
 	free(run.have_manifest);
+	for (i = 0; i < cfg->ndevices; i++) {
+		manifest_release(&run.pins[i]);
+		manifest_release(&run.targets[i]);
+	}
+	free(run.rollouts);
+	free(run.records);
+	free(run.actions);
+	free(run.pins);
+	free(run.pinned);
+	free(run.targets);
+	free(run.prep_error);
+	return rc;
+}
+
+/* The commit the mirror says the board runs ("" unknown). */
+static void
+mirror_commit(const struct config *cfg, const char *device,
+    char out[GITHASH_HEXSZ])
+{
+	struct mirror m;
+
+	out[0] = '\0';
+	if (mirror_open(&m, cfg->state_dir, device) == 0)
+		snprintf(out, GITHASH_HEXSZ, "%s", m.commit);
+	mirror_release(&m);
+}
+
+/* The manifest `senko rollback` goes to: ref's, or the last healthy. */
+static int
+rollback_target(const struct config *cfg, const struct sync_engine *e,
+    size_t index, const char *ref, const char *on_board,
+    struct manifest *out)
+{
+	const struct config_device *dev = &cfg->devices[index];
+	const struct config_source *src = &cfg->sources[dev->source_index];
+	struct rollout_device rec;
+	const char *back;
+
+	if (ref != NULL)
+		return forge_manifest_at(e->forge, src, ref, NULL, out) == -1 ||
+		    forge_fetch_blobs(e->forge, src, out) == -1 ? -1 : 0;
+	if (rollout_device_load(cfg->state_dir, dev->name, &rec) == -1)
+		return -1;
+	back = rollout_rollback_commit(&rec, on_board);
+	if (back == NULL)
+		return log_failx("%s: no healthy commit is recorded other than "
+		    "the one it runs%s%.7s%s; name one: senko rollback %s REF",
+		    dev->name, *on_board ? " (" : "", on_board,
+		    *on_board ? ")" : "", dev->name);
+	if (rollout_healthy_manifest(cfg->state_dir, dev->name, back,
+	    out) == -1)
+		return -1;
+	/* The store keeps the last healthy commit's blobs, not older ones:
+	 * fetch what garbage collection took. */
+	return src->path ? 0 : forge_fetch_blobs(e->forge, src, out);
+}
+
+int
+sync_rollback(const struct config *cfg, const struct sync_engine *e,
+    size_t index, const char *ref, volatile sig_atomic_t *stop,
+    struct sync_device_result *res)
+{
+	const struct config_device *dev = &cfg->devices[index];
+	const char *source = cfg->sources[dev->source_index].name;
+	struct sync_options opts;
+	struct sync_report report;
+	struct sync_run run;
+	struct rollout_source ro;
+	char on_board[GITHASH_HEXSZ], why[256];
+	size_t nd = cfg->ndevices;
+	int rc = 1;
+
+	memset(&run, 0, sizeof(run));
+	memset(&opts, 0, sizeof(opts));
+	memset(&report, 0, sizeof(report));
+	memset(res, 0, sizeof(*res));
+	opts.wait_busy = true;
+	opts.stop = stop;
+	if (prepare_state_dir(cfg) == -1)
+		return 1;
+	mirror_commit(cfg, dev->name, on_board);
+	run.cfg = cfg;
+	run.store = e->store;
+	run.opts = &opts;
+	run.report = &report;
+	report.devices = xcalloc(nd, sizeof(*report.devices));
+	report.ndevices = nd;
+	run.manifests = xcalloc(cfg->nsources, sizeof(*run.manifests));
+	run.have_manifest = xcalloc(cfg->nsources, sizeof(*run.have_manifest));
+	run.records = xcalloc(nd, sizeof(*run.records));
+	run.actions = xcalloc(nd, sizeof(*run.actions));
+	run.targets = xcalloc(nd, sizeof(*run.targets));
+	run.prep_error = xcalloc(nd, sizeof(*run.prep_error));
+	progress_init(&run.progress, false, nd);
+	if (rollback_target(cfg, e, index, ref, on_board,
+	    &run.targets[index]) == -1)
+		goto out;
+	/* The operator says the commit it leaves is bad: when it is the one
+	 * being rolled out, halt the rollout so senkod does not bring it
+	 * back (and a cut rollback is completed by the next sync). */
+	if (rollout_source_load(cfg->state_dir, source, &ro) == 0 &&
+	    *on_board && strcmp(ro.commit, on_board) == 0 &&
+	    strcmp(on_board, run.targets[index].commit) != 0) {
+		snprintf(why, sizeof(why), "rolled back by hand on device '%s' "
+		    "(senko rollback)", dev->name);
+		if (rollout_device_unhealthy(cfg->state_dir, dev->name,
+		    on_board, why) == -1 || rollout_halt(cfg->state_dir,
+		    source, on_board, dev->name, why) == -1)
+			goto out;
+		log_notice("source '%s': commit %.7s marked bad and its rollout "
+		    "halted; `senko rollout resume %s` takes it up again",
+		    source, on_board, source);
+	}
+	rollout_device_load(cfg->state_dir, dev->name, &run.records[index]);
+	snprintf(run.records[index].commit, GITHASH_HEXSZ, "%s", on_board);
+	run.actions[index] = ROLLOUT_ROLLBACK;
+	sync_device(&run, index);
+	*res = report.devices[index];
+	rc = res->state == DEVICE_ROLLED_BACK || res->state == DEVICE_IN_SYNC ||
+	    res->state == DEVICE_UPDATED ? 0 : 1;
+out:
+	progress_release(&run.progress);
+	manifest_release(&run.targets[index]);
+	free(report.devices);
+	free(run.manifests);
+	free(run.have_manifest);
+	free(run.records);
+	free(run.actions);
+	free(run.targets);
+	free(run.prep_error);
 	return rc;
 }
 
@@ -611,6 +1200,8 @@ sync_engine_gc(const struct sync_engine *e, const struct config *cfg)
 	size_t nm = cfg->nsources + cfg->ndevices, i, n = 0, alloc = 0;
 	struct manifest *lists = xcalloc(nm ? nm : 1, sizeof(*lists));
 	const char **keep = NULL;
+	struct manifest *extra = NULL;
+	size_t nextra = 0;
 	unsigned removed = 0;
 	int rc = -1;
 
@@ -633,6 +1224,18 @@ sync_engine_gc(const struct sync_engine *e, const struct config *cfg)
 		}
 		keep_manifest(mm, &keep, &n, &alloc);
 	}
+	/* What a rollback or a pin may push: each board's healthy commits
+	 * and its pin (rollout.h). */
+	for (i = 0; i < cfg->ndevices; i++)
+		if (rollout_kept_manifests(cfg->state_dir, cfg->devices[i].name,
+		    &extra, &nextra) == -1) {
+			log_warnx("object store: not collecting garbage, the "
+			    "rollout state of '%s' cannot be read",
+			    cfg->devices[i].name);
+			goto out;
+		}
+	for (i = 0; i < nextra; i++)
+		keep_manifest(&extra[i], &keep, &n, &alloc);
 	if (store_gc(e->store, keep, n, SYNC_GC_GRACE_SECONDS, &removed) == -1)
 		goto out;
 	if (removed > 0)
@@ -643,6 +1246,9 @@ out:
 	for (i = 0; i < nm; i++)
 		manifest_release(&lists[i]);
 	free(lists);
+	for (i = 0; i < nextra; i++)
+		manifest_release(&extra[i]);
+	free(extra);
 	free(keep);
 	return rc;
 }

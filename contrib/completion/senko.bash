@@ -102,7 +102,7 @@ _senko()
 	check | sync)
 		_senko_reply -W "$(_senko_sections device "$conf")" -- "$cur"
 		;;
-	ls | verify | exec)
+	ls | verify | exec | rollback | pin | unpin)
 		[ "$nargs" = 0 ] &&
 			_senko_reply -W "$(_senko_sections device "$conf")" -- "$cur"
 		;;
@@ -122,6 +122,14 @@ _senko()
 		;;
 	config)
 		[ "$nargs" = 0 ] && _senko_reply -W "check" -- "$cur"
+		;;
+	rollout)
+		if [ "$nargs" = 0 ]; then
+			_senko_reply -W "resume $(_senko_sections source "$conf")" \
+			    -- "$cur"
+		elif [ "$nargs" = 1 ] && [ "${COMP_WORDS[COMP_CWORD - 1]}" = resume ]; then
+			_senko_reply -W "$(_senko_sections source "$conf")" -- "$cur"
+		fi
 		;;
 	help)
 		[ "$nargs" = 0 ] &&

@@ -8,6 +8,7 @@
  *   soft (or hard) reset, boot watch     the application runs again
  */
 #include <errno.h>
+#include <regex.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "mirror.h"
 #include "path.h"
 #include "plan.h"
+#include "progress.h"
 #include "recdelta.h"
 #include "repl.h"
 #include "serial.h"
@@ -887,6 +889,62 @@ boot_scan(struct session_boot *boot, struct buf *out)
 	buf_release(&q);
 }
 
+/* Does one complete line (without its line break) match rx? */
+static bool
+line_matches(const regex_t *rx, const char *line, size_t n)
+{
+	char text[512];
+
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+		n--;
+	if (n >= sizeof(text))
+		n = sizeof(text) - 1;
+	memcpy(text, line, n);
+	text[n] = '\0';
+	return regexec(rx, text, 0, NULL, 0) == 0;
+}
+
+/*
+ * health = line REGEX: read what the board prints for up to
+ * health_timeout seconds, a slice at a time, and stop at the first
+ * complete line that matches; out keeps everything read (for the
+ * traceback scan).  Returns 0, or -1 when the port failed.
+ */
+static int
+watch_for_line(struct repl *r, const struct config_device *dev,
+    struct session_boot *boot, struct buf *out)
+{
+	double end = monotonic_seconds() + dev->health_timeout;
+	size_t line_start = 0, i;
+	regex_t rx;
+
+	if (regcomp(&rx, dev->health_line, REG_EXTENDED | REG_NOSUB) != 0)
+		return log_failx("%s: health line '%s' does not compile",
+		    dev->name, dev->health_line);
+	while (!boot->line_seen) {
+		double left = end - monotonic_seconds();
+		size_t before = out->len;
+
+		if (left <= 0)
+			break;
+		if (repl_watch(r, left > 0.1 ? 100 : (int)(left * 1000) + 1,
+		    out) == -1)
+			break;
+		if (out->len < before) /* the cap dropped old output */
+			line_start = 0;
+		for (i = before < line_start ? line_start : before;
+		    i < out->len; i++)
+			if (out->data[i] == '\n') {
+				if (line_matches(&rx, out->data + line_start,
+				    i - line_start))
+					boot->line_seen = true;
+				line_start = i + 1;
+			}
+	}
+	regfree(&rx);
+	return 0;
+}
+
 int
 session_leave(struct repl *r, const struct config_device *dev,
     struct session_boot *boot)
@@ -904,11 +962,15 @@ session_leave(struct repl *r, const struct config_device *dev,
 		    reset_mode_name(dev->reset), log_last_error());
 	log_debug("%s: %s reset; the application runs again", dev->name,
 	    reset_mode_name(dev->reset));
-	if (boot == NULL || dev->boot_watch == 0)
+	if (boot == NULL || (dev->boot_watch == 0 &&
+	    dev->health != HEALTH_LINE))
 		return 0;
 	boot->watched = true;
 	buf_init(&out, 64 * 1024);
-	if (repl_watch(r, (int)dev->boot_watch * 1000, &out) == 0)
+	if (dev->health == HEALTH_LINE) {
+		if (watch_for_line(r, dev, boot, &out) == 0)
+			boot_scan(boot, &out);
+	} else if (repl_watch(r, (int)dev->boot_watch * 1000, &out) == 0)
 		boot_scan(boot, &out);
 	buf_release(&out);
 	if (boot->traceback)

@@ -57,8 +57,9 @@ test('never polled: the source is unknown, every unknown value is null, exit 0',
   assert.equal(code, 0);
   assert.equal(j.schema, 1);
   assert.deepEqual(Object.keys(app(j)).sort(), ['branch', 'commit', 'failing_since',
-    'last_error', 'last_poll', 'last_success', 'name', 'path', 'repo', 'retry_after', 'state',
-    'status_readable', 'user']);
+    'last_error', 'last_poll', 'last_success', 'name', 'path', 'repo', 'retry_after', 'rollout',
+    'state', 'status_readable', 'user']);
+  assert.equal(app(j).rollout, null);
   assert.equal(app(j).state, 'unknown');
   assert.equal(app(j).commit, null);
   assert.equal(app(j).last_poll, null);

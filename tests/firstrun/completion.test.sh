@@ -63,7 +63,7 @@ expect "senko -v st<TAB>: status after a global option" "status" _senko "$senko"
 expect "senko help <TAB>: every command" "$cmds help" _senko "$senko" help ""
 expect "senko --<TAB>: the global long options" \
 	"--config --help --quiet --verbose --version" _senko "$senko" --
-expect "senko sync --<TAB>: sync's options" "--force --help --verify --wait" \
+expect "senko sync --<TAB>: sync's options" "--force --help --now --verify --wait" \
 	_senko "$senko" sync --
 expect "senko status --<TAB>: --json, --prometheus" "--help --json --prometheus" _senko "$senko" status --
 expect "senko -c FILE sync <TAB>: the devices of FILE" \
@@ -83,6 +83,14 @@ expect "senko -c FILE run <TAB>: the devices" "kitchen garage.v2 lab-1" \
 	_senko "$senko" -c "$tmp/senko.conf" run ""
 expect "senko -c FILE run kitchen <TAB>: files" "$tmp/senko.conf" \
 	_senko "$senko" -c "$tmp/senko.conf" run kitchen "$tmp/s"
+expect "senko -c FILE rollback <TAB>: the devices" "kitchen garage.v2 lab-1" \
+	_senko "$senko" -c "$tmp/senko.conf" rollback ""
+expect "senko -c FILE pin <TAB>: the devices" "kitchen garage.v2 lab-1" \
+	_senko "$senko" -c "$tmp/senko.conf" pin ""
+expect "senko -c FILE rollout <TAB>: resume or a source" "resume app" \
+	_senko "$senko" -c "$tmp/senko.conf" rollout ""
+expect "senko -c FILE rollout resume <TAB>: the sources" "app" \
+	_senko "$senko" -c "$tmp/senko.conf" rollout resume ""
 expect "senko ports --<TAB>: --probe" "--help --probe" _senko "$senko" ports --
 expect "senko config <TAB>: check" "check" _senko "$senko" config ""
 expect "senko -c <TAB>: files" "$tmp/senko.conf" _senko "$senko" -c "$tmp/s"

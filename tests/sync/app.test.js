@@ -257,6 +257,9 @@ test('a failed session: a user folder in the way of a file; clear error, and the
 });
 
 test('boot watch: a main.py that raises shows in senko status', async () => {
+  // health = none: the board keeps the broken main.py (with the default,
+  // health = boot, it would be rolled back: tests/rollout).
+  conf({ health: 'none' });
   repo.commit({ 'app/main.py': 'print("starting")\nx = 1 / 0\n' });
   const r = await sync();
   assert.equal(r.code, 0, r.stderr);
@@ -268,6 +271,7 @@ test('boot watch: a main.py that raises shows in senko status', async () => {
   const table = await h.senko(['-c', CONF, 'status']);
   assert.match(table.stdout, /after its restart the application raised: .*ZeroDivisionError/);
   // Fixed: the next update clears it.
+  conf();
   repo.commit({ 'app/main.py': TICKER });
   await sync();
   const st2 = JSON.parse((await h.senko(['-c', CONF, 'status', '--json'])).stdout).devices[0];

@@ -274,6 +274,66 @@ test_branch_names_git_allows(void **state)
 	config_free(cfg);
 }
 
+/* A [device] with extra, after a source app (path: a local folder). */
+static struct config *
+device_with(const char *extra, bool local)
+{
+	struct buf text = BUF_INIT;
+	struct config *cfg;
+
+	buf_addf(&text, "[source app]\n%s\n[device d]\nport = /dev/null\n"
+	    "source = app\n%s\n", local ? "path = /tmp" :
+	    "user = a\nrepo = b", extra);
+	write_conf(text.data);
+	buf_release(&text);
+	cfg = config_load(conf_path);
+	return cfg;
+}
+
+static void
+test_rollout_keys(void **state)
+{
+	struct config *cfg;
+	char *first;
+
+	(void)state;
+	cfg = device_with("", false);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->devices[0].ring, 1);
+	assert_int_equal(cfg->devices[0].health, HEALTH_BOOT);
+	assert_int_equal(cfg->devices[0].health_timeout, 10);
+	assert_true(cfg->devices[0].rollback);
+	assert_null(cfg->devices[0].pin);
+	assert_int_equal(cfg->sources[0].soak, 0);
+	config_free(cfg);
+	cfg = device_with("ring = 0\nhealth = line ^READY( [0-9]+)?$\n"
+	    "health_timeout = 3s\npin = v1.2\nrollback = no\n", false);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->devices[0].ring, 0);
+	assert_int_equal(cfg->devices[0].health, HEALTH_LINE);
+	assert_string_equal(cfg->devices[0].health_line, "^READY( [0-9]+)?$");
+	assert_int_equal(cfg->devices[0].health_timeout, 3);
+	assert_string_equal(cfg->devices[0].pin, "v1.2");
+	assert_false(cfg->devices[0].rollback);
+	config_free(cfg);
+	/* What config check prints reads back the same. */
+	cfg = load_print_reload("[source app]\nuser = a\nrepo = b\n"
+	    "soak = 30m\n[device d]\nport = /dev/null\nsource = app\n"
+	    "health = line ^READY$\npin = v1\n", &first);
+	assert_int_equal(cfg->sources[0].soak, 1800);
+	assert_string_equal(cfg->devices[0].health_line, "^READY$");
+	free(first);
+	config_free(cfg);
+	/* Refused, naming the key. */
+	assert_null(device_with("ring = 10\n", false));
+	assert_null(device_with("health = line (\n", false));
+	assert_null(device_with("health = line\n", false));
+	assert_null(device_with("health = sometimes\n", false));
+	assert_null(device_with("health_timeout = 0\n", false));
+	assert_null(device_with("pin = a..b\n", false));
+	assert_null(device_with("pin = v1\n", true));
+}
+
 static int
 setup(void **state)
 {
@@ -309,6 +369,7 @@ main(void)
 		cmocka_unit_test(test_value_starting_with_semicolon_prints_back),
 		cmocka_unit_test(test_control_byte_in_value_refused),
 		cmocka_unit_test(test_branch_names_git_allows),
+		cmocka_unit_test(test_rollout_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
