@@ -167,6 +167,7 @@ check_same(const struct config *a, const struct config *b)
 			SAME_STR(x->exclude[j], y->exclude[j], "exclude");
 		SAME_STR(x->working_dir, y->working_dir, "working_dir");
 		SAME_NUM(x->api, y->api, "api");
+		SAME_NUM(x->soak, y->soak, "soak");
 		SAME_NUM(x->nfiles, y->nfiles, "number of files");
 		for (j = 0; j < x->nfiles; j++)
 			SAME_STR(x->files[j], y->files[j], "files");
@@ -186,6 +187,13 @@ check_same(const struct config *a, const struct config *b)
 		SAME_NUM(x->boot_watch, y->boot_watch, "boot_watch");
 		SAME_NUM(x->verify_interval, y->verify_interval,
 		    "verify_interval");
+		SAME_NUM(x->ring, y->ring, "ring");
+		SAME_NUM(x->health, y->health, "health");
+		SAME_OPT(x->health_line, y->health_line, "health line");
+		SAME_NUM(x->health_timeout, y->health_timeout,
+		    "health_timeout");
+		SAME_OPT(x->pin, y->pin, "pin");
+		SAME_NUM(x->rollback, y->rollback, "rollback");
 	}
 }
 
