@@ -3,9 +3,11 @@
  *
  * agent_start() sends the agent through the raw REPL in two executions
  * (the first defines, the second runs: an ESP8266 cannot compile the
- * whole at once) and takes over the port; from then on every board
- * operation is one command
- * in a framed, checksummed protocol (agent.py's header has the bytes).
+ * whole at once), or runs the board's cached copy in one, and takes over
+ * the port; from then on every board operation is one command in a
+ * framed, checksummed protocol (agent.py's header has the bytes).  File
+ * data goes compressed (src/zrun.h) when the agent can inflate and the
+ * file shrinks.
  * Host -> board goes in units of AGENT_UNIT bytes, each paced by a credit
  * the board sends when it took the unit out of its stdin ring; the window
  * comes from the ring size of the board's platform (agent_window_units).
@@ -78,6 +80,17 @@ unsigned agent_window_units(const char *platform);
 struct agent *agent_start(struct repl *r, unsigned baud,
     volatile sig_atomic_t *stop);
 const struct agent_hello *agent_hello(const struct agent *a);
+/*
+ * The agent's cache: agent_start() runs the board's copy in
+ * REPL_CACHE_DIR (a few dozen bytes instead of 8 KB) when the probe found
+ * both parts with this build's hashes, else sends the code.
+ * agent_cache_store() then writes this build's parts there with the same
+ * verified write as any file (the board drops older versions); a no-op
+ * when the agent came from the cache or the board cannot hash for the
+ * probe.  The agent never lists, counts or prunes REPL_CACHE_DIR.
+ */
+bool agent_from_cache(const struct agent *a);
+int agent_cache_store(struct agent *a);
 /* The board's words for the last EREMOTEIO ("ENOSPC"), "" if none. */
 const char *agent_last_error(const struct agent *a);
 
@@ -99,6 +112,14 @@ int agent_read(struct agent *a, const char *path, struct buf *out);
 int agent_put(struct agent *a, const char *path, const void *data,
     size_t len, const char *hex, bool staged,
     void (*progress)(void *arg, uint64_t sent), void *arg);
+/*
+ * Stage path (len bytes, hash hex) made on the board from the file base
+ * and the edit script ops (recdelta.h), so only what changed crosses the
+ * line.  EBADMSG when the board's result did not hash to hex (its base
+ * was not what the host thought): send the file whole then.
+ */
+int agent_patch(struct agent *a, const char *path, const char *base,
+    const void *ops, size_t opslen, size_t len, const char *hex);
 /*
  * Add lines to the commit's journal: "R HEX PATH" renames a staged file
  * into place, "D HEX PATH" deletes PATH if it holds HEX ("-" for any).

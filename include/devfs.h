@@ -3,14 +3,8 @@
  *
  * Every path reaches the board's Python as a quoted literal (repl_quote),
  * never spliced into code.  Board paths are absolute ("/lib/x.py").
- *
- * devfs_push() is the fast, safe way files reach a board: one receiver
- * function sent once per connection (never stored on the board), then per
- * file a header and the bytes as raw binary through sys.stdin.buffer,
- * paced by credits from the board, optionally raw-deflate compressed;
- * each file is written to a temporary name in its folder, hashed while
- * written, compared with the host's hash, synced and renamed over the
- * target.  A mismatch deletes the temporary file and retries once.
+ * Files reach a board through the board session's agent (board/agent.h);
+ * these are the one-shot operations the commands that only read use.
  */
 #ifndef SENKO_DEVFS_H
 #define SENKO_DEVFS_H
@@ -82,36 +76,5 @@ char *devfs_temp_path(const char *path);
  * interrupted push left below dir. */
 int devfs_clean_temps(struct repl *r, const char *dir);
 
-struct devfs_push_item {
-	const char *path; /* absolute board path */
-	int fd;           /* the bytes, read from offset 0; borrowed */
-	uint64_t size;
-	int result;       /* out: 0 written and verified, -1 failed */
-};
-
-/* Called after each file is verified and renamed on the board. */
-typedef void (*devfs_done_fn)(void *arg, const struct devfs_push_item *it);
-/* Called as bytes go out, for progress displays (may be NULL). */
-typedef void (*devfs_progress_fn)(void *arg, const struct devfs_push_item *it,
-    uint64_t sent);
-
-/*
- * Push files; folders must exist (devfs_mkdir_p).  Checks free flash
- * first.  Returns the number of files that failed (0 = all written), or
- * -1 when the connection failed (the files not yet done keep result -1).
- */
-int devfs_push(struct repl *r, struct devfs_push_item *items, size_t n,
-    devfs_done_fn done, devfs_progress_fn progress, void *arg);
-
-/*
- * Test hook, for tests/helpers only: DEVFS_PUSH_TEST_NO_CREDIT streams
- * without waiting for the board's credits (nor its ready and go answers),
- * to show that a UART FIFO overflows without them and that the hash check
- * catches the loss.  Process-wide.
- */
-#define DEVFS_PUSH_TEST_NO_CREDIT 0x1
-/* ... DEVFS_PUSH_TEST_WIDE_WINDOW: a window of 4 times the stdin ring. */
-#define DEVFS_PUSH_TEST_WIDE_WINDOW 0x2
-void devfs_push_set_test_flags(unsigned flags);
 
 #endif

@@ -21,6 +21,15 @@
 struct buf;
 struct repl;
 
+#define REPL_CACHED_MAX 4
+#define REPL_CACHE_DIR "/.senko"
+
+/* A file in REPL_CACHE_DIR (the agent's cache) and its git blob hash. */
+struct repl_cached {
+	char name[48];
+	char hex[41];
+};
+
 struct repl_info {
 	char version[64];    /* sys.implementation / os.uname().release */
 	char platform[32];   /* sys.platform: esp32, esp8266, ... */
@@ -33,6 +42,8 @@ struct repl_info {
 	bool has_zlib;       /* zlib.DecompIO (older firmware) */
 	uint64_t free_flash; /* bytes, from os.statvfs('/') */
 	uint64_t free_heap;  /* bytes, gc.mem_free() after gc.collect() */
+	struct repl_cached cached[REPL_CACHED_MAX]; /* the agent's cache */
+	unsigned ncached;
 };
 
 /*
@@ -96,14 +107,10 @@ void repl_set_timeout(struct repl *r, int timeout_ms);
 const char *repl_port(const struct repl *r);
 
 /*
- * Lend the port to a caller that speaks its own binary protocol with a
- * program it starts on the board (devfs_push).  Enters the raw REPL if
- * needed; returns the port with the board at the raw '>' prompt, or NULL
- * (errors logged).  The port is the caller's until repl_return_port();
- * at_prompt says whether the caller left the board at the raw prompt
- * (else the next run enters the raw REPL again).
+ * The port lent by repl_launch() comes back: at_prompt says whether the
+ * caller left the board at the raw prompt (else the next run enters the
+ * raw REPL again).
  */
-struct serial *repl_borrow_port(struct repl *r);
 void repl_return_port(struct repl *r, bool at_prompt);
 
 /*

@@ -1,6 +1,6 @@
 /*
  * devfs.c - files on a board through the raw REPL; see devfs.h.
- * (devfs_push lives in push.c.)
+ * (Files are written by the board session's agent, board/agent.c.)
  *
  * Each operation is one short program run on the board.  Paths enter the
  * programs only through repl_quote(), and names come back hex-encoded, so

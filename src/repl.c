@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "githash.h"
 #include "identity.h"
 #include "log.h"
 #include "path.h"
@@ -824,6 +825,19 @@ static const char probe_code[] =
 	"  print('F',s[0]*s[3])\n"
 	" except Exception:\n"
 	"  pass\n"
+	" try:\n"
+	"  import hashlib as h,binascii\n"
+	"  for n in os.listdir('/.senko'):\n"
+	"   p='/.senko/'+n\n"
+	"   d=h.sha1(('blob %d\\0'%os.stat(p)[6]).encode())\n"
+	"   with open(p,'rb') as f:\n"
+	"    while 1:\n"
+	"     k=f.read(256)\n"
+	"     if not k:break\n"
+	"     d.update(k)\n"
+	"   print('A',n,binascii.hexlify(d.digest()).decode())\n"
+	" except Exception:\n"
+	"  pass\n"
 	" gc.collect()\n"
 	" print('M',gc.mem_free())\n"
 	"_senko_probe()\n"
@@ -833,6 +847,21 @@ static void
 copy_field(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src);
+}
+
+/* "NAME HEX": a file of the agent's cache and its git blob hash. */
+static void
+add_cached(struct repl_info *in, const char *v)
+{
+	const char *sp = strchr(v, ' ');
+	struct repl_cached *c;
+
+	if (in->ncached == REPL_CACHED_MAX || sp == NULL ||
+	    (size_t)(sp - v) >= sizeof(c->name) || !githash_is_hex(sp + 1))
+		return;
+	c = &in->cached[in->ncached++];
+	snprintf(c->name, sizeof(c->name), "%.*s", (int)(sp - v), v);
+	snprintf(c->hex, sizeof(c->hex), "%s", sp + 1);
 }
 
 static void
@@ -880,6 +909,9 @@ parse_probe(struct repl *r, char *text)
 			break;
 		case 'M':
 			in->free_heap = strtoull(v, NULL, 10);
+			break;
+		case 'A':
+			add_cached(in, v);
 			break;
 		default:
 			break;
@@ -1258,18 +1290,6 @@ unsigned
 repl_baud(const struct repl *r)
 {
 	return r->baud;
-}
-
-struct serial *
-repl_borrow_port(struct repl *r)
-{
-	if (r->state != REPL_RAW_PROMPT && enter_raw(r, ENTER_MS) == -1)
-		return NULL;
-	/* Nothing may be left in the read-ahead: the borrower reads the
-	 * port directly from here on. */
-	r->rpos = r->rlen = 0;
-	r->state = REPL_UNKNOWN;
-	return r->s;
 }
 
 void

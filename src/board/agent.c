@@ -19,11 +19,14 @@
 #include "agent.h"
 #include "agent_code.h"
 #include "buf.h"
+#include "devfs.h"
+#include "githash.h"
 #include "log.h"
 #include "path.h"
 #include "repl.h"
 #include "serial.h"
 #include "xalloc.h"
+#include "zrun.h"
 #include "banned.h"
 
 #define PAYLOAD_MAX (AGENT_UNIT - 4) /* type, length ... sum16 */
@@ -34,6 +37,10 @@
 #define NOISE_MAX (256u * 1024) /* other output we skip before giving up */
 #define FRAME_MAX 4096
 #define RING_MARGIN 16
+/* Heap the board must have free to take the agent's cache in the same
+ * run, besides half of what it had at the start (a long update can leave
+ * little, and the emulator cannot collect it; a lighter session will). */
+#define CACHE_HEAP_MIN (8 * 1024)
 #define LISTING_HEXSZ 14  /* agent.py: '%014x' */
 
 enum frame_type {
@@ -76,6 +83,11 @@ struct agent {
 	int64_t last_rx;
 	uint64_t sent, received;
 	bool finished;
+	bool from_cache;      /* started from the board's cached copy */
+	int64_t board_heap;   /* heap free on the board, last we heard */
+	bool inflate;         /* the agent can inflate raw deflate */
+	struct zrun z;        /* file data compressed across the run */
+	char cache_key[17];   /* names this agent's code in REPL_CACHE_DIR */
 	char last_error[256];
 };
 
@@ -432,9 +444,9 @@ fields(struct buf *b, char **out, size_t max)
 static int
 parse_hello(struct agent *a)
 {
-	char *f[6];
+	char *f[7];
 
-	if (a->ftype != FR_HELLO || fields(&a->body, f, 6) != 6)
+	if (a->ftype != FR_HELLO || fields(&a->body, f, 7) != 7)
 		return unexpected(a, "starting");
 	copy_field(a->hello.version, sizeof(a->hello.version), f[0]);
 	copy_field(a->hello.platform, sizeof(a->hello.platform), f[1]);
@@ -442,8 +454,120 @@ parse_hello(struct agent *a)
 	    DEVFS_HASH_SHA256;
 	a->hello.free_flash = strtoll(f[3], NULL, 10);
 	a->hello.free_heap = strtoll(f[4], NULL, 10);
+	a->board_heap = a->hello.free_heap;
 	a->hello.idle_timeout = strcmp(f[5], "1") == 0;
+	a->inflate = strcmp(f[6], "1") == 0;
+	zrun_init(&a->z, (uint64_t)(a->hello.free_heap > 0 ?
+	    a->hello.free_heap : 0));
 	a->hello.window_units = agent_window_units(a->hello.platform);
+	return 0;
+}
+
+/* ------------------------------------------------------- agent cache */
+
+static const char *const agent_parts[2] = { agent_code_1, agent_code_2 };
+
+/*
+ * The key that names this build's agent on the board: the start of each
+ * part's git blob hash, so a changed agent never runs an old copy.
+ */
+static int
+cache_key(char key[17])
+{
+	char hex[2][GITHASH_HEXSZ];
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (githash_mem(agent_parts[i], strlen(agent_parts[i]),
+		    hex[i]) == -1)
+			return -1;
+	snprintf(key, 17, "%.8s%.8s", hex[0], hex[1]);
+	return 0;
+}
+
+static char *
+cache_name(const char *key, int part)
+{
+	return xasprintf("agent-%s-%d.py", key, part);
+}
+
+/*
+ * Both parts are in the cache, and the probe hashed each to what this
+ * build would send: a damaged or foreign copy is never run.
+ */
+static bool
+is_cached(const struct repl_info *in, const char *key)
+{
+	int part, found = 0;
+	unsigned i;
+
+	for (part = 1; part <= 2; part++) {
+		const char *code = agent_parts[part - 1];
+		char *name = cache_name(key, part);
+		char hex[GITHASH_HEXSZ];
+
+		if (githash_mem(code, strlen(code), hex) == -1) {
+			free(name);
+			return false;
+		}
+		for (i = 0; i < in->ncached; i++)
+			if (strcmp(in->cached[i].name, name) == 0 &&
+			    strcmp(in->cached[i].hex, hex) == 0)
+				found++;
+		free(name);
+	}
+	return found == 2;
+}
+
+/*
+ * The execution that runs the cached parts in the REPL's globals, one
+ * after the other as when they are sent (an ESP8266 compiles each on its
+ * own); nothing is imported, so nothing on the board can stand in.
+ */
+static char *
+cache_loader(const char *key)
+{
+	return xasprintf(
+	    "f=open('%s/agent-%s-1.py');s=f.read();f.close();del f\n"
+	    "exec(s);s=None\n"
+	    "f=open('%s/agent-%s-2.py');s=f.read();f.close();del f\n"
+	    "exec(s)\n", REPL_CACHE_DIR, key, REPL_CACHE_DIR, key);
+}
+
+bool
+agent_from_cache(const struct agent *a)
+{
+	return a->from_cache;
+}
+
+int
+agent_cache_store(struct agent *a)
+{
+	int part;
+
+	if (a->from_cache || !repl_info(a->r)->has_sha1)
+		return 0;
+	if (a->board_heap < CACHE_HEAP_MIN ||
+	    a->board_heap < a->hello.free_heap / 2) {
+		log_debug("%s: agent cache left for a later session: %" PRId64
+		    " bytes of heap free on the board", a->port, a->board_heap);
+		return 0;
+	}
+	for (part = 1; part <= 2; part++) {
+		const char *code = agent_parts[part - 1];
+		char *path = xasprintf("%s/agent-%s-%d.py", REPL_CACHE_DIR,
+		    a->cache_key, part);
+		char hex[DEVFS_HASH_HEXSZ];
+		int rc;
+
+		rc = devfs_hash_mem(a->hello.algo, code, strlen(code), hex);
+		if (rc == 0)
+			rc = agent_put(a, path, code, strlen(code), hex, false,
+			    NULL, NULL);
+		free(path);
+		if (rc == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -461,8 +585,17 @@ agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
 	buf_init(&a->body, FRAME_MAX + 1);
 	buf_init(&a->exc, 16 * 1024);
 	buf_init(&early, sizeof(a->rbuf));
-	/* The first part defines what the second, the run, uses. */
-	if (repl_exec(r, agent_code_1, NULL) == -1)
+	if (cache_key(a->cache_key) == -1)
+		a->s = NULL;
+	else if (is_cached(repl_info(r), a->cache_key)) {
+		/* One short execution instead of the agent's 8 KB. */
+		char *loader = cache_loader(a->cache_key);
+
+		a->from_cache = true;
+		a->s = repl_launch(r, loader, &early);
+		free(loader);
+	} else if (repl_exec(r, agent_code_1, NULL) == -1)
+		/* The first part defines what the second, the run, uses. */
 		a->s = NULL;
 	else
 		a->s = repl_launch(r, agent_code_2, &early);
@@ -561,6 +694,7 @@ parse_inventory(struct agent *a, struct agent_inventory *inv)
 		inv->journal_failed = x;
 	}
 	inv->temps_removed = (unsigned)strtoul(f[4], NULL, 10);
+	a->board_heap = strtoll(last_field(&a->body), NULL, 10);
 	return 0;
 }
 
@@ -683,43 +817,29 @@ agent_read(struct agent *a, const char *path, struct buf *out)
 	}
 }
 
-int
-agent_put(struct agent *a, const char *path, const void *data, size_t len,
-    const char *hex, bool staged, void (*progress)(void *, uint64_t),
-    void *arg)
+/*
+ * The board's verdict on a file it took.  Any but "written": the board
+ * dropped its inflater, and the next compressed file starts anew.
+ */
+static int
+put_verdict(struct agent *a, const char *path, const char *hex,
+    bool patched)
 {
 	const char *what = "writing a file";
-	const unsigned char *p = data;
-	struct buf head = BUF_INIT;
-	size_t off, n;
-	int rc;
 
-	buf_addf(&head, "%s%c%zu%c%s%c%d", path, 0, len, 0, hex, 0,
-	    staged ? 1 : 0);
-	arm(a, len + len / PAYLOAD_MAX * 4 + head.len + 256);
-	rc = send_command(a, 'P', head.data, head.len, what);
-	buf_release(&head);
-	if (rc == -1)
-		return -1;
-	for (off = 0; off < len; off += n) {
-		n = len - off < PAYLOAD_MAX ? len - off : PAYLOAD_MAX;
-		if (a->stop != NULL && *a->stop) {
-			/* Abandon the file: its temporary name stays. */
-			send_unit(a, 'A', NULL, 0, false, what);
-			return fail_errno(a, EINTR, "stopped while writing "
-			    "'%s'", path);
-		}
-		if (send_unit(a, 'D', p + off, n, false, what) == -1)
-			return -1;
-		if (progress != NULL)
-			progress(arg, off + n);
-	}
 	if (next_frame(a, what) == -1) {
 		if (errno == EREMOTEIO) {
 			char *why = memchr(a->body.data, '\0', a->body.len);
 
 			board_refused(a, why ? why + 1 : a->body.data);
 		}
+		return -1;
+	}
+	if (a->ftype == FR_MISMATCH && patched) {
+		/* The base was not what we thought: not the line's fault. */
+		log_debug("%s: patching '%s' gave hash %.64s, expected %s",
+		    a->port, path, a->body.data, hex);
+		errno = EBADMSG;
 		return -1;
 	}
 	if (a->ftype == FR_MISMATCH) {
@@ -734,6 +854,99 @@ agent_put(struct agent *a, const char *path, const void *data, size_t len,
 		return fail_errno(a, EBADMSG, "'%s': the board reported hash "
 		    "%.64s, expected %s", path, a->body.data, hex);
 	return 0;
+}
+
+/* The put command, then the file's wire bytes in 'D' units. */
+static int
+put_send(struct agent *a, const char *path, size_t len, const char *hex,
+    bool staged, int zmode, const struct buf *wire,
+    void (*progress)(void *, uint64_t), void *arg)
+{
+	const char *what = "writing a file";
+	const unsigned char *p = (const unsigned char *)wire->data;
+	struct buf head = BUF_INIT;
+	size_t off, n;
+	int rc;
+
+	buf_addf(&head, "%s%c%zu%c%s%c%d%c%d%c%zu%c%d%c%zu", path, 0, len, 0,
+	    hex, 0, staged ? 1 : 0, 0, zmode, 0, wire->len, 0, a->z.wbits, 0,
+	    a->z.chunk);
+	arm(a, wire->len + wire->len / PAYLOAD_MAX * 4 + head.len + 256);
+	rc = send_command(a, 'P', head.data, head.len, what);
+	buf_release(&head);
+	if (rc == -1)
+		return -1;
+	for (off = 0; off < wire->len; off += n) {
+		n = wire->len - off < PAYLOAD_MAX ? wire->len - off :
+		    PAYLOAD_MAX;
+		if (a->stop != NULL && *a->stop) {
+			/* Abandon the file: its temporary name stays. */
+			send_unit(a, 'A', NULL, 0, false, what);
+			return fail_errno(a, EINTR, "stopped while writing "
+			    "'%s'", path);
+		}
+		if (send_unit(a, 'D', p + off, n, false, what) == -1)
+			return -1;
+		if (progress != NULL)
+			progress(arg, (off + n) * len / wire->len);
+	}
+	return 0;
+}
+
+int
+agent_put(struct agent *a, const char *path, const void *data, size_t len,
+    const char *hex, bool staged, void (*progress)(void *, uint64_t),
+    void *arg)
+{
+	struct buf zdata = BUF_INIT;
+	struct buf raw = { .data = (char *)data, .len = len };
+	bool worth = false, fresh = false;
+	int rc;
+
+	/* Compression must pay for itself: data that does not shrink goes
+	 * raw and leaves the run's stream as it was. */
+	if (a->inflate && len >= 64 && zrun_compress(&a->z, data, len, &zdata,
+	    &worth, &fresh) == -1) {
+		buf_release(&zdata);
+		return -1;
+	}
+	rc = put_send(a, path, len, hex, staged, worth ? (fresh ? 2 : 1) : 0,
+	    worth ? &zdata : &raw, progress, arg);
+	buf_release(&zdata);
+	if (rc == 0)
+		rc = put_verdict(a, path, hex, false);
+	if (worth) {
+		if (rc == 0)
+			zrun_commit(&a->z);
+		else
+			zrun_restart(&a->z);
+	}
+	return rc;
+}
+
+int
+agent_patch(struct agent *a, const char *path, const char *base,
+    const void *ops, size_t opslen, size_t len, const char *hex)
+{
+	const char *what = "patching a file";
+	const unsigned char *p = ops;
+	struct buf head = BUF_INIT;
+	size_t off, n;
+	int rc;
+
+	/* A put whose data is the edit script over base (agent.py's put()
+	 * with z 'U'), staged. */
+	buf_addf(&head, "%s%c%zu%c%s%c1%cU%c%zu%c0%c%s", path, 0, len, 0, hex,
+	    0, 0, 0, opslen, 0, 0, base);
+	/* The board reads the base and writes the result as it goes. */
+	arm(a, opslen + opslen / PAYLOAD_MAX * 4 + head.len + 256 + len / 4);
+	rc = send_command(a, 'P', head.data, head.len, what);
+	buf_release(&head);
+	for (off = 0; rc == 0 && off < opslen; off += n) {
+		n = opslen - off < PAYLOAD_MAX ? opslen - off : PAYLOAD_MAX;
+		rc = send_unit(a, 'D', p + off, n, false, what);
+	}
+	return rc == 0 ? put_verdict(a, path, hex, true) : -1;
 }
 
 int
@@ -756,14 +969,15 @@ int
 agent_commit(struct agent *a, const char *dest, struct agent_commit *c)
 {
 	const char *what = "committing the update";
-	char *f[3];
+	char *f[4];
 
 	arm(a, 16 * 1024);
 	if (send_text(a, 'C', dest, what) == -1 || next_frame(a, what) == -1)
 		return -1;
-	if (a->ftype != FR_COMMIT || fields(&a->body, f, 3) != 3)
+	if (a->ftype != FR_COMMIT || fields(&a->body, f, 4) != 4)
 		return unexpected(a, what);
 	c->done = (unsigned)strtoul(f[0], NULL, 10);
+	a->board_heap = strtoll(f[3], NULL, 10);
 	if (c->kept != NULL)
 		buf_addstr(c->kept, f[1]);
 	if (c->failed != NULL)
@@ -822,6 +1036,7 @@ agent_end(struct agent *a)
 	if (!at_prompt)
 		rc = -1;
 	repl_return_port(a->r, at_prompt);
+	zrun_release(&a->z);
 	buf_release(&a->body);
 	buf_release(&a->exc);
 	free(a);

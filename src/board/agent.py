@@ -2,13 +2,18 @@
 #
 # The host (src/board/agent.c) sends this file through the raw REPL in
 # two executions (split where agent2c is told to): the first defines, the
-# second runs and speaks a framed, checksummed, credit-paced protocol on
+# second runs; or, when the probe found this build's two parts in CACHE
+# with the right hashes, one short execution runs them from there.  The
+# run speaks a framed, checksummed, credit-paced protocol on
 # the serial line until the host says 'Q' (or goes quiet for IDLE_MS, or
 # sends something that is not a unit).  Everything lives in the REPL's
 # globals until the reset that ends every session.  The build turns it
 # into a C string (src/board/agent2c.c: comments and blank lines go,
 # indentation shrinks); keep it plain: no docstrings, no tabs, and no
 # '#' inside strings except at the start of a comment line.
+#
+# File data in a put is raw, or segments of one raw-deflate stream that
+# runs across the files of the run (src/zrun.h has the layout).
 #
 # Host -> board: units of exactly UNIT bytes, each written by the host in
 # one piece:  type, n (payload length, bit 7: more units follow for this
@@ -30,6 +35,9 @@ IDLE_MS = 5000
 RECORD = '.senko.json'
 JOURNAL = '.senko.journal'
 SUFFIX = '.senko-tmp'
+# The agent's own cached copy (src/board/agent.c): never listed, counted
+# or pruned, and off sys.path.
+CACHE = '/.senko'
 # Unit types: pad, Abort, Commit, Data, Hash, Inventory, Journal, List,
 # Put, Quit, Read, and z (the host giving up).
 TYPES = b'\x00ACDHIJLPQRz'
@@ -40,7 +48,8 @@ NAMES = ('ENOENT', 'EIO', 'ENOMEM', 'EACCES', 'EEXIST', 'ENOTDIR', 'EISDIR',
 import sys
 saved_path = list(sys.path)
 saved_mods = {}
-for name in ('os', 'gc', 'micropython', 'binascii', 'hashlib', 'select', 'errno'):
+for name in ('os', 'gc', 'micropython', 'binascii', 'hashlib', 'select', 'errno',
+             'io', 'deflate'):
     if name in sys.modules:
         saved_mods[name] = sys.modules.pop(name)
 sys.path.clear()
@@ -58,6 +67,13 @@ try:
         import errno
     except ImportError:
         errno = None
+    # An inflater for raw deflate: (stream, window bits) -> stream.
+    try:
+        import io
+        import deflate
+        inflater = lambda s, w: deflate.DeflateIO(s, deflate.RAW, w)
+    except ImportError:
+        inflater = None
 finally:
     sys.path.extend(saved_path)
     for name in saved_mods:
@@ -76,6 +92,8 @@ check = rm[:UNIT - 2]
 data = rm[2:UNIT - 2]
 hb = bytearray(512)
 hm = memoryview(hb)
+tb = bytearray(32)
+tm = memoryview(tb)
 have_sha1 = hasattr(hashlib, 'sha1')
 poller = None
 if select:
@@ -87,6 +105,21 @@ if select:
 
 class Stop(Exception):
     pass
+
+class Abort(Exception):
+    pass
+
+# Compressed file data (src/zrun.h): one inflater for the run reading
+# segments staged in a BytesIO; where the current 'D' unit's payload
+# stands.
+staged_z = None
+wf = None
+wh = None
+werr = ''
+unz = None
+zlen = 0
+up = 0
+un = 0
 
 def send(t, payload=b''):
     if isinstance(payload, str):
@@ -101,7 +134,10 @@ def unit():
     # One unit from the host, or Stop when it went away.  The first
     # byte alone first: anything but a unit type (the next session's
     # Ctrl-C, say) ends the run at once.
-    if poller and not poller.poll(IDLE_MS):
+    # ipoll, not poll: poll() builds a list per call, one per unit here,
+    # which the emulator cannot collect within the run (and a board
+    # spends collections on).
+    if poller and next(poller.ipoll(IDLE_MS), None) is None:
         raise Stop('idle')
     inp.readinto(head)
     if not known[rb[0]]:
@@ -207,6 +243,8 @@ def walk(d, visit):
         return
     for e in entries:
         p = (d if d != '/' else '') + '/' + e[0]
+        if p == CACHE:
+            continue
         if e[1] & 0x4000:
             visit(p, -1)
             walk(p, visit)
@@ -269,6 +307,78 @@ def complete(top, verify):
     os.remove(jp)
     return done, kept, failed
 
+def feed(k, sink):
+    # k bytes of a put's 'D' units into sink; sink None: k bytes read as
+    # a big-endian number.  Anything but a 'D' unit raises Abort(type).
+    global up, un
+    v = 0
+    while k:
+        if up >= un:
+            kind = unit()
+            if kind != 68:
+                raise Abort(kind)
+            un = rb[1] & 127
+            up = 0
+        m = un - up
+        if m > k:
+            m = k
+        if sink is None:
+            for i in range(m):
+                v = v << 8 | rb[2 + up + i]
+        elif up == 0 and m == UNIT - 4:
+            sink(data)
+        else:
+            sink(rm[2 + up:2 + up + m])
+        up += m
+        k -= m
+    return v
+
+def drop(b):
+    pass
+
+def emit(b):
+    # File data to the file being written and its hash.  A failed write
+    # is remembered, not raised: our place in the units must not be lost.
+    global wf, werr
+    if wf:
+        try:
+            wf.write(b)
+        except OSError as e:
+            werr = why(e)
+            wf.close()
+            wf = None
+    wh.update(b)
+
+def edit(base, n):
+    # The file made from base and an edit script (src/board/recdelta.h:
+    # ops C/S/I and a 24-bit length; I's bytes follow).  Anything wrong
+    # shows as a hash mismatch: the host then sends the file whole.
+    try:
+        old = open(base, 'rb')
+    except OSError:
+        feed(n, drop)
+        return
+    with old:
+        try:
+            while n > 0:
+                op = feed(1, None)
+                k = feed(3, None)
+                n -= 4
+                if op == 73:
+                    n -= k
+                    feed(k, emit)
+                elif op == 83:
+                    old.seek(k, 1)
+                else:
+                    while k:
+                        m = old.readinto(hb if k >= 512 else hm[:k])
+                        if not m:
+                            break
+                        emit(hb if m == 512 else hm[:m])
+                        k -= m
+        except OSError:
+            feed(n, drop)
+
 # agent2c: split (the board compiles each part on its own: an ESP8266
 # has too little heap to compile the whole agent at once)
 
@@ -302,46 +412,89 @@ def inventory(top):
     rec = hash_file(top.rstrip('/') + '/' + RECORD)
     return '%s\x00%014x\x00%d\x00%s\x00%d\x00%d' % (rec, acc[0], acc[1], journal, len(temps), gc.mem_free())
 
+def inflate(size, wire, fresh, w, ch):
+    # The file from segments of the run's deflate stream: each is its
+    # compressed length and bytes, staged whole, then exactly its raw
+    # bytes read back (what the inflater has not read yet stays).
+    global unz, zlen, staged_z
+    if staged_z is None:
+        staged_z = io.BytesIO()
+    got = 0
+    try:
+        if fresh or unz is None:
+            unz = None
+            unz = inflater(staged_z, w)
+            zlen = 0
+            staged_z.seek(0)
+        while got < size:
+            # What the inflater has not read of the last segment (the
+            # end of its block and the sync flush, a few bytes) moves to
+            # the front; tb is reused, so nothing is allocated but a view.
+            j = zlen - staged_z.seek(0, 1)
+            if j > len(tb):
+                raise ValueError('tail')
+            if j > 0:
+                staged_z.readinto(tb)
+            staged_z.seek(0)
+            if j > 0:
+                staged_z.write(tm[:j])
+            n = feed(2, None)
+            wire -= 2 + n
+            feed(n, staged_z.write)
+            zlen = j + n
+            staged_z.seek(0)
+            n = min(ch, size - got)
+            while n:
+                k = unz.readinto(hm if n >= 512 else hm[:n])
+                if not k:
+                    raise ValueError('short')
+                emit(hm if k == 512 else hm[:k])
+                got += k
+                n -= k
+    except (ValueError, OSError, EOFError):
+        # Damaged on the way: the hash says so (a mismatch, sent again).
+        unz = None
+    if wire > 0:
+        feed(wire, drop)
+
 def put(body):
-    # File data follows in 'D' units; the file goes to its temporary
-    # name, is hashed as written and, unless staged, renamed at once.
-    p, size, want, staged = body.decode().split('\x00')
+    # File data follows in 'D' units: raw, compressed (z 1, or 2 for a
+    # fresh stream), or an edit script over the board file named in ch
+    # (z 'U'); the file goes to its temporary name, is hashed as written
+    # and, unless staged, renamed at once.
+    global unz, wf, wh, werr, up, un
+    p, size, want, staged, z, wire, w, ch = body.decode().split('\x00')
     size = int(size)
     t = temp(p)
-    f = None
-    err = ''
+    wf = None
+    werr = ''
+    up = un = 0
     try:
         mkdirs(p.rpartition('/')[0])
-        f = open(t, 'wb')
+        wf = open(t, 'wb')
     except OSError as e:
-        err = why(e)
-    h = hasher(size)
-    got = 0
-    while got < size:
-        kind = unit()
-        n = rb[1] & 127
-        if kind != 68:
-            # 'A' (abort) or garbage: the temporary file stays behind
-            # for the next session to remove.
-            if f:
-                f.close()
-            return kind == 65
-        if n == UNIT - 4:
-            chunk = data
+        werr = why(e)
+    wh = hasher(size)
+    try:
+        if z == '0':
+            feed(size, emit)
+        elif z == 'U':
+            edit(ch, int(wire))
+        elif inflater:
+            inflate(size, int(wire), z == '2', int(w), int(ch))
         else:
-            chunk = rm[2:2 + n]
-        if f:
-            try:
-                f.write(chunk)
-            except OSError as e:
-                err = why(e)
-                f.close()
-                f = None
-        h.update(chunk)
-        got += n
-    if f:
-        f.close()
-    have = hexof(h)
+            raise Stop('no inflater')
+    except Abort as e:
+        # 'A' (abort) or garbage: the temporary file stays behind for
+        # the next session to remove.
+        unz = None
+        if wf:
+            wf.close()
+        return e.args[0] == 65
+    if wf:
+        wf.close()
+    have = hexof(wh)
+    err = werr
     if err:
         if exists(t):
             os.remove(t)
@@ -365,8 +518,19 @@ def put(body):
         except OSError as e:
             send(69, p + '\x00' + why(e))
             return True
+        if p.startswith(CACHE + '/'):
+            drop_old(p)
     send(75, have)
     return True
+
+def drop_old(p):
+    # A new version of the cached agent went in: older ones go (their
+    # names differ before the part number).
+    keep = p.rpartition('-')[0]
+    for name in os.listdir(CACHE):
+        q = CACHE + '/' + name
+        if not q.startswith(keep):
+            os.remove(q)
 
 def listing(top):
     chunk = []
@@ -408,9 +572,9 @@ def hello():
         flash = -1
     gc.collect()
     v = sys.implementation.version
-    send(86, '%d.%d.%d\x00%s\x00%s\x00%d\x00%d\x00%d' % (
+    send(86, '%d.%d.%d\x00%s\x00%s\x00%d\x00%d\x00%d\x00%d' % (
         v[0], v[1], v[2], sys.platform, 'sha1' if have_sha1 else 'sha256',
-        flash, gc.mem_free(), 1 if poller else 0))
+        flash, gc.mem_free(), 1 if poller else 0, 1 if inflater else 0))
 
 journal = None
 micropython.kbd_intr(-1)
@@ -453,7 +617,10 @@ try:
                         pass
                     os.rename(temp(jp), jp)
                 done, kept, failed = complete(top, False)
-                send(67, '%d\x00%s\x00%s' % (done, '\n'.join(kept), '\n'.join(failed)))
+                # No gc.collect() here: the emulator cannot collect
+                # inside a run (the heap free, as it stands, is enough
+                # to decide on writing the agent's cache).
+                send(67, '%d\x00%s\x00%s\x00%d' % (done, '\n'.join(kept), '\n'.join(failed), gc.mem_free()))
             elif t == 81:
                 send(81, inventory(body.decode()))
                 break

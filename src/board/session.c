@@ -24,6 +24,7 @@
 #include "path.h"
 #include "plan.h"
 #include "progress.h"
+#include "recdelta.h"
 #include "repl.h"
 #include "serial.h"
 #include "session.h"
@@ -36,6 +37,8 @@
 #define JOURNAL_CHUNK 1024    /* journal bytes per command */
 #define BLOB_MAX (64u * 1024 * 1024)
 #define JOURNAL_NAME ".senko.journal"
+/* A record edit must save at least this much over sending it whole. */
+#define RECORD_PATCH_MIN 256
 
 struct visit {
 	const struct session_job *job;
@@ -46,6 +49,10 @@ struct visit {
 	enum devfs_hash_algo algo;
 	uint64_t progress_base;
 	const char *progress_path;
+	/* The record on the board, when we know its text (the base its
+	 * update is patched from). */
+	struct buf board_record;
+	bool board_record_known;
 };
 
 static bool
@@ -319,6 +326,14 @@ list_board(struct visit *v, struct manifest *sizes)
 	return 0;
 }
 
+static void
+remember_record(struct visit *v, const struct buf *text)
+{
+	buf_reset(&v->board_record);
+	v->board_record_known = buf_add(&v->board_record, text->data,
+	    text->len) == 0;
+}
+
 /* Do the record and the listing show the mirror's files, as written? */
 static bool
 board_matches(const struct manifest *mm, const struct manifest *rec,
@@ -403,6 +418,8 @@ reconcile(struct visit *v, struct manifest *mm,
 	if (expected_record(v, mm, &text, want) == -1)
 		goto out;
 	record_same = strcmp(inv->record, want) == 0;
+	if (record_same)
+		remember_record(v, &text);
 	if (record_same && !job->verify &&
 	    strcmp(inv->listing, job->mirror->board_digest) == 0) {
 		log_debug("%s: the board is as senko left it", v->dev->name);
@@ -419,8 +436,9 @@ reconcile(struct visit *v, struct manifest *mm,
 	} else if (*inv->record) {
 		buf_reset(&text);
 		rpath = board_path(v, MIRROR_RECORD_NAME);
-		if (agent_read(v->agent, rpath, &text) == -1 &&
-		    errno != ENOENT)
+		if (agent_read(v->agent, rpath, &text) == 0)
+			remember_record(v, &text);
+		else if (errno != ENOENT)
 			goto out;
 		if (mirror_record_decode(&rec, text.data, text.len, rpath) ==
 		    -1)
@@ -665,6 +683,39 @@ listed(const struct buf *lines, const char *path)
 }
 
 /*
+ * The new record, staged: patched from the one on the board when its
+ * text is known and the edit is much smaller, else whole (also when the
+ * patch did not come out right).
+ */
+static int
+stage_record(struct visit *v, const struct buf *rec, const char *hex)
+{
+	struct buf ops = BUF_INIT;
+	char *bpath;
+	int rc;
+
+	if (!v->board_record_known || recdelta_make(v->board_record.data,
+	    v->board_record.len, rec->data, rec->len, &ops) == -1 ||
+	    ops.len + RECORD_PATCH_MIN >= rec->len) {
+		buf_release(&ops);
+		return stage(v, MIRROR_RECORD_NAME, rec->data, rec->len, hex);
+	}
+	bpath = board_path(v, MIRROR_RECORD_NAME);
+	rc = agent_patch(v->agent, bpath, bpath, ops.data, ops.len, rec->len,
+	    hex);
+	free(bpath);
+	if (rc == 0)
+		log_debug("%s: record patched (%zu bytes of edits for %zu)",
+		    v->dev->name, ops.len, rec->len);
+	else if (errno == EBADMSG) {
+		v->board_record_known = false;
+		rc = stage(v, MIRROR_RECORD_NAME, rec->data, rec->len, hex);
+	}
+	buf_release(&ops);
+	return rc;
+}
+
+/*
  * Stage every file, then commit: the journal lists prune's deletes
  * (guarded by the hash senko wrote), the staged files and the new record,
  * and the agent carries it out in one burst.  Returns 0, or -1.
@@ -718,7 +769,7 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 		log_debug("%s: staged %s (%zu bytes)", v->dev->name, w->path,
 		    data.len);
 	}
-	if (stage(v, MIRROR_RECORD_NAME, rec.data, rec.len, rec_hex) == -1)
+	if (stage_record(v, &rec, rec_hex) == -1)
 		goto out;
 	for (i = 0; i < ndeletes; i++) {
 		const struct manifest_entry *e = manifest_find(mm, deletes[i]);
@@ -980,6 +1031,9 @@ agent_visit(struct visit *v, struct manifest *mm, struct plan *p)
 	} else
 		v->res->outcome = SESSION_IN_SYNC;
 	mirror_set_commit(job->mirror, job->upstream->commit);
+	/* After the application's files: they matter more. */
+	if (agent_cache_store(v->agent) == -1)
+		return -1;
 	if (agent_finish(v->agent, v->dev->dest, &fin) == -1)
 		return -1;
 	mirror_set_board_digest(job->mirror, fin.listing);
@@ -997,6 +1051,7 @@ session_sync(const struct session_job *job, struct session_result *res)
 
 	memset(res, 0, sizeof(*res));
 	memset(&v, 0, sizeof(v));
+	buf_init(&v.board_record, MIRROR_RECORD_MAX);
 	v.job = job;
 	v.dev = job->dev;
 	v.res = res;
@@ -1042,4 +1097,5 @@ leave:
 	repl_close(v.repl);
 	plan_release(&p);
 	manifest_release(&mm);
+	buf_release(&v.board_record);
 }

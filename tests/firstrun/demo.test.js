@@ -65,6 +65,8 @@ function processesIn(dir) {
 function flashFiles(dir) {
   const t = h.readTree(dir);
   delete t['.senko.json'];
+  // The agent's cache (src/board/agent.c), not the application's.
+  for (const k of Object.keys(t)) if (k.startsWith('.senko/')) delete t[k];
   return t;
 }
 

@@ -86,6 +86,63 @@ test('one file changed: one agent run, the same cost shape', async () => {
   assert.equal(d.soft_resets, 2, JSON.stringify(d));
 });
 
+test('one 12.5 KB source file changed: compressed on the wire, within issue 10\'s bytes', async () => {
+  const lines = [];
+  for (let i = 0; lines.join('\n').length < 12500; i++)
+    lines.push(`def handler_${i}(event, state):`, `    return state.get("key_${i}", ${i % 13})`, '');
+  const text = lines.join('\n').slice(0, 12500);
+  repo.commit({ 'app/lib/big.py': text });
+  const { r, d } = await cost(() => sync());
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.readFileSync(path.join(board.flash, 'lib/big.py'), 'utf8'), text);
+  assert.ok(r.ticks >= 3, 'the application does not print after the update');
+  assert.ok(d.rx_bytes <= 6144, `the board received ${d.rx_bytes} bytes`);
+  assert.ok(d.tx_bytes <= 2048, `the board sent ${d.tx_bytes} bytes`);
+});
+
+test('300 files, one changed: the record on the board is patched, not sent again', async () => {
+  // A board of its own with an ESP32-WROVER's PSRAM heap (MicroPython
+  // gives it about 4 MB): the emulator cannot collect garbage inside one
+  // execution, and writing 300 files in one run costs the agent more
+  // than an 110 KB heap there (a board collects it).  A fake API of its
+  // own, without the anonymous limit of 60 requests: 300 blobs.
+  const files = { 'app/main.py': TICKER };
+  for (let i = 0; i < 300; i++) files[`app/gen/module_${i}.py`] = `V = ${i}\n`;
+  const many = h.makeRepo(path.join(T, 'repos-many'), 'acme', 'many', files);
+  const gh2 = await h.startGitHub({ repos: path.join(T, 'repos-many'), args: ['--rate-limit', '100000'] });
+  const b2 = await h.startBoard({ dir: T, name: 'wrover', args: ['--heap', '4194304'] });
+  const conf2 = h.writeConfig(path.join(T, 'many.conf'), {
+    senkod: { state_dir: path.join(T, 'many-state'), api_url: gh2.base },
+    sources: { app: { user: 'acme', repo: 'many', working_dir: 'app' } },
+    devices: { w: { port: b2.link, baud: 1000000, source: 'app' } },
+  });
+  try {
+    let r = await h.senko(['-c', conf2, 'sync']);
+    assert.equal(r.code, 0, r.stderr);
+    const recPath = path.join(b2.flash, '.senko.json');
+    const size = fs.statSync(recPath).size;
+    assert.ok(size > 15000, `record of ${size} bytes`);
+    const changed = 'app/gen/module_7.py';
+    const head = many.commit({ [changed]: 'V = "seven"\n' });
+    const before = b2.counters();
+    r = await h.senko(['-c', conf2, 'sync']);
+    assert.equal(r.code, 0, r.stderr);
+    await new Promise((res) => setTimeout(res, 100)); // the counters file
+    const rx = b2.counters().rx_bytes - before.rx_bytes;
+    // The changed file, its journal line and the commands, not the
+    // record's 17 KB again.
+    assert.ok(rx < 3000, `the board received ${rx} bytes (record: ${size})`);
+    const rec = JSON.parse(fs.readFileSync(recPath, 'utf8'));
+    assert.equal(rec.commit, head);
+    assert.equal(rec.files['gen/module_7.py'], many.blobSha(changed));
+    assert.equal(rec.files['gen/module_8.py'], many.blobSha('app/gen/module_8.py'));
+    assert.equal(Object.keys(rec.files).length, 301);
+  } finally {
+    await b2.stop();
+    gh2.stop();
+  }
+});
+
 test('sync --force with nothing to write: the application runs again, and nothing drifted costs little', async () => {
   const { r, d } = await cost(() => h.senko(['-v', '-c', CONF, 'sync', '--force']));
   assert.equal(r.code, 0, r.stderr);
@@ -94,6 +151,55 @@ test('sync --force with nothing to write: the application runs again, and nothin
   // The two digests matched: no listing, no record read, no hashing.
   assert.match(r.stderr, /b: the board is as senko left it/);
   assert.ok(d.tx_bytes < 2500, `the board sent ${d.tx_bytes} bytes`);
+  // The agent ran from the board's cache: not its 8 KB of code, and
+  // issue 10's 3 KB in all.
+  assert.ok(d.rx_bytes + d.tx_bytes < 3072, `${d.rx_bytes} + ${d.tx_bytes} bytes`);
+});
+
+const cacheDir = () => path.join(board.flash, '.senko');
+const cached = () => fs.readdirSync(cacheDir()).sort();
+
+test('the agent cache: one version, verified before it runs, rewritten when damaged, never listed', async () => {
+  const names = cached();
+  assert.equal(names.length, 2, names.join(' '));
+  assert.match(names[0], /^agent-[0-9a-f]{16}-1\.py$/);
+  assert.equal(names[1], names[0].replace(/-1\.py$/, '-2.py'));
+  const part2 = path.join(cacheDir(), names[1]);
+  const good = fs.readFileSync(part2);
+  // A damaged copy of the same size is never run: the agent is sent and
+  // the copy rewritten.  An older version goes when the new one is
+  // written.  Damaged on the board (the emulator reloads its flash
+  // folder at a reset, so a change made from outside would show only
+  // after the probe).
+  const damage = await h.senko(['-c', CONF, 'exec', 'b', [
+    `p = '/.senko/${names[1]}'`,
+    "f = open(p, 'rb')", 'b = bytearray(f.read())', 'f.close()',
+    'b[-2] = 0x21 if b[-2] == 0x20 else 0x20',
+    "f = open(p, 'wb')", 'f.write(b)', 'f.close()',
+    "f = open('/.senko/agent-0123456789abcdef-1.py', 'w')", "f.write('raise SystemExit\\n')", 'f.close()',
+  ].join('\n')]);
+  assert.equal(damage.code, 0, damage.stderr);
+  assert.ok(!fs.readFileSync(part2).equals(good), 'the copy was not damaged');
+  let { r, d } = await cost(() => h.senko(['-v', '-c', CONF, 'sync', '--force']));
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.ticks >= 3, 'the application does not print after a damaged cache');
+  assert.ok(d.rx_bytes > 8000, `the agent was not sent: ${d.rx_bytes} bytes`);
+  assert.deepEqual(cached(), names);
+  assert.ok(fs.readFileSync(part2).equals(good), 'the damaged copy stayed');
+  // Never part of the inventory's listing, never pruned: a lost
+  // state_dir with prune = yes lists the board and keeps the copy.
+  // (senko ls shows the whole board, this too, as it shows the record.)
+  conf({ prune: 'yes' });
+  fs.rmSync(STATE, { recursive: true, force: true });
+  const re = await h.senko(['-v', '-c', CONF, 'sync']);
+  conf();
+  assert.equal(re.code, 0, re.stderr);
+  assert.doesNotMatch(re.stderr, /agent-|\.senko\//);
+  assert.deepEqual(cached(), names);
+  ({ r, d } = await cost(() => h.senko(['-v', '-c', CONF, 'sync', '--force'])));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /b: the board is as senko left it/);
+  assert.ok(d.rx_bytes < 3072, `the cached agent was not used: ${d.rx_bytes} bytes`);
 });
 
 for (const [what, args] of [

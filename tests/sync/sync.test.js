@@ -42,6 +42,8 @@ function appTree(filter = () => true) {
 function boardFiles(b, dest = '') {
   const t = h.readTree(path.join(b.flash, dest));
   delete t['.senko.json'];
+  // The agent's cache (src/board/agent.c), not the application's.
+  for (const k of Object.keys(t)) if (k.startsWith('.senko/')) delete t[k];
   return t;
 }
 

@@ -16,7 +16,7 @@ check "agent2c: the header holds the agent" grep -q 'agent_code_2' "$gen"
 check "agent2c: no comment reaches the board" \
 	sh -c "! grep -q '\"# \\| # ' '$gen'"
 check "agent2c: four-space indentation became one" \
-	grep -q '^	" if poller and not poller.poll(IDLE_MS):\\n"$' "$gen"
+	grep -q '^	" if poller and next(poller.ipoll(IDLE_MS), None) is None:\\n"$' "$gen"
 check "agent2c: UNIT shared with the host" grep -q '^#define AGENT_UNIT 64$' "$gen"
 printf 'UNIT = 64\nIDLE_MS = 1\nx = 1  # trailing\n' >"$tmp/bad.py"
 out=$("$build/agent2c" "$tmp/bad.py" "$tmp/bad.h" 2>&1); rc=$?
@@ -152,6 +152,26 @@ check "window: says the agent gave up" expect_in "$out" "the agent gave up"
 check "window: no damaged file under its name" test ! -e "$tmp/slow/flash/s.bin"
 out=$("$agent_bin" -b 115200 "$slow" inv / 2>&1); rc=$?
 check "window: the next visit works" test "$rc" = 0
+check "window: the board lost bytes to the wide window" \
+	node -e "process.exit(JSON.parse(require('fs').readFileSync('$tmp/slow.counters')).dropped_bytes > 0 ? 0 : 1)"
+# The same proof on the esp8266 profile (255 usable bytes), whose flash
+# time is the same and whose ring is smaller (tests/push/fifo.test.js
+# made it for the old push; this is the session's agent).
+board_start slow8266 --baud 115200 --profile esp8266 --exec-delay 400 \
+	--counters "$tmp/slow8266.counters" || not_ok "esp8266 board starts"
+s8=$tmp/slow8266/port
+# -r: a clean heap first, as a session has (an ESP8266's 40 KB hold one
+# agent, not a second one defined over the first).
+out=$("$agent_bin" -b 115200 -r "$s8" put /r.bin "$tmp/r20k.bin" 2>&1); rc=$?
+check "window (esp8266): the ring's window moves 20 KB" test "$rc" = 0
+check "window (esp8266): the file is intact" cmp -s "$tmp/r20k.bin" "$tmp/slow8266/flash/r.bin"
+check "window (esp8266): nothing dropped" grep -q '"dropped_bytes":0' "$tmp/slow8266.counters"
+out=$(SENKO_AGENT_WINDOW=16 "$agent_bin" -b 115200 -r "$s8" put /s.bin "$tmp/r20k.bin" 2>&1); rc=$?
+check "window (esp8266): four times the ring fails" test "$rc" != 0
+check "window (esp8266): no damaged file under its name" test ! -e "$tmp/slow8266/flash/s.bin"
+check "window (esp8266): the board lost bytes" \
+	node -e "process.exit(JSON.parse(require('fs').readFileSync('$tmp/slow8266.counters')).dropped_bytes > 0 ? 0 : 1)"
+board_stop slow8266
 
 # A board that goes silent in the middle of a file (stopped, as a
 # crashed board would be): a clear error within the deadline.
