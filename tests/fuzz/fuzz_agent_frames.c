@@ -26,7 +26,15 @@
  * frame) from data, and the host may never have more units unanswered by
  * a credit than the window agent_hello() reports.
  *
- * FUZZ_VERBOSE=1 build/fuzz/fuzz_agent_frames FILE shows one visit's log.
+ * FUZZ_VERBOSE=1 build/fuzz/fuzz_agent_frames FILE shows one visit's log,
+ * with the units sent and the credits given after each operation (a board
+ * true to agent.py gives one per unit).
+ *
+ * The seeds in tests/fuzz/corpus/agent_frames/ are written by
+ * tests/fuzz/corpus/agent_frames.py from named fields (hello, inventory,
+ * put head ...): when agent.py's frames or agent.c's commands change,
+ * change them there, run it, and check each seed reaches the step its
+ * name says with FUZZ_VERBOSE=1.
  *
  * agent.c is included rather than linked for its clock (renamed to a
  * virtual one, so 8-second silences and deadlines cost no real time); the
@@ -431,6 +439,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((flags & FLAG_STOP) && i == 2)
 			stop = 1;
 		run_op(a, ops[i] % 8, put_len, put_data);
+		/* A board true to agent.py credits every unit it took. */
+		if (verbose)
+			fprintf(stderr, "  units sent %llu, credits %llu\n",
+			    (unsigned long long)s.units,
+			    (unsigned long long)s.credits);
 	}
 	(void)agent_end(a);
 	FUZZ_CHECK(r.returned, "agent_end did not give the port back");
