@@ -241,6 +241,15 @@ def visits():
     v.finish(bye)
     v.end_run(); yield v
 
+    # More than the 4096 bytes fuzz_agent_frames.c lets agent_read()
+    # keep (agent.py sends 512-byte frames): EFBIG, and the caller ends
+    # the visit (session.c does), agent_end() reading past the rest.
+    v = Visit('visit_read_too_large', esp32)
+    v.start()
+    v.read(b''.join(frame('R', b'#' * 511 + b'\n') for _ in range(9)) +
+           frame('Z'))
+    v.end_unfinished(); yield v
+
     # A timer callback prints between frames; the board refuses twice.
     v = Visit('visit_noise_and_error', esp32)
     v.start(noise=b'hello from a timer\r\n')
