@@ -40,6 +40,7 @@ PUT_PATH = '/lib/a.py'
 PUT_BYTE = b'x'
 PUT_HEX = '0123456789abcdef' * 4      # the host's "hash": its last 40 or 64
 JOURNAL_LINES = 'R 0123456789abcdef0123456789abcdef01234567 /lib/a.py\n'
+READ_CAP = 1024                       # what agent_read() may keep
 
 # agent.c agent_window_units(): usable ring bytes by platform.
 RINGS = {'esp8266': 255, 'esp32': 259, 'rp2': 511, 'samd': 127}
@@ -241,13 +242,13 @@ def visits():
     v.finish(bye)
     v.end_run(); yield v
 
-    # More than the 4096 bytes fuzz_agent_frames.c lets agent_read()
+    # More than the READ_CAP bytes fuzz_agent_frames.c lets agent_read()
     # keep (agent.py sends 512-byte frames): EFBIG, and the caller ends
     # the visit (session.c does), agent_end() reading past the rest.
     v = Visit('visit_read_too_large', esp32)
     v.start()
-    v.read(b''.join(frame('R', b'#' * 511 + b'\n') for _ in range(9)) +
-           frame('Z'))
+    v.read(b''.join(frame('R', b'#' * 511 + b'\n')
+                    for _ in range(READ_CAP // 512 + 1)) + frame('Z'))
     v.end_unfinished(); yield v
 
     # A timer callback prints between frames; the board refuses twice.
