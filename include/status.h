@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "githash.h"
 #include "sync.h"
 
@@ -102,5 +104,11 @@ const char *source_state_name(enum source_state s);
 const char *status_state_name(enum device_state s);
 /* The reverse; -1 for an unknown name. */
 int status_state_parse(const char *name, enum device_state *out);
+
+/*
+ * s as a new JSON string for a state file.  jansson refuses text that is
+ * not UTF-8 (a board's garbled error): then each byte >= 0x80 becomes '?'.
+ */
+json_t *status_json_string(const char *s);
 
 #endif

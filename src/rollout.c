@@ -17,6 +17,7 @@
 #include "log.h"
 #include "rollout.h"
 #include "session.h"
+#include "status.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -338,22 +339,6 @@ get_text(json_t *root, const char *key, char *out, size_t len)
 	snprintf(out, len, "%s", v ? v : "");
 }
 
-/* jansson wants UTF-8; reasons are escaped board text, but be sure. */
-static json_t *
-ascii_string(const char *s)
-{
-	char *copy = xstrdup(s);
-	json_t *v;
-	size_t i;
-
-	for (i = 0; copy[i]; i++)
-		if ((unsigned char)copy[i] >= 0x80)
-			copy[i] = '?';
-	v = json_string(copy);
-	free(copy);
-	return v;
-}
-
 int
 rollout_source_load(const char *state_dir, const char *source,
     struct rollout_source *s)
@@ -415,7 +400,7 @@ rollout_source_save(const char *state_dir, const char *source,
 	    "started", (json_int_t)s->started, "ring_healthy_since",
 	    (json_int_t)s->ring_healthy_since, "halted", s->halted,
 	    "failed_device", s->failed_device, "reason",
-	    ascii_string(s->reason), "bad", bad);
+	    status_json_string(s->reason), "bad", bad);
 	rc = save_json(dir, path, root);
 	free(path);
 	free(dir);
@@ -471,7 +456,7 @@ rollout_device_save(const char *state_dir, const char *device,
 
 	root = json_pack("{s:s,s:s,s:o,s:s,s:s,s:s,s:s}",
 	    "commit", d->commit, "health", rollout_health_name(d->health),
-	    "reason", ascii_string(d->reason), "last_healthy",
+	    "reason", status_json_string(d->reason), "last_healthy",
 	    d->last_healthy, "previous_healthy", d->previous_healthy,
 	    "rolled_back_from", d->rolled_back_from, "pin", d->pin);
 	rc = save_json(dir, path, root);

@@ -208,9 +208,8 @@ status_load(const char *state_dir, const char *device,
 	return rc;
 }
 
-/* jansson refuses text that is not UTF-8 (a board's garbled error). */
-static json_t *
-utf8_string(const char *s)
+json_t *
+status_json_string(const char *s)
 {
 	char *copy;
 	json_t *v;
@@ -246,19 +245,19 @@ status_save(const char *state_dir, const char *device,
 	    "commit", st->commit,
 	    "last_success", (json_int_t)st->last_success,
 	    "last_attempt", (json_int_t)st->last_attempt,
-	    "last_error", utf8_string(st->last_error),
+	    "last_error", status_json_string(st->last_error),
 	    "files_sent", (json_int_t)st->files_sent,
 	    "bytes_sent", (json_int_t)st->bytes_sent,
 	    "files_deleted", (json_int_t)st->files_deleted,
-	    "platform", utf8_string(st->platform),
-	    "version", utf8_string(st->version));
+	    "platform", status_json_string(st->platform),
+	    "version", status_json_string(st->version));
 	if (root != NULL) {
 		json_object_set_new(root, "boot_watched",
 		    json_boolean(st->boot_watched));
 		json_object_set_new(root, "boot_traceback",
 		    json_boolean(st->boot_traceback));
 		json_object_set_new(root, "boot_tail",
-		    utf8_string(st->boot_tail));
+		    status_json_string(st->boot_tail));
 		json_object_set_new(root, "commit_completed",
 		    json_boolean(st->commit_completed));
 	}
@@ -330,7 +329,7 @@ time_or_null(time_t t)
 static json_t *
 text_or_null(const char *s)
 {
-	return *s ? utf8_string(s) : json_null();
+	return *s ? status_json_string(s) : json_null();
 }
 
 static int

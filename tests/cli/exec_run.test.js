@@ -11,7 +11,6 @@ const fs = require('fs');
 const path = require('path');
 const { spawn } = require('child_process');
 const h = require('../lib/harness');
-const { Port } = require('../board/client');
 
 const T = h.tmpdir('run');
 const CONF = path.join(T, 'senko.conf');
@@ -22,18 +21,7 @@ test.after(async () => { if (board) await board.stop(); });
 
 // Lines "tick N" the application prints within ms, read as a terminal would.
 async function ticks(ms = 4000) {
-  const p = new Port(board.link);
-  try {
-    const end = Date.now() + ms;
-    let seen = 0;
-    while (Date.now() < end && seen < 3) {
-      await new Promise((r) => setTimeout(r, 100));
-      seen = (p.buf.toString('latin1').match(/tick \d+/g) || []).length;
-    }
-    return seen;
-  } finally {
-    p.close();
-  }
+  return h.appTicks(board.link, ms);
 }
 
 // Start senko; stdout is collected as it comes, with the time of each line.

@@ -11,6 +11,7 @@ const os = require('os');
 const path = require('path');
 const readline = require('readline');
 const { spawn, execFileSync } = require('child_process');
+const { Port } = require('../board/client');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BUILD = path.resolve(ROOT, process.env.SENKO_BUILD || 'build');
@@ -210,7 +211,25 @@ async function until(fn, ms, what) {
   }
 }
 
+// How many "tick N" lines the application prints within ms (up to 3), read
+// from the board's port as a user's terminal would once senko let go of it:
+// the tests' application prints one every 100 ms.
+async function appTicks(link, ms = 4000) {
+  const p = new Port(link);
+  try {
+    const end = Date.now() + ms;
+    let seen = 0;
+    while (Date.now() < end && seen < 3) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = (p.buf.toString('latin1').match(/tick \d+/g) || []).length;
+    }
+    return seen;
+  } finally {
+    p.close();
+  }
+}
+
 module.exports = {
   ROOT, BUILD, SENKO, SENKOD, tmpdir, track, waitLine, git, makeRepo, startGitHub,
-  startBoard, readTree, writeConfig, run, senko, senkod, until,
+  startBoard, readTree, writeConfig, run, senko, senkod, until, appTicks,
 };

@@ -10,7 +10,6 @@ const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
 const h = require('../lib/harness');
-const { Port } = require('../board/client');
 
 const T = h.tmpdir('probe');
 const ROOT = path.join(T, 'root');
@@ -34,18 +33,7 @@ function usbDevice(dir, attrs, tty) {
 
 // Lines "tick N" the application prints within ms, read as a terminal would.
 async function ticks(board, ms = 4000) {
-  const p = new Port(board.link);
-  try {
-    const end = Date.now() + ms;
-    let seen = 0;
-    while (Date.now() < end && seen < 3) {
-      await new Promise((r) => setTimeout(r, 100));
-      seen = (p.buf.toString('latin1').match(/tick \d+/g) || []).length;
-    }
-    return seen;
-  } finally {
-    p.close();
-  }
+  return h.appTicks(board.link, ms);
 }
 
 test.after(async () => {

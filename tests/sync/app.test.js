@@ -10,7 +10,6 @@ const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
 const h = require('../lib/harness');
-const { Port } = require('../board/client');
 
 const T = h.tmpdir('app');
 const STATE = path.join(T, 'state');
@@ -34,18 +33,7 @@ function conf(extra = {}) {
 // Lines the application prints within ms, read from the board's port as
 // a user's terminal would after senko let go of it.
 async function ticks(ms = 3000) {
-  const p = new Port(board.link);
-  try {
-    const end = Date.now() + ms;
-    let seen = 0;
-    while (Date.now() < end && seen < 3) {
-      await new Promise((r) => setTimeout(r, 100));
-      seen = (p.buf.toString('latin1').match(/tick \d+/g) || []).length;
-    }
-    return seen;
-  } finally {
-    p.close();
-  }
+  return h.appTicks(board.link, ms);
 }
 
 // Counter deltas over fn(), read once the application printed again (the
