@@ -444,6 +444,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((flags & FLAG_STOP) && i == 2)
 			stop = 1;
 		run_op(a, ops[i] % 8, put_len, put_data);
+		/* A credit the host did not earn (a stray 06 in the board's
+		 * output) must not count: the unsigned units - credits would
+		 * wrap and the host would wait for room it already has. */
+		FUZZ_CHECK(a->credits <= a->units_sent, "the host counts %llu "
+		    "credits for %llu units sent",
+		    (unsigned long long)a->credits,
+		    (unsigned long long)a->units_sent);
 		/* A board true to agent.py credits every unit it took. */
 		if (verbose)
 			fprintf(stderr, "  units sent %llu, credits %llu\n",
