@@ -164,10 +164,12 @@ rx_feed(struct agent *a, unsigned char c)
 {
 	switch (a->st) {
 	case RX_OUT:
-		if (c == 0x06) {
+		if (c == 0x06 && a->credits < a->units_sent) {
 			a->credits++;
 			return a->wake_on_credit;
-		} else if (c == 0x1e)
+		} else if (c == 0x06)
+			a->noise++; /* a credit for no unit: stray output */
+		else if (c == 0x1e)
 			a->st = RX_TYPE;
 		else if (c == 0x04) {
 			buf_reset(&a->exc);

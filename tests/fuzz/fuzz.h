@@ -3,7 +3,9 @@
  *
  * A target is tests/fuzz/fuzz_NAME.c with its seed corpus in
  * tests/fuzz/corpus/NAME/ (and optionally a dictionary tests/fuzz/NAME.dict);
- * make picks up every such file.  Sanitizers catch memory and undefined
+ * make picks up every such file.  Seeds that follow a protocol are written
+ * by a script, tests/fuzz/corpus/NAME.py (agent_frames.py), so that a
+ * change to the protocol is one edit there and a rerun.  Sanitizers catch memory and undefined
  * behaviour; FUZZ_CHECK states what the code under test promises beyond
  * that, and a broken promise aborts, which libFuzzer records as a finding.
  */

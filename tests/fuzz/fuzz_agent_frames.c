@@ -26,7 +26,15 @@
  * frame) from data, and the host may never have more units unanswered by
  * a credit than the window agent_hello() reports.
  *
- * FUZZ_VERBOSE=1 build/fuzz/fuzz_agent_frames FILE shows one visit's log.
+ * FUZZ_VERBOSE=1 build/fuzz/fuzz_agent_frames FILE shows one visit's log,
+ * with the units sent and the credits given after each operation (a board
+ * true to agent.py gives one per unit).
+ *
+ * The seeds in tests/fuzz/corpus/agent_frames/ are written by
+ * tests/fuzz/corpus/agent_frames.py from named fields (hello, inventory,
+ * put head ...): when agent.py's frames or agent.c's commands change,
+ * change them there, run it, and check each seed reaches the step its
+ * name says with FUZZ_VERBOSE=1.
  *
  * agent.c is included rather than linked for its clock (renamed to a
  * virtual one, so 8-second silences and deadlines cost no real time); the
@@ -284,6 +292,11 @@ check_listing(const struct devfs_list *l)
 	}
 }
 
+/* What agent_read may keep: small, so that an input well under
+ * libFuzzer's 4096-byte default reaches the "too large" path (a seed
+ * past 4096 bytes raises the length of every input, and slows it all). */
+#define READ_CAP 1024
+
 /* What the host hashed: as long as the board's algorithm makes it. */
 static const char put_hex[] =
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -299,7 +312,7 @@ run_op(struct agent *a, int op, size_t put_len, const uint8_t *put_data)
 	const char *name = "?";
 	int rc = 0, err;
 
-	buf_init(&out, 4096);
+	buf_init(&out, READ_CAP);
 	switch (op) {
 	case 0:
 		name = "agent_inventory";
@@ -431,6 +444,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((flags & FLAG_STOP) && i == 2)
 			stop = 1;
 		run_op(a, ops[i] % 8, put_len, put_data);
+		/* A credit the host did not earn (a stray 06 in the board's
+		 * output) must not count: the unsigned units - credits would
+		 * wrap and the host would wait for room it already has. */
+		FUZZ_CHECK(a->credits <= a->units_sent, "the host counts %llu "
+		    "credits for %llu units sent",
+		    (unsigned long long)a->credits,
+		    (unsigned long long)a->units_sent);
+		/* A board true to agent.py credits every unit it took. */
+		if (verbose)
+			fprintf(stderr, "  units sent %llu, credits %llu\n",
+			    (unsigned long long)s.units,
+			    (unsigned long long)s.credits);
 	}
 	(void)agent_end(a);
 	FUZZ_CHECK(r.returned, "agent_end did not give the port back");
