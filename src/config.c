@@ -1537,12 +1537,23 @@ source_api_name(enum source_api a)
 static void
 print_duration(FILE *out, unsigned s)
 {
-	if (s % 3600 == 0)
+	if (s == 0)
+		fprintf(out, "0s");
+	else if (s % 3600 == 0)
 		fprintf(out, "%uh", s / 3600);
 	else if (s % 60 == 0)
 		fprintf(out, "%um", s / 60);
 	else
 		fprintf(out, "%us", s);
+}
+
+/* "key = 90s" in the largest whole unit (1h, 5m, 90s), then a newline. */
+static void
+print_duration_line(FILE *out, const char *key, int width, unsigned s)
+{
+	fprintf(out, "%-*s = ", width, key);
+	print_duration(out, s);
+	fputc('\n', out);
 }
 
 /* The longest line read_line() takes: inih's buffer less "\n\0". */
@@ -1674,7 +1685,7 @@ config_print(const struct config *cfg, FILE *out)
 		/* One line each: the key may be repeated. */
 		for (j = 0; j < s->nexclude; j++)
 			print_value(out, "exclude", 11, s->exclude[j]);
-		fprintf(out, "soak        = %us\n", s->soak);
+		print_duration_line(out, "soak", 11, s->soak);
 	}
 	for (i = 0; i < cfg->ndevices; i++) {
 		const struct config_device *d = &cfg->devices[i];
@@ -1686,7 +1697,7 @@ config_print(const struct config *cfg, FILE *out)
 		print_folder(out, "dest", 6, d->dest);
 		print_value(out, "reset", 6, reset_mode_name(d->reset));
 		print_value(out, "prune", 6, d->prune ? "yes" : "no");
-		fprintf(out, "boot_watch = %us\n", d->boot_watch);
+		print_duration_line(out, "boot_watch", 10, d->boot_watch);
 		fprintf(out, "ring   = %u\n", d->ring);
 		if (d->health == HEALTH_LINE) {
 			char *h = xasprintf("line %s", d->health_line);
@@ -1696,12 +1707,13 @@ config_print(const struct config *cfg, FILE *out)
 		} else
 			print_value(out, "health", 6,
 			    health_mode_name(d->health));
-		fprintf(out, "health_timeout = %us\n", d->health_timeout);
+		print_duration_line(out, "health_timeout", 14,
+		    d->health_timeout);
 		if (d->pin)
 			print_value(out, "pin", 6, d->pin);
 		print_value(out, "rollback", 6, d->rollback ? "yes" : "no");
 		if (d->verify_interval)
-			fprintf(out, "verify_interval = %us\n",
+			print_duration_line(out, "verify_interval", 15,
 			    d->verify_interval);
 		else
 			fprintf(out, "verify_interval = off\n");
