@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "human.h"
 #include "log.h"
+#include "monotime.h"
 #include "mqtt.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -42,15 +43,6 @@ struct fleet {
 	bool subscribed;
 	long long last_ms; /* when the last message came */
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct gateway *
 gateway_for(struct fleet *f, const char *prefix, size_t len)
@@ -88,7 +80,7 @@ on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n,
 	(void)n;
 	(void)granted;
 	f->subscribed = true;
-	f->last_ms = now_ms();
+	f->last_ms = monotime_ms();
 }
 
 /* P/device/NAME and P/state; anything else under the filter is not ours. */
@@ -102,7 +94,7 @@ on_message(struct mosquitto *mosq, void *arg,
 	json_t *obj;
 
 	(void)mosq;
-	f->last_ms = now_ms();
+	f->last_ms = monotime_ms();
 	if (msg->payloadlen <= 0 || msg->payloadlen > PAYLOAD_MAX)
 		return;
 	/* The last "/device/" with one level after it: a device "state"
@@ -268,7 +260,7 @@ static int
 gather(struct mosquitto *mosq, const struct config_mqtt *mc,
     const char *filter, struct fleet *f)
 {
-	long long start = now_ms();
+	long long start = monotime_ms();
 	int rc;
 
 	rc = mosquitto_connect(mosq, mc->host, (int)mc->port, 30);
@@ -278,7 +270,7 @@ gather(struct mosquitto *mosq, const struct config_mqtt *mc,
 		    "running, is the port right?)" : mosquitto_strerror(rc));
 	while (f->connack < 0) {
 		rc = mosquitto_loop(mosq, 100, 1);
-		if (rc != MOSQ_ERR_SUCCESS || now_ms() - start > CONNECT_MS)
+		if (rc != MOSQ_ERR_SUCCESS || monotime_ms() - start > CONNECT_MS)
 			return log_failx("broker '%s' did not accept the "
 			    "connection: %s", mc->url, rc != MOSQ_ERR_SUCCESS ?
 			    mosquitto_strerror(rc) : "no answer in 10 s");
@@ -291,13 +283,13 @@ gather(struct mosquitto *mosq, const struct config_mqtt *mc,
 	if (rc != MOSQ_ERR_SUCCESS)
 		return log_failx("cannot subscribe to '%s': %s", filter,
 		    mosquitto_strerror(rc));
-	start = now_ms();
-	while (!f->subscribed || now_ms() - f->last_ms < SETTLE_QUIET_MS) {
+	start = monotime_ms();
+	while (!f->subscribed || monotime_ms() - f->last_ms < SETTLE_QUIET_MS) {
 		rc = mosquitto_loop(mosq, 100, 1);
 		if (rc != MOSQ_ERR_SUCCESS)
 			return log_failx("lost broker '%s': %s", mc->url,
 			    mosquitto_strerror(rc));
-		if (now_ms() - start > SETTLE_MAX_MS)
+		if (monotime_ms() - start > SETTLE_MAX_MS)
 			break;
 	}
 	mosquitto_disconnect(mosq);

@@ -13,6 +13,7 @@
 #include "hotplug.h"
 #include "identity.h"
 #include "log.h"
+#include "monotime.h"
 #include "ports.h"
 #include "xalloc.h"
 #include "banned.h"
@@ -30,15 +31,6 @@ struct hotplug {
 	long long pending_since;    /* ms of the last event; 0: none */
 	long long pending_first;    /* ms of the first unsettled event */
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The node dev's port leads to now (usb: looked up), as a signature;
  * NULL when there is none.  Not for uid: ports. */
@@ -155,7 +147,7 @@ hotplug_read(struct hotplug *hp)
 	while ((n = read(hp->fd, events, sizeof(events))) > 0) {
 		/* Which event it was does not matter: the nodes are looked
 		 * at when they settled. */
-		hp->pending_since = now_ms();
+		hp->pending_since = monotime_ms();
 		if (hp->pending_first == 0)
 			hp->pending_first = hp->pending_since;
 	}
@@ -175,7 +167,7 @@ timeout_ms(const struct hotplug *hp)
 	 * written beside a port's link) must not put the look off. */
 	if (left > hp->pending_first + HOTPLUG_SETTLE_MAX_MS)
 		left = hp->pending_first + HOTPLUG_SETTLE_MAX_MS;
-	left -= now_ms();
+	left -= monotime_ms();
 	return left > 0 ? (long)left : 0;
 }
 

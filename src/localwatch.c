@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "localwatch.h"
 #include "log.h"
+#include "monotime.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -33,15 +34,6 @@ struct local_watch {
 	bool full_warned;
 	long long pending_since; /* ms of the last event; 0: none pending */
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *
 dir_of(const struct local_watch *w, int wd)
@@ -167,7 +159,7 @@ handle_event(struct local_watch *w, const struct inotify_event *ev)
 {
 	const char *dir;
 
-	w->pending_since = now_ms();
+	w->pending_since = monotime_ms();
 	if (ev->mask & IN_IGNORED) {
 		forget(w, ev->wd);
 		return;
@@ -216,7 +208,7 @@ local_watch_timeout_ms(const struct local_watch *w)
 
 	if (w == NULL || w->pending_since == 0)
 		return -1;
-	left = w->pending_since + LOCAL_WATCH_SETTLE_MS - now_ms();
+	left = w->pending_since + LOCAL_WATCH_SETTLE_MS - monotime_ms();
 	return left > 0 ? (long)left : 0;
 }
 

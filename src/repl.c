@@ -21,6 +21,7 @@
 #include "githash.h"
 #include "identity.h"
 #include "log.h"
+#include "monotime.h"
 #include "path.h"
 #include "repl.h"
 #include "serial.h"
@@ -65,15 +66,6 @@ struct repl {
 	struct buf exc;          /* text of the last exception */
 	char exc_line[256];
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sleep_ms(int ms)
@@ -183,7 +175,7 @@ rx_until(struct repl *r, const char *want, size_t len, struct buf *seen,
 	for (;;) {
 		wait = timeout_ms;
 		if (deadline != 0) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - monotime_ms();
 
 			if (left <= 0) {
 				errno = ETIMEDOUT;
@@ -225,7 +217,7 @@ rx_drain(struct repl *r, int quiet_ms, int64_t deadline)
 	int c;
 
 	r->rpos = r->rlen = 0;
-	while (now_ms() < deadline) {
+	while (monotime_ms() < deadline) {
 		c = rx_byte(r, quiet_ms);
 		if (c == -1)
 			return errno == ETIMEDOUT ? 0 : -1;
@@ -242,16 +234,16 @@ rx_drain(struct repl *r, int quiet_ms, int64_t deadline)
 static int
 enter_raw(struct repl *r, int total_ms)
 {
-	int64_t start = now_ms(), deadline = start + total_ms, left;
+	int64_t start = monotime_ms(), deadline = start + total_ms, left;
 	int pause = 50, attempts = 0, wait;
 	struct buf quoted = BUF_INIT;
 
 	r->tail_len = r->tail_pos = 0;
-	while ((left = deadline - now_ms()) > 0) {
+	while ((left = deadline - monotime_ms()) > 0) {
 		attempts++;
 		if (tx(r, "\r\x03\x03", 3) == -1)
 			return -1;
-		if (rx_drain(r, 100, now_ms() + (left < 1500 ? left : 1500)) ==
+		if (rx_drain(r, 100, monotime_ms() + (left < 1500 ? left : 1500)) ==
 		    -1)
 			return -1;
 		if (tx(r, "\r\x01", 2) == -1)
@@ -260,23 +252,23 @@ enter_raw(struct repl *r, int total_ms)
 		 * open: the wait is for the whole banner, not per byte. */
 		wait = 1000 + 250 * (attempts < 8 ? attempts : 8);
 		if (rx_until(r, raw_banner, sizeof(raw_banner) - 1, NULL, wait,
-		    now_ms() + wait < deadline ? now_ms() + wait :
+		    monotime_ms() + wait < deadline ? monotime_ms() + wait :
 		    deadline) == 0) {
 			/*
 			 * A late answer to an earlier attempt would print the
 			 * banner again; let it arrive and drop it now.
 			 */
-			if (attempts > 1 && rx_drain(r, 50, now_ms() + 500) ==
+			if (attempts > 1 && rx_drain(r, 50, monotime_ms() + 500) ==
 			    -1)
 				return -1;
 			r->state = REPL_RAW_PROMPT;
 			log_debug("%s: raw REPL after %d attempt(s), %lld ms",
-			    r->port, attempts, (long long)(now_ms() - start));
+			    r->port, attempts, (long long)(monotime_ms() - start));
 			return 0;
 		}
 		if (errno != ETIMEDOUT)
 			return -1;
-		left = deadline - now_ms();
+		left = deadline - monotime_ms();
 		sleep_ms((int)(pause < left ? pause : left));
 		if (pause < 800)
 			pause *= 2;
@@ -702,10 +694,10 @@ stream_stop(struct repl *r, const volatile sig_atomic_t *stop,
 	if (*stopped_at == 0) {
 		log_debug("%s: stop requested: Ctrl-C to the running code",
 		    r->port);
-		*stopped_at = now_ms();
+		*stopped_at = monotime_ms();
 		return tx(r, "\x03", 1);
 	}
-	if (now_ms() - *stopped_at > 2 * REPLY_MS)
+	if (monotime_ms() - *stopped_at > 2 * REPLY_MS)
 		return log_fail_errno(ETIMEDOUT, "%s: the code did not stop "
 		    "within %d s of a Ctrl-C (does it call "
 		    "micropython.kbd_intr(-1)?)", r->port, 2 * REPLY_MS / 1000);
@@ -1137,12 +1129,12 @@ friendly_soft_reset(struct repl *r)
 	r->state = REPL_UNKNOWN;
 	if (tx(r, "\x02", 1) == -1)
 		return -1;
-	if (rx_until(r, ">>> ", 4, NULL, REPLY_MS, now_ms() + REPLY_MS) == -1)
+	if (rx_until(r, ">>> ", 4, NULL, REPLY_MS, monotime_ms() + REPLY_MS) == -1)
 		return read_reply_failed(r, "friendly REPL prompt");
 	if (tx(r, "\x04", 1) == -1)
 		return -1;
 	if (rx_until(r, reboot, sizeof(reboot) - 1, NULL, REPLY_MS,
-	    now_ms() + REPLY_MS) == -1)
+	    monotime_ms() + REPLY_MS) == -1)
 		return read_reply_failed(r, "soft reboot");
 	r->state = REPL_RUNNING;
 	return 0;
@@ -1256,10 +1248,10 @@ repl_raw_reset(struct repl *r)
 	if (tx(r, "\x04", 1) == -1)
 		return -1;
 	if (rx_until(r, reboot, sizeof(reboot) - 1, NULL, REPLY_MS,
-	    now_ms() + REPLY_MS) == -1)
+	    monotime_ms() + REPLY_MS) == -1)
 		return read_reply_failed(r, "soft reboot");
 	if (rx_until(r, raw_banner, sizeof(raw_banner) - 1, NULL, ENTER_MS,
-	    now_ms() + ENTER_MS) == -1)
+	    monotime_ms() + ENTER_MS) == -1)
 		return read_reply_failed(r, "raw REPL after a soft reboot");
 	r->state = REPL_RAW_PROMPT;
 	log_debug("%s: soft reset in the raw REPL (main.py not started)",
@@ -1270,10 +1262,10 @@ repl_raw_reset(struct repl *r)
 int
 repl_watch(struct repl *r, int ms, struct buf *out)
 {
-	int64_t end = now_ms() + ms, left;
+	int64_t end = monotime_ms() + ms, left;
 	int c;
 
-	while ((left = end - now_ms()) > 0) {
+	while ((left = end - monotime_ms()) > 0) {
 		c = rx_byte(r, (int)left);
 		if (c == -1) {
 			if (errno == ETIMEDOUT)

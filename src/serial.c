@@ -31,6 +31,7 @@
 
 #include "identity.h"
 #include "log.h"
+#include "monotime.h"
 #include "ports.h"
 #include "serial.h"
 #include "xalloc.h"
@@ -64,15 +65,6 @@ static const struct {
 	{ 1500000, B1500000 }, { 2000000, B2000000 }, { 3000000, B3000000 },
 	{ 4000000, B4000000 },
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "senkod (pid 1234)": the program name from /proc/PID/comm. */
 static void
@@ -474,7 +466,7 @@ stopped(struct serial *s)
 ssize_t
 serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 {
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = monotime_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	struct pollfd pfd;
 	ssize_t n;
 	int left, rc;
@@ -482,7 +474,7 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 	for (;;) {
 		if (stop_requested(s))
 			return stopped(s);
-		left = (int)(deadline - now_ms());
+		left = (int)(deadline - monotime_ms());
 		pfd.fd = s->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -492,7 +484,7 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 				continue;
 			return log_fail("cannot wait for %s", s->path);
 		}
-		if (rc == 0 && deadline - now_ms() > 0)
+		if (rc == 0 && deadline - monotime_ms() > 0)
 			continue;
 		if (rc == 0)
 			return 0;
@@ -514,7 +506,7 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 int
 serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 {
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = monotime_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	const char *p = data;
 	struct pollfd pfd;
 	ssize_t n;
@@ -532,7 +524,7 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 			return vanished(s, "writing");
 		if (stop_requested(s))
 			return stopped(s);
-		left = (int)(deadline - now_ms());
+		left = (int)(deadline - monotime_ms());
 		if (left <= 0) {
 			errno = ETIMEDOUT;
 			return log_failx("writing to %s timed out after %d ms "
@@ -555,10 +547,10 @@ void
 serial_drain(struct serial *s, int quiet_ms)
 {
 	/* A board that never stops printing must not keep us here. */
-	int64_t give_up = now_ms() + 10 * (int64_t)quiet_ms + 1000;
+	int64_t give_up = monotime_ms() + 10 * (int64_t)quiet_ms + 1000;
 	char junk[256];
 
-	while (now_ms() < give_up)
+	while (monotime_ms() < give_up)
 		if (serial_read(s, junk, sizeof(junk), quiet_ms) <= 0)
 			break;
 }

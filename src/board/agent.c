@@ -22,6 +22,7 @@
 #include "devfs.h"
 #include "githash.h"
 #include "log.h"
+#include "monotime.h"
 #include "path.h"
 #include "repl.h"
 #include "serial.h"
@@ -91,15 +92,6 @@ struct agent {
 	char last_error[256];
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 unsigned
 agent_window_units(const char *platform)
 {
@@ -134,7 +126,7 @@ arm(struct agent *a, uint64_t bytes)
 {
 	unsigned rate = (a->baud ? a->baud : 115200) / 10;
 
-	a->deadline = now_ms() + SLACK_MS + (int64_t)(bytes * 2000 / rate);
+	a->deadline = monotime_ms() + SLACK_MS + (int64_t)(bytes * 2000 / rate);
 }
 
 static int
@@ -266,7 +258,7 @@ pump(struct agent *a, const char *what)
 			    "%u bytes of other output while %s; is main.py "
 			    "still running (a timer callback)?", NOISE_MAX,
 			    what);
-		now = now_ms();
+		now = monotime_ms();
 		if (now >= a->deadline)
 			return fail_errno(a, ETIMEDOUT, "the board did not "
 			    "finish %s in time (%" PRIu64 " bytes of other "
@@ -283,7 +275,7 @@ pump(struct agent *a, const char *what)
 			return fail_errno(a, EIO, "the board vanished while %s",
 			    what);
 		if (n > 0) {
-			a->last_rx = now_ms();
+			a->last_rx = monotime_ms();
 			a->received += (uint64_t)n;
 		}
 		a->rpos = 0;
@@ -612,7 +604,7 @@ agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
 	memcpy(a->rbuf, early.data, early.len);
 	a->rlen = early.len;
 	buf_release(&early);
-	a->last_rx = now_ms();
+	a->last_rx = monotime_ms();
 	arm(a, 256);
 	if (next_frame(a, "starting") == -1 || parse_hello(a) == -1) {
 		agent_end(a);
@@ -1022,8 +1014,8 @@ agent_end(struct agent *a)
 		unit_build(u, 'z', NULL, 0, false);
 		if (!a->finished)
 			serial_write(a->s, u, sizeof(u), WRITE_MS);
-		a->deadline = now_ms() + END_MS;
-		a->last_rx = now_ms();
+		a->deadline = monotime_ms() + END_MS;
+		a->last_rx = monotime_ms();
 		while (a->st != RX_DONE) {
 			a->have_frame = false;
 			if (pump(a, "ending its run") == -1)

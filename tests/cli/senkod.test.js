@@ -17,17 +17,6 @@ const CONF = path.join(T, 'senko.conf');
 const SOCK = path.join(T, 'notify.sock');
 let gh, daemon, listener;
 
-function collect(stream) {
-  const lines = [];
-  let rest = '';
-  stream.on('data', (d) => {
-    const parts = (rest + d).split('\n');
-    rest = parts.pop();
-    lines.push(...parts);
-  });
-  return lines;
-}
-
 test.after(() => {
   if (daemon) daemon.kill('SIGTERM');
   if (listener) listener.kill('SIGTERM');
@@ -45,13 +34,13 @@ test('a source failing at every poll: one error line, and STATUS says so', async
   });
   listener = h.track(spawn(path.join(h.BUILD, 'tests/helper-notify_listen'), [SOCK],
     { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const notes = collect(listener.stdout);
+  const notes = h.collectLines(listener.stdout);
   await h.until(() => notes.includes('LISTENING'), 5000, 'notify listener');
   daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: Object.assign({}, process.env, { NOTIFY_SOCKET: SOCK, SENKO_TOKEN: 'revoked' }),
   }));
-  const log = collect(daemon.stderr);
+  const log = h.collectLines(daemon.stderr);
   // Wait for three polls of the branch head (each refused).  A source is
   // polled when a board that uses it is due, and the failing board backs
   // off (5 s, then 10 s): about 15 s.

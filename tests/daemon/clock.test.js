@@ -21,17 +21,6 @@ let gh, repo, listener;
 const boards = [];
 const others = [];
 
-function collect(stream) {
-  const lines = [];
-  let rest = '';
-  stream.on('data', (d) => {
-    const parts = (rest + d).split('\n');
-    rest = parts.pop();
-    lines.push(...parts);
-  });
-  return lines;
-}
-
 function shifted(conf, offsetFile, extraEnv = {}) {
   fs.writeFileSync(offsetFile, '0');
   const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], {
@@ -44,7 +33,7 @@ function shifted(conf, offsetFile, extraEnv = {}) {
       ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ? process.env.ASAN_OPTIONS + ':' : ''}verify_asan_link_order=0`,
     }, extraEnv),
   }));
-  d.log = collect(d.stderr);
+  d.log = h.collectLines(d.stderr);
   others.push(d);
   return d;
 }
@@ -76,7 +65,7 @@ test('a wall-clock step forward in the middle of a cycle does not stop the watch
   listener = h.track(spawn(path.join(h.BUILD, 'tests/helper-notify_listen'), [sock],
     { stdio: ['ignore', 'pipe', 'inherit'] }));
   others.push(listener);
-  const notes = collect(listener.stdout);
+  const notes = h.collectLines(listener.stdout);
   await h.until(() => notes.includes('LISTENING'), 5000, 'notify listener');
   const conf = h.writeConfig(path.join(T, 'wd.conf'), {
     senkod: { state_dir: path.join(T, 'wd-state'), api_url: gh.base, interval: '1h' },

@@ -21,16 +21,6 @@ const TICKS = 100; // USER_HZ on Linux
 let repo, gh, boards = [], notes, daemon, listener;
 
 // Lines a child prints, and a way to wait for one.
-function collect(stream) {
-  const lines = [];
-  let rest = '';
-  stream.on('data', (d) => {
-    const parts = (rest + d).split('\n');
-    rest = parts.pop();
-    lines.push(...parts);
-  });
-  return lines;
-}
 const waitFor = (lines, re, ms, what) =>
   h.until(() => lines.find((l) => re.test(l)), ms, `${what} (${re})`);
 
@@ -61,14 +51,14 @@ test('starts, reports READY and STATUS to the notify socket, syncs the boards', 
   boards.push(await h.startBoard({ dir: T, name: 'two' }));
   listener = h.track(spawn(path.join(h.BUILD, 'tests/helper-notify_listen'), [SOCK],
     { stdio: ['ignore', 'pipe', 'inherit'] }));
-  notes = collect(listener.stdout);
+  notes = h.collectLines(listener.stdout);
   await waitFor(notes, /^LISTENING$/, 5000, 'notify listener');
   conf();
   daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: Object.assign({}, process.env, { NOTIFY_SOCKET: SOCK, WATCHDOG_USEC: '1000000' }),
   }));
-  daemon.log = collect(daemon.stderr);
+  daemon.log = h.collectLines(daemon.stderr);
   await waitFor(notes, /READY=1/, 10000, 'READY=1');
   await h.until(() => boards.every((b) => boardHas(b, 'main.py', 'print("v1")\n')), 30000, 'first sync');
   await waitFor(notes, /STATUS=2 of 2 boards in sync/, 10000, 'STATUS after the sync');

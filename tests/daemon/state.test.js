@@ -27,17 +27,6 @@ function boardHas(b, p, content) {
   try { return fs.readFileSync(path.join(b.flash, p), 'utf8') === content; } catch (e) { return false; }
 }
 
-function collect(stream) {
-  const lines = [];
-  let rest = '';
-  stream.on('data', (d) => {
-    const parts = (rest + d).split('\n');
-    rest = parts.pop();
-    lines.push(...parts);
-  });
-  return lines;
-}
-
 // A daemon left running by a failed test must not hold a board for the next.
 async function stopAll() {
   await Promise.all(daemons.filter((d) => d.exitCode === null && d.signalCode === null).map((d) => {
@@ -51,7 +40,7 @@ function startDaemon(conf, opts = {}) {
   const d = h.track(spawn(h.SENKOD, ['-c', conf, ...(opts.args || ['--foreground'])], {
     stdio: ['ignore', 'ignore', 'pipe'], cwd: opts.cwd,
   }));
-  d.log = collect(d.stderr);
+  d.log = h.collectLines(d.stderr);
   daemons.push(d);
   return d;
 }

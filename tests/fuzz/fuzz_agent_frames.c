@@ -232,13 +232,6 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 
 /* ---------------------------------------------------------- the checks */
 
-static void
-check_terminated(const char *field, size_t size, const char *what)
-{
-	FUZZ_CHECK(memchr(field, '\0', size) != NULL, "%s not terminated",
-	    what);
-}
-
 static bool
 all_hex(const char *s, size_t n)
 {
@@ -271,8 +264,8 @@ check_failure(struct agent *a, int err, const char *op)
 static void
 check_inventory(struct agent *a, const struct agent_inventory *inv)
 {
-	check_terminated(inv->record, sizeof(inv->record), "record");
-	check_terminated(inv->listing, sizeof(inv->listing), "listing");
+	fuzz_check_terminated(inv->record, sizeof(inv->record), "record");
+	fuzz_check_terminated(inv->listing, sizeof(inv->listing), "listing");
 	FUZZ_CHECK(*inv->record == '\0' || all_hex(inv->record,
 	    digest_len(a)), "record hash '%s' is not a hash", inv->record);
 	FUZZ_CHECK(all_hex(inv->listing, 14), "listing digest '%s' is not "
@@ -385,13 +378,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	verbose = getenv("FUZZ_VERBOSE") != NULL;
-	if (verbose)
-		log_init("fuzz_agent_frames", 1, 0);
-	else {
-		log_init("fuzz_agent_frames", -1, 0);
-		log_thread_quiet(1);
-	}
+	verbose = fuzz_log_init("fuzz_agent_frames");
 	/* The platform's table decides the window, not the environment. */
 	unsetenv("SENKO_AGENT_WINDOW");
 	return 0;
@@ -430,9 +417,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(r.returned, "a failed start kept the port");
 		return 0;
 	}
-	check_terminated(agent_hello(a)->version,
+	fuzz_check_terminated(agent_hello(a)->version,
 	    sizeof(agent_hello(a)->version), "version");
-	check_terminated(agent_hello(a)->platform,
+	fuzz_check_terminated(agent_hello(a)->platform,
 	    sizeof(agent_hello(a)->platform), "platform");
 	FUZZ_CHECK(agent_hello(a)->window_units >= 1, "an empty window");
 	s.window = agent_hello(a)->window_units;

@@ -12,7 +12,9 @@
  * The module under test is included into the target with clock_gettime
  * (and nanosleep) renamed to fuzz_clock_gettime (fuzz_nanosleep), so
  * retries and 20-second timeouts cost no real time; waiting for the line
- * moves the clock.  Include this once, in the target's one file.
+ * moves the clock.  Also the targets' shared set-up and checks
+ * (fuzz_log_init, fuzz_check_terminated).  Include this once, in the
+ * target's one file.
  */
 #ifndef SENKO_FUZZ_LINE_H
 #define SENKO_FUZZ_LINE_H
@@ -23,6 +25,9 @@
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
+
+#include "fuzz.h"
+#include "log.h"
 
 static int64_t fuzz_virtual_ns;
 
@@ -114,6 +119,33 @@ fuzz_line_read(struct fuzz_line *l, void *data, size_t len, int timeout_ms)
 	l->received += n;
 	fuzz_virtual_ns += 1000000; /* the bytes took some time on the wire */
 	return (ssize_t)n;
+}
+
+/*
+ * For LLVMFuzzerInitialize: FUZZ_VERBOSE=1 shows what the module under
+ * test logs (to read one input); otherwise it is silent.  Returns whether
+ * verbose.
+ */
+static inline bool
+fuzz_log_init(const char *name)
+{
+	bool verbose = getenv("FUZZ_VERBOSE") != NULL;
+
+	if (verbose)
+		log_init(name, 1, 0);
+	else {
+		log_init(name, -1, 0);
+		log_thread_quiet(1);
+	}
+	return verbose;
+}
+
+/* A fixed-size text field the code under test filled ends in a NUL. */
+static inline void
+fuzz_check_terminated(const char *field, size_t size, const char *what)
+{
+	FUZZ_CHECK(memchr(field, '\0', size) != NULL, "%s not terminated",
+	    what);
 }
 
 #endif

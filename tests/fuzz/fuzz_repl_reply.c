@@ -222,30 +222,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	/* FUZZ_VERBOSE=1 shows what repl.c logs, to read one input. */
-	verbose = getenv("FUZZ_VERBOSE") != NULL;
-	if (verbose)
-		log_init("fuzz_repl_reply", 1, 0);
-	else {
-		log_init("fuzz_repl_reply", -1, 0);
-		log_thread_quiet(1);
-	}
+	verbose = fuzz_log_init("fuzz_repl_reply");
 	return 0;
-}
-
-static void
-check_text_field(const char *field, size_t size, const char *what)
-{
-	FUZZ_CHECK(memchr(field, '\0', size) != NULL, "%s not terminated",
-	    what);
 }
 
 static void
 check_info(const struct repl_info *in)
 {
-	check_text_field(in->version, sizeof(in->version), "version");
-	check_text_field(in->platform, sizeof(in->platform), "platform");
-	check_text_field(in->unique_id, sizeof(in->unique_id), "unique_id");
+	fuzz_check_terminated(in->version, sizeof(in->version), "version");
+	fuzz_check_terminated(in->platform, sizeof(in->platform),
+	    "platform");
+	fuzz_check_terminated(in->unique_id, sizeof(in->unique_id),
+	    "unique_id");
 }
 
 /* What a caller may rely on after repl_exec() returned rc. */

@@ -29,14 +29,6 @@ test.after(async () => {
   for (const b of Object.values(boards)) await b.stop();
 });
 
-function collect(stream, lines) {
-  let rest = '';
-  stream.on('data', (d) => {
-    const parts = (rest + d).split('\n');
-    rest = parts.pop();
-    lines.push(...parts);
-  });
-}
 const file = (b, p) => {
   try { return fs.readFileSync(path.join(b.flash, p), 'utf8'); } catch (e) { return null; }
 };
@@ -44,7 +36,7 @@ const logged = (re) => log.some((l) => re.test(l));
 function startDaemon(conf) {
   log = [];
   daemon = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground', '-v'], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  collect(daemon.stderr, log);
+  h.collectLines(daemon.stderr, log);
 }
 // Every device's last visit went well (the status files say so).
 async function allSynced() {

@@ -229,7 +229,19 @@ async function appTicks(link, ms = 4000) {
   }
 }
 
+// The lines a stream carries, as they come: the array returned (or the
+// one given) grows as data arrives; a last line without '\n' waits.
+function collectLines(stream, lines = []) {
+  let rest = '';
+  stream.on('data', (d) => {
+    const parts = (rest + d).split('\n');
+    rest = parts.pop();
+    lines.push(...parts);
+  });
+  return lines;
+}
+
 module.exports = {
   ROOT, BUILD, SENKO, SENKOD, tmpdir, track, waitLine, git, makeRepo, startGitHub,
-  startBoard, readTree, writeConfig, run, senko, senkod, until, appTicks,
+  startBoard, readTree, writeConfig, run, senko, senkod, until, appTicks, collectLines,
 };

@@ -27,14 +27,6 @@ test.after(async () => {
   if (board) await board.stop();
 });
 
-function collect(stream, lines) {
-  let rest = '';
-  stream.on('data', (d) => {
-    const parts = (rest + d).split('\n');
-    rest = parts.pop();
-    lines.push(...parts);
-  });
-}
 function boardFile(p) {
   try { return fs.readFileSync(path.join(board.flash, p), 'utf8'); } catch (e) { return null; }
 }
@@ -63,7 +55,7 @@ test('a git work tree: the first sync sends what git would, less exclude', async
     devices: { dev: { port: board.link, baud: 1000000, source: 'here', reset: 'none', prune: 'yes' } },
   });
   daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground', '-v'], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  collect(daemon.stderr, log);
+  h.collectLines(daemon.stderr, log);
   await h.until(() => boardFile('main.py') === 'print("v1")\n', 30000, 'first sync');
   assert.equal(boardFile('lib/util.py'), 'U = 1\n');
   assert.equal(boardFile('untracked.py'), 'X = 1\n');

@@ -20,19 +20,7 @@ const CONF = path.join(T, 'senko.conf');
 const ENV = { SENKO_PORTS_ROOT: ROOT };
 let cp2102, other;
 
-function put(p, text) {
-  fs.mkdirSync(path.dirname(path.join(ROOT, p)), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, p), text + '\n');
-}
-function link(p, target) {
-  fs.mkdirSync(path.dirname(path.join(ROOT, p)), { recursive: true });
-  fs.symlinkSync(target, path.join(ROOT, p));
-}
-function usbDevice(dir, attrs, tty) {
-  for (const [k, v] of Object.entries(attrs)) put(`${dir}/${k}`, v);
-  fs.mkdirSync(path.join(ROOT, dir, `${path.basename(dir)}:1.0`, tty), { recursive: true });
-  link(`sys/class/tty/${tty}/device`, `../../../${dir.slice(4)}/${path.basename(dir)}:1.0`);
-}
+const { put, link, usbDevice } = require('./fixture').sysfsFixture(ROOT);
 
 test.after(async () => {
   for (const b of [cp2102, other]) if (b) await b.stop();

@@ -17,19 +17,7 @@ const ENV = { SENKO_PORTS_ROOT: ROOT };
 const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
 let ticker, quiet;
 
-function put(p, text) {
-  fs.mkdirSync(path.dirname(path.join(ROOT, p)), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, p), text + '\n');
-}
-function link(p, target) {
-  fs.mkdirSync(path.dirname(path.join(ROOT, p)), { recursive: true });
-  fs.symlinkSync(target, path.join(ROOT, p));
-}
-function usbDevice(dir, attrs, tty) {
-  for (const [k, v] of Object.entries(attrs)) put(`${dir}/${k}`, v);
-  fs.mkdirSync(path.join(ROOT, dir, `${path.basename(dir)}:1.0`, tty), { recursive: true });
-  link(`sys/class/tty/${tty}/device`, `../../../${dir.slice(4)}/${path.basename(dir)}:1.0`);
-}
+const { put, link, usbDevice } = require('./fixture').sysfsFixture(ROOT);
 
 // Lines "tick N" the application prints within ms, read as a terminal would.
 async function ticks(board, ms = 4000) {
