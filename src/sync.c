@@ -570,8 +570,9 @@ first_ring(const struct sync_run *run, size_t s)
 
 /*
  * Resolve device i's pin to a manifest whose blobs are all in the store:
- * the saved one when the ref still names its commit (one request), else
- * read afresh and saved.  Without the network (saved manifests, check
+ * the saved one when the ref still names its commit (one request; none
+ * for a pin to a whole commit SHA, which cannot move), else read afresh
+ * and saved.  Without the network (saved manifests, check
  * mode), the saved one only.
  */
 static void
@@ -589,6 +590,8 @@ prepare_pin(struct sync_run *run, struct forge *forge, size_t i,
 	    &saved) == 0;
 	if (run->opts->saved_manifests || forge == NULL)
 		rc = have_saved ? 1 : -1;
+	else if (have_saved && strcmp(ref, saved.commit) == 0)
+		rc = 1; /* a pin to a whole commit SHA never moves: no request */
 	else
 		rc = forge_manifest_at(forge, src, ref, have_saved ?
 		    saved.commit : NULL, &fresh);

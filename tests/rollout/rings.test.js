@@ -208,6 +208,23 @@ test('pin keeps a board at a tag while the others move; unpin brings it forward'
   assert.equal(r.code, 0, r.stderr);
   assert.equal(mainOf('r2a'), app('H'), 'unpin did not bring it forward');
   assert.equal((await status()).devices.find((x) => x.name === 'r2a').pin, null);
+
+  // A pin to a whole commit SHA cannot move: once resolved, a cycle asks
+  // the API nothing about it (a pin by tag costs one request a cycle).
+  const sha = h.git(repo.dir, 'rev-parse', 'v1^{commit}');
+  assert.equal((await h.senko(['-c', CONF, 'pin', 'r2a', sha])).code, 0);
+  r = await once();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(mainOf('r2a'), app('G'), 'the board pinned by SHA did not go back');
+  await gh.clearLog();
+  r = await once();
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual((await gh.log()).map((e) => e.path).filter((p) => p.includes(sha)), [],
+    'a cycle asked the API about a pin to a whole SHA');
+  assert.equal((await h.senko(['-c', CONF, 'unpin', 'r2a'])).code, 0);
+  r = await once();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(mainOf('r2a'), app('H'));
 });
 
 test('garbage collection keeps every blob a rollback needs and removes the rest; an offline board does not halt the rollout', async () => {
