@@ -102,15 +102,16 @@ $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# The on-board agent: readable Python in the tree, shrunk into a C string
-# at build time (agent2c.c says how).
+# The on-board agent and its bootstrap: readable Python in the tree, shrunk
+# into C strings at build time (agent2c.c says how).
 $(BUILD)/agent2c: src/board/agent2c.c
 	@mkdir -p $(@D)
 	$(CC) -std=c17 -O2 $(WARN) $(WERROR_FLAG) -o $@ $<
 
-$(BUILD)/gen/agent_code.h: src/board/agent.py $(BUILD)/agent2c
+$(BUILD)/gen/agent_code.h: src/board/agent.py src/board/boot.py \
+    $(BUILD)/agent2c
 	@mkdir -p $(@D)
-	$(BUILD)/agent2c src/board/agent.py $@
+	$(BUILD)/agent2c src/board/agent.py src/board/boot.py $@
 
 $(BUILD)/obj/board/agent.o: $(BUILD)/gen/agent_code.h
 

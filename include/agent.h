@@ -1,10 +1,12 @@
 /*
  * agent.h - the host side of the on-board agent (src/board/agent.py).
  *
- * agent_start() sends the agent through the raw REPL in two executions
- * (the first defines, the second runs: an ESP8266 cannot compile the
- * whole at once), or runs the board's cached copy in one, and takes over
- * the port; from then on every board operation is one command in a
+ * agent_start() gets the agent onto the board in one execution: a small
+ * bootstrap (src/board/boot.py) that reads the agent compressed, credit-
+ * paced, and keeps it in the board's cache, or runs the cached copy; a
+ * board without deflate gets the plain code in two executions (the first
+ * defines, the second runs: an ESP8266 cannot compile the whole at
+ * once).  Then the agent takes over the port; from then on every board operation is one command in a
  * framed, checksummed protocol (agent.py's header has the bytes).  File
  * data goes compressed (src/zrun.h) when the agent can inflate and the
  * file shrinks.
@@ -84,16 +86,16 @@ struct agent *agent_start(struct repl *r, unsigned baud,
     volatile sig_atomic_t *stop);
 const struct agent_hello *agent_hello(const struct agent *a);
 /*
- * The agent's cache: agent_start() runs the board's copy in
- * REPL_CACHE_DIR (a few dozen bytes instead of 8 KB) when the probe found
- * both parts with this build's hashes, else sends the code.
- * agent_cache_store() then writes this build's parts there with the same
- * verified write as any file (the board drops older versions); a no-op
- * when the agent came from the cache or the board cannot hash for the
- * probe.  The agent never lists, counts or prunes REPL_CACHE_DIR.
+ * The agent's cache: agent_start() runs the board's compressed copy in
+ * REPL_CACHE_DIR (the bootstrap alone, 1.5 KB instead of 4 KB packed or
+ * 11 KB plain) when the probe hashed it to what this build would send,
+ * so a damaged or foreign copy never runs.  Else the bootstrap that
+ * receives the agent also writes it there (temporary name, then rename;
+ * older versions go) when the probe could hash it (sha1) and the flash
+ * keeps 64 KB free besides.  The agent never lists, counts or prunes
+ * REPL_CACHE_DIR.  True when this run came from the cache.
  */
 bool agent_from_cache(const struct agent *a);
-int agent_cache_store(struct agent *a);
 /* The board's words for the last EREMOTEIO ("ENOSPC"), "" if none. */
 const char *agent_last_error(const struct agent *a);
 

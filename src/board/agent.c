@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "agent.h"
 #include "agent_code.h"
@@ -38,10 +39,6 @@
 #define NOISE_MAX (256u * 1024) /* other output we skip before giving up */
 #define FRAME_MAX 4096
 #define RING_MARGIN 16
-/* Heap the board must have free to take the agent's cache in the same
- * run, besides half of what it had at the start (a long update can leave
- * little, and the emulator cannot collect it; a lighter session will). */
-#define CACHE_HEAP_MIN (8 * 1024)
 #define LISTING_HEXSZ 14  /* agent.py: '%014x' */
 
 enum frame_type {
@@ -85,10 +82,8 @@ struct agent {
 	uint64_t sent, received;
 	bool finished;
 	bool from_cache;      /* started from the board's cached copy */
-	int64_t board_heap;   /* heap free on the board, last we heard */
 	bool inflate;         /* the agent can inflate raw deflate */
 	struct zrun z;        /* file data compressed across the run */
-	char cache_key[17];   /* names this agent's code in REPL_CACHE_DIR */
 	char last_error[256];
 };
 
@@ -448,7 +443,6 @@ parse_hello(struct agent *a)
 	    DEVFS_HASH_SHA256;
 	a->hello.free_flash = strtoll(f[3], NULL, 10);
 	a->hello.free_heap = strtoll(f[4], NULL, 10);
-	a->board_heap = a->hello.free_heap;
 	a->hello.idle_timeout = strcmp(f[5], "1") == 0;
 	a->inflate = strcmp(f[6], "1") == 0;
 	zrun_init(&a->z, (uint64_t)(a->hello.free_heap > 0 ?
@@ -457,9 +451,48 @@ parse_hello(struct agent *a)
 	return 0;
 }
 
-/* ------------------------------------------------------- agent cache */
+/* ---------------------------------------------- getting onto the board */
+
+/*
+ * A board that can inflate (deflate.DeflateIO) gets the agent as one
+ * raw-deflate stream of both parts, read by a small bootstrap execution
+ * (src/board/boot.py) in units paced by credits like every command, and
+ * kept in the cache (REPL_CACHE_DIR) by the same execution when there is
+ * room.  A later session finds it there and sends only the bootstrap.
+ * A board without deflate, or with a small heap, gets the plain parts in
+ * two executions.
+ */
 
 static const char *const agent_parts[2] = { agent_code_1, agent_code_2 };
+
+/* The stream's window: what the board's heap can spare (zrun.h), at most
+ * 4 KB (a larger one shrinks the agent by 4 % and costs the ESP32 more
+ * heap than that saves). */
+#define BOOT_WBITS_MAX 12
+/* A cached stream's window may be up to this share of the heap free now
+ * (the probe's figure moves with what main.py left behind; the copy must
+ * not be dropped for that). */
+#define BOOT_WINDOW_SHARE 8
+/*
+ * Heap the probe must find free for the bootstrap: it holds the stream
+ * and each inflated part while that part compiles, all in one execution.
+ * An ESP8266 (some 32 KB free) cannot: in the emulator, which collects
+ * nothing inside an execution, compiling part 1 from the heap fails with
+ * 26 KB free; the plain parts compile from the REPL's input in an
+ * execution each.
+ */
+#define BOOT_HEAP_MIN (64 * 1024)
+/* Flash the board keeps free besides the cache file, or it gets none:
+ * the application's files matter more. */
+#define CACHE_FLASH_SPARE (64 * 1024)
+
+/* The agent packed for the wire and for the cache. */
+struct packed {
+	struct buf z;         /* the raw-deflate stream of both parts */
+	int wbits;
+	char hex[GITHASH_HEXSZ]; /* its git blob hash, as the probe hashes */
+	char name[48];        /* its file name in REPL_CACHE_DIR */
+};
 
 /*
  * The key that names this build's agent on the board: the start of each
@@ -479,53 +512,164 @@ cache_key(char key[17])
 	return 0;
 }
 
-static char *
-cache_name(const char *key, int part)
+/* Both parts, one after the other, as one raw-deflate stream. */
+static int
+pack(struct packed *p, const char *key, int wbits)
 {
-	return xasprintf("agent-%s-%d.py", key, part);
+	z_stream zs;
+	unsigned char out[4096];
+	int i, rc;
+
+	memset(&zs, 0, sizeof(zs));
+	buf_init(&p->z, 0);
+	p->wbits = wbits;
+	snprintf(p->name, sizeof(p->name), "agent-%s-%d.z", key, wbits);
+	if (deflateInit2(&zs, 9, Z_DEFLATED, -wbits, 9,
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		return log_failx("zlib: cannot compress the agent");
+	for (i = 0; i < 2; i++) {
+		zs.next_in = (unsigned char *)agent_parts[i];
+		zs.avail_in = (unsigned)strlen(agent_parts[i]);
+		do {
+			zs.next_out = out;
+			zs.avail_out = sizeof(out);
+			rc = deflate(&zs, i == 1 ? Z_FINISH : Z_NO_FLUSH);
+			if (rc == Z_STREAM_ERROR || buf_add(&p->z, out,
+			    sizeof(out) - zs.avail_out) == -1) {
+				deflateEnd(&zs);
+				return log_failx("zlib: cannot compress the "
+				    "agent");
+			}
+		} while (zs.avail_out == 0 || (i == 1 && rc != Z_STREAM_END));
+	}
+	deflateEnd(&zs);
+	return githash_mem(p->z.data, p->z.len, p->hex);
 }
 
 /*
- * Both parts are in the cache, and the probe hashed each to what this
- * build would send: a damaged or foreign copy is never run.
+ * The board's cached copy of this build's agent, packed again here with
+ * the window its name says: found only when the probe hashed the file to
+ * what the host would send, so a damaged or foreign copy never runs.
  */
 static bool
-is_cached(const struct repl_info *in, const char *key)
+find_cached(const struct repl_info *in, const char *key, struct packed *p)
 {
-	int part, found = 0;
 	unsigned i;
+	int wbits;
+	char tail;
 
-	for (part = 1; part <= 2; part++) {
-		const char *code = agent_parts[part - 1];
-		char *name = cache_name(key, part);
-		char hex[GITHASH_HEXSZ];
+	for (i = 0; i < in->ncached; i++) {
+		const struct repl_cached *c = &in->cached[i];
 
-		if (githash_mem(code, strlen(code), hex) == -1) {
-			free(name);
-			return false;
-		}
-		for (i = 0; i < in->ncached; i++)
-			if (strcmp(in->cached[i].name, name) == 0 &&
-			    strcmp(in->cached[i].hex, hex) == 0)
-				found++;
-		free(name);
+		if (strncmp(c->name, "agent-", 6) != 0 ||
+		    strncmp(c->name + 6, key, 16) != 0 ||
+		    sscanf(c->name + 22, "-%d.%c", &wbits, &tail) != 2 ||
+		    tail != 'z' || wbits < 9 || wbits > 15 ||
+		    ((uint64_t)1 << wbits) * BOOT_WINDOW_SHARE > in->free_heap)
+			continue;
+		if (pack(p, key, wbits) == 0 && strcmp(p->name, c->name) == 0 &&
+		    strcmp(p->hex, c->hex) == 0)
+			return true;
+		buf_release(&p->z);
 	}
-	return found == 2;
+	return false;
+}
+
+/* Room for the cache: flash to spare, and the probe can hash it. */
+static bool
+cache_wanted(const struct repl_info *in, const struct packed *p)
+{
+	return in->has_sha1 && in->free_flash >= p->z.len + CACHE_FLASH_SPARE;
+}
+
+/* The bootstrap and the line that runs it (boot.py's header). */
+static char *
+boot_code(const struct packed *p, bool cached, bool store)
+{
+	if (cached)
+		return xasprintf("%ssenko_run(open('%s/%s','rb'),%zu,%zu,%d)\n",
+		    agent_boot_1, REPL_CACHE_DIR, p->name,
+		    strlen(agent_code_1), strlen(agent_code_2), p->wbits);
+	return xasprintf("%s%ssenko_run(senko_boot(%zu,%d,%d,'%s','%s',%d),"
+	    "%zu,%zu,%d)\n", agent_boot_1, agent_boot_2, p->z.len, AGENT_UNIT,
+	    AGENT_IDLE_MS, REPL_CACHE_DIR, p->name, store ? 1 : 0,
+	    strlen(agent_code_1), strlen(agent_code_2), p->wbits);
 }
 
 /*
- * The execution that runs the cached parts in the REPL's globals, one
- * after the other as when they are sent (an ESP8266 compiles each on its
- * own); nothing is imported, so nothing on the board can stand in.
+ * The packed agent to the bootstrap: plain bytes in units of AGENT_UNIT,
+ * at most the window's worth not yet answered by a credit (the bootstrap
+ * sends one per unit it took out of the stdin ring).  Nothing before its
+ * first credit, which says Ctrl-C is off on the board (the stream holds
+ * 03 bytes).
  */
-static char *
-cache_loader(const char *key)
+static int
+send_packed(struct agent *a, const struct buf *z)
 {
-	return xasprintf(
-	    "f=open('%s/agent-%s-1.py');s=f.read();f.close();del f\n"
-	    "exec(s);s=None\n"
-	    "f=open('%s/agent-%s-2.py');s=f.read();f.close();del f\n"
-	    "exec(s)\n", REPL_CACHE_DIR, key, REPL_CACHE_DIR, key);
+	const char *what = "sending the agent";
+	unsigned window = a->hello.window_units;
+	size_t off, n;
+
+	arm(a, z->len + 256);
+	/* That first credit as the answer to a unit of a window of one. */
+	a->units_sent++;
+	a->hello.window_units = 1;
+	if (wait_credit(a, what) == -1)
+		return -1;
+	a->hello.window_units = window;
+	for (off = 0; off < z->len; off += n) {
+		n = z->len - off < AGENT_UNIT ? z->len - off : AGENT_UNIT;
+		if (a->stop != NULL && *a->stop)
+			return fail_errno(a, EINTR, "stopping while %s", what);
+		if (wait_credit(a, what) == -1)
+			return -1;
+		if (serial_write(a->s, z->data + off, n, WRITE_MS) == -1)
+			return fail_errno(a, EIO, "cannot write to the board "
+			    "while %s", what);
+		a->units_sent++;
+		a->sent += n;
+	}
+	return 0;
+}
+
+/*
+ * Start the agent on the board: the bootstrap, from the cache or with p
+ * (the packed agent) to follow, or the plain parts (p left empty).
+ */
+static struct serial *
+launch(struct agent *a, struct buf *early, struct packed *p)
+{
+	const struct repl_info *in = repl_info(a->r);
+	struct serial *s;
+	char key[17], *code;
+	bool store;
+	int wbits;
+
+	if (!in->has_deflate || in->free_heap < BOOT_HEAP_MIN) {
+		/* The first part defines what the second, the run, uses. */
+		if (repl_exec(a->r, agent_code_1, NULL) == -1)
+			return NULL;
+		return repl_launch(a->r, agent_code_2, early);
+	}
+	if (cache_key(key) == -1)
+		return NULL;
+	a->from_cache = find_cached(in, key, p);
+	if (!a->from_cache) {
+		wbits = zrun_wbits(in->free_heap);
+		if (pack(p, key, wbits > BOOT_WBITS_MAX ? BOOT_WBITS_MAX :
+		    wbits) == -1)
+			return NULL;
+	}
+	store = !a->from_cache && cache_wanted(in, p);
+	log_debug("%s: agent %s (%zu bytes packed, window 2^%d)%s", a->port,
+	    a->from_cache ? "from the board's cache" : "sent", p->z.len,
+	    p->wbits, store ? ", kept in the cache" : "");
+	code = boot_code(p, a->from_cache, store);
+	s = repl_launch(a->r, code, early);
+	free(code);
+	if (a->from_cache)
+		buf_release(&p->z);
+	return s;
 }
 
 bool
@@ -534,67 +678,26 @@ agent_from_cache(const struct agent *a)
 	return a->from_cache;
 }
 
-int
-agent_cache_store(struct agent *a)
-{
-	int part;
-
-	if (a->from_cache || !repl_info(a->r)->has_sha1)
-		return 0;
-	if (a->board_heap < CACHE_HEAP_MIN ||
-	    a->board_heap < a->hello.free_heap / 2) {
-		log_debug("%s: agent cache left for a later session: %" PRId64
-		    " bytes of heap free on the board", a->port, a->board_heap);
-		return 0;
-	}
-	for (part = 1; part <= 2; part++) {
-		const char *code = agent_parts[part - 1];
-		char *path = xasprintf("%s/agent-%s-%d.py", REPL_CACHE_DIR,
-		    a->cache_key, part);
-		char hex[DEVFS_HASH_HEXSZ];
-		int rc;
-
-		rc = devfs_hash_mem(a->hello.algo, code, strlen(code), hex);
-		if (rc == 0)
-			rc = agent_put(a, path, code, strlen(code), hex, false,
-			    NULL, NULL);
-		free(path);
-		if (rc == -1)
-			return -1;
-	}
-	return 0;
-}
-
 struct agent *
 agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
 {
 	struct agent *a = xcalloc(1, sizeof(*a));
 	struct buf early = BUF_INIT;
+	struct packed p = { .z = BUF_INIT };
 
 	a->r = r;
 	a->port = repl_port(r);
 	a->baud = baud;
 	a->stop = stop;
-	a->hello.window_units = 1;
+	/* The bootstrap's units are paced like the agent's. */
+	a->hello.window_units = agent_window_units(repl_info(r)->platform);
 	buf_init(&a->body, FRAME_MAX + 1);
 	buf_init(&a->exc, 16 * 1024);
 	buf_init(&early, sizeof(a->rbuf));
-	if (cache_key(a->cache_key) == -1)
-		a->s = NULL;
-	else if (is_cached(repl_info(r), a->cache_key)) {
-		/* One short execution instead of the agent's 8 KB. */
-		char *loader = cache_loader(a->cache_key);
-
-		a->from_cache = true;
-		a->s = repl_launch(r, loader, &early);
-		free(loader);
-	} else if (repl_exec(r, agent_code_1, NULL) == -1)
-		/* The first part defines what the second, the run, uses. */
-		a->s = NULL;
-	else
-		a->s = repl_launch(r, agent_code_2, &early);
+	a->s = launch(a, &early, &p);
 	if (a->s == NULL) {
 		buf_release(&early);
+		buf_release(&p.z);
 		buf_release(&a->body);
 		buf_release(&a->exc);
 		free(a);
@@ -605,6 +708,12 @@ agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
 	a->rlen = early.len;
 	buf_release(&early);
 	a->last_rx = monotime_ms();
+	if (p.z.len > 0 && send_packed(a, &p.z) == -1) {
+		buf_release(&p.z);
+		agent_end(a);
+		return NULL;
+	}
+	buf_release(&p.z);
 	arm(a, 256);
 	if (next_frame(a, "starting") == -1 || parse_hello(a) == -1) {
 		agent_end(a);
@@ -688,7 +797,6 @@ parse_inventory(struct agent *a, struct agent_inventory *inv)
 		inv->journal_failed = x;
 	}
 	inv->temps_removed = (unsigned)strtoul(f[4], NULL, 10);
-	a->board_heap = strtoll(last_field(&a->body), NULL, 10);
 	return 0;
 }
 
@@ -971,7 +1079,6 @@ agent_commit(struct agent *a, const char *dest, struct agent_commit *c)
 	if (a->ftype != FR_COMMIT || fields(&a->body, f, 4) != 4)
 		return unexpected(a, what);
 	c->done = (unsigned)strtoul(f[0], NULL, 10);
-	a->board_heap = strtoll(f[3], NULL, 10);
 	if (c->kept != NULL)
 		buf_addstr(c->kept, f[1]);
 	if (c->failed != NULL)

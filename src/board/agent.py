@@ -1,11 +1,12 @@
 # agent.py - the program senko runs on a board for one visit.
 #
-# The host (src/board/agent.c) sends this file through the raw REPL in
-# two executions (split where agent2c is told to): the first defines, the
-# second runs; or, when the probe found this build's two parts in CACHE
-# with the right hashes, one short execution runs them from there.  The
-# run speaks a framed, checksummed, credit-paced protocol on
-# the serial line until the host says 'Q' (or goes quiet for IDLE_MS, or
+# The host (src/board/agent.c) gets this file onto the board in two parts
+# (split where agent2c is told to): the first defines, the second runs.
+# A board with deflate gets both as one compressed stream through a small
+# bootstrap (src/board/boot.py), which also keeps the stream in CACHE and
+# runs it from there in later sessions; one without gets them as plain
+# code in two executions.  The run speaks a framed, checksummed,
+# credit-paced protocol on the serial line until the host says 'Q' (or goes quiet for IDLE_MS, or
 # sends something that is not a unit).  Everything lives in the REPL's
 # globals until the reset that ends every session.  The build turns it
 # into a C string (src/board/agent2c.c: comments and blank lines go,
@@ -35,8 +36,8 @@ IDLE_MS = 5000
 RECORD = '.senko.json'
 JOURNAL = '.senko.journal'
 SUFFIX = '.senko-tmp'
-# The agent's own cached copy (src/board/agent.c): never listed, counted
-# or pruned, and off sys.path.
+# The agent's own cached copy (src/board/boot.py writes it): never
+# listed, counted or pruned, and off sys.path.
 CACHE = '/.senko'
 # Unit types: pad, Abort, Commit, Data, Hash, Inventory, Journal, List,
 # Put, Quit, Read, and z (the host giving up).
@@ -518,19 +519,8 @@ def put(body):
         except OSError as e:
             send(69, p + '\x00' + why(e))
             return True
-        if p.startswith(CACHE + '/'):
-            drop_old(p)
     send(75, have)
     return True
-
-def drop_old(p):
-    # A new version of the cached agent went in: older ones go (their
-    # names differ before the part number).
-    keep = p.rpartition('-')[0]
-    for name in os.listdir(CACHE):
-        q = CACHE + '/' + name
-        if not q.startswith(keep):
-            os.remove(q)
 
 def listing(top):
     chunk = []

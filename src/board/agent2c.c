@@ -1,19 +1,23 @@
 /*
- * agent2c.c - build step: turn src/board/agent.py into a C header.
+ * agent2c.c - build step: turn src/board/agent.py and boot.py into a C
+ * header.
  *
- *   agent2c agent.py agent_code.h
+ *   agent2c agent.py boot.py agent_code.h
  *
- * The board compiles whatever we send it, so the readable agent is
- * shrunk mechanically before it goes into the binary: comment lines and
- * blank lines go, and each level of four-space indentation becomes one
- * space.  Nothing else changes, so the Python that runs is the Python in
- * agent.py.  Refuses (exit 1) what it cannot shrink safely: tabs, a
+ * The board compiles whatever we send it, so the readable agent and its
+ * bootstrap (boot.py: what brings the agent onto the board, compressed)
+ * are shrunk mechanically before they go into the binary: comment lines
+ * and blank lines go, and each level of four-space indentation becomes
+ * one space.  Nothing else changes, so the Python that runs is the Python
+ * in the files.  Refuses (exit 1) what it cannot shrink safely: tabs, a
  * docstring-like triple quote, a '#' after code, a line continued with a
  * backslash.  The constants UNIT and IDLE_MS become AGENT_UNIT and
  * AGENT_IDLE_MS, so host and board share one definition.  The line
  * "# agent2c: split" cuts the agent in two strings, agent_code_1 and
  * agent_code_2, which the board compiles and runs one after the other
- * (an ESP8266 cannot compile the whole at once).
+ * (an ESP8266 cannot compile the whole at once); boot.py's split line
+ * cuts it into agent_boot_1 (always sent) and agent_boot_2 (only with
+ * the agent).
  *
  * Not part of libsenko (the Makefile builds it on its own, for the host
  * that builds).
@@ -76,84 +80,107 @@ grab_constant(const char *line, const char *name, long *value)
 		*value = strtol(line + n + 3, NULL, 10);
 }
 
-int
-main(int argc, char **argv)
+/*
+ * One Python file into C string literals on out, each line shrunk.  The
+ * line "# agent2c: split" ends the first string and starts the one named
+ * split; the constants UNIT and IDLE_MS are taken when present.
+ * 0, or 1 after saying why on stderr.
+ */
+static int
+shrink(const char *path, FILE *out, const char *split, long *unit,
+    long *idle, size_t *bytes)
 {
 	char line[1024];
-	FILE *in, *out;
-	long unit = -1, idle = -1;
+	FILE *in;
 	int lineno = 0, rc = 0, parts = 1;
-	size_t bytes = 0;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: agent2c AGENT.py OUT.h\n");
-		return 2;
-	}
-	in = fopen(argv[1], "r");
+	in = fopen(path, "r");
 	if (in == NULL) {
-		perror(argv[1]);
+		perror(path);
 		return 1;
 	}
-	out = fopen(argv[2], "w");
-	if (out == NULL) {
-		perror(argv[2]);
-		fclose(in);
-		return 1;
-	}
-	fprintf(out, "/* Generated from %s by agent2c; do not edit. */\n"
-	    "static const char agent_code_1[] =\n", argv[1]);
 	while (fgets(line, sizeof(line), in) != NULL) {
 		size_t len = strlen(line), indent = 0;
 		const char *body;
 
 		lineno++;
-		if (len == 0 || line[len - 1] != '\n')
-			return fail(argv[1], lineno, "line too long or "
+		if (len == 0 || line[len - 1] != '\n') {
+			fclose(in);
+			return fail(path, lineno, "line too long or "
 			    "without a newline");
+		}
 		line[--len] = '\0';
 		while (len > 0 && line[len - 1] == ' ')
 			line[--len] = '\0';
 		if (strchr(line, '\t') != NULL)
-			rc = fail(argv[1], lineno, "tab");
+			rc = fail(path, lineno, "tab");
 		while (line[indent] == ' ')
 			indent++;
 		body = line + indent;
 		if (strncmp(line, "# agent2c: split", 16) == 0) {
 			if (parts++ == 2)
-				rc = fail(argv[1], lineno, "more than one split");
-			fputs("\t;\nstatic const char agent_code_2[] =\n", out);
+				rc = fail(path, lineno, "more than one split");
+			else
+				fprintf(out, "\t;\nstatic const char %s[] =\n",
+				    split);
 			continue;
 		}
 		if (*body == '\0' || *body == '#')
 			continue;
 		if (strstr(body, "\"\"\"") || strstr(body, "'''"))
-			rc = fail(argv[1], lineno, "triple quotes");
+			rc = fail(path, lineno, "triple quotes");
 		if (has_trailing_comment(body))
-			rc = fail(argv[1], lineno, "comment after code");
+			rc = fail(path, lineno, "comment after code");
 		if (line[len - 1] == '\\')
-			rc = fail(argv[1], lineno, "backslash continuation");
-		grab_constant(line, "UNIT", &unit);
-		grab_constant(line, "IDLE_MS", &idle);
+			rc = fail(path, lineno, "backslash continuation");
+		grab_constant(line, "UNIT", unit);
+		grab_constant(line, "IDLE_MS", idle);
 		fputs("\t\"", out);
 		for (size_t i = 0; i < indent / 4; i++)
 			putc(' ', out);
 		emit_c(out, body);
 		fputs("\\n\"\n", out);
-		bytes += indent / 4 + strlen(body) + 1;
+		*bytes += indent / 4 + strlen(body) + 1;
 	}
 	fclose(in);
 	if (parts != 2)
-		rc = fail(argv[1], lineno, "no '# agent2c: split' line");
+		rc = fail(path, lineno, "no '# agent2c: split' line");
+	fputs("\t;\n", out);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	FILE *out;
+	long unit = -1, idle = -1, none = -1;
+	size_t bytes = 0, boot_bytes = 0;
+	int rc = 0;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: agent2c AGENT.py BOOT.py OUT.h\n");
+		return 2;
+	}
+	out = fopen(argv[3], "w");
+	if (out == NULL) {
+		perror(argv[3]);
+		return 1;
+	}
+	fprintf(out, "/* Generated from %s and %s by agent2c; do not edit. "
+	    "*/\nstatic const char agent_code_1[] =\n", argv[1], argv[2]);
+	rc |= shrink(argv[1], out, "agent_code_2", &unit, &idle, &bytes);
+	fputs("static const char agent_boot_1[] =\n", out);
+	rc |= shrink(argv[2], out, "agent_boot_2", &none, &none, &boot_bytes);
 	if (unit <= 0 || idle <= 0)
-		rc = fail(argv[1], lineno, "UNIT and IDLE_MS must be set at "
+		rc = fail(argv[1], 0, "UNIT and IDLE_MS must be set at "
 		    "the top level");
-	fprintf(out, "\t;\n#define AGENT_UNIT %ld\n#define AGENT_IDLE_MS %ld\n"
+	fprintf(out, "#define AGENT_UNIT %ld\n#define AGENT_IDLE_MS %ld\n"
 	    "#define AGENT_CODE_BYTES %zu\n", unit, idle, bytes);
 	if (fclose(out) != 0) {
-		perror(argv[2]);
+		perror(argv[3]);
 		rc = 1;
 	}
 	if (rc != 0)
-		remove(argv[2]);
+		remove(argv[3]);
 	return rc;
 }

@@ -1031,9 +1031,6 @@ agent_visit(struct visit *v, struct manifest *mm, struct plan *p)
 	} else
 		v->res->outcome = SESSION_IN_SYNC;
 	mirror_set_commit(job->mirror, job->upstream->commit);
-	/* After the application's files: they matter more. */
-	if (agent_cache_store(v->agent) == -1)
-		return -1;
 	if (agent_finish(v->agent, v->dev->dest, &fin) == -1)
 		return -1;
 	mirror_set_board_digest(job->mirror, fin.listing);

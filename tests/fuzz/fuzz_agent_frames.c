@@ -118,8 +118,8 @@ repl_return_port(struct repl *r, bool at_prompt)
 	r->returned = true;
 }
 
-/* A board without the agent's cache and without sha1: the agent is sent,
- * and agent_cache_store (src/board/agent.c) writes nothing. */
+/* A board without deflate, the agent's cache and sha1: the plain agent is
+ * sent (src/board/agent.c), and nothing is kept on the board. */
 const struct repl_info *
 repl_info(const struct repl *r)
 {

@@ -19,7 +19,7 @@ check "agent2c: four-space indentation became one" \
 	grep -q '^	" if poller and next(poller.ipoll(IDLE_MS), None) is None:\\n"$' "$gen"
 check "agent2c: UNIT shared with the host" grep -q '^#define AGENT_UNIT 64$' "$gen"
 printf 'UNIT = 64\nIDLE_MS = 1\nx = 1  # trailing\n' >"$tmp/bad.py"
-out=$("$build/agent2c" "$tmp/bad.py" "$tmp/bad.h" 2>&1); rc=$?
+out=$("$build/agent2c" "$tmp/bad.py" "$root/src/board/boot.py" "$tmp/bad.h" 2>&1); rc=$?
 check "agent2c: refuses a comment after code" test "$rc" = 1
 check "agent2c: says where" expect_in "$out" "bad.py:3: comment after code"
 check "agent2c: leaves no half-made header" test ! -e "$tmp/bad.h"
