@@ -465,21 +465,18 @@ parse_hello(struct agent *a)
 
 static const char *const agent_parts[2] = { agent_code_1, agent_code_2 };
 
-/* The stream's window: what the board's heap can spare (zrun.h), at most
- * 4 KB (a larger one shrinks the agent by 4 % and costs the ESP32 more
- * heap than that saves). */
-#define BOOT_WBITS_MAX 12
-/* A cached stream's window may be up to this share of the heap free now
- * (the probe's figure moves with what main.py left behind; the copy must
- * not be dropped for that). */
-#define BOOT_WINDOW_SHARE 8
+/* The stream's window, 4 KB: a larger one shrinks the agent by 4 %; a
+ * smaller one (1 KB) costs 16 % more bytes.  One size for every board,
+ * so a board's copy in the cache keeps its name whatever heap the probe
+ * finds free that day. */
+#define BOOT_WBITS 12
 /*
  * Heap the probe must find free for the bootstrap: it holds the stream
  * and each inflated part while that part compiles, all in one execution.
  * An ESP8266 (some 32 KB free) cannot: in the emulator, which collects
  * nothing inside an execution, compiling part 1 from the heap fails with
  * 26 KB free; the plain parts compile from the REPL's input in an
- * execution each.
+ * execution each.  The window is a sixteenth of this.
  */
 #define BOOT_HEAP_MIN (64 * 1024)
 /* Flash the board keeps free besides the cache file, or it gets none:
@@ -489,7 +486,6 @@ static const char *const agent_parts[2] = { agent_code_1, agent_code_2 };
 /* The agent packed for the wire and for the cache. */
 struct packed {
 	struct buf z;         /* the raw-deflate stream of both parts */
-	int wbits;
 	char hex[GITHASH_HEXSZ]; /* its git blob hash, as the probe hashes */
 	char name[48];        /* its file name in REPL_CACHE_DIR */
 };
@@ -514,7 +510,7 @@ cache_key(char key[17])
 
 /* Both parts, one after the other, as one raw-deflate stream. */
 static int
-pack(struct packed *p, const char *key, int wbits)
+pack(struct packed *p, const char *key)
 {
 	z_stream zs;
 	unsigned char out[4096];
@@ -522,9 +518,8 @@ pack(struct packed *p, const char *key, int wbits)
 
 	memset(&zs, 0, sizeof(zs));
 	buf_init(&p->z, 0);
-	p->wbits = wbits;
-	snprintf(p->name, sizeof(p->name), "agent-%s-%d.z", key, wbits);
-	if (deflateInit2(&zs, 9, Z_DEFLATED, -wbits, 9,
+	snprintf(p->name, sizeof(p->name), "agent-%s-%d.z", key, BOOT_WBITS);
+	if (deflateInit2(&zs, 9, Z_DEFLATED, -BOOT_WBITS, 9,
 	    Z_DEFAULT_STRATEGY) != Z_OK)
 		return log_failx("zlib: cannot compress the agent");
 	for (i = 0; i < 2; i++) {
@@ -547,31 +542,19 @@ pack(struct packed *p, const char *key, int wbits)
 }
 
 /*
- * The board's cached copy of this build's agent, packed again here with
- * the window its name says: found only when the probe hashed the file to
- * what the host would send, so a damaged or foreign copy never runs.
+ * The board's cached copy of this build's agent: found only when the
+ * probe hashed the file to what the host would send, so a damaged or
+ * foreign copy never runs.
  */
 static bool
-find_cached(const struct repl_info *in, const char *key, struct packed *p)
+is_cached(const struct repl_info *in, const struct packed *p)
 {
 	unsigned i;
-	int wbits;
-	char tail;
 
-	for (i = 0; i < in->ncached; i++) {
-		const struct repl_cached *c = &in->cached[i];
-
-		if (strncmp(c->name, "agent-", 6) != 0 ||
-		    strncmp(c->name + 6, key, 16) != 0 ||
-		    sscanf(c->name + 22, "-%d.%c", &wbits, &tail) != 2 ||
-		    tail != 'z' || wbits < 9 || wbits > 15 ||
-		    ((uint64_t)1 << wbits) * BOOT_WINDOW_SHARE > in->free_heap)
-			continue;
-		if (pack(p, key, wbits) == 0 && strcmp(p->name, c->name) == 0 &&
-		    strcmp(p->hex, c->hex) == 0)
+	for (i = 0; i < in->ncached; i++)
+		if (strcmp(in->cached[i].name, p->name) == 0 &&
+		    strcmp(in->cached[i].hex, p->hex) == 0)
 			return true;
-		buf_release(&p->z);
-	}
 	return false;
 }
 
@@ -589,11 +572,11 @@ boot_code(const struct packed *p, bool cached, bool store)
 	if (cached)
 		return xasprintf("%ssenko_run(open('%s/%s','rb'),%zu,%zu,%d)\n",
 		    agent_boot_1, REPL_CACHE_DIR, p->name,
-		    strlen(agent_code_1), strlen(agent_code_2), p->wbits);
+		    strlen(agent_code_1), strlen(agent_code_2), BOOT_WBITS);
 	return xasprintf("%s%ssenko_run(senko_boot(%zu,%d,%d,'%s','%s',%d),"
 	    "%zu,%zu,%d)\n", agent_boot_1, agent_boot_2, p->z.len, AGENT_UNIT,
 	    AGENT_IDLE_MS, REPL_CACHE_DIR, p->name, store ? 1 : 0,
-	    strlen(agent_code_1), strlen(agent_code_2), p->wbits);
+	    strlen(agent_code_1), strlen(agent_code_2), BOOT_WBITS);
 }
 
 /*
@@ -643,7 +626,6 @@ launch(struct agent *a, struct buf *early, struct packed *p)
 	struct serial *s;
 	char key[17], *code;
 	bool store;
-	int wbits;
 
 	if (!in->has_deflate || in->free_heap < BOOT_HEAP_MIN) {
 		/* The first part defines what the second, the run, uses. */
@@ -651,19 +633,13 @@ launch(struct agent *a, struct buf *early, struct packed *p)
 			return NULL;
 		return repl_launch(a->r, agent_code_2, early);
 	}
-	if (cache_key(key) == -1)
+	if (cache_key(key) == -1 || pack(p, key) == -1)
 		return NULL;
-	a->from_cache = find_cached(in, key, p);
-	if (!a->from_cache) {
-		wbits = zrun_wbits(in->free_heap);
-		if (pack(p, key, wbits > BOOT_WBITS_MAX ? BOOT_WBITS_MAX :
-		    wbits) == -1)
-			return NULL;
-	}
+	a->from_cache = is_cached(in, p);
 	store = !a->from_cache && cache_wanted(in, p);
-	log_debug("%s: agent %s (%zu bytes packed, window 2^%d)%s", a->port,
+	log_debug("%s: agent %s (%zu bytes packed)%s", a->port,
 	    a->from_cache ? "from the board's cache" : "sent", p->z.len,
-	    p->wbits, store ? ", kept in the cache" : "");
+	    store ? ", kept in the cache" : "");
 	code = boot_code(p, a->from_cache, store);
 	s = repl_launch(a->r, code, early);
 	free(code);

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# How the agent gets onto a board (src/board/boot.py, agent.c's
+# agent_start): compressed through the bootstrap, credit-paced so the
+# smallest stdin ring never overruns, kept in the board's cache by the
+# first session and run from there by the next, a damaged cache refused,
+# the plain code for a board without deflate.  Costs come from the
+# emulator's counters (host->board bytes, executions, dropped bytes) at
+# the line rate a user has: 115200 baud.
+set -u
+. "$(dirname "$0")/lib.sh"
+agent_bin=$build/tests/helper-agent
+gen=$build/gen/agent_code.h
+
+# The size of the plain agent (both parts, as the build shrank them).
+plain=$(sed -n 's/^#define AGENT_CODE_BYTES \([0-9]*\)$/\1/p' "$gen")
+check "the build says how large the plain agent is" test "${plain:-0}" -gt 5000
+
+counter() { # counter NAME KEY
+	node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync('$tmp/$1.counters'))['$2']))"
+}
+# visit NAME [helper options...]: one session (a clean heap first, as a
+# sync has), its log in $tmp/NAME.log; sets rx (host->board bytes),
+# ex (executions) and drops (dropped bytes) of the visit.
+visit() {
+	local name=$1 rx0 ex0 dr0
+	shift
+	rx0=$(counter "$name" rx_bytes); ex0=$(counter "$name" executions)
+	dr0=$(counter "$name" dropped_bytes)
+	"$agent_bin" -v -b 115200 -r "$tmp/$name/port" "$@" inv / >"$tmp/$name.log" 2>&1
+	vrc=$?
+	# The emulator writes its counters within 20 ms of a change.
+	sleep 0.2
+	rx=$(( $(counter "$name" rx_bytes) - rx0 ))
+	ex=$(( $(counter "$name" executions) - ex0 ))
+	drops=$(( $(counter "$name" dropped_bytes) - dr0 ))
+}
+start() { # start NAME [board options...]
+	local name=$1
+	shift
+	board_start "$name" --baud 115200 --counters "$tmp/$name.counters" "$@" ||
+		not_ok "board $name starts"
+}
+
+# ------------------------------------------ without deflate: plain code
+start plain --no-deflate
+visit plain
+check "no deflate: the agent starts" test "$vrc" = 0
+[ "$vrc" = 0 ] || diag "$(cat "$tmp/plain.log")"
+check "no deflate: the plain code, probe and two executions" test "$ex" = 3
+check "no deflate: no cache written" test ! -e "$tmp/plain/flash/.senko"
+plain_rx=$rx
+
+# ------------------------------------------ a fresh board: compressed
+start fresh
+visit fresh
+check "fresh: the agent starts" test "$vrc" = 0
+[ "$vrc" = 0 ] || diag "$(cat "$tmp/fresh.log")"
+check "fresh: it was sent, not found" grep -q 'agent sent' "$tmp/fresh.log"
+check "fresh: probe and one execution" test "$ex" = 2
+# The same visit's other bytes (probe, commands) are what the plain
+# visit sent besides the plain code; the rest is the agent's start.
+start_rx=$((rx - (plain_rx - plain)))
+check "fresh: the agent's start costs under 60 % of the plain code" \
+	test $((start_rx * 100)) -lt $((plain * 60))
+diag "agent start: $start_rx bytes host->board, plain code $plain bytes"
+cached=$(ls "$tmp/fresh/flash/.senko" 2>/dev/null)
+check "fresh: the cache holds one file, this build's, compressed" \
+	test "$(printf '%s\n' "$cached" | grep -c '^agent-[0-9a-f]\{16\}-[0-9]*\.z$')" = 1
+check "fresh: no temporary file left in the cache" \
+	test "$(ls -A "$tmp/fresh/flash/.senko" | wc -l)" = 1
+cp "$tmp/fresh/flash/.senko/$cached" "$tmp/good.z"
+check "fresh: the cache file is smaller than 60 % of the plain code" \
+	test $(($(stat -c %s "$tmp/good.z") * 100)) -lt $((plain * 60))
+check "fresh: nothing dropped" test "$drops" = 0
+fresh_rx=$rx
+
+# ------------------------------------------- the next visit: the cache
+visit fresh
+check "cached: the agent starts" test "$vrc" = 0
+check "cached: from the board's cache" grep -q "agent from the board's cache" "$tmp/fresh.log"
+check "cached: probe and one execution" test "$ex" = 2
+check "cached: the compressed agent did not cross the line again" \
+	test "$rx" -lt $((fresh_rx - $(stat -c %s "$tmp/good.z")))
+check "cached: the cache file is unchanged" cmp -s "$tmp/good.z" "$tmp/fresh/flash/.senko/$cached"
+
+# ---------------------------------- a damaged or foreign cache never runs
+# Damaged from outside with the board off (the emulator loads its flash
+# at power-on): one bit of the stream flipped, same size.  And an older
+# build's copy that must go.
+board_stop fresh
+python3 - "$tmp/fresh/flash/.senko/$cached" <<'EOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+b[len(b) // 2] ^= 0x10
+open(p, 'wb').write(b)
+EOF
+printf 'raise SystemExit\n' >"$tmp/fresh/flash/.senko/agent-0123456789abcdef-10.z"
+start fresh
+visit fresh
+check "damaged: the agent starts all the same" test "$vrc" = 0
+[ "$vrc" = 0 ] || diag "$(cat "$tmp/fresh.log")"
+check "damaged: it was sent, the copy not run" grep -q 'agent sent' "$tmp/fresh.log"
+check "damaged: the copy is whole again" cmp -s "$tmp/good.z" "$tmp/fresh/flash/.senko/$cached"
+check "damaged: the other build's copy is gone" \
+	test "$(ls -A "$tmp/fresh/flash/.senko")" = "$cached"
+out=$("$agent_bin" -b 115200 "$tmp/fresh/port" ls / 2>&1)
+check "the cache is never listed" sh -c "! printf '%s' '$out' | grep -q senko/"
+
+# ------------------------------- ESP8266: its 255-byte ring, paced units
+# The ESP8266's stdin ring holds 255 bytes (ports/esp8266/esp_mphal.c).
+# Its 40 KB heap takes the plain code (agent.c: BOOT_HEAP_MIN); the
+# compressed stream is paced on the same ring with a heap that takes it.
+start e8266 --profile esp8266
+visit e8266
+check "esp8266: the agent starts on the small heap" test "$vrc" = 0
+[ "$vrc" = 0 ] || diag "$(cat "$tmp/e8266.log")"
+check "esp8266: nothing dropped" test "$drops" = 0
+start e8266big --profile esp8266 --heap 131072
+visit e8266big
+check "esp8266 ring: the compressed agent starts" test "$vrc" = 0
+[ "$vrc" = 0 ] || diag "$(cat "$tmp/e8266big.log")"
+check "esp8266 ring: it was sent compressed" grep -q 'agent sent' "$tmp/e8266big.log"
+check "esp8266 ring: nothing dropped" test "$drops" = 0
+# Proof that the ring is what the pacing protects: a window four times
+# the ring overruns it (and the start fails instead of running damage).
+start e8266wide --profile esp8266 --heap 131072
+SENKO_AGENT_WINDOW=16 visit e8266wide
+check "esp8266 ring: a window of four rings fails" test "$vrc" != 0
+check "esp8266 ring: and the board dropped bytes" test "$drops" -gt 0
+
+tap_done
