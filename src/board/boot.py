@@ -99,20 +99,30 @@ def senko_boot(n, unit, idle_ms, cache, name, store):
                 try:
                     f.write(b if k == unit else b[:k])
                 except OSError:
-                    # No room: the agent runs all the same, and a later
-                    # session sends it again.
-                    f.close()
+                    senko_drop(os, f, tmp)
                     f = None
-                    os.remove(tmp)
     finally:
         micropython.kbd_intr(3)
     if f:
         try:
             senko_keep(os, f, cache, tmp, name)
         except OSError:
-            pass
+            senko_drop(os, f, tmp)
     z.seek(0)
     return z
+
+
+def senko_drop(os, f, tmp):
+    # A cache file that cannot be written (no room, say) goes; the agent
+    # runs all the same, and a later session sends it again.
+    try:
+        f.close()
+    except OSError:
+        pass
+    try:
+        os.remove(tmp)
+    except OSError:
+        pass
 
 
 def senko_keep(os, f, cache, tmp, name):

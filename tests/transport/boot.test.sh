@@ -107,6 +107,16 @@ check "damaged: the other build's copy is gone" \
 out=$("$agent_bin" -b 115200 "$tmp/fresh/port" ls / 2>&1)
 check "the cache is never listed" sh -c "! printf '%s' '$out' | grep -q senko/"
 
+# ------------------------------------ no room to spare: no cache
+# The application's files matter more: a board whose flash would keep
+# less than 64 KB free besides the copy gets none (agent.c:
+# CACHE_FLASH_SPARE).
+start tight --flash-size 65536
+visit tight
+check "tight flash: the agent starts" test "$vrc" = 0
+check "tight flash: compressed all the same" grep -q 'agent sent' "$tmp/tight.log"
+check "tight flash: no cache written" test ! -e "$tmp/tight/flash/.senko"
+
 # ------------------------------- ESP8266: its 255-byte ring, paced units
 # The ESP8266's stdin ring holds 255 bytes (ports/esp8266/esp_mphal.c).
 # Its 40 KB heap takes the plain code (agent.c: BOOT_HEAP_MIN); the
