@@ -3,13 +3,13 @@
  *
  * agent_start() gets the agent onto the board in one execution: a small
  * bootstrap (src/board/boot.py) that reads the agent compressed, credit-
- * paced, and keeps it in the board's cache, or runs the cached copy; a
- * board without deflate gets the plain code in two executions (the first
- * defines, the second runs: an ESP8266 cannot compile the whole at
- * once).  Then the agent takes over the port; from then on every board operation is one command in a
- * framed, checksummed protocol (agent.py's header has the bytes).  File
- * data goes compressed (src/zrun.h) when the agent can inflate and the
- * file shrinks.
+ * paced, and keeps it in the board's cache, or runs the cached copy.  A
+ * board without deflate, or with an ESP8266's heap, gets the plain code
+ * in two executions (the first defines, the second runs: it cannot
+ * compile the whole at once).  Then the agent takes over the port; from
+ * then on every board operation is one command in a framed, checksummed
+ * protocol (agent.py's header has the bytes).  File data goes compressed
+ * (src/zrun.h) when the agent can inflate and the file shrinks.
  * Host -> board goes in units of AGENT_UNIT bytes, each paced by a credit
  * the board sends when it took the unit out of its stdin ring; the window
  * comes from the ring size of the board's platform (agent_window_units).
@@ -87,13 +87,14 @@ struct agent *agent_start(struct repl *r, unsigned baud,
 const struct agent_hello *agent_hello(const struct agent *a);
 /*
  * The agent's cache: agent_start() runs the board's compressed copy in
- * REPL_CACHE_DIR (the bootstrap alone, 1.5 KB instead of 4 KB packed or
- * 11 KB plain) when the probe hashed it to what this build would send,
- * so a damaged or foreign copy never runs.  Else the bootstrap that
- * receives the agent also writes it there (temporary name, then rename;
- * older versions go) when the probe could hash it (sha1) and the flash
- * keeps 64 KB free besides.  The agent never lists, counts or prunes
- * REPL_CACHE_DIR.  True when this run came from the cache.
+ * REPL_CACHE_DIR (half a kilobyte of bootstrap instead of 5.5 KB with
+ * the packed agent, or 11 KB plain) when the probe hashed it to what
+ * this build would send, so a damaged or foreign copy never runs.  Else
+ * the bootstrap that receives the agent also writes it there (temporary
+ * name, then rename; older versions go) when the probe could hash it
+ * (sha1) and the flash keeps 64 KB free besides.  The agent never
+ * lists, counts or prunes REPL_CACHE_DIR.  True when this run came from
+ * the cache.
  */
 bool agent_from_cache(const struct agent *a);
 /* The board's words for the last EREMOTEIO ("ENOSPC"), "" if none. */
