@@ -107,6 +107,23 @@ check "damaged: the other build's copy is gone" \
 out=$("$agent_bin" -b 115200 "$tmp/fresh/port" ls / 2>&1)
 check "the cache is never listed" sh -c "! printf '%s' '$out' | grep -q senko/"
 
+# ----------------------------- nothing before Ctrl-C is off on the board
+# The stream holds 03 bytes; one that arrives before the bootstrap turned
+# Ctrl-C off interrupts it (the firmware arms Ctrl-C once the program
+# starts: shared/runtime/pyexec.c).  The host waits for the bootstrap's
+# first credit.  Shown with an RP2040's ring (511 bytes, window 7 units)
+# and slow flash commits (the cache file is created before Ctrl-C goes
+# off), when this build's stream has a 03 within that first window.
+first03=$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().find(3))' "$tmp/good.z")
+start ready --ring 512 --flash-prog-us 20000
+SENKO_AGENT_WINDOW=7 visit ready
+if [ "$first03" -ge 0 ] && [ "$first03" -lt $((7 * 64)) ]; then
+	check "first credit: a window with a 03 in it, sent after Ctrl-C went off" test "$vrc" = 0
+	[ "$vrc" = 0 ] || diag "$(cat "$tmp/ready.log")"
+else
+	ok "first credit: # SKIP this build's stream has no 03 in its first window"
+fi
+
 # ------------------------------------ no room to spare: no cache
 # The application's files matter more: a board whose flash would keep
 # less than 64 KB free besides the copy gets none (agent.c:
