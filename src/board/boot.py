@@ -44,8 +44,8 @@ def senko_builtin(name):
 def senko_run(z, size1, size2, wbits):
     # Part 1 (definitions), then part 2 (the run), inflated from the
     # stream z and run in the REPL's globals (exec in a function runs in
-    # the module's globals on MicroPython) one after the other: an
-    # ESP8266 cannot compile the whole agent at once.
+    # the module's globals on MicroPython) one after the other, as the
+    # plain code is: the compiler's peak stays that of one part.
     d = senko_builtin('deflate')
     s = d.DeflateIO(z, d.RAW, wbits)
     exec(s.read(size1))

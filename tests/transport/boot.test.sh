@@ -107,6 +107,33 @@ check "damaged: the other build's copy is gone" \
 out=$("$agent_bin" -b 115200 "$tmp/fresh/port" ls / 2>&1)
 check "the cache is never listed" sh -c "! printf '%s' '$out' | grep -q senko/"
 
+# ----------------------------------- the board's files cannot stand in
+# Modules of the bootstrap's names on the board, in both folders on
+# sys.path (micropython-lib's python-stdlib has io and select): neither
+# the bootstrap nor the cached copy's loader imports them.  (The
+# emulator hands out its own os and micropython whatever the flash holds.)
+# Put there by the agent, with the cache damaged the same way, so the
+# next visit (no reset: the emulator's start-up code would import them)
+# sends the agent again.
+args=()
+for m in deflate io select; do
+	printf 'raise ImportError("shadowed %s imported")\n' "$m" >"$tmp/$m.py"
+	args+=(put "/$m.py" "$tmp/$m.py" put "/lib/$m.py" "$tmp/$m.py")
+done
+printf 'damaged' >"$tmp/damaged.z"
+"$agent_bin" -b 115200 "$tmp/fresh/port" "${args[@]}" \
+	put "/.senko/$cached" "$tmp/damaged.z" >"$tmp/shadow.log" 2>&1
+check "shadows: on the board" test -e "$tmp/fresh/flash/lib/deflate.py"
+"$agent_bin" -v -b 115200 "$tmp/fresh/port" inv / >"$tmp/shadow.log" 2>&1
+check "shadows: the bootstrap imports only built-ins" test "$?" = 0
+check "shadows: the agent was sent" grep -q 'agent sent' "$tmp/shadow.log"
+[ -s "$tmp/shadow.log" ] && grep -q 'shadowed' "$tmp/shadow.log" && diag "$(cat "$tmp/shadow.log")"
+"$agent_bin" -v -b 115200 "$tmp/fresh/port" inv / >"$tmp/shadow.log" 2>&1
+check "shadows: the cached copy's loader imports only built-ins" test "$?" = 0
+check "shadows: from the cache" grep -q "agent from the board's cache" "$tmp/shadow.log"
+board_stop fresh
+for m in deflate io select; do rm -f "$tmp/fresh/flash/$m.py" "$tmp/fresh/flash/lib/$m.py"; done
+
 # ----------------------------- nothing before Ctrl-C is off on the board
 # The stream holds 03 bytes; one that arrives before the bootstrap turned
 # Ctrl-C off interrupts it (the firmware arms Ctrl-C once the program
