@@ -575,6 +575,10 @@ def hello():
         flash, gc.mem_free(), 1 if poller else 0, 1 if inflater else 0))
 
 journal = None
+# The last inventory's answer, and whether this run changed the board
+# since (a put, a journal, a commit).
+last_inventory = None
+dirty = False
 micropython.kbd_intr(-1)
 try:
     hello()
@@ -582,7 +586,10 @@ try:
         t, body = command()
         try:
             if t == 73:
-                send(73, inventory(body.decode()))
+                top = body.decode()
+                last_inventory = (top, inventory(top))
+                dirty = False
+                send(73, last_inventory[1])
             elif t == 76:
                 listing(body.decode())
             elif t == 72:
@@ -590,11 +597,13 @@ try:
             elif t == 82:
                 read_file(body.decode())
             elif t == 80:
+                dirty = True
                 if not put(body):
                     raise Stop('data')
             elif t == 65:
                 send(65)
             elif t == 74:
+                dirty = True
                 # Journal lines; the first opens a fresh journal.
                 top, lines = body.decode().split('\x00', 1)
                 if journal is None:
@@ -604,6 +613,7 @@ try:
                 journal.write(lines)
                 send(75)
             elif t == 67:
+                dirty = True
                 top = body.decode()
                 jp = top.rstrip('/') + '/' + JOURNAL
                 if journal is not None:
@@ -620,7 +630,12 @@ try:
                 # to decide on writing the agent's cache).
                 send(67, '%d\x00%s\x00%s\x00%d' % (done, '\n'.join(kept), '\n'.join(failed), gc.mem_free()))
             elif t == 81:
-                send(81, inventory(body.decode()))
+                # Nothing changed since the inventory of this run: the
+                # same answer, without walking the board again.
+                top = body.decode()
+                if dirty or last_inventory is None or last_inventory[0] != top:
+                    last_inventory = (top, inventory(top))
+                send(81, last_inventory[1])
                 break
             else:
                 raise Stop('command %d' % t)
