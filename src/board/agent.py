@@ -108,19 +108,6 @@ finally:
 
 inp = sys.stdin.buffer
 out = sys.stdout.buffer
-rb = bytearray(UNIT * PIECES)
-rm = memoryview(rb)
-known = bytearray(256)
-for c in TYPES:
-    known[c] = 1
-foreign = bytearray(256)
-for c in FOREIGN:
-    foreign[c] = 1
-# Each piece's first byte and the rest, and a 'D' unit's payload when it
-# fills its k pieces (dv[k]): views made once, for readinto and sinks.
-ph = [rm[i * UNIT:i * UNIT + 1] for i in range(PIECES)]
-pr = [rm[i * UNIT + 1:(i + 1) * UNIT] for i in range(PIECES)]
-dv = [None] + [rm[3:k * UNIT - 2] for k in range(1, PIECES + 1)]
 hb = bytearray(512)
 hm = memoryview(hb)
 tb = bytearray(32)
@@ -170,10 +157,10 @@ def piece(i):
     # spends collections on).
     if poller and next(poller.ipoll(IDLE_MS), None) is None:
         raise Stop('idle')
-    o = i * UNIT
-    inp.readinto(ph[i])
-    if foreign[rb[o]] if i else not known[rb[0]]:
+    inp.readinto(one)
+    if foreign[one[0]] if i else not known[one[0]]:
         raise Stop('not a unit')
+    rb[i * UNIT] = one[0]
     inp.readinto(pr[i])
     out.write(b'\x06')
 
@@ -623,6 +610,26 @@ def hello():
     send(86, '%d.%d.%d\x00%s\x00%s\x00%d\x00%d\x00%d\x00%d' % (
         v[0], v[1], v[2], sys.platform, 'sha1' if have_sha1 else 'sha256',
         flash, gc.mem_free(), 1 if poller else 0, 1 if inflater else 0))
+
+# The units' buffer, made here rather than with the rest of the globals:
+# an ESP8266 compiles this second part with what the first left free.
+rb = bytearray(UNIT * PIECES)
+rm = memoryview(rb)
+known = bytearray(256)
+for c in TYPES:
+    known[c] = 1
+foreign = bytearray(256)
+for c in FOREIGN:
+    foreign[c] = 1
+# A piece's first byte is read into one, the rest into its place in rb
+# (pr[i]); a 'D' unit that fills its k pieces hands dv[k] to the sink:
+# views made once.
+one = bytearray(1)
+pr = []
+dv = [None]
+for i in range(PIECES):
+    pr.append(rm[i * UNIT + 1:(i + 1) * UNIT])
+    dv.append(rm[3:(i + 1) * UNIT - 2])
 
 journal = None
 micropython.kbd_intr(-1)
