@@ -51,11 +51,6 @@ struct store;
 /* Changes this close to the index write are not trusted (racy-git). */
 #define MIRROR_RACY_NS (50ull * 1000 * 1000)
 
-/*
- * The record senko writes on the board itself (relative to dest), so a
- * board moved to another gateway or a lost state_dir can be recognised.
- */
-#define MIRROR_RECORD_NAME ".senko.json"
 /* Records larger than this are refused when decoded. */
 #define MIRROR_RECORD_MAX (4u * 1024 * 1024)
 
@@ -141,12 +136,9 @@ int mirror_set_board_digest(struct mirror *m, const char *digest);
 int mirror_save(struct mirror *m);
 
 /*
- * The record: {"v":1,"commit":"...","files":{"path":"sha",...}}, compact,
- * keys sorted.  encode appends to out.
- */
-int mirror_record_encode(const struct manifest *m, struct buf *out);
-/*
- * Parse a record read from a board into out (initialised by the caller;
+ * Parse a version 1 record (the whole record in one file, as senko wrote
+ * it before record.h's version 2: {"commit":C,"files":{"path":"sha",...},
+ * "v":1}) read from a board into out (initialised by the caller;
  * sizes 0, mode 0100644).  Refuses (and logs, naming `what`) anything not
  * a version 1 record, unsafe paths, bad SHAs, duplicate keys and records
  * over MIRROR_RECORD_MAX; out is left empty on failure.

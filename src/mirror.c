@@ -881,33 +881,6 @@ mirror_replace(struct mirror *m, const struct store *s,
 }
 
 int
-mirror_record_encode(const struct manifest *m, struct buf *out)
-{
-	json_t *root, *files;
-	char *text;
-	size_t i;
-	int rc;
-
-	root = json_object();
-	files = json_object();
-	json_object_set_new(root, "v", json_integer(1));
-	json_object_set_new(root, "commit", json_string(m->commit));
-	for (i = 0; i < m->n; i++)
-		json_object_set_new(files, m->entries[i].path,
-		    json_string(m->entries[i].sha));
-	json_object_set_new(root, "files", files);
-	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(root);
-	if (text == NULL)
-		return log_failx("cannot encode a board record as JSON");
-	rc = buf_addstr(out, text);
-	free(text);
-	if (rc == -1)
-		return log_failx("board record too large for its buffer");
-	return 0;
-}
-
-int
 mirror_record_decode(struct manifest *out, const char *text, size_t len,
     const char *what)
 {

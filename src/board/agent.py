@@ -425,25 +425,23 @@ def inventory(top):
     if exists(jp):
         done, kept, failed = complete(top, True)
         journal = '%d %d %d' % (done, len(kept), len(failed))
+    # One walk: a board lists 2,000 files slowly.  The digest is a sum
+    # of per-entry hashes: the order a folder lists in may change (it
+    # does in the emulator after a reset), the sum not.
     temps = []
-
-    def find_temps(p, size):
-        if size >= 0 and p.endswith(SUFFIX):
-            temps.append(p)
-
-    walk(top, find_temps)
-    for t in temps:
-        os.remove(t)
-    # A sum of per-entry hashes: the order a folder lists in may
-    # change (it does in the emulator after a reset), the sum not.
     acc = [0, 0]
 
-    def digest(p, size):
+    def visit(p, size):
+        if size >= 0 and p.endswith(SUFFIX):
+            temps.append(p)
+            return
         h = hashlib.sha256('%s\x00%d' % (p, size))
         acc[0] = (acc[0] + int.from_bytes(h.digest()[:7], 'big')) & 0xffffffffffffff
         acc[1] += 1
 
-    walk(top, digest)
+    walk(top, visit)
+    for t in temps:
+        os.remove(t)
     rec = hash_file(top.rstrip('/') + '/' + RECORD)
     return '%s\x00%014x\x00%d\x00%s\x00%d\x00%d' % (rec, acc[0], acc[1], journal, len(temps), gc.mem_free())
 

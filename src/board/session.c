@@ -25,6 +25,7 @@
 #include "plan.h"
 #include "progress.h"
 #include "recdelta.h"
+#include "record.h"
 #include "repl.h"
 #include "serial.h"
 #include "session.h"
@@ -49,10 +50,13 @@ struct visit {
 	enum devfs_hash_algo algo;
 	uint64_t progress_base;
 	const char *progress_path;
-	/* The record on the board, when we know its text (the base its
+	/* The record on the board, when we know its texts (the base its
 	 * update is patched from). */
-	struct buf board_record;
-	bool board_record_known;
+	struct record board_rec;
+	bool board_rec_known;
+	/* The board's record is not the one its files call for: write it
+	 * even when no file changes. */
+	bool record_stale;
 };
 
 static bool
@@ -288,19 +292,18 @@ is_senkos(const char *rel)
 {
 	size_t n = strlen(rel), s = strlen(DEVFS_TEMP_SUFFIX);
 
-	return strcmp(rel, MIRROR_RECORD_NAME) == 0 ||
-	    strcmp(rel, JOURNAL_NAME) == 0 ||
+	return record_is_name(rel) || strcmp(rel, JOURNAL_NAME) == 0 ||
 	    (n > s && strcmp(rel + n - s, DEVFS_TEMP_SUFFIX) == 0);
 }
 
-/* The record the board should hold for manifest m, and its hash. */
+/* The record the board should hold for manifest m, and its index's hash. */
 static int
-expected_record(struct visit *v, const struct manifest *m, struct buf *text,
+expected_record(struct visit *v, const struct manifest *m, struct record *rec,
     char hex[DEVFS_HASH_HEXSZ])
 {
-	if (mirror_record_encode(m, text) == -1)
+	if (record_encode(m, rec) == -1)
 		return -1;
-	return devfs_hash_mem(v->algo, text->data, text->len, hex);
+	return devfs_hash_mem(v->algo, rec->index.data, rec->index.len, hex);
 }
 
 /* ----------------------------------------------------------- reconcile */
@@ -326,12 +329,77 @@ list_board(struct visit *v, struct manifest *sizes)
 	return 0;
 }
 
+/* What the board's record holds now; takes rec's texts. */
 static void
-remember_record(struct visit *v, const struct buf *text)
+remember_record(struct visit *v, struct record *rec)
 {
-	buf_reset(&v->board_record);
-	v->board_record_known = buf_add(&v->board_record, text->data,
-	    text->len) == 0;
+	record_release(&v->board_rec);
+	v->board_rec = *rec;
+	v->board_rec_known = true;
+	memset(rec, 0, sizeof(*rec));
+}
+
+/*
+ * Read the board's record into rec (its files; empty when there is none
+ * or it cannot be trusted).  A version 2 record is remembered, for its
+ * pages to be patched.  -1 only when the line failed.
+ */
+static int
+read_board_record(struct visit *v, struct manifest *rec)
+{
+	struct record got = RECORD_INIT;
+	struct record_index ix;
+	char *ipath = board_path(v, RECORD_INDEX_NAME), *ppath = NULL;
+	unsigned k;
+	int rc = 0;
+
+	buf_init(&got.index, MIRROR_RECORD_MAX);
+	if (agent_read(v->agent, ipath, &got.index) == -1) {
+		rc = errno == ENOENT ? 0 : -1;
+		goto out;
+	}
+	if (record_read_index(got.index.data, got.index.len, ipath, &ix,
+	    rec) == -1 || ix.version == 1)
+		goto out;
+	got.pages = xcalloc(ix.npages, sizeof(*got.pages));
+	got.npages = ix.npages;
+	for (k = 0; k < ix.npages; k++) {
+		char *name = record_page_name(k);
+
+		free(ppath);
+		ppath = board_path(v, name);
+		free(name);
+		buf_init(&got.pages[k], MIRROR_RECORD_MAX);
+		if (agent_read(v->agent, ppath, &got.pages[k]) == -1) {
+			if (errno != ENOENT)
+				rc = -1;
+			else
+				log_notice("%s: the board's record has no "
+				    "page %u; its files will be hashed",
+				    v->dev->name, k);
+			goto broken;
+		}
+		if (record_read_page(got.pages[k].data, got.pages[k].len, k,
+		    ix.npages, ppath, rec) == -1)
+			goto broken;
+	}
+	if (!record_digest_matches(&ix, got.pages, got.npages)) {
+		log_notice("%s: the board's record pages do not match its "
+		    "index; its files will be hashed", v->dev->name);
+		goto broken;
+	}
+	manifest_sort(rec);
+	snprintf(rec->commit, sizeof(rec->commit), "%s", ix.commit);
+	remember_record(v, &got);
+	goto out;
+broken:
+	manifest_release(rec);
+	manifest_init(rec);
+out:
+	record_release(&got);
+	free(ipath);
+	free(ppath);
+	return rc;
 }
 
 /* Do the record and the listing show the mirror's files, as written? */
@@ -407,19 +475,20 @@ reconcile(struct visit *v, struct manifest *mm,
 	const struct session_job *job = v->job;
 	struct manifest sizes = MANIFEST_INIT, rec = MANIFEST_INIT;
 	struct manifest found = MANIFEST_INIT;
-	struct buf text = BUF_INIT;
+	struct record expect = RECORD_INIT;
 	char want[DEVFS_HASH_HEXSZ];
-	char *rpath = NULL;
 	const char *why = "";
 	bool record_same;
 	size_t i;
 	int rc = -1;
 
-	if (expected_record(v, mm, &text, want) == -1)
+	if (expected_record(v, mm, &expect, want) == -1)
 		goto out;
 	record_same = strcmp(inv->record, want) == 0;
 	if (record_same)
-		remember_record(v, &text);
+		remember_record(v, &expect);
+	else
+		v->record_stale = true;
 	if (record_same && !job->verify &&
 	    strcmp(inv->listing, job->mirror->board_digest) == 0) {
 		log_debug("%s: the board is as senko left it", v->dev->name);
@@ -433,17 +502,8 @@ reconcile(struct visit *v, struct manifest *mm,
 			manifest_add(&rec, mm->entries[i].path,
 			    mm->entries[i].sha, 0, 0100644);
 		manifest_sort(&rec);
-	} else if (*inv->record) {
-		buf_reset(&text);
-		rpath = board_path(v, MIRROR_RECORD_NAME);
-		if (agent_read(v->agent, rpath, &text) == 0)
-			remember_record(v, &text);
-		else if (errno != ENOENT)
-			goto out;
-		if (mirror_record_decode(&rec, text.data, text.len, rpath) ==
-		    -1)
-			manifest_init(&rec);
-	}
+	} else if (*inv->record && read_board_record(v, &rec) == -1)
+		goto out;
 	if (!job->verify && board_matches(mm, &rec, &sizes, &why)) {
 		rc = 0;
 		goto out;
@@ -477,12 +537,18 @@ reconcile(struct visit *v, struct manifest *mm,
 	manifest_release(mm);
 	manifest_init(mm);
 	rc = mirror_scan(job->mirror, mm);
+	/* What the board really holds may be what its record says after
+	 * all (a lost state_dir): then the record stays as it is. */
+	if (rc == 0 && (rc = expected_record(v, mm, &expect, want)) == 0 &&
+	    strcmp(inv->record, want) == 0) {
+		remember_record(v, &expect);
+		v->record_stale = false;
+	}
 out:
 	manifest_release(&sizes);
 	manifest_release(&rec);
 	manifest_release(&found);
-	buf_release(&text);
-	free(rpath);
+	record_release(&expect);
 	return rc;
 }
 
@@ -682,37 +748,187 @@ listed(const struct buf *lines, const char *path)
 	return false;
 }
 
+/* The board's copy of page k of rec, when known and of the same layout. */
+static const struct buf *
+board_page(const struct visit *v, const struct record *rec, unsigned k)
+{
+	if (!v->board_rec_known || v->board_rec.npages != rec->npages)
+		return NULL;
+	return &v->board_rec.pages[k];
+}
+
+static bool
+same_text(const struct buf *a, const struct buf *b)
+{
+	return a != NULL && a->len == b->len &&
+	    memcmp(a->data, b->data, a->len) == 0;
+}
+
 /*
- * The new record, staged: patched from the one on the board when its
- * text is known and the edit is much smaller, else whole (also when the
+ * One text of the new record, staged: patched from the board's copy (old)
+ * when it is known and the edit much smaller, else whole (also when the
  * patch did not come out right).
  */
 static int
-stage_record(struct visit *v, const struct buf *rec, const char *hex)
+stage_record_text(struct visit *v, const char *rel, const struct buf *old,
+    const struct buf *text, const char *hex)
 {
 	struct buf ops = BUF_INIT;
 	char *bpath;
 	int rc;
 
-	if (!v->board_record_known || recdelta_make(v->board_record.data,
-	    v->board_record.len, rec->data, rec->len, &ops) == -1 ||
-	    ops.len + RECORD_PATCH_MIN >= rec->len) {
+	if (old == NULL || recdelta_make(old->data, old->len, text->data,
+	    text->len, &ops) == -1 || ops.len + RECORD_PATCH_MIN >= text->len) {
 		buf_release(&ops);
-		return stage(v, MIRROR_RECORD_NAME, rec->data, rec->len, hex);
+		return stage(v, rel, text->data, text->len, hex);
 	}
-	bpath = board_path(v, MIRROR_RECORD_NAME);
-	rc = agent_patch(v->agent, bpath, bpath, ops.data, ops.len, rec->len,
+	bpath = board_path(v, rel);
+	rc = agent_patch(v->agent, bpath, bpath, ops.data, ops.len, text->len,
 	    hex);
 	free(bpath);
 	if (rc == 0)
-		log_debug("%s: record patched (%zu bytes of edits for %zu)",
-		    v->dev->name, ops.len, rec->len);
-	else if (errno == EBADMSG) {
-		v->board_record_known = false;
-		rc = stage(v, MIRROR_RECORD_NAME, rec->data, rec->len, hex);
-	}
+		log_debug("%s: %s patched (%zu bytes of edits for %zu)",
+		    v->dev->name, rel, ops.len, text->len);
+	else if (errno == EBADMSG)
+		rc = stage(v, rel, text->data, text->len, hex);
 	buf_release(&ops);
 	return rc;
+}
+
+/* Does the board hold rec already, text for text? */
+static bool
+record_held(const struct visit *v, const struct record *rec)
+{
+	unsigned k;
+
+	if (!v->board_rec_known || !same_text(&v->board_rec.index, &rec->index))
+		return false;
+	for (k = 0; k < rec->npages; k++)
+		if (!same_text(board_page(v, rec, k), &rec->pages[k]))
+			return false;
+	return true;
+}
+
+/* The hash the board will compute for text. */
+static int
+text_hash(const struct visit *v, const struct buf *text,
+    char hex[DEVFS_HASH_HEXSZ])
+{
+	return devfs_hash_mem(v->algo, text->data, text->len, hex);
+}
+
+/* Stage the record's pages that differ from the board's, then its index. */
+static int
+stage_record(struct visit *v, const struct record *rec)
+{
+	char hex[DEVFS_HASH_HEXSZ];
+	unsigned k;
+	int rc = 0;
+
+	for (k = 0; k < rec->npages && rc == 0; k++) {
+		const struct buf *old = board_page(v, rec, k);
+		char *name;
+
+		if (same_text(old, &rec->pages[k]))
+			continue;
+		name = record_page_name(k);
+		rc = text_hash(v, &rec->pages[k], hex);
+		if (rc == 0)
+			rc = stage_record_text(v, name, old, &rec->pages[k],
+			    hex);
+		free(name);
+	}
+	if (rc == 0)
+		rc = text_hash(v, &rec->index, hex);
+	if (rc == 0)
+		rc = stage(v, RECORD_INDEX_NAME, rec->index.data,
+		    rec->index.len, hex);
+	return rc;
+}
+
+/*
+ * The record's lines of the journal: delete the pages of an older, larger
+ * layout, rename the staged pages, and the index last.
+ */
+static int
+journal_record(struct visit *v, const struct record *rec, struct buf *lines)
+{
+	const struct record *old = &v->board_rec;
+	char hex[DEVFS_HASH_HEXSZ];
+	unsigned k;
+	int rc = 0;
+
+	for (k = rec->npages; v->board_rec_known && k < old->npages && rc == 0;
+	    k++) {
+		char *name = record_page_name(k);
+
+		rc = text_hash(v, &old->pages[k], hex);
+		if (rc == 0)
+			rc = journal_add(v, lines, 'D', hex, name, false);
+		free(name);
+	}
+	for (k = 0; k < rec->npages && rc == 0; k++) {
+		char *name;
+
+		if (same_text(board_page(v, rec, k), &rec->pages[k]))
+			continue;
+		name = record_page_name(k);
+		rc = text_hash(v, &rec->pages[k], hex);
+		if (rc == 0)
+			rc = journal_add(v, lines, 'R', hex, name, false);
+		free(name);
+	}
+	if (rc == 0)
+		rc = text_hash(v, &rec->index, hex);
+	if (rc == 0)
+		rc = journal_add(v, lines, 'R', hex, RECORD_INDEX_NAME, true);
+	return rc;
+}
+
+/*
+ * After a commit that failed in part: the record staged with it promised
+ * files the board does not hold; write the true one, whole.
+ */
+static void
+put_true_record(struct visit *v)
+{
+	struct manifest now = MANIFEST_INIT;
+	struct record rec = RECORD_INIT;
+	char hex[DEVFS_HASH_HEXSZ], *bpath, *name;
+	unsigned k;
+
+	if (mirror_scan(v->job->mirror, &now) == -1 ||
+	    record_encode(&now, &rec) == -1)
+		goto out;
+	for (k = 0; k < rec.npages; k++) {
+		name = record_page_name(k);
+		bpath = board_path(v, name);
+		if (text_hash(v, &rec.pages[k], hex) == 0)
+			agent_put(v->agent, bpath, rec.pages[k].data,
+			    rec.pages[k].len, hex, false, NULL, NULL);
+		free(bpath);
+		free(name);
+	}
+	bpath = board_path(v, RECORD_INDEX_NAME);
+	if (text_hash(v, &rec.index, hex) == 0)
+		agent_put(v->agent, bpath, rec.index.data, rec.index.len, hex,
+		    false, NULL, NULL);
+	free(bpath);
+out:
+	manifest_release(&now);
+	record_release(&rec);
+}
+
+/* Bytes of flash the record's texts need at most. */
+static size_t
+record_bytes(const struct record *rec)
+{
+	size_t n = rec->index.len;
+	unsigned k;
+
+	for (k = 0; k < rec->npages; k++)
+		n += rec->pages[k].len;
+	return n;
 }
 
 /*
@@ -726,10 +942,11 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 	const struct session_job *job = v->job;
 	struct plan extra = PLAN_INIT;
 	struct manifest fin = MANIFEST_INIT;
-	struct buf rec = BUF_INIT, lines = BUF_INIT, data = BUF_INIT;
+	struct record rec = RECORD_INIT;
+	struct buf lines = BUF_INIT, data = BUF_INIT;
 	struct buf kept = BUF_INIT, failed = BUF_INIT;
 	struct agent_commit commit = { 0, &kept, &failed };
-	char hex[DEVFS_HASH_HEXSZ], rec_hex[DEVFS_HASH_HEXSZ];
+	char hex[DEVFS_HASH_HEXSZ];
 	char **deletes;
 	size_t i, ndeletes;
 	int rc = -1;
@@ -742,8 +959,8 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 	for (i = 0; i < extra.ndeletes; i++)
 		deletes[p->ndeletes + i] = extra.deletes[i];
 	final_manifest(mm, p, deletes, ndeletes, job->upstream->commit, &fin);
-	if (expected_record(v, &fin, &rec, rec_hex) == -1 ||
-	    check_space(v, p, rec.len) == -1)
+	if (record_encode(&fin, &rec) == -1 ||
+	    check_space(v, p, record_bytes(&rec)) == -1)
 		goto out;
 	/* From here the board may change: forget what it looked like. */
 	mirror_set_board_digest(job->mirror, "");
@@ -769,7 +986,13 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 		log_debug("%s: staged %s (%zu bytes)", v->dev->name, w->path,
 		    data.len);
 	}
-	if (stage_record(v, &rec, rec_hex) == -1)
+	if (p->nwrites == 0 && ndeletes == 0 && record_held(v, &rec)) {
+		/* A new commit that changed nothing here (or a lost state_dir
+		 * whose board is as its record says). */
+		rc = 0;
+		goto out;
+	}
+	if (stage_record(v, &rec) == -1)
 		goto out;
 	for (i = 0; i < ndeletes; i++) {
 		const struct manifest_entry *e = manifest_find(mm, deletes[i]);
@@ -789,8 +1012,8 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 		    false) == -1)
 			goto out;
 	}
-	if (journal_add(v, &lines, 'R', rec_hex, MIRROR_RECORD_NAME, true) ==
-	    -1 || agent_commit(v->agent, v->dev->dest, &commit) == -1)
+	if (journal_record(v, &rec, &lines) == -1 ||
+	    agent_commit(v->agent, v->dev->dest, &commit) == -1)
 		goto out;
 	/* What the board confirmed, and only that, enters the mirror. */
 	for (i = 0; i < p->nwrites; i++) {
@@ -828,25 +1051,18 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 		free(bpath);
 	}
 	rc = report_commit(v, &kept, &failed) ? -1 : 0;
-	if (rc == -1) {
-		/* The record staged with the commit promised those files:
-		 * write the true one. */
-		struct manifest now = MANIFEST_INIT;
-		char *rpath = board_path(v, MIRROR_RECORD_NAME);
-
-		buf_reset(&rec);
-		if (mirror_scan(job->mirror, &now) == 0 &&
-		    expected_record(v, &now, &rec, rec_hex) == 0)
-			agent_put(v->agent, rpath, rec.data, rec.len, rec_hex,
-			    false, NULL, NULL);
-		manifest_release(&now);
-		free(rpath);
+	if (rc == 0) {
+		remember_record(v, &rec);
+		v->record_stale = false;
+	} else {
+		v->board_rec_known = false;
+		put_true_record(v);
 	}
 out:
 	free(deletes);
 	plan_release(&extra);
 	manifest_release(&fin);
-	buf_release(&rec);
+	record_release(&rec);
 	buf_release(&lines);
 	buf_release(&data);
 	buf_release(&kept);
@@ -1014,7 +1230,8 @@ agent_visit(struct visit *v, struct manifest *mm, struct plan *p)
 	plan_totals(p, NULL, &v->res->bytes_planned);
 	v->res->files_planned = (unsigned)p->nwrites;
 	v->res->deletes_planned = (unsigned)p->ndeletes;
-	if (!plan_is_empty(p) || strcmp(mm->commit, job->upstream->commit)) {
+	if (!plan_is_empty(p) || v->record_stale ||
+	    strcmp(mm->commit, job->upstream->commit)) {
 		if (!plan_is_empty(p)) {
 			char size[HUMAN_MAX];
 
@@ -1051,7 +1268,6 @@ session_sync(const struct session_job *job, struct session_result *res)
 
 	memset(res, 0, sizeof(*res));
 	memset(&v, 0, sizeof(v));
-	buf_init(&v.board_record, MIRROR_RECORD_MAX);
 	v.job = job;
 	v.dev = job->dev;
 	v.res = res;
@@ -1097,5 +1313,5 @@ leave:
 	repl_close(v.repl);
 	plan_release(&p);
 	manifest_release(&mm);
-	buf_release(&v.board_record);
+	record_release(&v.board_rec);
 }

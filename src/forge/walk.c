@@ -9,6 +9,7 @@
 #include "log.h"
 #include "mirror.h"
 #include "path.h"
+#include "record.h"
 #include "walk.h"
 #include "banned.h"
 
@@ -193,10 +194,10 @@ walk_add_file(struct walk *w, const char *path, const char *sha, uint64_t size,
 
 	if (!path_selected(w->src, path, &rel))
 		return;
-	if (strcmp(rel, MIRROR_RECORD_NAME) == 0)
-		walk_refuse(w, path, strlen(path), "the name of senko's own "
-		    "record at the board's dest folder; rename or move it in "
-		    "the repository");
+	if (record_is_name(rel))
+		walk_refuse(w, path, strlen(path), "the name of one of senko's "
+		    "own record files at the board's dest folder; rename or "
+		    "move it in the repository");
 	else if (has_suffix(rel, DEVFS_TEMP_SUFFIX))
 		walk_refuse(w, path, strlen(path), "ends in '" DEVFS_TEMP_SUFFIX
 		    "', the names senko gives files while writing them; "

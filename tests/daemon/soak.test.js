@@ -59,7 +59,7 @@ test(`soak: ${CYCLES} polls with random faults and board power cuts`, { timeout:
   const checkFlash = (b) => {
     for (const [p, c] of Object.entries(h.readTree(b.flash))) {
       // senko's record, temporaries, and the agent's cache (src/board/agent.c).
-      if (p === '.senko.json' || p.endsWith('.senko-tmp') || p.startsWith('.senko/')) continue;
+      if (h.isRecordFile(p) || p.endsWith('.senko-tmp') || p.startsWith('.senko/')) continue;
       assert.ok(versions[p] && versions[p].has(c.toString('base64')),
         `board ${b.name}: ${p} is not a committed version (truncated or mixed)`);
     }

@@ -64,7 +64,7 @@ function processesIn(dir) {
 // The files of a board's flash folder, without senko's own record.
 function flashFiles(dir) {
   const t = h.readTree(dir);
-  delete t['.senko.json'];
+  for (const k of Object.keys(t)) if (h.isRecordFile(k)) delete t[k];
   // The agent's cache (src/board/agent.c), not the application's.
   for (const k of Object.keys(t)) if (k.startsWith('.senko/')) delete t[k];
   return t;

@@ -109,12 +109,14 @@ check "a configuration over 1 MiB: exit 78, saying so" \
 	bash -c '[ "$1" = 78 ] && grep -q "is larger than 1048576 bytes; refused" <<<"$2"' _ "$rc" "$out"
 
 # --- repository files named like senko's own --------------------------------
-commit_files "collide" app/.senko.json='{}' app/lib/.util.py.senko-tmp=x app/sub/.senko.json=ok
+commit_files "collide" app/.senko.json='{}' app/.senko-3.json='{}' app/lib/.util.py.senko-tmp=x app/sub/.senko.json=ok
 c2=$(head_sha)
 write_conf "$tmp/col.conf" "$tmp/scol" 1 'working_dir = app'
 poll "$tmp/col.conf" -N -j
 check "a repository file named .senko.json at dest's root: refused, saying why" \
-	grep -q "refusing entry 'app/.senko.json': the name of senko's own record at the board's dest folder" <<<"$poll_err"
+	grep -q "refusing entry 'app/.senko.json': the name of one of senko's own record files at the board's dest folder" <<<"$poll_err"
+check "a repository file named like a page of the record (.senko-3.json): refused" \
+	grep -q "refusing entry 'app/.senko-3.json': the name of one of senko's own record files" <<<"$poll_err"
 check "a repository file named *.senko-tmp: refused, saying why" \
 	grep -q "refusing entry 'app/lib/.util.py.senko-tmp': ends in '.senko-tmp'" <<<"$poll_err"
 check "neither is in the manifest; .senko.json in a subfolder is" \

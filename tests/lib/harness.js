@@ -241,7 +241,23 @@ function collectLines(stream, lines = []) {
   return lines;
 }
 
+// senko's record on a board (src/board/record.h): the index .senko.json
+// and its pages .senko-K.json, relative to dest.
+const isRecordFile = (rel) => rel === '.senko.json' || /^\.senko-\d+\.json$/.test(rel);
+
+// The record a board holds below dir (its flash folder joined with dest),
+// as {commit, files: {path: sha}}: the index, then every page it names.
+function boardRecord(dir) {
+  const index = JSON.parse(fs.readFileSync(path.join(dir, '.senko.json'), 'utf8'));
+  if (index.v === 1) return { commit: index.commit, files: index.files };
+  const files = {};
+  for (let k = 0; k < index.pages; k++)
+    Object.assign(files, JSON.parse(fs.readFileSync(path.join(dir, `.senko-${k}.json`), 'utf8')).files);
+  return { commit: index.commit, files, pages: index.pages };
+}
+
 module.exports = {
+  isRecordFile, boardRecord,
   ROOT, BUILD, SENKO, SENKOD, tmpdir, track, waitLine, git, makeRepo, startGitHub,
   startBoard, readTree, writeConfig, run, senko, senkod, until, appTicks, collectLines,
 };

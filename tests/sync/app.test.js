@@ -88,7 +88,7 @@ test('one 12.5 KB source file changed: compressed on the wire, within issue 10\'
   assert.ok(d.tx_bytes <= 2048, `the board sent ${d.tx_bytes} bytes`);
 });
 
-test('300 files, one changed: the record on the board is patched, not sent again', async () => {
+test('300 files: one change writes one page of the record; a lost state_dir or an older record costs no file', async () => {
   // A board of its own with an ESP32-WROVER's PSRAM heap (MicroPython
   // gives it about 4 MB): the emulator cannot collect garbage inside one
   // execution, and writing 300 files in one run costs the agent more
@@ -99,32 +99,68 @@ test('300 files, one changed: the record on the board is patched, not sent again
   const many = h.makeRepo(path.join(T, 'repos-many'), 'acme', 'many', files);
   const gh2 = await h.startGitHub({ repos: path.join(T, 'repos-many'), args: ['--rate-limit', '100000'] });
   const b2 = await h.startBoard({ dir: T, name: 'wrover', args: ['--heap', '4194304'] });
+  const state = path.join(T, 'many-state');
   const conf2 = h.writeConfig(path.join(T, 'many.conf'), {
-    senkod: { state_dir: path.join(T, 'many-state'), api_url: gh2.base },
+    senkod: { state_dir: state, api_url: gh2.base },
     sources: { app: { user: 'acme', repo: 'many', working_dir: 'app' } },
     devices: { w: { port: b2.link, baud: 1000000, source: 'app' } },
   });
+  const pages = () => Object.fromEntries(fs.readdirSync(b2.flash).filter(h.isRecordFile)
+    .map((n) => [n, fs.readFileSync(path.join(b2.flash, n), 'utf8')]));
+  const counted = async (what) => {
+    const before = b2.counters();
+    const r = await h.senko(['-v', '-c', conf2, 'sync']);
+    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    await new Promise((res) => setTimeout(res, 100)); // the counters file
+    const after = b2.counters();
+    return { r, rx: after.rx_bytes - before.rx_bytes, written: after.files_written - before.files_written };
+  };
   try {
     let r = await h.senko(['-c', conf2, 'sync']);
     assert.equal(r.code, 0, r.stderr);
-    const recPath = path.join(b2.flash, '.senko.json');
-    const size = fs.statSync(recPath).size;
+    const first = pages();
+    const size = Object.values(first).reduce((n, t) => n + t.length, 0);
     assert.ok(size > 15000, `record of ${size} bytes`);
+    assert.equal(h.boardRecord(b2.flash).pages, Object.keys(first).length - 1);
+    assert.ok(Object.keys(first).length >= 5, `${Object.keys(first).length} record files`);
+
     const changed = 'app/gen/module_7.py';
     const head = many.commit({ [changed]: 'V = "seven"\n' });
-    const before = b2.counters();
-    r = await h.senko(['-c', conf2, 'sync']);
-    assert.equal(r.code, 0, r.stderr);
-    await new Promise((res) => setTimeout(res, 100)); // the counters file
-    const rx = b2.counters().rx_bytes - before.rx_bytes;
-    // The changed file, its journal line and the commands, not the
-    // record's 17 KB again.
-    assert.ok(rx < 3000, `the board received ${rx} bytes (record: ${size})`);
-    const rec = JSON.parse(fs.readFileSync(recPath, 'utf8'));
+    const one = await counted('one change');
+    // The changed file, one page of the record, its index and the
+    // journal; not the record's 17 KB again.
+    assert.equal(one.written, 4, `${one.written} files written on the board`);
+    assert.ok(one.rx < 3000, `the board received ${one.rx} bytes (record: ${size})`);
+    const second = pages();
+    const differ = Object.keys(second).filter((n) => second[n] !== first[n]);
+    assert.equal(differ.length, 2, `record files rewritten: ${differ}`);
+    assert.ok(differ.includes('.senko.json'));
+    const rec = h.boardRecord(b2.flash);
     assert.equal(rec.commit, head);
     assert.equal(rec.files['gen/module_7.py'], many.blobSha(changed));
     assert.equal(rec.files['gen/module_8.py'], many.blobSha('app/gen/module_8.py'));
     assert.equal(Object.keys(rec.files).length, 301);
+
+    // A new gateway: the record's pages are read, every file is
+    // adopted by hash, nothing is written to the board.
+    fs.rmSync(state, { recursive: true, force: true });
+    const lost = await counted('lost state_dir');
+    assert.equal(lost.written, 0, `${lost.written} files written after a lost state_dir`);
+    assert.doesNotMatch(lost.r.stderr, /b: wrote /);
+
+    // A board an older senko left (the record in one file, version 1),
+    // after senko was upgraded: the record is read and believed (no file
+    // hashed), then replaced by the index and its pages.
+    for (const n of Object.keys(second)) fs.rmSync(path.join(b2.flash, n));
+    fs.writeFileSync(path.join(b2.flash, '.senko.json'),
+      JSON.stringify({ commit: rec.commit, files: rec.files, v: 1 }));
+    const old = await counted('version 1 record');
+    assert.doesNotMatch(old.r.stderr, /checking its files by hash/);
+    assert.equal(old.written, Object.keys(second).length + 1, // and the journal
+      `${old.written} files written for a version 1 record`);
+    assert.deepEqual(pages(), second);
+    const again = await counted('in sync');
+    assert.equal(again.written, 0, 'the record is written again and again');
   } finally {
     await b2.stop();
     gh2.stop();

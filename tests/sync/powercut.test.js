@@ -59,7 +59,7 @@ const tree = (files) => Object.fromEntries(Object.entries(files)
 function boardFiles(flash) {
   const t = h.readTree(flash);
   for (const k of Object.keys(t))
-    if (k === '.senko.json' || k.endsWith('.senko-tmp') || k === '.senko.journal' ||
+    if (h.isRecordFile(k) || k.endsWith('.senko-tmp') || k === '.senko.journal' ||
         k.startsWith('.senko/')) delete t[k];
   return t;
 }

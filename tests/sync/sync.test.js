@@ -41,7 +41,7 @@ function appTree(filter = () => true) {
 // The board's files as the boards see them, without senko's record.
 function boardFiles(b, dest = '') {
   const t = h.readTree(path.join(b.flash, dest));
-  delete t['.senko.json'];
+  for (const k of Object.keys(t)) if (h.isRecordFile(k)) delete t[k];
   // The agent's cache (src/board/agent.c), not the application's.
   for (const k of Object.keys(t)) if (k.startsWith('.senko/')) delete t[k];
   return t;

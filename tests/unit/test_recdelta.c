@@ -12,7 +12,7 @@
 #include "buf.h"
 #include "recdelta.h"
 
-/* A record as mirror_record_encode writes it, of n files. */
+/* A version 1 record of n files (compact JSON, sorted keys). */
 static void
 record(struct buf *b, const char *commit, size_t n, size_t changed,
     const char *sha)
