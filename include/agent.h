@@ -64,7 +64,7 @@ struct agent_hello {
 	int64_t free_flash;        /* bytes; -1 unknown */
 	int64_t free_heap;
 	bool idle_timeout;         /* select.poll works on its stdin */
-	unsigned window_units;     /* credit window the host uses */
+	unsigned window_units;     /* credit window, in pieces of AGENT_UNIT */
 };
 
 /* The board in a few dozen bytes. */
@@ -84,7 +84,7 @@ struct agent_commit {
 };
 
 /*
- * Usable stdin ring of a platform minus a margin, in units (the probe
+ * Usable stdin ring of a platform minus a margin, in pieces (the probe
  * cannot measure the ring, so a table: esp8266 255, esp32 259, rp2 511,
  * samd 127; others get the smallest).  SENKO_AGENT_WINDOW overrides it
  * (tests show an oversized window overrunning the ring).
