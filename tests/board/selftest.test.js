@@ -434,7 +434,7 @@ test('resets: soft reset from raw REPL runs boot.py not main.py; SystemExit, mac
   assert.match(hard, /^OKboot-ran\r\nmain-ran\r\nMicroPython v1\.27\.0/);
   const c = b.readCounters();
   assert.deepEqual(Object.keys(c).sort(), ['dropped_bytes', 'executions', 'files_removed', 'files_renamed',
-    'files_written', 'flash_ops', 'hard_resets', 'raw_paste_sessions', 'raw_repl_entries',
+    'files_written', 'flash_busy_us', 'flash_ops', 'hard_resets', 'raw_paste_sessions', 'raw_repl_entries',
     'rx_bytes', 'soft_resets', 'tx_bytes']);
   for (const v of Object.values(c)) assert.ok(Number.isInteger(v));
   assert.equal(c.soft_resets, 3);
@@ -587,6 +587,9 @@ test('flash program/erase time: a sender that does not wait for a board writing 
   assert.ok(dropped > 0, `dropped ${dropped}: ${JSON.stringify(r)}`);
   assert.match(r.err, /KeyboardInterrupt/);
   assert.ok(after.flash_ops - before.flash_ops >= 3, 'create, erase, program');
+  // The chip's time is counted: one 4 KB erase (45 ms) at least.
+  const busy = after.flash_busy_us - before.flash_busy_us;
+  assert.ok(busy >= 45000 && busy < 1000000, `flash busy ${busy} us`);
   p.close();
 });
 

@@ -45,7 +45,10 @@ const flash = new Flash(cfg.flashDir, cfg.flashSize, {
     if (cfg.cutOp && flashOps === cfg.cutOp) powerCut(`before flash operation ${flashOps} (${kind} ${p.replace(/^\/flash/, '')})`);
   },
   // The CPU waits for the flash chip: nothing reads the UART meanwhile.
-  onBusy(ms) { sleepMs(ms); },
+  onBusy(ms) {
+    parentPort.postMessage({ t: 'add', k: 'flash_busy_us', v: Math.round(ms * 1000) });
+    sleepMs(ms);
+  },
   count,
 });
 
