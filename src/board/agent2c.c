@@ -9,8 +9,8 @@
  * space.  Nothing else changes, so the Python that runs is the Python in
  * agent.py.  Refuses (exit 1) what it cannot shrink safely: tabs, a
  * docstring-like triple quote, a '#' after code, a line continued with a
- * backslash.  The constants UNIT and IDLE_MS become AGENT_UNIT and
- * AGENT_IDLE_MS, so host and board share one definition.  The line
+ * backslash.  The constants UNIT, PIECES and IDLE_MS become AGENT_UNIT,
+ * AGENT_PIECES and AGENT_IDLE_MS, so host and board share one definition.  The line
  * "# agent2c: split" cuts the agent in two strings, agent_code_1 and
  * agent_code_2, which the board compiles and runs one after the other
  * (an ESP8266 cannot compile the whole at once).
@@ -81,7 +81,7 @@ main(int argc, char **argv)
 {
 	char line[1024];
 	FILE *in, *out;
-	long unit = -1, idle = -1;
+	long unit = -1, pieces = -1, idle = -1;
 	int lineno = 0, rc = 0, parts = 1;
 	size_t bytes = 0;
 
@@ -133,6 +133,7 @@ main(int argc, char **argv)
 		if (line[len - 1] == '\\')
 			rc = fail(argv[1], lineno, "backslash continuation");
 		grab_constant(line, "UNIT", &unit);
+		grab_constant(line, "PIECES", &pieces);
 		grab_constant(line, "IDLE_MS", &idle);
 		fputs("\t\"", out);
 		for (size_t i = 0; i < indent / 4; i++)
@@ -144,11 +145,12 @@ main(int argc, char **argv)
 	fclose(in);
 	if (parts != 2)
 		rc = fail(argv[1], lineno, "no '# agent2c: split' line");
-	if (unit <= 0 || idle <= 0)
-		rc = fail(argv[1], lineno, "UNIT and IDLE_MS must be set at "
-		    "the top level");
-	fprintf(out, "\t;\n#define AGENT_UNIT %ld\n#define AGENT_IDLE_MS %ld\n"
-	    "#define AGENT_CODE_BYTES %zu\n", unit, idle, bytes);
+	if (unit <= 0 || pieces <= 0 || idle <= 0)
+		rc = fail(argv[1], lineno, "UNIT, PIECES and IDLE_MS must be "
+		    "set at the top level");
+	fprintf(out, "\t;\n#define AGENT_UNIT %ld\n#define AGENT_PIECES %ld\n"
+	    "#define AGENT_IDLE_MS %ld\n#define AGENT_CODE_BYTES %zu\n", unit,
+	    pieces, idle, bytes);
 	if (fclose(out) != 0) {
 		perror(argv[2]);
 		rc = 1;
