@@ -10,9 +10,14 @@
  * then on every board operation is one command in a framed, checksummed
  * protocol (agent.py's header has the bytes).  File data goes compressed
  * (src/zrun.h) when the agent can inflate and the file shrinks.
- * Host -> board goes in units of AGENT_UNIT bytes, each paced by a credit
- * the board sends when it took the unit out of its stdin ring; the window
- * comes from the ring size of the board's platform (agent_window_units).
+ * Host -> board goes in pieces of AGENT_UNIT bytes, each paced by a
+ * credit the board sends when it took the piece out of its stdin ring;
+ * the window comes from the ring size of the board's platform
+ * (agent_window_units).  A command is one unit of one piece per 60 bytes;
+ * file data goes in 'D' units of up to AGENT_PIECES pieces (5 bytes of
+ * framing per 1019 bytes of data), whose later pieces never start with a
+ * byte of AGENT_FOREIGN, so that a host that died inside one and the next
+ * session's Ctrl-C still stop the agent at once.
  * agent_end() ends the run (the board restores Ctrl-C) and returns the
  * port to the REPL at its raw prompt.
  *
@@ -21,8 +26,8 @@
  * board that floods, streams forever or falls silent gives a clear error
  * in time (errno ETIMEDOUT), and the board frees itself (its idle timeout,
  * or the next session's Ctrl-C).  A stop flag (a signal handler's) is
- * checked between units: a file in flight is abandoned, leaving at most
- * its temporary name on the board.
+ * checked between units (a 'D' unit started is finished): a file in
+ * flight is abandoned, leaving at most its temporary name on the board.
  *
  * Errors are logged; functions return 0 or -1 with errno: EIO (the line
  * failed or the agent stopped), ETIMEDOUT, EREMOTEIO (the board refused:
@@ -42,6 +47,13 @@
 
 #include "devfs.h"
 
+/*
+ * Bytes that never start a later piece of a 'D' unit (agent.py FOREIGN):
+ * what another program's first bytes on the line may be (Ctrl-A to
+ * Ctrl-D, CR) and agent_end()'s 'z'.
+ */
+#define AGENT_FOREIGN "\x01\x02\x03\x04\rz"
+
 struct buf;
 struct repl;
 struct agent;
@@ -54,7 +66,7 @@ struct agent_hello {
 	int64_t free_flash;        /* bytes; -1 unknown */
 	int64_t free_heap;
 	bool idle_timeout;         /* select.poll works on its stdin */
-	unsigned window_units;     /* credit window the host uses */
+	unsigned window_units;     /* credit window, in pieces of AGENT_UNIT */
 };
 
 /* The board in a few dozen bytes. */
@@ -74,7 +86,7 @@ struct agent_commit {
 };
 
 /*
- * Usable stdin ring of a platform minus a margin, in units (the probe
+ * Usable stdin ring of a platform minus a margin, in pieces (the probe
  * cannot measure the ring, so a table: esp8266 255, esp32 259, rp2 511,
  * samd 127; others get the smallest).  SENKO_AGENT_WINDOW overrides it
  * (tests show an oversized window overrunning the ring).

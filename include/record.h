@@ -57,6 +57,8 @@ struct record_index {
 int record_encode(const struct manifest *m, struct record *out);
 void record_release(struct record *r);
 
+/* The page of npages (a power of two) that lists path. */
+unsigned record_page_of(const char *path, unsigned npages);
 /* Page k's file name relative to dest; the caller frees it. */
 char *record_page_name(unsigned k);
 /* Is rel (relative to dest) the index or a page's name? */

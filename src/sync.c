@@ -32,34 +32,13 @@
 #include "status.h"
 #include "store.h"
 #include "sync.h"
+#include "syncrun.h"
 #include "xalloc.h"
 #include "banned.h"
 
 /* A status file that did not change is still rewritten after this long,
  * so its last_attempt says the daemon is alive (status.h). */
 #define STATUS_REFRESH_SECONDS 3600
-
-struct sync_run {
-	const struct config *cfg;
-	const struct store *store;
-	const struct sync_options *opts;
-	struct manifest *manifests;   /* per source */
-	bool *have_manifest;          /* per source */
-	struct sync_report *report;
-	struct progress progress;
-	pthread_mutex_t lock;         /* guards next */
-	size_t next;                  /* next device index to consider */
-	/* The rollout (rollout.h), decided by the main thread before each
-	 * wave (one wave per ring, lowest first). */
-	unsigned wave;
-	struct rollout_source *rollouts; /* per source */
-	struct rollout_device *records;  /* per device, as of its decision */
-	enum rollout_action *actions;    /* per device */
-	struct manifest *pins;           /* per device: its pin's manifest */
-	bool *pinned;                    /* per device */
-	struct manifest *targets;        /* per device: a rollback's */
-	char (*prep_error)[512];         /* per device: no target ("" ok) */
-};
 
 /* One worker's view of one device for one cycle. */
 struct board_job {
@@ -75,17 +54,11 @@ struct board_job {
 	char version[64];
 };
 
-static bool
-device_is_due(const struct sync_run *run, size_t i)
-{
-	return run->opts->device_due == NULL || run->opts->device_due[i];
-}
-
 /* Due, and its ring's wave is running. */
 static bool
 device_in_wave(const struct sync_run *run, size_t i)
 {
-	return device_is_due(run, i) && run->cfg->devices[i].ring == run->wave;
+	return sync_device_is_due(run, i) && run->cfg->devices[i].ring == run->wave;
 }
 
 /* Open the board even when the mirror matches: its own record is read. */
@@ -96,11 +69,6 @@ device_is_forced(const struct sync_run *run, size_t i)
 	    run->opts->device_force[i]);
 }
 
-static bool
-stop_requested(const struct sync_run *run)
-{
-	return run->opts->stop != NULL && *run->opts->stop;
-}
 
 /*
  * Record why a device failed: the message given, else the last error
@@ -531,7 +499,7 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&run->lock);
 		if (i >= run->cfg->ndevices)
 			return NULL;
-		if (stop_requested(run)) {
+		if (sync_stop_requested(run)) {
 			/* Not started: its status file keeps what it had. */
 			run->report->devices[i].state = DEVICE_STOPPED;
 			snprintf(run->report->devices[i].error,
@@ -541,250 +509,6 @@ worker_main(void *arg)
 		}
 		sync_device(run, i);
 	}
-}
-
-/* --------------------------------------------------------------- rollout */
-
-/* The pin that applies to device i: `senko pin`'s, else the config's. */
-static const char *
-pin_ref(const struct sync_run *run, size_t i)
-{
-	if (*run->records[i].pin)
-		return run->records[i].pin;
-	return run->cfg->devices[i].pin;
-}
-
-/* The lowest ring of source s's unpinned boards (where a rollout starts). */
-static unsigned
-first_ring(const struct sync_run *run, size_t s)
-{
-	unsigned ring = CONFIG_RING_MAX;
-	size_t i;
-
-	for (i = 0; i < run->cfg->ndevices; i++)
-		if (run->cfg->devices[i].source_index == s &&
-		    pin_ref(run, i) == NULL && run->cfg->devices[i].ring < ring)
-			ring = run->cfg->devices[i].ring;
-	return ring;
-}
-
-/*
- * Resolve device i's pin to a manifest whose blobs are all in the store:
- * the saved one when the ref still names its commit (one request; none
- * for a pin to a whole commit SHA, which cannot move), else read afresh
- * and saved.  Without the network (saved manifests, check
- * mode), the saved one only.
- */
-static void
-prepare_pin(struct sync_run *run, struct forge *forge, size_t i,
-    const char *ref)
-{
-	const struct config_device *dev = &run->cfg->devices[i];
-	const struct config_source *src = &run->cfg->sources[dev->source_index];
-	struct manifest saved = MANIFEST_INIT, fresh = MANIFEST_INIT;
-	bool have_saved;
-	int rc;
-
-	run->pinned[i] = true;
-	have_saved = rollout_pin_manifest(run->cfg->state_dir, dev->name, ref,
-	    &saved) == 0;
-	if (run->opts->saved_manifests || forge == NULL)
-		rc = have_saved ? 1 : -1;
-	else if (have_saved && strcmp(ref, saved.commit) == 0)
-		rc = 1; /* a pin to a whole commit SHA never moves: no request */
-	else
-		rc = forge_manifest_at(forge, src, ref, have_saved ?
-		    saved.commit : NULL, &fresh);
-	if (rc == 1) {
-		manifest_release(&fresh);
-		fresh = saved;
-		manifest_init(&saved);
-	} else if (rc == -1 && have_saved) {
-		log_warnx("%s: cannot resolve its pin '%s' now; using commit "
-		    "%.7s it resolved to before", dev->name, ref, saved.commit);
-		manifest_release(&fresh);
-		fresh = saved;
-		manifest_init(&saved);
-	} else if (rc == 0 && !run->opts->check_only &&
-	    rollout_pin_save(run->cfg->state_dir, dev->name, ref,
-	    &fresh) == -1)
-		rc = -1;
-	if (rc == -1 && !have_saved) {
-		snprintf(run->prep_error[i], sizeof(run->prep_error[i]), "cannot "
-		    "resolve its pin '%s' in source '%s': %s", ref, src->name,
-		    log_last_error());
-	} else if (!run->opts->check_only && forge != NULL &&
-	    forge_fetch_blobs(forge, src, &fresh) == -1) {
-		snprintf(run->prep_error[i], sizeof(run->prep_error[i]), "the "
-		    "files of its pin '%s' (commit %.7s) cannot be fetched: "
-		    "%s", ref, fresh.commit, log_last_error());
-	}
-	manifest_release(&run->pins[i]);
-	run->pins[i] = fresh;
-	manifest_release(&saved);
-}
-
-/*
- * Start of a cycle, after the polls: each polled source's rollout state
- * (a new commit starts a rollout at the first ring), each due device's
- * record and pin.
- */
-static void
-rollout_prepare(struct sync_run *run, struct forge *forge)
-{
-	const struct config *cfg = run->cfg;
-	size_t i;
-	int fd;
-
-	for (i = 0; i < cfg->ndevices; i++)
-		rollout_device_load(cfg->state_dir, cfg->devices[i].name,
-		    &run->records[i]);
-	/* senko check only reads (it may run as a user who cannot write
-	 * state_dir). */
-	fd = run->opts->check_only ? -1 : rollout_lock(cfg->state_dir);
-	for (i = 0; i < cfg->nsources; i++) {
-		struct rollout_source *ro = &run->rollouts[i];
-
-		rollout_source_load(cfg->state_dir, cfg->sources[i].name, ro);
-		if (!run->have_manifest[i] || run->opts->check_only)
-			continue;
-		if (rollout_begin(ro, run->manifests[i].commit,
-		    first_ring(run, i), time(NULL))) {
-			if (!ro->halted)
-				log_info("source '%s': rolling out commit %.7s, "
-				    "ring %u first", cfg->sources[i].name,
-				    ro->commit, ro->ring);
-			rollout_source_save(cfg->state_dir,
-			    cfg->sources[i].name, ro);
-		}
-	}
-	rollout_unlock(fd);
-	for (i = 0; i < cfg->ndevices; i++) {
-		const char *ref = pin_ref(run, i);
-
-		if (device_is_due(run, i) && ref != NULL &&
-		    !stop_requested(run))
-			prepare_pin(run, forge, i, ref);
-	}
-}
-
-/* What due device i of this wave gets; a rollback's manifest is loaded. */
-static void
-rollout_decide_device(struct sync_run *run, size_t i)
-{
-	const struct config_device *dev = &run->cfg->devices[i];
-	const struct rollout_source *ro = &run->rollouts[dev->source_index];
-	const struct manifest *up = &run->manifests[dev->source_index];
-	struct sync_device_result *res = &run->report->devices[i];
-	struct rollout_input in;
-	const char *back;
-
-	memset(&in, 0, sizeof(in));
-	in.source = ro;
-	in.device = &run->records[i];
-	in.upstream = up->commit;
-	in.ring = dev->ring;
-	in.pinned = run->pinned[i];
-	in.rollback = dev->rollback;
-	if (run->opts->now || run->opts->check_only)
-		run->actions[i] = in.pinned ? ROLLOUT_PIN : ROLLOUT_UPDATE;
-	else
-		run->actions[i] = rollout_decide(&in);
-	switch (run->actions[i]) {
-	case ROLLOUT_ROLLBACK:
-		back = rollout_rollback_commit(in.device, in.device->commit);
-		if (rollout_healthy_manifest(run->cfg->state_dir, dev->name,
-		    back, &run->targets[i]) == -1)
-			snprintf(run->prep_error[i], sizeof(run->prep_error[i]),
-			    "%s", log_last_error());
-		break;
-	case ROLLOUT_WAIT:
-		if (ro->ring_healthy_since && dev->ring > ro->ring)
-			snprintf(res->note, sizeof(res->note), "waiting for "
-			    "commit %.7s: ring %u is soaking (soak = %us)",
-			    ro->commit, ro->ring,
-			    run->cfg->sources[dev->source_index].soak);
-		else
-			snprintf(res->note, sizeof(res->note), "waiting for "
-			    "commit %.7s: it is at ring %u, this board is in "
-			    "ring %u", ro->commit, ro->ring, dev->ring);
-		break;
-	case ROLLOUT_HOLD:
-		snprintf(res->note, sizeof(res->note), "held: the rollout of "
-		    "commit %.7s is halted (%.360s); see senko rollout",
-		    up->commit, *ro->reason ? ro->reason : "it failed a "
-		    "health check");
-		break;
-	default:
-		break;
-	}
-}
-
-/* Is device i reachable (not offline or busy at its last visit)? */
-static bool
-device_reachable(const struct sync_run *run, size_t i)
-{
-	const struct sync_device_result *r = &run->report->devices[i];
-	struct device_status st;
-	enum device_state state = r->state;
-
-	if (!r->attempted || state == DEVICE_WAITING) {
-		if (status_load(run->cfg->state_dir, run->cfg->devices[i].name,
-		    &st) == -1)
-			return true;
-		state = st.state;
-	}
-	return state != DEVICE_OFFLINE && state != DEVICE_BUSY;
-}
-
-/* After a wave: release the next ring of each source whose boards are
- * all healthy (and soaked). */
-static void
-rollout_after_wave(struct sync_run *run)
-{
-	const struct config *cfg = run->cfg;
-	struct rollout_board *boards;
-	size_t s, i, n;
-	int fd;
-
-	if (run->opts->check_only)
-		return;
-	boards = xcalloc(cfg->ndevices + 1, sizeof(*boards));
-	fd = rollout_lock(cfg->state_dir);
-	for (s = 0; s < cfg->nsources; s++) {
-		struct rollout_source *ro = &run->rollouts[s];
-		unsigned ring;
-
-		if (!run->have_manifest[s])
-			continue;
-		rollout_source_load(cfg->state_dir, cfg->sources[s].name, ro);
-		ring = ro->ring;
-		for (i = n = 0; i < cfg->ndevices; i++) {
-			struct rollout_device rec;
-
-			if (cfg->devices[i].source_index != s)
-				continue;
-			rollout_device_load(cfg->state_dir,
-			    cfg->devices[i].name, &rec);
-			boards[n].ring = cfg->devices[i].ring;
-			boards[n].pinned = *rec.pin || cfg->devices[i].pin;
-			boards[n].reachable = device_reachable(run, i);
-			boards[n].healthy = rec.health == ROLLOUT_HEALTHY &&
-			    strcmp(rec.commit, ro->commit) == 0;
-			n++;
-		}
-		if (rollout_advance(ro, boards, n, cfg->sources[s].soak,
-		    time(NULL))) {
-			if (ro->ring != ring)
-				log_info("source '%s': commit %.7s released to "
-				    "ring %u", cfg->sources[s].name, ro->commit,
-				    ro->ring);
-			rollout_source_save(cfg->state_dir,
-			    cfg->sources[s].name, ro);
-		}
-	}
-	rollout_unlock(fd);
-	free(boards);
 }
 
 /* Run the workers over the due devices of ring wave. */
@@ -800,7 +524,7 @@ run_wave(struct sync_run *run, unsigned wave)
 	run->next = 0;
 	for (i = 0; i < cfg->ndevices; i++)
 		if (device_in_wave(run, i)) {
-			rollout_decide_device(run, i);
+			sync_rollout_decide(run, i);
 			n++;
 		}
 	if (n == 0)
@@ -816,7 +540,7 @@ run_wave(struct sync_run *run, unsigned wave)
 	for (i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
-	rollout_after_wave(run);
+	sync_rollout_after_wave(run);
 }
 
 /* ---------------------------------------------------------------- sources */
@@ -828,7 +552,7 @@ source_is_needed(const struct sync_run *run, size_t s)
 
 	for (i = 0; i < run->cfg->ndevices; i++)
 		if (run->cfg->devices[i].source_index == s &&
-		    device_is_due(run, i))
+		    sync_device_is_due(run, i))
 			return true;
 	return false;
 }
@@ -910,7 +634,7 @@ exit_status(const struct sync_run *run)
 		    r->sources[i].halted))
 			failed = true;
 	for (i = 0; i < r->ndevices; i++) {
-		if (!device_is_due(run, i))
+		if (!sync_device_is_due(run, i))
 			continue;
 		switch (r->devices[i].state) {
 		case DEVICE_IN_SYNC:
@@ -1018,12 +742,12 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 		log_warnx("state_dir '%s' is not usable; downloads and "
 		    "records will fail this cycle", cfg->state_dir);
 	for (i = 0; i < cfg->nsources; i++)
-		if (source_is_needed(&run, i) && !stop_requested(&run))
+		if (source_is_needed(&run, i) && !sync_stop_requested(&run))
 			poll_source(&run, forge, i);
 	report->retry_after = forge_retry_after(forge);
 	report->rate_limit_remaining = forge_stats(forge)->rate_limit_remaining;
 
-	rollout_prepare(&run, forge);
+	sync_rollout_prepare(&run, forge);
 	for (wave = 0; wave <= CONFIG_RING_MAX; wave++)
 		run_wave(&run, wave);
 	for (i = 0; i < cfg->nsources; i++) {

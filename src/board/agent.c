@@ -32,6 +32,7 @@
 #include "banned.h"
 
 #define PAYLOAD_MAX (AGENT_UNIT - 4) /* type, length ... sum16 */
+#define DATA_MAX (AGENT_PIECES * AGENT_UNIT - 5) /* 'D', length16 ... sum16 */
 #define SLACK_MS 10000     /* fixed part of every deadline */
 #define SILENCE_MS 8000    /* a working board says something this often */
 #define WRITE_MS 5000
@@ -63,7 +64,7 @@ struct agent {
 	unsigned baud;
 	volatile sig_atomic_t *stop;
 	struct agent_hello hello;
-	uint64_t units_sent, credits;
+	uint64_t pieces_sent, credits; /* a credit per piece taken */
 
 	enum rx st;
 	int ftype;
@@ -151,11 +152,11 @@ rx_feed(struct agent *a, unsigned char c)
 {
 	switch (a->st) {
 	case RX_OUT:
-		if (c == 0x06 && a->credits < a->units_sent) {
+		if (c == 0x06 && a->credits < a->pieces_sent) {
 			a->credits++;
 			return a->wake_on_credit;
 		} else if (c == 0x06)
-			a->noise++; /* a credit for no unit: stray output */
+			a->noise++; /* a credit for no piece: stray output */
 		else if (c == 0x1e)
 			a->st = RX_TYPE;
 		else if (c == 0x04) {
@@ -318,13 +319,13 @@ unexpected(struct agent *a, const char *what)
 
 /* ------------------------------------------------------------ the host */
 
-/* Wait until the window has room for one more unit. */
+/* Wait until the window has room for one more piece. */
 static int
 wait_credit(struct agent *a, const char *what)
 {
 	int rc;
 
-	while (a->units_sent - a->credits >= a->hello.window_units) {
+	while (a->pieces_sent - a->credits >= a->hello.window_units) {
 		a->wake_on_credit = true;
 		rc = pump(a, what);
 		a->wake_on_credit = false;
@@ -346,6 +347,21 @@ wait_credit(struct agent *a, const char *what)
 	return 0;
 }
 
+/* One piece of a unit, in one write, within the credit window. */
+static int
+send_piece(struct agent *a, const unsigned char piece[AGENT_UNIT],
+    const char *what)
+{
+	if (wait_credit(a, what) == -1)
+		return -1;
+	if (serial_write(a->s, piece, AGENT_UNIT, WRITE_MS) == -1)
+		return fail_errno(a, EIO, "cannot write to the board while %s",
+		    what);
+	a->pieces_sent++;
+	a->sent += AGENT_UNIT;
+	return 0;
+}
+
 static void
 unit_build(unsigned char u[AGENT_UNIT], int type, const void *payload,
     size_t n, bool more)
@@ -364,27 +380,97 @@ unit_build(unsigned char u[AGENT_UNIT], int type, const void *payload,
 	u[AGENT_UNIT - 1] = (unsigned char)(sum & 0xff);
 }
 
-/* One unit, whole, within the credit window. */
+/* One command unit (one piece); first: the stop flag is looked at. */
 static int
 send_unit(struct agent *a, int type, const void *payload, size_t n,
-    bool more, const char *what)
+    bool more, bool first, const char *what)
 {
 	unsigned char u[AGENT_UNIT];
 
-	if (a->stop != NULL && *a->stop && type != 'A')
+	if (first && a->stop != NULL && *a->stop && type != 'A')
 		return fail_errno(a, EINTR, "stopping while %s", what);
-	if (wait_credit(a, what) == -1)
-		return -1;
 	unit_build(u, type, payload, n, more);
-	if (serial_write(a->s, u, sizeof(u), WRITE_MS) == -1)
-		return fail_errno(a, EIO, "cannot write to the board while %s",
-		    what);
-	a->units_sent++;
-	a->sent += sizeof(u);
+	return send_piece(a, u, what);
+}
+
+/*
+ * The payload length of the next 'D' unit for the n bytes at p: as much
+ * as fits, ended at a piece boundary where a later piece would start
+ * with a byte of AGENT_FOREIGN (agent.py's header says why).  Piece k
+ * starts with payload byte k * AGENT_UNIT - 3.
+ */
+static size_t
+data_unit_len(const unsigned char *p, size_t n)
+{
+	size_t len = n < DATA_MAX ? n : DATA_MAX, k;
+
+	for (k = 1; k * AGENT_UNIT - 3 < len; k++)
+		if (memchr(AGENT_FOREIGN, p[k * AGENT_UNIT - 3],
+		    sizeof(AGENT_FOREIGN) - 1) != NULL)
+			return k * AGENT_UNIT - 5;
+	return len;
+}
+
+/* A 'D' unit of n payload bytes (at most DATA_MAX); its pieces. */
+static size_t
+data_unit_build(unsigned char u[AGENT_PIECES * AGENT_UNIT],
+    const unsigned char *p, size_t n)
+{
+	size_t pieces = (n + 5 + AGENT_UNIT - 1) / AGENT_UNIT;
+	size_t end = pieces * AGENT_UNIT, i;
+	unsigned sum = 0;
+
+	memset(u, 0, end);
+	u[0] = 'D';
+	u[1] = (unsigned char)(n >> 8);
+	u[2] = (unsigned char)(n & 0xff);
+	memcpy(u + 3, p, n);
+	for (i = 0; i < end - 2; i++)
+		sum += u[i];
+	u[end - 2] = (unsigned char)(sum >> 8 & 0xff);
+	u[end - 1] = (unsigned char)(sum & 0xff);
+	return pieces;
+}
+
+/*
+ * A put's wire bytes (wlen of them, for a file of len bytes) in 'D'
+ * units.  The stop flag is looked at between units: a unit started is
+ * finished, then 'A' abandons the file (its temporary name stays).
+ * progress, if any, is told the file's bytes sent after every piece.
+ */
+static int
+send_data(struct agent *a, const char *path, const unsigned char *p,
+    size_t wlen, size_t len, void (*progress)(void *, uint64_t), void *arg,
+    const char *what)
+{
+	unsigned char u[AGENT_PIECES * AGENT_UNIT];
+	size_t off, n, pieces, i, done;
+
+	for (off = 0; off < wlen; off += n) {
+		if (a->stop != NULL && *a->stop) {
+			send_unit(a, 'A', NULL, 0, false, true, what);
+			return fail_errno(a, EINTR, "stopped while writing "
+			    "'%s'", path);
+		}
+		n = data_unit_len(p + off, wlen - off);
+		pieces = data_unit_build(u, p + off, n);
+		for (i = 0; i < pieces; i++) {
+			if (send_piece(a, u + i * AGENT_UNIT, what) == -1)
+				return -1;
+			done = off + (i + 1) * AGENT_UNIT - 3;
+			if (progress != NULL)
+				progress(arg, (done < off + n ? done : off + n) *
+				    len / wlen);
+		}
+	}
 	return 0;
 }
 
-/* A command: its payload cut into as many units as it needs. */
+/*
+ * A command: its payload cut into as many units as it needs.  The stop
+ * flag is looked at before the first only: half a command would take the
+ * next unit (agent_end()'s 'z') for the rest of its payload.
+ */
 static int
 send_command(struct agent *a, int type, const void *payload, size_t len,
     const char *what)
@@ -394,7 +480,8 @@ send_command(struct agent *a, int type, const void *payload, size_t len,
 
 	do {
 		n = len - off < PAYLOAD_MAX ? len - off : PAYLOAD_MAX;
-		if (send_unit(a, type, p + off, n, off + n < len, what) == -1)
+		if (send_unit(a, type, p + off, n, off + n < len, off == 0,
+		    what) == -1)
 			return -1;
 		off += n;
 	} while (off < len);
@@ -580,11 +667,11 @@ boot_code(const struct packed *p, bool cached, bool store)
 }
 
 /*
- * The packed agent to the bootstrap: plain bytes in units of AGENT_UNIT,
- * at most the window's worth not yet answered by a credit (the bootstrap
- * sends one per unit it took out of the stdin ring).  Nothing before its
- * first credit, which says Ctrl-C is off on the board (the stream holds
- * 03 bytes).
+ * The packed agent to the bootstrap: plain bytes in pieces of AGENT_UNIT
+ * (the last may be shorter), at most the window's worth not yet answered
+ * by a credit (the bootstrap sends one per piece it took out of the stdin
+ * ring).  Nothing before its first credit, which says Ctrl-C is off on
+ * the board (the stream holds 03 bytes).
  */
 static int
 send_packed(struct agent *a, const struct buf *z)
@@ -594,8 +681,8 @@ send_packed(struct agent *a, const struct buf *z)
 	size_t off, n;
 
 	arm(a, z->len + 256);
-	/* That first credit as the answer to a unit of a window of one. */
-	a->units_sent++;
+	/* That first credit as the answer to a piece of a window of one. */
+	a->pieces_sent++;
 	a->hello.window_units = 1;
 	if (wait_credit(a, what) == -1)
 		return -1;
@@ -609,7 +696,7 @@ send_packed(struct agent *a, const struct buf *z)
 		if (serial_write(a->s, z->data + off, n, WRITE_MS) == -1)
 			return fail_errno(a, EIO, "cannot write to the board "
 			    "while %s", what);
-		a->units_sent++;
+		a->pieces_sent++;
 		a->sent += n;
 	}
 	return 0;
@@ -941,34 +1028,20 @@ put_send(struct agent *a, const char *path, size_t len, const char *hex,
     void (*progress)(void *, uint64_t), void *arg)
 {
 	const char *what = "writing a file";
-	const unsigned char *p = (const unsigned char *)wire->data;
 	struct buf head = BUF_INIT;
-	size_t off, n;
 	int rc;
 
 	buf_addf(&head, "%s%c%zu%c%s%c%d%c%d%c%zu%c%d%c%zu", path, 0, len, 0,
 	    hex, 0, staged ? 1 : 0, 0, zmode, 0, wire->len, 0, a->z.wbits, 0,
 	    a->z.chunk);
-	arm(a, wire->len + wire->len / PAYLOAD_MAX * 4 + head.len + 256);
+	/* At worst every unit is cut to one piece. */
+	arm(a, wire->len + wire->len / (AGENT_UNIT - 5) * 5 + head.len + 256);
 	rc = send_command(a, 'P', head.data, head.len, what);
 	buf_release(&head);
 	if (rc == -1)
 		return -1;
-	for (off = 0; off < wire->len; off += n) {
-		n = wire->len - off < PAYLOAD_MAX ? wire->len - off :
-		    PAYLOAD_MAX;
-		if (a->stop != NULL && *a->stop) {
-			/* Abandon the file: its temporary name stays. */
-			send_unit(a, 'A', NULL, 0, false, what);
-			return fail_errno(a, EINTR, "stopped while writing "
-			    "'%s'", path);
-		}
-		if (send_unit(a, 'D', p + off, n, false, what) == -1)
-			return -1;
-		if (progress != NULL)
-			progress(arg, (off + n) * len / wire->len);
-	}
-	return 0;
+	return send_data(a, path, (const unsigned char *)wire->data, wire->len,
+	    len, progress, arg, what);
 }
 
 int
@@ -1007,9 +1080,7 @@ agent_patch(struct agent *a, const char *path, const char *base,
     const void *ops, size_t opslen, size_t len, const char *hex)
 {
 	const char *what = "patching a file";
-	const unsigned char *p = ops;
 	struct buf head = BUF_INIT;
-	size_t off, n;
 	int rc;
 
 	/* A put whose data is the edit script over base (agent.py's put()
@@ -1017,13 +1088,12 @@ agent_patch(struct agent *a, const char *path, const char *base,
 	buf_addf(&head, "%s%c%zu%c%s%c1%cU%c%zu%c0%c%s", path, 0, len, 0, hex,
 	    0, 0, 0, opslen, 0, 0, base);
 	/* The board reads the base and writes the result as it goes. */
-	arm(a, opslen + opslen / PAYLOAD_MAX * 4 + head.len + 256 + len / 4);
+	arm(a, opslen + opslen / (AGENT_UNIT - 5) * 5 + head.len + 256 +
+	    len / 4);
 	rc = send_command(a, 'P', head.data, head.len, what);
 	buf_release(&head);
-	for (off = 0; rc == 0 && off < opslen; off += n) {
-		n = opslen - off < PAYLOAD_MAX ? opslen - off : PAYLOAD_MAX;
-		rc = send_unit(a, 'D', p + off, n, false, what);
-	}
+	if (rc == 0)
+		rc = send_data(a, path, ops, opslen, opslen, NULL, NULL, what);
 	return rc == 0 ? put_verdict(a, path, hex, true) : -1;
 }
 

@@ -16,22 +16,46 @@
 # File data in a put is raw, or segments of one raw-deflate stream that
 # runs across the files of the run (src/zrun.h has the layout).
 #
-# Host -> board: units of exactly UNIT bytes, each written by the host in
-# one piece:  type, n (payload length, bit 7: more units follow for this
-# command), payload, zero padding, 16-bit sum of every byte before it.
-# The agent sends one credit byte (06) per unit it took out of the stdin
-# ring, so the host never has more in flight than the ring holds.
+# Host -> board: commands in units of exactly UNIT bytes, each written by
+# the host in one piece:  type, n (payload length, bit 7: more units
+# follow for this command), payload, zero padding, 16-bit sum of every
+# byte before it.  File data goes in larger 'D' units of up to PIECES
+# pieces of UNIT bytes:  'D', n (16 bits), payload, zero padding to the
+# end of the last piece, 16-bit sum of every byte before it; 5 bytes of
+# framing per 1019 payload bytes (a 64-byte unit cost 4 per 60).  The
+# agent sends one credit byte (06) per piece it took out of the stdin
+# ring, so the host never has more in flight than the ring holds, in
+# pieces of UNIT bytes whatever the units.
+#
+# A foreign byte (the next session's Ctrl-C, when this host died) must
+# stop the agent at once, not vanish into a unit's payload.  The first
+# byte of every unit must be a unit type.  The host writes each piece in
+# one write(), but may die between the pieces of one 'D' unit (SIGKILL
+# while it waits for a credit).  So the later pieces of a 'D' unit never
+# start with a FOREIGN byte (Ctrl-A to Ctrl-D, CR, and the host's own
+# 'z'): the host ends a unit early, at the piece before, when one would
+# (one piece in 43 of random data, 5 bytes more each time).  Whatever a
+# new session sends first (senko's enter_raw "\r\x03\x03", mpremote's
+# "\r\x03", a user's Ctrl-C) then stops the agent at the next piece's
+# start; the rest of its bytes find the raw REPL, as at a unit's start.
+# Only a host killed inside the write() of one piece leaves part of a
+# piece (as a part of a unit could before); the next session's attempts
+# then fill that piece, and the next starts with one of their bytes, all
+# of which are FOREIGN (that session may time out first; the next gets
+# in).
+# With no next session, ipoll's IDLE_MS before every piece ends the run.
 #
 # Board -> host: frames 1E, type, length (16 bits), payload, 16-bit sum of
 # type, length and payload.  Anything outside frames (text a timer
 # callback printed, say) is not ours and the host skips it.
 #
-# It allocates nothing per data unit (a board collects garbage, but the
+# It allocates nothing per piece (a board collects garbage, but the
 # emulator cannot inside one execution) and imports only built-ins: with
 # sys.path emptied and the names dropped from sys.modules, a file on the
 # board called hashlib.py or binascii.py cannot stand in for them.
 
 UNIT = 64
+PIECES = 16
 IDLE_MS = 5000
 RECORD = '.senko.json'
 JOURNAL = '.senko.journal'
@@ -42,6 +66,9 @@ CACHE = '/.senko'
 # Unit types: pad, Abort, Commit, Data, Hash, Inventory, Journal, List,
 # Put, Quit, Read, and z (the host giving up).
 TYPES = b'\x00ACDHIJLPQRz'
+# Never the first byte of a 'D' unit's later pieces (agent.h
+# AGENT_FOREIGN): Ctrl-A to Ctrl-D, CR, 'z'.
+FOREIGN = b'\x01\x02\x03\x04\rz'
 NAMES = ('ENOENT', 'EIO', 'ENOMEM', 'EACCES', 'EEXIST', 'ENOTDIR', 'EISDIR',
          'EINVAL', 'ENOSPC', 'EROFS', 'ENOTEMPTY')
 
@@ -82,15 +109,6 @@ finally:
 
 inp = sys.stdin.buffer
 out = sys.stdout.buffer
-rb = bytearray(UNIT)
-rm = memoryview(rb)
-known = bytearray(256)
-for c in TYPES:
-    known[c] = 1
-head = rm[:1]
-rest = rm[1:]
-check = rm[:UNIT - 2]
-data = rm[2:UNIT - 2]
 hb = bytearray(512)
 hm = memoryview(hb)
 tb = bytearray(32)
@@ -131,24 +149,41 @@ def send(t, payload=b''):
     out.write(payload)
     out.write(bytes((s >> 8, s & 255)))
 
-def unit():
-    # One unit from the host, or Stop when it went away.  The first
-    # byte alone first: anything but a unit type (the next session's
-    # Ctrl-C, say) ends the run at once.
-    # ipoll, not poll: poll() builds a list per call, one per unit here,
+def piece(i):
+    # Piece i of a unit out of the ring, and its credit.  Its first byte
+    # alone first: anything but a unit type at a unit's start, or a
+    # FOREIGN byte at a later piece's, ends the run at once.
+    # ipoll, not poll: poll() builds a list per call, one per piece here,
     # which the emulator cannot collect within the run (and a board
     # spends collections on).
     if poller and next(poller.ipoll(IDLE_MS), None) is None:
         raise Stop('idle')
-    inp.readinto(head)
-    if not known[rb[0]]:
+    inp.readinto(one)
+    if foreign[one[0]] if i else not known[one[0]]:
         raise Stop('not a unit')
-    inp.readinto(rest)
+    rb[i * UNIT] = one[0]
+    inp.readinto(pr[i])
     out.write(b'\x06')
-    if sum(check) & 65535 != rb[UNIT - 2] << 8 | rb[UNIT - 1]:
+
+def unit():
+    # One unit from the host, or Stop when it went away.  The type is
+    # returned; a command's payload length is rb[1] & 127, a 'D' unit's
+    # rb[1] << 8 | rb[2] (no tuple: nothing allocated per unit).
+    piece(0)
+    k = 1
+    if rb[0] == 68:
+        k = ((rb[1] << 8 | rb[2]) + 68) // UNIT
+        if k > PIECES:
+            raise Stop('length')
+        for i in range(1, k):
+            piece(i)
+    s = 0
+    for i in range(k):
+        s += rb[i * UNIT] + sum(pr[i])
+    e = k * UNIT
+    s -= rb[e - 2] + rb[e - 1]
+    if s & 65535 != rb[e - 2] << 8 | rb[e - 1]:
         raise Stop('checksum')
-    # The type; the payload's length is rb[1] & 127 (no tuple: nothing
-    # allocated per unit).
     return rb[0]
 
 def command():
@@ -318,18 +353,18 @@ def feed(k, sink):
             kind = unit()
             if kind != 68:
                 raise Abort(kind)
-            un = rb[1] & 127
+            un = rb[1] << 8 | rb[2]
             up = 0
         m = un - up
         if m > k:
             m = k
         if sink is None:
             for i in range(m):
-                v = v << 8 | rb[2 + up + i]
-        elif up == 0 and m == UNIT - 4:
-            sink(data)
+                v = v << 8 | rb[3 + up + i]
+        elif up == 0 and m == un and (un + 5) % UNIT == 0:
+            sink(dv[(un + 5) // UNIT])
         else:
-            sink(rm[2 + up:2 + up + m])
+            sink(rm[3 + up:3 + up + m])
         up += m
         k -= m
     return v
@@ -564,7 +599,31 @@ def hello():
         v[0], v[1], v[2], sys.platform, 'sha1' if have_sha1 else 'sha256',
         flash, gc.mem_free(), 1 if poller else 0, 1 if inflater else 0))
 
+# The units' buffer, made here rather than with the rest of the globals:
+# an ESP8266 compiles this second part with what the first left free.
+rb = bytearray(UNIT * PIECES)
+rm = memoryview(rb)
+known = bytearray(256)
+for c in TYPES:
+    known[c] = 1
+foreign = bytearray(256)
+for c in FOREIGN:
+    foreign[c] = 1
+# A piece's first byte is read into one, the rest into its place in rb
+# (pr[i]); a 'D' unit that fills its k pieces hands dv[k] to the sink:
+# views made once.
+one = bytearray(1)
+pr = []
+dv = [None]
+for i in range(PIECES):
+    pr.append(rm[i * UNIT + 1:(i + 1) * UNIT])
+    dv.append(rm[3:(i + 1) * UNIT - 2])
+
 journal = None
+# The last inventory's answer, and whether this run changed the board
+# since (a put, a journal, a commit).
+last_inventory = None
+dirty = False
 micropython.kbd_intr(-1)
 try:
     hello()
@@ -572,7 +631,10 @@ try:
         t, body = command()
         try:
             if t == 73:
-                send(73, inventory(body.decode()))
+                top = body.decode()
+                last_inventory = (top, inventory(top))
+                dirty = False
+                send(73, last_inventory[1])
             elif t == 76:
                 listing(body.decode())
             elif t == 72:
@@ -580,11 +642,13 @@ try:
             elif t == 82:
                 read_file(body.decode())
             elif t == 80:
+                dirty = True
                 if not put(body):
                     raise Stop('data')
             elif t == 65:
                 send(65)
             elif t == 74:
+                dirty = True
                 # Journal lines; the first opens a fresh journal.
                 top, lines = body.decode().split('\x00', 1)
                 if journal is None:
@@ -594,6 +658,7 @@ try:
                 journal.write(lines)
                 send(75)
             elif t == 67:
+                dirty = True
                 top = body.decode()
                 jp = top.rstrip('/') + '/' + JOURNAL
                 if journal is not None:
@@ -610,7 +675,12 @@ try:
                 # to decide on writing the agent's cache).
                 send(67, '%d\x00%s\x00%s\x00%d' % (done, '\n'.join(kept), '\n'.join(failed), gc.mem_free()))
             elif t == 81:
-                send(81, inventory(body.decode()))
+                # Nothing changed since the inventory of this run: the
+                # same answer, without walking the board again.
+                top = body.decode()
+                if dirty or last_inventory is None or last_inventory[0] != top:
+                    last_inventory = (top, inventory(top))
+                send(81, last_inventory[1])
                 break
             else:
                 raise Stop('command %d' % t)

@@ -11,8 +11,9 @@
  * one space.  Nothing else changes, so the Python that runs is the Python
  * in the files.  Refuses (exit 1) what it cannot shrink safely: tabs, a
  * docstring-like triple quote, a '#' after code, a line continued with a
- * backslash.  The constants UNIT and IDLE_MS become AGENT_UNIT and
- * AGENT_IDLE_MS, so host and board share one definition.  The line
+ * backslash.  The constants UNIT, PIECES and IDLE_MS of agent.py become
+ * AGENT_UNIT, AGENT_PIECES and AGENT_IDLE_MS, so host and board share
+ * one definition.  The line
  * "# agent2c: split" cuts the agent in two strings, agent_code_1 and
  * agent_code_2, which the board compiles and runs one after the other
  * (an ESP8266 cannot compile the whole at once); boot.py's split line
@@ -80,15 +81,20 @@ grab_constant(const char *line, const char *name, long *value)
 		*value = strtol(line + n + 3, NULL, 10);
 }
 
+/* The constants host and board share (-1: not set). */
+struct constants {
+	long unit, pieces, idle;
+};
+
 /*
  * One Python file into C string literals on out, each line shrunk.  The
  * line "# agent2c: split" ends the first string and starts the one named
- * split; the constants UNIT and IDLE_MS are taken when present.
- * 0, or 1 after saying why on stderr.
+ * split; the constants are taken when present.  0, or 1 after saying why
+ * on stderr.
  */
 static int
-shrink(const char *path, FILE *out, const char *split, long *unit,
-    long *idle, size_t *bytes)
+shrink(const char *path, FILE *out, const char *split, struct constants *k,
+    size_t *bytes)
 {
 	char line[1024];
 	FILE *in;
@@ -133,8 +139,9 @@ shrink(const char *path, FILE *out, const char *split, long *unit,
 			rc = fail(path, lineno, "comment after code");
 		if (line[len - 1] == '\\')
 			rc = fail(path, lineno, "backslash continuation");
-		grab_constant(line, "UNIT", unit);
-		grab_constant(line, "IDLE_MS", idle);
+		grab_constant(line, "UNIT", &k->unit);
+		grab_constant(line, "PIECES", &k->pieces);
+		grab_constant(line, "IDLE_MS", &k->idle);
 		fputs("\t\"", out);
 		for (size_t i = 0; i < indent / 4; i++)
 			putc(' ', out);
@@ -153,7 +160,7 @@ int
 main(int argc, char **argv)
 {
 	FILE *out;
-	long unit = -1, idle = -1, none = -1;
+	struct constants k = { -1, -1, -1 }, none = { -1, -1, -1 };
 	size_t bytes = 0, boot_bytes = 0;
 	int rc = 0;
 
@@ -168,14 +175,15 @@ main(int argc, char **argv)
 	}
 	fprintf(out, "/* Generated from %s and %s by agent2c; do not edit. "
 	    "*/\nstatic const char agent_code_1[] =\n", argv[1], argv[2]);
-	rc |= shrink(argv[1], out, "agent_code_2", &unit, &idle, &bytes);
+	rc |= shrink(argv[1], out, "agent_code_2", &k, &bytes);
 	fputs("static const char agent_boot_1[] =\n", out);
-	rc |= shrink(argv[2], out, "agent_boot_2", &none, &none, &boot_bytes);
-	if (unit <= 0 || idle <= 0)
-		rc = fail(argv[1], 0, "UNIT and IDLE_MS must be set at "
-		    "the top level");
-	fprintf(out, "#define AGENT_UNIT %ld\n#define AGENT_IDLE_MS %ld\n"
-	    "#define AGENT_CODE_BYTES %zu\n", unit, idle, bytes);
+	rc |= shrink(argv[2], out, "agent_boot_2", &none, &boot_bytes);
+	if (k.unit <= 0 || k.pieces <= 0 || k.idle <= 0)
+		rc = fail(argv[1], 0, "UNIT, PIECES and IDLE_MS must be set "
+		    "at the top level");
+	fprintf(out, "#define AGENT_UNIT %ld\n#define AGENT_PIECES %ld\n"
+	    "#define AGENT_IDLE_MS %ld\n#define AGENT_CODE_BYTES %zu\n",
+	    k.unit, k.pieces, k.idle, bytes);
 	if (fclose(out) != 0) {
 		perror(argv[3]);
 		rc = 1;

@@ -21,9 +21,9 @@
 #define PAGE_PREFIX ".senko-"
 #define PAGE_SUFFIX ".json"
 
-/* Which page a path is on: FNV-1a, which every gateway computes alike. */
-static unsigned
-page_of(const char *path, unsigned npages)
+/* FNV-1a, which every gateway computes alike. */
+unsigned
+record_page_of(const char *path, unsigned npages)
 {
 	uint32_t h = 2166136261u;
 
@@ -91,7 +91,7 @@ record_encode(const struct manifest *m, struct record *out)
 	for (k = 0; k < npages; k++)
 		files[k] = json_object();
 	for (i = 0; i < m->n; i++)
-		json_object_set_new(files[page_of(m->entries[i].path, npages)],
+		json_object_set_new(files[record_page_of(m->entries[i].path, npages)],
 		    m->entries[i].path, json_string(m->entries[i].sha));
 	out->pages = xcalloc(npages, sizeof(*out->pages));
 	out->npages = npages;
@@ -250,7 +250,7 @@ record_read_page(const char *text, size_t len, unsigned k, unsigned npages,
 			    what, q.data, why);
 			goto out;
 		}
-		if (page_of(path, npages) != k) {
+		if (record_page_of(path, npages) != k) {
 			path_quote(&q, path, strlen(path));
 			log_failx("%s: '%s' does not belong on page %u of %u",
 			    what, q.data, k, npages);

@@ -919,15 +919,16 @@ out:
 	record_release(&rec);
 }
 
-/* Bytes of flash the record's texts need at most. */
+/* Bytes of flash the record's texts that will be written need. */
 static size_t
-record_bytes(const struct record *rec)
+record_bytes(const struct visit *v, const struct record *rec)
 {
 	size_t n = rec->index.len;
 	unsigned k;
 
 	for (k = 0; k < rec->npages; k++)
-		n += rec->pages[k].len;
+		if (!same_text(board_page(v, rec, k), &rec->pages[k]))
+			n += rec->pages[k].len;
 	return n;
 }
 
@@ -960,7 +961,7 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 		deletes[p->ndeletes + i] = extra.deletes[i];
 	final_manifest(mm, p, deletes, ndeletes, job->upstream->commit, &fin);
 	if (record_encode(&fin, &rec) == -1 ||
-	    check_space(v, p, record_bytes(&rec)) == -1)
+	    check_space(v, p, record_bytes(v, &rec)) == -1)
 		goto out;
 	/* From here the board may change: forget what it looked like. */
 	mirror_set_board_digest(job->mirror, "");

@@ -8,7 +8,9 @@
 // baseline (mpremote's `fs cp`: one raw-paste execution per 256 bytes of
 // w(b'...'), the final name written directly; then a soft reset), and a
 // fresh push of the source alone and of the binary alone (wire bytes per
-// payload byte).  Last, the same project grown to 2,000 files (1,959 small
+// payload byte), and of main.py alone: the binary's marginal cost is its
+// push minus that one, per payload byte (the agent's start and the
+// session's fixed commands cancel out).  Last, the same project grown to 2,000 files (1,959 small
 // modules more) with one 12.5 KB file changed, on the esp32 profile.
 //
 //   node tests/bench/session.bench.js     (or: make bench)
@@ -65,13 +67,15 @@ function report(what, ms, d, payload, failed) {
     `board->host ${d('tx_bytes')} B, ${d('executions')} executions, ${d('soft_resets')} soft resets`);
 }
 
-async function measure(board, what, args, conf, payload = 0) {
+// rx (optional) gets the host->board bytes.
+async function measure(board, what, args, conf, payload = 0, rx = {}) {
   const before = board.counters();
   const start = Date.now();
   const r = await h.senko(['-c', conf, 'sync', ...args]);
   const ms = await untilTick(board.link, start);
   const after = board.counters();
   report(what, ms, (k) => after[k] - before[k], payload, r.code !== 0);
+  rx.bytes = after.rx_bytes - before.rx_bytes;
   if (r.code !== 0) console.log(r.stderr);
   return ms;
 }
@@ -155,12 +159,16 @@ async function run(profile) {
   }
   // Each with main.py (the app that says the board runs again); the
   // ratio is taken over the part's own bytes.
-  for (const [what, re] of [['source', /\.py$/], ['binary', /\.bin$/]]) {
+  const rx = {};
+  for (const [what, re] of [['source', /\.py$/], ['binary', /\.bin$/], ['main.py', /\/main\.py$/]]) {
     const part = pick(files, re);
-    const s = await project(T, what, { ...part, 'app/main.py': TICKER }, 115200, args);
-    await measure(s.board, `fresh push, ${what} only`, [], s.conf, bytesOf(part));
+    const s = await project(T, what.replace('.', ''), { ...part, 'app/main.py': TICKER }, 115200, args);
+    rx[what] = {};
+    await measure(s.board, `fresh push, ${what} only`, [], s.conf, what === 'main.py' ? 0 : bytesOf(part), rx[what]);
     await s.stop();
   }
+  console.log(`  binary, marginal: ${((rx.binary.bytes - rx['main.py'].bytes) / bytesOf(pick(files, /\.bin$/))).toFixed(3)} ` +
+    'wire bytes per payload byte (fresh push, binary only, minus main.py only)');
   const b = await project(T, 'base', { 'app/README': 'x' }, 115200, args);
   const base = await baseline(b.board, pick(files, /^app\//), 'app/');
   await b.stop();

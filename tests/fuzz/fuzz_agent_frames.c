@@ -13,7 +13,9 @@
  *               port hands out one byte per read; FLAG_STOP: the stop
  *               flag is raised after the second operation; bits 3-4:
  *               the size of the file agent_put writes (0, 60, 300 or
- *               2000 bytes, i.e. up to 34 units: past any window)
+ *               2000 bytes, i.e. up to 32 pieces: past any window; 'x'
+ *               but for a CR and a 'z', which the host must keep from
+ *               the start of a unit's later piece)
  *   byte 1      n, then n bytes: the operations, in order (each byte
  *               modulo 8: inventory, list, hash, read, put, journal,
  *               commit, finish); agent_end always closes the visit
@@ -23,12 +25,16 @@
  *
  * The board's view of the line checks the credit window: it tracks its
  * own frames (1E type len16 body sum16) to tell credits (06 outside a
- * frame) from data, and the host may never have more units unanswered by
- * a credit than the window agent_hello() reports.
+ * frame) from data, and the host may never have more pieces unanswered
+ * by a credit than the window agent_hello() reports.  It reads the
+ * host's writes as agent.py does: each one piece of AGENT_UNIT bytes;
+ * every unit well formed (its sum, a 'D' unit at most AGENT_PIECES
+ * pieces) and no later piece of a 'D' unit starting with a byte of
+ * AGENT_FOREIGN.
  *
  * FUZZ_VERBOSE=1 build/fuzz/fuzz_agent_frames FILE shows one visit's log,
- * with the units sent and the credits given after each operation (a board
- * true to agent.py gives one per unit).
+ * with the pieces sent and the credits given after each operation (a
+ * board true to agent.py gives one per piece).
  *
  * The seeds in tests/fuzz/corpus/agent_frames/ are written by
  * tests/fuzz/corpus/agent_frames.py from named fields (hello, inventory,
@@ -74,8 +80,11 @@ struct serial {
 	enum board_tx tx;
 	size_t tx_left, tx_flen;
 	uint8_t head[3];
-	uint64_t credits, units;
+	uint64_t credits, pieces;
 	unsigned window;          /* 0 until the hello is parsed */
+	/* The unit being written: its bytes so far, pieces still to come. */
+	uint8_t unit[AGENT_PIECES * AGENT_UNIT];
+	size_t unit_len, unit_left;
 };
 
 struct repl {
@@ -206,6 +215,51 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 	return n;
 }
 
+/* A whole unit as agent.py's unit() checks it. */
+static void
+check_unit(const uint8_t *u, size_t len)
+{
+	unsigned sum = 0;
+	size_t i;
+
+	for (i = 0; i < len - 2; i++)
+		sum += u[i];
+	FUZZ_CHECK((sum & 0xffff) == ((unsigned)u[len - 2] << 8 | u[len - 1]),
+	    "unit '%c' of %zu bytes: bad sum", u[0], len);
+	if (u[0] != 'D')
+		FUZZ_CHECK((u[1] & 0x7f) <= AGENT_UNIT - 4, "command unit "
+		    "'%c' says %u payload bytes", u[0], u[1] & 0x7f);
+}
+
+/* One piece as the board takes it: a unit's start, or a later piece. */
+static void
+board_took(struct serial *s, const uint8_t *p)
+{
+	size_t n;
+
+	if (s->unit_left == 0) {
+		FUZZ_CHECK(p[0] != 0 && strchr("ACDHIJLPQRz", p[0]) != NULL,
+		    "a unit starts with %#x, not a unit type", p[0]);
+		s->unit_len = 0;
+		s->unit_left = 1;
+		if (p[0] == 'D') {
+			n = (size_t)p[1] << 8 | p[2];
+			s->unit_left = (n + 5 + AGENT_UNIT - 1) / AGENT_UNIT;
+			FUZZ_CHECK(s->unit_left <= AGENT_PIECES, "a 'D' unit "
+			    "of %zu bytes: more than %d pieces", n,
+			    AGENT_PIECES);
+		}
+	} else
+		FUZZ_CHECK(memchr(AGENT_FOREIGN, p[0],
+		    sizeof(AGENT_FOREIGN) - 1) == NULL, "piece %zu of a 'D' "
+		    "unit starts with %#x, a foreign byte", s->unit_len /
+		    AGENT_UNIT, p[0]);
+	memcpy(s->unit + s->unit_len, p, AGENT_UNIT);
+	s->unit_len += AGENT_UNIT;
+	if (--s->unit_left == 0)
+		check_unit(s->unit, s->unit_len);
+}
+
 int
 serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 {
@@ -217,13 +271,17 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 		return -1;
 	}
 	FUZZ_CHECK(len == AGENT_UNIT, "the host wrote %zu bytes, not one "
-	    "unit of %d", len, AGENT_UNIT);
-	/* 'z' ends the agent (agent_end): it needs no room in the ring. */
+	    "piece of %d", len, AGENT_UNIT);
+	/* 'z' ends the agent (agent_end): it needs no room in the ring, and
+	 * may follow a unit the host gave up in the middle of. */
+	if (u[0] == 'z')
+		s->unit_left = 0;
+	board_took(s, u);
 	if (u[0] != 'z' && s->window) {
-		s->units++;
-		FUZZ_CHECK(s->units <= s->credits + s->window, "the host sent "
-		    "unit %llu with %llu credits given, window %u",
-		    (unsigned long long)s->units,
+		s->pieces++;
+		FUZZ_CHECK(s->pieces <= s->credits + s->window, "the host sent "
+		    "piece %llu with %llu credits given, window %u",
+		    (unsigned long long)s->pieces,
 		    (unsigned long long)s->credits, s->window);
 	}
 	s->sent += len;
@@ -294,7 +352,8 @@ check_listing(const struct devfs_list *l)
 static const char put_hex[] =
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-static void
+/* One operation; its errno, 0 when it worked. */
+static int
 run_op(struct agent *a, int op, size_t put_len, const uint8_t *put_data)
 {
 	struct agent_inventory inv;
@@ -371,6 +430,7 @@ run_op(struct agent *a, int op, size_t put_len, const uint8_t *put_data)
 	buf_release(&out);
 	buf_release(&kept);
 	buf_release(&failed);
+	return err;
 }
 
 int
@@ -396,6 +456,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct agent *a;
 	size_t n, i, put_len;
 	uint8_t flags;
+	int err;
 
 	if (size < 2)
 		return 0;
@@ -405,7 +466,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = size - 2;
 	ops = data + 2;
 	put_len = put_sizes[flags >> 3 & 3];
+	/* Where a raw put's first 'D' unit would start its second piece, and
+	 * in the middle of the next one: foreign bytes. */
 	memset(put_data, 'x', sizeof(put_data));
+	put_data[AGENT_UNIT - 3] = '\r';
+	put_data[1000] = 'z';
 	fuzz_line_init(&s.line, data + 2 + n, size - 2 - n,
 	    flags & FLAG_VANISH, flags & FLAG_BYTEWISE);
 	r.s = &s;
@@ -430,18 +495,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < n; i++) {
 		if ((flags & FLAG_STOP) && i == 2)
 			stop = 1;
-		run_op(a, ops[i] % 8, put_len, put_data);
+		err = run_op(a, ops[i] % 8, put_len, put_data);
+		/* Out of step (agent.h): a unit may be left half sent.  Only
+		 * agent_end() may follow; the visit goes on to try the host,
+		 * and the board's view starts afresh. */
+		if (err == EIO || err == ETIMEDOUT || err == EFBIG)
+			s.unit_left = 0;
 		/* A credit the host did not earn (a stray 06 in the board's
 		 * output) must not count: the unsigned units - credits would
 		 * wrap and the host would wait for room it already has. */
-		FUZZ_CHECK(a->credits <= a->units_sent, "the host counts %llu "
-		    "credits for %llu units sent",
+		FUZZ_CHECK(a->credits <= a->pieces_sent, "the host counts "
+		    "%llu credits for %llu pieces sent",
 		    (unsigned long long)a->credits,
-		    (unsigned long long)a->units_sent);
-		/* A board true to agent.py credits every unit it took. */
+		    (unsigned long long)a->pieces_sent);
+		/* A board true to agent.py credits every piece it took. */
 		if (verbose)
-			fprintf(stderr, "  units sent %llu, credits %llu\n",
-			    (unsigned long long)s.units,
+			fprintf(stderr, "  pieces sent %llu, credits %llu\n",
+			    (unsigned long long)s.pieces,
 			    (unsigned long long)s.credits);
 	}
 	(void)agent_end(a);

@@ -2,9 +2,12 @@
  * helper-agent: drive the on-board agent (agent.h) by hand, for the
  * transport tests.
  *
- *   helper-agent [-b BAUD] [-v] [-r] PORT COMMAND...
+ *   helper-agent [-b BAUD] [-v] [-r] [-K BYTES] PORT COMMAND...
  *
  * -r resets the board inside the raw REPL first, as a sync session does.
+ * -K kills this process (SIGKILL, as a killed senkod) as soon as BYTES of
+ * a put's file data went out: where BYTES is not at the end of a 'D'
+ * unit, the board is left inside one (agent.py's header).
  * Commands run in order inside one agent run:
  *   inv DEST            print "inventory RECORD LISTING ENTRIES JOURNAL TEMPS"
  *   ls DIR              print "SIZE PATH" per entry (-1 for folders)
@@ -19,6 +22,7 @@
  * Then "bye" and the counts "sent N received N".  Exit 0, 1 when a
  * command failed, 3 when the agent could not start, 2 usage.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,17 @@
 #include "fsutil.h"
 #include "log.h"
 #include "repl.h"
+
+static uint64_t kill_at;
+
+/* agent_put's progress, after every piece: -K's moment. */
+static void
+put_progress(void *arg, uint64_t sent)
+{
+	(void)arg;
+	if (kill_at > 0 && sent >= kill_at)
+		raise(SIGKILL);
+}
 
 static int
 put(struct agent *a, const char *path, const char *local, bool staged)
@@ -45,7 +60,8 @@ put(struct agent *a, const char *path, const char *local, bool staged)
 		buf_release(&data);
 		return -1;
 	}
-	rc = agent_put(a, path, data.data, data.len, hex, staged, NULL, NULL);
+	rc = agent_put(a, path, data.data, data.len, hex, staged, put_progress,
+	    NULL);
 	if (rc == 0)
 		printf("%s %s %s\n", staged ? "staged" : "put", path, hex);
 	buf_release(&data);
@@ -151,12 +167,14 @@ main(int argc, char **argv)
 			reset = 1;
 		else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc)
 			baud = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "-K") == 0 && i + 1 < argc)
+			kill_at = strtoull(argv[++i], NULL, 10);
 		else
 			break;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: helper-agent [-b BAUD] [-v] PORT "
-		    "COMMAND...\n");
+		fprintf(stderr, "usage: helper-agent [-b BAUD] [-v] [-r] "
+		    "[-K BYTES] PORT COMMAND...\n");
 		return 2;
 	}
 	log_init("helper-agent", verbose, 0);

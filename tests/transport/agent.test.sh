@@ -4,7 +4,8 @@
 # intact, a staged commit that changes nothing until its burst, a journal
 # left by a power cut completed by the next visit (also FAT's
 # remove-then-rename window), prune's guard, files on the board that
-# shadow built-in modules, and a host killed mid-run.
+# shadow built-in modules, a host killed mid-run (also inside a data
+# unit), and the credit window against the stdin ring.
 set -u
 . "$(dirname "$0")/lib.sh"
 agent_bin=$build/tests/helper-agent
@@ -18,10 +19,11 @@ check "agent2c: no comment reaches the board" \
 check "agent2c: four-space indentation became one" \
 	grep -q '^	" if poller and next(poller.ipoll(IDLE_MS), None) is None:\\n"$' "$gen"
 check "agent2c: UNIT shared with the host" grep -q '^#define AGENT_UNIT 64$' "$gen"
-printf 'UNIT = 64\nIDLE_MS = 1\nx = 1  # trailing\n' >"$tmp/bad.py"
+check "agent2c: PIECES shared with the host" grep -q '^#define AGENT_PIECES 16$' "$gen"
+printf 'UNIT = 64\nPIECES = 16\nIDLE_MS = 1\nx = 1  # trailing\n' >"$tmp/bad.py"
 out=$("$build/agent2c" "$tmp/bad.py" "$root/src/board/boot.py" "$tmp/bad.h" 2>&1); rc=$?
 check "agent2c: refuses a comment after code" test "$rc" = 1
-check "agent2c: says where" expect_in "$out" "bad.py:3: comment after code"
+check "agent2c: says where" expect_in "$out" "bad.py:4: comment after code"
 check "agent2c: leaves no half-made header" test ! -e "$tmp/bad.h"
 
 # --------------------------------------------------------- files land
@@ -201,6 +203,25 @@ done
 check "idle: the agent ended its run by itself" test "$(counter executions)" -gt "$ex0"
 check "idle: after its idle timeout, not before" test $((SECONDS - start)) -ge 4
 check "idle: without a byte from the host" test "$(counter rx_bytes)" = "$rx0"
+# The same with the host killed inside a 'D' unit (agent.py's header):
+# the idle timeout runs before every piece, not only before a unit.
+# Random bytes without AGENT_FOREIGN ones make every unit 16 pieces of
+# 1019 bytes, so byte 4576 is in the fifth unit's eighth piece.
+python3 -c 'import os, sys
+b = bytearray(os.urandom(20000))
+for i, c in enumerate(b):
+    if c in b"\x01\x02\x03\x04\rz":
+        b[i] = c ^ 0x80
+sys.stdout.buffer.write(b)' >"$tmp/plain20k.bin"
+"$agent_bin" -b 115200 -K 4576 "$slow" put /k.bin "$tmp/plain20k.bin" >/dev/null 2>&1; rc=$?
+check "idle in a unit: the host was killed mid-file" test "$rc" = 137
+rx0=$(counter rx_bytes); ex0=$(counter executions); start=$SECONDS
+until [ "$(counter executions)" -gt "$ex0" ] || [ $((SECONDS - start)) -gt 20 ]; do
+	sleep 0.2
+done
+check "idle in a unit: the agent ended its run by itself" test "$(counter executions)" -gt "$ex0"
+check "idle in a unit: after its idle timeout, not before" test $((SECONDS - start)) -ge 4
+check "idle in a unit: without a byte from the host" test "$(counter rx_bytes)" = "$rx0"
 
 # -------------------------------------- a folder that became a file
 # Upstream turned /e/ into a file: prune's delete empties the folder, the

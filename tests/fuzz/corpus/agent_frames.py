@@ -9,9 +9,9 @@
 # The input format is fuzz_agent_frames.c's: a flags byte, n and n
 # operation bytes, then chunks (a length byte and that many board bytes;
 # length 0 is a silence).  The host's side (src/board/agent.c) is modelled
-# only as far as the board needs it: how many units each command takes
-# (one credit, 06, per unit, as agent.py's unit() sends it before it acts)
-# and the put's hash and compressed size (Python's zlib at agent.c's
+# only as far as the board needs it: how many pieces each command and a
+# put's 'D' units take (one credit, 06, per piece, as agent.py's piece()
+# sends it before it acts) and the put's hash and compressed size (Python's zlib at agent.c's
 # settings; FUZZ_VERBOSE shows the units and credits if a zlib ever
 # compresses differently).  Each answer is one chunk: the
 # command's credits, then its frame; fuzz_line.h hands a chunk over when
@@ -27,7 +27,10 @@ import sys
 import zlib
 
 UNIT = 64                 # agent.py UNIT
+PIECES = 16               # agent.py PIECES: a 'D' unit's pieces at most
 PAYLOAD_MAX = UNIT - 4    # agent.c: type, length ... sum16
+DATA_MAX = PIECES * UNIT - 5   # agent.c: 'D', length16 ... sum16
+FOREIGN = b'\x01\x02\x03\x04\rz'   # agent.h AGENT_FOREIGN
 
 # fuzz_agent_frames.c: the flags byte and the operations.
 FLAG_VANISH, FLAG_BYTEWISE, FLAG_STOP = 0x01, 0x02, 0x04
@@ -38,6 +41,8 @@ OP = {'inventory': 0, 'list': 1, 'hash': 2, 'read': 3, 'put': 4,
 DEST = '/'
 PUT_PATH = '/lib/a.py'
 PUT_BYTE = b'x'
+# fuzz_agent_frames.c: foreign bytes in the put's data, by offset.
+PUT_FOREIGN = {UNIT - 3: b'\r', 1000: b'z'}
 PUT_HEX = '0123456789abcdef' * 4      # the host's "hash": its last 40 or 64
 JOURNAL_LINES = 'R 0123456789abcdef0123456789abcdef01234567 /lib/a.py\n'
 READ_CAP = 1024                       # what agent_read() may keep
@@ -76,6 +81,32 @@ def inventory(record='a94a8fe5ccb19ba61c4c0873d391e987982fbbd3',
 def units(payload_len):
     """agent.c send_command(): units for a payload (an empty one is one)."""
     return max(1, math.ceil(payload_len / PAYLOAD_MAX))
+
+
+def data_pieces(wire):
+    """agent.c send_data(): the pieces of a put's 'D' units, each ended
+    early where a later piece would start with a FOREIGN byte."""
+    pieces = off = 0
+    while off < len(wire):
+        n = min(len(wire) - off, DATA_MAX)
+        k = 1
+        while k * UNIT - 3 < n:
+            if wire[off + k * UNIT - 3] in FOREIGN:
+                n = k * UNIT - 5
+                break
+            k += 1
+        pieces += math.ceil((n + 5) / UNIT)
+        off += n
+    return pieces
+
+
+def put_data(size):
+    """What fuzz_agent_frames.c hands agent_put()."""
+    data = bytearray(PUT_BYTE * size)
+    for off, byte in PUT_FOREIGN.items():
+        if off < size:
+            data[off:off + 1] = byte
+    return bytes(data)
 
 
 class Visit:
@@ -117,7 +148,7 @@ class Visit:
                                 b['inflate']))
 
     def answer(self, op, n_units, reply, paced=False):
-        """The host's op (n_units units), credited, then reply (or None:
+        """The host's op (n_units pieces), credited, then reply (or None:
         the board says nothing more for it)."""
         self.ops.append(OP[op])
         if paced:   # each credit on its own, as a slow board trickles them
@@ -168,12 +199,12 @@ class Visit:
         """agent_put(): the 'P' head, then the file's wire bytes in 'D'
         units.  verdict 'ok' is the 'K' frame with the host's hash; any
         other verdict is the frame to send (the run's stream restarts)."""
-        data = PUT_BYTE * self.put_size
+        data = put_data(self.put_size)
         wire, zmode, trial = self.compress(data)
         head = '\0'.join(str(f) for f in (
             PUT_PATH, len(data), self.hex(), 1, zmode, len(wire),
             self.wbits, self.zchunk))
-        n = units(len(head)) + math.ceil(len(wire) / PAYLOAD_MAX)
+        n = units(len(head)) + data_pieces(wire)
         ok = verdict == 'ok'
         self.answer('put', n, frame('K', self.hex()) if ok else verdict,
                     paced)
@@ -207,7 +238,8 @@ class Visit:
 def visits():
     esp32 = hello()
     # MicroPython 1.19 has no deflate module: a put goes raw, 2000 bytes
-    # are 34 units, far past the ESP8266's window of 3.
+    # are 32 pieces in 3 'D' units (the CR at 61 ends the first after one
+    # piece), far past the ESP8266's window of 3.
     esp8266 = hello(version='1.19.1', platform='esp8266', algo='sha256',
                     flash=-1, heap=30000, idle=0, inflate=0)
     bye = frame('Q', *inventory(heap=20500))
