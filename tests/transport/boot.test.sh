@@ -18,18 +18,24 @@ check "the build says how large the plain agent is" test "${plain:-0}" -gt 5000
 counter() { # counter NAME KEY
 	node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync('$tmp/$1.counters'))['$2']))"
 }
-# visit NAME [helper options...]: one session (a clean heap first, as a
-# sync has), its log in $tmp/NAME.log; sets rx (host->board bytes),
-# ex (executions) and drops (dropped bytes) of the visit.
+# visit NAME MIN [helper options...]: one session (a clean heap first, as
+# a sync has), its log in $tmp/NAME.log; sets vrc, rx (host->board
+# bytes), ex (executions) and drops (dropped bytes) of the visit.  The
+# counters are read once the file shows MIN executions more (the board
+# writes it at once after each; a visit's last event is the end of its
+# last execution), at most 10 s later: a count below MIN fails the test.
 visit() {
-	local name=$1 rx0 ex0 dr0
-	shift
+	local name=$1 min=$2 rx0 ex0 dr0 until
+	shift 2
 	rx0=$(counter "$name" rx_bytes); ex0=$(counter "$name" executions)
 	dr0=$(counter "$name" dropped_bytes)
 	"$agent_bin" -v -b 115200 -r "$tmp/$name/port" "$@" inv / >"$tmp/$name.log" 2>&1
 	vrc=$?
-	# The emulator writes its counters within 20 ms of a change.
-	sleep 0.2
+	until=$((SECONDS + 10))
+	while [ $(( $(counter "$name" executions) - ex0 )) -lt "$min" ] &&
+	    [ $SECONDS -lt $until ]; do
+		sleep 0.05
+	done
 	rx=$(( $(counter "$name" rx_bytes) - rx0 ))
 	ex=$(( $(counter "$name" executions) - ex0 ))
 	drops=$(( $(counter "$name" dropped_bytes) - dr0 ))
@@ -43,7 +49,7 @@ start() { # start NAME [board options...]
 
 # ------------------------------------------ without deflate: plain code
 start plain --no-deflate
-visit plain
+visit plain 3
 check "no deflate: the agent starts" test "$vrc" = 0
 [ "$vrc" = 0 ] || diag "$(cat "$tmp/plain.log")"
 check "no deflate: the plain code, probe and two executions" test "$ex" = 3
@@ -52,7 +58,7 @@ plain_rx=$rx
 
 # ------------------------------------------ a fresh board: compressed
 start fresh
-visit fresh
+visit fresh 2
 check "fresh: the agent starts" test "$vrc" = 0
 [ "$vrc" = 0 ] || diag "$(cat "$tmp/fresh.log")"
 check "fresh: it was sent, not found" grep -q 'agent sent' "$tmp/fresh.log"
@@ -75,7 +81,7 @@ check "fresh: nothing dropped" test "$drops" = 0
 fresh_rx=$rx
 
 # ------------------------------------------- the next visit: the cache
-visit fresh
+visit fresh 2
 check "cached: the agent starts" test "$vrc" = 0
 check "cached: from the board's cache" grep -q "agent from the board's cache" "$tmp/fresh.log"
 check "cached: probe and one execution" test "$ex" = 2
@@ -97,7 +103,7 @@ open(p, 'wb').write(b)
 EOF
 printf 'raise SystemExit\n' >"$tmp/fresh/flash/.senko/agent-0123456789abcdef-10.z"
 start fresh
-visit fresh
+visit fresh 2
 check "damaged: the agent starts all the same" test "$vrc" = 0
 [ "$vrc" = 0 ] || diag "$(cat "$tmp/fresh.log")"
 check "damaged: it was sent, the copy not run" grep -q 'agent sent' "$tmp/fresh.log"
@@ -143,7 +149,7 @@ for m in deflate io select; do rm -f "$tmp/fresh/flash/$m.py" "$tmp/fresh/flash/
 # off), when this build's stream has a 03 within that first window.
 first03=$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().find(3))' "$tmp/good.z")
 start ready --ring 512 --flash-prog-us 20000
-SENKO_AGENT_WINDOW=7 visit ready
+SENKO_AGENT_WINDOW=7 visit ready 2
 if [ "$first03" -ge 0 ] && [ "$first03" -lt $((7 * 64)) ]; then
 	check "first credit: a window with a 03 in it, sent after Ctrl-C went off" test "$vrc" = 0
 	[ "$vrc" = 0 ] || diag "$(cat "$tmp/ready.log")"
@@ -156,7 +162,7 @@ fi
 # less than 64 KB free besides the copy gets none (agent.c:
 # CACHE_FLASH_SPARE).
 start tight --flash-size 65536
-visit tight
+visit tight 2
 check "tight flash: the agent starts" test "$vrc" = 0
 check "tight flash: compressed all the same" grep -q 'agent sent' "$tmp/tight.log"
 check "tight flash: no cache written" test ! -e "$tmp/tight/flash/.senko"
@@ -166,12 +172,12 @@ check "tight flash: no cache written" test ! -e "$tmp/tight/flash/.senko"
 # Its 40 KB heap takes the plain code (agent.c: BOOT_HEAP_MIN); the
 # compressed stream is paced on the same ring with a heap that takes it.
 start e8266 --profile esp8266
-visit e8266
+visit e8266 3
 check "esp8266: the agent starts on the small heap" test "$vrc" = 0
 [ "$vrc" = 0 ] || diag "$(cat "$tmp/e8266.log")"
 check "esp8266: nothing dropped" test "$drops" = 0
 start e8266big --profile esp8266 --heap 131072
-visit e8266big
+visit e8266big 2
 check "esp8266 ring: the compressed agent starts" test "$vrc" = 0
 [ "$vrc" = 0 ] || diag "$(cat "$tmp/e8266big.log")"
 check "esp8266 ring: it was sent compressed" grep -q 'agent sent' "$tmp/e8266big.log"
@@ -179,7 +185,7 @@ check "esp8266 ring: nothing dropped" test "$drops" = 0
 # Proof that the ring is what the pacing protects: a window four times
 # the ring overruns it (and the start fails instead of running damage).
 start e8266wide --profile esp8266 --heap 131072
-SENKO_AGENT_WINDOW=16 visit e8266wide
+SENKO_AGENT_WINDOW=16 visit e8266wide 1
 check "esp8266 ring: a window of four rings fails" test "$vrc" != 0
 check "esp8266 ring: and the board dropped bytes" test "$drops" -gt 0
 
