@@ -25,7 +25,7 @@ cleanup() {
 	for pid in "${boards[@]}"; do
 		wait "$pid" 2>/dev/null
 	done
-	[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
+	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
