@@ -764,6 +764,13 @@ same_text(const struct buf *a, const struct buf *b)
 	    memcmp(a->data, b->data, a->len) == 0;
 }
 
+/* Must page k of rec be written: does the board hold another text? */
+static bool
+page_differs(const struct visit *v, const struct record *rec, unsigned k)
+{
+	return !same_text(board_page(v, rec, k), &rec->pages[k]);
+}
+
 /*
  * One text of the new record, staged: patched from the board's copy (old)
  * when it is known and the edit much smaller, else whole (also when the
@@ -804,7 +811,7 @@ record_held(const struct visit *v, const struct record *rec)
 	if (!v->board_rec_known || !same_text(&v->board_rec.index, &rec->index))
 		return false;
 	for (k = 0; k < rec->npages; k++)
-		if (!same_text(board_page(v, rec, k), &rec->pages[k]))
+		if (page_differs(v, rec, k))
 			return false;
 	return true;
 }
@@ -829,7 +836,7 @@ stage_record(struct visit *v, const struct record *rec)
 		const struct buf *old = board_page(v, rec, k);
 		char *name;
 
-		if (same_text(old, &rec->pages[k]))
+		if (!page_differs(v, rec, k))
 			continue;
 		name = record_page_name(k);
 		rc = text_hash(v, &rec->pages[k], hex);
@@ -870,7 +877,7 @@ journal_record(struct visit *v, const struct record *rec, struct buf *lines)
 	for (k = 0; k < rec->npages && rc == 0; k++) {
 		char *name;
 
-		if (same_text(board_page(v, rec, k), &rec->pages[k]))
+		if (!page_differs(v, rec, k))
 			continue;
 		name = record_page_name(k);
 		rc = text_hash(v, &rec->pages[k], hex);
@@ -927,7 +934,7 @@ record_bytes(const struct visit *v, const struct record *rec)
 	unsigned k;
 
 	for (k = 0; k < rec->npages; k++)
-		if (!same_text(board_page(v, rec, k), &rec->pages[k]))
+		if (page_differs(v, rec, k))
 			n += rec->pages[k].len;
 	return n;
 }

@@ -195,14 +195,20 @@ check "silent: the board is usable by the next visit" test "$rc" = 0
 # The board's own idle timeout: an agent whose host went away (and no
 # next session coming) ends its run by itself, Ctrl-C on again.
 counter() { node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync('$tmp/slow.counters'))['$1']))"; }
+# ends_alone LABEL: the run ends (its execution counted) after the idle
+# timeout, with no byte from the host meanwhile.
+ends_alone() {
+	local rx0 ex0 start
+	rx0=$(counter rx_bytes); ex0=$(counter executions); start=$SECONDS
+	until [ "$(counter executions)" -gt "$ex0" ] || [ $((SECONDS - start)) -gt 20 ]; do
+		sleep 0.2
+	done
+	check "$1: the agent ended its run by itself" test "$(counter executions)" -gt "$ex0"
+	check "$1: after its idle timeout, not before" test $((SECONDS - start)) -ge 4
+	check "$1: without a byte from the host" test "$(counter rx_bytes)" = "$rx0"
+}
 out=$("$agent_bin" -b 115200 "$slow" inv / halt 2>&1)
-rx0=$(counter rx_bytes); ex0=$(counter executions); start=$SECONDS
-until [ "$(counter executions)" -gt "$ex0" ] || [ $((SECONDS - start)) -gt 20 ]; do
-	sleep 0.2
-done
-check "idle: the agent ended its run by itself" test "$(counter executions)" -gt "$ex0"
-check "idle: after its idle timeout, not before" test $((SECONDS - start)) -ge 4
-check "idle: without a byte from the host" test "$(counter rx_bytes)" = "$rx0"
+ends_alone "idle"
 # The same with the host killed inside a 'D' unit (agent.py's header):
 # the idle timeout runs before every piece, not only before a unit.
 # Random bytes without AGENT_FOREIGN ones make every unit 16 pieces of
@@ -215,13 +221,7 @@ for i, c in enumerate(b):
 sys.stdout.buffer.write(b)' >"$tmp/plain20k.bin"
 "$agent_bin" -b 115200 -K 4576 "$slow" put /k.bin "$tmp/plain20k.bin" >/dev/null 2>&1; rc=$?
 check "idle in a unit: the host was killed mid-file" test "$rc" = 137
-rx0=$(counter rx_bytes); ex0=$(counter executions); start=$SECONDS
-until [ "$(counter executions)" -gt "$ex0" ] || [ $((SECONDS - start)) -gt 20 ]; do
-	sleep 0.2
-done
-check "idle in a unit: the agent ended its run by itself" test "$(counter executions)" -gt "$ex0"
-check "idle in a unit: after its idle timeout, not before" test $((SECONDS - start)) -ge 4
-check "idle in a unit: without a byte from the host" test "$(counter rx_bytes)" = "$rx0"
+ends_alone "idle in a unit"
 
 # -------------------------------------- a folder that became a file
 # Upstream turned /e/ into a file: prune's delete empties the folder, the
