@@ -329,6 +329,12 @@ list_board(struct visit *v, struct manifest *sizes)
 	return 0;
 }
 
+/* What read_board_record() found besides a failed line (-1) or none (0). */
+enum {
+	RECORD_BELIEVED = 1,
+	RECORD_UNTRUSTED = 2,
+};
+
 /* What the board's record holds now; takes rec's texts. */
 static void
 remember_record(struct visit *v, struct record *rec)
@@ -340,9 +346,11 @@ remember_record(struct visit *v, struct record *rec)
 }
 
 /*
- * Read the board's record into rec (its files; empty when there is none
- * or it cannot be trusted).  A version 2 record is remembered, for its
- * pages to be patched.  -1 only when the line failed.
+ * Read the board's record into rec.  Returns 1 when rec holds a record
+ * that can be believed (a version 2 record is also remembered, for its
+ * pages to be patched), 0 with rec empty when there is none, 2 with rec
+ * empty when there is one that cannot be believed (a page missing, pages
+ * that do not match the index), -1 only when the line failed.
  */
 static int
 read_board_record(struct visit *v, struct manifest *rec)
@@ -359,8 +367,14 @@ read_board_record(struct visit *v, struct manifest *rec)
 		goto out;
 	}
 	if (record_read_index(got.index.data, got.index.len, ipath, &ix,
-	    rec) == -1 || ix.version == 1)
+	    rec) == -1) {
+		rc = RECORD_UNTRUSTED;
 		goto out;
+	}
+	if (ix.version == 1) {
+		rc = RECORD_BELIEVED;
+		goto out;
+	}
 	got.pages = xcalloc(ix.npages, sizeof(*got.pages));
 	got.npages = ix.npages;
 	for (k = 0; k < ix.npages; k++) {
@@ -391,10 +405,13 @@ read_board_record(struct visit *v, struct manifest *rec)
 	manifest_sort(rec);
 	snprintf(rec->commit, sizeof(rec->commit), "%s", ix.commit);
 	remember_record(v, &got);
+	rc = RECORD_BELIEVED;
 	goto out;
 broken:
 	manifest_release(rec);
 	manifest_init(rec);
+	if (rc == 0)
+		rc = RECORD_UNTRUSTED;
 out:
 	record_release(&got);
 	free(ipath);
@@ -428,6 +445,31 @@ board_matches(const struct manifest *mm, const struct manifest *rec,
 	return true;
 }
 
+/* Could this board file be one of senko's: upstream's or the mirror's blob
+ * of its size?  Only those are hashed. */
+static bool
+may_adopt(const struct manifest_entry *size, const struct manifest_entry *up,
+    const struct manifest_entry *mine)
+{
+	return (up && up->size == size->size) ||
+	    (mine && mine->size == size->size);
+}
+
+/* How many of the board's files reconcile() will hash. */
+static size_t
+hash_candidates(const struct visit *v, const struct manifest *mm,
+    const struct manifest *sizes)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < sizes->n; i++)
+		if (may_adopt(&sizes->entries[i],
+		    manifest_find(v->job->upstream, sizes->entries[i].path),
+		    manifest_find(mm, sizes->entries[i].path)))
+			n++;
+	return n;
+}
+
 /* Hash a board file whose size fits upstream's or the mirror's blob. */
 static int
 adopt(struct visit *v, const struct manifest_entry *size,
@@ -439,8 +481,7 @@ adopt(struct visit *v, const struct manifest_entry *size,
 	char *bpath;
 	int i, rc;
 
-	if ((!up || up->size != size->size) &&
-	    (!mine || mine->size != size->size))
+	if (!may_adopt(size, up, mine))
 		return 0;
 	bpath = board_path(v, size->path);
 	rc = agent_hash(v->agent, bpath, hex);
@@ -479,8 +520,8 @@ reconcile(struct visit *v, struct manifest *mm,
 	char want[DEVFS_HASH_HEXSZ];
 	const char *why = "";
 	bool record_same;
-	size_t i;
-	int rc = -1;
+	size_t i, nhash;
+	int rc = -1, found_rec = 0;
 
 	if (expected_record(v, mm, &expect, want) == -1)
 		goto out;
@@ -502,19 +543,24 @@ reconcile(struct visit *v, struct manifest *mm,
 			manifest_add(&rec, mm->entries[i].path,
 			    mm->entries[i].sha, 0, 0100644);
 		manifest_sort(&rec);
-	} else if (*inv->record && read_board_record(v, &rec) == -1)
+		found_rec = RECORD_BELIEVED;
+	} else if (*inv->record &&
+	    (found_rec = read_board_record(v, &rec)) == -1)
 		goto out;
-	if (!job->verify && board_matches(mm, &rec, &sizes, &why)) {
+	/* Without a record to believe, an empty mirror proves nothing. */
+	if (!job->verify && (found_rec == RECORD_BELIEVED || mm->n > 0) &&
+	    board_matches(mm, &rec, &sizes, &why)) {
 		rc = 0;
 		goto out;
 	}
+	nhash = hash_candidates(v, mm, &sizes);
 	if (job->verify)
 		log_info("%s: verifying every managed file on the board by "
 		    "hash", v->dev->name);
-	else
-		log_notice("%s: %s; checking its files by hash", v->dev->name,
-		    rec.n || *inv->record ? why :
-		    "no record of senko's on the board");
+	else if (nhash > 0)
+		log_notice("%s: %s; checking %zu of its files by hash",
+		    v->dev->name, found_rec == RECORD_BELIEVED ? why :
+		    "no record of senko's on the board to believe", nhash);
 	for (i = 0; i < sizes.n; i++) {
 		const struct manifest_entry *s = &sizes.entries[i];
 		const struct manifest_entry *up = manifest_find(job->upstream,
@@ -538,9 +584,10 @@ reconcile(struct visit *v, struct manifest *mm,
 	manifest_init(mm);
 	rc = mirror_scan(job->mirror, mm);
 	/* What the board really holds may be what its record says after
-	 * all (a lost state_dir): then the record stays as it is. */
+	 * all (a lost state_dir): then the record stays as it is, unless
+	 * a page of it was missing or did not match its index. */
 	if (rc == 0 && (rc = expected_record(v, mm, &expect, want)) == 0 &&
-	    strcmp(inv->record, want) == 0) {
+	    found_rec != RECORD_UNTRUSTED && strcmp(inv->record, want) == 0) {
 		remember_record(v, &expect);
 		v->record_stale = false;
 	}

@@ -151,7 +151,7 @@ test('300 files: one change writes one page of the record; a lost state_dir or a
     fs.rmSync(state, { recursive: true, force: true });
     const lost = await counted('lost state_dir');
     assert.equal(lost.written, 0, `${lost.written} files written after a lost state_dir`);
-    assert.doesNotMatch(lost.r.stderr, /b: wrote /);
+    assert.doesNotMatch(lost.r.stderr, /w: wrote /);
 
     // A board an older senko left (the record in one file, version 1),
     // after senko was upgraded: the record is read and believed (no file
@@ -160,13 +160,29 @@ test('300 files: one change writes one page of the record; a lost state_dir or a
     fs.writeFileSync(path.join(b2.flash, '.senko.json'),
       JSON.stringify({ commit: rec.commit, files: rec.files, v: 1 }));
     const old = await counted('version 1 record', ['--force']);
-    assert.doesNotMatch(old.r.stderr, /checking its files by hash/);
+    assert.doesNotMatch(old.r.stderr, /by hash/);
     assert.equal(old.written, Object.keys(second).length + 1, // and the journal
       `${old.written} files written for a version 1 record`);
     assert.deepEqual(pages(), second);
     const again = await counted('in sync', ['--force']);
     assert.match(again.r.stderr, /w: the board is as senko left it/);
     assert.equal(again.written, 0, 'the record is written again and again');
+
+    // A new gateway and a record with a page gone: nothing of the record
+    // is believed, the board's files are adopted by hash, not sent again,
+    // and the record is written back.
+    const gone = Object.keys(second).find((n) => n !== '.senko.json');
+    fs.rmSync(path.join(b2.flash, gone));
+    fs.rmSync(state, { recursive: true, force: true });
+    const torn = await counted('a page missing');
+    assert.match(torn.r.stderr, /w: the board's record has no page \d+/);
+    assert.match(torn.r.stderr, /w: .*checking 301 of its files by hash/);
+    assert.doesNotMatch(torn.r.stderr, /w: wrote /);
+    // The record whole again (none of it could be believed) and the
+    // journal, no more.
+    assert.ok(torn.written <= Object.keys(second).length + 1,
+      `${torn.written} files written for a missing page`);
+    assert.deepEqual(pages(), second);
   } finally {
     await b2.stop();
     gh2.stop();
