@@ -372,6 +372,14 @@ class Flash {
     }
   }
 
+  // The host folder changed while the board ran: the board cannot see it
+  // (it reads the folder at power-on only); say so, as the write-back
+  // undoes it.
+  behindBack(rel, what, done) {
+    process.stderr.write(`board: '${rel}' was ${what} in the flash folder while the board ran; ` +
+      `${done} (the board reads the folder at power-on only: change it with the board off)\n`);
+  }
+
   // Write MEMFS back to the host directory (only what changed).  The host
   // folder is read once (one readdir per folder) for what it holds.
   syncOut() {
@@ -397,6 +405,7 @@ class Flash {
         continue;
       }
       if (this.seen.get(e.rel) === e.sig && host === 'file') continue;
+      if (!host && this.seen.has(e.rel)) this.behindBack(e.rel, 'removed', 'written again');
       fs.mkdirSync(path.dirname(hp), { recursive: true });
       fs.writeFileSync(hp, MEMFS.getFileDataAsTypedArray(e.node));
       this.seen.set(e.rel, e.sig);
@@ -404,6 +413,7 @@ class Flash {
     // Delete host entries that no longer exist on the board (deepest first).
     for (const e of onHost.reverse()) {
       if (live.has(e.rel)) continue;
+      if (!e.isDir && !this.seen.has(e.rel)) this.behindBack(e.rel, 'added', 'removed');
       const hp = path.join(this.hostDir, e.rel);
       try {
         if (e.isDir) fs.rmSync(hp, { recursive: true, force: true });
