@@ -484,6 +484,8 @@ test('soft reset: flash kept (files, folders, times, open files closed), heap fr
   const c1 = b.readCounters();
   const free2 = parseInt((await p.exec(FREE)).out, 10);
   assert.ok(Math.abs(free2 - free0) <= 1024, `free heap after the reset ${free2}, at start ${free0}`);
+  // And no bigger than the profile's 110 KB: the heap is pinned again.
+  await ok('try:\n    b = bytearray(150000)\nexcept MemoryError:\n    print("MemoryError")', 'MemoryError\r\n');
   await ok([
     "print(open('kept.txt').read(), open('open.txt').read(), open('d/sub/deep.txt').read())",
     "import os; print(sorted(os.listdir()), os.listdir('e'))",
