@@ -208,8 +208,9 @@ class Flash {
   // A soft reset: ports/esp32/main.c soft_reset_exit and ports/esp8266/
   // main.c soft_reset() call gc_sweep_all(), which runs every finaliser;
   // a littlefs file's is its close (extmod/vfs_lfsx_file.c: allocated
-  // with_finaliser, __del__ = close -> lfs_file_close), so each file still
-  // open for writing is committed with the flash operations of a close.
+  // with_finaliser, __del__ = close -> lfs_file_close), a FAT file's too
+  // (extmod/vfs_fat_file.c -> f_close), so each file still open for
+  // writing is committed with the flash operations of a close.
   closeOpen() {
     for (const stream of this.open) {
       this.commit(stream, 'close');

@@ -512,9 +512,9 @@ const io = {
   sweep() {
     if (M) flash.closeOpen();
   },
-  // hard: power-on, machine.reset() or a crash: nothing closes the files
-  // still open (esp_restart / system_restart return to the ROM), so they
-  // lose what was not committed, as after a power cut.
+  // hard: power-on or machine.reset(): nothing closes the files still open
+  // (esp_restart / system_restart never return: the chip restarts), so
+  // they lose what was not committed, as after a power cut.
   async reboot(hard) {
     Atomics.store(ctl, CTL.RXWAIT, RX_NONE);
     flushTx();
