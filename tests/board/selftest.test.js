@@ -523,6 +523,28 @@ test('soft reset: flash kept (files, folders, times, open files closed), heap fr
   p.close();
 });
 
+test('a power cut after a soft reset: the flash operations are counted on the new interpreter, and the open file keeps its last commit', async () => {
+  // Nothing is written before the reset; after it: create (op 1), erase
+  // and program the first 128 bytes (2, 3), flush (4), program the next
+  // 128 bytes (5, not committed), then the third (6): the power goes off
+  // before that.
+  const b = await startBoard([...FAST, '--power-cut-op', '6']);
+  const p = await rawPort(Promise.resolve(b));
+  try {
+    p.write('\x04');
+    await p.readUntil('raw REPL; CTRL-B to exit\r\n>');
+    p.write("f = open('p.bin', 'wb')\nf.write(b'a' * 128)\nf.flush()\nf.write(b'b' * 128)\nf.write(b'c' * 128)\nf.close()\x04");
+    const code = await Promise.race([b.exited, new Promise((r) => setTimeout(() => r('no cut'), 20000))]);
+    assert.equal(code, 3, b.stderr());
+    assert.match(b.stderr(), /power cut before flash operation 6 \(program \/p\.bin\)/);
+    assert.equal(fs.readFileSync(path.join(b.flash, 'p.bin'), 'latin1'), 'a'.repeat(128));
+  } finally {
+    p.close();
+    await b.stop();
+    fs.rmSync(b.flash, { recursive: true, force: true });
+  }
+});
+
 test('hard reset (machine.reset): files open for writing keep what was last committed (littlefs), nothing closes them', async () => {
   const b = await startBoard(FAST, { files: { 'old.txt': 'old content' } });
   const p = await rawPort(Promise.resolve(b));
