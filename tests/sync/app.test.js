@@ -200,6 +200,32 @@ test('300 files: one change writes one page of the record; a lost state_dir or a
   }
 });
 
+test('the finish tells the board as the update left it: new folders, a replaced file, a pruned folder', async () => {
+  // The agent answers the finish from the first walk's digest, kept up
+  // to date as it changes the board; the next session's walk must agree.
+  conf({ prune: 'yes' });
+  const leftAsSaid = async (what) => {
+    const r = await h.senko(['-v', '-c', CONF, 'sync', '--force']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /b: the board is as senko left it/, what);
+  };
+  try {
+    repo.commit({ 'app/new/deep/x.py': 'Y = 1\n', 'app/lib/extra.py': 'E = 1\n' });
+    let r = await sync();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.readFileSync(path.join(board.flash, 'new/deep/x.py'), 'utf8'), 'Y = 1\n');
+    await leftAsSaid('after two new folders and two new files');
+    repo.commit({ 'app/new/deep/x.py': null, 'app/lib/extra.py': 'E = 22\n' });
+    r = await sync();
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!fs.existsSync(path.join(board.flash, 'new')), 'the emptied folders are still there');
+    assert.equal(fs.readFileSync(path.join(board.flash, 'lib/extra.py'), 'utf8'), 'E = 22\n');
+    await leftAsSaid('after a file replaced by a longer one and two folders pruned');
+  } finally {
+    conf();
+  }
+});
+
 test('sync --force with nothing to write: the application runs again, and nothing drifted costs little', async () => {
   const { r, d } = await cost(() => h.senko(['-v', '-c', CONF, 'sync', '--force']));
   assert.equal(r.code, 0, r.stderr);
