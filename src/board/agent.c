@@ -1066,6 +1066,7 @@ struct batch {
 	agent_progress_fn progress;
 	void *arg;
 	uint64_t sent;        /* file bytes sent, for progress */
+	size_t most;          /* the most files in flight at once */
 };
 
 /*
@@ -1148,6 +1149,9 @@ batch_open(struct agent *a, struct batch *b, struct flight *fl)
 	rc = send_command(a, 'P', head.data, head.len, "writing files");
 	buf_release(&head);
 	fl->opened = rc == 0;
+	/* This one and those before it still without a verdict. */
+	if ((size_t)(fl - b->fl) + 1 - b->settled > b->most)
+		b->most = (size_t)(fl - b->fl) + 1 - b->settled;
 	return rc;
 }
 
@@ -1270,6 +1274,9 @@ agent_put_batch(struct agent *a, struct agent_file *files, size_t n,
 		a->on_frame = NULL;
 		a->frame_arg = NULL;
 	}
+	if (rc == 0 && n > 1)
+		log_debug("%s: %zu files written, up to %zu in flight at once",
+		    a->port, n, b.most);
 	if (rc == -1 || b.stream_broken)
 		zrun_restart(&a->z);
 	for (i = 0; i < n; i++)
