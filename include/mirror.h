@@ -51,9 +51,6 @@ struct store;
 /* Changes this close to the index write are not trusted (racy-git). */
 #define MIRROR_RACY_NS (50ull * 1000 * 1000)
 
-/* Records larger than this are refused when decoded. */
-#define MIRROR_RECORD_MAX (4u * 1024 * 1024)
-
 struct mirror_index_entry; /* private to mirror.c */
 
 struct mirror_stats {
@@ -134,16 +131,5 @@ int mirror_set_board_digest(struct mirror *m, const char *digest);
 
 /* Write the index atomically if it changed. */
 int mirror_save(struct mirror *m);
-
-/*
- * Parse a version 1 record (the whole record in one file, as senko wrote
- * it before record.h's version 2: {"commit":C,"files":{"path":"sha",...},
- * "v":1}) read from a board into out (initialised by the caller;
- * sizes 0, mode 0100644).  Refuses (and logs, naming `what`) anything not
- * a version 1 record, unsafe paths, bad SHAs, duplicate keys and records
- * over MIRROR_RECORD_MAX; out is left empty on failure.
- */
-int mirror_record_decode(struct manifest *out, const char *text, size_t len,
-    const char *what);
 
 #endif

@@ -18,8 +18,9 @@
  * files or fewer on average.  Every text is compact JSON with sorted keys, so
  * the same manifest always gives the same bytes: a session compares the
  * hash of the index alone and reads the pages only when it differs.
- * Version 1 (one file, {"commit":C,"files":{...},"v":1}, mirror.c's
- * mirror_record_decode) is still read and is replaced at the next write.
+ * Version 1 (the whole record in one file, {"commit":C,"files":{...},
+ * "v":1}, as senko wrote it before) is still read, and is replaced at the
+ * next write.
  */
 #ifndef SENKO_RECORD_H
 #define SENKO_RECORD_H
@@ -35,6 +36,8 @@ struct manifest;
 #define RECORD_INDEX_NAME ".senko.json"
 #define RECORD_PAGE_FILES 48
 #define RECORD_PAGES_MAX 4096
+/* An index or page larger than this is refused. */
+#define RECORD_TEXT_MAX (4u * 1024 * 1024)
 
 /* A record as texts: owns index and pages[0..npages). */
 struct record {
@@ -66,8 +69,10 @@ bool record_is_name(const char *rel);
 
 /*
  * Read an index text into ix.  A version 1 record is a whole record: its
- * files go into v1 (initialised by the caller).  Refuses anything else
- * and logs why, naming `what`.  0 or -1.
+ * files go into v1 (initialised by the caller; sizes 0, left empty on
+ * failure).  Refuses anything else (invalid JSON, duplicate keys, unsafe
+ * paths, bad SHAs, texts over RECORD_TEXT_MAX) and logs why, naming
+ * `what`.  0 or -1.
  */
 int record_read_index(const char *text, size_t len, const char *what,
     struct record_index *ix, struct manifest *v1);

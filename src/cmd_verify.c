@@ -6,9 +6,13 @@
  * (state_dir/devices/NAME/mirror/).  Each is hashed on the host with the
  * algorithm the board can use (git's blob SHA-1, or SHA-256) and on the
  * board in small buffers; one line per file says ok, DIFFERS or MISSING.
+ * The board hashes them in one run of senko's agent (agent.h) when its
+ * heap holds the agent, else with one small program per file (devfs.h),
+ * which works at a few kilobytes of heap.
  */
 #include <sys/stat.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "buf.h"
 #include "cli.h"
 #include "interrupt.h"
@@ -98,6 +103,32 @@ by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * Below this much free heap after the probe, the board hashes with devfs:
+ * the plain agent (what a board below agent.c's BOOT_HEAP_MIN gets) leaves
+ * about 18 KB of 30 KB free once compiled.
+ */
+#define VERIFY_AGENT_HEAP_MIN (32 * 1024)
+
+/* Who hashes on the board: the agent, or devfs programs on r. */
+struct hasher {
+	struct repl *r;
+	struct agent *agent;	/* NULL: devfs */
+};
+
+static enum devfs_hash_algo
+hasher_algo(const struct hasher *h)
+{
+	return h->agent ? agent_hello(h->agent)->algo : devfs_hash_algo(h->r);
+}
+
+static int
+hasher_hash(struct hasher *h, const char *path, char hex[DEVFS_HASH_HEXSZ])
+{
+	return h->agent ? agent_hash(h->agent, path, hex) :
+	    devfs_hash(h->r, path, hex);
+}
+
 static char *
 board_path(const char *dest, const char *rel)
 {
@@ -107,7 +138,7 @@ board_path(const char *dest, const char *rel)
 
 /* 0 same, 1 differs or missing, -1 error (logged). */
 static int
-verify_one(struct repl *r, const char *mirror, const char *rel,
+verify_one(struct hasher *h, const char *mirror, const char *rel,
     const char *dest)
 {
 	char host[DEVFS_HASH_HEXSZ], board[DEVFS_HASH_HEXSZ];
@@ -127,11 +158,11 @@ verify_one(struct repl *r, const char *mirror, const char *rel,
 		log_fail("cannot open '%s'", local);
 		goto out;
 	}
-	rc = devfs_hash_host(devfs_hash_algo(r), fd, host);
+	rc = devfs_hash_host(hasher_algo(h), fd, host);
 	close(fd);
 	if (rc == -1)
 		goto out;
-	if (devfs_hash(r, remote, board) == 0)
+	if (hasher_hash(h, remote, board) == 0)
 		verdict = strcmp(host, board) == 0 ? "ok" : "DIFFERS";
 	else if (errno == ENOENT)
 		verdict = "MISSING";
@@ -155,7 +186,8 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 	struct names files = { NULL, 0, 0 };
 	unsigned bad = 0, failed = 0;
 	struct stat st;
-	struct repl *r;
+	struct hasher h = { NULL, NULL };
+	bool can_hash = true;
 	char *mirror;
 	size_t i;
 	int rc;
@@ -181,15 +213,21 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 	}
 	if (files.n > 0)
 		qsort(files.v, files.n, sizeof(*files.v), by_name);
-	r = repl_open_stoppable(dev->port, dev->baud,
+	h.r = repl_open_stoppable(dev->port, dev->baud,
 	    &interrupt_requested);
-	if (r == NULL) {
+	if (h.r == NULL) {
 		names_free(&files);
 		free(mirror);
 		return CLI_EXIT_FAILED;
 	}
-	for (i = 0; i < files.n; i++) {
-		rc = verify_one(r, mirror, files.v[i], dev->dest);
+	if (files.n > 0 &&
+	    repl_info(h.r)->free_heap >= VERIFY_AGENT_HEAP_MIN) {
+		h.agent = agent_start(h.r, dev->baud, &interrupt_requested);
+		if (h.agent == NULL)
+			can_hash = false;
+	}
+	for (i = 0; can_hash && i < files.n; i++) {
+		rc = verify_one(&h, mirror, files.v[i], dev->dest);
 		if (rc == -1) {
 			failed++;
 			/* The line is gone: the other files cannot be read. */
@@ -198,10 +236,12 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 		} else
 			bad += (unsigned)rc;
 	}
-	/* Opening the board stopped its application: start it again. */
-	if (session_leave(r, dev, NULL) == -1)
+	if (!can_hash || agent_end(h.agent) == -1)
 		failed++;
-	repl_close(r);
+	/* Opening the board stopped its application: start it again. */
+	if (session_leave(h.r, dev, NULL) == -1)
+		failed++;
+	repl_close(h.r);
 	fflush(stdout);
 	if (bad == 0 && failed == 0)
 		log_info("%s: all %zu file(s) match", dev->name, files.n);

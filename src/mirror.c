@@ -14,8 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "buf.h"
 #include "fsutil.h"
 #include "log.h"
@@ -878,58 +876,4 @@ mirror_replace(struct mirror *m, const struct store *s,
 		    "board holds", m->name);
 	mirror_set_commit(m, board->commit);
 	return mirror_save(m);
-}
-
-int
-mirror_record_decode(struct manifest *out, const char *text, size_t len,
-    const char *what)
-{
-	json_error_t jerr;
-	json_t *root, *files, *v, *version;
-	const char *commit, *path;
-	int rc = -1;
-
-	if (len > MIRROR_RECORD_MAX)
-		return log_failx("%s: record of %zu bytes is larger than %u",
-		    what, len, MIRROR_RECORD_MAX);
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL)
-		return log_failx("%s: record is not valid JSON (line %d: %s)",
-		    what, jerr.line, jerr.text);
-	version = json_object_get(root, "v");
-	commit = json_string_value(json_object_get(root, "commit"));
-	files = json_object_get(root, "files");
-	if (!json_is_integer(version) || json_integer_value(version) != 1 ||
-	    commit == NULL || (*commit && !githash_is_hex(commit)) ||
-	    !json_is_object(files)) {
-		log_failx("%s: not a version 1 senko record", what);
-		goto out;
-	}
-	snprintf(out->commit, sizeof(out->commit), "%s", commit);
-	json_object_foreach(files, path, v) {
-		const char *sha = json_string_value(v);
-		const char *why;
-		struct buf q = BUF_INIT;
-
-		if (!path_is_safe(path, strlen(path), &why)) {
-			path_quote(&q, path, strlen(path));
-			log_failx("%s: record names an unsafe path '%s': %s",
-			    what, q.data, why);
-			buf_release(&q);
-			goto out;
-		}
-		if (sha == NULL || !githash_is_hex(sha)) {
-			log_failx("%s: record has a bad SHA for '%s'", what,
-			    path);
-			goto out;
-		}
-		manifest_add(out, path, sha, 0, MIRROR_FILE_MODE);
-	}
-	manifest_sort(out);
-	rc = 0;
-out:
-	json_decref(root);
-	if (rc == -1)
-		manifest_release(out);
-	return rc;
 }

@@ -12,7 +12,6 @@
 #include "githash.h"
 #include "log.h"
 #include "manifest.h"
-#include "mirror.h"
 #include "path.h"
 #include "record.h"
 #include "xalloc.h"
@@ -96,7 +95,7 @@ record_encode(const struct manifest *m, struct record *out)
 	out->pages = xcalloc(npages, sizeof(*out->pages));
 	out->npages = npages;
 	for (k = 0; k < npages; k++) {
-		buf_init(&out->pages[k], MIRROR_RECORD_MAX);
+		buf_init(&out->pages[k], RECORD_TEXT_MAX);
 		root = json_object();
 		json_object_set_new(root, "v", json_integer(2));
 		json_object_set_new(root, "files", files[k]);
@@ -164,9 +163,9 @@ load(const char *text, size_t len, const char *what)
 	json_error_t jerr;
 	json_t *root;
 
-	if (len > MIRROR_RECORD_MAX) {
+	if (len > RECORD_TEXT_MAX) {
 		log_failx("%s: record of %zu bytes is larger than %u", what,
-		    len, MIRROR_RECORD_MAX);
+		    len, RECORD_TEXT_MAX);
 		return NULL;
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -179,6 +178,58 @@ load(const char *text, size_t len, const char *what)
 		root = NULL;
 	}
 	return root;
+}
+
+/*
+ * Check one "path":"sha" of a record and add it to out; k < npages: the
+ * page it must belong to (npages 0: a version 1 record, no pages).
+ */
+static int
+add_entry(const char *path, json_t *v, unsigned k, unsigned npages,
+    const char *what, struct manifest *out)
+{
+	const char *sha = json_string_value(v), *why;
+	struct buf q = BUF_INIT;
+	int rc = -1;
+
+	path_quote(&q, path, strlen(path));
+	if (!path_is_safe(path, strlen(path), &why))
+		log_failx("%s: record names an unsafe path '%s': %s", what,
+		    q.data, why);
+	else if (npages > 0 && record_page_of(path, npages) != k)
+		log_failx("%s: '%s' does not belong on page %u of %u", what,
+		    q.data, k, npages);
+	else if (sha == NULL || !githash_is_hex(sha))
+		log_failx("%s: record has a bad SHA for '%s'", what, q.data);
+	else {
+		manifest_add(out, path, sha, 0, 0100644);
+		rc = 0;
+	}
+	buf_release(&q);
+	return rc;
+}
+
+/* The files of a version 1 record, root already parsed. */
+static int
+read_v1(json_t *root, const char *what, struct manifest *out)
+{
+	const char *commit = json_string_value(json_object_get(root, "commit"));
+	json_t *files = json_object_get(root, "files"), *v;
+	const char *path;
+
+	if (commit == NULL || (*commit && !githash_is_hex(commit)) ||
+	    !json_is_object(files))
+		return log_failx("%s: not a version 1 senko record", what);
+	json_object_foreach(files, path, v) {
+		if (add_entry(path, v, 0, 0, what, out) == -1) {
+			manifest_release(out);
+			manifest_init(out);
+			return -1;
+		}
+	}
+	snprintf(out->commit, sizeof(out->commit), "%s", commit);
+	manifest_sort(out);
+	return 0;
 }
 
 int
@@ -194,12 +245,13 @@ record_read_index(const char *text, size_t len, const char *what,
 		return -1;
 	version = json_object_get(root, "v");
 	if (json_is_integer(version) && json_integer_value(version) == 1) {
-		json_decref(root);
-		if (mirror_record_decode(v1, text, len, what) == -1)
-			return -1;
-		ix->version = 1;
-		snprintf(ix->commit, sizeof(ix->commit), "%s", v1->commit);
-		return 0;
+		rc = read_v1(root, what, v1);
+		if (rc == 0) {
+			ix->version = 1;
+			snprintf(ix->commit, sizeof(ix->commit), "%s",
+			    v1->commit);
+		}
+		goto out;
 	}
 	commit = json_string_value(json_object_get(root, "commit"));
 	digest = json_string_value(json_object_get(root, "digest"));
@@ -228,8 +280,7 @@ record_read_page(const char *text, size_t len, unsigned k, unsigned npages,
     const char *what, struct manifest *out)
 {
 	json_t *root, *files, *v, *version;
-	const char *path, *why;
-	struct buf q = BUF_INIT;
+	const char *path;
 	int rc = -1;
 
 	if ((root = load(text, len, what)) == NULL)
@@ -241,31 +292,11 @@ record_read_page(const char *text, size_t len, unsigned k, unsigned npages,
 		log_failx("%s: not a page of a version 2 senko record", what);
 		goto out;
 	}
-	json_object_foreach(files, path, v) {
-		const char *sha = json_string_value(v);
-
-		if (!path_is_safe(path, strlen(path), &why)) {
-			path_quote(&q, path, strlen(path));
-			log_failx("%s: record names an unsafe path '%s': %s",
-			    what, q.data, why);
+	json_object_foreach(files, path, v)
+		if (add_entry(path, v, k, npages, what, out) == -1)
 			goto out;
-		}
-		if (record_page_of(path, npages) != k) {
-			path_quote(&q, path, strlen(path));
-			log_failx("%s: '%s' does not belong on page %u of %u",
-			    what, q.data, k, npages);
-			goto out;
-		}
-		if (sha == NULL || !githash_is_hex(sha)) {
-			log_failx("%s: record has a bad SHA for '%s'", what,
-			    path);
-			goto out;
-		}
-		manifest_add(out, path, sha, 0, 0100644);
-	}
 	rc = 0;
 out:
-	buf_release(&q);
 	json_decref(root);
 	return rc;
 }

@@ -361,7 +361,7 @@ read_board_record(struct visit *v, struct manifest *rec)
 	unsigned k;
 	int rc = 0;
 
-	buf_init(&got.index, MIRROR_RECORD_MAX);
+	buf_init(&got.index, RECORD_TEXT_MAX);
 	if (agent_read(v->agent, ipath, &got.index) == -1) {
 		rc = errno == ENOENT ? 0 : -1;
 		goto out;
@@ -383,7 +383,7 @@ read_board_record(struct visit *v, struct manifest *rec)
 		free(ppath);
 		ppath = board_path(v, name);
 		free(name);
-		buf_init(&got.pages[k], MIRROR_RECORD_MAX);
+		buf_init(&got.pages[k], RECORD_TEXT_MAX);
 		if (agent_read(v->agent, ppath, &got.pages[k]) == -1) {
 			if (errno != ENOENT)
 				rc = -1;

@@ -23,6 +23,19 @@ const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pi
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 test(`soak: ${CYCLES} polls with random faults and board power cuts`, { timeout: 600000 }, async () => {
+  // What runs: a failed assertion must not leave the daemon, the boards
+  // and the fake GitHub running, or this file would never end.
+  const live = { daemon: null, boards: {}, gh: null };
+  try {
+    await soak(live);
+  } finally {
+    if (live.daemon && live.daemon.exitCode === null) live.daemon.kill('SIGKILL');
+    for (const b of Object.values(live.boards)) await b.stop();
+    if (live.gh) live.gh.stop();
+  }
+});
+
+async function soak(live) {
   // Every version of every file ever committed: a board file must be one.
   const versions = {};
   const remember = (files) => {
@@ -37,9 +50,9 @@ test(`soak: ${CYCLES} polls with random faults and board power cuts`, { timeout:
   remember(gen(0));
   const repo = h.makeRepo(REPOS, 'acme', 'fw', Object.assign({ 'boot.py': '# boot\n' }, gen(0)));
   remember({ 'boot.py': '# boot\n' });
-  const gh = await h.startGitHub({ repos: REPOS, args: ['--token', TOKEN] });
+  const gh = live.gh = await h.startGitHub({ repos: REPOS, args: ['--token', TOKEN] });
   const names = ['a', 'b', 'c'];
-  const boards = {};
+  const boards = live.boards;
   for (const n of names) boards[n] = await h.startBoard({ dir: T, name: n });
   const devices = {};
   for (const n of names)
@@ -49,7 +62,7 @@ test(`soak: ${CYCLES} polls with random faults and board power cuts`, { timeout:
     sources: { app: { user: 'acme', repo: 'fw' } },
     devices,
   });
-  const daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground', '-q'], {
+  const daemon = live.daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground', '-q'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: Object.assign({}, process.env, { SENKO_TOKEN: TOKEN, SENKO_HTTP_TIMEOUT: '2' }),
   }));
@@ -116,6 +129,10 @@ test(`soak: ${CYCLES} polls with random faults and board power cuts`, { timeout:
   if (!/sanitize/.test(h.BUILD))
     assert.ok(rssEnd < rssStart + 2048, `RSS grew from ${rssStart} KiB to ${rssEnd} KiB`);
   daemon.kill('SIGTERM');
-  for (const n of names) { await boards[n].stop(); checkFlash(boards[n]); }
-  gh.stop();
-});
+  for (const n of names) {
+    const b = boards[n];
+    await b.stop();
+    delete boards[n];
+    checkFlash(b);
+  }
+}

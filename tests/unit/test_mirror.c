@@ -585,83 +585,6 @@ test_replace_from_board(void **state)
 	manifest_release(&out);
 }
 
-/* A version 1 record, as senko before record.h's pages wrote it. */
-static void
-test_record_v1_read(void **state)
-{
-	static const char text[] = "{\"commit\":\"" SHA_B "\",\"files\":{"
-	    "\"a b/c.json\":\"" SHA_A "\",\"lib/caf\u00e9 \\\"quoted\\\".py\":"
-	    "\"" SHA_B "\",\"main.py\":\"" SHA_A "\"},\"v\":1}";
-	static const char empty[] = "{\"commit\":\"\",\"files\":{},\"v\":1}";
-	struct manifest back = MANIFEST_INIT;
-
-	(void)state;
-	assert_int_equal(mirror_record_decode(&back, text, strlen(text),
-	    "test"), 0);
-	assert_string_equal(back.commit, SHA_B);
-	assert_int_equal(back.n, 3);
-	assert_string_equal(back.entries[0].path, "a b/c.json");
-	assert_string_equal(back.entries[1].path,
-	    "lib/caf\xc3\xa9 \"quoted\".py");
-	assert_string_equal(back.entries[1].sha, SHA_B);
-	assert_string_equal(back.entries[2].path, "main.py");
-	manifest_release(&back);
-
-	/* An empty board with an unknown commit. */
-	assert_int_equal(mirror_record_decode(&back, empty, strlen(empty),
-	    "test"), 0);
-	assert_int_equal(back.n, 0);
-	assert_string_equal(back.commit, "");
-	manifest_release(&back);
-}
-
-static void
-test_hostile_records_refused(void **state)
-{
-	static const char *const bad[] = {
-		"",
-		"not json",
-		"[]",
-		"{\"v\":2,\"commit\":\"\",\"files\":{}}",
-		"{\"v\":\"1\",\"commit\":\"\",\"files\":{}}",
-		"{\"commit\":\"\",\"files\":{}}",
-		"{\"v\":1,\"files\":{}}",
-		"{\"v\":1,\"commit\":\"\"}",
-		"{\"v\":1,\"commit\":\"\",\"files\":[]}",
-		"{\"v\":1,\"commit\":\"nothex\",\"files\":{}}",
-		"{\"v\":1,\"commit\":\"\",\"files\":{\"../x\":\"" SHA_A "\"}}",
-		"{\"v\":1,\"commit\":\"\",\"files\":{\"/abs\":\"" SHA_A "\"}}",
-		"{\"v\":1,\"commit\":\"\",\"files\":{\"a/./b\":\"" SHA_A "\"}}",
-		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\\u0001\":\"" SHA_A
-		    "\"}}",
-		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\\u0000b\":\"" SHA_A
-		    "\"}}",
-		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\\nb\":\"" SHA_A "\"}}",
-		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\":\"xyz\"}}",
-		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\":\""
-		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}}",
-		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\":5}}",
-		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\":\"" SHA_A "\",\"a\":\""
-		    SHA_B "\"}}",
-	};
-	struct manifest out = MANIFEST_INIT;
-	size_t i;
-	char *huge;
-
-	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(mirror_record_decode(&out, bad[i],
-		    strlen(bad[i]), "hostile"), -1);
-		assert_int_equal(out.n, 0);
-	}
-	huge = malloc(MIRROR_RECORD_MAX + 2);
-	memset(huge, ' ', MIRROR_RECORD_MAX + 1);
-	huge[MIRROR_RECORD_MAX + 1] = '\0';
-	assert_int_equal(mirror_record_decode(&out, huge,
-	    MIRROR_RECORD_MAX + 1, "huge"), -1);
-	free(huge);
-}
-
 int
 main(void)
 {
@@ -683,8 +606,6 @@ main(void)
 		T(test_scan_skips_links_and_odd_names),
 		T(test_remove_prunes_empty_folders),
 		T(test_replace_from_board),
-		cmocka_unit_test(test_record_v1_read),
-		cmocka_unit_test(test_hostile_records_refused),
 	};
 #undef T
 

@@ -182,6 +182,90 @@ test_names(void **state)
 	assert_false(record_is_name("senko-1.json"));
 }
 
+/* Read a version 1 record as a board's index would be read. */
+static int
+v1_read(const char *text, struct manifest *out)
+{
+	struct record_index ix;
+
+	if (record_read_index(text, strlen(text), "test", &ix, out) == -1)
+		return -1;
+	return ix.version == 1 ? 0 : -1;
+}
+
+/* A version 1 record, as senko before record.h's pages wrote it. */
+static void
+test_record_v1_read(void **state)
+{
+	static const char text[] = "{\"commit\":\"" SHA_B "\",\"files\":{"
+	    "\"a b/c.json\":\"" SHA_A "\",\"lib/caf\u00e9 \\\"quoted\\\".py\":"
+	    "\"" SHA_B "\",\"main.py\":\"" SHA_A "\"},\"v\":1}";
+	static const char empty[] = "{\"commit\":\"\",\"files\":{},\"v\":1}";
+	struct manifest back = MANIFEST_INIT;
+
+	(void)state;
+	assert_int_equal(v1_read(text, &back), 0);
+	assert_string_equal(back.commit, SHA_B);
+	assert_int_equal(back.n, 3);
+	assert_string_equal(back.entries[0].path, "a b/c.json");
+	assert_string_equal(back.entries[1].path,
+	    "lib/caf\xc3\xa9 \"quoted\".py");
+	assert_string_equal(back.entries[1].sha, SHA_B);
+	assert_string_equal(back.entries[2].path, "main.py");
+	manifest_release(&back);
+
+	/* An empty board with an unknown commit. */
+	assert_int_equal(v1_read(empty, &back), 0);
+	assert_int_equal(back.n, 0);
+	assert_string_equal(back.commit, "");
+	manifest_release(&back);
+}
+
+static void
+test_v1_hostile_refused(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"not json",
+		"[]",
+		"{\"v\":2,\"commit\":\"\",\"files\":{}}",
+		"{\"v\":\"1\",\"commit\":\"\",\"files\":{}}",
+		"{\"commit\":\"\",\"files\":{}}",
+		"{\"v\":1,\"files\":{}}",
+		"{\"v\":1,\"commit\":\"\"}",
+		"{\"v\":1,\"commit\":\"\",\"files\":[]}",
+		"{\"v\":1,\"commit\":\"nothex\",\"files\":{}}",
+		"{\"v\":1,\"commit\":\"\",\"files\":{\"../x\":\"" SHA_A "\"}}",
+		"{\"v\":1,\"commit\":\"\",\"files\":{\"/abs\":\"" SHA_A "\"}}",
+		"{\"v\":1,\"commit\":\"\",\"files\":{\"a/./b\":\"" SHA_A "\"}}",
+		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\\u0001\":\"" SHA_A
+		    "\"}}",
+		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\\u0000b\":\"" SHA_A
+		    "\"}}",
+		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\\nb\":\"" SHA_A "\"}}",
+		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\":\"xyz\"}}",
+		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\":\""
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}}",
+		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\":5}}",
+		"{\"v\":1,\"commit\":\"\",\"files\":{\"a\":\"" SHA_A "\",\"a\":\""
+		    SHA_B "\"}}",
+	};
+	struct manifest out = MANIFEST_INIT;
+	size_t i;
+	char *huge;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(v1_read(bad[i], &out), -1);
+		assert_int_equal(out.n, 0);
+	}
+	huge = malloc(RECORD_TEXT_MAX + 2);
+	memset(huge, ' ', RECORD_TEXT_MAX + 1);
+	huge[RECORD_TEXT_MAX + 1] = '\0';
+	assert_int_equal(v1_read(huge, &out), -1);
+	free(huge);
+}
+
 int
 main(void)
 {
@@ -190,6 +274,8 @@ main(void)
 		cmocka_unit_test(test_one_change_one_page),
 		cmocka_unit_test(test_damaged_refused),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_record_v1_read),
+		cmocka_unit_test(test_v1_hostile_refused),
 	};
 
 	log_init("test_record", -1, 0);
