@@ -1101,7 +1101,7 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 	struct plan extra = PLAN_INIT;
 	struct manifest fin = MANIFEST_INIT;
 	struct record rec = RECORD_INIT;
-	struct buf lines = BUF_INIT, data = BUF_INIT;
+	struct buf lines = BUF_INIT;
 	struct buf kept = BUF_INIT, failed = BUF_INIT;
 	struct agent_commit commit = { 0, &kept, &failed };
 	char hex[DEVFS_HASH_HEXSZ];
@@ -1212,7 +1212,6 @@ out:
 	manifest_release(&fin);
 	record_release(&rec);
 	buf_release(&lines);
-	buf_release(&data);
 	buf_release(&kept);
 	buf_release(&failed);
 	return rc;
