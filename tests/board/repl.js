@@ -103,7 +103,8 @@ class Firmware {
         this.mode = 'friendly';
         hard = true;
       } else {
-        // ports/esp32/main.c soft_reset_exit
+        // ports/esp32/main.c soft_reset_exit: gc_sweep_all(), then the message
+        this.io.sweep();
         this.io.tx('MPY: soft reboot\r\n');
         this.io.post({ t: 'inc', k: 'soft_resets' });
         hard = false;
@@ -115,7 +116,7 @@ class Firmware {
   // Returns 'soft' / 'hard' if one of them asked for a reset, else null.
   async boot(hard) {
     if (hard) this.mode = 'friendly';
-    await this.io.reboot();
+    await this.io.reboot(hard);
     let r = this.io.execFile('boot.py');
     this.printExc(r.exc);
     if (r.kind === 'hard') return 'hard';
@@ -137,7 +138,7 @@ class Firmware {
   // carry on in the same REPL state (without running boot.py again).
   async resume(state) {
     this.mode = state.mode;
-    await this.io.reboot();
+    await this.io.reboot(true); // a fresh worker: the flash comes from the host dir
     this.ready();
     if (state.kind === 'raw') {
       this.io.tx('\x04');

@@ -39,6 +39,9 @@ const B = {
   cut: board([...FAST, '--power-cut-after', '3000']),
   e8266: board([...FAST, '--profile', 'esp8266', '--exec-delay', '300']),
   reset: board(FAST, { files: { 'boot.py': "print('boot-ran')\n" } }),
+  soft: board([...FAST, '--flash-size', '131072'], {
+    files: { 'boot.py': "print('boot-ran')\n", 'counted.py': "print('top-level ran')\nX = 1\n", 'd/sub/deep.txt': 'deep' },
+  }),
   ring8: board(['--baud', '1000000', '--profile', 'esp8266']),
   tb: board(FAST, { files: { 'main.py': "print('app')\ndef f():\n    return undefined_name\nf()\n" } }),
   // Sleeps in a loop from boot on; cheap while idle.
@@ -444,6 +447,127 @@ test('resets: soft reset from raw REPL runs boot.py not main.py; SystemExit, mac
   assert.ok(c.executions >= 4);
   assert.ok(c.rx_bytes > 50 && c.tx_bytes > 100);
   p.close();
+});
+
+// What a board keeps across a soft reset (ports/esp32/main.c soft_reset_exit
+// / soft_reset): the flash as committed; what it loses: the heap, globals,
+// imported modules, sys.path.  Open files are closed by gc_sweep_all()'s
+// finalisers on a soft reset and simply lost on a hard reset.
+test('soft reset: flash kept (files, folders, times, open files closed), heap fresh (globals, modules, sys.path, free memory), flash hooks still on', async () => {
+  const b = await B.soft;
+  const p = await rawPort(B.soft);
+  const softReset = async () => {
+    p.write('\x04');
+    assert.equal((await p.readUntil('raw REPL; CTRL-B to exit\r\n>')).toString(),
+      'OK\r\nMPY: soft reboot\r\nboot-ran\r\nraw REPL; CTRL-B to exit\r\n>');
+  };
+  const ok = async (code, out = '') => assert.deepEqual(await p.exec(code), { out, err: '' }, code);
+  const FREE = 'import gc\ngc.collect()\nprint(gc.mem_free())';
+  const free0 = parseInt((await p.exec(FREE)).out, 10);
+  await ok([
+    "f = open('kept.txt', 'w'); f.write('kept content'); f.close()",
+    "import os; os.mkdir('e')",
+    "o = open('open.txt', 'w'); o.write('written, never closed')",
+    'import counted',
+    'kept_global = bytearray(30000)',
+    "import sys; sys.path.append('/elsewhere')",
+  ].join('\n'), 'top-level ran\r\n');
+  await ok('import counted', '');
+  const free1 = parseInt((await p.exec(FREE)).out, 10);
+  assert.ok(free0 - free1 >= 30000, `heap before the reset: ${free0} free at start, ${free1} with the globals`);
+  const STAT = "import os; print(os.stat('kept.txt')[8], os.stat('d/sub/deep.txt')[8])";
+  const times = (await p.exec(STAT)).out;
+  const hostKept = path.join(b.flash, 'kept.txt');
+  const hostMtime = fs.statSync(hostKept).mtimeMs;
+  const c0 = b.readCounters();
+  await softReset();
+  const c1 = b.readCounters();
+  const free2 = parseInt((await p.exec(FREE)).out, 10);
+  assert.ok(Math.abs(free2 - free0) <= 1024, `free heap after the reset ${free2}, at start ${free0}`);
+  // And no bigger than the profile's 110 KB: the heap is pinned again.
+  await ok('try:\n    b = bytearray(150000)\nexcept MemoryError:\n    print("MemoryError")', 'MemoryError\r\n');
+  await ok([
+    "print(open('kept.txt').read(), open('open.txt').read(), open('d/sub/deep.txt').read())",
+    "import os; print(sorted(os.listdir()), os.listdir('e'))",
+  ].join('\n'), "kept content written, never closed deep\r\n['boot.py', 'counted.py', 'd', 'e', 'kept.txt', 'open.txt'] []\r\n");
+  // gc_sweep_all() closed open.txt: one close committed, with its last page.
+  assert.equal(c1.files_written - c0.files_written, 1, 'the open file was closed at the reset');
+  assert.equal(c1.flash_ops - c0.flash_ops, 2, 'its last page programmed and its metadata committed');
+  assert.equal((await p.exec(STAT)).out, times, 'modification times are kept');
+  await ok("print('kept_global' in globals(), 'counted' in __import__('sys').modules, '/elsewhere' in __import__('sys').path)",
+    'False False False\r\n');
+  await ok('import counted', 'top-level ran\r\n');
+  // The flash's hooks are on the new interpreter's files: writes are flash
+  // operations and counted, the flash size holds, statvfs is the board's.
+  await ok([
+    "f = open('after.txt', 'w'); f.write('after'); f.close()",
+    "import os; st = os.statvfs('/'); print(st[0], st[2])",
+    "f = open('big.bin', 'wb')",
+    "k = b'x' * 1024",
+    'try:',
+    '    for i in range(200):',
+    '        f.write(k)',
+    'except OSError as e:',
+    '    print(e.errno)',
+    'f.close()',
+    "os.remove('big.bin')",
+  ].join('\n'), '4096 32\r\n28\r\n');
+  const c2 = b.readCounters();
+  assert.equal(c2.files_written - c1.files_written, 2);
+  assert.equal(c2.files_removed - c1.files_removed, 1);
+  // The host copy follows; files that did not change are not rewritten.
+  assert.equal(fs.readFileSync(path.join(b.flash, 'after.txt'), 'utf8'), 'after');
+  assert.equal(fs.readFileSync(path.join(b.flash, 'open.txt'), 'utf8'), 'written, never closed');
+  assert.ok(!fs.existsSync(path.join(b.flash, 'big.bin')));
+  assert.equal(fs.statSync(hostKept).mtimeMs, hostMtime, 'kept.txt was written to the host again');
+  p.close();
+});
+
+test('a power cut after a soft reset: the flash operations are counted on the new interpreter, and the open file keeps its last commit', async () => {
+  // Nothing is written before the reset; after it: create (op 1), erase
+  // and program the first 128 bytes (2, 3), flush (4), program the next
+  // 128 bytes (5, not committed), then the third (6): the power goes off
+  // before that.
+  const b = await startBoard([...FAST, '--power-cut-op', '6']);
+  const p = await rawPort(Promise.resolve(b));
+  try {
+    p.write('\x04');
+    await p.readUntil('raw REPL; CTRL-B to exit\r\n>');
+    p.write("f = open('p.bin', 'wb')\nf.write(b'a' * 128)\nf.flush()\nf.write(b'b' * 128)\nf.write(b'c' * 128)\nf.close()\x04");
+    const code = await Promise.race([b.exited, new Promise((r) => setTimeout(() => r('no cut'), 20000))]);
+    assert.equal(code, 3, b.stderr());
+    assert.match(b.stderr(), /power cut before flash operation 6 \(program \/p\.bin\)/);
+    assert.equal(fs.readFileSync(path.join(b.flash, 'p.bin'), 'latin1'), 'a'.repeat(128));
+  } finally {
+    p.close();
+    await b.stop();
+    fs.rmSync(b.flash, { recursive: true, force: true });
+  }
+});
+
+test('hard reset (machine.reset): files open for writing keep what was last committed (littlefs), nothing closes them', async () => {
+  const b = await startBoard(FAST, { files: { 'old.txt': 'old content' } });
+  const p = await rawPort(Promise.resolve(b));
+  try {
+    // old.txt is truncated and rewritten, new.txt created and written:
+    // neither is closed or flushed when the chip restarts.
+    p.write("f = open('old.txt', 'w'); f.write('new content')\ng = open('new.txt', 'w'); g.write('data')\n" +
+      'import machine\nmachine.reset()\x04');
+    await p.readUntil('>>> ', 10000);
+    p.write('\r\x01');
+    await p.readUntil('raw REPL; CTRL-B to exit\r\n>');
+    // littlefs: O_TRUNC only marks the open file; creating commits it empty.
+    assert.deepEqual(await p.exec("print(repr(open('old.txt').read()), repr(open('new.txt').read()))"),
+      { out: "'old content' ''\r\n", err: '' });
+    p.close();
+    await b.stop();
+    assert.equal(fs.readFileSync(path.join(b.flash, 'old.txt'), 'utf8'), 'old content');
+    assert.equal(fs.readFileSync(path.join(b.flash, 'new.txt'), 'utf8'), '');
+  } finally {
+    p.close();
+    await b.stop();
+    fs.rmSync(b.flash, { recursive: true, force: true });
+  }
 });
 
 test('--exec-delay delays each execution', async () => {

@@ -10,6 +10,7 @@
 //   tx()        output to the line (LF -> CRLF like mp_hal_stdout_tx_strn_cooked)
 //   exec()      run Python source, report stdout / exception / SystemExit
 //   reboot()    fresh interpreter (soft or hard reset), flash carried over
+//   sweep()     what a soft reset does before "MPY: soft reboot"
 //
 // Things the WebAssembly build cannot do by itself and how we get them:
 //   - Ctrl-C: the build has no VM hook into JS, so we wrap some of the wasm
@@ -375,7 +376,12 @@ function withRoom(bytes, fn) {
   }
 }
 
-async function startInterpreter() {
+// A fresh interpreter: a new WebAssembly instance, so its GC heap, modules,
+// sys.path and sys.modules are as new as after a board's gc_init/mp_init.
+// carry: a soft reset (the flash's MEMFS tree goes over from the instance
+// that ends, see Flash.carryInto); else power-on or a hard reset (the flash
+// is read from the host dir).
+async function startInterpreter(carry) {
   if (!mpModulePromise) mpModulePromise = import('@micropython/micropython-webassembly-pyscript');
   const { loadMicroPython } = await mpModulePromise;
   denyGrow = false;
@@ -388,7 +394,7 @@ async function startInterpreter() {
     linebuffer: false,
   });
   M = mp._module;
-  flash.loadInto(mp.FS);
+  if (carry) flash.carryInto(mp.FS); else flash.loadInto(mp.FS);
   mp.registerJsModule('_brd', brdApi);
   // Make the flash directory the root filesystem, like a board's littlefs.
   mp.runPython("import os\nos.umount('/')\nos.mount(os.VfsPosix('/flash'), '/')\nos.chdir('/')\ndel os\n");
@@ -501,11 +507,21 @@ const io = {
   },
   setMode(m) { Atomics.store(ctl, CTL.MODE, m === 'raw' ? 1 : 0); },
   sync() { try { flash.syncOut(); } catch (e) { process.stderr.write('board: flash sync: ' + e + '\n'); } },
-  async reboot() {
+  // ports/esp32/main.c soft_reset_exit: gc_sweep_all() (open files are
+  // closed, see Flash.closeOpen) comes before "MPY: soft reboot".
+  sweep() {
+    if (M) flash.closeOpen();
+  },
+  // hard: power-on or machine.reset(): nothing closes the files still open
+  // (esp_restart / system_restart never return: the chip restarts), so
+  // they lose what was not committed, as after a power cut.
+  async reboot(hard) {
     Atomics.store(ctl, CTL.RXWAIT, RX_NONE);
     flushTx();
+    const carry = !hard && !!M;
+    if (hard) flash.revertOpen();
     try { flash.syncOut(); } catch { /* best effort */ }
-    await startInterpreter();
+    await startInterpreter(carry);
   },
 };
 

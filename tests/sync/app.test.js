@@ -98,7 +98,16 @@ test('300 files: one change writes one page of the record; a lost state_dir or a
   for (let i = 0; i < 300; i++) files[`app/gen/module_${i}.py`] = `V = ${i}\n`;
   const many = h.makeRepo(path.join(T, 'repos-many'), 'acme', 'many', files);
   const gh2 = await h.startGitHub({ repos: path.join(T, 'repos-many'), args: ['--rate-limit', '100000'] });
-  const b2 = await h.startBoard({ dir: T, name: 'wrover', args: ['--heap', '4194304'] });
+  const wrover = () => h.startBoard({ dir: T, name: 'wrover', args: ['--heap', '4194304'] });
+  let b2 = await wrover();
+  // Change the board's flash from outside: with the board off, as the
+  // emulator reads its flash folder at power-on only (a soft reset, like a
+  // board's, keeps what the flash holds).  The port's link stays the same.
+  const offline = async (edit) => {
+    await b2.stop();
+    edit();
+    b2 = await wrover();
+  };
   const state = path.join(T, 'many-state');
   const conf2 = h.writeConfig(path.join(T, 'many.conf'), {
     senkod: { state_dir: state, api_url: gh2.base },
@@ -156,9 +165,11 @@ test('300 files: one change writes one page of the record; a lost state_dir or a
     // A board an older senko left (the record in one file, version 1),
     // after senko was upgraded: the record is read and believed (no file
     // hashed), then replaced by the index and its pages.
-    for (const n of Object.keys(second)) fs.rmSync(path.join(b2.flash, n));
-    fs.writeFileSync(path.join(b2.flash, '.senko.json'),
-      JSON.stringify({ commit: rec.commit, files: rec.files, v: 1 }));
+    await offline(() => {
+      for (const n of Object.keys(second)) fs.rmSync(path.join(b2.flash, n));
+      fs.writeFileSync(path.join(b2.flash, '.senko.json'),
+        JSON.stringify({ commit: rec.commit, files: rec.files, v: 1 }));
+    });
     const old = await counted('version 1 record', ['--force']);
     assert.doesNotMatch(old.r.stderr, /by hash/);
     assert.equal(old.written, Object.keys(second).length + 1, // and the journal
@@ -172,7 +183,7 @@ test('300 files: one change writes one page of the record; a lost state_dir or a
     // is believed, the board's files are adopted by hash, not sent again,
     // and the record is written back.
     const gone = Object.keys(second).find((n) => n !== '.senko.json');
-    fs.rmSync(path.join(b2.flash, gone));
+    await offline(() => fs.rmSync(path.join(b2.flash, gone)));
     fs.rmSync(state, { recursive: true, force: true });
     const torn = await counted('a page missing');
     assert.match(torn.r.stderr, /w: the board's record has no page \d+/);
@@ -214,9 +225,9 @@ test('the agent cache: one version, verified before it runs, rewritten when dama
   const good = fs.readFileSync(copy);
   // A damaged copy of the same size is never run: the agent is sent and
   // the copy rewritten.  An older version goes when the new one is
-  // written.  Damaged on the board (the emulator reloads its flash
-  // folder at a reset, so a change made from outside would show only
-  // after the probe).
+  // written.  Damaged on the board (the emulator reads its flash folder
+  // at power-on only, so a change made from outside would need the board
+  // off and on again).
   const damage = await h.senko(['-c', CONF, 'exec', 'b', [
     `p = '/.senko/${names[0]}'`,
     "f = open(p, 'rb')", 'b = bytearray(f.read())', 'f.close()',
@@ -299,7 +310,7 @@ test('a failed session: a user folder in the way of a file; clear error, and the
   assert.equal(fs.readFileSync(path.join(board.flash, 'data/mine.txt'), 'utf8'), 'keep');
   // Without the user's file the folder goes and the file takes its
   // place (checked inside one agent run in tests/transport/agent: the
-  // emulator reloads its flash folder at a reset, and its write-back
+  // emulator reads its flash folder at power-on only, and its write-back
   // cannot turn a folder into a file).
   await h.senko(['-c', CONF, 'exec', 'b', "import os\nos.remove('/data/mine.txt')"]);
   const again = await sync();
