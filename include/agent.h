@@ -131,6 +131,34 @@ int agent_put(struct agent *a, const char *path, const void *data,
     size_t len, const char *hex, bool staged,
     void (*progress)(void *arg, uint64_t sent), void *arg);
 /*
+ * A file for agent_put_batch, and how it went: err 0 when the board
+ * holds it (hashed as hex); EREMOTEIO when the board refused (why has
+ * its words), EBADMSG when it arrived damaged (send it again).
+ */
+struct agent_file {
+	const char *path;
+	const void *data;
+	size_t len;
+	const char *hex;
+	int err;
+	char why[256];
+};
+
+/* Progress of a batch: the file just sent to, all file bytes sent. */
+typedef void (*agent_progress_fn)(void *arg, size_t file, uint64_t sent);
+
+/*
+ * agent_put for many files, several in flight: the next file's command
+ * and data go while the board still inflates, writes, hashes and closes
+ * the last (the line no longer idles for each verdict), and the
+ * verdicts are read as they come.  Returns 0 when every file got
+ * its verdict (each file's err says which), -1 when the run was lost
+ * (EIO, ETIMEDOUT, or EINTR from the stop flag: the board drops what it
+ * had open); then only agent_end() may follow.
+ */
+int agent_put_batch(struct agent *a, struct agent_file *files, size_t n,
+    bool staged, agent_progress_fn progress, void *arg);
+/*
  * Stage path (len bytes, hash hex) made on the board from the file base
  * and the edit script ops (recdelta.h), so only what changed crosses the
  * line.  EBADMSG when the board's result did not hash to hex (its base

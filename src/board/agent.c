@@ -73,6 +73,10 @@ struct agent {
 	struct buf body;      /* the frame being read, then the last frame */
 	bool have_frame;
 	bool wake_on_credit;  /* pump returns when a credit comes */
+	/* Frames that come while we send: the verdicts of files in flight
+	 * (agent_put_batch); NULL: any frame then is an error. */
+	int (*on_frame)(struct agent *a, void *arg);
+	void *frame_arg;
 	struct buf exc;       /* exception text when the run ended */
 	uint64_t noise;
 	unsigned char rbuf[512];
@@ -336,12 +340,15 @@ wait_credit(struct agent *a, const char *what)
 			return -1;
 		}
 		if (a->have_frame) {
-			/* Nothing is due while we send: it gave up. */
 			a->have_frame = false;
 			if (a->ftype == FR_STOPPED)
 				return fail_errno(a, EIO, "the agent gave up "
 				    "while %s: %s", what, a->body.data);
-			return unexpected(a, what);
+			/* Only the verdict of a file in flight may come. */
+			if (a->on_frame == NULL)
+				return unexpected(a, what);
+			if (a->on_frame(a, a->frame_arg) == -1)
+				return -1;
 		}
 	}
 	return 0;
@@ -411,9 +418,9 @@ data_unit_len(const unsigned char *p, size_t n, size_t max)
 	return len;
 }
 
-/* A 'D' unit of n payload bytes (at most DATA_MAX); its pieces. */
+/* A 'D' or 'B' unit of n payload bytes (at most DATA_MAX); its pieces. */
 static size_t
-data_unit_build(unsigned char u[AGENT_PIECES * AGENT_UNIT],
+data_unit_build(unsigned char u[AGENT_PIECES * AGENT_UNIT], int type,
     const unsigned char *p, size_t n)
 {
 	size_t pieces = (n + 5 + AGENT_UNIT - 1) / AGENT_UNIT;
@@ -421,7 +428,7 @@ data_unit_build(unsigned char u[AGENT_PIECES * AGENT_UNIT],
 	unsigned sum = 0;
 
 	memset(u, 0, end);
-	u[0] = 'D';
+	u[0] = (unsigned char)type;
 	u[1] = (unsigned char)(n >> 8);
 	u[2] = (unsigned char)(n & 0xff);
 	memcpy(u + 3, p, n);
@@ -433,37 +440,16 @@ data_unit_build(unsigned char u[AGENT_PIECES * AGENT_UNIT],
 }
 
 /*
- * The largest 'D' unit for a put.  Raw data: DATA_MAX; the board only
- * copies it to flash and the line is what limits.  Compressed data: one
- * window of pieces, so that while the board inflates a unit and writes
- * its many bytes to flash (its CPU stalled, reading nothing), the next
- * unit waits whole in its stdin ring and the line keeps moving; with
- * 1 KB units the line and the flash took turns (source files: 0.6 s of
- * 11 s at 115200).
- */
-static size_t
-data_unit_max(const struct agent *a, bool compressed)
-{
-	size_t w = a->hello.window_units ? a->hello.window_units : 1;
-
-	if (!compressed || w * AGENT_UNIT - 5 >= DATA_MAX)
-		return DATA_MAX;
-	return w * AGENT_UNIT - 5;
-}
-
-/*
- * A put's wire bytes (wlen of them, for a file of len bytes) in 'D'
- * units of at most max payload bytes.  The stop flag is looked at between units: a unit started is
- * finished, then 'A' abandons the file (its temporary name stays).
- * progress, if any, is told the file's bytes sent after every piece.
+ * A patch's edit script (wlen bytes) in 'D' units.  The stop flag is
+ * looked at between units: a unit started is finished, then 'A' abandons
+ * the file (its temporary name stays).
  */
 static int
 send_data(struct agent *a, const char *path, const unsigned char *p,
-    size_t wlen, size_t len, size_t max, void (*progress)(void *, uint64_t),
-    void *arg, const char *what)
+    size_t wlen, const char *what)
 {
 	unsigned char u[AGENT_PIECES * AGENT_UNIT];
-	size_t off, n, pieces, i, done;
+	size_t off, n, pieces, i;
 
 	for (off = 0; off < wlen; off += n) {
 		if (a->stop != NULL && *a->stop) {
@@ -471,16 +457,11 @@ send_data(struct agent *a, const char *path, const unsigned char *p,
 			return fail_errno(a, EINTR, "stopped while writing "
 			    "'%s'", path);
 		}
-		n = data_unit_len(p + off, wlen - off, max);
-		pieces = data_unit_build(u, p + off, n);
-		for (i = 0; i < pieces; i++) {
+		n = data_unit_len(p + off, wlen - off, DATA_MAX);
+		pieces = data_unit_build(u, 'D', p + off, n);
+		for (i = 0; i < pieces; i++)
 			if (send_piece(a, u + i * AGENT_UNIT, what) == -1)
 				return -1;
-			done = off + (i + 1) * AGENT_UNIT - 3;
-			if (progress != NULL)
-				progress(arg, (done < off + n ? done : off + n) *
-				    len / wlen);
-		}
 	}
 	return 0;
 }
@@ -1004,21 +985,19 @@ agent_read(struct agent *a, const char *path, struct buf *out)
 }
 
 /*
- * The board's verdict on a file it took.  Any but "written": the board
- * dropped its inflater, and the next compressed file starts anew.
+ * The board's verdict on a file, the frame in a->ftype and a->body:
+ * 0 written, else -1 with errno EREMOTEIO (the board refused: an 'E'
+ * frame of path and reason), EBADMSG (its hash is not hex) or EIO.
  */
 static int
-put_verdict(struct agent *a, const char *path, const char *hex,
+file_verdict(struct agent *a, const char *path, const char *hex,
     bool patched)
 {
-	const char *what = "writing a file";
+	if (a->ftype == FR_ERROR) {
+		char *why = memchr(a->body.data, '\0', a->body.len);
 
-	if (next_frame(a, what) == -1) {
-		if (errno == EREMOTEIO) {
-			char *why = memchr(a->body.data, '\0', a->body.len);
-
-			board_refused(a, why ? why + 1 : a->body.data);
-		}
+		board_refused(a, why ? why + 1 : a->body.data);
+		errno = EREMOTEIO;
 		return -1;
 	}
 	if (a->ftype == FR_MISMATCH && patched) {
@@ -1035,34 +1014,290 @@ put_verdict(struct agent *a, const char *path, const char *hex,
 		return -1;
 	}
 	if (a->ftype != FR_OK)
-		return unexpected(a, what);
+		return unexpected(a, "writing a file");
 	if (strcmp(a->body.data, hex) != 0)
 		return fail_errno(a, EBADMSG, "'%s': the board reported hash "
 		    "%.64s, expected %s", path, a->body.data, hex);
 	return 0;
 }
 
-/* The put command, then the file's wire bytes in 'D' units. */
+/* The next frame, a file's verdict (see file_verdict). */
 static int
-put_send(struct agent *a, const char *path, size_t len, const char *hex,
-    bool staged, int zmode, const struct buf *wire,
-    void (*progress)(void *, uint64_t), void *arg)
+put_verdict(struct agent *a, const char *path, const char *hex,
+    bool patched)
 {
-	const char *what = "writing a file";
+	a->have_frame = false;
+	if (pump(a, "writing a file") == -1)
+		return -1;
+	if (!a->have_frame) {
+		run_ended(a, "writing a file");
+		return -1;
+	}
+	a->have_frame = false;
+	if (a->ftype == FR_STOPPED)
+		return fail_errno(a, EIO, "the agent gave up while writing a "
+		    "file: %s", a->body.data);
+	return file_verdict(a, path, hex, patched);
+}
+
+/*
+ * A batch of files in flight (agent_put_batch): the next file's 'P' and
+ * 'D' units go while the board still writes, hashes and closes the last
+ * one; the verdicts ('K', 'M', 'E') come in the files' order, read as
+ * they come (between pieces, when the window is full, and at the end).
+ */
+struct flight {
+	struct agent_file *f;
+	struct buf z;         /* the compressed data, if it went so */
+	const unsigned char *wire;
+	size_t wlen, off;     /* wire bytes, and how many went out */
+	uint64_t told;        /* file bytes the progress was told of */
+	int zmode;            /* 0 raw, 1 compressed, 2 on a fresh stream */
+	bool opened;          /* its command went out */
+};
+
+struct batch {
+	struct flight *fl;
+	size_t n, next;       /* files; the one being sent */
+	size_t settled;       /* verdicts received */
+	bool staged;
+	bool stream_broken;   /* a compressed file failed */
+	uint64_t left;        /* wire and file bytes still to move */
+	agent_progress_fn progress;
+	void *arg;
+	uint64_t sent;        /* file bytes sent, for progress */
+	size_t most;          /* the most files in flight at once */
+};
+
+/*
+ * The largest 'D' unit for a put.  Raw data: DATA_MAX; the board only
+ * copies it to flash and the line is what limits.  Compressed data: one
+ * window of pieces, so that while the board inflates a unit and writes
+ * its many bytes to flash (its CPU stalled, reading nothing), the next
+ * unit waits whole in its stdin ring and the line keeps moving; with
+ * 1 KB units the line and the flash took turns (source files: 0.6 s of
+ * 11 s at 115200).
+ */
+static size_t
+data_unit_max(const struct agent *a, bool compressed)
+{
+	size_t w = a->hello.window_units ? a->hello.window_units : 1;
+
+	if (!compressed || w * AGENT_UNIT - 5 >= DATA_MAX)
+		return DATA_MAX;
+	return w * AGENT_UNIT - 5;
+}
+
+static void
+batch_progress(struct batch *b, struct flight *fl)
+{
+	uint64_t now = fl->wlen ? (uint64_t)fl->off * fl->f->len / fl->wlen :
+	    fl->f->len;
+
+	b->sent += now - fl->told;
+	fl->told = now;
+	if (b->progress != NULL)
+		b->progress(b->arg, (size_t)(fl - b->fl), b->sent);
+}
+
+/* A deadline for what is still to move: the wire bytes, and an eighth
+ * of the file bytes for the board's flash (a compressed file's pages). */
+static void
+batch_arm(struct agent *a, const struct batch *b)
+{
+	arm(a, b->left + 256 * (b->n - b->settled));
+}
+
+/* A verdict that came: the oldest file still waiting for one. */
+static int
+batch_verdict(struct agent *a, void *arg)
+{
+	struct batch *b = arg;
+	struct flight *fl;
+
+	if ((a->ftype != FR_OK && a->ftype != FR_MISMATCH &&
+	    a->ftype != FR_ERROR) || b->settled >= b->n ||
+	    !b->fl[b->settled].opened)
+		return unexpected(a, "writing files");
+	fl = &b->fl[b->settled++];
+	if (file_verdict(a, fl->f->path, fl->f->hex, false) == -1) {
+		if (errno == EIO)
+			return -1;
+		fl->f->err = errno;
+		snprintf(fl->f->why, sizeof(fl->f->why), "%s",
+		    errno == EREMOTEIO ? a->last_error : "damaged");
+		/* The board dropped its inflater (agent.py put()). */
+		if (fl->zmode)
+			b->stream_broken = true;
+	}
+	b->left -= fl->f->len / 8 < b->left ? fl->f->len / 8 : b->left;
+	batch_arm(a, b);
+	return 0;
+}
+
+/* A file's put command (agent.py put()). */
+static int
+batch_open(struct agent *a, struct batch *b, struct flight *fl)
+{
+	struct agent_file *f = fl->f;
 	struct buf head = BUF_INIT;
 	int rc;
 
-	buf_addf(&head, "%s%c%zu%c%s%c%d%c%d%c%zu%c%d%c%zu", path, 0, len, 0,
-	    hex, 0, staged ? 1 : 0, 0, zmode, 0, wire->len, 0, a->z.wbits, 0,
-	    a->z.chunk);
-	/* At worst every unit is cut to one piece. */
-	arm(a, wire->len + wire->len / (AGENT_UNIT - 5) * 5 + head.len + 256);
-	rc = send_command(a, 'P', head.data, head.len, what);
+	buf_addf(&head, "%s%c%zu%c%s%c%d%c%d%c%zu%c%d%c%zu", f->path, 0,
+	    f->len, 0, f->hex, 0, b->staged ? 1 : 0, 0, fl->zmode, 0,
+	    fl->wlen, 0, a->z.wbits, 0, a->z.chunk);
+	rc = send_command(a, 'P', head.data, head.len, "writing files");
 	buf_release(&head);
-	if (rc == -1)
-		return -1;
-	return send_data(a, path, (const unsigned char *)wire->data, wire->len,
-	    len, data_unit_max(a, zmode != 0), progress, arg, what);
+	fl->opened = rc == 0;
+	/* This one and those before it still without a verdict. */
+	if ((size_t)(fl - b->fl) + 1 - b->settled > b->most)
+		b->most = (size_t)(fl - b->fl) + 1 - b->settled;
+	return rc;
+}
+
+/* The next unit: a file's command, or a unit of its data. */
+static int
+batch_send(struct agent *a, struct batch *b)
+{
+	struct flight *fl = &b->fl[b->next];
+	unsigned char u[AGENT_PIECES * AGENT_UNIT];
+	size_t n, pieces, i;
+
+	if (!fl->opened) {
+		if (batch_open(a, b, fl) == -1)
+			return -1;
+	} else {
+		n = data_unit_len(fl->wire + fl->off, fl->wlen - fl->off,
+		    data_unit_max(a, fl->zmode != 0));
+		pieces = data_unit_build(u, 'D', fl->wire + fl->off, n);
+		for (i = 0; i < pieces; i++)
+			if (send_piece(a, u + i * AGENT_UNIT,
+			    "writing files") == -1)
+				return -1;
+		fl->off += n;
+		b->left -= n;
+		batch_progress(b, fl);
+	}
+	if (fl->off == fl->wlen)
+		b->next++;
+	return 0;
+}
+
+/* Compress what shrinks, as the run's stream goes on. */
+static int
+batch_prepare(struct agent *a, struct batch *b, struct agent_file *files)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		struct flight *fl = &b->fl[i];
+		bool worth = false, fresh = false;
+
+		fl->f = &files[i];
+		fl->f->err = 0;
+		fl->f->why[0] = '\0';
+		buf_init(&fl->z, 0);
+		if (a->inflate && files[i].len >= 64 && zrun_compress(&a->z,
+		    files[i].data, files[i].len, &fl->z, &worth, &fresh) == -1)
+			return -1;
+		if (worth) {
+			/* The stream goes on as if the board took it; a
+			 * failure restarts it (batch_verdict). */
+			zrun_commit(&a->z);
+			fl->zmode = fresh ? 2 : 1;
+			fl->wire = (const unsigned char *)fl->z.data;
+			fl->wlen = fl->z.len;
+		} else {
+			fl->wire = files[i].data;
+			fl->wlen = files[i].len;
+		}
+		b->left += fl->wlen + files[i].len / 8;
+	}
+	return 0;
+}
+
+/* Send every unit, taking verdicts as they come, then the rest. */
+static int
+batch_run(struct agent *a, struct batch *b)
+{
+	const char *what = "writing files";
+
+	while (b->next < b->n) {
+		if (a->stop != NULL && *a->stop) {
+			/* Mid-file, 'A' drops the file; between files the
+			 * board answers it ('A'), which nobody reads. */
+			send_unit(a, 'A', NULL, 0, false, true, what);
+			return fail_errno(a, EINTR, "stopped while writing "
+			    "files");
+		}
+		if (batch_send(a, b) == -1)
+			return -1;
+	}
+	while (b->settled < b->n) {
+		a->have_frame = false;
+		if (pump(a, what) == -1)
+			return -1;
+		if (!a->have_frame) {
+			run_ended(a, what);
+			return -1;
+		}
+		a->have_frame = false;
+		if (a->ftype == FR_STOPPED)
+			return fail_errno(a, EIO, "the agent gave up while %s: "
+			    "%s", what, a->body.data);
+		if (batch_verdict(a, b) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+agent_put_batch(struct agent *a, struct agent_file *files, size_t n,
+    bool staged, agent_progress_fn progress, void *arg)
+{
+	struct batch b;
+	size_t i;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.n = n;
+	b.staged = staged;
+	b.progress = progress;
+	b.arg = arg;
+	b.fl = xcalloc(n ? n : 1, sizeof(*b.fl));
+	rc = batch_prepare(a, &b, files);
+	if (rc == 0) {
+		batch_arm(a, &b);
+		a->on_frame = batch_verdict;
+		a->frame_arg = &b;
+		rc = batch_run(a, &b);
+		a->on_frame = NULL;
+		a->frame_arg = NULL;
+	}
+	if (rc == 0 && n > 1)
+		log_debug("%s: %zu files written, up to %zu in flight at once",
+		    a->port, n, b.most);
+	if (rc == -1 || b.stream_broken)
+		zrun_restart(&a->z);
+	for (i = 0; i < n; i++)
+		buf_release(&b.fl[i].z);
+	free(b.fl);
+	return rc;
+}
+
+/* agent_put's progress: one file's bytes. */
+struct put_progress {
+	void (*fn)(void *, uint64_t);
+	void *arg;
+};
+
+static void
+put_progress(void *arg, size_t file, uint64_t sent)
+{
+	struct put_progress *p = arg;
+
+	(void)file;
+	p->fn(p->arg, sent);
 }
 
 int
@@ -1070,30 +1305,17 @@ agent_put(struct agent *a, const char *path, const void *data, size_t len,
     const char *hex, bool staged, void (*progress)(void *, uint64_t),
     void *arg)
 {
-	struct buf zdata = BUF_INIT;
-	struct buf raw = { .data = (char *)data, .len = len };
-	bool worth = false, fresh = false;
-	int rc;
+	struct agent_file f = { .path = path, .data = data, .len = len,
+	    .hex = hex };
+	struct put_progress pp = { progress, arg };
 
-	/* Compression must pay for itself: data that does not shrink goes
-	 * raw and leaves the run's stream as it was. */
-	if (a->inflate && len >= 64 && zrun_compress(&a->z, data, len, &zdata,
-	    &worth, &fresh) == -1) {
-		buf_release(&zdata);
+	if (agent_put_batch(a, &f, 1, staged, progress ? put_progress : NULL,
+	    &pp) == -1)
 		return -1;
-	}
-	rc = put_send(a, path, len, hex, staged, worth ? (fresh ? 2 : 1) : 0,
-	    worth ? &zdata : &raw, progress, arg);
-	buf_release(&zdata);
-	if (rc == 0)
-		rc = put_verdict(a, path, hex, false);
-	if (worth) {
-		if (rc == 0)
-			zrun_commit(&a->z);
-		else
-			zrun_restart(&a->z);
-	}
-	return rc;
+	if (f.err == 0)
+		return 0;
+	errno = f.err;
+	return -1;
 }
 
 int
@@ -1114,8 +1336,7 @@ agent_patch(struct agent *a, const char *path, const char *base,
 	rc = send_command(a, 'P', head.data, head.len, what);
 	buf_release(&head);
 	if (rc == 0)
-		rc = send_data(a, path, ops, opslen, opslen, DATA_MAX, NULL, NULL,
-		    what);
+		rc = send_data(a, path, ops, opslen, what);
 	return rc == 0 ? put_verdict(a, path, hex, true) : -1;
 }
 

@@ -695,13 +695,29 @@ put_progress(void *arg, uint64_t sent)
 		    v->progress_base + sent);
 }
 
+/* Why a file could not be staged, logged. */
+static void
+stage_failed(struct visit *v, const char *bpath, int err, const char *words)
+{
+	struct buf why = BUF_INIT;
+
+	if (err == EREMOTEIO) {
+		board_reason(&why, words);
+		log_failx("%s: cannot write '%s': %s; nothing was changed",
+		    v->dev->name, bpath, why.data);
+	} else if (err == EBADMSG)
+		log_failx("%s: '%s' arrived damaged twice; nothing was changed "
+		    "(is the line noisy, or the baud rate too high?)",
+		    v->dev->name, bpath);
+	buf_release(&why);
+}
+
 /* Stage one file under its temporary name; a damaged copy goes again. */
 static int
 stage(struct visit *v, const char *rel, const void *data, size_t len,
     const char *hex)
 {
 	char *bpath = board_path(v, rel);
-	struct buf why = BUF_INIT;
 	int tries, rc = -1;
 
 	v->progress_path = rel;
@@ -711,17 +727,104 @@ stage(struct visit *v, const char *rel, const void *data, size_t len,
 		if (rc == -1 && errno != EBADMSG)
 			break;
 	}
-	if (rc == -1 && errno == EREMOTEIO) {
-		board_reason(&why, agent_last_error(v->agent));
-		log_failx("%s: cannot write '%s': %s; nothing was changed",
-		    v->dev->name, bpath, why.data);
-	} else if (rc == -1 && errno == EBADMSG)
-		log_failx("%s: '%s' arrived damaged twice; nothing was changed "
-		    "(is the line noisy, or the baud rate too high?)",
-		    v->dev->name, bpath);
+	if (rc == -1)
+		stage_failed(v, bpath, errno, agent_last_error(v->agent));
 	v->progress_base += len;
-	buf_release(&why);
 	free(bpath);
+	return rc;
+}
+
+/* The update's files in one batch (several in flight). */
+struct staging {
+	struct visit *v;
+	const struct plan *p;
+	struct agent_file *files;
+	struct buf *data;
+	char (*hex)[DEVFS_HASH_HEXSZ];
+	char **bpath;
+};
+
+static void
+batch_progress(void *arg, size_t file, uint64_t sent)
+{
+	struct staging *st = arg;
+	struct visit *v = st->v;
+
+	if (v->job->progress != NULL)
+		v->job->progress(v->job->progress_arg,
+		    st->p->writes[file].path, v->progress_base + sent);
+}
+
+static int
+stage_prepare(struct staging *st, size_t i)
+{
+	struct visit *v = st->v;
+	const struct plan_write *w = &st->p->writes[i];
+
+	if (read_blob(v->job->store, w->sha, &st->data[i]) == -1)
+		return -1;
+	if (v->algo == DEVFS_HASH_GIT_SHA1)
+		snprintf(st->hex[i], sizeof(st->hex[i]), "%s", w->sha);
+	else if (devfs_hash_mem(v->algo, st->data[i].data, st->data[i].len,
+	    st->hex[i]) == -1)
+		return -1;
+	st->bpath[i] = board_path(v, w->path);
+	st->files[i] = (struct agent_file){ .path = st->bpath[i],
+	    .data = st->data[i].data, .len = st->data[i].len,
+	    .hex = st->hex[i] };
+	return 0;
+}
+
+/*
+ * Stage the plan's files, several in flight (agent_put_batch); one that
+ * arrived damaged goes again on its own.  Any other failure fails the
+ * whole: nothing is renamed before the commit, so nothing was changed.
+ */
+static int
+stage_all(struct visit *v, const struct plan *p)
+{
+	struct staging st = { v, p, NULL, NULL, NULL, NULL };
+	size_t i, n = p->nwrites;
+	uint64_t total = 0;
+	int rc = -1;
+
+	st.files = xcalloc(n ? n : 1, sizeof(*st.files));
+	st.data = xcalloc(n ? n : 1, sizeof(*st.data));
+	st.hex = xcalloc(n ? n : 1, sizeof(*st.hex));
+	st.bpath = xcalloc(n ? n : 1, sizeof(*st.bpath));
+	for (i = 0; i < n; i++)
+		if (stage_prepare(&st, i) == -1)
+			goto out;
+	if (agent_put_batch(v->agent, st.files, n, true, batch_progress,
+	    &st) == -1)
+		goto out;
+	for (i = 0; i < n; i++)
+		total += st.files[i].len;
+	v->progress_base += total;
+	rc = 0;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (st.files[i].err == EBADMSG) {
+			v->progress_base -= st.files[i].len;
+			rc = stage(v, p->writes[i].path, st.data[i].data,
+			    st.data[i].len, st.hex[i]);
+		} else if (st.files[i].err != 0) {
+			stage_failed(v, st.bpath[i], st.files[i].err,
+			    st.files[i].why);
+			rc = -1;
+		}
+		if (rc == 0)
+			log_debug("%s: staged %s (%zu bytes)", v->dev->name,
+			    p->writes[i].path, st.data[i].len);
+	}
+out:
+	for (i = 0; i < n; i++) {
+		buf_release(&st.data[i]);
+		free(st.bpath[i]);
+	}
+	free(st.files);
+	free(st.data);
+	free(st.hex);
+	free(st.bpath);
 	return rc;
 }
 
@@ -998,7 +1101,7 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 	struct plan extra = PLAN_INIT;
 	struct manifest fin = MANIFEST_INIT;
 	struct record rec = RECORD_INIT;
-	struct buf lines = BUF_INIT, data = BUF_INIT;
+	struct buf lines = BUF_INIT;
 	struct buf kept = BUF_INIT, failed = BUF_INIT;
 	struct agent_commit commit = { 0, &kept, &failed };
 	char hex[DEVFS_HASH_HEXSZ];
@@ -1019,27 +1122,17 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 		goto out;
 	/* From here the board may change: forget what it looked like. */
 	mirror_set_board_digest(job->mirror, "");
-	for (i = 0; i < p->nwrites; i++) {
-		const struct plan_write *w = &p->writes[i];
-
-		if (stop_requested(job)) {
+	if (stop_requested(job)) {
+		log_notice("%s: stopping; the update was not applied",
+		    v->dev->name);
+		errno = EINTR;
+		goto out;
+	}
+	if (stage_all(v, p) == -1) {
+		if (errno == EINTR)
 			log_notice("%s: stopping; the update was not applied",
 			    v->dev->name);
-			errno = EINTR;
-			goto out;
-		}
-		buf_release(&data);
-		if (read_blob(job->store, w->sha, &data) == -1)
-			goto out;
-		if (v->algo == DEVFS_HASH_GIT_SHA1)
-			snprintf(hex, sizeof(hex), "%s", w->sha);
-		else if (devfs_hash_mem(v->algo, data.data, data.len, hex) ==
-		    -1)
-			goto out;
-		if (stage(v, w->path, data.data, data.len, hex) == -1)
-			goto out;
-		log_debug("%s: staged %s (%zu bytes)", v->dev->name, w->path,
-		    data.len);
+		goto out;
 	}
 	if (p->nwrites == 0 && ndeletes == 0 && record_held(v, &rec)) {
 		/* A new commit that changed nothing here (or a lost state_dir
@@ -1119,7 +1212,6 @@ out:
 	manifest_release(&fin);
 	record_release(&rec);
 	buf_release(&lines);
-	buf_release(&data);
 	buf_release(&kept);
 	buf_release(&failed);
 	return rc;

@@ -18,7 +18,10 @@
  *               the start of a unit's later piece)
  *   byte 1      n, then n bytes: the operations, in order (each byte
  *               modulo 8: inventory, list, hash, read, put, journal,
- *               commit, finish); agent_end always closes the visit
+ *               commit, finish; a put with bit 3 set puts the file
+ *               under two names in one agent_put_batch, the second file
+ *               sent while the first waits for its verdict); agent_end
+ *               always closes the visit
  *   then        chunks: a length byte L and L bytes the board sends, or
  *               L = 0 for a silence that outlasts any wait.  A chunk
  *               arrives when the host waits for one.
@@ -352,6 +355,35 @@ check_listing(const struct devfs_list *l)
 static const char put_hex[] =
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+/*
+ * Two files in one batch; each file's outcome is one agent.h promises:
+ * written, refused with the board's words, or damaged.
+ */
+static int
+put_batch(struct agent *a, size_t put_len, const uint8_t *put_data)
+{
+	const char *hex = put_hex + sizeof(put_hex) - 1 - digest_len(a);
+	struct agent_file f[2] = {
+		{ .path = "/lib/a.py", .data = put_data, .len = put_len,
+		    .hex = hex },
+		{ .path = "/lib/b.py", .data = put_data, .len = put_len,
+		    .hex = hex },
+	};
+	size_t k;
+
+	if (agent_put_batch(a, f, 2, true, NULL, NULL) == -1)
+		return -1;
+	for (k = 0; k < 2; k++) {
+		FUZZ_CHECK(f[k].err == 0 || f[k].err == EREMOTEIO ||
+		    f[k].err == EBADMSG, "file %zu of a batch failed with "
+		    "errno %d", k, f[k].err);
+		FUZZ_CHECK(f[k].err != EREMOTEIO || f[k].why[0] != '\0',
+		    "file %zu was refused with no reason", k);
+		fuzz_check_terminated(f[k].why, sizeof(f[k].why), "why");
+	}
+	return 0;
+}
+
 /* One operation; its errno, 0 when it worked. */
 static int
 run_op(struct agent *a, int op, size_t put_len, const uint8_t *put_data)
@@ -365,7 +397,7 @@ run_op(struct agent *a, int op, size_t put_len, const uint8_t *put_data)
 	int rc = 0, err;
 
 	buf_init(&out, READ_CAP);
-	switch (op) {
+	switch (op % 8) {
 	case 0:
 		name = "agent_inventory";
 		rc = agent_inventory(a, "/", &inv);
@@ -396,6 +428,11 @@ run_op(struct agent *a, int op, size_t put_len, const uint8_t *put_data)
 		FUZZ_CHECK(out.len <= out.max, "read past its cap");
 		break;
 	case 4:
+		if (op & 8) {
+			name = "agent_put_batch";
+			rc = put_batch(a, put_len, put_data);
+			break;
+		}
 		name = "agent_put";
 		rc = agent_put(a, "/lib/a.py", put_data, put_len,
 		    put_hex + sizeof(put_hex) - 1 - digest_len(a), true, NULL,
@@ -495,7 +532,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < n; i++) {
 		if ((flags & FLAG_STOP) && i == 2)
 			stop = 1;
-		err = run_op(a, ops[i] % 8, put_len, put_data);
+		err = run_op(a, ops[i], put_len, put_data);
 		/* Out of step (agent.h): a unit may be left half sent.  Only
 		 * agent_end() may follow; the visit goes on to try the host,
 		 * and the board's view starts afresh. */

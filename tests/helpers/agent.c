@@ -14,6 +14,8 @@
  *   hash PATH           print the board's hash, or "missing"
  *   put PATH LOCALFILE  write a file (temporary name, hash, rename)
  *   stage PATH LOCAL    the same, left under its temporary name
+ *   batch N PATH LOCAL...  put N files in one batch (several in flight);
+ *                       print "put PATH HEX" or "failed PATH: WHY" each
  *   journal DEST LINE   add a journal line ("R HEX PATH", "D HEX PATH")
  *   commit DEST         carry the journal out; print "commit DONE"
  *   cat PATH            print a board file
@@ -68,6 +70,43 @@ put(struct agent *a, const char *path, const char *local, bool staged)
 	return rc;
 }
 
+/* N files (argv: PATH LOCAL pairs) in one agent_put_batch. */
+static int
+batch(struct agent *a, size_t n, char **argv)
+{
+	struct agent_file *f = calloc(n, sizeof(*f));
+	struct buf *data = calloc(n, sizeof(*data));
+	char (*hex)[DEVFS_HASH_HEXSZ] = calloc(n, sizeof(*hex));
+	size_t k;
+	int rc = 0;
+
+	if (f == NULL || data == NULL || hex == NULL)
+		exit(3);
+	for (k = 0; k < n && rc == 0; k++) {
+		buf_init(&data[k], 0);
+		rc = fs_read_file(argv[2 * k + 1], &data[k]);
+		if (rc == 0)
+			rc = devfs_hash_mem(agent_hello(a)->algo, data[k].data,
+			    data[k].len, hex[k]);
+		f[k] = (struct agent_file){ .path = argv[2 * k],
+		    .data = data[k].data, .len = data[k].len, .hex = hex[k] };
+	}
+	if (rc == 0)
+		rc = agent_put_batch(a, f, n, false, NULL, NULL);
+	/* Files the board refused leave the run in step: it goes on. */
+	for (k = 0; k < n && rc == 0; k++)
+		if (f[k].err == 0)
+			printf("put %s %s\n", f[k].path, f[k].hex);
+		else
+			printf("failed %s: %s\n", f[k].path, f[k].why);
+	for (k = 0; k < n; k++)
+		buf_release(&data[k]);
+	free(f);
+	free(data);
+	free(hex);
+	return rc;
+}
+
 static int
 run(struct agent *a, int argc, char **argv, int *i)
 {
@@ -112,6 +151,15 @@ run(struct agent *a, int argc, char **argv, int *i)
 		*i += 2;
 		return put(a, ARG(-1), ARG(0), cmd[0] == 's');
 	}
+	if (strcmp(cmd, "batch") == 0 && *i + 1 < argc) {
+		int n = atoi(argv[*i + 1]);
+		char **files = argv + *i + 2;
+
+		if (n <= 0 || *i + 1 + 2 * n >= argc)
+			goto usage;
+		*i += 1 + 2 * n;
+		return batch(a, (size_t)n, files);
+	}
 	if (strcmp(cmd, "journal") == 0 && ARG(2)) {
 		struct buf line = BUF_INIT;
 		int rc;
@@ -147,6 +195,7 @@ run(struct agent *a, int argc, char **argv, int *i)
 		return 0;
 	}
 #undef ARG
+usage:
 	fprintf(stderr, "helper-agent: bad command '%s'\n", cmd);
 	exit(2);
 }

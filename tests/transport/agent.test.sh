@@ -223,6 +223,30 @@ sys.stdout.buffer.write(b)' >"$tmp/plain20k.bin"
 check "idle in a unit: the host was killed mid-file" test "$rc" = 137
 ends_alone "idle in a unit"
 
+# -------------------------------------- several files in flight
+# A batch sends the next file while the board still writes the last: at
+# the end of a file that fills the credit window, the credits for its
+# last pieces come before its verdict, and the host goes on at once.
+# File 2's folder is a file on the board: the board refuses it, and the
+# files before and after it are written all the same, the run in step.
+head -c 3000 /dev/urandom >"$tmp/b1.bin"
+head -c 3000 /dev/urandom >"$tmp/b3.bin"
+out=$(agent "$port" put /blk "$tmp/hello.txt" 2>&1)
+out=$("$agent_bin" -v -b 1000000 "$port" batch 3 /bat/one.bin "$tmp/b1.bin" \
+	/blk/two.bin "$tmp/b1.bin" /bat/three.bin "$tmp/b3.bin" \
+	hash /bat/three.bin 2>&1); rc=$?
+check "batch: a file the board refuses leaves the run in step" test "$rc" = 0
+check "batch: the refused file is named, with the board's reason (ENOTDIR)" \
+	expect_in "$out" "failed /blk/two.bin: errno 20"
+check "batch: the file before it is written" cmp -s "$tmp/b1.bin" "$flash/bat/one.bin"
+check "batch: the file after it is written" cmp -s "$tmp/b3.bin" "$flash/bat/three.bin"
+check "batch: the next command in the same run is answered" \
+	expect_in "$out" "$(git hash-object "$tmp/b3.bin")"
+check "batch: nothing of the refused file is left" \
+	test -z "$(find "$flash/blk" "$flash/bat" -name '*.senko-tmp' 2>/dev/null)"
+check "batch: files were in flight together" \
+	expect_in "$out" "3 files written, up to 2 in flight at once"
+
 # -------------------------------------- a folder that became a file
 # Upstream turned /e/ into a file: prune's delete empties the folder, the
 # folder goes, the file takes its place.  Looked at inside the same run

@@ -36,10 +36,11 @@ FOREIGN = b'\x01\x02\x03\x04\rz'   # agent.h AGENT_FOREIGN
 FLAG_VANISH, FLAG_BYTEWISE, FLAG_STOP = 0x01, 0x02, 0x04
 PUT_SIZES = (0, 60, 300, 2000)   # bits 3-4 of the flags
 OP = {'inventory': 0, 'list': 1, 'hash': 2, 'read': 3, 'put': 4,
-      'journal': 5, 'commit': 6, 'finish': 7}
+      'journal': 5, 'commit': 6, 'finish': 7, 'put_batch': 4 | 8}
 # What fuzz_agent_frames.c passes to each call.
 DEST = '/'
 PUT_PATH = '/lib/a.py'
+BATCH_PATHS = ('/lib/a.py', '/lib/b.py')   # put_batch(): the same data
 PUT_BYTE = b'x'
 # fuzz_agent_frames.c: foreign bytes in the put's data, by offset.
 PUT_FOREIGN = {UNIT - 3: b'\r', 1000: b'z'}
@@ -211,6 +212,28 @@ class Visit:
         if zmode:       # agent_put(): zrun_commit or zrun_restart
             self.zstream = trial if ok else None
 
+    def put_batch(self, verdicts=('ok', 'ok')):
+        """agent_put_batch() of the put's data under two names: the
+        second file's command and data go before the first's verdict,
+        which the board sends once it took the first file's last piece,
+        between the credits of the second (agent.c batch_run())."""
+        data = put_data(self.put_size)
+        self.ops.append(OP['put_batch'])
+        broken = False
+        for path, verdict in zip(BATCH_PATHS, verdicts):
+            wire, zmode, trial = self.compress(data)
+            head = '\0'.join(str(f) for f in (
+                path, len(data), self.hex(), 1, zmode, len(wire),
+                self.wbits, self.zchunk))
+            reply = frame('K', self.hex()) if verdict == 'ok' else verdict
+            self.send(b'\x06' * (units(len(head)) + data_pieces(wire)) +
+                      reply)
+            if zmode:   # committed as sent (agent.c batch_prepare())
+                self.zstream = trial
+                broken |= verdict != 'ok'
+        if broken:      # a compressed file failed: the stream restarts
+            self.zstream = None
+
     def compress(self, data):
         """zrun_compress() as agent_put() uses it: (wire, zmode, stream)."""
         if not self.board['inflate'] or len(data) < 64:
@@ -323,6 +346,15 @@ def visits():
     v.finish(frame('Q', *inventory(
         record='e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
         heap=20500)))
+    v.end_run(); yield v
+
+    # Two files in flight: both written; then the second of a pair is
+    # refused (the first still counts) and the run goes on.
+    v = Visit('visit_put_batch', esp32, put_size=2000)
+    v.start()
+    v.put_batch()
+    v.put_batch(('ok', frame('E', BATCH_PATHS[1], 'ENOSPC')))
+    v.finish(bye)
     v.end_run(); yield v
 
     v = Visit('visit_put_mismatch', esp32, put_size=60)
