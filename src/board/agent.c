@@ -291,9 +291,10 @@ board_refused(struct agent *a, const char *words)
 	    *words ? words : "the board gave no reason");
 }
 
-/* The next frame; the run ending or a stop report is an error. */
+/* The next frame, whatever it says; the run ending or a stop report is
+ * an error. */
 static int
-next_frame(struct agent *a, const char *what)
+any_frame(struct agent *a, const char *what)
 {
 	a->have_frame = false;
 	if (pump(a, what) == -1)
@@ -306,6 +307,15 @@ next_frame(struct agent *a, const char *what)
 	if (a->ftype == FR_STOPPED)
 		return fail_errno(a, EIO, "the agent gave up while %s: %s",
 		    what, a->body.data);
+	return 0;
+}
+
+/* The next frame; an error frame is the board refusing (EREMOTEIO). */
+static int
+next_frame(struct agent *a, const char *what)
+{
+	if (any_frame(a, what) == -1)
+		return -1;
 	if (a->ftype == FR_ERROR) {
 		board_refused(a, a->body.data);
 		errno = EREMOTEIO;
@@ -1233,21 +1243,9 @@ batch_run(struct agent *a, struct batch *b)
 		if (batch_send(a, b) == -1)
 			return -1;
 	}
-	while (b->settled < b->n) {
-		a->have_frame = false;
-		if (pump(a, what) == -1)
+	while (b->settled < b->n)
+		if (any_frame(a, what) == -1 || batch_verdict(a, b) == -1)
 			return -1;
-		if (!a->have_frame) {
-			run_ended(a, what);
-			return -1;
-		}
-		a->have_frame = false;
-		if (a->ftype == FR_STOPPED)
-			return fail_errno(a, EIO, "the agent gave up while %s: "
-			    "%s", what, a->body.data);
-		if (batch_verdict(a, b) == -1)
-			return -1;
-	}
 	return 0;
 }
 
