@@ -251,6 +251,18 @@ read_blob(const struct store *store, const char *sha, struct buf *out)
 	return 0;
 }
 
+/* The hash the board computes for blob sha, whose bytes are data. */
+static int
+board_hash_mem(const struct visit *v, const char *sha, const void *data,
+    size_t len, char hex[DEVFS_HASH_HEXSZ])
+{
+	if (v->algo == DEVFS_HASH_GIT_SHA1) {
+		snprintf(hex, DEVFS_HASH_HEXSZ, "%s", sha);
+		return 0;
+	}
+	return devfs_hash_mem(v->algo, data, len, hex);
+}
+
 /* The hash the board computes for blob sha ("-" when unknown). */
 static void
 board_hash_of(struct visit *v, const char *sha, char hex[DEVFS_HASH_HEXSZ])
@@ -258,12 +270,12 @@ board_hash_of(struct visit *v, const char *sha, char hex[DEVFS_HASH_HEXSZ])
 	struct buf data = BUF_INIT;
 
 	if (v->algo == DEVFS_HASH_GIT_SHA1) {
-		snprintf(hex, DEVFS_HASH_HEXSZ, "%s", sha);
+		board_hash_mem(v, sha, NULL, 0, hex);
 		return;
 	}
 	snprintf(hex, DEVFS_HASH_HEXSZ, "-");
 	if (read_blob(v->job->store, sha, &data) == 0)
-		devfs_hash_mem(v->algo, data.data, data.len, hex);
+		board_hash_mem(v, sha, data.data, data.len, hex);
 	buf_release(&data);
 }
 
@@ -763,9 +775,7 @@ stage_prepare(struct staging *st, size_t i)
 
 	if (read_blob(v->job->store, w->sha, &st->data[i]) == -1)
 		return -1;
-	if (v->algo == DEVFS_HASH_GIT_SHA1)
-		snprintf(st->hex[i], sizeof(st->hex[i]), "%s", w->sha);
-	else if (devfs_hash_mem(v->algo, st->data[i].data, st->data[i].len,
+	if (board_hash_mem(v, w->sha, st->data[i].data, st->data[i].len,
 	    st->hex[i]) == -1)
 		return -1;
 	st->bpath[i] = board_path(v, w->path);
@@ -1152,10 +1162,7 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 			goto out;
 	}
 	for (i = 0; i < p->nwrites; i++) {
-		if (v->algo == DEVFS_HASH_GIT_SHA1)
-			snprintf(hex, sizeof(hex), "%s", p->writes[i].sha);
-		else
-			board_hash_of(v, p->writes[i].sha, hex);
+		board_hash_of(v, p->writes[i].sha, hex);
 		if (journal_add(v, &lines, 'R', hex, p->writes[i].path,
 		    false) == -1)
 			goto out;

@@ -53,19 +53,25 @@ test.after(async () => {
   if (gh) gh.stop();
 });
 
+// One sync and what it cost the board.  Several files in flight stay
+// within the credit window (nothing overran the board's stdin ring) and
+// in one probe and one agent run.
+async function syncWithinWindow() {
+  const before = board.counters();
+  const r = await h.senko(['-c', CONF, 'sync']);
+  const after = board.counters();
+  assert.equal(after.dropped_bytes - before.dropped_bytes, 0, 'bytes dropped by the board');
+  assert.ok(after.executions - before.executions <= 3, `${after.executions - before.executions} executions`);
+  return r;
+}
+
 test('a file refused in the middle of a pipelined push', async () => {
   // The user's own file where upstream has a folder: /lib/b.py cannot
   // be written.
   const put = await h.senko(['-c', CONF, 'exec', 'b', "f = open('/lib', 'w')\nf.write('mine')\nf.close()"]);
   assert.equal(put.code, 0, put.stderr);
-  const before = board.counters();
-  const r = await h.senko(['-c', CONF, 'sync']);
-  const after = board.counters();
+  const r = await syncWithinWindow();
   assert.notEqual(r.code, 0, 'the sync fails');
-  // Several files in flight, still within the credit window: nothing
-  // overran the board's stdin ring; one probe and one agent run.
-  assert.equal(after.dropped_bytes - before.dropped_bytes, 0, 'bytes dropped by the board');
-  assert.ok(after.executions - before.executions <= 3, `${after.executions - before.executions} executions`);
   assert.match(r.stderr, /cannot write '\/lib\/b\.py': .*nothing was changed/, r.stderr);
   const named = r.stderr.match(/cannot write '[^']*'/g) || [];
   assert.deepEqual(named, ["cannot write '/lib/b.py'"], 'only the refused file is named');
@@ -78,12 +84,8 @@ test('a file refused in the middle of a pipelined push', async () => {
 test('the next session, with the obstacle gone, completes the update', async () => {
   const rm = await h.senko(['-c', CONF, 'exec', 'b', "import os\nos.remove('/lib')"]);
   assert.equal(rm.code, 0, rm.stderr);
-  const before = board.counters();
-  const r = await h.senko(['-c', CONF, 'sync']);
-  const after = board.counters();
+  const r = await syncWithinWindow();
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(after.dropped_bytes - before.dropped_bytes, 0, 'bytes dropped by the board');
-  assert.ok(after.executions - before.executions <= 3, `${after.executions - before.executions} executions`);
   const got = appFiles();
   const want = Object.fromEntries(Object.entries(FILES).map(([p, c]) => [p.slice(4), Buffer.from(c)]));
   assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort(), 'the whole update, no temporaries');
