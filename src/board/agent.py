@@ -139,6 +139,14 @@ unz = None
 zlen = 0
 up = 0
 un = 0
+# The listing digest of the last inventory, [prefix of its top, sum,
+# entries], kept up to date as this run changes the board (note()), so
+# that the finish needs no second walk: a board lists 2,000 files
+# slowly.  None when unknown (no inventory yet, or a change that went
+# wrong halfway).  Temporary files this run left behind: the finish
+# walks to remove them.
+ledger = None
+temps_out = 0
 
 def send(t, payload=b''):
     if isinstance(payload, str):
@@ -254,6 +262,37 @@ def hash_file(p):
             h.update(hb if k == 512 else hm[:k])
     return hexof(h)
 
+def entry_sum(p, size):
+    # An entry's share of the listing digest; temporary files have none.
+    if size >= 0 and p.endswith(SUFFIX):
+        return 0
+    h = hashlib.sha256('%s\x00%d' % (p, size))
+    return int.from_bytes(h.digest()[:7], 'big')
+
+def stat_entry(p):
+    # What the listing shows for p: its size, -1 for a folder, None if
+    # there is nothing.
+    try:
+        s = os.stat(p)
+    except OSError:
+        return None
+    return -1 if s[0] & 0x4000 else s[6]
+
+def note(p, size, sign):
+    # The entry (p, size) appeared (sign 1) or went (-1).
+    if ledger and size is not None and p.startswith(ledger[0]):
+        v = entry_sum(p, size)
+        if v:
+            ledger[1] = (ledger[1] + sign * v) & 0xffffffffffffff
+            ledger[2] += sign
+
+def moved(t, p, old):
+    # t was renamed over p, which showed old (None: nothing there).
+    global temps_out
+    temps_out -= 1
+    note(p, old, -1)
+    note(p, stat_entry(p), 1)
+
 def mkdirs(d):
     path = ''
     for part in d.split('/'):
@@ -261,6 +300,7 @@ def mkdirs(d):
             path += '/' + part
             if not isdir(path):
                 os.mkdir(path)
+                note(path, -1, 1)
 
 def prune_dirs(p, top):
     # Remove the folders above p that are left empty, up to top.
@@ -270,6 +310,7 @@ def prune_dirs(p, top):
             os.rmdir(d)
         except OSError:
             return
+        note(d, -1, -1)
         d = d.rpartition('/')[0]
 
 def walk(d, visit):
@@ -289,6 +330,7 @@ def walk(d, visit):
 
 def complete(top, verify):
     # Carry out the journal: deletes, then renames of staged files.
+    global ledger, temps_out
     jp = top.rstrip('/') + '/' + JOURNAL
     done = 0
     kept = []
@@ -307,7 +349,9 @@ def complete(top, verify):
                 if hexd and hash_file(p) != hexd:
                     kept.append(p)
                     continue
+                old = stat_entry(p)
                 os.remove(p)
+                note(p, old, -1)
                 prune_dirs(p, top)
             done += 1
             continue
@@ -317,8 +361,10 @@ def complete(top, verify):
             continue
         if verify and hash_file(t) != hexd:
             os.remove(t)
+            temps_out -= 1
             failed.append(p + ' unverified')
             continue
+        old = stat_entry(p)
         try:
             try:
                 os.rename(t, p)
@@ -330,8 +376,10 @@ def complete(top, verify):
                 elif exists(p):
                     os.remove(p)
                 os.rename(t, p)
+            moved(t, p, old)
             done += 1
         except OSError as e:
+            ledger = None
             os.remove(t)
             # A folder that would not go still holds files.
             failed.append(p + ' ' + ('ENOTEMPTY' if isdir(p) else why(e)))
@@ -340,6 +388,7 @@ def complete(top, verify):
         os.sync()
     except AttributeError:
         pass
+    note(jp, stat_entry(jp), -1)
     os.remove(jp)
     return done, kept, failed
 
@@ -421,6 +470,7 @@ def edit(base, n):
 def inventory(top):
     # Finish an interrupted commit, drop temporaries no journal vouches
     # for, then describe the board in a few dozen bytes.
+    global ledger, temps_out
     jp = top.rstrip('/') + '/' + JOURNAL
     journal = ''
     if exists(jp):
@@ -430,21 +480,28 @@ def inventory(top):
     # of per-entry hashes: the order a folder lists in may change (it
     # does in the emulator after a reset), the sum not.
     temps = []
-    acc = [0, 0]
+    ledger = None
+    acc = [top.rstrip('/') + '/', 0, 0]
 
     def visit(p, size):
-        if size >= 0 and p.endswith(SUFFIX):
+        v = entry_sum(p, size)
+        if not v:
             temps.append(p)
             return
-        h = hashlib.sha256('%s\x00%d' % (p, size))
-        acc[0] = (acc[0] + int.from_bytes(h.digest()[:7], 'big')) & 0xffffffffffffff
-        acc[1] += 1
+        acc[1] = (acc[1] + v) & 0xffffffffffffff
+        acc[2] += 1
 
     walk(top, visit)
     for t in temps:
         os.remove(t)
+    ledger = acc
+    temps_out = 0
+    return summary(top, journal, len(temps))
+
+def summary(top, journal, temps):
+    # The inventory's answer: the record's hash, the listing digest.
     rec = hash_file(top.rstrip('/') + '/' + RECORD)
-    return '%s\x00%014x\x00%d\x00%s\x00%d\x00%d' % (rec, acc[0], acc[1], journal, len(temps), gc.mem_free())
+    return '%s\x00%014x\x00%d\x00%s\x00%d\x00%d' % (rec, ledger[1], ledger[2], journal, temps, gc.mem_free())
 
 def inflate(size, wire, fresh, w, ch):
     # The file from segments of the run's deflate stream: each is its
@@ -496,7 +553,7 @@ def put(body):
     # fresh stream), or an edit script over the board file named in ch
     # (z 'U'); the file goes to its temporary name, is hashed as written
     # and, unless staged, renamed at once.
-    global unz, wf, wh, werr, up, un
+    global unz, wf, wh, werr, up, un, ledger, temps_out
     p, size, want, staged, z, wire, w, ch = body.decode().split('\x00')
     size = int(size)
     t = temp(p)
@@ -506,6 +563,7 @@ def put(body):
     try:
         mkdirs(p.rpartition('/')[0])
         wf = open(t, 'wb')
+        temps_out += 1
     except OSError as e:
         werr = why(e)
     wh = hasher(size)
@@ -532,10 +590,12 @@ def put(body):
     if err:
         if exists(t):
             os.remove(t)
+            temps_out -= 1
         send(69, p + '\x00' + err)
         return True
     if have != want:
         os.remove(t)
+        temps_out -= 1
         send(77, have)
         return True
     if staged != '1':
@@ -543,13 +603,16 @@ def put(body):
             os.sync()
         except AttributeError:
             pass
+        old = stat_entry(p)
         try:
             try:
                 os.rename(t, p)
             except OSError:
                 os.remove(p)
                 os.rename(t, p)
+            moved(t, p, old)
         except OSError as e:
+            ledger = None
             send(69, p + '\x00' + why(e))
             return True
     send(75, have)
@@ -620,10 +683,6 @@ for i in range(PIECES):
     dv.append(rm[3:(i + 1) * UNIT - 2])
 
 journal = None
-# The last inventory's answer, and whether this run changed the board
-# since (a put, a journal, a commit).
-last_inventory = None
-dirty = False
 micropython.kbd_intr(-1)
 try:
     hello()
@@ -631,10 +690,7 @@ try:
         t, body = command()
         try:
             if t == 73:
-                top = body.decode()
-                last_inventory = (top, inventory(top))
-                dirty = False
-                send(73, last_inventory[1])
+                send(73, inventory(body.decode()))
             elif t == 76:
                 listing(body.decode())
             elif t == 72:
@@ -642,13 +698,11 @@ try:
             elif t == 82:
                 read_file(body.decode())
             elif t == 80:
-                dirty = True
                 if not put(body):
                     raise Stop('data')
             elif t == 65:
                 send(65)
             elif t == 74:
-                dirty = True
                 # Journal lines; the first opens a fresh journal.
                 top, lines = body.decode().split('\x00', 1)
                 if journal is None:
@@ -658,7 +712,6 @@ try:
                 journal.write(lines)
                 send(75)
             elif t == 67:
-                dirty = True
                 top = body.decode()
                 jp = top.rstrip('/') + '/' + JOURNAL
                 if journal is not None:
@@ -669,22 +722,28 @@ try:
                     except AttributeError:
                         pass
                     os.rename(temp(jp), jp)
+                    note(jp, stat_entry(jp), 1)
                 done, kept, failed = complete(top, False)
                 # No gc.collect() here: the emulator cannot collect
                 # inside a run (the heap free, as it stands, is enough
                 # to decide on writing the agent's cache).
                 send(67, '%d\x00%s\x00%s\x00%d' % (done, '\n'.join(kept), '\n'.join(failed), gc.mem_free()))
             elif t == 81:
-                # Nothing changed since the inventory of this run: the
-                # same answer, without walking the board again.
+                # The ledger tells the listing as this run left it,
+                # unless something is left over that the inventory's
+                # walk removes or completes.
                 top = body.decode()
-                if dirty or last_inventory is None or last_inventory[0] != top:
-                    last_inventory = (top, inventory(top))
-                send(81, last_inventory[1])
+                if (ledger and ledger[0] == top.rstrip('/') + '/' and not temps_out
+                        and journal is None and not exists(top.rstrip('/') + '/' + JOURNAL)):
+                    send(81, summary(top, '', 0))
+                else:
+                    send(81, inventory(top))
                 break
             else:
                 raise Stop('command %d' % t)
         except OSError as e:
+            # A change that stopped halfway: walk at the finish.
+            ledger = None
             send(69, why(e))
 except Stop as e:
     send(83, str(e.args[0]) if e.args else 'stop')
