@@ -225,18 +225,20 @@ def temp(p):
     d, _, f = p.rpartition('/')
     return d + '/.' + f + SUFFIX
 
-def exists(p):
+def stat_entry(p):
+    # What the listing shows for p: its size, -1 for a folder, None if
+    # there is nothing.
     try:
-        os.stat(p)
-        return True
+        s = os.stat(p)
     except OSError:
-        return False
+        return None
+    return -1 if s[0] & 0x4000 else s[6]
+
+def exists(p):
+    return stat_entry(p) is not None
 
 def isdir(p):
-    try:
-        return (os.stat(p)[0] & 0x4000) != 0
-    except OSError:
-        return False
+    return stat_entry(p) == -1
 
 def hasher(size):
     if have_sha1:
@@ -269,15 +271,6 @@ def entry_sum(p, size):
     h = hashlib.sha256('%s\x00%d' % (p, size))
     return int.from_bytes(h.digest()[:7], 'big')
 
-def stat_entry(p):
-    # What the listing shows for p: its size, -1 for a folder, None if
-    # there is nothing.
-    try:
-        s = os.stat(p)
-    except OSError:
-        return None
-    return -1 if s[0] & 0x4000 else s[6]
-
 def note(p, size, sign):
     # The entry (p, size) appeared (sign 1) or went (-1).
     if ledger and size is not None and p.startswith(ledger[0]):
@@ -286,9 +279,25 @@ def note(p, size, sign):
             ledger[1] = (ledger[1] + sign * v) & 0xffffffffffffff
             ledger[2] += sign
 
-def moved(t, p, old):
-    # t was renamed over p, which showed old (None: nothing there).
+def sync():
+    try:
+        os.sync()
+    except AttributeError:
+        pass
+
+def replace(t, p):
+    # The temporary file t becomes p.  FAT renames onto nothing only
+    # (a folder of files senko emptied goes first).
     global temps_out
+    old = stat_entry(p)
+    try:
+        os.rename(t, p)
+    except OSError:
+        if isdir(p):
+            os.rmdir(p)
+        elif exists(p):
+            os.remove(p)
+        os.rename(t, p)
     temps_out -= 1
     note(p, old, -1)
     note(p, stat_entry(p), 1)
@@ -330,7 +339,7 @@ def walk(d, visit):
 
 def complete(top, verify):
     # Carry out the journal: deletes, then renames of staged files.
-    global ledger, temps_out
+    global ledger
     jp = top.rstrip('/') + '/' + JOURNAL
     done = 0
     kept = []
@@ -361,22 +370,10 @@ def complete(top, verify):
             continue
         if verify and hash_file(t) != hexd:
             os.remove(t)
-            temps_out -= 1
             failed.append(p + ' unverified')
             continue
-        old = stat_entry(p)
         try:
-            try:
-                os.rename(t, p)
-            except OSError:
-                # FAT renames onto nothing only; a folder of files
-                # senko emptied goes first.
-                if isdir(p):
-                    os.rmdir(p)
-                elif exists(p):
-                    os.remove(p)
-                os.rename(t, p)
-            moved(t, p, old)
+            replace(t, p)
             done += 1
         except OSError as e:
             ledger = None
@@ -384,11 +381,7 @@ def complete(top, verify):
             # A folder that would not go still holds files.
             failed.append(p + ' ' + ('ENOTEMPTY' if isdir(p) else why(e)))
     f.close()
-    try:
-        os.sync()
-    except AttributeError:
-        pass
-    note(jp, stat_entry(jp), -1)
+    sync()
     os.remove(jp)
     return done, kept, failed
 
@@ -434,6 +427,12 @@ def emit(b):
             wf = None
     wh.update(b)
 
+# agent2c: split (the board compiles each part on its own: an ESP8266
+# has too little heap to compile the whole agent at once.  Both parts
+# must compile in the esp8266 profile's 40 KB heap, the second beside
+# what the first left; tests/transport/boot.test.sh tries it.  Each
+# new name costs heap too: the board interns it for good.)
+
 def edit(base, n):
     # The file made from base and an edit script (src/board/recdelta.h:
     # ops C/S/I and a 24-bit length; I's bytes follow).  Anything wrong
@@ -464,8 +463,6 @@ def edit(base, n):
         except OSError:
             feed(n, drop)
 
-# agent2c: split (the board compiles each part on its own: an ESP8266
-# has too little heap to compile the whole agent at once)
 
 def inventory(top):
     # Finish an interrupted commit, drop temporaries no journal vouches
@@ -599,18 +596,9 @@ def put(body):
         send(77, have)
         return True
     if staged != '1':
+        sync()
         try:
-            os.sync()
-        except AttributeError:
-            pass
-        old = stat_entry(p)
-        try:
-            try:
-                os.rename(t, p)
-            except OSError:
-                os.remove(p)
-                os.rename(t, p)
-            moved(t, p, old)
+            replace(t, p)
         except OSError as e:
             ledger = None
             send(69, p + '\x00' + why(e))
@@ -717,12 +705,8 @@ try:
                 if journal is not None:
                     journal.close()
                     journal = None
-                    try:
-                        os.sync()
-                    except AttributeError:
-                        pass
+                    sync()
                     os.rename(temp(jp), jp)
-                    note(jp, stat_entry(jp), 1)
                 done, kept, failed = complete(top, False)
                 # No gc.collect() here: the emulator cannot collect
                 # inside a run (the heap free, as it stands, is enough
@@ -733,8 +717,7 @@ try:
                 # unless something is left over that the inventory's
                 # walk removes or completes.
                 top = body.decode()
-                if (ledger and ledger[0] == top.rstrip('/') + '/' and not temps_out
-                        and journal is None and not exists(top.rstrip('/') + '/' + JOURNAL)):
+                if ledger and ledger[0] == top.rstrip('/') + '/' and not temps_out and journal is None:
                     send(81, summary(top, '', 0))
                 else:
                     send(81, inventory(top))

@@ -24,6 +24,7 @@
  * that builds).
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,44 @@ has_trailing_comment(const char *s)
 			return 1;
 	}
 	return 0;
+}
+
+static bool
+is_word(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+/*
+ * The line's code without the spaces Python does not need: a space goes
+ * unless it stands between two characters of names, keywords or numbers
+ * ("x in y" keeps its, "a = f(b, c)" becomes "a=f(b,c)").  Strings keep
+ * every byte.  The board compiles the text it is sent: a part's text is
+ * held whole while it compiles, and an ESP8266's heap has little room.
+ */
+static void
+squeeze(const char *s, char *out)
+{
+	char quote = 0, prev = '\0';
+
+	for (; *s != '\0'; s++) {
+		if (quote) {
+			if (*s == '\\' && s[1] != '\0')
+				*out++ = *s++;
+			else if (*s == quote)
+				quote = 0;
+		} else if (*s == '\'' || *s == '"')
+			quote = *s;
+		else if (*s == ' ') {
+			while (s[1] == ' ')
+				s++;
+			if (!is_word(prev) || !is_word(s[1]))
+				continue;
+		}
+		prev = *s;
+		*out++ = *s;
+	}
+	*out = '\0';
 }
 
 static void
@@ -96,7 +135,7 @@ static int
 shrink(const char *path, FILE *out, const char *split, struct constants *k,
     size_t *bytes)
 {
-	char line[1024];
+	char line[1024], code[1024];
 	FILE *in;
 	int lineno = 0, rc = 0, parts = 1;
 
@@ -142,12 +181,13 @@ shrink(const char *path, FILE *out, const char *split, struct constants *k,
 		grab_constant(line, "UNIT", &k->unit);
 		grab_constant(line, "PIECES", &k->pieces);
 		grab_constant(line, "IDLE_MS", &k->idle);
+		squeeze(body, code);
 		fputs("\t\"", out);
 		for (size_t i = 0; i < indent / 4; i++)
 			putc(' ', out);
-		emit_c(out, body);
+		emit_c(out, code);
 		fputs("\\n\"\n", out);
-		*bytes += indent / 4 + strlen(body) + 1;
+		*bytes += indent / 4 + strlen(code) + 1;
 	}
 	fclose(in);
 	if (parts != 2)

@@ -17,7 +17,16 @@ check "agent2c: the header holds the agent" grep -q 'agent_code_2' "$gen"
 check "agent2c: no comment reaches the board" \
 	sh -c "! grep -q '\"# \\| # ' '$gen'"
 check "agent2c: four-space indentation became one" \
-	grep -q '^	" if poller and next(poller.ipoll(IDLE_MS), None) is None:\\n"$' "$gen"
+	grep -q '^	" if poller and next(poller.ipoll(IDLE_MS),None)is None:\\n"$' "$gen"
+# Spaces between words stay, the others go; strings keep theirs.
+printf '%s\n' 'UNIT = 64' 'PIECES = 16' 'IDLE_MS = 1' "x = 'a = b,  c'" \
+	'if x:' '    y = f(a, -b) if "c" in d else e' '# agent2c: split' \
+	'z = (1, 2)' >"$tmp/ok.py"
+"$build/agent2c" "$tmp/ok.py" "$root/src/board/boot.py" "$tmp/ok.h"
+check "agent2c: spaces in strings stay" grep -qF "\"x='a = b,  c'\\n\"" "$tmp/ok.h"
+check "agent2c: spaces around operators go, between words stay" \
+	grep -qF '" y=f(a,-b)if\"c\"in d else e\n"' "$tmp/ok.h"
+check "agent2c: the split makes the second part" grep -qF '"z=(1,2)\n"' "$tmp/ok.h"
 check "agent2c: UNIT shared with the host" grep -q '^#define AGENT_UNIT 64$' "$gen"
 check "agent2c: PIECES shared with the host" grep -q '^#define AGENT_PIECES 16$' "$gen"
 printf 'UNIT = 64\nPIECES = 16\nIDLE_MS = 1\nx = 1  # trailing\n' >"$tmp/bad.py"
