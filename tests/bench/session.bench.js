@@ -15,6 +15,8 @@
 //
 //   node tests/bench/session.bench.js     (or: make bench)
 //   BENCH_PROFILES=esp32 BENCH_BIG=0 ...  fewer cases
+//   BENCH_MAIN_ONLY=1: only the fresh push, one change and --force (no
+//   parts, no baseline); BENCH_SKIP_MAIN=1: all but those
 'use strict';
 
 const fs = require('fs');
@@ -157,6 +159,7 @@ async function run(profile) {
     one = await measure(m.board, 'one 12.5 KB file changed', [], m.conf);
     await measure(m.board, 'sync --force, in sync', ['--force'], m.conf);
     await m.stop();
+    if (process.env.BENCH_MAIN_ONLY) return one;
   }
   // Each with main.py (the app that says the board runs again); the
   // ratio is taken over the part's own bytes.
