@@ -13,9 +13,9 @@
  * Host -> board goes in pieces of AGENT_UNIT bytes, each paced by a
  * credit the board sends when it took the piece out of its stdin ring;
  * the window comes from the ring size of the board's platform
- * (agent_window_units).  A command is one unit of one piece per 60 bytes;
+ * (agent_window_units).  A command is one unit of one piece per 43 bytes;
  * file data goes in 'D' units of up to AGENT_PIECES pieces (5 bytes of
- * framing per 1019 bytes of data), whose later pieces never start with a
+ * framing per 982 bytes of data), whose later pieces never start with a
  * byte of AGENT_FOREIGN, so that a host that died inside one and the next
  * session's Ctrl-C still stop the agent at once.
  * agent_end() ends the run (the board restores Ctrl-C) and returns the

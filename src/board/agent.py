@@ -22,10 +22,13 @@
 # byte before it.  File data goes in larger 'D' units of up to PIECES
 # pieces of UNIT bytes:  'D', n (16 bits), payload, zero padding to the
 # end of the last piece, 16-bit sum of every byte before it; 5 bytes of
-# framing per 1019 payload bytes (a 64-byte unit cost 4 per 60).  The
+# framing per 982 payload bytes (a one-piece unit costs 4 per 43).  The
 # agent sends one credit byte (06) per piece it took out of the stdin
 # ring, so the host never has more in flight than the ring holds, in
-# pieces of UNIT bytes whatever the units.
+# pieces of UNIT bytes whatever the units.  UNIT is 47 so that five
+# pieces (235 bytes) fit both an ESP32's ring (259 bytes usable) and an
+# ESP8266's (255) with agent.c's margin: the fuller the window, the more
+# the line carries while the board waits for its flash chip.
 #
 # A foreign byte (the next session's Ctrl-C, when this host died) must
 # stop the agent at once, not vanish into a unit's payload.  The first
@@ -54,8 +57,8 @@
 # sys.path emptied and the names dropped from sys.modules, a file on the
 # board called hashlib.py or binascii.py cannot stand in for them.
 
-UNIT = 64
-PIECES = 16
+UNIT = 47
+PIECES = 21
 IDLE_MS = 5000
 RECORD = '.senko.json'
 JOURNAL = '.senko.journal'
@@ -180,7 +183,8 @@ def unit():
     piece(0)
     k = 1
     if rb[0] == 68:
-        k = ((rb[1] << 8 | rb[2]) + 68) // UNIT
+        # Pieces for 5 bytes of framing and n of payload, rounded up.
+        k = ((rb[1] << 8 | rb[2]) + 4 + UNIT) // UNIT
         if k > PIECES:
             raise Stop('length')
         for i in range(1, k):

@@ -1,6 +1,6 @@
 // File data on the wire (issue 10: binary <= 1.02 wire bytes per payload
-// byte): a put's data goes in 'D' units of up to 16 pieces of 64 bytes
-// (src/board/agent.py's header).  What it costs, counted by the emulated
+// byte): a put's data goes in 'D' units of up to PIECES pieces of UNIT
+// bytes (src/board/agent.py's header).  What it costs, counted by the emulated
 // board, and what a host killed in the middle of such a unit leaves: the
 // next `senko sync` must get in without filler.
 'use strict';
@@ -19,6 +19,10 @@ const MAIN = 'print("app")\n';
 // agent.h AGENT_FOREIGN: bytes the host never puts at the start of a
 // unit's later piece (it ends the unit early instead).
 const FOREIGN = [0x01, 0x02, 0x03, 0x04, 0x0d, 0x7a];
+// The payload of a full 'D' unit, from agent.py's constants.
+const AGENT_PY = fs.readFileSync(path.join(__dirname, '../../src/board/agent.py'), 'utf8');
+const constant = (name) => Number(AGENT_PY.match(new RegExp(`^${name} = (\\d+)$`, 'm'))[1]);
+const UNIT_DATA = constant('PIECES') * constant('UNIT') - 5;
 let gh;
 
 test.before(async () => {
@@ -74,15 +78,15 @@ test('a fresh push of random data costs at most 1.02 wire bytes per byte over th
 
 test('a host killed inside a data unit: the next senko sync gets in and completes, without filler', async () => {
   const board = await h.startBoard({ dir: T, name: 'orphan' });
-  // Random bytes without AGENT_FOREIGN ones: every 'D' unit carries 1019
-  // bytes in 16 pieces, so the 4576th byte is in the fifth unit's eighth
-  // piece, and eight of its pieces are never sent.
+  // Random bytes without AGENT_FOREIGN ones: every 'D' unit carries
+  // PIECES * UNIT - 5 bytes, so 500 bytes into the fifth unit the host is
+  // killed inside it, and the unit's later pieces are never sent.
   const big = crypto.randomBytes(48 * 1024).map((b) => (FOREIGN.includes(b) ? b ^ 0x80 : b));
   const local = path.join(T, 'orphan.bin');
   fs.writeFileSync(local, big);
   const killed = await new Promise((resolve) => {
     const c = h.track(spawn(path.join(h.BUILD, 'tests/helper-agent'),
-      ['-b', '1000000', '-K', String(4 * 1019 + 500), board.link, 'put', '/big.bin', local],
+      ['-b', '1000000', '-K', String(4 * UNIT_DATA + 500), board.link, 'put', '/big.bin', local],
       { stdio: 'ignore' }));
     c.on('exit', (code, signal) => resolve(signal));
   });
