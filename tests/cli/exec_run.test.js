@@ -36,7 +36,7 @@ function start(args, input) {
     for (const l of parts) out.lines.push({ l, at: Date.now() });
   });
   child.stderr.on('data', (d) => { out.stderr += d; });
-  out.exited = new Promise((r) => child.on('exit', (code, sig) => {
+  out.exited = new Promise((r) => child.on('close', (code, sig) => { // all output read
     out.exitAt = Date.now();
     r(code === null ? sig : code);
   }));

@@ -48,7 +48,7 @@ function onTerminal(cmd, cols) {
       { stdio: ['ignore', 'pipe', 'pipe'] }));
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
-    child.on('exit', (code) => resolve({ code, out }));
+    child.on('close', (code) => resolve({ code, out })); // all output read
   });
 }
 

@@ -190,7 +190,9 @@ function run(bin, args, { env = {}, timeout = 120000 } = {}) {
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': at 'exit' the pipes may still hold the end of
+    // what the command printed (a `senko status --json` cut short).
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code: code === null ? `signal ${signal}` : code, stdout, stderr });
     });
