@@ -53,6 +53,8 @@
  * Ctrl-D, CR) and agent_end()'s 'z'.
  */
 #define AGENT_FOREIGN "\x01\x02\x03\x04\rz"
+/* The commit's journal in dest (agent.py JOURNAL). */
+#define AGENT_JOURNAL_NAME ".senko.journal"
 
 struct buf;
 struct repl;
@@ -167,12 +169,16 @@ int agent_put_batch(struct agent *a, struct agent_file *files, size_t n,
 int agent_patch(struct agent *a, const char *path, const char *base,
     const void *ops, size_t opslen, size_t len, const char *hex);
 /*
- * Add lines to the commit's journal: "R HEX PATH" renames a staged file
- * into place, "D HEX PATH" deletes PATH if it holds HEX ("-" for any).
- * Deletes must come first.  Written to the board as they come.
+ * Stage the commit's journal, AGENT_JOURNAL_NAME in dest: its lines are
+ * "R HEX PATH" (rename a staged file into place) and "D HEX PATH"
+ * (delete PATH if it holds HEX, "-" for any), deletes first.  It goes
+ * as a staged file does (compressed with the run's files, hashed on the
+ * board as written), so a damaged journal is never carried out.  A
+ * second call replaces the first.
  */
 int agent_journal(struct agent *a, const char *dest, const char *lines);
-/* Close the journal and carry it out in one short burst. */
+/* Put the staged journal into place and carry it out in one short
+ * burst. */
 int agent_commit(struct agent *a, const char *dest, struct agent_commit *c);
 /* Say goodbye; final describes the board as left (may be NULL). */
 int agent_finish(struct agent *a, const char *dest,

@@ -1341,17 +1341,17 @@ agent_patch(struct agent *a, const char *path, const char *base,
 int
 agent_journal(struct agent *a, const char *dest, const char *lines)
 {
-	const char *what = "writing the commit's journal";
-	struct buf b = BUF_INIT;
+	size_t len = strlen(lines), n = strlen(dest);
+	char hex[DEVFS_HASH_HEXSZ], *path;
 	int rc;
 
-	buf_addf(&b, "%s%c%s", dest, 0, lines);
-	arm(a, b.len + 1024);
-	rc = send_command(a, 'J', b.data, b.len, what);
-	buf_release(&b);
-	if (rc == -1 || next_frame(a, what) == -1)
-		return -1;
-	return a->ftype == FR_OK ? 0 : unexpected(a, what);
+	path = xasprintf("%s%s%s", dest, n > 0 && dest[n - 1] == '/' ? "" :
+	    "/", AGENT_JOURNAL_NAME);
+	rc = devfs_hash_mem(a->hello.algo, lines, len, hex);
+	if (rc == 0)
+		rc = agent_put(a, path, lines, len, hex, true, NULL, NULL);
+	free(path);
+	return rc;
 }
 
 int

@@ -66,9 +66,9 @@ SUFFIX = '.senko-tmp'
 # The agent's own cached copy (src/board/boot.py writes it): never
 # listed, counted or pruned, and off sys.path.
 CACHE = '/.senko'
-# Unit types: pad, Abort, Commit, Data, Hash, Inventory, Journal, List,
-# Put, Quit, Read, and z (the host giving up).
-TYPES = b'\x00ACDHIJLPQRz'
+# Unit types: pad, Abort, Commit, Data, Hash, Inventory, List, Put,
+# Quit, Read, and z (the host giving up).
+TYPES = b'\x00ACDHILPQRz'
 # Never the first byte of a 'D' unit's later pieces (agent.h
 # AGENT_FOREIGN): Ctrl-A to Ctrl-D, CR, 'z'.
 FOREIGN = b'\x01\x02\x03\x04\rz'
@@ -674,7 +674,6 @@ for i in range(PIECES):
     pr.append(rm[i * UNIT + 1:(i + 1) * UNIT])
     dv.append(rm[3:(i + 1) * UNIT - 2])
 
-journal = None
 micropython.kbd_intr(-1)
 try:
     hello()
@@ -694,23 +693,15 @@ try:
                     raise Stop('data')
             elif t == 65:
                 send(65)
-            elif t == 74:
-                # Journal lines; the first opens a fresh journal.
-                top, lines = body.decode().split('\x00', 1)
-                if journal is None:
-                    jt = temp(top.rstrip('/') + '/' + JOURNAL)
-                    mkdirs(top)
-                    journal = open(jt, 'w')
-                journal.write(lines)
-                send(75)
             elif t == 67:
+                # The journal came staged, like any file (hashed as it
+                # was written): into place, then carried out.
                 top = body.decode()
                 jp = top.rstrip('/') + '/' + JOURNAL
-                if journal is not None:
-                    journal.close()
-                    journal = None
+                if exists(temp(jp)):
                     sync()
                     os.rename(temp(jp), jp)
+                    temps_out -= 1
                 done, kept, failed = complete(top, False)
                 # No gc.collect() here: the emulator cannot collect
                 # inside a run (the heap free, as it stands, is enough
@@ -721,7 +712,7 @@ try:
                 # unless something is left over that the inventory's
                 # walk removes or completes.
                 top = body.decode()
-                if ledger and ledger[0] == top.rstrip('/') + '/' and not temps_out and journal is None:
+                if ledger and ledger[0] == top.rstrip('/') + '/' and not temps_out:
                     send(81, summary(top, '', 0))
                 else:
                     send(81, inventory(top))
@@ -735,6 +726,4 @@ try:
 except Stop as e:
     send(83, str(e.args[0]) if e.args else 'stop')
 finally:
-    if journal is not None:
-        journal.close()
     micropython.kbd_intr(3)

@@ -35,9 +35,7 @@
 
 #define BUSY_RETRY_US (500 * 1000)
 #define FLASH_SLACK 4096      /* filesystem overhead we do not model */
-#define JOURNAL_CHUNK 1024    /* journal bytes per command */
 #define BLOB_MAX (64u * 1024 * 1024)
-#define JOURNAL_NAME ".senko.journal"
 /* A record edit must save at least this much over sending it whole. */
 #define RECORD_PATCH_MIN 256
 
@@ -304,7 +302,7 @@ is_senkos(const char *rel)
 {
 	size_t n = strlen(rel), s = strlen(DEVFS_TEMP_SUFFIX);
 
-	return record_is_name(rel) || strcmp(rel, JOURNAL_NAME) == 0 ||
+	return record_is_name(rel) || strcmp(rel, AGENT_JOURNAL_NAME) == 0 ||
 	    (n > s && strcmp(rel + n - s, DEVFS_TEMP_SUFFIX) == 0);
 }
 
@@ -838,23 +836,14 @@ out:
 	return rc;
 }
 
-static int
+static void
 journal_add(struct visit *v, struct buf *lines, char kind, const char *hex,
-    const char *rel, bool flush)
+    const char *rel)
 {
-	char *bpath;
+	char *bpath = board_path(v, rel);
 
-	if (rel != NULL) {
-		bpath = board_path(v, rel);
-		buf_addf(lines, "%c %s %s\n", kind, hex, bpath);
-		free(bpath);
-	}
-	if (lines->len == 0 || (!flush && lines->len < JOURNAL_CHUNK))
-		return 0;
-	if (agent_journal(v->agent, v->dev->dest, lines->data) == -1)
-		return -1;
-	buf_reset(lines);
-	return 0;
+	buf_addf(lines, "%c %s %s\n", kind, hex, bpath);
+	free(bpath);
 }
 
 /* Log what the commit could not do; 1 when something failed. */
@@ -1031,7 +1020,7 @@ journal_record(struct visit *v, const struct record *rec, struct buf *lines)
 
 		rc = text_hash(v, &old->pages[k], hex);
 		if (rc == 0)
-			rc = journal_add(v, lines, 'D', hex, name, false);
+			journal_add(v, lines, 'D', hex, name);
 		free(name);
 	}
 	for (k = 0; k < rec->npages && rc == 0; k++) {
@@ -1042,13 +1031,13 @@ journal_record(struct visit *v, const struct record *rec, struct buf *lines)
 		name = record_page_name(k);
 		rc = text_hash(v, &rec->pages[k], hex);
 		if (rc == 0)
-			rc = journal_add(v, lines, 'R', hex, name, false);
+			journal_add(v, lines, 'R', hex, name);
 		free(name);
 	}
 	if (rc == 0)
 		rc = text_hash(v, &rec->index, hex);
 	if (rc == 0)
-		rc = journal_add(v, lines, 'R', hex, RECORD_INDEX_NAME, true);
+		journal_add(v, lines, 'R', hex, RECORD_INDEX_NAME);
 	return rc;
 }
 
@@ -1158,16 +1147,14 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 		if (e == NULL)
 			continue;
 		board_hash_of(v, e->sha, hex);
-		if (journal_add(v, &lines, 'D', hex, deletes[i], false) == -1)
-			goto out;
+		journal_add(v, &lines, 'D', hex, deletes[i]);
 	}
 	for (i = 0; i < p->nwrites; i++) {
 		board_hash_of(v, p->writes[i].sha, hex);
-		if (journal_add(v, &lines, 'R', hex, p->writes[i].path,
-		    false) == -1)
-			goto out;
+		journal_add(v, &lines, 'R', hex, p->writes[i].path);
 	}
 	if (journal_record(v, &rec, &lines) == -1 ||
+	    agent_journal(v->agent, v->dev->dest, lines.data) == -1 ||
 	    agent_commit(v->agent, v->dev->dest, &commit) == -1)
 		goto out;
 	/* What the board confirmed, and only that, enters the mirror. */

@@ -16,7 +16,8 @@
  *   stage PATH LOCAL    the same, left under its temporary name
  *   batch N PATH LOCAL...  put N files in one batch (several in flight);
  *                       print "put PATH HEX" or "failed PATH: WHY" each
- *   journal DEST LINE   add a journal line ("R HEX PATH", "D HEX PATH")
+ *   journal DEST LINE   add a journal line ("R HEX PATH", "D HEX PATH"):
+ *                       the lines so far are staged again as the journal
  *   commit DEST         carry the journal out; print "commit DONE"
  *   cat PATH            print a board file
  *   halt                stop here without saying goodbye (the board's
@@ -108,7 +109,7 @@ batch(struct agent *a, size_t n, char **argv)
 }
 
 static int
-run(struct agent *a, int argc, char **argv, int *i)
+run(struct agent *a, int argc, char **argv, int *i, struct buf *journal)
 {
 	const char *cmd = argv[*i];
 	struct agent_inventory inv;
@@ -161,14 +162,9 @@ run(struct agent *a, int argc, char **argv, int *i)
 		return batch(a, (size_t)n, files);
 	}
 	if (strcmp(cmd, "journal") == 0 && ARG(2)) {
-		struct buf line = BUF_INIT;
-		int rc;
-
 		*i += 2;
-		buf_addf(&line, "%s\n", ARG(0));
-		rc = agent_journal(a, ARG(-1), line.data);
-		buf_release(&line);
-		return rc;
+		buf_addf(journal, "%s\n", ARG(0));
+		return agent_journal(a, ARG(-1), journal->data);
 	}
 	if (strcmp(cmd, "commit") == 0 && ARG(1)) {
 		struct buf kept = BUF_INIT, failed = BUF_INIT;
@@ -208,6 +204,7 @@ main(int argc, char **argv)
 	bool halt = false;
 	struct repl *r;
 	struct agent *a;
+	struct buf journal = BUF_INIT;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-v") == 0)
@@ -244,7 +241,7 @@ main(int argc, char **argv)
 			halt = true;
 			break;
 		}
-		if (run(a, argc, argv, &i) == -1) {
+		if (run(a, argc, argv, &i, &journal) == -1) {
 			rc = 1;
 			break;
 		}
@@ -263,5 +260,6 @@ main(int argc, char **argv)
 	if (agent_end(a) == -1)
 		rc = 1;
 	repl_close(r);
+	buf_release(&journal);
 	return rc;
 }
