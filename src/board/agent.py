@@ -434,8 +434,9 @@ def emit(b):
 # agent2c: split (the board compiles each part on its own: an ESP8266
 # has too little heap to compile the whole agent at once.  Both parts
 # must compile in the esp8266 profile's 40 KB heap, the second beside
-# what the first left; tests/transport/boot.test.sh tries it.  Each
-# new name costs heap too: the board interns it for good.)
+# what the first left; tests/transport/boot.test.sh tries it.  Names
+# cost heap too: each new one is interned for good, in a table that
+# grows by doubling (micropython.qstr_info(): 196 names after part 1).)
 
 def edit(base, n):
     # The file made from base and an edit script (src/board/recdelta.h:
@@ -466,7 +467,6 @@ def edit(base, n):
                         k -= m
         except OSError:
             feed(n, drop)
-
 
 def inventory(top):
     # Finish an interrupted commit, drop temporaries no journal vouches
