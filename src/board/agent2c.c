@@ -67,7 +67,7 @@ is_word(char c)
  * The line's code without the spaces Python does not need: a space goes
  * unless it stands between two characters of names, keywords or numbers
  * ("x in y" keeps both, "a = f(b, c)" becomes "a=f(b,c)").  Strings keep
- * every byte.  A tenth fewer bytes for the plain agent, which crosses the
+ * every byte.  About 7 % fewer bytes for the plain agent, which crosses the
  * line in every session of a board without the cache (an ESP8266), and
  * for the heap of a board without raw-paste, which holds the whole text
  * while it compiles it (with raw-paste the compiler reads it as it comes:

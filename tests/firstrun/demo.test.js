@@ -105,6 +105,9 @@ test('Ctrl-C in the middle of the demo stops everything it started and removes i
   const demo = startDemo(path.join(h.ROOT, 'tests/demo/demo.sh'), []);
   const dir = (await demo.waitFor(/(\/\S*senko-demo\.\w+)/, 30000))[1];
   await demo.waitFor(/==> 5\. senkod/, 90000);
+  // The heading comes before senkod starts: wait until it runs.
+  await h.until(() => processesIn(dir).some((p) => / --foreground/.test(p)), 30000, 'senkod started by the demo')
+    .catch((e) => { throw new Error(`${e.message}:\n${processesIn(dir).join('\n')}`); });
   const before = processesIn(dir);
   assert.ok(before.length >= 4, `the fake GitHub, two boards and senkod run:\n${before.join('\n')}`);
   // What a terminal does on Ctrl-C: SIGINT to the whole foreground group.
