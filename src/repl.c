@@ -243,7 +243,12 @@ enter_raw(struct repl *r, int total_ms)
 		attempts++;
 		if (tx(r, "\r\x03\x03", 3) == -1)
 			return -1;
-		if (rx_drain(r, 100, monotime_ms() + (left < 1500 ? left : 1500)) ==
+		/* What the interrupted program prints goes; 20 ms of quiet
+		 * is enough (mpremote and pyboard.py drop only what is
+		 * waiting and send Ctrl-A at once).  A Ctrl-A that comes
+		 * while the program still stops waits in the stdin ring
+		 * for the REPL; the banner wait below skips any output. */
+		if (rx_drain(r, 20, monotime_ms() + (left < 1500 ? left : 1500)) ==
 		    -1)
 			return -1;
 		if (tx(r, "\r\x01", 2) == -1)
