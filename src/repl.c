@@ -32,6 +32,7 @@
 #define REPLY_MS 5000        /* first answer to anything we send */
 #define WRITE_MS 5000
 #define RUN_MS 20000         /* default: silence accepted from running code */
+#define CTRL_C_QUIET_MS 20   /* after Ctrl-C, quiet this long before Ctrl-A */
 #define TAIL_MAX 200         /* what the board printed, quoted in errors */
 #define PLAIN_CHUNK 32       /* plain raw mode: bytes between pauses */
 
@@ -243,12 +244,12 @@ enter_raw(struct repl *r, int total_ms)
 		attempts++;
 		if (tx(r, "\r\x03\x03", 3) == -1)
 			return -1;
-		/* What the interrupted program prints goes; 20 ms of quiet
+		/* What the interrupted program prints goes; a little quiet
 		 * is enough (mpremote and pyboard.py drop only what is
 		 * waiting and send Ctrl-A at once).  A Ctrl-A that comes
 		 * while the program still stops waits in the stdin ring
 		 * for the REPL; the banner wait below skips any output. */
-		if (rx_drain(r, 20, monotime_ms() + (left < 1500 ? left : 1500)) ==
+		if (rx_drain(r, CTRL_C_QUIET_MS, monotime_ms() + (left < 1500 ? left : 1500)) ==
 		    -1)
 			return -1;
 		if (tx(r, "\r\x01", 2) == -1)

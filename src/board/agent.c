@@ -25,6 +25,7 @@
 #include "log.h"
 #include "monotime.h"
 #include "path.h"
+#include "plan.h"
 #include "repl.h"
 #include "serial.h"
 #include "xalloc.h"
@@ -1341,12 +1342,11 @@ agent_patch(struct agent *a, const char *path, const char *base,
 int
 agent_journal(struct agent *a, const char *dest, const char *lines)
 {
-	size_t len = strlen(lines), n = strlen(dest);
-	char hex[DEVFS_HASH_HEXSZ], *path;
+	size_t len = strlen(lines);
+	char hex[DEVFS_HASH_HEXSZ], *path = plan_board_path(dest,
+	    AGENT_JOURNAL_NAME);
 	int rc;
 
-	path = xasprintf("%s%s%s", dest, n > 0 && dest[n - 1] == '/' ? "" :
-	    "/", AGENT_JOURNAL_NAME);
 	rc = devfs_hash_mem(a->hello.algo, lines, len, hex);
 	if (rc == 0)
 		rc = agent_put(a, path, lines, len, hex, true, NULL, NULL);

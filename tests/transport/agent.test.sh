@@ -27,8 +27,8 @@ check "agent2c: spaces in strings stay" grep -qF "\"x='a = b,  c'\\n\"" "$tmp/ok
 check "agent2c: spaces around operators go, between words stay" \
 	grep -qF '" y=f(a,-b)if\"c\"in d else e\n"' "$tmp/ok.h"
 check "agent2c: the split makes the second part" grep -qF '"z=(1,2)\n"' "$tmp/ok.h"
-check "agent2c: UNIT shared with the host" grep -q "^#define AGENT_UNIT $(sed -n 's/^UNIT = //p' "$root/src/board/agent.py")$" "$gen"
-check "agent2c: PIECES shared with the host" grep -q "^#define AGENT_PIECES $(sed -n 's/^PIECES = //p' "$root/src/board/agent.py")$" "$gen"
+check "agent2c: UNIT shared with the host" grep -q "^#define AGENT_UNIT $(agent_constant UNIT)$" "$gen"
+check "agent2c: PIECES shared with the host" grep -q "^#define AGENT_PIECES $(agent_constant PIECES)$" "$gen"
 printf 'UNIT = 64\nPIECES = 16\nIDLE_MS = 1\nx = 1  # trailing\n' >"$tmp/bad.py"
 out=$("$build/agent2c" "$tmp/bad.py" "$root/src/board/boot.py" "$tmp/bad.h" 2>&1); rc=$?
 check "agent2c: refuses a comment after code" test "$rc" = 1
@@ -229,8 +229,7 @@ for i, c in enumerate(b):
     if c in b"\x01\x02\x03\x04\rz":
         b[i] = c ^ 0x80
 sys.stdout.buffer.write(b)' >"$tmp/plain20k.bin"
-unit_data=$(( $(sed -n 's/^PIECES = //p' "$root/src/board/agent.py") * \
-	$(sed -n 's/^UNIT = //p' "$root/src/board/agent.py") - 5 ))
+unit_data=$(( $(agent_constant PIECES) * $(agent_constant UNIT) - 5 ))
 "$agent_bin" -b 115200 -K $((4 * unit_data + 500)) "$slow" put /k.bin "$tmp/plain20k.bin" >/dev/null 2>&1; rc=$?
 check "idle in a unit: the host was killed mid-file" test "$rc" = 137
 ends_alone "idle in a unit"

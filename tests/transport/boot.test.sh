@@ -150,8 +150,7 @@ for m in deflate io select; do rm -f "$tmp/fresh/flash/$m.py" "$tmp/fresh/flash/
 first03=$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().find(3))' "$tmp/good.z")
 start ready --ring 512 --flash-prog-us 20000
 SENKO_AGENT_WINDOW=7 visit ready 2
-unit=$(sed -n "s/^UNIT = //p" "$root/src/board/agent.py")
-if [ "$first03" -ge 0 ] && [ "$first03" -lt $((7 * unit)) ]; then
+if [ "$first03" -ge 0 ] && [ "$first03" -lt $((7 * $(agent_constant UNIT))) ]; then
 	check "first credit: a window with a 03 in it, sent after Ctrl-C went off" test "$vrc" = 0
 	[ "$vrc" = 0 ] || diag "$(cat "$tmp/ready.log")"
 else

@@ -71,6 +71,11 @@ helper() {
 	"$helper_bin" -b 1000000 "$@"
 }
 
+# A constant of the agent (UNIT, PIECES): the value agent.py sets.
+agent_constant() {
+	sed -n "s/^$1 = //p" "$root/src/board/agent.py"
+}
+
 # expect_in TEXT PATTERN: grep -F PATTERN in TEXT, with a diagnostic.
 expect_in() {
 	if printf '%s' "$1" | grep -qF -- "$2"; then
