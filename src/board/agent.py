@@ -348,15 +348,26 @@ def complete(top, verify):
     done = 0
     kept = []
     failed = []
-    f = open(jp)
+    n = 0
+    f = open(jp, 'rb')
     while True:
         line = f.readline()
         if not line:
             break
-        line = line.rstrip('\n')
+        n += 1
+        line = line.rstrip(b'\n')
         if not line:
             continue
-        kind, hexd, p = line.split(' ', 2)
+        # A line senko did not write (flash gone bad, a hand edit, another
+        # version's format) is skipped and reported, never obeyed outside
+        # top nor allowed to stop every later session here.
+        try:
+            kind, hexd, p = line.decode().split(' ', 2)
+            if kind not in ('D', 'R') or not p.startswith(jp[:-len(JOURNAL)]):
+                raise ValueError
+        except Exception:
+            failed.append('%s:%d unreadable' % (jp, n))
+            continue
         if kind == 'D':
             if exists(p):
                 if hexd and hash_file(p) != hexd:
