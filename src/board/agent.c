@@ -319,8 +319,8 @@ next_frame(struct agent *a, const char *what)
 		return -1;
 	if (a->ftype == FR_ERROR) {
 		board_refused(a, a->body.data);
-		errno = EREMOTEIO;
-		return -1;
+		return fail_errno(a, EREMOTEIO, "the board refused while %s: "
+		    "%s", what, a->last_error);
 	}
 	return 0;
 }

@@ -485,7 +485,8 @@ def inventory(top):
     global ledger, temps_out
     jp = top.rstrip('/') + '/' + JOURNAL
     journal = ''
-    if exists(jp):
+    s = stat_entry(jp)
+    if s is not None and s >= 0:
         done, kept, failed = complete(top, True)
         journal = '%d %d %d' % (done, len(kept), len(failed))
     # One walk: a board lists 2,000 files slowly.  The digest is a sum

@@ -12,17 +12,17 @@ const h = require('../lib/harness');
 
 const T = h.tmpdir('journal');
 const A = { 'app/main.py': 'print("A")\n', 'app/lib/a.py': 'A = 1\n' };
-let gh, board;
+let gh, board, repo, conf;
 test.after(async () => {
   if (board) await board.stop();
   if (gh) gh.stop();
 });
 
 test('a damaged journal is skipped, not obeyed outside dest, and the update goes on', async () => {
-  const repo = h.makeRepo(path.join(T, 'repos'), 'acme', 'fw', A);
+  repo = h.makeRepo(path.join(T, 'repos'), 'acme', 'fw', A);
   gh = await h.startGitHub({ repos: path.join(T, 'repos') });
   board = await h.startBoard({ dir: T, name: 'b', args: ['--profile', 'esp32'] });
-  const conf = h.writeConfig(path.join(T, 'senko.conf'), {
+  conf = h.writeConfig(path.join(T, 'senko.conf'), {
     senkod: { state_dir: path.join(T, 'state'), api_url: gh.base },
     sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
     devices: { b: { port: board.link, baud: 1000000, source: 'app', dest: '/app', boot_watch: 0 } },
@@ -54,4 +54,19 @@ test('a damaged journal is skipped, not obeyed outside dest, and the update goes
   r = await h.senko(['-c', conf, 'sync', '--force']);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /middle of an update/);
+});
+
+// A refusal outside a file's put (here the journal's rename, onto a
+// folder of that name) is logged with what the board said, not as a
+// failure "without a message".
+test('a refusal while committing names itself', async () => {
+  await board.stop();
+  fs.mkdirSync(path.join(board.flash, 'app/.senko.journal'));
+  board = await h.startBoard({ dir: T, name: 'b', args: ['--profile', 'esp32'] });
+  repo.commit({ 'app/lib/a.py': 'A = 3\n' });
+  const r = await h.senko(['-c', conf, 'sync']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /b: .*the board refused while committing the update: \S/);
+  assert.doesNotMatch(r.stderr, /without a message/);
+  assert.equal(fs.readFileSync(path.join(board.flash, 'app/lib/a.py'), 'utf8'), 'A = 2\n');
 });
