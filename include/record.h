@@ -71,8 +71,9 @@ bool record_is_name(const char *rel);
  * Read an index text into ix.  A version 1 record is a whole record: its
  * files go into v1 (initialised by the caller; sizes 0, left empty on
  * failure).  Refuses anything else (invalid JSON, duplicate keys, unsafe
- * paths, bad SHAs, texts over RECORD_TEXT_MAX) and logs why, naming
- * `what`.  0 or -1.
+ * paths, bad SHAs, texts over RECORD_TEXT_MAX) and warns why, naming
+ * `what` (a record not believed costs hashing, not the session).  0 or
+ * -1.
  */
 int record_read_index(const char *text, size_t len, const char *what,
     struct record_index *ix, struct manifest *v1);

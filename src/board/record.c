@@ -164,16 +164,16 @@ load(const char *text, size_t len, const char *what)
 	json_t *root;
 
 	if (len > RECORD_TEXT_MAX) {
-		log_failx("%s: record of %zu bytes is larger than %u", what,
+		log_warnx("%s: record of %zu bytes is larger than %u", what,
 		    len, RECORD_TEXT_MAX);
 		return NULL;
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
-		log_failx("%s: record is not valid JSON (line %d: %s)", what,
+		log_warnx("%s: record is not valid JSON (line %d: %s)", what,
 		    jerr.line, jerr.text);
 	else if (!json_is_object(root)) {
-		log_failx("%s: not a senko record", what);
+		log_warnx("%s: not a senko record", what);
 		json_decref(root);
 		root = NULL;
 	}
@@ -194,13 +194,13 @@ add_entry(const char *path, json_t *v, unsigned k, unsigned npages,
 
 	path_quote(&q, path, strlen(path));
 	if (!path_is_safe(path, strlen(path), &why))
-		log_failx("%s: record names an unsafe path '%s': %s", what,
+		log_warnx("%s: record names an unsafe path '%s': %s", what,
 		    q.data, why);
 	else if (npages > 0 && record_page_of(path, npages) != k)
-		log_failx("%s: '%s' does not belong on page %u of %u", what,
+		log_warnx("%s: '%s' does not belong on page %u of %u", what,
 		    q.data, k, npages);
 	else if (sha == NULL || !githash_is_hex(sha))
-		log_failx("%s: record has a bad SHA for '%s'", what, q.data);
+		log_warnx("%s: record has a bad SHA for '%s'", what, q.data);
 	else {
 		manifest_add(out, path, sha, 0, 0100644);
 		rc = 0;
@@ -218,8 +218,10 @@ read_v1(json_t *root, const char *what, struct manifest *out)
 	const char *path;
 
 	if (commit == NULL || (*commit && !githash_is_hex(commit)) ||
-	    !json_is_object(files))
-		return log_failx("%s: not a version 1 senko record", what);
+	    !json_is_object(files)) {
+		log_warnx("%s: not a version 1 senko record", what);
+		return -1;
+	}
 	json_object_foreach(files, path, v) {
 		if (add_entry(path, v, 0, 0, what, out) == -1) {
 			manifest_release(out);
@@ -262,7 +264,7 @@ record_read_index(const char *text, size_t len, const char *what,
 	    !json_is_integer(pages) || json_integer_value(pages) < 1 ||
 	    json_integer_value(pages) > RECORD_PAGES_MAX ||
 	    (json_integer_value(pages) & (json_integer_value(pages) - 1))) {
-		log_failx("%s: not a version 1 or 2 senko record", what);
+		log_warnx("%s: not a version 1 or 2 senko record", what);
 		goto out;
 	}
 	ix->version = 2;
@@ -289,7 +291,7 @@ record_read_page(const char *text, size_t len, unsigned k, unsigned npages,
 	files = json_object_get(root, "files");
 	if (!json_is_integer(version) || json_integer_value(version) != 2 ||
 	    !json_is_object(files)) {
-		log_failx("%s: not a page of a version 2 senko record", what);
+		log_warnx("%s: not a page of a version 2 senko record", what);
 		goto out;
 	}
 	json_object_foreach(files, path, v)

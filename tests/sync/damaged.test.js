@@ -1,7 +1,8 @@
-// A commit's journal on the board that senko did not write as it stands
-// (flash gone bad, a hand edit, another version's format): the session
-// skips the lines it cannot read, obeys none outside dest, removes the
-// journal and goes on; the board is never left unable to sync.
+// senko's own files on a board, damaged (flash gone bad, a hand edit,
+// another version's format): a journal's unreadable lines are skipped and
+// none is obeyed outside dest; a record that is not believed costs
+// hashing, with a warning, not an error; the board is never left unable
+// to sync.
 'use strict';
 
 const test = require('node:test');
@@ -54,6 +55,29 @@ test('a damaged journal is skipped, not obeyed outside dest, and the update goes
   r = await h.senko(['-c', conf, 'sync', '--force']);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /middle of an update/);
+});
+
+// The record (index and page) replaced by garbage, and a file changed on
+// the board behind senko's back: the session believes nothing of it,
+// hashes the board's files, rewrites the one that differs and the record.
+test('a damaged record is not believed: the board is hashed and repaired', async () => {
+  await board.stop();
+  fs.writeFileSync(path.join(board.flash, 'app/.senko.json'), 'garbage{');
+  fs.writeFileSync(path.join(board.flash, 'app/.senko-0.json'), '{"v":2,"files":{"../x":"0"}}');
+  fs.writeFileSync(path.join(board.flash, 'app/lib/a.py'), 'A = 9\n');
+  board = await h.startBoard({ dir: T, name: 'b', args: ['--profile', 'esp32'] });
+
+  let r = await h.senko(['-c', conf, 'sync', '--force']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: b: .*\.senko\.json: record is not valid JSON/);
+  assert.doesNotMatch(r.stderr, /error:/);
+  assert.match(r.stderr, /no record of senko's on the board to believe/);
+  assert.equal(fs.readFileSync(path.join(board.flash, 'app/lib/a.py'), 'utf8'), 'A = 2\n');
+  r = await h.senko(['-c', conf, 'status']);
+  assert.match(r.stdout, /\nb +updated .* 1 file, 6 B +-\n/);
+  r = await h.senko(['-c', conf, 'sync', '--force']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /record|warning/);
 });
 
 // A refusal outside a file's put (here the journal's rename, onto a
