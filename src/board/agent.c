@@ -224,14 +224,14 @@ rx_feed(struct agent *a, unsigned char c)
 	return false;
 }
 
-/* What the board's traceback says, escaped for a log line. */
+/* The run ended before its answer: what the board said, on one line. */
 static void
 run_ended(struct agent *a, const char *what)
 {
 	struct buf q = BUF_INIT;
 
 	buf_rtrim(&a->exc);
-	path_quote(&q, a->exc.data, a->exc.len);
+	repl_traceback_line(&q, a->exc.data, a->exc.len);
 	log_failx("%s: the agent stopped while %s: %s", a->port, what,
 	    a->exc.len ? q.data : "no reason given");
 	buf_release(&q);
