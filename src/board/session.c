@@ -649,6 +649,42 @@ add_folder_clearing(const struct plan *p, const struct manifest *mm,
 	}
 }
 
+/*
+ * A file upstream turned into a folder: the file senko wrote where a
+ * written file's folder must be, whatever prune says.  Listed in
+ * blocking (and in extra's deletes, if the plan does not delete it).
+ */
+static void
+add_file_clearing(const struct plan *p, const struct manifest *mm,
+    struct plan *extra, struct plan *blocking)
+{
+	struct buf up = BUF_INIT;
+	char *slash;
+	size_t i;
+
+	for (i = 0; i < p->nwrites; i++) {
+		buf_reset(&up);
+		buf_addstr(&up, p->writes[i].path);
+		while ((slash = strrchr(up.data, '/')) != NULL) {
+			*slash = '\0';
+			if (manifest_find(mm, up.data) == NULL ||
+			    in_list(blocking->deletes, blocking->ndeletes,
+			    up.data))
+				continue;
+			blocking->deletes = xreallocarray(blocking->deletes,
+			    blocking->ndeletes + 1, sizeof(*blocking->deletes));
+			blocking->deletes[blocking->ndeletes++] =
+			    xstrdup(up.data);
+			if (in_list(p->deletes, p->ndeletes, up.data))
+				continue;
+			extra->deletes = xreallocarray(extra->deletes,
+			    extra->ndeletes + 1, sizeof(*extra->deletes));
+			extra->deletes[extra->ndeletes++] = xstrdup(up.data);
+		}
+	}
+	buf_release(&up);
+}
+
 /* The mirror as it will be once the commit landed. */
 static void
 final_manifest(const struct manifest *mm, const struct plan *p,
@@ -1089,6 +1125,45 @@ record_bytes(const struct visit *v, const struct record *rec)
 }
 
 /*
+ * The files in blocking go before anything is staged below them: a
+ * commit of their deletes alone (guarded by the hash senko wrote, like
+ * prune's).  A power cut after it leaves the old commit without them,
+ * until the next session completes the new one.
+ */
+static int
+clear_files(struct visit *v, const struct manifest *mm,
+    const struct plan *blocking)
+{
+	struct buf lines = BUF_INIT, kept = BUF_INIT, failed = BUF_INIT;
+	struct agent_commit commit = { 0, &kept, &failed };
+	char hex[DEVFS_HASH_HEXSZ];
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < blocking->ndeletes; i++) {
+		const struct manifest_entry *e = manifest_find(mm,
+		    blocking->deletes[i]);
+
+		log_notice("%s: '%s' is a file where the new commit has a "
+		    "folder; deleting it before the update is staged",
+		    v->dev->name, blocking->deletes[i]);
+		board_hash_of(v, e->sha, hex);
+		journal_add(v, &lines, 'D', hex, blocking->deletes[i]);
+	}
+	if (agent_journal(v->agent, v->dev->dest, lines.data) == -1 ||
+	    agent_commit(v->agent, v->dev->dest, &commit) == -1)
+		goto out;
+	for (i = 0; i < blocking->ndeletes; i++)
+		mirror_remove(v->job->mirror, blocking->deletes[i]);
+	rc = report_commit(v, &kept, &failed) ? -1 : 0;
+out:
+	buf_release(&lines);
+	buf_release(&kept);
+	buf_release(&failed);
+	return rc;
+}
+
+/*
  * Stage every file, then commit: the journal lists prune's deletes
  * (guarded by the hash senko wrote), the staged files and the new record,
  * and the agent carries it out in one burst.  Returns 0, or -1.
@@ -1097,7 +1172,7 @@ static int
 apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 {
 	const struct session_job *job = v->job;
-	struct plan extra = PLAN_INIT;
+	struct plan extra = PLAN_INIT, blocking = PLAN_INIT;
 	struct manifest fin = MANIFEST_INIT;
 	struct record rec = RECORD_INIT;
 	struct buf lines = BUF_INIT;
@@ -1109,6 +1184,7 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 	int rc = -1;
 
 	add_folder_clearing(p, mm, &extra);
+	add_file_clearing(p, mm, &extra, &blocking);
 	ndeletes = p->ndeletes + extra.ndeletes;
 	deletes = xcalloc(ndeletes ? ndeletes : 1, sizeof(*deletes));
 	for (i = 0; i < p->ndeletes; i++)
@@ -1127,6 +1203,8 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 		errno = EINTR;
 		goto out;
 	}
+	if (blocking.ndeletes > 0 && clear_files(v, mm, &blocking) == -1)
+		goto out;
 	if (stage_all(v, p) == -1) {
 		if (errno == EINTR)
 			log_notice("%s: stopping; the update was not applied",
@@ -1144,7 +1222,9 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 	for (i = 0; i < ndeletes; i++) {
 		const struct manifest_entry *e = manifest_find(mm, deletes[i]);
 
-		if (e == NULL)
+		/* A cleared file's path is a folder now. */
+		if (e == NULL || in_list(blocking.deletes, blocking.ndeletes,
+		    deletes[i]))
 			continue;
 		board_hash_of(v, e->sha, hex);
 		journal_add(v, &lines, 'D', hex, deletes[i]);
@@ -1184,8 +1264,10 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 	for (i = 0; i < ndeletes; i++) {
 		char *bpath = board_path(v, deletes[i]);
 
-		/* Kept ones are not senko's any more either. */
-		mirror_remove(job->mirror, deletes[i]);
+		/* Kept ones are not senko's any more either.  (A cleared
+		 * file went from the mirror before its folder came.) */
+		if (!in_list(blocking.deletes, blocking.ndeletes, deletes[i]))
+			mirror_remove(job->mirror, deletes[i]);
 		if (!listed(&kept, bpath)) {
 			v->res->files_deleted++;
 			log_info("%s: deleted %s", v->dev->name, deletes[i]);
@@ -1203,6 +1285,7 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 out:
 	free(deletes);
 	plan_release(&extra);
+	plan_release(&blocking);
 	manifest_release(&fin);
 	record_release(&rec);
 	buf_release(&lines);

@@ -82,7 +82,7 @@ function makeRepo(reposDir, owner, name, files) {
     commit(changes, message = 'change') {
       for (const [p, content] of Object.entries(changes)) {
         const f = path.join(dir, p);
-        if (content === null) { fs.rmSync(f, { force: true }); continue; }
+        if (content === null) { fs.rmSync(f, { force: true, recursive: true }); continue; }
         fs.mkdirSync(path.dirname(f), { recursive: true });
         fs.writeFileSync(f, content);
       }

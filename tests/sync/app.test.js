@@ -52,7 +52,8 @@ const sync = (...a) => h.senko(['-c', CONF, 'sync', ...a]);
 
 test('an update: the application runs again; 2 executions, one restart after one clean reset', async () => {
   repo = h.makeRepo(path.join(T, 'repos'), 'acme', 'fw', FILES);
-  gh = await h.startGitHub({ repos: path.join(T, 'repos') });
+  // More than GitHub's anonymous 60 requests: one suite of many updates.
+  gh = await h.startGitHub({ repos: path.join(T, 'repos'), args: ['--rate-limit', '1000'] });
   board = await h.startBoard({ dir: T, name: 'b' });
   conf();
   const { r, d } = await cost(() => sync());
@@ -342,6 +343,22 @@ test('a failed session: a user folder in the way of a file; clear error, and the
   const again = await sync();
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /wrote data/);
+});
+
+test('upstream turns a file into a folder: the file goes first, whatever prune says', async () => {
+  // data is a file on the board now (the test before); prune is off.
+  fs.rmSync(path.join(repo.dir, 'app/data'));
+  repo.commit({ 'app/data/table.txt': 'x y\n', 'app/data/sub/deep.txt': 'deep\n' });
+  const r = await sync();
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /b: 'data' is a file where the new commit has a folder/);
+  assert.equal(fs.readFileSync(path.join(board.flash, 'data/table.txt'), 'utf8'), 'x y\n');
+  assert.equal(fs.readFileSync(path.join(board.flash, 'data/sub/deep.txt'), 'utf8'), 'deep\n');
+  assert.ok(await ticks() >= 3, 'the application does not print after the update');
+  const again = await h.senko(['-v', '-c', CONF, 'sync', '--force']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /b: the board is as senko left it/);
+  assert.doesNotMatch(again.stderr, /to write/);
 });
 
 test('boot watch: a main.py that raises shows in senko status', async () => {
