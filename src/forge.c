@@ -932,8 +932,8 @@ poll_branch(struct forge *f, const struct config_source *src,
 	}
 	*changed = !have_saved || strcmp(saved.commit, fresh.commit) != 0 ||
 	    !manifest_equal(&saved, &fresh);
-	log_info("source '%s': commit %.12s, %zu files%s", src->name, commit,
-	    fresh.n, *changed ? "" : " (unchanged)");
+	log_info("source '%s': commit %.12s, %zu file%s%s", src->name, commit,
+	    fresh.n, fresh.n == 1 ? "" : "s", *changed ? "" : " (unchanged)");
 	manifest_move(out, &fresh);
 	rc = 0;
 out:

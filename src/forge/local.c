@@ -377,9 +377,10 @@ local_poll(const struct config *cfg, const struct store *store,
 		    "check state_dir", src->name, cfg->state_dir);
 		goto out;
 	}
-	log_info("source '%s': folder '%s'%s, content %.12s, %zu files%s",
+	log_info("source '%s': folder '%s'%s, content %.12s, %zu file%s%s",
 	    src->name, src->path, git ? " (git work tree)" : "",
-	    fresh.commit, fresh.n, *changed ? "" : " (unchanged)");
+	    fresh.commit, fresh.n, fresh.n == 1 ? "" : "s",
+	    *changed ? "" : " (unchanged)");
 	manifest_release(out);
 	*out = fresh;
 	manifest_init(&fresh);

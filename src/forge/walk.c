@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "buf.h"
 #include "devfs.h"
 #include "log.h"
 #include "mirror.h"
 #include "path.h"
 #include "record.h"
+#include "repl.h"
 #include "walk.h"
 #include "banned.h"
 
@@ -182,22 +184,29 @@ has_suffix(const char *s, const char *suffix)
 
 /*
  * A selected file (path safe, sha and size checked) enters the manifest,
- * unless its name is one senko itself uses on the board: the record at
- * dest's root and the temporary names of files being written.  Writing
+ * unless its name is one senko itself uses on the board: the record and
+ * the journal at dest's root, the folder of senko's own files at the
+ * board's root, and the temporary names of files being written.  Writing
  * those would be undone by senko on every sync.
  */
 void
 walk_add_file(struct walk *w, const char *path, const char *sha, uint64_t size,
     unsigned mode)
 {
-	const char *rel;
+	const char *rel, *cache = REPL_CACHE_DIR + 1;
+	size_t cachelen = strlen(cache);
 
 	if (!path_selected(w->src, path, &rel))
 		return;
-	if (record_is_name(rel))
+	if (record_is_name(rel) || strcmp(rel, AGENT_JOURNAL_NAME) == 0)
 		walk_refuse(w, path, strlen(path), "the name of one of senko's "
 		    "own record files at the board's dest folder; rename or "
 		    "move it in the repository");
+	else if (strncmp(rel, cache, cachelen) == 0 &&
+	    (rel[cachelen] == '\0' || rel[cachelen] == '/'))
+		walk_refuse(w, path, strlen(path), "in '" REPL_CACHE_DIR "', "
+		    "the folder senko keeps its own files in on a board (with "
+		    "dest = /); rename or move it in the repository");
 	else if (has_suffix(rel, DEVFS_TEMP_SUFFIX))
 		walk_refuse(w, path, strlen(path), "ends in '" DEVFS_TEMP_SUFFIX
 		    "', the names senko gives files while writing them; "

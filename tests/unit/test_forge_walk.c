@@ -97,6 +97,9 @@ test_tree_selection_and_own_names(void **state)
 	    "{\"path\":\"docs/main.py\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6}]}";
 	static const char root[] = "{\"truncated\":true,\"tree\":["
 	    "{\"path\":\".senko.json\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6},"
+	    "{\"path\":\".senko.journal\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6},"
+	    "{\"path\":\".senko/x.py\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6},"
+	    "{\"path\":\".senkox/y.py\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6},"
 	    "{\"path\":\"a/.senko.json\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"" SHA "\",\"size\":6}]}";
 	char *copy = strdup(tree);
 
@@ -118,8 +121,10 @@ test_tree_selection_and_own_names(void **state)
 	    &incomplete), 0);
 	free(copy);
 	assert_true(incomplete);
-	assert_int_equal(m.n, 1);
-	assert_string_equal(m.entries[0].path, "a/.senko.json");
+	manifest_sort(&m);
+	assert_int_equal(m.n, 2);
+	assert_string_equal(m.entries[0].path, ".senkox/y.py");
+	assert_string_equal(m.entries[1].path, "a/.senko.json");
 	manifest_release(&m);
 }
 
