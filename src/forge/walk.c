@@ -193,7 +193,7 @@ void
 walk_add_file(struct walk *w, const char *path, const char *sha, uint64_t size,
     unsigned mode)
 {
-	const char *rel, *cache = REPL_CACHE_DIR + 1;
+	const char *rel, *cache = &REPL_CACHE_DIR[1];
 	size_t cachelen = strlen(cache);
 
 	if (!path_selected(w->src, path, &rel))
