@@ -28,5 +28,10 @@ bool utf8_is_valid(const char *s, size_t len);
 /* Append a copy of s with control bytes shown as \xNN, for log messages. */
 struct buf;
 void path_quote(struct buf *out, const char *s, size_t len);
+/*
+ * Append a board's traceback (or other text) as one such line, the
+ * exception first: "ValueError: x (traceback: File ... | ...)".
+ */
+void path_quote_traceback(struct buf *out, const char *text, size_t len);
 
 #endif

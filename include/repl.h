@@ -139,11 +139,6 @@ int repl_hard_reset(struct repl *r);
 uint64_t repl_bytes_sent(const struct repl *r);
 uint64_t repl_bytes_received(const struct repl *r);
 
-/*
- * Append a board's traceback (or other text) to out as one escaped log
- * line, the exception first: "ValueError: x (traceback: File ... | ...)".
- */
-void repl_traceback_line(struct buf *out, const char *text, size_t len);
 /* Append s to out as a Python bytes/str literal that evaluates to s. */
 void repl_quote(struct buf *out, const char *s, size_t len);
 

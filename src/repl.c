@@ -480,48 +480,6 @@ exception_summary(struct repl *r)
 	buf_release(&shown);
 }
 
-/*
- * A traceback as one escaped log line, its last line (the exception)
- * first, then the others: "ValueError: x (traceback: File "<stdin>", line
- * 20, in <module> | ...)".
- */
-void
-repl_traceback_line(struct buf *out, const char *text, size_t len)
-{
-	static const char head[] = "Traceback (most recent call last):";
-	const char *end, *last, *p, *nl;
-	size_t n;
-	bool first = true;
-
-	while (len > 0 && strchr(" \r\n", text[len - 1]) != NULL)
-		len--;
-	end = text + len;
-	for (last = end; last > text && last[-1] != '\n'; last--)
-		;
-	path_quote(out, last, (size_t)(end - last));
-	if (last == text)
-		return;
-	buf_addstr(out, " (");
-	for (p = text; p < last; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(last - p));
-		while (p < nl && (*p == ' ' || *p == '\r'))
-			p++;
-		for (n = (size_t)(nl - p); n > 0 && p[n - 1] == '\r'; n--)
-			;
-		if (n == 0)
-			continue;
-		if (n == sizeof(head) - 1 && memcmp(p, head, n) == 0) {
-			buf_addstr(out, "traceback: ");
-			continue;
-		}
-		if (!first)
-			buf_addstr(out, " | ");
-		path_quote(out, p, n);
-		first = false;
-	}
-	buf_addch(out, ')');
-}
-
 static int read_end(struct repl *r);
 
 /*

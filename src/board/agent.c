@@ -231,7 +231,7 @@ run_ended(struct agent *a, const char *what)
 	struct buf q = BUF_INIT;
 
 	buf_rtrim(&a->exc);
-	repl_traceback_line(&q, a->exc.data, a->exc.len);
+	path_quote_traceback(&q, a->exc.data, a->exc.len);
 	log_failx("%s: the agent stopped while %s: %s", a->port, what,
 	    a->exc.len ? q.data : "no reason given");
 	buf_release(&q);

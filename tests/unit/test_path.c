@@ -6,6 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "path.h"
 
 static int
@@ -64,6 +65,35 @@ test_utf8(void **state)
 	assert_false(safe("\xed\xa0\x80.py"));
 }
 
+static void
+traceback_is(const char *text, const char *want)
+{
+	struct buf b = BUF_INIT;
+
+	path_quote_traceback(&b, text, strlen(text));
+	assert_string_equal(b.data, want);
+	buf_release(&b);
+}
+
+static void
+test_traceback_line(void **state)
+{
+	(void)state;
+	traceback_is("Traceback (most recent call last):\r\n"
+	    "  File \"<stdin>\", line 20, in <module>\r\n"
+	    "  File \"<string>\", line 237, in complete\r\n"
+	    "ValueError: need more than 2 values to unpack\r\n",
+	    "ValueError: need more than 2 values to unpack (traceback: "
+	    "File \"<stdin>\", line 20, in <module> | "
+	    "File \"<string>\", line 237, in complete)");
+	traceback_is("MemoryError", "MemoryError");
+	traceback_is("", "");
+	traceback_is("\r\n\r\n", "");
+	/* Board text stays escaped: it cannot forge a log line. */
+	traceback_is("x\x1b[2J\r\nsenko: error: fake\r\n",
+	    "senko: error: fake (x\\x1b[2J)");
+}
+
 int
 main(void)
 {
@@ -71,6 +101,7 @@ main(void)
 		cmocka_unit_test(test_good_paths),
 		cmocka_unit_test(test_hostile_paths),
 		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_traceback_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

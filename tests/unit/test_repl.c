@@ -27,35 +27,6 @@ quoted_is(const char *s, size_t len, const char *want)
 }
 
 static void
-traceback_is(const char *text, const char *want)
-{
-	struct buf b = BUF_INIT;
-
-	repl_traceback_line(&b, text, strlen(text));
-	assert_string_equal(b.data, want);
-	buf_release(&b);
-}
-
-static void
-test_traceback_line(void **state)
-{
-	(void)state;
-	traceback_is("Traceback (most recent call last):\r\n"
-	    "  File \"<stdin>\", line 20, in <module>\r\n"
-	    "  File \"<string>\", line 237, in complete\r\n"
-	    "ValueError: need more than 2 values to unpack\r\n",
-	    "ValueError: need more than 2 values to unpack (traceback: "
-	    "File \"<stdin>\", line 20, in <module> | "
-	    "File \"<string>\", line 237, in complete)");
-	traceback_is("MemoryError", "MemoryError");
-	traceback_is("", "");
-	traceback_is("\r\n\r\n", "");
-	/* Board text stays escaped: it cannot forge a log line. */
-	traceback_is("x\x1b[2J\r\nsenko: error: fake\r\n",
-	    "senko: error: fake (x\\x1b[2J)");
-}
-
-static void
 test_quote_plain(void **state)
 {
 	(void)state;
@@ -150,7 +121,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_traceback_line),
 		cmocka_unit_test(test_quote_plain),
 		cmocka_unit_test(test_quote_hostile),
 		cmocka_unit_test(test_quote_utf8),
