@@ -429,6 +429,22 @@ test('log file: one JSON line per request, control calls not logged', async () =
   } finally { s.stop(); }
 });
 
+test('log clear: a request that arrived before the clear and is answered after it is not in the new log', async () => {
+  const s = await startServer();
+  try {
+    await control(s, '/_control/faults', 'POST', { kind: 'delay', ms: 2000, match: '/git/trees/' });
+    let answered = false;
+    const slow = req(s.base + '/repos/acme/fw/git/trees/main').then((r) => { answered = true; return r; });
+    // The request has arrived once its fault fired.
+    while (!(json(await control(s, '/_control/stats', 'GET')).faults_fired.delay >= 1)) await new Promise((r) => setTimeout(r, 20));
+    await control(s, '/_control/log/clear', 'POST');
+    assert.equal(answered, false, 'the request was answered before the clear; the test proves nothing');
+    assert.equal((await slow).status, 200);
+    await req(s.base + '/rate_limit');
+    assert.deepEqual(json(await control(s, '/_control/log', 'GET')).map((e) => e.path), ['/rate_limit']);
+  } finally { s.stop(); }
+});
+
 test('faults: status with match and count, DELETE clears, stats', async () => {
   const s = await startServer();
   try {

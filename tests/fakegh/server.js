@@ -265,6 +265,11 @@ let FAULTS = [];
 let FAULT_SEQ = 0;
 const STATS = { requests: 0, counted: 0, status: {}, faults_fired: {} };
 let LOG = [];
+// Requests are numbered as they arrive.  A clear forgets every request that
+// arrived before it, also one still being answered (the git it waits for
+// can finish after the clear): its entry must not land in the new log.
+let REQUEST_SEQ = 0;
+let LOG_CLEARED_SEQ = 0;
 // Blobs referenced by hostile entries, so a client that follows them gets an
 // answer instead of an unrelated 404.
 const SYNTHETIC_BLOBS = new Map();
@@ -302,8 +307,8 @@ function takeFaults(apiPath) {
   return fired;
 }
 
-function logRequest(entry) {
-  LOG.push(entry);
+function logRequest(entry, seq) {
+  if (seq > LOG_CLEARED_SEQ) LOG.push(entry);
   if (LOG.length > 100000) LOG = LOG.slice(-50000);
   if (OPT.log) fs.appendFileSync(OPT.log, JSON.stringify(entry) + '\n');
 }
@@ -700,6 +705,7 @@ function send(res, resp, extraHeaders) {
 // still counted, logged and carrying rate-limit headers like any answer).
 async function handleApi(req, res, apiPath, query, pathWithQuery) {
   const started = Date.now();
+  const seq = ++REQUEST_SEQ;
   const auth = checkAuth(req);
   const isRateLimit = apiPath === '/rate_limit';
   const entry = { t: started, method: req.method, path: pathWithQuery, status: 0, auth: auth.valid, counted: false, bytes: 0, accept: req.headers.accept || null };
@@ -711,7 +717,7 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
     STATS.requests++;
     STATS.status[resp.status] = (STATS.status[resp.status] || 0) + 1;
     if (entry.counted) STATS.counted++;
-    logRequest(entry);
+    logRequest(entry, seq);
     if (opts.truncateTo != null) sendTruncated(res, resp, headers, opts.truncateTo);
     else if (opts.trickleMs != null) sendTrickled(res, resp, headers, opts.trickleMs);
     else send(res, resp, headers);
@@ -876,7 +882,7 @@ async function handleControl(req, res, p) {
       case 'GET /_control/faults': return send(res, jsonResp(200, FAULTS));
       case 'DELETE /_control/faults': FAULTS = []; return send(res, jsonResp(200, { cleared: true }));
       case 'GET /_control/log': return send(res, jsonResp(200, LOG));
-      case 'POST /_control/log/clear': case 'DELETE /_control/log': LOG = []; return send(res, jsonResp(200, { cleared: true }));
+      case 'POST /_control/log/clear': case 'DELETE /_control/log': LOG = []; LOG_CLEARED_SEQ = REQUEST_SEQ; return send(res, jsonResp(200, { cleared: true }));
       case 'GET /_control/stats': {
         const buckets = {};
         for (const [k, b] of BUCKETS) buckets[k.startsWith('token:') ? 'token#' + (OPT.tokens.indexOf(k.slice(6)) + 1) : k] = rateLimitBody(bucketFor(k)).rate;
