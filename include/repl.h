@@ -105,6 +105,8 @@ const char *repl_last_traceback(const struct repl *r);
 void repl_set_timeout(struct repl *r, int timeout_ms);
 /* The port as given to repl_open(), for messages. */
 const char *repl_port(const struct repl *r);
+/* The board went away (serial_lost()): nothing more can reach it. */
+bool repl_port_lost(const struct repl *r);
 
 /*
  * The port lent by repl_launch() comes back: at_prompt says whether the

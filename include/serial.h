@@ -13,6 +13,7 @@
 #define SENKO_SERIAL_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -46,6 +47,11 @@ void serial_drain(struct serial *s, int quiet_ms);
 /* Pulse DTR/RTS as ESP auto-reset circuits expect (EN low, IO0 high).
  * Fails with a clear message where the port has no modem lines (a pty). */
 int serial_pulse_reset(struct serial *s);
+
+/* The port hung up or failed (unplugged, powered off, a native-USB board
+ * that reset): logged once, and from then on every read and write fails
+ * at once with EIO, without another message. */
+bool serial_lost(const struct serial *s);
 
 const char *serial_path(const struct serial *s);
 uint64_t serial_bytes_sent(const struct serial *s);

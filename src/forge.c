@@ -756,8 +756,9 @@ done:
 		/* Every listing and tree was read whole: prune may trust it. */
 		m->complete = true;
 		if (w.warned)
-			log_warnx("source '%s': %u entries refused or skipped "
-			    "(see above)", src->name, w.warned);
+			log_warnx("source '%s': %u %s refused or skipped "
+			    "(see above)", src->name, w.warned,
+			    w.warned == 1 ? "entry" : "entries");
 		walk_warn_unmatched_files(&w);
 	}
 	return r == 0 ? 0 : -1;

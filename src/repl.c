@@ -56,7 +56,6 @@ struct repl {
 	unsigned baud;
 	enum repl_state state;
 	enum paste_support paste;
-	bool dead;               /* the port failed: write nothing more */
 	int run_ms;
 	int plain_pause_ms;      /* plain raw mode: pause between chunks */
 	struct repl_info info;
@@ -132,7 +131,6 @@ rx_byte(struct repl *r, int timeout_ms)
 			if (errno != EIO && errno != ETIMEDOUT &&
 			    errno != ECANCELED)
 				errno = EIO;
-			r->dead = errno == EIO;
 			return -1;
 		}
 		if (n == 0) {
@@ -205,7 +203,6 @@ tx(struct repl *r, const void *data, size_t len)
 {
 	if (serial_write(r->s, data, len, WRITE_MS) == -1) {
 		r->state = REPL_UNKNOWN;
-		r->dead = errno == EIO;
 		return -1;
 	}
 	return 0;
@@ -788,6 +785,12 @@ repl_port(const struct repl *r)
 	return r->port;
 }
 
+bool
+repl_port_lost(const struct repl *r)
+{
+	return serial_lost(r->s);
+}
+
 /*
  * One run that asks the board what it is.  Small on purpose: an ESP8266
  * has some 40 KB of heap.  Everything lives in a function so nothing is
@@ -1105,7 +1108,7 @@ repl_close(struct repl *r)
 		return;
 	/* Back to the friendly REPL, unless the board was reset on purpose
 	 * and runs its program now. */
-	if (r->dead)
+	if (serial_lost(r->s))
 		;
 	else if (r->state == REPL_RAW_PROMPT)
 		serial_write(r->s, "\x02", 1, 1000);

@@ -48,6 +48,7 @@ struct serial {
 	uint64_t sent;
 	uint64_t received;
 	const volatile sig_atomic_t *stop; /* nonzero: end waits (ECANCELED) */
+	bool lost;      /* the port went away: said once, then every I/O fails */
 };
 
 /* While a stop flag is set, waits look at it this often. */
@@ -424,13 +425,24 @@ serial_close(struct serial *s)
 	free(s);
 }
 
+/* A port that hung up or failed stays gone for this descriptor (a board
+ * plugged in again is a new open), so it is reported once: the steps that
+ * would wind the session down fail at once instead of each saying so. */
 static int
 vanished(struct serial *s, const char *what)
 {
-	log_failx("lost the board on %s while %s (unplugged, reset or "
-	    "powered off?)", s->path, what);
+	if (!s->lost)
+		log_failx("lost the board on %s while %s (unplugged, reset "
+		    "or powered off?)", s->path, what);
+	s->lost = true;
 	errno = EIO;
 	return -1;
+}
+
+bool
+serial_lost(const struct serial *s)
+{
+	return s->lost;
 }
 
 void
@@ -471,6 +483,8 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 	ssize_t n;
 	int left, rc;
 
+	if (s->lost)
+		return vanished(s, "reading");
 	for (;;) {
 		if (stop_requested(s))
 			return stopped(s);
@@ -512,6 +526,8 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 	ssize_t n;
 	int left, rc;
 
+	if (s->lost)
+		return vanished(s, "writing");
 	while (len > 0) {
 		n = write(s->fd, p, len);
 		if (n > 0) {

@@ -1401,7 +1401,7 @@ agent_end(struct agent *a)
 
 	if (a == NULL)
 		return 0;
-	if (a->st != RX_DONE) {
+	if (a->st != RX_DONE && !serial_lost(a->s)) {
 		/* Not said goodbye: any unit the agent cannot use ends it. */
 		unsigned char u[AGENT_UNIT];
 

@@ -1394,6 +1394,11 @@ session_leave(struct repl *r, const struct config_device *dev,
 
 	if (dev->reset == RESET_NONE)
 		return 0;
+	if (repl_port_lost(r)) {
+		/* Said when it went; back on the line, it boots anew. */
+		errno = EIO;
+		return -1;
+	}
 	rc = dev->reset == RESET_HARD ? repl_hard_reset(r) :
 	    repl_soft_reset(r);
 	if (rc == -1)

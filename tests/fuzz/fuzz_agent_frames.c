@@ -218,6 +218,13 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 	return n;
 }
 
+/* As serial.c: a line that hung up stays gone. */
+bool
+serial_lost(const struct serial *s)
+{
+	return s->line.vanish && fuzz_line_ended(&s->line);
+}
+
 /* A whole unit as agent.py's unit() checks it. */
 static void
 check_unit(const uint8_t *u, size_t len)

@@ -197,6 +197,13 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 	return 0;
 }
 
+/* As serial.c: a line that hung up stays gone. */
+bool
+serial_lost(const struct serial *s)
+{
+	return s->line.vanish && fuzz_line_ended(&s->line);
+}
+
 int
 serial_pulse_reset(struct serial *s)
 {

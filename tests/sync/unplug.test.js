@@ -1,0 +1,59 @@
+// A board that goes away in the middle of a push (its USB cable pulled:
+// the emulator killed, so the pseudo-terminal hangs up) at 115200 baud.
+// senko says so once and stops at once: no reset, no goodbye to the
+// agent and no wait for a deadline on a port that is gone, each of which
+// logged an error of its own before.  Plugged in again, the board boots
+// what it had and the next session completes the update.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('crypto');
+const path = require('path');
+const { spawn } = require('child_process');
+const h = require('../lib/harness');
+
+const T = h.tmpdir('unplug');
+const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
+
+test('a board unplugged mid-push: one error that says so, no wind-down on a lost port; plugged in again, the next sync completes', async () => {
+  const files = { 'app/main.py': TICKER };
+  for (let i = 0; i < 4; i++) files[`app/data/r${i}.bin`] = crypto.randomBytes(16000);
+  h.makeRepo(path.join(T, 'repos'), 'acme', 'fw', files);
+  const gh = await h.startGitHub({ repos: path.join(T, 'repos') });
+  let board = await h.startBoard({ dir: T, name: 'b', baud: 115200 });
+  const conf = h.writeConfig(path.join(T, 'senko.conf'), {
+    senkod: { state_dir: path.join(T, 'state'), api_url: gh.base },
+    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
+    devices: { b: { port: board.link, baud: 115200, source: 'app', boot_watch: 0 } },
+  });
+  try {
+    const rx0 = board.counters().rx_bytes;
+    const child = h.track(spawn(h.SENKO, ['-c', conf, 'sync'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
+    // The probe and the agent are about 6 KB; 20 KB in, the files flow.
+    await h.until(() => board.counters().rx_bytes - rx0 >= 20000, 60000, 'the push under way');
+    board.child.kill('SIGKILL');
+    await board.exited;
+    const code = await exited;
+    assert.equal(code, 1, stderr);
+    const lost = stderr.split('\n').filter((l) => /lost the board/.test(l));
+    assert.equal(lost.length, 1, stderr);
+    assert.match(lost[0], /b\.tty while (reading|writing) \(unplugged, reset or powered off\?\)/);
+    assert.doesNotMatch(stderr, /reset failed|reset that restarts|while ending its run/, stderr);
+    assert.equal(stderr.split('\n').filter((l) => /error:/.test(l)).length, 2, stderr);
+
+    board = await h.startBoard({ dir: T, name: 'b', baud: 115200 });
+    const r = await h.senko(['-c', conf, 'sync']);
+    assert.equal(r.code, 0, r.stderr);
+    const tree = h.readTree(board.flash);
+    for (const [p, content] of Object.entries(files))
+      assert.ok(tree[p.slice('app/'.length)] && tree[p.slice('app/'.length)].equals(Buffer.from(content)), `${p} on the board\n${r.stderr}`);
+    assert.ok((await h.appTicks(board.link)) >= 3, 'the application does not print after the update\n' + r.stderr);
+  } finally {
+    await board.stop();
+    gh.stop();
+  }
+});
