@@ -47,6 +47,12 @@ void manifest_add(struct manifest *m, const char *path, const char *sha,
     uint64_t size, unsigned mode);
 /* Sort by path; drops exact duplicates of a path (keeps the last one). */
 void manifest_sort(struct manifest *m);
+/*
+ * Sort by path, keeping duplicates, and return the first path a git tree
+ * cannot hold (NULL if none): one listed twice (*twice set), or a file
+ * that is also a folder of another file.  The string is m's.
+ */
+const char *manifest_conflict(struct manifest *m, bool *twice);
 const struct manifest_entry *manifest_find(const struct manifest *m,
     const char *path);
 

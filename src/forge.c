@@ -716,6 +716,32 @@ manifest_move(struct manifest *dst, struct manifest *src)
  * again, and what the fallback read is saved under its own fingerprint,
  * so it never passes for a trees manifest.
  */
+/*
+ * A git tree holds each name once, and a name is a file or a folder.  An
+ * answer that breaks this (a broken mirror or proxy) would have the
+ * boards' files depend on which entry came last, or a file and a folder
+ * take each other's place in every session: the poll fails instead.
+ */
+static int
+refuse_conflicts(const struct config_source *src, const char *commit,
+    struct manifest *m)
+{
+	struct buf q = BUF_INIT;
+	const char *path;
+	bool twice;
+
+	path = manifest_conflict(m, &twice);
+	if (path == NULL)
+		return 0;
+	path_quote(&q, path, strlen(path));
+	log_failx("source '%s': the server lists '%s' %s in commit %.12s, "
+	    "which no git tree can hold; refusing the file list (is api_url "
+	    "a faithful GitHub API?)", src->name, q.data, twice ? "twice" :
+	    "as a file and as a folder", commit);
+	buf_release(&q);
+	return -1;
+}
+
 static int
 read_manifest(struct forge *f, const struct config_source *src,
     const char *commit, struct manifest *m, json_t **cache,
@@ -750,6 +776,8 @@ read_manifest(struct forge *f, const struct config_source *src,
 	else
 		json_decref(w.new_cache);
 done:
+	if (r == 0)
+		r = refuse_conflicts(src, commit, m);
 	if (r == 0) {
 		snprintf(m->commit, sizeof(m->commit), "%s", commit);
 		manifest_sort(m);

@@ -78,6 +78,37 @@ manifest_sort(struct manifest *m)
 	m->n = out;
 }
 
+const char *
+manifest_conflict(struct manifest *m, bool *twice)
+{
+	const char *found = NULL;
+	struct buf up = BUF_INIT;
+	char *slash;
+	size_t i;
+
+	*twice = false;
+	if (m->n > 1)
+		qsort(m->entries, m->n, sizeof(*m->entries), entry_cmp);
+	for (i = 0; i + 1 < m->n; i++)
+		if (strcmp(m->entries[i].path, m->entries[i + 1].path) == 0) {
+			*twice = true;
+			return m->entries[i].path;
+		}
+	for (i = 0; i < m->n && found == NULL; i++) {
+		const struct manifest_entry *e;
+
+		buf_reset(&up);
+		buf_addstr(&up, m->entries[i].path);
+		while (found == NULL && (slash = strrchr(up.data, '/'))) {
+			*slash = '\0';
+			if ((e = manifest_find(m, up.data)) != NULL)
+				found = e->path;
+		}
+	}
+	buf_release(&up);
+	return found;
+}
+
 const struct manifest_entry *
 manifest_find(const struct manifest *m, const char *path)
 {

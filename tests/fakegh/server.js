@@ -277,7 +277,7 @@ const SYNTHETIC_BLOBS = new Map();
 function addFault(spec) {
   const f = Object.assign({}, spec);
   if (!f.kind) f.kind = 'status';
-  const kinds = ['status', 'delay', 'truncate', 'malformed', 'ratelimit', 'secondary', 'hostile_paths', 'trickle', 'redirect', 'tree_page_loop'];
+  const kinds = ['status', 'delay', 'truncate', 'malformed', 'ratelimit', 'secondary', 'hostile_paths', 'conflicting_paths', 'trickle', 'redirect', 'tree_page_loop'];
   if (!kinds.includes(f.kind)) throw new Error(`unknown fault kind ${f.kind}`);
   if (f.kind === 'status') {
     f.status = f.status == null ? 500 : Number(f.status);
@@ -441,8 +441,9 @@ function treeEntry(r, e) {
 
 // loop: a broken paging server (Gitea-style "page"), answering page 1
 // with truncated: true whatever page is asked.
-function renderTree(t, hostile, loop) {
-  const tree = hostile ? t.tree.concat(hostileTreeEntries(t.repoPath)) : t.tree;
+function renderTree(t, hostile, loop, conflicting) {
+  let tree = hostile ? t.tree.concat(hostileTreeEntries(t.repoPath)) : t.tree;
+  if (conflicting) tree = tree.concat(conflictingEntries(tree, t.repoPath, (e) => e));
   const body = { sha: t.treeSha, url: apiUrl(`${t.repoPath}/git/trees/${t.treeSha}`), tree, truncated: loop ? true : t.truncated };
   if (loop) body.page = 1;
   return jsonResp(200, body);
@@ -466,6 +467,20 @@ function hostileTreeEntries(r) {
   const link = syntheticBlob('/etc/passwd');
   out.push({ path: 'evil-link.py', mode: '120000', type: 'blob', sha: link.sha, size: link.size, url: apiUrl(`${r}/git/blobs/${link.sha}`) });
   out.push({ path: 'evil-submodule', mode: '160000', type: 'commit', sha: '1111111111111111111111111111111111111111' });
+  return out;
+}
+
+// Entries no git tree can hold, after the first file and the first folder
+// of an answer: the file's name again with other content, and a file named
+// like the folder.
+function conflictingEntries(list, r, wrap) {
+  const other = syntheticBlob('print("the other one")\n');
+  const out = [];
+  const file = list.find((e) => e.type === 'blob' || e.type === 'file');
+  const dir = list.find((e) => e.type === 'tree' || e.type === 'dir');
+  for (const path of [file && file.path, dir && dir.path]) {
+    if (path) out.push(wrap({ path, mode: '100644', type: 'blob', sha: other.sha, size: other.size, url: apiUrl(`${r}/git/blobs/${other.sha}`) }));
+  }
   return out;
 }
 
@@ -607,8 +622,9 @@ async function handleContents(repo, rawPath, query, req) {
   return jsonResp(200, obj);
 }
 
-function renderDir(d, hostile) {
-  const list = hostile ? d.list.concat(hostileContentsEntries(d.repo, d.commit)) : d.list;
+function renderDir(d, hostile, conflicting) {
+  let list = hostile ? d.list.concat(hostileContentsEntries(d.repo, d.commit)) : d.list;
+  if (conflicting) list = list.concat(conflictingEntries(list, `/repos/${d.repo.owner}/${d.repo.name}`, (e) => contentsEntry(d.repo, d.commit, e, true)));
   // application/vnd.github.object: directory as an object with "entries".
   if (/application\/vnd\.github(\.v3)?\.object/.test(d.accept)) {
     const self = contentsEntry(d.repo, d.commit, d.self, false);
@@ -779,8 +795,8 @@ async function handleApi(req, res, apiPath, query, pathWithQuery) {
   let resp;
   try {
     resp = apiPath === null ? notFound() : await route(apiPath, query, req, auth);
-    if (resp.kind === 'tree') resp = renderTree(resp, fault && fault.kind === 'hostile_paths', fault && fault.kind === 'tree_page_loop');
-    else if (resp.kind === 'dir') resp = renderDir(resp, fault && fault.kind === 'hostile_paths');
+    if (resp.kind === 'tree') resp = renderTree(resp, fault && fault.kind === 'hostile_paths', fault && fault.kind === 'tree_page_loop', fault && fault.kind === 'conflicting_paths');
+    else if (resp.kind === 'dir') resp = renderDir(resp, fault && fault.kind === 'hostile_paths', fault && fault.kind === 'conflicting_paths');
   } catch (e) {
     if (e instanceof NotFound) resp = notFound();
     else {

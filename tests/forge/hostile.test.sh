@@ -29,6 +29,24 @@ for api in trees contents; do
 	check "$api: no hostile blob stored" test "$(find "$tmp/s-$api/objects" -type f | wc -l)" = 5
 	check "$api: state saved without them" test "$("$helper" -c "$tmp/$api.conf" -s -j | paths_of "$(cat)")" = "$good"
 done
+
+# Names no git tree can hold (a path twice, a file that is also a folder):
+# the poll fails and what was saved stays.
+for api in trees contents; do
+	saved=$("$helper" -c "$tmp/$api.conf" -s -j)
+	commit_files "conflict-$api" "app/lib/util.py=def f(): return '$api'"
+	fault_add '{"kind":"conflicting_paths"}'
+	poll "$tmp/$api.conf"
+	faults_clear
+	check "$api: conflicting names: the poll fails" test "$poll_rc" != 0
+	check "$api: conflicting names: said, naming the path" grep -Eq \
+		"the server lists '[^']+' (twice|as a file and as a folder) in commit [0-9a-f]{12}, which no git tree can hold" <<<"$out$poll_err"
+	check "$api: conflicting names: the saved file list stays" \
+		test "$("$helper" -c "$tmp/$api.conf" -s -j)" = "$saved"
+	poll "$tmp/$api.conf"
+	check "$api: conflicting names: the next honest answer is taken" test "$poll_rc" = 0
+done
+
 trees_json=$(poll "$tmp/trees.conf" -j -N; sed -n '/^{$/,/^}$/p' <<<"$out")
 
 # HTTPS with the test CA, under a GitHub Enterprise prefix, with trees

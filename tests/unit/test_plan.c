@@ -273,6 +273,45 @@ test_board_path(void **state)
 	}
 }
 
+/* Names a git tree cannot hold, found whatever order they came in. */
+static void
+test_manifest_conflict(void **state)
+{
+	static const char *const sha = "0123456789abcdef0123456789abcdef01234567";
+	static const struct {
+		const char *paths[4];
+		const char *conflict;
+		bool twice;
+	} cases[] = {
+		{ { "main.py", "lib/a.py", "lib/b.py", NULL }, NULL, false },
+		{ { "lib-x", "lib.py", "lib/a.py", NULL }, NULL, false },
+		{ { "b.py", "a.py", "b.py", NULL }, "b.py", true },
+		{ { "lib/a.py", "main.py", "lib", NULL }, "lib", false },
+		{ { "a/b/c.py", "a-b", "a/b", NULL }, "a/b", false },
+		{ { "x/y/z.py", "x", "q.py", NULL }, "x", false },
+	};
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct manifest m = MANIFEST_INIT;
+		const char *got;
+		bool twice;
+
+		for (k = 0; cases[i].paths[k] != NULL; k++)
+			manifest_add(&m, cases[i].paths[k], sha, 1, 0100644);
+		got = manifest_conflict(&m, &twice);
+		if (cases[i].conflict == NULL)
+			assert_null(got);
+		else {
+			assert_non_null(got);
+			assert_string_equal(got, cases[i].conflict);
+			assert_int_equal(twice, cases[i].twice);
+		}
+		manifest_release(&m);
+	}
+}
+
 int
 main(void)
 {
@@ -285,6 +324,7 @@ main(void)
 		cmocka_unit_test(test_mkdirs_parents_first),
 		cmocka_unit_test(test_layout_conflicts_deleted_without_prune),
 		cmocka_unit_test(test_board_path),
+		cmocka_unit_test(test_manifest_conflict),
 	};
 
 	log_init("test_plan", -1, 0);
