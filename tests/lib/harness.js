@@ -180,26 +180,30 @@ function writeConfig(file, { senkod = {}, sources = {}, devices = {} }) {
   return file;
 }
 
-// Run a program; resolves {code, stdout, stderr} (never rejects on exit code).
-function run(bin, args, { env = {}, timeout = 120000 } = {}) {
-  return new Promise((resolve) => {
-    const child = track(spawn(bin, args, {
-      stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, env),
-    }));
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
-    // 'close', not 'exit': at 'exit' the pipes may still hold the end of
-    // what the command printed (a `senko status --json` cut short).
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code === null ? `signal ${signal}` : code, stdout, stderr });
-    });
-  });
+// Start a program: {child, done}, where done resolves {code, stdout,
+// stderr} (never rejects on exit code; code is "signal NAME" when killed).
+function launch(bin, args, { env = {}, timeout = 120000 } = {}) {
+  const child = track(spawn(bin, args, {
+    stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, env),
+  }));
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+  // 'close', not 'exit': at 'exit' the pipes may still hold the end of
+  // what the command printed (a `senko status --json` cut short).
+  const done = new Promise((resolve) => child.on('close', (code, signal) => {
+    clearTimeout(timer);
+    resolve({ code: code === null ? `signal ${signal}` : code, stdout, stderr });
+  }));
+  return { child, done };
 }
 
+// Run a program to its end: {code, stdout, stderr}.
+const run = (bin, args, opts) => launch(bin, args, opts).done;
 const senko = (args, opts) => run(SENKO, args, opts);
+// senko started, for a test that acts while it runs: {child, done}.
+const startSenko = (args, opts) => launch(SENKO, args, opts);
 const senkod = (args, opts) => run(SENKOD, args, opts);
 
 // Poll fn until it returns a truthy value or the deadline passes.
@@ -261,5 +265,5 @@ function boardRecord(dir) {
 module.exports = {
   isRecordFile, boardRecord,
   ROOT, BUILD, SENKO, SENKOD, tmpdir, track, waitLine, git, makeRepo, startGitHub,
-  startBoard, readTree, writeConfig, run, senko, senkod, until, appTicks, collectLines,
+  startBoard, readTree, writeConfig, run, senko, startSenko, senkod, until, appTicks, collectLines,
 };

@@ -9,7 +9,6 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
-const { spawn } = require('child_process');
 const h = require('../lib/harness');
 
 const T = h.tmpdir('bootstop');
@@ -34,14 +33,11 @@ test('SIGTERM while the agent is sent: the stream is finished, the board is usab
     // The probe (about 1.1 KB) and the bootstrap (2 KB) go first, then
     // the packed agent (about 3.8 KB): stop within it.
     const rx0 = board.counters().rx_bytes;
-    const child = h.track(spawn(h.SENKO, ['-v', '-c', conf, 'sync'], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
+    const sync = h.startSenko(['-v', '-c', conf, 'sync']);
     await h.until(() => board.counters().rx_bytes - rx0 >= 4200, 30000, 'the agent crossing the line');
-    child.kill('SIGTERM');
+    sync.child.kill('SIGTERM');
     const start = Date.now();
-    const code = await exited;
+    const { code, stderr } = await sync.done;
     assert.notEqual(code, 0, 'the stopped session reported success');
     assert.ok(Date.now() - start < 8000, `senko took ${Date.now() - start} ms to stop`);
     assert.match(stderr, /agent sent/, stderr);

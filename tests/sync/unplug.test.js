@@ -10,7 +10,6 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('crypto');
 const path = require('path');
-const { spawn } = require('child_process');
 const h = require('../lib/harness');
 
 const T = h.tmpdir('unplug');
@@ -29,15 +28,12 @@ test('a board unplugged mid-push: one error that says so, no wind-down on a lost
   });
   try {
     const rx0 = board.counters().rx_bytes;
-    const child = h.track(spawn(h.SENKO, ['-c', conf, 'sync'], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
+    const sync = h.startSenko(['-c', conf, 'sync']);
     // The probe and the agent are about 6 KB; 20 KB in, the files flow.
     await h.until(() => board.counters().rx_bytes - rx0 >= 20000, 60000, 'the push under way');
     board.child.kill('SIGKILL');
     await board.exited;
-    const code = await exited;
+    const { code, stderr } = await sync.done;
     assert.equal(code, 1, stderr);
     const lost = stderr.split('\n').filter((l) => /lost the board/.test(l));
     assert.equal(lost.length, 1, stderr);
