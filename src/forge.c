@@ -710,13 +710,6 @@ manifest_move(struct manifest *dst, struct manifest *src)
 }
 
 /*
- * Read the manifest of commit afresh; the contents cache is returned and
- * *used says which API gave it.  A server without git trees (404) is read
- * with the contents API for this poll only: the next poll tries trees
- * again, and what the fallback read is saved under its own fingerprint,
- * so it never passes for a trees manifest.
- */
-/*
  * A git tree holds each name once, and a name is a file or a folder.  An
  * answer that breaks this (a broken mirror or proxy) would have the
  * boards' files depend on which entry came last, or a file and a folder
@@ -742,6 +735,13 @@ refuse_conflicts(const struct config_source *src, const char *commit,
 	return -1;
 }
 
+/*
+ * Read the manifest of commit afresh; the contents cache is returned and
+ * *used says which API gave it.  A server without git trees (404) is read
+ * with the contents API for this poll only: the next poll tries trees
+ * again, and what the fallback read is saved under its own fingerprint,
+ * so it never passes for a trees manifest.
+ */
 static int
 read_manifest(struct forge *f, const struct config_source *src,
     const char *commit, struct manifest *m, json_t **cache,

@@ -81,7 +81,7 @@ manifest_sort(struct manifest *m)
 const char *
 manifest_conflict(struct manifest *m, bool *twice)
 {
-	const char *found = NULL;
+	const struct manifest_entry *folder = NULL;
 	struct buf up = BUF_INIT;
 	char *slash;
 	size_t i;
@@ -94,19 +94,17 @@ manifest_conflict(struct manifest *m, bool *twice)
 			*twice = true;
 			return m->entries[i].path;
 		}
-	for (i = 0; i < m->n && found == NULL; i++) {
-		const struct manifest_entry *e;
-
+	/* Not adjacent once sorted: "lib" < "lib-x" < "lib/a". */
+	for (i = 0; i < m->n && folder == NULL; i++) {
 		buf_reset(&up);
 		buf_addstr(&up, m->entries[i].path);
-		while (found == NULL && (slash = strrchr(up.data, '/'))) {
+		while (folder == NULL && (slash = strrchr(up.data, '/'))) {
 			*slash = '\0';
-			if ((e = manifest_find(m, up.data)) != NULL)
-				found = e->path;
+			folder = manifest_find(m, up.data);
 		}
 	}
 	buf_release(&up);
-	return found;
+	return folder ? folder->path : NULL;
 }
 
 const struct manifest_entry *
