@@ -173,8 +173,11 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 NODE_DEPS = $(if $(wildcard tests/package.json),tests/node_modules/.installed)
 TOOLS = $(filter $(wildcard $(TEST_TOOLS:=.c)),$(TEST_TOOLS:=.c))
 
-check: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TEST_PRELOADS) $(TOOLS:.c=) \
-	$(NODE_DEPS) $(if $(HAVE_CLANG),$(FUZZ_PROGS))
+# Everything the suites use, built; then tests/run.sh PATTERN runs a few.
+check-build: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TEST_PRELOADS) \
+	$(TOOLS:.c=) $(NODE_DEPS) $(if $(HAVE_CLANG),$(FUZZ_PROGS))
+
+check: check-build
 	@SENKO_BUILD=$(BUILD) tests/run.sh
 
 # New inputs go to $(FUZZ_BUILD)/new/NAME, never to the committed corpus.
@@ -254,7 +257,7 @@ uninstall:
 clean:
 	rm -rf build tests/board/ptybridge
 
-.PHONY: all check bench fuzz demo deb deps install uninstall clean FORCE
+.PHONY: all check check-build bench fuzz demo deb deps install uninstall clean FORCE
 .SECONDARY:
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d \

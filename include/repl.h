@@ -64,8 +64,13 @@ struct repl *repl_open(const char *port, unsigned baud);
 /*
  * The same, but opening ends early, with errno ECANCELED, once *stop is
  * nonzero (a SIGTERM or Ctrl-C during the up to 10 s a silent board takes
- * to give up).  stop is watched only while opening.
+ * to give up).  Once open, a stop leaves the session REPL_STOP_GRACE_MS
+ * to wind down in (the unit in flight, the agent's end, the reset that
+ * restarts the application); after that every wait on the board fails
+ * with ECANCELED.  With the rest of a cycle's end, that keeps senkod's
+ * promise to stop within 5 s of SIGTERM whatever a board does.
  */
+#define REPL_STOP_GRACE_MS 2500
 struct repl *repl_open_stoppable(const char *port, unsigned baud,
     const volatile sig_atomic_t *stop);
 void repl_close(struct repl *r);

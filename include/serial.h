@@ -35,12 +35,16 @@ ssize_t serial_read(struct serial *s, void *data, size_t len, int timeout_ms);
 int serial_write(struct serial *s, const void *data, size_t len,
     int timeout_ms);
 /*
- * Watch stop (NULL: nothing) during every later wait: once *stop is
- * nonzero, serial_read() and serial_write() fail with errno ECANCELED
- * (not logged as an error) within STOP_CHECK_MS (100 ms).  For opening a
- * board, where nothing is half done; a push ends cleanly instead.
+ * Watch stop (NULL: nothing) during every later wait: grace_ms after a
+ * wait first saw *stop nonzero, serial_read() and serial_write() fail
+ * with errno ECANCELED (not logged as an error), checked every 100 ms.
+ * Grace 0, for opening a board, where nothing is half done: at once.  A
+ * session gets a grace to wind down in (finish the unit in flight, end
+ * the agent, reset the board), and no more: a board that stopped
+ * answering or floods the line cannot hold a stopping senkod.
  */
-void serial_set_stop(struct serial *s, const volatile sig_atomic_t *stop);
+void serial_set_stop(struct serial *s, const volatile sig_atomic_t *stop,
+    int grace_ms);
 /* Discard pending input. */
 void serial_drain(struct serial *s, int quiet_ms);
 

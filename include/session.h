@@ -82,7 +82,9 @@ struct session_job {
 	bool verify;                    /* hash every managed file on the
 	                                   board and repair what differs */
 	bool wait_busy;
-	volatile sig_atomic_t *stop;    /* stop between blocks */
+	/* Nonzero: stop between units, restart the application without
+	 * watching it boot, all within REPL_STOP_GRACE_MS (repl.h). */
+	volatile sig_atomic_t *stop;
 	session_progress_fn progress;
 	void *progress_arg;
 	bool quiet_progress;            /* a progress display shows the

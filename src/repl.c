@@ -968,7 +968,7 @@ open_node(const char *port, unsigned baud, const volatile sig_atomic_t *stop)
 	s = serial_open(port, baud);
 	if (s == NULL)
 		return NULL;
-	serial_set_stop(s, stop);
+	serial_set_stop(s, stop, 0);
 	r = xcalloc(1, sizeof(*r));
 	r->s = s;
 	r->port = xstrdup(port);
@@ -979,9 +979,9 @@ open_node(const char *port, unsigned baud, const volatile sig_atomic_t *stop)
 	buf_init(&r->exc, 64 * 1024);
 	rc = enter_raw(r, ENTER_MS) == -1 || probe(r) == -1 ? -1 : 0;
 	saved = errno;
-	/* From here on a wait ends only at its deadline: closing must still
+	/* From here on a stop leaves time to wind down: closing must still
 	 * hand the board back to its REPL. */
-	serial_set_stop(s, NULL);
+	serial_set_stop(s, stop, REPL_STOP_GRACE_MS);
 	if (rc == -1) {
 		if (saved != ETIMEDOUT && saved != ENOENT && saved != ENODEV &&
 		    saved != EBUSY && saved != ECANCELED)
@@ -1152,8 +1152,12 @@ friendly_soft_reset(struct repl *r)
 int
 repl_soft_reset(struct repl *r)
 {
-	if (friendly_soft_reset(r) == -1)
+	if (friendly_soft_reset(r) == -1) {
+		/* A stop's grace ran out (serial.h): the caller says so. */
+		if (errno == ECANCELED)
+			return -1;
 		return log_failx("%s: soft reset failed", r->port);
+	}
 	log_debug("%s: soft reset", r->port);
 	return 0;
 }

@@ -48,6 +48,8 @@ struct serial {
 	uint64_t sent;
 	uint64_t received;
 	const volatile sig_atomic_t *stop; /* nonzero: end waits (ECANCELED) */
+	int stop_grace_ms; /* how long waits go on once *stop is seen */
+	int64_t stop_seen; /* when it was first seen set; 0: not yet */
 	bool lost;      /* the port went away: said once, then every I/O fails */
 };
 
@@ -446,24 +448,43 @@ serial_lost(const struct serial *s)
 }
 
 void
-serial_set_stop(struct serial *s, const volatile sig_atomic_t *stop)
+serial_set_stop(struct serial *s, const volatile sig_atomic_t *stop,
+    int grace_ms)
 {
 	s->stop = stop;
+	s->stop_grace_ms = grace_ms > 0 ? grace_ms : 0;
+	s->stop_seen = 0;
 }
 
-static bool
-stop_requested(const struct serial *s)
+/*
+ * Milliseconds a wait may still last before a stop request ends it: -1
+ * while none is made, 0 when its grace is over.  The grace runs from the
+ * first time a wait saw the flag set.
+ */
+static int64_t
+stop_left(struct serial *s)
 {
-	return s->stop != NULL && *s->stop;
+	int64_t now, left;
+
+	if (s->stop == NULL || !*s->stop)
+		return -1;
+	now = monotime_ms();
+	if (s->stop_seen == 0)
+		s->stop_seen = now;
+	left = s->stop_seen + s->stop_grace_ms - now;
+	return left > 0 ? left : 0;
 }
 
 /* How long one poll() may block: the wait left, in slices while a stop
- * flag is watched (worker threads block signals, so no EINTR ends it). */
+ * flag is watched (worker threads block signals, so no EINTR ends it),
+ * and never past the end of a stop's grace. */
 static int
-poll_slice(const struct serial *s, int left)
+poll_slice(const struct serial *s, int left, int64_t grace_left)
 {
 	if (left < 0)
 		return 0;
+	if (grace_left >= 0 && grace_left < left)
+		left = (int)grace_left;
 	return s->stop != NULL && left > STOP_CHECK_MS ? STOP_CHECK_MS : left;
 }
 
@@ -480,19 +501,22 @@ serial_read(struct serial *s, void *data, size_t len, int timeout_ms)
 {
 	int64_t deadline = monotime_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	struct pollfd pfd;
+	int64_t grace;
 	ssize_t n;
 	int left, rc;
 
 	if (s->lost)
 		return vanished(s, "reading");
 	for (;;) {
-		if (stop_requested(s))
+		/* Even with input waiting: a board that floods must not
+		 * hold a stopping senkod. */
+		if ((grace = stop_left(s)) == 0)
 			return stopped(s);
 		left = (int)(deadline - monotime_ms());
 		pfd.fd = s->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		rc = poll(&pfd, 1, poll_slice(s, left));
+		rc = poll(&pfd, 1, poll_slice(s, left, grace));
 		if (rc == -1) {
 			if (errno == EINTR)
 				continue;
@@ -523,6 +547,7 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 	int64_t deadline = monotime_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	const char *p = data;
 	struct pollfd pfd;
+	int64_t grace;
 	ssize_t n;
 	int left, rc;
 
@@ -538,7 +563,7 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			return vanished(s, "writing");
-		if (stop_requested(s))
+		if ((grace = stop_left(s)) == 0)
 			return stopped(s);
 		left = (int)(deadline - monotime_ms());
 		if (left <= 0) {
@@ -549,7 +574,7 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 		pfd.fd = s->fd;
 		pfd.events = POLLOUT;
 		pfd.revents = 0;
-		rc = poll(&pfd, 1, poll_slice(s, left));
+		rc = poll(&pfd, 1, poll_slice(s, left, grace));
 		if (rc == -1 && errno != EINTR)
 			return log_fail("cannot wait for %s", s->path);
 		if (rc > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) &&

@@ -87,6 +87,7 @@ struct agent {
 	int64_t last_rx;
 	uint64_t sent, received;
 	bool finished;
+	bool given_up;        /* a stop's grace ran out: wait for nothing */
 	bool from_cache;      /* started from the board's cached copy */
 	bool inflate;         /* the agent can inflate raw deflate */
 	struct zrun z;        /* file data compressed across the run */
@@ -147,6 +148,24 @@ fail_errno(struct agent *a, int err, const char *fmt, ...)
 	buf_release(&msg);
 	errno = err;
 	return -1;
+}
+
+/*
+ * A read or write on the line failed while what: the board vanished
+ * (serial.c said so), or a stop's grace ran out on a board that did not
+ * wind down in time (serial.h; errno EINTR, as for a stop).
+ */
+static int
+line_failed(struct agent *a, const char *verb, const char *what)
+{
+	if (errno == ECANCELED) {
+		a->given_up = true;
+		return fail_errno(a, EINTR, "stopping: the board did not "
+		    "finish %s within %.1f s of the stop request; left as it "
+		    "is", what, REPL_STOP_GRACE_MS / 1000.0);
+	}
+	return fail_errno(a, EIO, "cannot %s the board while %s", verb,
+	    what);
 }
 
 /* ------------------------------------------------------------- the board */
@@ -273,8 +292,7 @@ pump(struct agent *a, const char *what)
 			wait = 200;
 		n = serial_read(a->s, a->rbuf, sizeof(a->rbuf), (int)wait);
 		if (n == -1)
-			return fail_errno(a, EIO, "the board vanished while %s",
-			    what);
+			return line_failed(a, "read from", what);
 		if (n > 0) {
 			a->last_rx = monotime_ms();
 			a->received += (uint64_t)n;
@@ -373,8 +391,7 @@ send_piece(struct agent *a, const unsigned char piece[AGENT_UNIT],
 	if (wait_credit(a, what) == -1)
 		return -1;
 	if (serial_write(a->s, piece, AGENT_UNIT, WRITE_MS) == -1)
-		return fail_errno(a, EIO, "cannot write to the board while %s",
-		    what);
+		return line_failed(a, "write to", what);
 	a->pieces_sent++;
 	a->sent += AGENT_UNIT;
 	return 0;
@@ -707,8 +724,7 @@ send_packed(struct agent *a, const struct buf *z)
 		if (wait_credit(a, what) == -1)
 			return -1;
 		if (serial_write(a->s, z->data + off, n, WRITE_MS) == -1)
-			return fail_errno(a, EIO, "cannot write to the board "
-			    "while %s", what);
+			return line_failed(a, "write to", what);
 		a->pieces_sent++;
 		a->sent += n;
 	}
@@ -1393,6 +1409,30 @@ agent_finish(struct agent *a, const char *dest,
 	return 0;
 }
 
+/*
+ * Room in the window for agent_end's 'z', which goes within it like any
+ * piece: on a board busy with its flash the ring holds what is in flight,
+ * and a 'z' beyond it would lose its tail, leaving the agent waiting
+ * inside the piece (its idle timeout starts only at a piece's start).
+ * Frames that come meanwhile (a verdict in flight) are of no use now.
+ * -1 when the run ended on its own (nothing left to wait for) or the
+ * line failed (logged).
+ */
+static int
+end_window(struct agent *a)
+{
+	while (a->pieces_sent - a->credits >= a->hello.window_units) {
+		a->wake_on_credit = true;
+		a->have_frame = false;
+		if (pump(a, "ending its run") == -1 || a->st == RX_DONE) {
+			a->wake_on_credit = false;
+			return -1;
+		}
+		a->wake_on_credit = false;
+	}
+	return 0;
+}
+
 int
 agent_end(struct agent *a)
 {
@@ -1401,16 +1441,20 @@ agent_end(struct agent *a)
 
 	if (a == NULL)
 		return 0;
-	if (a->st != RX_DONE && !serial_lost(a->s)) {
+	if (a->st != RX_DONE && !serial_lost(a->s) && !a->given_up) {
 		/* Not said goodbye: any unit the agent cannot use ends it. */
 		unsigned char u[AGENT_UNIT];
+		bool waiting = true;
 
 		unit_build(u, 'z', NULL, 0, false);
-		if (!a->finished)
-			serial_write(a->s, u, sizeof(u), WRITE_MS);
 		a->deadline = monotime_ms() + END_MS;
 		a->last_rx = monotime_ms();
-		while (a->st != RX_DONE) {
+		if (!a->finished) {
+			waiting = end_window(a) == 0;
+			if (waiting)
+				serial_write(a->s, u, sizeof(u), WRITE_MS);
+		}
+		while (waiting && a->st != RX_DONE) {
 			a->have_frame = false;
 			if (pump(a, "ending its run") == -1)
 				break;

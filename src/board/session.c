@@ -1401,6 +1401,12 @@ session_leave(struct repl *r, const struct config_device *dev,
 	}
 	rc = dev->reset == RESET_HARD ? repl_hard_reset(r) :
 	    repl_soft_reset(r);
+	if (rc == -1 && errno == ECANCELED)
+		return log_failx("%s: stopping: the board did not answer the %s "
+		    "reset that restarts the application within %.1f s of the "
+		    "stop request; it may stay at its REPL until it is reset",
+		    dev->name, reset_mode_name(dev->reset),
+		    REPL_STOP_GRACE_MS / 1000.0);
 	if (rc == -1)
 		return log_failx("%s: the %s reset that restarts the "
 		    "application failed: %s", dev->name,
@@ -1529,8 +1535,10 @@ session_sync(const struct session_job *job, struct session_result *res)
 		res->outcome = stop_requested(job) ? SESSION_STOPPED :
 		    SESSION_FAILED;
 leave:
-	/* Whatever happened, the application runs again. */
-	if (session_leave(v.repl, job->dev, &res->boot) == -1) {
+	/* Whatever happened, the application runs again; a stopping senkod
+	 * does not stay to watch it boot. */
+	if (session_leave(v.repl, job->dev, stop_requested(job) ? NULL :
+	    &res->boot) == -1) {
 		if (res->outcome != SESSION_FAILED)
 			res->outcome = SESSION_FAILED;
 	} else if (job->dev->reset != RESET_NONE)

@@ -24,10 +24,11 @@ let repo, gh, boards = [], notes, daemon, listener;
 const waitFor = (lines, re, ms, what) =>
   h.until(() => lines.find((l) => re.test(l)), ms, `${what} (${re})`);
 
-function conf(extra = {}) {
+function conf(extra = {}, perDevice = {}) {
   const devices = {};
   for (const b of boards)
-    devices[b.name] = { port: b.link, baud: 1000000, source: 'app', reset: 'none' };
+    devices[b.name] = Object.assign({ port: b.link, baud: 1000000, source: 'app', reset: 'none' },
+      perDevice[b.name]);
   h.writeConfig(CONF, {
     senkod: Object.assign({ state_dir: STATE, api_url: gh.base, interval: '2s' }, extra),
     sources: { app: { user: 'acme', repo: 'fw' } },
@@ -44,6 +45,15 @@ function cpuTicks(pid) {
   return Number(f[11]) + Number(f[12]); // utime + stime
 }
 
+function startDaemon() {
+  const d = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: Object.assign({}, process.env, { NOTIFY_SOCKET: SOCK, WATCHDOG_USEC: '1000000' }),
+  }));
+  d.log = h.collectLines(d.stderr);
+  return d;
+}
+
 test('starts, reports READY and STATUS to the notify socket, syncs the boards', async () => {
   repo = h.makeRepo(REPOS, 'acme', 'fw', { 'main.py': 'print("v1")\n', 'lib/a.py': 'A = 1\n' });
   gh = await h.startGitHub({ repos: REPOS });
@@ -54,11 +64,7 @@ test('starts, reports READY and STATUS to the notify socket, syncs the boards', 
   notes = h.collectLines(listener.stdout);
   await waitFor(notes, /^LISTENING$/, 5000, 'notify listener');
   conf();
-  daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: Object.assign({}, process.env, { NOTIFY_SOCKET: SOCK, WATCHDOG_USEC: '1000000' }),
-  }));
-  daemon.log = h.collectLines(daemon.stderr);
+  daemon = startDaemon();
   await waitFor(notes, /READY=1/, 10000, 'READY=1');
   await h.until(() => boards.every((b) => boardHas(b, 'main.py', 'print("v1")\n')), 30000, 'first sync');
   await waitFor(notes, /STATUS=2 of 2 boards in sync/, 10000, 'STATUS after the sync');
@@ -135,6 +141,52 @@ test('SIGTERM in the middle of a push: exits within 5 s, no truncated file on th
   const files = h.readTree(slow.flash);
   if (files['big.bin']) assert.ok(files['big.bin'].equals(big), 'big.bin is truncated');
   assert.equal(files['main.py'].toString(), 'print("v4")\n');
+});
+
+// A board that stops answering in the middle of a push (hung, a USB
+// stall): the stop gives each session a grace to wind down in, then
+// leaves such a board as it is.  Without one, the host waits out the
+// board's silence (8 s), then the agent's end (5 s), then the reset's.
+test('SIGTERM while a board has stopped answering mid-push: still exits within 5 s', async () => {
+  // The last test stopped the slow board to read its flash: back on.
+  const i = boards.findIndex((b) => b.name === 'slow');
+  const slow = boards[i] = await h.startBoard({ dir: T, name: 'slow', baud: 115200 });
+  const one = boards.find((b) => b.name === 'one');
+  // The default reset: the wind-down restarts the application too.
+  conf({ interval: '1h' }, { slow: { reset: 'soft' }, one: { reset: 'soft' } });
+  const ready = () => notes.filter((l) => /READY=1/.test(l)).length;
+  const n = ready();
+  daemon = startDaemon();
+  await h.until(() => ready() > n, 10000, 'READY=1 again');
+  // The update the last test stopped is finished first.
+  await h.until(() => fs.existsSync(path.join(slow.flash, 'big.bin')), 30000, 'slow board synced');
+  repo.commit({ 'big2.bin': crypto.randomBytes(64 * 1024) });
+  const rx0 = slow.counters().rx_bytes;
+  const resets0 = one.counters().soft_resets;
+  daemon.kill('SIGUSR1');
+  await h.until(() => (slow.counters() || {}).rx_bytes > rx0 + 8000, 20000, 'push under way');
+  process.kill(slow.child.pid, 'SIGSTOP');
+  try {
+    const t0 = Date.now();
+    const exited = new Promise((r) => daemon.on('exit', (code) => r(code)));
+    daemon.kill('SIGTERM');
+    const code = await exited;
+    assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms to stop`);
+    assert.equal(code, 0);
+  } finally {
+    process.kill(slow.child.pid, 'SIGCONT');
+  }
+  const said = daemon.log.filter((l) => /error: slow: /.test(l));
+  assert.match(said[0] || '', /stopping: the board did not finish writing files within/);
+  assert.match(said[1] || '', /stopping: the board did not answer the soft reset/);
+  assert.equal(said.length, 2, said.join('\n'));
+  // The session's reset inside the raw REPL, then the one that restarts
+  // the application.
+  assert.equal(one.counters().soft_resets, resets0 + 2, 'the answering board was not reset');
+  // Back, the board is usable by the next session without filler.
+  const r = await h.senko(['-c', CONF, 'sync', 'slow']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.readFileSync(path.join(slow.flash, 'big2.bin')).length, 64 * 1024);
 });
 
 test.after(async () => {

@@ -109,12 +109,15 @@ serial_close(struct serial *s)
 }
 
 void
-serial_set_stop(struct serial *s, const volatile sig_atomic_t *stop)
+serial_set_stop(struct serial *s, const volatile sig_atomic_t *stop,
+    int grace_ms)
 {
+	(void)grace_ms;
 	s->stop = stop;
 }
 
-/* As serial.h says: a stop request fails reads and writes. */
+/* As serial.h says: a stop request fails reads and writes (no flag is
+ * ever set here, so its grace does not matter). */
 static bool
 stopped(const struct serial *s)
 {

@@ -2,12 +2,14 @@
  * helper-agent: drive the on-board agent (agent.h) by hand, for the
  * transport tests.
  *
- *   helper-agent [-b BAUD] [-v] [-r] [-K BYTES] PORT COMMAND...
+ *   helper-agent [-b BAUD] [-v] [-r] [-K BYTES] [-S BYTES] PORT COMMAND...
  *
  * -r resets the board inside the raw REPL first, as a sync session does.
  * -K kills this process (SIGKILL, as a killed senkod) as soon as BYTES of
  * a put's file data went out: where BYTES is not at the end of a 'D'
  * unit, the board is left inside one (agent.py's header).
+ * -S sets the agent's stop flag there instead, as senkod's SIGTERM
+ * handler does: the put ends at the next unit and the run is ended.
  * Commands run in order inside one agent run:
  *   inv DEST            print "inventory RECORD LISTING ENTRIES JOURNAL TEMPS"
  *   ls DIR              print "SIZE PATH" per entry (-1 for folders)
@@ -22,8 +24,10 @@
  *   cat PATH            print a board file
  *   halt                stop here without saying goodbye (the board's
  *                       idle timeout or the next Ctrl-C frees it)
- * Then "bye" and the counts "sent N received N".  Exit 0, 1 when a
- * command failed, 3 when the agent could not start, 2 usage.
+ * Then "bye", the counts "sent N received N", and "end ok" when
+ * agent_end() left the board at its raw prompt ("end failed" if not).
+ * Exit 0, 1 when a command failed, 3 when the agent could not start, 2
+ * usage.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -38,15 +42,25 @@
 #include "log.h"
 #include "repl.h"
 
-static uint64_t kill_at;
+static uint64_t kill_at, stop_at;
+static volatile sig_atomic_t stop_flag;
 
-/* agent_put's progress, after every piece: -K's moment. */
+/* agent_put's progress, after every piece: -K's and -S's moment. */
 static void
 put_progress(void *arg, uint64_t sent)
 {
 	(void)arg;
 	if (kill_at > 0 && sent >= kill_at)
 		raise(SIGKILL);
+	if (stop_at > 0 && sent >= stop_at)
+		stop_flag = 1;
+}
+
+static void
+batch_progress(void *arg, size_t file, uint64_t sent)
+{
+	(void)file;
+	put_progress(arg, sent);
 }
 
 static int
@@ -93,7 +107,7 @@ batch(struct agent *a, size_t n, char **argv)
 		    .data = data[k].data, .len = data[k].len, .hex = hex[k] };
 	}
 	if (rc == 0)
-		rc = agent_put_batch(a, f, n, false, NULL, NULL);
+		rc = agent_put_batch(a, f, n, false, batch_progress, NULL);
 	/* Files the board refused leave the run in step: it goes on. */
 	for (k = 0; k < n && rc == 0; k++)
 		if (f[k].err == 0)
@@ -215,12 +229,14 @@ main(int argc, char **argv)
 			baud = (unsigned)atoi(argv[++i]);
 		else if (strcmp(argv[i], "-K") == 0 && i + 1 < argc)
 			kill_at = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "-S") == 0 && i + 1 < argc)
+			stop_at = strtoull(argv[++i], NULL, 10);
 		else
 			break;
 	}
 	if (i >= argc) {
 		fprintf(stderr, "usage: helper-agent [-b BAUD] [-v] [-r] "
-		    "[-K BYTES] PORT COMMAND...\n");
+		    "[-K BYTES] [-S BYTES] PORT COMMAND...\n");
 		return 2;
 	}
 	log_init("helper-agent", verbose, 0);
@@ -231,7 +247,7 @@ main(int argc, char **argv)
 		repl_close(r);
 		return 3;
 	}
-	a = agent_start(r, baud, NULL);
+	a = agent_start(r, baud, &stop_flag);
 	if (a == NULL) {
 		repl_close(r);
 		return 3;
@@ -257,8 +273,11 @@ main(int argc, char **argv)
 	printf("bye\nsent %llu received %llu\n",
 	    (unsigned long long)agent_bytes_sent(a),
 	    (unsigned long long)agent_bytes_received(a));
-	if (agent_end(a) == -1)
+	if (agent_end(a) == -1) {
+		printf("end failed\n");
 		rc = 1;
+	} else
+		printf("end ok\n");
 	repl_close(r);
 	buf_release(&journal);
 	return rc;

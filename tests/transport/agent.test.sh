@@ -201,9 +201,26 @@ out=$("$agent_bin" -b 115200 "$slow" inv / 2>&1); rc=$?
 check "silent: the board is usable by the next visit" test "$rc" = 0
 [ "$rc" = 0 ] || diag "$out"
 
+# counter NAME: one of the slow board's counters.
+counter() { node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync('$tmp/slow.counters'))['$1']))"; }
+
+# A stop request (senkod's SIGTERM) in the middle of a batch of files at
+# 115200 baud: the put ends at the next unit, the run ends at once with
+# the board back at its raw prompt, nothing lost on the line.
+for k in 1 2 3 4 5 6; do head -c 700 /dev/urandom >"$tmp/st$k.bin"; done
+d0=$(counter dropped_bytes)
+out=$("$agent_bin" -b 115200 -S 2000 "$slow" batch 6 /st1.bin "$tmp/st1.bin" \
+	/st2.bin "$tmp/st2.bin" /st3.bin "$tmp/st3.bin" /st4.bin "$tmp/st4.bin" \
+	/st5.bin "$tmp/st5.bin" /st6.bin "$tmp/st6.bin" 2>&1); rc=$?
+check "stop: the batch says it stopped" expect_in "$out" "stopped while writing files"
+check "stop: the run ends with the board at its prompt" expect_in "$out" "end ok"
+check "stop: the last file never arrived" test ! -e "$tmp/slow/flash/st6.bin"
+check "stop: nothing dropped on the line" test "$(counter dropped_bytes)" = "$d0"
+out=$("$agent_bin" -b 115200 "$slow" inv / 2>&1); rc=$?
+check "stop: the next visit gets in" test "$rc" = 0
+
 # The board's own idle timeout: an agent whose host went away (and no
 # next session coming) ends its run by itself, Ctrl-C on again.
-counter() { node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync('$tmp/slow.counters'))['$1']))"; }
 # ends_alone LABEL: the run ends (its execution counted) after the idle
 # timeout, with no byte from the host meanwhile.
 ends_alone() {
