@@ -54,6 +54,21 @@ function startDaemon() {
   return d;
 }
 
+// Commit files and poll now; once the board has taken 8 KB of the push,
+// act (freeze it, say) and send SIGTERM: {ms, code} of senkod's exit.
+async function termMidPush(board, files, act = () => {}) {
+  repo.commit(files);
+  const rx0 = board.counters().rx_bytes;
+  daemon.kill('SIGUSR1');
+  await h.until(() => (board.counters() || {}).rx_bytes > rx0 + 8000, 20000, 'push under way');
+  act();
+  const t0 = Date.now();
+  const exited = new Promise((r) => daemon.on('exit', (code) => r(code)));
+  daemon.kill('SIGTERM');
+  const code = await exited;
+  return { ms: Date.now() - t0, code };
+}
+
 test('starts, reports READY and STATUS to the notify socket, syncs the boards', async () => {
   repo = h.makeRepo(REPOS, 'acme', 'fw', { 'main.py': 'print("v1")\n', 'lib/a.py': 'A = 1\n' });
   gh = await h.startGitHub({ repos: REPOS });
@@ -126,15 +141,8 @@ test('SIGTERM in the middle of a push: exits within 5 s, no truncated file on th
   await waitFor(daemon.log, /configuration reloaded: 1 source, 4 devices/, 10000, 'reload');
   await h.until(() => boardHas(slow, 'main.py', 'print("v4")\n'), 30000, 'slow board synced');
   const big = crypto.randomBytes(64 * 1024);
-  repo.commit({ 'big.bin': big, 'after.py': 'Z = 1\n' });
-  const rx0 = slow.counters().rx_bytes;
-  daemon.kill('SIGUSR1');
-  await h.until(() => (slow.counters() || {}).rx_bytes > rx0 + 8000, 20000, 'push under way');
-  const t0 = Date.now();
-  const exited = new Promise((r) => daemon.on('exit', (code) => r(code)));
-  daemon.kill('SIGTERM');
-  const code = await exited;
-  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms to stop`);
+  const { ms, code } = await termMidPush(slow, { 'big.bin': big, 'after.py': 'Z = 1\n' });
+  assert.ok(ms < 5000, `took ${ms} ms to stop`);
   assert.equal(code, 0);
   await waitFor(notes, /STOPPING=1/, 2000, 'STOPPING=1');
   await slow.stop();
@@ -160,22 +168,16 @@ test('SIGTERM while a board has stopped answering mid-push: still exits within 5
   await h.until(() => ready() > n, 10000, 'READY=1 again');
   // The update the last test stopped is finished first.
   await h.until(() => fs.existsSync(path.join(slow.flash, 'big.bin')), 30000, 'slow board synced');
-  repo.commit({ 'big2.bin': crypto.randomBytes(64 * 1024) });
-  const rx0 = slow.counters().rx_bytes;
   const resets0 = one.counters().soft_resets;
-  daemon.kill('SIGUSR1');
-  await h.until(() => (slow.counters() || {}).rx_bytes > rx0 + 8000, 20000, 'push under way');
-  process.kill(slow.child.pid, 'SIGSTOP');
+  let stopped;
   try {
-    const t0 = Date.now();
-    const exited = new Promise((r) => daemon.on('exit', (code) => r(code)));
-    daemon.kill('SIGTERM');
-    const code = await exited;
-    assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms to stop`);
-    assert.equal(code, 0);
+    stopped = await termMidPush(slow, { 'big2.bin': crypto.randomBytes(64 * 1024) },
+      () => process.kill(slow.child.pid, 'SIGSTOP'));
   } finally {
     process.kill(slow.child.pid, 'SIGCONT');
   }
+  assert.ok(stopped.ms < 5000, `took ${stopped.ms} ms to stop`);
+  assert.equal(stopped.code, 0);
   const said = daemon.log.filter((l) => /error: slow: /.test(l));
   assert.match(said[0] || '', /stopping: the board did not finish writing files within/);
   assert.match(said[1] || '', /stopping: the board did not answer the soft reset/);
