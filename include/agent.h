@@ -32,7 +32,8 @@
  * Errors are logged; functions return 0 or -1 with errno: EIO (the line
  * failed or the agent stopped), ETIMEDOUT, EREMOTEIO (the board refused:
  * agent_last_error() says why), EBADMSG (a file arrived damaged), ENOENT,
- * EINTR (stopped by the flag), EFBIG (agent_read: more than out can hold).
+ * EINTR (stopped by the flag: logged as a notice), EFBIG (agent_read:
+ * more than out can hold).
  * After EIO, ETIMEDOUT or EFBIG the host is out of step with the board
  * (EFBIG leaves the rest of the file's frames unread): only agent_end()
  * may follow.

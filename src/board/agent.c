@@ -150,6 +150,27 @@ fail_errno(struct agent *a, int err, const char *fmt, ...)
 	return -1;
 }
 
+/* The stop flag ended an operation: a notice, not an error (errno EINTR;
+ * agent.h).  A board that does not wind down after it is an error. */
+static int
+stop_noted(struct agent *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+stop_noted(struct agent *a, const char *fmt, ...)
+{
+	struct buf msg = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	log_notice("%s: %s", a->port, msg.data);
+	buf_release(&msg);
+	errno = EINTR;
+	return -1;
+}
+
 /*
  * A read or write on the line failed while what: the board vanished
  * (serial.c said so), or a stop's grace ran out on a board that did not
@@ -423,7 +444,7 @@ send_unit(struct agent *a, int type, const void *payload, size_t n,
 	unsigned char u[AGENT_UNIT];
 
 	if (first && a->stop != NULL && *a->stop && type != 'A')
-		return fail_errno(a, EINTR, "stopping while %s", what);
+		return stop_noted(a, "stopping while %s", what);
 	unit_build(u, type, payload, n, more);
 	return send_piece(a, u, what);
 }
@@ -482,8 +503,8 @@ send_data(struct agent *a, const char *path, const unsigned char *p,
 	for (off = 0; off < wlen; off += n) {
 		if (a->stop != NULL && *a->stop) {
 			send_unit(a, 'A', NULL, 0, false, true, what);
-			return fail_errno(a, EINTR, "stopped while writing "
-			    "'%s'", path);
+			return stop_noted(a, "stopped while writing '%s'",
+			    path);
 		}
 		n = data_unit_len(p + off, wlen - off, DATA_MAX);
 		pieces = data_unit_build(u, 'D', p + off, n);
@@ -1254,8 +1275,7 @@ batch_run(struct agent *a, struct batch *b)
 			/* Mid-file, 'A' drops the file; between files the
 			 * board answers it ('A'), which nobody reads. */
 			send_unit(a, 'A', NULL, 0, false, true, what);
-			return fail_errno(a, EINTR, "stopped while writing "
-			    "files");
+			return stop_noted(a, "stopped while writing files");
 		}
 		if (batch_send(a, b) == -1)
 			return -1;
