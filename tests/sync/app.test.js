@@ -113,7 +113,9 @@ test('300 files: one change writes one page of the record; a lost state_dir or a
   const conf2 = h.writeConfig(path.join(T, 'many.conf'), {
     senkod: { state_dir: state, api_url: gh2.base },
     sources: { app: { user: 'acme', repo: 'many', working_dir: 'app' } },
-    devices: { w: { port: b2.link, baud: 1000000, source: 'app' } },
+    // No boot watch: six sessions, and what this test counts is the
+    // record's cost.
+    devices: { w: { port: b2.link, baud: 1000000, source: 'app', boot_watch: 0 } },
   });
   const pages = () => Object.fromEntries(fs.readdirSync(b2.flash).filter(h.isRecordFile)
     .map((n) => [n, fs.readFileSync(path.join(b2.flash, n), 'utf8')]));
