@@ -25,7 +25,7 @@ const crypto = require('crypto');
 const h = require('../lib/harness');
 const { Port } = require('../board/client');
 
-const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
+const TICKER = h.TICKER;
 const PROFILES = (process.env.BENCH_PROFILES ?? 'esp32 esp8266').split(' ').filter(Boolean);
 const BIG = process.env.BENCH_BIG !== '0';
 

@@ -14,7 +14,7 @@ const h = require('../lib/harness');
 
 const T = h.tmpdir('run');
 const CONF = path.join(T, 'senko.conf');
-const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
+const TICKER = h.TICKER;
 let board;
 
 test.after(async () => { if (board) await board.stop(); });

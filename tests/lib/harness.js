@@ -217,6 +217,10 @@ async function until(fn, ms, what) {
   }
 }
 
+// The tests' application: a main.py that prints "tick N" every 100 ms,
+// which appTicks() counts.
+const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
+
 // How many "tick N" lines the application prints within ms (up to 3), read
 // from the board's port as a user's terminal would once senko let go of it:
 // the tests' application prints one every 100 ms.
@@ -265,5 +269,5 @@ function boardRecord(dir) {
 module.exports = {
   isRecordFile, boardRecord,
   ROOT, BUILD, SENKO, SENKOD, tmpdir, track, waitLine, git, makeRepo, startGitHub,
-  startBoard, readTree, writeConfig, run, senko, startSenko, senkod, until, appTicks, collectLines,
+  startBoard, readTree, writeConfig, run, senko, startSenko, senkod, until, TICKER, appTicks, collectLines,
 };

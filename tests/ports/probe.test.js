@@ -14,7 +14,7 @@ const h = require('../lib/harness');
 const T = h.tmpdir('probe');
 const ROOT = path.join(T, 'root');
 const ENV = { SENKO_PORTS_ROOT: ROOT };
-const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
+const TICKER = h.TICKER;
 let ticker, quiet;
 
 const { put, link, usbDevice } = require('./fixture').sysfsFixture(ROOT);

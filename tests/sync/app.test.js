@@ -14,7 +14,7 @@ const h = require('../lib/harness');
 const T = h.tmpdir('app');
 const STATE = path.join(T, 'state');
 const CONF = path.join(T, 'senko.conf');
-const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
+const TICKER = h.TICKER;
 const FILES = {
   'app/main.py': TICKER,
   'app/lib/util.py': 'X = 1\n' + '# padding\n'.repeat(100),

@@ -12,7 +12,7 @@ const path = require('path');
 const h = require('../lib/harness');
 
 const T = h.tmpdir('bootstop');
-const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
+const TICKER = h.TICKER;
 
 test('SIGTERM while the agent is sent: the stream is finished, the board is usable at once', async () => {
   h.makeRepo(path.join(T, 'repos'), 'acme', 'fw', {

@@ -15,7 +15,7 @@ const crypto = require('crypto');
 const h = require('../lib/harness');
 
 const T = h.tmpdir('firmware');
-const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
+const TICKER = h.TICKER;
 const FILES = {
   'app/main.py': TICKER,
   // Compressible source and incompressible bytes: both paths of a put.

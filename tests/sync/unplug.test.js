@@ -13,7 +13,7 @@ const path = require('path');
 const h = require('../lib/harness');
 
 const T = h.tmpdir('unplug');
-const TICKER = 'import time\nn = 0\nwhile True:\n    print("tick", n)\n    n += 1\n    time.sleep(0.1)\n';
+const TICKER = h.TICKER;
 
 test('a board unplugged mid-push: one error that says so, no wind-down on a lost port; plugged in again, the next sync completes', async () => {
   const files = { 'app/main.py': TICKER };
