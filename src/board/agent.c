@@ -131,6 +131,22 @@ arm(struct agent *a, uint64_t bytes)
 	a->deadline = monotime_ms() + SLACK_MS + (int64_t)(bytes * 2000 / rate);
 }
 
+/* "PORT: message", logged as an error or as a notice; errno err, -1. */
+static int
+report(struct agent *a, bool error, int err, const char *fmt, va_list ap)
+{
+	struct buf msg = BUF_INIT;
+
+	buf_vaddf(&msg, fmt, ap);
+	if (error)
+		log_failx("%s: %s", a->port, msg.data);
+	else
+		log_notice("%s: %s", a->port, msg.data);
+	buf_release(&msg);
+	errno = err;
+	return -1;
+}
+
 static int
 fail_errno(struct agent *a, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -138,15 +154,11 @@ fail_errno(struct agent *a, int err, const char *fmt, ...)
 static int
 fail_errno(struct agent *a, int err, const char *fmt, ...)
 {
-	struct buf msg = BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
-	buf_vaddf(&msg, fmt, ap);
+	report(a, true, err, fmt, ap);
 	va_end(ap);
-	log_failx("%s: %s", a->port, msg.data);
-	buf_release(&msg);
-	errno = err;
 	return -1;
 }
 
@@ -159,15 +171,11 @@ stop_noted(struct agent *a, const char *fmt, ...)
 static int
 stop_noted(struct agent *a, const char *fmt, ...)
 {
-	struct buf msg = BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
-	buf_vaddf(&msg, fmt, ap);
+	report(a, false, EINTR, fmt, ap);
 	va_end(ap);
-	log_notice("%s: %s", a->port, msg.data);
-	buf_release(&msg);
-	errno = EINTR;
 	return -1;
 }
 
