@@ -180,6 +180,19 @@ function writeConfig(file, { senkod = {}, sources = {}, devices = {} }) {
   return file;
 }
 
+// A senko.conf (file) for the tests' usual project: source 'app', the
+// fake GitHub gh's acme/fw from its folder app/, which every device in
+// devices ({name: {port, ...}}) follows; state is the state_dir.
+function writeAppConfig(file, { gh, state, devices }) {
+  const withSource = {};
+  for (const [n, d] of Object.entries(devices)) withSource[n] = Object.assign({ source: 'app' }, d);
+  return writeConfig(file, {
+    senkod: { state_dir: state, api_url: gh.base },
+    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
+    devices: withSource,
+  });
+}
+
 // Start a program: {child, done}, where done resolves {code, stdout,
 // stderr} (never rejects on exit code; code is "signal NAME" when killed).
 function launch(bin, args, { env = {}, timeout = 120000 } = {}) {
@@ -269,5 +282,5 @@ function boardRecord(dir) {
 module.exports = {
   isRecordFile, boardRecord,
   ROOT, BUILD, SENKO, SENKOD, tmpdir, track, waitLine, git, makeRepo, startGitHub,
-  startBoard, readTree, writeConfig, run, senko, startSenko, senkod, until, TICKER, appTicks, collectLines,
+  startBoard, readTree, writeConfig, writeAppConfig, run, senko, startSenko, senkod, until, TICKER, appTicks, collectLines,
 };

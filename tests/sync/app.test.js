@@ -23,10 +23,9 @@ const FILES = {
 let repo, gh, board;
 
 function conf(extra = {}) {
-  h.writeConfig(CONF, {
-    senkod: { state_dir: STATE, api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { b: Object.assign({ port: board.link, baud: 1000000, source: 'app' }, extra) },
+  h.writeAppConfig(CONF, {
+    gh, state: STATE,
+    devices: { b: Object.assign({ port: board.link, baud: 1000000 }, extra) },
   });
 }
 

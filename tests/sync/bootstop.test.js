@@ -24,10 +24,9 @@ test('SIGTERM while the agent is sent: the stream is finished, the board is usab
   fs.mkdirSync(path.join(T, 'b.flash'), { recursive: true });
   fs.writeFileSync(path.join(T, 'b.flash', 'main.py'), TICKER);
   const board = await h.startBoard({ dir: T, name: 'b', baud: 115200 });
-  const conf = h.writeConfig(path.join(T, 'senko.conf'), {
-    senkod: { state_dir: path.join(T, 'state'), api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { b: { port: board.link, baud: 115200, source: 'app', boot_watch: 0 } },
+  const conf = h.writeAppConfig(path.join(T, 'senko.conf'), {
+    gh, state: path.join(T, 'state'),
+    devices: { b: { port: board.link, baud: 115200, boot_watch: 0 } },
   });
   try {
     // The probe (about 1.1 KB) and the bootstrap (2 KB) go first, then

@@ -23,10 +23,9 @@ test('a damaged journal is skipped, not obeyed outside dest, and the update goes
   repo = h.makeRepo(path.join(T, 'repos'), 'acme', 'fw', A);
   gh = await h.startGitHub({ repos: path.join(T, 'repos') });
   board = await h.startBoard({ dir: T, name: 'b', args: ['--profile', 'esp32'] });
-  conf = h.writeConfig(path.join(T, 'senko.conf'), {
-    senkod: { state_dir: path.join(T, 'state'), api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { b: { port: board.link, baud: 1000000, source: 'app', dest: '/app', boot_watch: 0 } },
+  conf = h.writeAppConfig(path.join(T, 'senko.conf'), {
+    gh, state: path.join(T, 'state'),
+    devices: { b: { port: board.link, baud: 1000000, dest: '/app', boot_watch: 0 } },
   });
   let r = await h.senko(['-c', conf, 'sync']);
   assert.equal(r.code, 0, r.stderr);

@@ -48,10 +48,9 @@ async function syncOne(name, args, seed = {}) {
     fs.writeFileSync(path.join(flash, p), c);
   }
   const b = await h.startBoard({ dir: T, name, args });
-  const conf = h.writeConfig(path.join(T, `${name}.conf`), {
-    senkod: { state_dir: path.join(T, `${name}-state`), api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { [name]: { port: b.link, baud: 1000000, source: 'app', boot_watch: 0 } },
+  const conf = h.writeAppConfig(path.join(T, `${name}.conf`), {
+    gh, state: path.join(T, `${name}-state`),
+    devices: { [name]: { port: b.link, baud: 1000000, boot_watch: 0 } },
   });
   const r = await h.senko(['-c', conf, 'sync']);
   await b.stop();

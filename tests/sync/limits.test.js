@@ -26,10 +26,9 @@ async function board(name, args = []) {
 }
 
 function conf(name, link, extra = {}) {
-  return h.writeConfig(path.join(T, `${name}.conf`), {
-    senkod: { state_dir: path.join(T, `${name}-state`), api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { b: Object.assign({ port: link, baud: 1000000, source: 'app', boot_watch: 0 }, extra) },
+  return h.writeAppConfig(path.join(T, `${name}.conf`), {
+    gh, state: path.join(T, `${name}-state`),
+    devices: { b: Object.assign({ port: link, baud: 1000000, boot_watch: 0 }, extra) },
   });
 }
 

@@ -41,10 +41,9 @@ test.before(async () => {
   h.makeRepo(REPOS, 'acme', 'fw', FILES);
   gh = await h.startGitHub({ repos: REPOS });
   board = await h.startBoard({ dir: T, name: 'b', args: ['--profile', 'esp32'] });
-  h.writeConfig(CONF, {
-    senkod: { state_dir: path.join(T, 'state'), api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { b: { port: board.link, source: 'app', boot_watch: 0 } },
+  h.writeAppConfig(CONF, {
+    gh, state: path.join(T, 'state'),
+    devices: { b: { port: board.link, boot_watch: 0 } },
   });
 });
 

@@ -70,10 +70,9 @@ function same(got, want) {
 }
 
 function config(dir, link, profile) {
-  return h.writeConfig(path.join(dir, 'senko.conf'), {
-    senkod: { state_dir: path.join(dir, 'state'), api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { b: { port: link, baud: 1000000, source: 'app', prune: 'yes', boot_watch: 0 } },
+  return h.writeAppConfig(path.join(dir, 'senko.conf'), {
+    gh, state: path.join(dir, 'state'),
+    devices: { b: { port: link, baud: 1000000, prune: 'yes', boot_watch: 0 } },
   });
 }
 

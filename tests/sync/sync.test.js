@@ -202,10 +202,9 @@ test('state_dir deleted: nothing unchanged is re-sent, the mirror is rebuilt; a 
 test('power cut in the middle of a sync: never a truncated file; the next run completes it', async () => {
   const conf = path.join(T, 'cut.conf');
   const state = path.join(T, 'cut-state');
-  const write = (b) => h.writeConfig(conf, {
-    senkod: { state_dir: state, api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { cut: { port: b.link, baud: 1000000, source: 'app', reset: 'none' } },
+  const write = (b) => h.writeAppConfig(conf, {
+    gh, state,
+    devices: { cut: { port: b.link, baud: 1000000, reset: 'none' } },
   });
   // Cut when about half of the 64 KB binary is on the line.
   let b = await h.startBoard({ dir: T, name: 'cut', args: ['--power-cut-after', '40000'] });
@@ -257,10 +256,9 @@ test('an agent killed mid-file leaves the board in it; the next sync gets in wit
   await new Promise((r) => setTimeout(r, 1000));
   agent.kill('SIGKILL');
   await exited;
-  const conf = h.writeConfig(path.join(T, 'orphan.conf'), {
-    senkod: { state_dir: path.join(T, 'orphan-state'), api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { orphan: { port: b.link, baud: 115200, source: 'app', reset: 'none' } },
+  const conf = h.writeAppConfig(path.join(T, 'orphan.conf'), {
+    gh, state: path.join(T, 'orphan-state'),
+    devices: { orphan: { port: b.link, baud: 115200, reset: 'none' } },
   });
   const started = Date.now();
   const r = await h.senkod(['-c', conf, '--once']);
@@ -279,10 +277,9 @@ test('a board that keeps the REPL away: reset = hard is tried, and a pty says it
   fs.writeFileSync(path.join(dir, 'main.py'),
     'import micropython, time\nmicropython.kbd_intr(-1)\nwhile True:\n    time.sleep(1)\n');
   const b = await h.startBoard({ dir: T, name: 'stuck' });
-  const conf = h.writeConfig(path.join(T, 'stuck.conf'), {
-    senkod: { state_dir: path.join(T, 'stuck-state'), api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { stuck: { port: b.link, baud: 1000000, source: 'app', reset: 'hard' } },
+  const conf = h.writeAppConfig(path.join(T, 'stuck.conf'), {
+    gh, state: path.join(T, 'stuck-state'),
+    devices: { stuck: { port: b.link, baud: 1000000, reset: 'hard' } },
   });
   const r = await h.senkod(['-c', conf, '--once']);
   await b.stop();

@@ -21,10 +21,9 @@ test('a board unplugged mid-push: one error that says so, no wind-down on a lost
   h.makeRepo(path.join(T, 'repos'), 'acme', 'fw', files);
   const gh = await h.startGitHub({ repos: path.join(T, 'repos') });
   let board = await h.startBoard({ dir: T, name: 'b', baud: 115200 });
-  const conf = h.writeConfig(path.join(T, 'senko.conf'), {
-    senkod: { state_dir: path.join(T, 'state'), api_url: gh.base },
-    sources: { app: { user: 'acme', repo: 'fw', working_dir: 'app' } },
-    devices: { b: { port: board.link, baud: 115200, source: 'app', boot_watch: 0 } },
+  const conf = h.writeAppConfig(path.join(T, 'senko.conf'), {
+    gh, state: path.join(T, 'state'),
+    devices: { b: { port: board.link, baud: 115200, boot_watch: 0 } },
   });
   try {
     const rx0 = board.counters().rx_bytes;
