@@ -22,6 +22,7 @@
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
+const { execFileSync } = require('child_process');
 const h = require('../lib/harness');
 const { Port } = require('../board/client');
 
@@ -129,6 +130,10 @@ async function baseline(board, files, dest) {
 async function project(T, name, files, baud, args) {
   const repos = path.join(T, `repos-${name}`);
   const repo = h.makeRepo(repos, 'acme', 'fw', files);
+  // Packed, as GitHub keeps its repositories: with every object loose,
+  // the fake server's `git ls-tree -l` (the tree API's sizes) opened all
+  // 2,000 of them, 85 ms of the 2,000-file case against 12 ms packed.
+  execFileSync('git', ['-C', repo.dir, 'gc', '-q']);
   // Without the anonymous 60 requests: 2,000 blobs.
   const gh = await h.startGitHub({ repos, args: ['--rate-limit', '100000'] });
   const board = await h.startBoard({ dir: T, name, baud, args });

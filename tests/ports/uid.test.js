@@ -51,9 +51,10 @@ test('each board gets its own files by unique id; an unknown id is offline; the 
     senkod: { state_dir: path.join(T, 'state') },
     sources: { one: { path: path.join(T, 'one') }, two: { path: path.join(T, 'two') } },
     devices: {
-      one: { port: 'uid:0A0000000001', baud: 1000000, source: 'one' },
-      two: { port: 'uid:0b0000000002', baud: 1000000, source: 'two' },
-      ghost: { port: 'uid:0d0000000004', baud: 1000000, source: 'one' },
+      // No boot watch (2 s a session): what is tested is which port.
+      one: { port: 'uid:0A0000000001', baud: 1000000, source: 'one', boot_watch: 0 },
+      two: { port: 'uid:0b0000000002', baud: 1000000, source: 'two', boot_watch: 0 },
+      ghost: { port: 'uid:0d0000000004', baud: 1000000, source: 'one', boot_watch: 0 },
     },
   });
   const r = await h.senko(['-c', CONF, 'sync'], { env: ENV });
