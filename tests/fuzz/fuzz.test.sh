@@ -8,7 +8,7 @@
 # past findings, which are replayed first) and writes the inputs it finds
 # to a scratch folder, build/fuzz/new/NAME/, never to the committed corpus.
 # A finding is "not ok" naming the crash file (kept in build/fuzz/findings/)
-# and the command that replays it.  FUZZ_SECONDS (default 5) is the time per
+# and the command that replays it.  FUZZ_SECONDS (default 3) is the time per
 # target; FUZZ_KEEP=1 keeps the scratch inputs of earlier runs.
 # The targets are built by make (make check, make fuzz); a missing clang or
 # target is a failure with what to do, never a skip.
@@ -16,7 +16,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 
-seconds=${FUZZ_SECONDS:-5}
+seconds=${FUZZ_SECONDS:-3}
 out=build/fuzz
 mkdir -p "$out/findings" "$out/logs"
 
