@@ -17,7 +17,7 @@ const REPOS = path.join(T, 'repos');
 const CONF = path.join(T, 'senko.conf');
 const TOKEN = 'ghp_soakTOKEN0123456789';
 // Fewer under the sanitizers, which slow senkod several times over.  200
-// polls (about 90 s; 300 took 130 to 200 s of make check's ten minutes)
+// polls (110 s in make check; 300 took 130 to 200 s of its ten minutes)
 // still see each fault kind some seven times, about 30 commits and 25
 // unplugged boards; SOAK_CYCLES=1000 for a longer soak.
 const CYCLES = Number(process.env.SOAK_CYCLES || (/sanitize/.test(h.BUILD) ? 100 : 200));

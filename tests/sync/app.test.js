@@ -93,8 +93,8 @@ test('one 12.5 KB source file changed: compressed on the wire, within issue 10\'
 test('300 files: one change writes one page of the record; a lost state_dir or an older record costs no file', async () => {
   // A board of its own with an ESP32-WROVER's PSRAM heap (MicroPython
   // gives it about 4 MB): the emulator cannot collect garbage inside one
-  // execution, and writing 300 files in one run costs the agent more
-  // than an 110 KB heap there (a board collects it).  A fake API of its
+  // execution, and a run over 300 files can allocate more than an 110 KB
+  // heap holds (writing them did; a board collects it).  A fake API of its
   // own, without the anonymous limit of 60 requests: 300 blobs.
   const files = { 'app/main.py': TICKER };
   for (let i = 0; i < 300; i++) files[`app/gen/module_${i}.py`] = `V = ${i}\n`;
