@@ -186,8 +186,10 @@ TOOLS = $(filter $(wildcard $(TEST_TOOLS:=.c)),$(TEST_TOOLS:=.c))
 check-build: $(PROGS) $(UNIT_PROGS) $(HELPER_PROGS) $(TEST_PRELOADS) \
 	$(TOOLS:.c=) $(NODE_DEPS) $(if $(HAVE_CLANG),$(FUZZ_PROGS))
 
+# '+': a suite that runs make itself shares the -j above instead of being
+# warned that the jobserver is unavailable.
 check: check-build
-	@SENKO_BUILD=$(BUILD) tests/run.sh
+	+@SENKO_BUILD=$(BUILD) tests/run.sh
 
 # New inputs go to $(FUZZ_BUILD)/new/NAME, never to the committed corpus.
 fuzz: $(FUZZ_PROGS)
