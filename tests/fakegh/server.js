@@ -191,7 +191,7 @@ async function lsTree(repo, treeish, recursive) {
 // reader serves what `git cat-file blob` would.  Answers come in request
 // order: "<sha> <type> <size>\n<content>\n" or "<sha> missing\n".  A miss
 // goes to a git of its own (catBlob), so a 404 means what it meant.
-const BATCHES = new Map(); // repo.dir -> {child, queue, buf}
+const BATCHES = new Map(); // repo.dir -> {child, queue, parts, len, want}
 
 function batchFor(repo) {
   let b = BATCHES.get(repo.dir);
@@ -199,7 +199,9 @@ function batchFor(repo) {
   const base = repo.bare ? ['--git-dir', repo.dir] : ['-C', repo.dir];
   const child = spawn('git', ['-c', 'safe.directory=*', ...base, 'cat-file', '--batch'],
     { stdio: ['pipe', 'pipe', 'ignore'], env: GIT_ENV });
-  b = { child, queue: [], buf: Buffer.alloc(0) };
+  // parts: what arrived and is not answered yet (len bytes), joined only
+  // once want bytes are there, so a large blob is not copied per chunk.
+  b = { child, queue: [], parts: [], len: 0, want: 0 };
   const fail = () => {
     if (BATCHES.get(repo.dir) === b) BATCHES.delete(repo.dir);
     for (const q of b.queue.splice(0)) q.reject(new NotFound());
@@ -208,22 +210,31 @@ function batchFor(repo) {
   child.on('exit', fail);
   child.stdin.on('error', fail);
   child.stdout.on('data', (d) => {
-    b.buf = Buffer.concat([b.buf, d]);
+    b.parts.push(d);
+    b.len += d.length;
+    if (b.len < b.want) return;
+    let buf = b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts);
     for (;;) {
-      const nl = b.buf.indexOf(10);
-      if (nl < 0 || b.queue.length === 0) return;
-      const [, type, size] = b.buf.subarray(0, nl).toString().split(' ');
+      const nl = buf.indexOf(10);
+      if (nl < 0 || b.queue.length === 0) break;
+      const [, type, size] = buf.subarray(0, nl).toString().split(' ');
       if (type === 'missing' || size === undefined) {
-        b.buf = b.buf.subarray(nl + 1);
+        buf = buf.subarray(nl + 1);
         b.queue.shift().resolve(null);
         continue;
       }
-      const n = Number(size);
-      if (b.buf.length < nl + 1 + n + 1) return;
-      const content = Buffer.from(b.buf.subarray(nl + 1, nl + 1 + n));
-      b.buf = b.buf.subarray(nl + 1 + n + 1);
+      const end = nl + 1 + Number(size);
+      if (buf.length < end + 1) {
+        b.want = end + 1;
+        break;
+      }
+      const content = Buffer.from(buf.subarray(nl + 1, end));
+      buf = buf.subarray(end + 1);
+      b.want = 0;
       b.queue.shift().resolve(type === 'blob' ? content : null);
     }
+    b.parts = buf.length ? [buf] : [];
+    b.len = buf.length;
   });
   BATCHES.set(repo.dir, b);
   return b;
