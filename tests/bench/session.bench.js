@@ -196,11 +196,7 @@ async function runBig(one41) {
   for (let i = 0; Object.keys(files).length < 2000; i++)
     files[`app/pkg${i % 20}/m${i}.py`] = `# small module ${i}\nVALUE = ${i}\n`;
   console.log(`esp32: ${Object.keys(files).length} files, ${bytesOf(files)} bytes`);
-  const flash = path.join(T, 'big.flash');
-  for (const [p, c] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(flash, p.slice(4))), { recursive: true });
-    fs.writeFileSync(path.join(flash, p.slice(4)), c);
-  }
+  h.writeTree(path.join(T, 'big.flash'), files, 'app/');
   // The emulator cannot collect garbage inside one execution (the
   // WebAssembly port collects only between executions, ports/webassembly/
   // main.c gc_collect), and walking 2,000 entries in one run allocates

@@ -166,6 +166,19 @@ function readTree(dir, prefix = '') {
   return out;
 }
 
+// Write files {path: string|Buffer} below dir, the inverse of readTree:
+// those under prefix, with prefix taken off (a board's flash folder from a
+// repository's working_dir).  Returns dir.
+function writeTree(dir, files, prefix = '') {
+  for (const [p, c] of Object.entries(files)) {
+    if (!p.startsWith(prefix)) continue;
+    const f = path.join(dir, p.slice(prefix.length));
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.writeFileSync(f, c);
+  }
+  return dir;
+}
+
 // ------------------------------------------------------------------ config
 
 // Write a senko.conf; sources: {name: {user, repo, ...}}, devices:
@@ -282,5 +295,5 @@ function boardRecord(dir) {
 module.exports = {
   isRecordFile, boardRecord,
   ROOT, BUILD, SENKO, SENKOD, tmpdir, track, waitLine, git, makeRepo, startGitHub,
-  startBoard, readTree, writeConfig, writeAppConfig, run, senko, startSenko, senkod, until, TICKER, appTicks, collectLines,
+  startBoard, readTree, writeTree, writeConfig, writeAppConfig, run, senko, startSenko, senkod, until, TICKER, appTicks, collectLines,
 };

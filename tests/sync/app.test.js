@@ -105,11 +105,7 @@ test('300 files: one change writes one page of the record; a lost state_dir or a
   // would: the first sync adopts its files by hash and writes only the
   // record.  Pushing 300 files would cost 300 block erases (15 s of the
   // emulated flash chip), which the fresh-push tests already pay.
-  for (const [p, c] of Object.entries(files)) {
-    const f = path.join(T, 'wrover.flash', p.slice('app/'.length));
-    fs.mkdirSync(path.dirname(f), { recursive: true });
-    fs.writeFileSync(f, c);
-  }
+  h.writeTree(path.join(T, 'wrover.flash'), files, 'app/');
   let b2 = await wrover();
   // Change the board's flash from outside: with the board off, as the
   // emulator reads its flash folder at power-on only (a soft reset, like a
