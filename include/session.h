@@ -51,7 +51,8 @@ enum session_outcome {
  * seconds instead of boot_watch, and ends as soon as a line matches.
  */
 struct session_boot {
-	bool watched;       /* the board was restarted and watched */
+	bool restarted;     /* the application was restarted (reset) */
+	bool watched;       /* ... and watched */
 	bool traceback;     /* a Python traceback appeared */
 	char tail[400];     /* its last lines, escaped ("" none) */
 	bool line_seen;     /* health = line: a line matched the regex */

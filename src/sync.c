@@ -216,8 +216,10 @@ save_status(struct board_job *job)
 	st.files_sent = job->res->files_sent;
 	st.bytes_sent = job->res->bytes_sent;
 	st.files_deleted = job->res->files_deleted;
-	if (job->session.boot.watched) {
-		st.boot_watched = true;
+	/* A restart is a new boot: what an earlier watch saw no longer
+	 * describes the board, whether this one was watched or not. */
+	if (job->session.boot.restarted) {
+		st.boot_watched = job->session.boot.watched;
 		st.boot_traceback = job->session.boot.traceback;
 		snprintf(st.boot_tail, sizeof(st.boot_tail), "%s",
 		    job->session.boot.tail);

@@ -1413,6 +1413,8 @@ session_leave(struct repl *r, const struct config_device *dev,
 		    reset_mode_name(dev->reset), log_last_error());
 	log_debug("%s: %s reset; the application runs again", dev->name,
 	    reset_mode_name(dev->reset));
+	if (boot != NULL)
+		boot->restarted = true;
 	if (boot == NULL || (dev->boot_watch == 0 &&
 	    dev->health != HEALTH_LINE))
 		return 0;

@@ -385,6 +385,14 @@ test('boot watch: a main.py that raises shows in senko status', async () => {
   assert.match(dev.boot.last_lines, /ZeroDivisionError/);
   const table = await h.senko(['-c', CONF, 'status']);
   assert.match(table.stdout, /after its restart the application raised: .*ZeroDivisionError/);
+  // Restarted without a watch: that traceback was of an earlier boot, and
+  // status no longer says it (main.py is still the broken one).
+  conf({ health: 'none' });
+  repo.commit({ 'app/lib/util.py': 'X = 9\n' });
+  assert.equal((await sync()).code, 0);
+  const st1 = JSON.parse((await h.senko(['-c', CONF, 'status', '--json'])).stdout).devices[0];
+  assert.equal(st1.boot.watched, false, JSON.stringify(st1));
+  assert.equal(st1.boot.traceback, false, JSON.stringify(st1));
   // Fixed: the next update clears it.
   conf({ boot_watch: null });
   repo.commit({ 'app/main.py': TICKER });
