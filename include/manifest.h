@@ -42,6 +42,8 @@ struct manifest {
 
 void manifest_init(struct manifest *m);
 void manifest_release(struct manifest *m);
+/* dst takes over what src owns; src is left empty. */
+void manifest_move(struct manifest *dst, struct manifest *src);
 /* Add an entry (copies path); the caller has checked path is safe. */
 void manifest_add(struct manifest *m, const char *path, const char *sha,
     uint64_t size, unsigned mode);

@@ -80,6 +80,10 @@ struct session_job {
 	const struct manifest *upstream;
 	const struct store *store;      /* borrowed */
 	struct mirror *mirror;          /* borrowed; kept true to the board */
+	/* The mirror as the caller scanned it just before (with 2,000
+	 * files a scan is some milliseconds of stat): the session takes it
+	 * over and leaves it empty.  NULL: the session scans. */
+	struct manifest *scanned;
 	bool verify;                    /* hash every managed file on the
 	                                   board and repair what differs */
 	bool wait_busy;
@@ -98,10 +102,12 @@ void session_sync(const struct session_job *job, struct session_result *res);
 
 /*
  * Restart the application after a command that interrupted it, as dev
- * says (soft, hard, or none), and watch it for dev->boot_watch seconds
- * when boot is not NULL.  Returns 0, or -1 (logged) when the reset failed.
+ * says (soft, hard, or none).  boot, when not NULL, says whether it was
+ * restarted and, when watch is true, what the boot watch saw in the
+ * dev->boot_watch seconds after (a stopping senkod restarts without
+ * watching).  Returns 0, or -1 (logged) when the reset failed.
  */
 int session_leave(struct repl *r, const struct config_device *dev,
-    struct session_boot *boot);
+    struct session_boot *boot, bool watch);
 
 #endif

@@ -60,7 +60,7 @@ cmd_exec(struct cli *cli, int argc, char **argv)
 		    repl_last_exception(r));
 	}
 	/* Opening the board stopped its application: start it again. */
-	if (session_leave(r, dev, NULL) == -1)
+	if (session_leave(r, dev, NULL, false) == -1)
 		rc = -1;
 	repl_close(r);
 	buf_release(&out);

@@ -46,7 +46,7 @@ cmd_ls(struct cli *cli, int argc, char **argv)
 		return CLI_EXIT_FAILED;
 	rc = devfs_list(r, dev->dest, &list);
 	/* Opening the board stopped its application: start it again. */
-	if (session_leave(r, dev, NULL) == -1)
+	if (session_leave(r, dev, NULL, false) == -1)
 		rc = -1;
 	repl_close(r);
 	if (rc == -1)

@@ -129,7 +129,7 @@ probe_port(const char *dev, const struct config_device *owner,
 	snprintf(pr->platform, sizeof(pr->platform), "%s", info->platform);
 	snprintf(pr->version, sizeof(pr->version), "%s", info->version);
 	snprintf(pr->unique_id, sizeof(pr->unique_id), "%s", info->unique_id);
-	session_leave(r, owner, NULL);
+	session_leave(r, owner, NULL, false);
 	repl_close(r);
 }
 

@@ -75,7 +75,7 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	}
 	/* Running the file stopped the application: start it again, also
 	 * (above all) after a Ctrl-C. */
-	if (session_leave(r, dev, NULL) == -1)
+	if (session_leave(r, dev, NULL, false) == -1)
 		rc = -1;
 	repl_close(r);
 	buf_release(&code);

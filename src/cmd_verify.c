@@ -239,7 +239,7 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 	if (!can_hash || agent_end(h.agent) == -1)
 		failed++;
 	/* Opening the board stopped its application: start it again. */
-	if (session_leave(h.r, dev, NULL) == -1)
+	if (session_leave(h.r, dev, NULL, false) == -1)
 		failed++;
 	repl_close(h.r);
 	fflush(stdout);

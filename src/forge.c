@@ -701,14 +701,6 @@ manifest_equal(const struct manifest *a, const struct manifest *b)
 	return true;
 }
 
-static void
-manifest_move(struct manifest *dst, struct manifest *src)
-{
-	manifest_release(dst);
-	*dst = *src;
-	manifest_init(src);
-}
-
 /*
  * A git tree holds each name once, and a name is a file or a folder.  An
  * answer that breaks this (a broken mirror or proxy) would have the

@@ -31,6 +31,14 @@ manifest_release(struct manifest *m)
 }
 
 void
+manifest_move(struct manifest *dst, struct manifest *src)
+{
+	manifest_release(dst);
+	*dst = *src;
+	manifest_init(src);
+}
+
+void
 manifest_add(struct manifest *m, const char *path, const char *sha,
     uint64_t size, unsigned mode)
 {

@@ -111,9 +111,10 @@ board_progress(void *arg, const char *path, uint64_t bytes)
 	progress_update(&job->run->progress, job->index, path, bytes);
 }
 
-/* One visit to the board (session.h): reconcile, apply, restart, watch. */
+/* One visit to the board (session.h): reconcile, apply, restart, watch.
+ * scanned is the mirror as visit() found it; the session takes it over. */
 static void
-sync_on_board(struct board_job *job)
+sync_on_board(struct board_job *job, struct manifest *scanned)
 {
 	struct session_job sj;
 	struct session_result *sr = &job->session;
@@ -123,6 +124,7 @@ sync_on_board(struct board_job *job)
 	sj.upstream = job->upstream;
 	sj.store = job->run->store;
 	sj.mirror = &job->mirror;
+	sj.scanned = scanned;
 	sj.verify = job->run->opts->verify;
 	sj.wait_busy = job->run->opts->wait_busy;
 	sj.stop = job->run->opts->stop;
@@ -296,7 +298,7 @@ visit(struct board_job *job, const struct manifest *target)
 		job->res->state = DEVICE_IN_SYNC;
 		mirror_set_commit(&job->mirror, target->commit);
 	} else if (missing_blobs(job) == 0)
-		sync_on_board(job);
+		sync_on_board(job, &mm);
 	if (job->res->state == DEVICE_IN_SYNC ||
 	    job->res->state == DEVICE_UPDATED)
 		mirror_save(&job->mirror);

@@ -1387,7 +1387,7 @@ watch_for_line(struct repl *r, const struct config_device *dev,
 
 int
 session_leave(struct repl *r, const struct config_device *dev,
-    struct session_boot *boot)
+    struct session_boot *boot, bool watch)
 {
 	struct buf out = BUF_INIT;
 	int rc;
@@ -1415,7 +1415,7 @@ session_leave(struct repl *r, const struct config_device *dev,
 	    reset_mode_name(dev->reset));
 	if (boot != NULL)
 		boot->restarted = true;
-	if (boot == NULL || (dev->boot_watch == 0 &&
+	if (boot == NULL || !watch || (dev->boot_watch == 0 &&
 	    dev->health != HEALTH_LINE))
 		return 0;
 	boot->watched = true;
@@ -1520,8 +1520,11 @@ session_sync(const struct session_job *job, struct session_result *res)
 		    "files: flash a build that has it", job->dev->name);
 		goto leave;
 	}
-	if (mirror_scan(job->mirror, &mm) == -1 ||
-	    repl_raw_reset(v.repl) == -1)
+	if (job->scanned != NULL)
+		manifest_move(&mm, job->scanned);
+	else if (mirror_scan(job->mirror, &mm) == -1)
+		goto leave;
+	if (repl_raw_reset(v.repl) == -1)
 		goto leave;
 	v.agent = agent_start(v.repl, job->dev->baud, job->stop);
 	if (v.agent == NULL)
@@ -1539,8 +1542,8 @@ session_sync(const struct session_job *job, struct session_result *res)
 leave:
 	/* Whatever happened, the application runs again; a stopping senkod
 	 * does not stay to watch it boot. */
-	if (session_leave(v.repl, job->dev, stop_requested(job) ? NULL :
-	    &res->boot) == -1) {
+	if (session_leave(v.repl, job->dev, &res->boot,
+	    !stop_requested(job)) == -1) {
 		if (res->outcome != SESSION_FAILED)
 			res->outcome = SESSION_FAILED;
 	} else if (job->dev->reset != RESET_NONE)

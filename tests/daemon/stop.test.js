@@ -156,8 +156,10 @@ test('SIGTERM while a server trickles an answer: senkod exits within 5 s', async
 });
 
 test('senko sync: Ctrl-C mid-push stops after the group in flight, frees the board, restarts main.py, exits 130', async () => {
-  // main.py counts its runs in a file on the board's flash.
-  const counter = 'n = 0\ntry:\n    n = int(open("runs").read())\nexcept OSError:\n    pass\nopen("runs", "w").write(str(n + 1))\n';
+  // main.py counts its runs in a file on the board's flash, then raises
+  // (health = none: a traceback does not roll it back).
+  const counter = 'n = 0\ntry:\n    n = int(open("runs").read())\nexcept OSError:\n    pass\n' +
+    'open("runs", "w").write(str(n + 1))\nraise ValueError("run %d" % (n + 1))\n';
   repo.commit({ 'main.py': counter });
   const b = await h.startBoard({ dir: T, name: 'slow', baud: 115200 });
   boards.push(b);
@@ -165,10 +167,11 @@ test('senko sync: Ctrl-C mid-push stops after the group in flight, frees the boa
   const conf = h.writeConfig(path.join(T, 'int.conf'), {
     senkod: { state_dir: state, api_url: gh.base },
     sources: { app: { user: 'acme', repo: 'fw' } },
-    devices: { slow: { port: b.link, baud: 115200, source: 'app', reset: 'soft' } },
+    devices: { slow: { port: b.link, baud: 115200, source: 'app', reset: 'soft', health: 'none' } },
   });
   let r = await h.senko(['-c', conf, 'sync']);
   assert.equal(r.code, 0, r.stderr);
+  assert.equal(statusOf(state, 'slow').boot_traceback, true, 'the boot watch missed the ValueError');
   const runs = () => Number(fs.readFileSync(path.join(b.flash, 'runs'), 'utf8'));
 
   // Three 24 KB files: three groups at 115200 baud (about 2 s each).
@@ -197,6 +200,9 @@ test('senko sync: Ctrl-C mid-push stops after the group in flight, frees the boa
   const st = statusOf(state, 'slow');
   assert.equal(st.state, 'stopped');
   assert.doesNotMatch(st.last_error, /without a message/);
+  // Restarted without a watch (senko was stopping): the traceback the
+  // status held was an earlier boot's.
+  assert.deepEqual([st.boot_watched, st.boot_traceback], [false, false], JSON.stringify(st));
   // Not every file went: it stopped between groups, and what is on the
   // board under a real name is whole.
   const tree = h.readTree(b.flash);
