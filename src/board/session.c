@@ -1348,7 +1348,8 @@ line_matches(const regex_t *rx, const char *line, size_t n)
  * health = line REGEX: read what the board prints for up to
  * health_timeout seconds, a slice at a time, and stop at the first
  * complete line that matches; out keeps everything read (for the
- * traceback scan).  Returns 0, or -1 when the port failed.
+ * traceback scan).  Returns 0, or -1 when the port failed or a stop cut
+ * the watch short (errno ECANCELED).
  */
 static int
 watch_for_line(struct repl *r, const struct config_device *dev,
@@ -1357,6 +1358,7 @@ watch_for_line(struct repl *r, const struct config_device *dev,
 	double end = monotonic_seconds() + dev->health_timeout;
 	size_t line_start = 0, i;
 	regex_t rx;
+	int rc = 0;
 
 	if (regcomp(&rx, dev->health_line, REG_EXTENDED | REG_NOSUB) != 0)
 		return log_failx("%s: health line '%s' does not compile",
@@ -1368,8 +1370,10 @@ watch_for_line(struct repl *r, const struct config_device *dev,
 		if (left <= 0)
 			break;
 		if (repl_watch(r, left > 0.1 ? 100 : (int)(left * 1000) + 1,
-		    out) == -1)
+		    out) == -1) {
+			rc = -1;
 			break;
+		}
 		if (out->len < before) /* the cap dropped old output */
 			line_start = 0;
 		for (i = before < line_start ? line_start : before;
@@ -1382,7 +1386,7 @@ watch_for_line(struct repl *r, const struct config_device *dev,
 			}
 	}
 	regfree(&rx);
-	return 0;
+	return rc;
 }
 
 int
@@ -1390,7 +1394,7 @@ session_leave(struct repl *r, const struct config_device *dev,
     struct session_boot *boot, bool watch)
 {
 	struct buf out = BUF_INIT;
-	int rc;
+	int rc, cut;
 
 	if (dev->reset == RESET_NONE)
 		return 0;
@@ -1420,12 +1424,22 @@ session_leave(struct repl *r, const struct config_device *dev,
 		return 0;
 	boot->watched = true;
 	buf_init(&out, 64 * 1024);
-	if (dev->health == HEALTH_LINE) {
-		if (watch_for_line(r, dev, boot, &out) == 0)
-			boot_scan(boot, &out);
-	} else if (repl_watch(r, (int)dev->boot_watch * 1000, &out) == 0)
-		boot_scan(boot, &out);
+	if (dev->health == HEALTH_LINE)
+		rc = watch_for_line(r, dev, boot, &out);
+	else
+		rc = repl_watch(r, (int)dev->boot_watch * 1000, &out);
+	cut = rc == -1 ? errno : 0;
+	boot_scan(boot, &out);
 	buf_release(&out);
+	if (cut != 0 && !boot->traceback && !boot->line_seen) {
+		/* Cut short by a stop (a restart of senkod) or a lost port:
+		 * a missing health line says nothing about the application
+		 * then, so the boot counts as not watched, never as failed. */
+		boot->watched = false;
+		log_notice("%s: the boot watch was cut short (%s); the "
+		    "application's health is not judged from it", dev->name,
+		    cut == ECANCELED ? "stopping" : "the port failed");
+	}
 	if (boot->traceback)
 		log_warnx("%s: the application raised an exception after the "
 		    "reset: %s", dev->name, boot->tail);

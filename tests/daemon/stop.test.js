@@ -250,6 +250,55 @@ test('a second Ctrl-C ends senko sync at once, even in the middle of a file', as
   assert.ok(h.readTree(b.flash)['big.bin'].equals(big), 'big.bin is not whole');
 });
 
+// A restart of senkod (systemctl restart) while it watches a board boot
+// for its health line: the watch is cut short, which says nothing about
+// the commit.  It must not be recorded as a failed health check, nor roll
+// the board back.
+test('SIGTERM during a health-line watch: exits within 5 s and does not judge the commit unhealthy', async () => {
+  const REPOS2 = path.join(T, 'repos-watch');
+  const wrepo = h.makeRepo(REPOS2, 'acme', 'w', { 'main.py': 'print("v1 READY")\n' });
+  const wgh = await h.startGitHub({ repos: REPOS2 });
+  const b = await h.startBoard({ dir: T, name: 'watch' });
+  boards.push(b);
+  const state = path.join(T, 'watch-state');
+  const conf = h.writeConfig(path.join(T, 'watch.conf'), {
+    senkod: { state_dir: state, api_url: wgh.base, interval: '1h' },
+    sources: { app: { user: 'acme', repo: 'w' } },
+    devices: { w: { port: b.link, baud: 1000000, source: 'app', health: 'line READY', health_timeout: '60s' } },
+  });
+  try {
+    let r = await h.senko(['-c', conf, 'sync']);
+    assert.equal(r.code, 0, r.stderr);
+    // v2 prints its health line after 20 s: the watch is still on when
+    // SIGTERM comes.
+    wrepo.commit({ 'main.py': 'import time\ntime.sleep(20)\nprint("v2 READY")\n' });
+    const resets = b.counters().soft_resets;
+    const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const log = stderrLines(d);
+    const exited = new Promise((res) => d.on('exit', (code, signal) => res({ code, signal })));
+    // The reset inside the raw REPL, then the one that starts v2: the
+    // watch has begun.
+    await h.until(() => (b.counters() || {}).soft_resets >= resets + 2, 30000, 'the restart of v2');
+    await h.until(() => h.readTree(b.flash)['main.py'].toString().includes('v2'), 5000, 'v2 on the board');
+    const t0 = Date.now();
+    d.kill('SIGTERM');
+    const killer = setTimeout(() => d.kill('SIGKILL'), 90000);
+    const e = await exited;
+    clearTimeout(killer);
+    const took = Date.now() - t0;
+    assert.ok(took < 5000, `senkod took ${took} ms to stop during the watch\n${log.join('\n')}`);
+    assert.equal(e.code, 0, log.join('\n'));
+    const text = log.join('\n');
+    assert.doesNotMatch(text, /failed its health check|rolling back/, text);
+    assert.match(text, /w: the boot watch was cut short \(stopping\)/, text);
+    const rec = JSON.parse(fs.readFileSync(path.join(state, 'devices', 'w', 'rollout.json'), 'utf8'));
+    assert.notEqual(rec.health, 'unhealthy', JSON.stringify(rec));
+    assert.ok(h.readTree(b.flash)['main.py'].toString().includes('v2'), 'the board was rolled back to v1');
+  } finally {
+    wgh.stop();
+  }
+});
+
 test.after(async () => {
   for (const p of silent) p.stop();
   await Promise.all(boards.map((b) => b.stop()));
