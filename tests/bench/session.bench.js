@@ -11,7 +11,8 @@
 // payload byte), and of main.py alone: the binary's marginal cost is its
 // push minus that one, per payload byte (the agent's start and the
 // session's fixed commands cancel out).  Last, the same project grown to 2,000 files (1,959 small
-// modules more) with one 12.5 KB file changed, on the esp32 profile.
+// modules more) with one 12.5 KB file changed, on the esp32 profile.  The
+// one-change case runs three times in each project; its median is compared.
 //
 //   node tests/bench/session.bench.js     (or: make bench)
 //   BENCH_PROFILES=esp32 BENCH_BIG=0 ...  fewer cases
@@ -82,6 +83,20 @@ async function measure(board, what, args, conf, payload = 0, rx = {}) {
   rx.bytes = after.rx_bytes - before.rx_bytes;
   if (r.code !== 0) console.log(r.stderr);
   return ms;
+}
+
+// One 12.5 KB file changed, three times (three commits, each a new
+// version of the same file): a run on a shared machine varies by a tenth
+// of a second, so the figure compared is the median.  Returns it.
+async function oneChange(board, repo, conf) {
+  const runs = [];
+  for (let v = 2; v <= 4; v++) {
+    repo.commit({ 'app/lib/mod0.py': source(0, 12500, v) });
+    runs.push(await measure(board, 'one 12.5 KB file changed', [], conf));
+  }
+  const median = [...runs].sort((a, b) => a - b)[1];
+  console.log(`  one change, median of ${runs.map((ms) => (ms / 1000).toFixed(2)).join(', ')} s: ${(median / 1000).toFixed(2)} s`);
+  return median;
 }
 
 // Python's repr() of bytes, as mpremote puts file data in its code.
@@ -160,8 +175,7 @@ async function run(profile) {
   if (!process.env.BENCH_SKIP_MAIN) {
     const m = await project(T, 'main', files, 115200, args);
     fresh = await measure(m.board, 'fresh push', [], m.conf, total);
-    m.repo.commit({ 'app/lib/mod0.py': source(0, 12500, 2) });
-    one = await measure(m.board, 'one 12.5 KB file changed', [], m.conf);
+    one = await oneChange(m.board, m.repo, m.conf);
     await measure(m.board, 'sync --force, in sync', ['--force'], m.conf);
     await m.stop();
     if (process.env.BENCH_MAIN_ONLY) return one;
@@ -213,10 +227,9 @@ async function runBig(one41) {
     devices: { b: { port: board.link, baud: 115200, source: 'app', boot_watch: 0 } },
   });
   await measure(board, 'sync --force, in sync', ['--force'], conf);
-  fill.repo.commit({ 'app/lib/mod0.py': source(0, 12500, 2) });
-  const one = await measure(board, 'one 12.5 KB file changed', [], conf);
+  const one = await oneChange(board, fill.repo, conf);
   console.log(`  one changed file: ${(one / 1000).toFixed(2)} s with 2,000 files` +
-    `${one41 ? `, ${((one / one41 - 1) * 100).toFixed(0)} % over the 41-file figure` : ''}`);
+    `${one41 ? `, ${((one / one41 - 1) * 100).toFixed(0)} % over the 41-file figure` : ''} (medians)`);
   await board.stop();
   fill.gh.stop();
 }
