@@ -171,6 +171,10 @@ int rollout_healthy_manifest(const char *state_dir, const char *device,
  */
 int rollout_device_healthy(const char *state_dir, const char *device,
     const struct manifest *m, const char *rolled_back_from);
+/* Under the lock: the board holds commit, its health not judged yet
+ * (its boot watch was cut short): the next visit watches it. */
+int rollout_device_unjudged(const char *state_dir, const char *device,
+    const char *commit);
 /* Under the lock: the board failed its check on commit, for why. */
 int rollout_device_unhealthy(const char *state_dir, const char *device,
     const char *commit, const char *why);

@@ -56,6 +56,8 @@ struct session_boot {
 	bool traceback;     /* a Python traceback appeared */
 	char tail[400];     /* its last lines, escaped ("" none) */
 	bool line_seen;     /* health = line: a line matched the regex */
+	bool cut_short;     /* a stop or a lost port ended the watch before
+	                       it saw a traceback or the line: not watched */
 };
 
 struct session_result {

@@ -581,6 +581,25 @@ out:
 }
 
 int
+rollout_device_unjudged(const char *state_dir, const char *device,
+    const char *commit)
+{
+	struct rollout_device d;
+	int fd, rc;
+
+	fd = rollout_lock(state_dir);
+	if (fd == -1)
+		return -1;
+	rollout_device_load(state_dir, device, &d);
+	snprintf(d.commit, sizeof(d.commit), "%s", commit);
+	d.health = ROLLOUT_HEALTH_UNKNOWN;
+	d.reason[0] = '\0';
+	rc = rollout_device_save(state_dir, device, &d);
+	rollout_unlock(fd);
+	return rc;
+}
+
+int
 rollout_device_unhealthy(const char *state_dir, const char *device,
     const char *commit, const char *why)
 {

@@ -263,8 +263,33 @@ missing_blobs(struct board_job *job)
 }
 
 /*
+ * The board holds target, but its health there is not judged yet (its
+ * boot watch was cut short: the record says so): it is opened although in
+ * sync, to restart the application and watch it.  Only where a watch can
+ * judge: health = line, or boot with a boot_watch, and a reset to restart
+ * with.
+ */
+static bool
+watch_unjudged(const struct board_job *job, const struct manifest *target)
+{
+	const struct config_device *dev = job->dev;
+	const struct rollout_device *rec = &job->run->records[job->index];
+
+	if (dev->health == HEALTH_NONE || dev->reset == RESET_NONE ||
+	    (dev->health == HEALTH_BOOT && dev->boot_watch == 0))
+		return false;
+	if (rec->health != ROLLOUT_HEALTH_UNKNOWN ||
+	    strcmp(rec->commit, target->commit) != 0)
+		return false;
+	log_info("%s: commit %.7s was never seen to boot%s; restarting the "
+	    "application to watch it", dev->name, target->commit,
+	    dev->health == HEALTH_LINE ? " to its health line" : "");
+	return true;
+}
+
+/*
  * Bring the board to target: scan the mirror, plan, and open the board
- * only when the plan is not empty (or --force).  The mirror's index is
+ * only when the plan is not empty (or --force, or watch_unjudged()).  The mirror's index is
  * saved when the board took the commit; after a failure it is not (the
  * files the board confirmed are in the mirror folder and the next scan
  * hashes them).
@@ -293,7 +318,8 @@ visit(struct board_job *job, const struct manifest *target)
 		    DEVICE_PENDING;
 		goto out;
 	}
-	if (plan_is_empty(&p) && !device_is_forced(job->run, job->index)) {
+	if (plan_is_empty(&p) && !device_is_forced(job->run, job->index) &&
+	    !watch_unjudged(job, target)) {
 		/* The mirror is the board: nothing to do, port left shut. */
 		job->res->state = DEVICE_IN_SYNC;
 		mirror_set_commit(&job->mirror, target->commit);
@@ -381,6 +407,14 @@ judge(struct board_job *job, enum rollout_action action)
 	    strcmp(rec->commit, t->commit) == 0 &&
 	    rec->health != ROLLOUT_HEALTH_UNKNOWN)
 		return;
+	if (job->session.boot.cut_short) {
+		/* The next visit watches it (watch_unjudged). */
+		rollout_device_unjudged(sd, name, t->commit);
+		log_notice("%s: commit %.7s is on the board, its health not "
+		    "judged yet; the next sync restarts the application to "
+		    "watch it", name, t->commit);
+		return;
+	}
 	if (rollout_health_ok(job->dev, &job->session.boot, why,
 	    sizeof(why))) {
 		rollout_device_healthy(sd, name, t, action == ROLLOUT_ROLLBACK ?

@@ -1434,11 +1434,12 @@ session_leave(struct repl *r, const struct config_device *dev,
 	if (cut != 0 && !boot->traceback && !boot->line_seen) {
 		/* Cut short by a stop (a restart of senkod) or a lost port:
 		 * a missing health line says nothing about the application
-		 * then, so the boot counts as not watched, never as failed. */
+		 * then, so it is not judged from this boot (sync.c). */
 		boot->watched = false;
-		log_notice("%s: the boot watch was cut short (%s); the "
-		    "application's health is not judged from it", dev->name,
-		    cut == ECANCELED ? "stopping" : "the port failed");
+		boot->cut_short = true;
+		log_notice("%s: the boot watch was cut short (%s)",
+		    dev->name, cut == ECANCELED ? "stopping" :
+		    "the port failed");
 	}
 	if (boot->traceback)
 		log_warnx("%s: the application raised an exception after the "

@@ -253,8 +253,8 @@ test('a second Ctrl-C ends senko sync at once, even in the middle of a file', as
 // A restart of senkod (systemctl restart) while it watches a board boot
 // for its health line: the watch is cut short, which says nothing about
 // the commit.  It must not be recorded as a failed health check, nor roll
-// the board back.
-test('SIGTERM during a health-line watch: exits within 5 s and does not judge the commit unhealthy', async () => {
+// the board back, nor pass as healthy: the next sync watches it again.
+test('SIGTERM during a health-line watch: exits within 5 s, the commit is not judged, the next sync watches it', async () => {
   const REPOS2 = path.join(T, 'repos-watch');
   const wrepo = h.makeRepo(REPOS2, 'acme', 'w', { 'main.py': 'print("v1 READY")\n' });
   const wgh = await h.startGitHub({ repos: REPOS2 });
@@ -269,9 +269,9 @@ test('SIGTERM during a health-line watch: exits within 5 s and does not judge th
   try {
     let r = await h.senko(['-c', conf, 'sync']);
     assert.equal(r.code, 0, r.stderr);
-    // v2 prints its health line after 20 s: the watch is still on when
+    // v2 prints its health line after 4 s: the watch is still on when
     // SIGTERM comes.
-    wrepo.commit({ 'main.py': 'import time\ntime.sleep(20)\nprint("v2 READY")\n' });
+    const v2 = wrepo.commit({ 'main.py': 'import time\ntime.sleep(4)\nprint("v2 READY")\n' });
     const resets = b.counters().soft_resets;
     const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
     const log = stderrLines(d);
@@ -291,9 +291,22 @@ test('SIGTERM during a health-line watch: exits within 5 s and does not judge th
     const text = log.join('\n');
     assert.doesNotMatch(text, /failed its health check|rolling back/, text);
     assert.match(text, /w: the boot watch was cut short \(stopping\)/, text);
-    const rec = JSON.parse(fs.readFileSync(path.join(state, 'devices', 'w', 'rollout.json'), 'utf8'));
-    assert.notEqual(rec.health, 'unhealthy', JSON.stringify(rec));
+    assert.match(text, /w: commit [0-9a-f]{7} is on the board, its health not judged yet/, text);
+    const record = () => JSON.parse(fs.readFileSync(path.join(state, 'devices', 'w', 'rollout.json'), 'utf8'));
+    assert.deepEqual([record().commit, record().health], [v2, 'unknown']);
     assert.ok(h.readTree(b.flash)['main.py'].toString().includes('v2'), 'the board was rolled back to v1');
+    // The next sync has nothing to write, but restarts v2 and watches
+    // it to its line; the one after leaves the board alone.
+    const before = b.counters().soft_resets;
+    r = await h.senko(['-c', conf, 'sync']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /w: commit [0-9a-f]{7} was never seen to boot to its health line; restarting/, r.stderr);
+    assert.ok(b.counters().soft_resets > before, 'the application was not restarted to be watched');
+    assert.deepEqual([record().commit, record().health], [v2, 'healthy']);
+    const after = b.counters().soft_resets;
+    r = await h.senko(['-c', conf, 'sync']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(b.counters().soft_resets, after, 'a judged commit was watched again');
   } finally {
     wgh.stop();
   }
