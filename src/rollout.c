@@ -580,9 +580,11 @@ out:
 	return rc;
 }
 
-int
-rollout_device_unjudged(const char *state_dir, const char *device,
-    const char *commit)
+/* Under the lock: the board holds commit with this health; why says why
+ * it is unhealthy (NULL otherwise). */
+static int
+device_judged(const char *state_dir, const char *device, const char *commit,
+    enum rollout_health health, const char *why)
 {
 	struct rollout_device d;
 	int fd, rc;
@@ -592,29 +594,11 @@ rollout_device_unjudged(const char *state_dir, const char *device,
 		return -1;
 	rollout_device_load(state_dir, device, &d);
 	snprintf(d.commit, sizeof(d.commit), "%s", commit);
-	d.health = ROLLOUT_HEALTH_UNKNOWN;
-	d.reason[0] = '\0';
-	rc = rollout_device_save(state_dir, device, &d);
-	rollout_unlock(fd);
-	return rc;
-}
-
-int
-rollout_device_unhealthy(const char *state_dir, const char *device,
-    const char *commit, const char *why)
-{
-	struct rollout_device d;
-	int fd, rc;
-
-	fd = rollout_lock(state_dir);
-	if (fd == -1)
-		return -1;
-	rollout_device_load(state_dir, device, &d);
-	snprintf(d.commit, sizeof(d.commit), "%s", commit);
-	d.health = ROLLOUT_UNHEALTHY;
-	snprintf(d.reason, sizeof(d.reason), "%s", why);
+	d.health = health;
+	snprintf(d.reason, sizeof(d.reason), "%s", why ? why : "");
 	/* "Last healthy" never names a commit it has failed on. */
-	if (strcmp(d.last_healthy, commit) == 0) {
+	if (health == ROLLOUT_UNHEALTHY &&
+	    strcmp(d.last_healthy, commit) == 0) {
 		snprintf(d.last_healthy, sizeof(d.last_healthy), "%s",
 		    d.previous_healthy);
 		d.previous_healthy[0] = '\0';
@@ -622,6 +606,22 @@ rollout_device_unhealthy(const char *state_dir, const char *device,
 	rc = rollout_device_save(state_dir, device, &d);
 	rollout_unlock(fd);
 	return rc;
+}
+
+int
+rollout_device_unjudged(const char *state_dir, const char *device,
+    const char *commit)
+{
+	return device_judged(state_dir, device, commit,
+	    ROLLOUT_HEALTH_UNKNOWN, NULL);
+}
+
+int
+rollout_device_unhealthy(const char *state_dir, const char *device,
+    const char *commit, const char *why)
+{
+	return device_judged(state_dir, device, commit, ROLLOUT_UNHEALTHY,
+	    why);
 }
 
 int

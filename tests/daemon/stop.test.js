@@ -55,6 +55,17 @@ function stderrLines(child) {
   return lines;
 }
 
+// Send sig and wait for the exit (SIGKILL after 90 s, so that a hung
+// process fails the test rather than the run): {code, signal, took}.
+async function signalAndWait(child, exited, sig) {
+  const t0 = Date.now();
+  child.kill(sig);
+  const killer = setTimeout(() => child.kill('SIGKILL'), 90000);
+  const e = await exited;
+  clearTimeout(killer);
+  return { ...e, took: Date.now() - t0 };
+}
+
 function statusOf(state, name) {
   return JSON.parse(fs.readFileSync(path.join(state, 'devices', name, 'status.json'), 'utf8'));
 }
@@ -79,13 +90,8 @@ test('SIGTERM with three silent boards and jobs = 1: senkod exits within 5 s', a
   const exited = new Promise((r) => d.on('exit', (code, signal) => r({ code, signal })));
   // The first board is being opened: senko's interrupts reach its line.
   await h.until(() => ports[0].received() > 0, 20000, 'senkod talking to the first silent port');
-  const t0 = Date.now();
-  d.kill('SIGTERM');
-  const killer = setTimeout(() => d.kill('SIGKILL'), 90000);
-  const r = await exited;
-  const took = Date.now() - t0;
-  clearTimeout(killer);
-  assert.ok(took < 5000, `senkod took ${took} ms to stop after SIGTERM\n${log.join('\n')}`);
+  const r = await signalAndWait(d, exited, 'SIGTERM');
+  assert.ok(r.took < 5000, `senkod took ${r.took} ms to stop after SIGTERM\n${log.join('\n')}`);
   assert.equal(r.code, 0, log.join('\n'));
   assert.equal(ports[2].received(), 0, 'the third board was opened after SIGTERM');
   // The interrupted visit is recorded as stopped, not as a failure
@@ -141,13 +147,8 @@ test('SIGTERM while a server trickles an answer: senkod exits within 5 s', async
   try {
     await h.until(() => requests > 0, 10000, 'senkod asking the trickling server');
     await new Promise((r) => setTimeout(r, 1000)); // well inside the transfer
-    const t0 = Date.now();
-    d.kill('SIGTERM');
-    const killer = setTimeout(() => d.kill('SIGKILL'), 90000);
-    const r = await exited;
-    clearTimeout(killer);
-    const took = Date.now() - t0;
-    assert.ok(took < 5000, `senkod took ${took} ms to stop after SIGTERM\n${log.join('\n')}`);
+    const r = await signalAndWait(d, exited, 'SIGTERM');
+    assert.ok(r.took < 5000, `senkod took ${r.took} ms to stop after SIGTERM\n${log.join('\n')}`);
     assert.equal(r.code, 0, log.join('\n'));
   } finally {
     server.closeAllConnections();
@@ -187,14 +188,9 @@ test('senko sync: Ctrl-C mid-push stops after the group in flight, frees the boa
   await h.until(() => (b.counters() || {}).rx_bytes > rx0 + 4000, 30000, 'push under way');
   // main.py is not running now (senko interrupted it to push).
   const runsBefore = runs();
-  const t0 = Date.now();
-  child.kill('SIGINT');
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60000);
-  const e = await exited;
-  clearTimeout(killer);
-  const took = Date.now() - t0;
+  const e = await signalAndWait(child, exited, 'SIGINT');
   assert.equal(e.code, 130, `exit ${e.code}/${e.signal}\n${log.join('\n')}`);
-  assert.ok(took < 5000, `took ${took} ms`);
+  assert.ok(e.took < 5000, `took ${e.took} ms`);
   assert.match(out, /slow: stopped/);
 
   const st = statusOf(state, 'slow');
@@ -280,13 +276,8 @@ test('SIGTERM during a health-line watch: exits within 5 s, the commit is not ju
     // watch has begun.
     await h.until(() => (b.counters() || {}).soft_resets >= resets + 2, 30000, 'the restart of v2');
     await h.until(() => h.readTree(b.flash)['main.py'].toString().includes('v2'), 5000, 'v2 on the board');
-    const t0 = Date.now();
-    d.kill('SIGTERM');
-    const killer = setTimeout(() => d.kill('SIGKILL'), 90000);
-    const e = await exited;
-    clearTimeout(killer);
-    const took = Date.now() - t0;
-    assert.ok(took < 5000, `senkod took ${took} ms to stop during the watch\n${log.join('\n')}`);
+    const e = await signalAndWait(d, exited, 'SIGTERM');
+    assert.ok(e.took < 5000, `senkod took ${e.took} ms to stop during the watch\n${log.join('\n')}`);
     assert.equal(e.code, 0, log.join('\n'));
     const text = log.join('\n');
     assert.doesNotMatch(text, /failed its health check|rolling back/, text);
