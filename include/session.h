@@ -84,7 +84,7 @@ struct session_job {
 	struct mirror *mirror;          /* borrowed; kept true to the board */
 	/* The mirror as the caller scanned it just before (with 2,000
 	 * files a scan is some milliseconds of stat): the session takes it
-	 * over and leaves it empty.  NULL: the session scans. */
+	 * over and leaves it empty. */
 	struct manifest *scanned;
 	bool verify;                    /* hash every managed file on the
 	                                   board and repair what differs */
@@ -111,5 +111,8 @@ void session_sync(const struct session_job *job, struct session_result *res);
  */
 int session_leave(struct repl *r, const struct config_device *dev,
     struct session_boot *boot, bool watch);
+/* Does session_leave() watch dev's application after a restart?  With a
+ * reset to restart it, and health = line or a boot_watch. */
+bool session_watches(const struct config_device *dev);
 
 #endif

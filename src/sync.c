@@ -265,9 +265,8 @@ missing_blobs(struct board_job *job)
 /*
  * The board holds target, but its health there is not judged yet (its
  * boot watch was cut short: the record says so): it is opened although in
- * sync, to restart the application and watch it.  Only where a watch can
- * judge: health = line, or boot with a boot_watch, and a reset to restart
- * with.
+ * sync, to restart the application and watch it.  Only where a watch
+ * judges health (session_watches(), health not none).
  */
 static bool
 watch_unjudged(const struct board_job *job, const struct manifest *target)
@@ -275,8 +274,7 @@ watch_unjudged(const struct board_job *job, const struct manifest *target)
 	const struct config_device *dev = job->dev;
 	const struct rollout_device *rec = &job->run->records[job->index];
 
-	if (dev->health == HEALTH_NONE || dev->reset == RESET_NONE ||
-	    (dev->health == HEALTH_BOOT && dev->boot_watch == 0))
+	if (dev->health == HEALTH_NONE || !session_watches(dev))
 		return false;
 	if (rec->health != ROLLOUT_HEALTH_UNKNOWN ||
 	    strcmp(rec->commit, target->commit) != 0)

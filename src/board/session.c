@@ -1389,6 +1389,13 @@ watch_for_line(struct repl *r, const struct config_device *dev,
 	return rc;
 }
 
+bool
+session_watches(const struct config_device *dev)
+{
+	return dev->reset != RESET_NONE &&
+	    (dev->health == HEALTH_LINE || dev->boot_watch > 0);
+}
+
 int
 session_leave(struct repl *r, const struct config_device *dev,
     struct session_boot *boot, bool watch)
@@ -1419,8 +1426,7 @@ session_leave(struct repl *r, const struct config_device *dev,
 	    reset_mode_name(dev->reset));
 	if (boot != NULL)
 		boot->restarted = true;
-	if (boot == NULL || !watch || (dev->boot_watch == 0 &&
-	    dev->health != HEALTH_LINE))
+	if (boot == NULL || !watch || !session_watches(dev))
 		return 0;
 	boot->watched = true;
 	buf_init(&out, 64 * 1024);
@@ -1535,10 +1541,7 @@ session_sync(const struct session_job *job, struct session_result *res)
 		    "files: flash a build that has it", job->dev->name);
 		goto leave;
 	}
-	if (job->scanned != NULL)
-		manifest_move(&mm, job->scanned);
-	else if (mirror_scan(job->mirror, &mm) == -1)
-		goto leave;
+	manifest_move(&mm, job->scanned);
 	if (repl_raw_reset(v.repl) == -1)
 		goto leave;
 	v.agent = agent_start(v.repl, job->dev->baud, job->stop);
