@@ -405,7 +405,7 @@ judge(struct board_job *job, enum rollout_action action)
 	    strcmp(rec->commit, t->commit) == 0 &&
 	    rec->health != ROLLOUT_HEALTH_UNKNOWN)
 		return;
-	if (job->session.boot.cut_short) {
+	if (job->session.boot.cut_short && job->dev->health != HEALTH_NONE) {
 		/* The next visit watches it (watch_unjudged). */
 		rollout_device_unjudged(sd, name, t->commit);
 		log_notice("%s: commit %.7s is on the board, its health not "

@@ -303,6 +303,39 @@ test('SIGTERM during a health-line watch: exits within 5 s, the commit is not ju
   }
 });
 
+// health = none: the boot watch is only for senko status, so a watch cut
+// short leaves nothing to judge later, and no sync restarts the board for it.
+test('SIGTERM during the boot watch with health = none: the commit is not left unjudged', async () => {
+  const REPOS3 = path.join(T, 'repos-none');
+  const nrepo = h.makeRepo(REPOS3, 'acme', 'n', { 'main.py': 'print("v1")\n' });
+  const ngh = await h.startGitHub({ repos: REPOS3 });
+  const b = await h.startBoard({ dir: T, name: 'none' });
+  boards.push(b);
+  const state = path.join(T, 'none-state');
+  const conf = h.writeConfig(path.join(T, 'none.conf'), {
+    senkod: { state_dir: state, api_url: ngh.base, interval: '1h' },
+    sources: { app: { user: 'acme', repo: 'n' } },
+    devices: { n: { port: b.link, baud: 1000000, source: 'app', health: 'none', boot_watch: '60s' } },
+  });
+  try {
+    const v2 = nrepo.commit({ 'main.py': 'print("v2")\n' });
+    const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const log = stderrLines(d);
+    const exited = new Promise((res) => d.on('exit', (code, signal) => res({ code, signal })));
+    // The reset inside the raw REPL, then the one that starts v2.
+    await h.until(() => (b.counters() || {}).soft_resets >= 2, 30000, 'the restart of v2');
+    const e = await signalAndWait(d, exited, 'SIGTERM');
+    const text = log.join('\n');
+    assert.equal(e.code, 0, text);
+    assert.match(text, /n: the boot watch was cut short \(stopping\)/, text);
+    assert.doesNotMatch(text, /not judged yet|restarts the application/, text);
+    const rec = JSON.parse(fs.readFileSync(path.join(state, 'devices', 'n', 'rollout.json'), 'utf8'));
+    assert.deepEqual([rec.commit, rec.health], [v2, 'healthy']);
+  } finally {
+    ngh.stop();
+  }
+});
+
 test.after(async () => {
   for (const p of silent) p.stop();
   await Promise.all(boards.map((b) => b.stop()));
