@@ -3,7 +3,8 @@
 // senko says so once and stops at once: no reset, no goodbye to the
 // agent and no wait for a deadline on a port that is gone, each of which
 // logged an error of its own before.  Plugged in again, the board boots
-// what it had and the next session completes the update.
+// what it had and the next session completes the update.  Also: a board
+// that goes away while senko watches it boot.
 'use strict';
 
 const test = require('node:test');
@@ -47,6 +48,43 @@ test('a board unplugged mid-push: one error that says so, no wind-down on a lost
     for (const [p, content] of Object.entries(files))
       assert.ok(tree[p.slice('app/'.length)] && tree[p.slice('app/'.length)].equals(Buffer.from(content)), `${p} on the board\n${r.stderr}`);
     assert.ok((await h.appTicks(board.link)) >= 3, 'the application does not print after the update\n' + r.stderr);
+  } finally {
+    await board.stop();
+    gh.stop();
+  }
+});
+
+// Unplugged while senko waits for the application's health line: the
+// watch is cut short, which says nothing against the commit.  It is not
+// judged (no failed health check, no rollback); plugged in again, the
+// next sync restarts the application and watches it to its line.
+test('a board unplugged during its health watch: the commit is not judged; plugged in again, the next sync watches it', async () => {
+  const READY = 'import time\ntime.sleep(4)\nprint("READY")\n';
+  const repo = h.makeRepo(path.join(T, 'repos-watch'), 'acme', 'fw', { 'app/main.py': READY });
+  const gh = await h.startGitHub({ repos: path.join(T, 'repos-watch') });
+  let board = await h.startBoard({ dir: T, name: 'w' });
+  const state = path.join(T, 'watch-state');
+  const conf = h.writeAppConfig(path.join(T, 'watch.conf'), {
+    gh, state,
+    devices: { w: { port: board.link, baud: 1000000, health: 'line READY', health_timeout: '60s' } },
+  });
+  const record = () => JSON.parse(require('fs').readFileSync(path.join(state, 'devices', 'w', 'rollout.json'), 'utf8'));
+  try {
+    const sync = h.startSenko(['-c', conf, 'sync']);
+    // The reset inside the raw REPL, then the one that starts main.py.
+    await h.until(() => (board.counters() || {}).soft_resets >= 2, 30000, 'the restart');
+    board.child.kill('SIGKILL');
+    await board.exited;
+    const { stderr } = await sync.done;
+    assert.match(stderr, /w: the boot watch was cut short \(the port failed\)/, stderr);
+    assert.doesNotMatch(stderr, /failed its health check|rolling back/, stderr);
+    assert.deepEqual([record().commit, record().health], [repo.head(), 'unknown']);
+
+    board = await h.startBoard({ dir: T, name: 'w' });
+    const r = await h.senko(['-c', conf, 'sync']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /restarting the application to watch it/, r.stderr);
+    assert.deepEqual([record().commit, record().health], [repo.head(), 'healthy']);
   } finally {
     await board.stop();
     gh.stop();
