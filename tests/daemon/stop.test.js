@@ -55,6 +55,34 @@ function stderrLines(child) {
   return lines;
 }
 
+// senkod in the foreground on conf: {d, log (its stderr lines), exited}.
+function startSenkod(conf) {
+  const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const log = stderrLines(d);
+  const exited = new Promise((res) => d.on('exit', (code, signal) => res({ code, signal })));
+  return { d, log, exited };
+}
+
+// A project of its own for a boot-watch test: repository acme/NAME holding
+// main.py, a fake GitHub for it, a board at 1,000,000 baud and a config
+// with one device NAME (dev: its health keys).  record() reads the
+// device's rollout record.  The caller stops gh.
+async function watchProject(name, mainPy, dev) {
+  const repos = path.join(T, `repos-${name}`);
+  const repo = h.makeRepo(repos, 'acme', name, { 'main.py': mainPy });
+  const gh = await h.startGitHub({ repos });
+  const board = await h.startBoard({ dir: T, name });
+  boards.push(board);
+  const state = path.join(T, `${name}-state`);
+  const conf = h.writeConfig(path.join(T, `${name}.conf`), {
+    senkod: { state_dir: state, api_url: gh.base, interval: '1h' },
+    sources: { app: { user: 'acme', repo: name } },
+    devices: { [name]: Object.assign({ port: board.link, baud: 1000000, source: 'app' }, dev) },
+  });
+  const record = () => JSON.parse(fs.readFileSync(path.join(state, 'devices', name, 'rollout.json'), 'utf8'));
+  return { repo, gh, board, conf, record };
+}
+
 // Send sig and wait for the exit (SIGKILL after 90 s, so that a hung
 // process fails the test rather than the run): {code, signal, took}.
 async function signalAndWait(child, exited, sig) {
@@ -85,9 +113,7 @@ test('SIGTERM with three silent boards and jobs = 1: senkod exits within 5 s', a
     sources: { app: { user: 'acme', repo: 'fw' } },
     devices,
   });
-  const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  const log = stderrLines(d);
-  const exited = new Promise((r) => d.on('exit', (code, signal) => r({ code, signal })));
+  const { d, log, exited } = startSenkod(conf);
   // The first board is being opened: senko's interrupts reach its line.
   await h.until(() => ports[0].received() > 0, 20000, 'senkod talking to the first silent port');
   const r = await signalAndWait(d, exited, 'SIGTERM');
@@ -141,9 +167,7 @@ test('SIGTERM while a server trickles an answer: senkod exits within 5 s', async
     sources: { app: { user: 'acme', repo: 'fw' } },
     devices: { trickle: { port: path.join(T, 'no-such-port'), source: 'app' } },
   });
-  const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  const log = stderrLines(d);
-  const exited = new Promise((r) => d.on('exit', (code, signal) => r({ code, signal })));
+  const { d, log, exited } = startSenkod(conf);
   try {
     await h.until(() => requests > 0, 10000, 'senkod asking the trickling server');
     await new Promise((r) => setTimeout(r, 1000)); // well inside the transfer
@@ -251,17 +275,8 @@ test('a second Ctrl-C ends senko sync at once, even in the middle of a file', as
 // the commit.  It must not be recorded as a failed health check, nor roll
 // the board back, nor pass as healthy: the next sync watches it again.
 test('SIGTERM during a health-line watch: exits within 5 s, the commit is not judged, the next sync watches it', async () => {
-  const REPOS2 = path.join(T, 'repos-watch');
-  const wrepo = h.makeRepo(REPOS2, 'acme', 'w', { 'main.py': 'print("v1 READY")\n' });
-  const wgh = await h.startGitHub({ repos: REPOS2 });
-  const b = await h.startBoard({ dir: T, name: 'watch' });
-  boards.push(b);
-  const state = path.join(T, 'watch-state');
-  const conf = h.writeConfig(path.join(T, 'watch.conf'), {
-    senkod: { state_dir: state, api_url: wgh.base, interval: '1h' },
-    sources: { app: { user: 'acme', repo: 'w' } },
-    devices: { w: { port: b.link, baud: 1000000, source: 'app', health: 'line READY', health_timeout: '60s' } },
-  });
+  const { repo: wrepo, gh: wgh, board: b, conf, record } =
+    await watchProject('w', 'print("v1 READY")\n', { health: 'line READY', health_timeout: '60s' });
   try {
     let r = await h.senko(['-c', conf, 'sync']);
     assert.equal(r.code, 0, r.stderr);
@@ -269,9 +284,7 @@ test('SIGTERM during a health-line watch: exits within 5 s, the commit is not ju
     // SIGTERM comes.
     const v2 = wrepo.commit({ 'main.py': 'import time\ntime.sleep(4)\nprint("v2 READY")\n' });
     const resets = b.counters().soft_resets;
-    const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
-    const log = stderrLines(d);
-    const exited = new Promise((res) => d.on('exit', (code, signal) => res({ code, signal })));
+    const { d, log, exited } = startSenkod(conf);
     // The reset inside the raw REPL, then the one that starts v2: the
     // watch has begun.
     await h.until(() => (b.counters() || {}).soft_resets >= resets + 2, 30000, 'the restart of v2');
@@ -283,7 +296,6 @@ test('SIGTERM during a health-line watch: exits within 5 s, the commit is not ju
     assert.doesNotMatch(text, /failed its health check|rolling back/, text);
     assert.match(text, /w: the boot watch was cut short \(stopping\)/, text);
     assert.match(text, /w: commit [0-9a-f]{7} is on the board, its health not judged yet/, text);
-    const record = () => JSON.parse(fs.readFileSync(path.join(state, 'devices', 'w', 'rollout.json'), 'utf8'));
     assert.deepEqual([record().commit, record().health], [v2, 'unknown']);
     assert.ok(h.readTree(b.flash)['main.py'].toString().includes('v2'), 'the board was rolled back to v1');
     // The next sync has nothing to write, but restarts v2 and watches
@@ -306,22 +318,11 @@ test('SIGTERM during a health-line watch: exits within 5 s, the commit is not ju
 // health = none: the boot watch is only for senko status, so a watch cut
 // short leaves nothing to judge later, and no sync restarts the board for it.
 test('SIGTERM during the boot watch with health = none: the commit is not left unjudged', async () => {
-  const REPOS3 = path.join(T, 'repos-none');
-  const nrepo = h.makeRepo(REPOS3, 'acme', 'n', { 'main.py': 'print("v1")\n' });
-  const ngh = await h.startGitHub({ repos: REPOS3 });
-  const b = await h.startBoard({ dir: T, name: 'none' });
-  boards.push(b);
-  const state = path.join(T, 'none-state');
-  const conf = h.writeConfig(path.join(T, 'none.conf'), {
-    senkod: { state_dir: state, api_url: ngh.base, interval: '1h' },
-    sources: { app: { user: 'acme', repo: 'n' } },
-    devices: { n: { port: b.link, baud: 1000000, source: 'app', health: 'none', boot_watch: '60s' } },
-  });
+  const { repo: nrepo, gh: ngh, board: b, conf, record } =
+    await watchProject('n', 'print("v1")\n', { health: 'none', boot_watch: '60s' });
   try {
     const v2 = nrepo.commit({ 'main.py': 'print("v2")\n' });
-    const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] }));
-    const log = stderrLines(d);
-    const exited = new Promise((res) => d.on('exit', (code, signal) => res({ code, signal })));
+    const { d, log, exited } = startSenkod(conf);
     // The reset inside the raw REPL, then the one that starts v2.
     await h.until(() => (b.counters() || {}).soft_resets >= 2, 30000, 'the restart of v2');
     const e = await signalAndWait(d, exited, 'SIGTERM');
@@ -329,8 +330,7 @@ test('SIGTERM during the boot watch with health = none: the commit is not left u
     assert.equal(e.code, 0, text);
     assert.match(text, /n: the boot watch was cut short \(stopping\)/, text);
     assert.doesNotMatch(text, /not judged yet|restarts the application/, text);
-    const rec = JSON.parse(fs.readFileSync(path.join(state, 'devices', 'n', 'rollout.json'), 'utf8'));
-    assert.deepEqual([rec.commit, rec.health], [v2, 'healthy']);
+    assert.deepEqual([record().commit, record().health], [v2, 'healthy']);
   } finally {
     ngh.stop();
   }
