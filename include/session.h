@@ -40,7 +40,7 @@ enum session_outcome {
 	SESSION_UPDATED,   /* files written or deleted */
 	SESSION_FAILED,    /* the board answered, something failed */
 	SESSION_STOPPED,   /* the stop flag ended it (the application was
-	                      restarted; a staged update was not committed) */
+	                      restarted, not watched; see committed) */
 	SESSION_OFFLINE,   /* no port, or no answer */
 	SESSION_BUSY,      /* another process holds the port */
 };
@@ -67,6 +67,10 @@ struct session_result {
 	unsigned files_sent, files_deleted;
 	uint64_t bytes_sent;          /* payload */
 	bool commit_completed;        /* found mid-commit and completed it */
+	/* The board holds job->upstream whole (committed, or found so),
+	 * whatever the outcome: a stop or an error after this point leaves
+	 * the new commit on the board, its restart not watched. */
+	bool committed;
 	char platform[32];
 	char version[64];
 	struct session_boot boot;

@@ -152,8 +152,8 @@ sync_on_board(struct board_job *job, struct manifest *scanned)
 	case SESSION_STOPPED:
 		/* The board keeps the old commit (nothing was renamed) or
 		 * the new one whole; the next visit carries on. */
-		job_stopped(job, sr->files_sent ? "after the update" :
-		    "before the update was committed");
+		job_stopped(job, sr->committed ? "with the board at its new "
+		    "commit" : "before the update was committed");
 		break;
 	case SESSION_OFFLINE:
 		job_fail(job, DEVICE_OFFLINE, NULL);
@@ -396,16 +396,27 @@ judge(struct board_job *job, enum rollout_action action)
 	const struct rollout_device *rec = &run->records[job->index];
 	const struct manifest *t = job->upstream;
 	char why[ROLLOUT_REASON_MAX], msg[STATUS_ERROR_MAX];
+	bool finished = job->res->state == DEVICE_IN_SYNC ||
+	    job->res->state == DEVICE_UPDATED;
 
-	if (job->res->state != DEVICE_IN_SYNC &&
-	    job->res->state != DEVICE_UPDATED)
+	/* A visit that stopped or failed after the commit landed still
+	 * leaves the board on it (session.h, committed). */
+	if (!finished && !job->session.committed)
 		return;
-	/* Nothing new on the board since its health was judged. */
-	if (job->res->state == DEVICE_IN_SYNC &&
+	/* Nothing new on the board since its health was judged (a repair
+	 * keeps the commit, but is watched when it restarts). */
+	if (job->res->state != DEVICE_UPDATED &&
 	    strcmp(rec->commit, t->commit) == 0 &&
 	    rec->health != ROLLOUT_HEALTH_UNKNOWN)
 		return;
-	if (job->session.boot.cut_short && job->dev->health != HEALTH_NONE) {
+	if (job->dev->health == HEALTH_NONE && !finished) {
+		/* Nothing to judge; the visit's own state stays. */
+		rollout_device_healthy(sd, name, t, action == ROLLOUT_ROLLBACK ?
+		    rec->commit : NULL);
+		return;
+	}
+	if ((job->session.boot.cut_short || !finished) &&
+	    job->dev->health != HEALTH_NONE) {
 		/* The next visit watches it (watch_unjudged). */
 		rollout_device_unjudged(sd, name, t->commit);
 		log_notice("%s: commit %.7s is on the board, its health not "

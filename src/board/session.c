@@ -1505,6 +1505,7 @@ agent_visit(struct visit *v, struct manifest *mm, struct plan *p)
 		    SESSION_UPDATED;
 	} else
 		v->res->outcome = SESSION_IN_SYNC;
+	v->res->committed = true;
 	mirror_set_commit(job->mirror, job->upstream->commit);
 	if (agent_finish(v->agent, v->dev->dest, &fin) == -1)
 		return -1;

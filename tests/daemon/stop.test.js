@@ -65,13 +65,14 @@ function startSenkod(conf) {
 
 // A project of its own for a boot-watch test: repository acme/NAME holding
 // main.py, a fake GitHub for it, a board at 1,000,000 baud and a config
-// with one device NAME (dev: its health keys).  record() reads the
-// device's rollout record.  The caller stops gh.
-async function watchProject(name, mainPy, dev) {
+// with one device NAME (dev: its health keys; args: the board's options).
+// record() reads the device's rollout record, status() its status.  The
+// caller stops gh.
+async function watchProject(name, mainPy, dev, args = []) {
   const repos = path.join(T, `repos-${name}`);
   const repo = h.makeRepo(repos, 'acme', name, { 'main.py': mainPy });
   const gh = await h.startGitHub({ repos });
-  const board = await h.startBoard({ dir: T, name });
+  const board = await h.startBoard({ dir: T, name, args });
   boards.push(board);
   const state = path.join(T, `${name}-state`);
   const conf = h.writeConfig(path.join(T, `${name}.conf`), {
@@ -80,7 +81,7 @@ async function watchProject(name, mainPy, dev) {
     devices: { [name]: Object.assign({ port: board.link, baud: 1000000, source: 'app' }, dev) },
   });
   const record = () => JSON.parse(fs.readFileSync(path.join(state, 'devices', name, 'rollout.json'), 'utf8'));
-  return { repo, gh, board, conf, record };
+  return { repo, gh, board, conf, record, status: () => statusOf(state, name) };
 }
 
 // Send sig and wait for the exit (SIGKILL after 90 s, so that a hung
@@ -333,6 +334,44 @@ test('SIGTERM during the boot watch with health = none: the commit is not left u
     assert.deepEqual([record().commit, record().health], [v2, 'healthy']);
   } finally {
     ngh.stop();
+  }
+});
+
+// SIGTERM while the board carries out the commit (its renames): the grace
+// lets the commit finish, so the board holds the new commit whole, but
+// senkod stops before it restarts the application to watch it.  That
+// commit must not pass as healthy unwatched: the next sync watches it, and
+// a broken one is rolled back.
+test('SIGTERM while the board carries out the commit: the new commit is left unjudged, the next sync catches it broken', async () => {
+  // Each flash program takes 0.1 s: the commit's renames (one metadata
+  // commit each) outlast the signal's way to senkod.
+  const { repo: crepo, gh: cgh, board: b, conf, record, status } =
+    await watchProject('c', 'print("v1")\n', {}, ['--flash-prog-us', '100000']);
+  try {
+    let r = await h.senko(['-c', conf, 'sync']);
+    assert.equal(r.code, 0, r.stderr);
+    const v1 = record().commit;
+    const v2 = crepo.commit({ 'main.py': 'raise ValueError("v2 is broken")\n', 'a.py': 'A = 1\n', 'b.py': 'B = 2\n' });
+    const renamed = b.counters().files_renamed;
+    const { d, log, exited } = startSenkod(conf);
+    // The journal goes into place first: the commit has begun.
+    await h.until(() => (b.counters() || {}).files_renamed > renamed, 60000, 'the commit under way');
+    const e = await signalAndWait(d, exited, 'SIGTERM');
+    const text = log.join('\n');
+    assert.equal(e.code, 0, text);
+    // Stopped in the commit, not in the boot watch after it.
+    assert.equal(status().state, 'stopped', text);
+    assert.match(status().last_error, /stopped with the board at its new commit/);
+    assert.ok(h.readTree(b.flash)['main.py'].toString().includes('v2'), 'the commit did not land');
+    assert.match(text, /c: commit [0-9a-f]{7} is on the board, its health not judged yet/, text);
+    assert.deepEqual([record().commit, record().health], [v2, 'unknown']);
+    // The next sync restarts v2 to watch it, sees it raise and rolls back.
+    r = await h.senko(['-c', conf, 'sync']);
+    assert.match(r.stderr, /c: failed its health check on commit [0-9a-f]{7}.*ValueError/, r.stderr);
+    assert.equal(record().commit, v1, JSON.stringify(record()));
+    assert.ok(h.readTree(b.flash)['main.py'].toString().includes('v1'), 'v2 is still on the board');
+  } finally {
+    cgh.stop();
   }
 });
 
