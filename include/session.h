@@ -85,6 +85,7 @@ struct session_job {
 	const struct config_device *dev;
 	const struct manifest *upstream;
 	const struct store *store;      /* borrowed */
+	const char *state_dir;          /* for the open mark (openmark.h) */
 	struct mirror *mirror;          /* borrowed; kept true to the board */
 	/* The mirror as the caller scanned it just before (with 2,000
 	 * files a scan is some milliseconds of stat): the session takes it
@@ -118,5 +119,19 @@ int session_leave(struct repl *r, const struct config_device *dev,
 /* Does session_leave() watch dev's application after a restart?  With a
  * reset to restart it, and health = line or a boot_watch. */
 bool session_watches(const struct config_device *dev);
+
+/*
+ * Open a configured board for a command that interrupts its application
+ * (what: "ls", "exec"), marked open in state_dir (openmark.h) until
+ * session_close() has restarted the application.  NULL: logged.
+ */
+struct repl *session_open(const struct config_device *dev,
+    const char *state_dir, const char *what,
+    const volatile sig_atomic_t *stop);
+/* session_leave() without a watch, then the mark goes and the port is
+ * closed.  Returns 0, or -1 (logged) when the restart failed (the mark
+ * stays: the next sync opens the board again). */
+int session_close(struct repl *r, const struct config_device *dev,
+    const char *state_dir);
 
 #endif

@@ -45,7 +45,7 @@ cmd_exec(struct cli *cli, int argc, char **argv)
 		buf_addstr(&code, argv[2]);
 	else if (cli_read_code("-", "code on standard input", &code) == -1)
 		return CLI_EXIT_FAILED;
-	r = repl_open_stoppable(dev->port, dev->baud,
+	r = session_open(dev, cli->cfg->state_dir, "exec",
 	    &interrupt_requested);
 	if (r == NULL) {
 		buf_release(&code);
@@ -60,9 +60,8 @@ cmd_exec(struct cli *cli, int argc, char **argv)
 		    repl_last_exception(r));
 	}
 	/* Opening the board stopped its application: start it again. */
-	if (session_leave(r, dev, NULL, false) == -1)
+	if (session_close(r, dev, cli->cfg->state_dir) == -1)
 		rc = -1;
-	repl_close(r);
 	buf_release(&out);
 	buf_release(&code);
 	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;

@@ -40,15 +40,14 @@ cmd_ls(struct cli *cli, int argc, char **argv)
 	dev = cli_find_device(cli, argv[1]);
 	if (dev == NULL)
 		return CLI_EXIT_USAGE;
-	r = repl_open_stoppable(dev->port, dev->baud,
+	r = session_open(dev, cli->cfg->state_dir, "ls",
 	    &interrupt_requested);
 	if (r == NULL)
 		return CLI_EXIT_FAILED;
 	rc = devfs_list(r, dev->dest, &list);
 	/* Opening the board stopped its application: start it again. */
-	if (session_leave(r, dev, NULL, false) == -1)
+	if (session_close(r, dev, cli->cfg->state_dir) == -1)
 		rc = -1;
-	repl_close(r);
 	if (rc == -1)
 		return CLI_EXIT_FAILED;
 	qsort(list.entries, list.n, sizeof(*list.entries), by_path);

@@ -58,7 +58,8 @@ cmd_run(struct cli *cli, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	if (cli_read_code(argv[2], "file to run", &code) == -1)
 		return CLI_EXIT_FAILED;
-	r = repl_open_stoppable(dev->port, dev->baud, &interrupt_requested);
+	r = session_open(dev, cli->cfg->state_dir, "run",
+	    &interrupt_requested);
 	if (r == NULL) {
 		buf_release(&code);
 		return CLI_EXIT_FAILED;
@@ -75,9 +76,8 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	}
 	/* Running the file stopped the application: start it again, also
 	 * (above all) after a Ctrl-C. */
-	if (session_leave(r, dev, NULL, false) == -1)
+	if (session_close(r, dev, cli->cfg->state_dir) == -1)
 		rc = -1;
-	repl_close(r);
 	buf_release(&code);
 	if (rc == 0 && interrupted) {
 		/* Ctrl-C is how a run ends: said here, as it is not the

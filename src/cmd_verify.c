@@ -213,7 +213,7 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 	}
 	if (files.n > 0)
 		qsort(files.v, files.n, sizeof(*files.v), by_name);
-	h.r = repl_open_stoppable(dev->port, dev->baud,
+	h.r = session_open(dev, cli->cfg->state_dir, "verify",
 	    &interrupt_requested);
 	if (h.r == NULL) {
 		names_free(&files);
@@ -239,9 +239,8 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 	if (!can_hash || agent_end(h.agent) == -1)
 		failed++;
 	/* Opening the board stopped its application: start it again. */
-	if (session_leave(h.r, dev, NULL, false) == -1)
+	if (session_close(h.r, dev, cli->cfg->state_dir) == -1)
 		failed++;
-	repl_close(h.r);
 	fflush(stdout);
 	if (bad == 0 && failed == 0)
 		log_info("%s: all %zu file(s) match", dev->name, files.n);

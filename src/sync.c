@@ -25,6 +25,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "mirror.h"
+#include "openmark.h"
 #include "plan.h"
 #include "progress.h"
 #include "rollout.h"
@@ -123,6 +124,7 @@ sync_on_board(struct board_job *job, struct manifest *scanned)
 	sj.dev = job->dev;
 	sj.upstream = job->upstream;
 	sj.store = job->run->store;
+	sj.state_dir = job->run->cfg->state_dir;
 	sj.mirror = &job->mirror;
 	sj.scanned = scanned;
 	sj.verify = job->run->opts->verify;
@@ -286,8 +288,39 @@ watch_unjudged(const struct board_job *job, const struct manifest *target)
 }
 
 /*
+ * Was the board left at its REPL by a senko that had it open and died
+ * before it restarted the application (openmark.h)?
+ */
+static bool
+left_open(const struct board_job *job)
+{
+	char who[200];
+
+	if (!openmark_left(job->run->cfg->state_dir, job->dev->name, who,
+	    sizeof(who)))
+		return false;
+	log_notice("%s: %s had the board open and ended before it restarted "
+	    "the application (killed?); opening the board to restart it",
+	    job->dev->name, who);
+	return true;
+}
+
+/* Open the board and restart its application, nothing else. */
+static void
+restart_only(struct board_job *job)
+{
+	const char *sd = job->run->cfg->state_dir;
+	struct repl *r;
+
+	r = session_open(job->dev, sd, "restart", job->run->opts->stop);
+	if (r != NULL)
+		(void)session_close(r, job->dev, sd);
+}
+
+/*
  * Bring the board to target: scan the mirror, plan, and open the board
- * only when the plan is not empty (or --force, or watch_unjudged()).  The
+ * only when the plan is not empty (or --force, watch_unjudged(),
+ * left_open()).  The
  * mirror's index is saved when the board took the commit; after a failure
  * it is not (the files the board confirmed are in the mirror folder and
  * the next scan hashes them).
@@ -317,7 +350,7 @@ visit(struct board_job *job, const struct manifest *target)
 		goto out;
 	}
 	if (plan_is_empty(&p) && !device_is_forced(job->run, job->index) &&
-	    !watch_unjudged(job, target)) {
+	    !watch_unjudged(job, target) && !left_open(job)) {
 		/* The mirror is the board: nothing to do, port left shut. */
 		job->res->state = DEVICE_IN_SYNC;
 		mirror_set_commit(&job->mirror, target->commit);
@@ -506,7 +539,10 @@ sync_device(struct sync_run *run, size_t index)
 	}
 	if (action == ROLLOUT_WAIT || action == ROLLOUT_HOLD) {
 		/* Left alone: its status file keeps what its last visit
-		 * said (a rollback stays visible). */
+		 * said (a rollback stays visible); only an application
+		 * left stopped is started again. */
+		if (!run->opts->check_only && left_open(&job))
+			restart_only(&job);
 		job.res->state = DEVICE_WAITING;
 		snprintf(job.res->commit, sizeof(job.res->commit), "%s",
 		    job.upstream->commit);

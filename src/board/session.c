@@ -21,6 +21,7 @@
 #include "human.h"
 #include "log.h"
 #include "mirror.h"
+#include "openmark.h"
 #include "path.h"
 #include "plan.h"
 #include "progress.h"
@@ -1453,6 +1454,31 @@ session_leave(struct repl *r, const struct config_device *dev,
 	return 0;
 }
 
+struct repl *
+session_open(const struct config_device *dev, const char *state_dir,
+    const char *what, const volatile sig_atomic_t *stop)
+{
+	struct repl *r;
+
+	openmark_set(state_dir, dev->name, what);
+	r = repl_open_stoppable(dev->port, dev->baud, stop);
+	if (r == NULL && errno != EBUSY)
+		openmark_clear(state_dir, dev->name);
+	return r;
+}
+
+int
+session_close(struct repl *r, const struct config_device *dev,
+    const char *state_dir)
+{
+	int rc = session_leave(r, dev, NULL, false);
+
+	if (rc == 0)
+		openmark_clear(state_dir, dev->name);
+	repl_close(r);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- sync */
 
 static void
@@ -1528,9 +1554,13 @@ session_sync(const struct session_job *job, struct session_result *res)
 	v.dev = job->dev;
 	v.res = res;
 	res->outcome = SESSION_FAILED;
+	openmark_set(job->state_dir, job->dev->name, "sync");
 	v.repl = open_board(job);
 	if (v.repl == NULL) {
 		res->outcome = connect_failed();
+		/* Not opened; a busy board is another process's to mark. */
+		if (res->outcome != SESSION_BUSY)
+			openmark_clear(job->state_dir, job->dev->name);
 		return;
 	}
 	info = repl_info(v.repl);
@@ -1565,9 +1595,12 @@ leave:
 	    !stop_requested(job)) == -1) {
 		if (res->outcome != SESSION_FAILED)
 			res->outcome = SESSION_FAILED;
-	} else if (job->dev->reset != RESET_NONE)
-		log_info("%s: %s reset; the application runs again",
-		    job->dev->name, reset_mode_name(job->dev->reset));
+	} else {
+		openmark_clear(job->state_dir, job->dev->name);
+		if (job->dev->reset != RESET_NONE)
+			log_info("%s: %s reset; the application runs again",
+			    job->dev->name, reset_mode_name(job->dev->reset));
+	}
 	repl_close(v.repl);
 	plan_release(&p);
 	manifest_release(&mm);

@@ -9,6 +9,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
+const { spawn } = require('child_process');
 const h = require('../lib/harness');
 
 const T = h.tmpdir('app');
@@ -416,6 +417,32 @@ test('a chatty main.py (printing every 10 ms) does not disturb an update', async
   repo.commit({ 'app/main.py': TICKER });
   r = await sync();
   assert.equal(r.code, 0, r.stderr);
+});
+
+// A senko killed while it has the board (kill -9, a crash, systemd's stop
+// timeout running out) cannot restart the application.  The board's
+// files are in sync, so no sync would open it; its open mark makes the
+// next one do so.
+test('a senko killed with the board open: the next sync restarts the application it left stopped', async () => {
+  // The user's program, which runs until stopped; senko run streams it.
+  const loop = path.join(T, 'loop.py');
+  fs.writeFileSync(loop, 'import time\nwhile True:\n    print("looping")\n    time.sleep(0.1)\n');
+  const child = h.track(spawn(h.SENKO, ['-c', CONF, 'run', 'b', loop], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  const exited = new Promise((res) => child.on('exit', res));
+  let out = '';
+  child.stdout.on('data', (x) => { out += x; });
+  await h.until(() => out.includes('looping'), 10000, 'the program running');
+  child.kill('SIGKILL');
+  await exited;
+  assert.equal(await ticks(1500), 0, 'the application runs after the kill: nothing to test');
+  const r = await sync();
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /b: senko run \(pid \d+\) had the board open and ended before it restarted the application/);
+  assert.ok(await ticks() >= 3, 'the application is still stopped');
+  // The mark is gone: the next sync leaves the board shut.
+  const entries = board.counters().raw_repl_entries;
+  assert.equal((await sync()).code, 0);
+  assert.equal(board.counters().raw_repl_entries, entries, 'the board was opened again');
 });
 
 test('reset = none: the board is left at its REPL, as documented', async () => {
