@@ -30,8 +30,8 @@ void openmark_clear(const char *state_dir, const char *device);
 /*
  * Was the board left open?  True for a mark whose process is gone, or
  * this process's own (a visit that could not restart the board); what
- * gets "senko ls (pid 123)".  A live process's mark is not: another senko
- * has the board now, and its lock keeps this one out.
+ * gets who left it, "senko ls (pid 123)".  A live process's mark is not:
+ * another senko has the board now, and its lock keeps this one out.
  */
 bool openmark_left(const char *state_dir, const char *device, char *what,
     size_t whatlen);

@@ -299,8 +299,8 @@ left_open(const struct board_job *job)
 	if (!openmark_left(job->run->cfg->state_dir, job->dev->name, who,
 	    sizeof(who)))
 		return false;
-	log_notice("%s: %s had the board open and ended before it restarted "
-	    "the application (killed?); opening the board to restart it",
+	log_notice("%s: the application was left stopped by %s, which ended "
+	    "with the board open (killed?); opening the board to restart it",
 	    job->dev->name, who);
 	return true;
 }

@@ -1,7 +1,7 @@
 /*
  * openmark.c - a mark that says a board is open (openmark.h).
  *
- * The file holds one line, "PID WHAT".
+ * The file holds one line, "PID PROGRAM WHAT" ("123 senko ls").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,7 +74,6 @@ openmark_left(const char *state_dir, const char *device, char *what,
 	char line[160], *end;
 	FILE *f;
 	long pid;
-	bool left;
 
 	f = fopen(path, "re");
 	free(path);
@@ -90,8 +89,11 @@ openmark_left(const char *state_dir, const char *device, char *what,
 		snprintf(what, whatlen, "an earlier senko");
 		return true;
 	}
-	left = pid == (long)getpid() ||
-	    (kill((pid_t)pid, 0) == -1 && errno == ESRCH);
+	if (pid == (long)getpid()) {
+		snprintf(what, whatlen, "an earlier visit of this %s (pid %ld)",
+		    program_invocation_short_name, pid);
+		return true;
+	}
 	snprintf(what, whatlen, "%s (pid %ld)", end + 1, pid);
-	return left;
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 }

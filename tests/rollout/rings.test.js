@@ -120,7 +120,7 @@ test('with soak, ring 1 waits while ring 0 soaks; then the rollout goes on', asy
   const again = await h.senko(['-c', CONF, 'sync', 'r1b']);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /r1b: waiting for commit/);
-  assert.match(again.stderr, /r1b: senko run \(pid \d+\) had the board open and ended before it restarted/);
+  assert.match(again.stderr, /r1b: the application was left stopped by senko run \(pid \d+\), which ended with the board open/);
   assert.ok(await prints(boards.r1b.link, 'A'), 'r1b\'s application is still stopped');
   assert.equal(mainOf('r1b'), app('A'));
   // ...unless --now names the device.

@@ -437,7 +437,7 @@ test('a senko killed with the board open: the next sync restarts the application
   assert.equal(await ticks(1500), 0, 'the application runs after the kill: nothing to test');
   const r = await sync();
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /b: senko run \(pid \d+\) had the board open and ended before it restarted the application/);
+  assert.match(r.stderr, /b: the application was left stopped by senko run \(pid \d+\), which ended with the board open/);
   assert.ok(await ticks() >= 3, 'the application is still stopped');
   // The mark is gone: the next sync leaves the board shut.
   const entries = board.counters().raw_repl_entries;
