@@ -46,6 +46,8 @@ const B = {
   tb: board(FAST, { files: { 'main.py': "print('app')\ndef f():\n    return undefined_name\nf()\n" } }),
   // Sleeps in a loop from boot on; cheap while idle.
   loop: board(FAST, { files: { 'main.py': 'import time\nwhile True:\n    time.sleep_ms(20)\n' } }),
+  // Long sleeps from boot on.
+  nap: board(FAST, { files: { 'main.py': 'import time\nwhile True:\n    time.sleep(30)\n' } }),
 };
 B.e32 = B.repl;
 B.paste = B.repl;
@@ -178,6 +180,26 @@ test('a main.py that loops forever keeps the REPL busy until Ctrl-C (sleeping an
       fs.rmSync(b.counters, { force: true });
     }
   }
+});
+
+// ports/esp32/mphalport.c mp_hal_delay_ms handles pending exceptions
+// every FreeRTOS tick (10 ms): a Ctrl-C ends a long time.sleep at once, as
+// it ends the ticking application senko interrupts.  A sleep still lasts
+// its time.
+test('Ctrl-C ends a long time.sleep within a tick; sleeps keep their length', async () => {
+  const p = new Port((await B.nap).path);
+  await p.drain(300); // main.py is in its first 30 s sleep
+  const t0 = Date.now();
+  p.write('\x03');
+  const out = (await p.readUntil('>>> ', 10000)).toString();
+  assert.match(out, /KeyboardInterrupt: \r\n/);
+  assert.ok(Date.now() - t0 < 3000, `Ctrl-C took ${Date.now() - t0} ms to end time.sleep(30)`);
+  p.write('\r\x01');
+  await p.readUntil('raw REPL; CTRL-B to exit\r\n>');
+  const r = await p.exec('import time\nfrom time import sleep_ms\nt = time.ticks_ms()\ntime.sleep(0.25)\nsleep_ms(150)\ntime.sleep_us(100000)\nprint(time.ticks_diff(time.ticks_ms(), t))');
+  const ms = Number(r.out.trim());
+  assert.ok(ms >= 500 && ms < 1500, `slept ${r.out.trim()} ms for 500`);
+  p.close();
 });
 
 test('sys.stdin.buffer: 4096 bytes of all values land byte-identical in the flash directory', async () => {

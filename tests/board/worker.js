@@ -103,7 +103,21 @@ WebAssembly.instantiate = async function (bin, imports) {
     lastTick = performance.now();
     return orig();
   };
-  wrap('mp_js_ticks_ms', ticking);
+  wrap('mp_js_ticks_ms', (orig) => {
+    const tick = ticking(orig);
+    return () => {
+      const ms = tick();
+      if (kbdAt >= 0 && sleepWakes()) {
+        // Out of any mp_hal_delay_ms in progress: 2**31 more ms than it
+        // waits for.  Python never sees the jump: time.ticks_ms() keeps
+        // 30 bits (extmod/modtime.c, MICROPY_PY_TIME_TICKS_PERIOD), and
+        // ticks_us, ms * 1000, gains 2**34 * 125, nothing in 32 bits.
+        ticksJump = (ticksJump + 2 ** 31) % 2 ** 32;
+        kbdAt = -1;
+      }
+      return ms + ticksJump;
+    };
+  });
   wrap('mp_js_time_ms', ticking);
   const wasi = imports.wasi_snapshot_preview1;
   if (wasi && typeof wasi.fd_write === 'function') {
@@ -168,6 +182,23 @@ function tx(data) {
 let busy = false;        // executing Python code (interrupt char armed)
 let kbdScheduled = false;
 
+// A Ctrl-C ends a time.sleep on a board: ports/esp32/mphalport.c
+// mp_hal_delay_ms runs MICROPY_EVENT_POLL_HOOK (pending exceptions), then
+// waits one FreeRTOS tick (ulTaskNotifyTake, 10 ms); ports/esp8266/
+// esp_mphal.c mp_hal_delay_us handles them in its loop.  The WebAssembly
+// port's mp_hal_delay_ms busy-waits on mp_js_ticks_ms without
+// (ports/webassembly/mphalport.c), so a KeyboardInterrupt waited for the
+// sleep to end.  From the tick after a Ctrl-C (esp32) or at once
+// (esp8266), the ticks it reads jump far ahead, which ends the wait.
+let kbdAt = -1;          // when a Ctrl-C was scheduled; -1: none waits
+let ticksJump = 0;       // added to mp_js_ticks_ms, 0 or 2**31
+const TICK_MS = 10;      // CONFIG_FREERTOS_HZ 100
+
+function sleepWakes() {
+  if (cfg.platform !== 'esp32') return true;
+  return Math.floor(performance.now() / TICK_MS) > Math.floor(kbdAt / TICK_MS);
+}
+
 // Called from many places while Python runs: handles main-thread commands
 // and delivers Ctrl-C.
 function poll() {
@@ -176,7 +207,7 @@ function poll() {
   if (cmd) handleCmd(cmd);
   if (busy && Atomics.load(ctl, CTL.KBD)) {
     Atomics.store(ctl, CTL.KBD, 0);
-    if (M) { M._mp_sched_keyboard_interrupt(); kbdScheduled = true; }
+    if (M) { M._mp_sched_keyboard_interrupt(); kbdScheduled = true; kbdAt = performance.now(); }
   }
   if (txbuf.length && performance.now() - lastFlush > 5) flushTx();
 }
@@ -435,6 +466,7 @@ function exec(code, opts = {}) {
   }
   busy = true;
   kbdScheduled = false;
+  kbdAt = -1;
   Atomics.store(ctl, CTL.KBD, 0);
   Atomics.store(ctl, CTL.INTR, 3);
   Atomics.store(ctl, CTL.KIND, opts.kind || KIND_RAW);
