@@ -265,6 +265,21 @@ async function appTicks(link, ms = 4000) {
   }
 }
 
+// A senko killed while it has a board (kill -9): `senko run DEV` of a
+// program that prints "looping" forever, in dir, killed once it runs.  The
+// board is left running that program, its application stopped.
+async function killSenkoRun(conf, dev, dir) {
+  const loop = path.join(dir, 'loop.py');
+  fs.writeFileSync(loop, 'import time\nwhile True:\n    print("looping")\n    time.sleep(0.1)\n');
+  const child = track(spawn(SENKO, ['-c', conf, 'run', dev, loop], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  const exited = new Promise((res) => child.on('exit', res));
+  let out = '';
+  child.stdout.on('data', (x) => { out += x; });
+  await until(() => out.includes('looping'), 10000, `the program running on ${dev}`);
+  child.kill('SIGKILL');
+  await exited;
+}
+
 // The lines a stream carries, as they come: the array returned (or the
 // one given) grows as data arrives; a last line without '\n' waits.
 function collectLines(stream, lines = []) {
@@ -296,4 +311,5 @@ module.exports = {
   isRecordFile, boardRecord,
   ROOT, BUILD, SENKO, SENKOD, tmpdir, track, waitLine, git, makeRepo, startGitHub,
   startBoard, readTree, writeTree, writeConfig, writeAppConfig, run, senko, startSenko, senkod, until, TICKER, appTicks, collectLines,
+  killSenkoRun,
 };

@@ -13,7 +13,6 @@ const assert = require('node:assert/strict');
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
-const { spawn } = require('child_process');
 const h = require('../lib/harness');
 const { app, prints } = require('./app');
 
@@ -107,15 +106,7 @@ test('with soak, ring 1 waits while ring 0 soaks; then the rollout goes on', asy
   // A waiting board is left alone, but not stopped: a senko killed while
   // it had the board (here `senko run`, kill -9) left the application
   // stopped, and the next sync restarts it without updating the board.
-  const loop = path.join(T, 'loop.py');
-  fs.writeFileSync(loop, 'import time\nwhile True:\n    print("looping")\n    time.sleep(0.1)\n');
-  const run = h.track(spawn(h.SENKO, ['-c', CONF, 'run', 'r1b', loop], { stdio: ['ignore', 'pipe', 'ignore'] }));
-  const ran = new Promise((res) => run.on('exit', res));
-  let out = '';
-  run.stdout.on('data', (x) => { out += x; });
-  await h.until(() => out.includes('looping'), 10000, 'the program running on r1b');
-  run.kill('SIGKILL');
-  await ran;
+  await h.killSenkoRun(CONF, 'r1b', T);
   assert.equal(await prints(boards.r1b.link, 'A', 1500), false, 'r1b runs its application after the kill: nothing to test');
   const again = await h.senko(['-c', CONF, 'sync', 'r1b']);
   assert.equal(again.code, 0, again.stderr);

@@ -9,7 +9,6 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
-const { spawn } = require('child_process');
 const h = require('../lib/harness');
 
 const T = h.tmpdir('app');
@@ -424,16 +423,7 @@ test('a chatty main.py (printing every 10 ms) does not disturb an update', async
 // files are in sync, so no sync would open it; its open mark makes the
 // next one do so.
 test('a senko killed with the board open: the next sync restarts the application it left stopped', async () => {
-  // The user's program, which runs until stopped; senko run streams it.
-  const loop = path.join(T, 'loop.py');
-  fs.writeFileSync(loop, 'import time\nwhile True:\n    print("looping")\n    time.sleep(0.1)\n');
-  const child = h.track(spawn(h.SENKO, ['-c', CONF, 'run', 'b', loop], { stdio: ['ignore', 'pipe', 'ignore'] }));
-  const exited = new Promise((res) => child.on('exit', res));
-  let out = '';
-  child.stdout.on('data', (x) => { out += x; });
-  await h.until(() => out.includes('looping'), 10000, 'the program running');
-  child.kill('SIGKILL');
-  await exited;
+  await h.killSenkoRun(CONF, 'b', T);
   assert.equal(await ticks(1500), 0, 'the application runs after the kill: nothing to test');
   const r = await sync();
   assert.equal(r.code, 0, r.stderr);
