@@ -320,10 +320,9 @@ restart_only(struct board_job *job)
 /*
  * Bring the board to target: scan the mirror, plan, and open the board
  * only when the plan is not empty (or --force, watch_unjudged(),
- * left_open()).  The
- * mirror's index is saved when the board took the commit; after a failure
- * it is not (the files the board confirmed are in the mirror folder and
- * the next scan hashes them).
+ * left_open()).  The mirror's index is saved when the board took the
+ * commit; after a failure it is not (the files the board confirmed are in
+ * the mirror folder and the next scan hashes them).
  */
 static void
 visit(struct board_job *job, const struct manifest *target)

@@ -1,7 +1,9 @@
 /*
  * openmark.c - a mark that says a board is open (openmark.h).
  *
- * The file holds one line, "PID PROGRAM WHAT" ("123 senko ls").
+ * The file holds one line, "PID PROGRAM WHAT" ("123 senko ls").  Setting
+ * and clearing keep errno: they run between a port's opening or closing
+ * and the caller's look at why it failed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +33,7 @@ openmark_set(const char *state_dir, const char *device, const char *what)
 	char *dir = xasprintf("%s/%s", devices, device);
 	char *path = mark_path(state_dir, device);
 	char line[160];
-	int fd, n;
+	int fd, n, saved = errno;
 
 	n = snprintf(line, sizeof(line), "%ld %s %s\n", (long)getpid(),
 	    program_invocation_short_name, what);
@@ -53,17 +55,20 @@ openmark_set(const char *state_dir, const char *device, const char *what)
 	free(path);
 	free(dir);
 	free(devices);
+	errno = saved;
 }
 
 void
 openmark_clear(const char *state_dir, const char *device)
 {
 	char *path = mark_path(state_dir, device);
+	int saved = errno;
 
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_debug("%s: cannot remove %s: %s", device, path,
 		    strerror(errno));
 	free(path);
+	errno = saved;
 }
 
 bool
