@@ -441,19 +441,21 @@ judge(struct board_job *job, enum rollout_action action)
 	    strcmp(rec->commit, t->commit) == 0 &&
 	    rec->health != ROLLOUT_HEALTH_UNKNOWN)
 		return;
-	if (job->dev->health == HEALTH_NONE && !finished) {
-		/* Nothing to judge; the visit's own state stays. */
-		rollout_device_healthy(sd, name, t, action == ROLLOUT_ROLLBACK ?
-		    rec->commit : NULL);
-		return;
-	}
+	/* Its restart was not watched to the end (a stop, a lost port, a
+	 * visit that ended after the commit landed): the next visit
+	 * watches it (watch_unjudged). */
 	if ((job->session.boot.cut_short || !finished) &&
 	    job->dev->health != HEALTH_NONE) {
-		/* The next visit watches it (watch_unjudged). */
 		rollout_device_unjudged(sd, name, t->commit);
 		log_notice("%s: commit %.7s is on the board, its health not "
 		    "judged yet; the next sync restarts the application to "
 		    "watch it", name, t->commit);
+		return;
+	}
+	if (!finished) {
+		/* health = none: nothing to judge; the visit's state stays. */
+		rollout_device_healthy(sd, name, t, action == ROLLOUT_ROLLBACK ?
+		    rec->commit : NULL);
 		return;
 	}
 	if (rollout_health_ok(job->dev, &job->session.boot, why,

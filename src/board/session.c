@@ -1454,6 +1454,20 @@ session_leave(struct repl *r, const struct config_device *dev,
 	return 0;
 }
 
+/*
+ * The port was not opened (errno says why, and keeps it): the board was
+ * not interrupted, so the open mark goes.  Not when another process holds
+ * the board (EBUSY): this mark replaced that process's, and left in place
+ * it still has a later sync open the board should that process die (at
+ * worst one visit too many).
+ */
+static void
+unmark_unopened(const char *state_dir, const char *device)
+{
+	if (errno != EBUSY)
+		openmark_clear(state_dir, device);
+}
+
 struct repl *
 session_open(const struct config_device *dev, const char *state_dir,
     const char *what, const volatile sig_atomic_t *stop)
@@ -1462,8 +1476,8 @@ session_open(const struct config_device *dev, const char *state_dir,
 
 	openmark_set(state_dir, dev->name, what);
 	r = repl_open_stoppable(dev->port, dev->baud, stop);
-	if (r == NULL && errno != EBUSY)
-		openmark_clear(state_dir, dev->name);
+	if (r == NULL)
+		unmark_unopened(state_dir, dev->name);
 	return r;
 }
 
@@ -1557,10 +1571,8 @@ session_sync(const struct session_job *job, struct session_result *res)
 	openmark_set(job->state_dir, job->dev->name, "sync");
 	v.repl = open_board(job);
 	if (v.repl == NULL) {
+		unmark_unopened(job->state_dir, job->dev->name);
 		res->outcome = connect_failed();
-		/* Not opened; a busy board is another process's to mark. */
-		if (res->outcome != SESSION_BUSY)
-			openmark_clear(job->state_dir, job->dev->name);
 		return;
 	}
 	info = repl_info(v.repl);
