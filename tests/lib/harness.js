@@ -265,10 +265,10 @@ async function appTicks(link, ms = 4000) {
   }
 }
 
-// A senko killed while it has a board (kill -9): `senko run DEV` of a
-// program that prints "looping" forever, in dir, killed once it runs.  The
-// board is left running that program, its application stopped.
-async function killSenkoRun(conf, dev, dir) {
+// `senko run DEV` of a program that prints "looping" forever (written to
+// dir), once it runs: it holds the board's port until kill() (kill -9),
+// which leaves the board running that program, its application stopped.
+async function startSenkoRun(conf, dev, dir) {
   const loop = path.join(dir, 'loop.py');
   fs.writeFileSync(loop, 'import time\nwhile True:\n    print("looping")\n    time.sleep(0.1)\n');
   const child = track(spawn(SENKO, ['-c', conf, 'run', dev, loop], { stdio: ['ignore', 'pipe', 'ignore'] }));
@@ -276,8 +276,18 @@ async function killSenkoRun(conf, dev, dir) {
   let out = '';
   child.stdout.on('data', (x) => { out += x; });
   await until(() => out.includes('looping'), 10000, `the program running on ${dev}`);
-  child.kill('SIGKILL');
-  await exited;
+  return {
+    // SIGKILL: no chance to restart the application or clear its mark.
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+// A senko killed while it has a board: startSenkoRun, then kill().
+async function killSenkoRun(conf, dev, dir) {
+  await (await startSenkoRun(conf, dev, dir)).kill();
 }
 
 // The lines a stream carries, as they come: the array returned (or the
@@ -311,5 +321,5 @@ module.exports = {
   isRecordFile, boardRecord,
   ROOT, BUILD, SENKO, SENKOD, tmpdir, track, waitLine, git, makeRepo, startGitHub,
   startBoard, readTree, writeTree, writeConfig, writeAppConfig, run, senko, startSenko, senkod, until, TICKER, appTicks, collectLines,
-  killSenkoRun,
+  startSenkoRun, killSenkoRun,
 };

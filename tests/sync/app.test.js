@@ -435,6 +435,26 @@ test('a senko killed with the board open: the next sync restarts the application
   assert.equal(board.counters().raw_repl_entries, entries, 'the board was opened again');
 });
 
+// A sync that finds the port held (here by `senko run`) has put its own
+// mark in place of the holder's, and leaves it (session.c
+// unmark_unopened()): if the holder then dies with the board open, the
+// mark of a process that is gone still says the application is stopped.
+test('a sync that found the port busy: when its holder dies, the next sync restarts the application', async () => {
+  const holder = await h.startSenkoRun(CONF, 'b', T);
+  try {
+    const busy = await sync('--force');
+    assert.equal(busy.code, 1, busy.stderr);
+    assert.match(busy.stderr, /b: senko \(pid \d+\) is using \S+; stop it or wait for it to finish/);
+  } finally {
+    await holder.kill();
+  }
+  assert.equal(await ticks(1500), 0, 'the application runs after the kill: nothing to test');
+  const r = await sync();
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /b: the application was left stopped by senko sync \(pid \d+\), which ended with the board open/);
+  assert.ok(await ticks() >= 3, 'the application is still stopped');
+});
+
 test('reset = none: the board is left at its REPL, as documented', async () => {
   conf({ reset: 'none' });
   const r = await sync('--force');
