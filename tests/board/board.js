@@ -50,7 +50,7 @@ function usage(msg) {
   process.stderr.write(
     'usage: node tests/board/board.js --flash DIR [--link PATH] [--profile esp32|esp8266]\n' +
     '       [--baud N (default 115200; 0 = unpaced)] [--ring N (stdin ring; default esp32 260, esp8266 256)]\n' +
-    '       [--exec-delay MS] [--heap BYTES] [--flash-size BYTES] [--fs lfs|fat]\n' +
+    '       [--exec-delay MS] [--heap BYTES] [--heap-soft] [--flash-size BYTES] [--fs lfs|fat]\n' +
     '       [--flash-prog-us US (default 700)] [--flash-erase-us US (default 45000)]\n' +
     '       [--power-cut-after N] [--power-cut-op K] [--power-cut-seed S --power-cut-ops N|--power-cut-bytes N]\n' +
     '       [--no-deflate]\n' +
@@ -62,7 +62,7 @@ function usage(msg) {
 function parseArgs(argv) {
   const o = {
     flash: null, link: null, profile: 'esp32', baud: 115200, ring: null, execDelay: 0,
-    heap: null, flashSize: 0, powerCutAfter: 0, deflate: true, stdinBuffer: true,
+    heap: null, heapSoft: false, flashSize: 0, powerCutAfter: 0, deflate: true, stdinBuffer: true,
     rawPaste: true, sha1: true, counters: null, exitWithParent: false,
     fs: 'lfs', progUs: 700, eraseUs: 45000,
     cutOp: 0, cutSeed: null, cutOps: 0, cutBytes: 0, uniqueId: null,
@@ -89,6 +89,7 @@ function parseArgs(argv) {
       case '--power-cut-bytes': o.cutBytes = num(argv[++i], a); break;
       case '--exec-delay': o.execDelay = num(argv[++i], a); break;
       case '--heap': o.heap = num(argv[++i], a); break;
+      case '--heap-soft': o.heapSoft = true; break;
       case '--flash-size': o.flashSize = num(argv[++i], a); break;
       case '--power-cut-after': o.powerCutAfter = num(argv[++i], a); break;
       case '--counters': o.counters = argv[++i]; break;
@@ -301,6 +302,7 @@ function main() {
         fs: opt.fs, progUs: opt.progUs, eraseUs: opt.eraseUs,
         cutOp: opt.cutOp, powerCutAfter: opt.powerCutAfter,
         heap: opt.heap === null ? prof.heap : opt.heap,
+        heapSoft: opt.heapSoft,
         execDelay: opt.execDelay,
         deflate: opt.deflate, stdinBuffer: opt.stdinBuffer, rawPaste: opt.rawPaste, sha1: opt.sha1,
         platform: prof.platform, machine: prof.machine, freq: prof.freq, uid,
@@ -372,7 +374,8 @@ function main() {
       if (finished || !Atomics.load(ctl, CTL.KBD) || !Atomics.load(ctl, CTL.BUSY)) return;
       const kind = { 1: 'raw', 2: 'friendly', 3: 'file' }[Atomics.load(ctl, CTL.KIND)] || 'file';
       const mode = Atomics.load(ctl, CTL.MODE) === 1 ? 'raw' : 'friendly';
-      process.stderr.write(`board: code ignored Ctrl-C; restarting the interpreter (${mode}/${kind})\n`);
+      process.stderr.write(`board: code ignored Ctrl-C; restarting the interpreter (${mode}/${kind}; ` +
+        'a loop without calls into the host, or a MemoryError on a full heap: tests/board/README.md)\n');
       const old = worker;
       worker = null;
       old.terminate();

@@ -43,6 +43,7 @@ const B = {
     files: { 'boot.py': "print('boot-ran')\n", 'counted.py': "print('top-level ran')\nX = 1\n", 'd/sub/deep.txt': 'deep' },
   }),
   ring8: board(['--baud', '1000000', '--profile', 'esp8266']),
+  soft8: board([...FAST, '--profile', 'esp8266', '--heap-soft']),
   tb: board(FAST, { files: { 'main.py': "print('app')\ndef f():\n    return undefined_name\nf()\n" } }),
   // Sleeps in a loop from boot on; cheap while idle.
   loop: board(FAST, { files: { 'main.py': 'import time\nwhile True:\n    time.sleep_ms(20)\n' } }),
@@ -410,6 +411,15 @@ test('--heap sets the heap: oversized buffers and code raise MemoryError', async
   const r2 = await p.execPaste(code, 20000);
   assert.match(r2.err, /MemoryError/);
   assert.deepEqual(await p.exec('print(1)'), { out: '1\r\n', err: '' });
+  p.close();
+});
+
+// The bench's boards: software sees an ESP8266's free heap, but an
+// execution may allocate past it, as a board that collects garbage could.
+test('--heap-soft: gc.mem_free() is the profile heap\'s, allocations past it succeed', async () => {
+  const p = await rawPort(B.soft8);
+  const r = await p.exec('import gc\nf = gc.mem_free()\nprint(f > 20000 and f <= 40960)\nb = [bytearray(8000) for i in range(10)]\nprint(len(b))');
+  assert.deepEqual(r, { out: 'True\r\n10\r\n', err: '' });
   p.close();
 });
 

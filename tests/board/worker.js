@@ -360,8 +360,11 @@ let eaten = [];
 // (see header).  Chunks are small so that temporarily releasing a few for a
 // large JS->wasm string never leaves a hole as big as a heap extension.
 const CHUNK = 4096;
+// The heap the allocator holds the interpreter to: none with --heap-soft,
+// where the heap is only what gc.mem_free() reports.
+const heapLimit = cfg.heapSoft ? 0 : cfg.heap;
 function pinHeap() {
-  if (!cfg.heap) return;
+  if (!heapLimit) return;
   denyGrow = true;
   for (;;) {
     const p = M._malloc(CHUNK);
@@ -376,7 +379,7 @@ function pinHeap() {
     }
   }
   // Reserve for the JS glue (argument strings, result slots).
-  const reserve = Math.min(16384, Math.floor(cfg.heap / 3));
+  const reserve = Math.min(16384, Math.floor(heapLimit / 3));
   for (let freed = 0; freed < reserve && eaten.length;) {
     M._free(eaten.shift());
     freed += CHUNK;
@@ -384,7 +387,7 @@ function pinHeap() {
 }
 
 function reEat() {
-  if (!cfg.heap) return;
+  if (!heapLimit) return;
   for (;;) {
     const p = M._malloc(CHUNK);
     if (!p) break;
@@ -394,7 +397,7 @@ function reEat() {
 
 // Run fn with room for `bytes` extra bytes of JS->wasm data.
 function withRoom(bytes, fn) {
-  if (!cfg.heap || bytes < 8192) return fn();
+  if (!heapLimit || bytes < 8192) return fn();
   let freed = 0;
   while (freed < bytes + CHUNK && eaten.length) {
     M._free(eaten.shift());
@@ -419,7 +422,7 @@ async function startInterpreter(carry) {
   eaten = [];
   const out = (b) => txCooked(b);
   mp = await loadMicroPython({
-    heapsize: cfg.heap || 1024 * 1024,
+    heapsize: heapLimit || 1024 * 1024,
     stdout: out,
     stderr: out,
     linebuffer: false,

@@ -58,8 +58,14 @@ function startDaemon() {
 // act (freeze it, say) and send SIGTERM: {ms, code} of senkod's exit.
 async function termMidPush(board, files, act = () => {}) {
   repo.commit(files);
-  const rx0 = board.counters().rx_bytes;
+  const from = daemon.log.length;
   daemon.kill('SIGUSR1');
+  // The plan is made: what the line carries from here is the push (the
+  // board writes its counters a little late, so bytes of the session
+  // before could otherwise count).
+  const planned = new RegExp(`${board.name}: \\d+ files? to write`);
+  await h.until(() => daemon.log.slice(from).some((l) => planned.test(l)), 20000, 'the plan');
+  const rx0 = board.counters().rx_bytes;
   await h.until(() => (board.counters() || {}).rx_bytes > rx0 + 8000, 20000, 'push under way');
   act();
   const t0 = Date.now();
@@ -148,7 +154,7 @@ test('SIGTERM in the middle of a push: exits within 5 s, no truncated file on th
   // A stop is not a failure: what journald shows in red stays for those.
   const errors = daemon.log.slice(before).filter((l) => /error:/.test(l));
   assert.deepEqual(errors, []);
-  assert.ok(daemon.log.some((l) => /slow: stopping; the update was not applied/.test(l)));
+  assert.ok(daemon.log.some((l) => /slow: stopping; the update was not applied/.test(l)), daemon.log.slice(before).join('\n'));
   await waitFor(notes, /STOPPING=1/, 2000, 'STOPPING=1');
   await slow.stop();
   const files = h.readTree(slow.flash);
