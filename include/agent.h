@@ -101,13 +101,16 @@ struct agent *agent_start(struct repl *r, unsigned baud,
     volatile sig_atomic_t *stop);
 const struct agent_hello *agent_hello(const struct agent *a);
 /*
- * The agent's cache: agent_start() runs the board's compressed copy in
- * REPL_CACHE_DIR (half a kilobyte of bootstrap instead of 5.5 KB with
- * the packed agent, or 11 KB plain) when the probe hashed it to what
- * this build would send, so a damaged or foreign copy never runs.  Else
- * the bootstrap that receives the agent also writes it there (temporary
- * name, then rename; older versions go) when the probe could hash it
- * (sha1) and the flash keeps 64 KB free besides.  The agent never
+ * The agent's cache: agent_start() runs the board's copy in
+ * REPL_CACHE_DIR when the probe hashed it to what this build would send,
+ * so a damaged or foreign copy never runs: compressed on a board with
+ * the heap to inflate (half a kilobyte of bootstrap instead of 5.5 KB
+ * packed), plain on one without (an ESP8266: some 900 bytes of loader
+ * and lines instead of 11 KB of code).  Else the bootstrap that
+ * receives the agent also writes it there (temporary name, then rename;
+ * older versions go) when the probe could hash it (sha1) and the flash
+ * keeps 64 KB free besides; a plain copy that cannot be written or run
+ * is replaced by the code itself in the same session.  The agent never
  * lists, counts or prunes REPL_CACHE_DIR.  True when this run came from
  * the cache.
  */

@@ -603,8 +603,13 @@ parse_hello(struct agent *a)
  * (src/board/boot.py) in units paced by credits like every command, and
  * kept in the cache (REPL_CACHE_DIR) by the same execution when there is
  * room.  A later session finds it there and sends only the bootstrap.
- * A board without deflate, or with a small heap, gets the plain parts in
- * two executions.
+ *
+ * A board without deflate, or with a small heap (an ESP8266), runs the
+ * plain parts, one execution each.  With room in its flash it keeps
+ * them in the cache too, written by the bootstrap in the first of the
+ * two executions, and a later session sends a few hundred bytes instead
+ * of 11 KB: on an ESP8266 that was most of a one-file update's time.
+ * Without room, or when the copy will not run, the parts go as code.
  */
 
 static const char *const agent_parts[2] = { agent_code_1, agent_code_2 };
@@ -619,19 +624,29 @@ static const char *const agent_parts[2] = { agent_code_1, agent_code_2 };
  * and each inflated part while that part compiles, all in one execution.
  * An ESP8266 (some 32 KB free) cannot: in the emulator, which collects
  * nothing inside an execution, compiling part 1 from the heap fails with
- * 26 KB free; the plain parts compile from the REPL's input in an
- * execution each.  The window is a sixteenth of this.
+ * 26 KB free; the plain parts compile from the REPL's input or from
+ * their cached copy a piece at a time, in an execution each.  The window
+ * is a sixteenth of this.
  */
 #define BOOT_HEAP_MIN (64 * 1024)
 /* Flash the board keeps free besides the cache file, or it gets none:
  * the application's files matter more. */
 #define CACHE_FLASH_SPARE (64 * 1024)
+/*
+ * The plain agent from its cached copy is compiled in pieces of whole
+ * top-level statements of about this many bytes (boot.py's senko_src).
+ * Measured on the esp8266 profile, the heap left after the first part:
+ * 512-byte pieces 17,248 bytes, 1 KB 18,352, 2 KB 18,016; the part in
+ * one piece does not compile.
+ */
+#define PIECE_BUDGET 1024
 
-/* The agent packed for the wire and for the cache. */
+/* The agent as it goes to one board: packed (raw deflate of both parts)
+ * or plain (the parts one after the other), with its name in the cache. */
 struct packed {
-	struct buf z;         /* the raw-deflate stream of both parts */
-	char hex[GITHASH_HEXSZ]; /* its git blob hash, as the probe hashes */
-	char name[48];        /* its file name in REPL_CACHE_DIR */
+	struct buf z;         /* the bytes to send, or empty */
+	char hex[GITHASH_HEXSZ]; /* their git blob hash, as the probe hashes */
+	char name[48];        /* their file name in REPL_CACHE_DIR */
 };
 
 /*
@@ -685,6 +700,81 @@ pack(struct packed *p, const char *key)
 	return githash_mem(p->z.data, p->z.len, p->hex);
 }
 
+/* Both parts, one after the other, as plain text. */
+static int
+pack_plain(struct packed *p, const char *key)
+{
+	buf_init(&p->z, 0);
+	snprintf(p->name, sizeof(p->name), "agent-%s.py", key);
+	if (buf_addstr(&p->z, agent_code_1) == -1 ||
+	    buf_addstr(&p->z, agent_code_2) == -1)
+		return log_failx("cannot hold the agent's code");
+	return githash_mem(p->z.data, p->z.len, p->hex);
+}
+
+/*
+ * Where code may be cut for senko_src: the sizes of its pieces, each of
+ * whole top-level statements and about PIECE_BUDGET bytes (a longer
+ * statement is a piece of its own), as a Python tuple appended to out.
+ * A statement starts at a line that begins at column 0, outside any
+ * bracket, and does not go on with the one before (else, elif, except,
+ * finally, or after a decorator).  agent2c refuses triple quotes and
+ * backslash continuations, so a string never spans lines.
+ */
+static int
+add_pieces(struct buf *out, const char *code)
+{
+	static const char *const goes_on[] = { "else", "elif", "except",
+	    "finally" };
+	const char *s, *cut = code, *last = code;
+	int depth = 0, n = 0;
+	char quote = 0;
+	bool after_decorator = false;
+	size_t i, k;
+
+	buf_addch(out, '(');
+	for (s = code; ; s++) {
+		bool start = false;
+
+		if (*s == '\0')
+			start = true;
+		else if (s > code && s[-1] == '\n' && depth == 0 &&
+		    *s != ' ') {
+			start = !after_decorator;
+			for (i = 0; i < sizeof(goes_on) / sizeof(goes_on[0]);
+			    i++) {
+				k = strlen(goes_on[i]);
+				if (strncmp(s, goes_on[i], k) == 0 &&
+				    (s[k] == ':' || s[k] == ' '))
+					start = false;
+			}
+			after_decorator = *s == '@';
+		}
+		if (start && s - cut > PIECE_BUDGET && last > cut) {
+			buf_addf(out, "%s%td", n++ ? "," : "", last - cut);
+			cut = last;
+		}
+		if (start)
+			last = s;
+		if (*s == '\0')
+			break;
+		if (quote) {
+			if (*s == '\\' && s[1] != '\0')
+				s++;
+			else if (*s == quote)
+				quote = 0;
+		} else if (*s == '\'' || *s == '"')
+			quote = *s;
+		else if (*s == '(' || *s == '[' || *s == '{')
+			depth++;
+		else if (*s == ')' || *s == ']' || *s == '}')
+			depth--;
+	}
+	if (s > cut)
+		buf_addf(out, "%s%td", n++ ? "," : "", s - cut);
+	return buf_addstr(out, n == 1 ? ",)" : ")");
+}
+
 /*
  * The board's cached copy of this build's agent: found only when the
  * probe hashed the file to what the host would send, so a damaged or
@@ -717,10 +807,33 @@ boot_code(const struct packed *p, bool cached, bool store)
 		return xasprintf("%ssenko_run(open('%s/%s','rb'),%zu,%zu,%d)\n",
 		    agent_boot_1, REPL_CACHE_DIR, p->name,
 		    strlen(agent_code_1), strlen(agent_code_2), BOOT_WBITS);
-	return xasprintf("%s%ssenko_run(senko_boot(%zu,%d,%d,'%s','%s',%d),"
+	return xasprintf("%s%ssenko_run(senko_boot(%zu,%d,%d,'%s','%s',%d,1),"
 	    "%zu,%zu,%d)\n", agent_boot_1, agent_boot_2, p->z.len, AGENT_UNIT,
 	    AGENT_IDLE_MS, REPL_CACHE_DIR, p->name, store ? 1 : 0,
 	    strlen(agent_code_1), strlen(agent_code_2), BOOT_WBITS);
+}
+
+/*
+ * The line that runs part (0 or 1) of the plain agent from the cached
+ * copy p, after the bootstrap's runner (and, with store, the line that
+ * writes p first).
+ */
+static int
+plain_code(struct buf *code, const struct packed *p, int part, bool store)
+{
+	buf_reset(code);
+	if (store && (buf_addstr(code, agent_boot_1) == -1 ||
+	    buf_addstr(code, agent_boot_2) == -1 ||
+	    buf_addf(code, "senko_boot(%zu,%d,%d,'%s','%s',1,0)\n", p->z.len,
+	    AGENT_UNIT, AGENT_IDLE_MS, REPL_CACHE_DIR, p->name) == -1))
+		return -1;
+	if (part == 0 && buf_addstr(code, agent_boot_3) == -1)
+		return -1;
+	if (buf_addf(code, "senko_src('%s/%s',%zu,", REPL_CACHE_DIR, p->name,
+	    part ? strlen(agent_code_1) : 0) == -1 ||
+	    add_pieces(code, agent_parts[part]) == -1)
+		return -1;
+	return buf_addstr(code, ")\n");
 }
 
 /*
@@ -760,37 +873,154 @@ send_packed(struct agent *a, const struct buf *z)
 	return 0;
 }
 
+/* Take the port from repl_launch() for code; what came after the code
+ * was accepted is the run's output.  -1 on failure (logged). */
+static int
+take_port(struct agent *a, const char *code)
+{
+	struct buf early = BUF_INIT;
+
+	buf_init(&early, sizeof(a->rbuf));
+	a->s = repl_launch(a->r, code, &early);
+	if (a->s != NULL) {
+		memcpy(a->rbuf, early.data, early.len);
+		a->rpos = 0;
+		a->rlen = early.len;
+		a->last_rx = monotime_ms();
+	}
+	buf_release(&early);
+	return a->s ? 0 : -1;
+}
+
 /*
- * Start the agent on the board: the bootstrap, from the cache or with p
- * (the packed agent) to follow, or the plain parts (p left empty).
+ * The first execution of a board's first session with the plain copy:
+ * the bootstrap writes p into the cache and runs part 1 from there.  It
+ * is read to its end here and the port given back.  0 when it ran;
+ * 1 when it raised (the copy could not be written or run: the caller
+ * sends the parts as code); -1 when the line failed (logged, the port
+ * kept: agent_end() gives it back).
  */
-static struct serial *
-launch(struct agent *a, struct buf *early, struct packed *p)
+static int
+store_plain(struct agent *a, const struct buf *code, const struct packed *p)
+{
+	struct buf q = BUF_INIT;
+
+	if (take_port(a, code->data) == -1)
+		return -1;
+	if (send_packed(a, &p->z) == -1)
+		return -1;
+	arm(a, 4096);
+	while (a->st != RX_DONE) {
+		a->have_frame = false;
+		if (pump(a, "running the agent's first part") == -1)
+			return -1;
+	}
+	repl_return_port(a->r, true);
+	a->s = NULL;
+	a->st = RX_OUT;
+	a->pieces_sent = a->credits = a->noise = 0;
+	a->rpos = a->rlen = 0;
+	if (a->exc.len == 0)
+		return 0;
+	buf_rtrim(&a->exc);
+	path_quote_traceback(&q, a->exc.data, a->exc.len);
+	log_notice("%s: could not keep the agent in %s (%s); sending it as "
+	    "code", a->port, REPL_CACHE_DIR, q.data);
+	buf_release(&q);
+	buf_reset(&a->exc);
+	return 1;
+}
+
+/*
+ * The plain agent: from the board's copy, or written there first, or as
+ * code.  On success a->s is the port of the run (part 2).
+ */
+static int
+launch_plain(struct agent *a, const char *key)
 {
 	const struct repl_info *in = repl_info(a->r);
-	struct serial *s;
+	struct packed p = { .z = BUF_INIT };
+	struct buf code = BUF_INIT;
+	bool store = false;
+	int rc = -1;
+
+	if (pack_plain(&p, key) == -1)
+		goto out;
+	a->from_cache = is_cached(in, &p);
+	if (!a->from_cache)
+		store = cache_wanted(in, &p);
+	if (!a->from_cache && !store)
+		goto as_code;
+	log_debug("%s: plain agent %s (%zu bytes)", a->port, a->from_cache ?
+	    "from the board's cache" : "sent, kept in the cache", p.z.len);
+	if (plain_code(&code, &p, 0, store) == -1)
+		goto out;
+	if (store) {
+		rc = store_plain(a, &code, &p);
+		if (rc == 1) {
+			rc = -1;
+			goto as_code;
+		}
+		if (rc == -1)
+			goto out;
+	} else if (repl_exec_quiet(a->r, code.data, NULL) == -1) {
+		if (errno != EREMOTEIO)
+			goto out;
+		log_notice("%s: the agent's copy in %s did not run (%s); "
+		    "sending it as code", a->port, REPL_CACHE_DIR,
+		    repl_last_exception(a->r));
+		a->from_cache = false;
+		goto as_code;
+	}
+	if (plain_code(&code, &p, 1, false) == -1)
+		goto out;
+	rc = take_port(a, code.data);
+	goto out;
+as_code:
+	/* The first part defines what the second, the run, uses. */
+	rc = -1;
+	if (repl_exec(a->r, agent_code_1, NULL) == 0)
+		rc = take_port(a, agent_code_2);
+out:
+	buf_release(&code);
+	buf_release(&p.z);
+	return rc;
+}
+
+/*
+ * Start the agent on the board: the bootstrap, from the cache or with
+ * the packed agent to follow, or the plain agent.  On success a->s is
+ * the port of the run.
+ */
+static int
+launch(struct agent *a)
+{
+	const struct repl_info *in = repl_info(a->r);
+	struct packed p = { .z = BUF_INIT };
 	char key[17], *code;
 	bool store;
+	int rc;
 
-	if (!in->has_deflate || in->free_heap < BOOT_HEAP_MIN) {
-		/* The first part defines what the second, the run, uses. */
-		if (repl_exec(a->r, agent_code_1, NULL) == -1)
-			return NULL;
-		return repl_launch(a->r, agent_code_2, early);
+	if (cache_key(key) == -1)
+		return -1;
+	if (!in->has_deflate || in->free_heap < BOOT_HEAP_MIN)
+		return launch_plain(a, key);
+	if (pack(&p, key) == -1) {
+		buf_release(&p.z);
+		return -1;
 	}
-	if (cache_key(key) == -1 || pack(p, key) == -1)
-		return NULL;
-	a->from_cache = is_cached(in, p);
-	store = !a->from_cache && cache_wanted(in, p);
+	a->from_cache = is_cached(in, &p);
+	store = !a->from_cache && cache_wanted(in, &p);
 	log_debug("%s: agent %s (%zu bytes packed)%s", a->port,
-	    a->from_cache ? "from the board's cache" : "sent", p->z.len,
+	    a->from_cache ? "from the board's cache" : "sent", p.z.len,
 	    store ? ", kept in the cache" : "");
-	code = boot_code(p, a->from_cache, store);
-	s = repl_launch(a->r, code, early);
+	code = boot_code(&p, a->from_cache, store);
+	rc = take_port(a, code);
 	free(code);
-	if (a->from_cache)
-		buf_release(&p->z);
-	return s;
+	if (rc == 0 && !a->from_cache)
+		rc = send_packed(a, &p.z);
+	buf_release(&p.z);
+	return rc;
 }
 
 bool
@@ -803,8 +1033,6 @@ struct agent *
 agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
 {
 	struct agent *a = xcalloc(1, sizeof(*a));
-	struct buf early = BUF_INIT;
-	struct packed p = { .z = BUF_INIT };
 
 	a->r = r;
 	a->port = repl_port(r);
@@ -814,27 +1042,16 @@ agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
 	a->hello.window_units = agent_window_units(repl_info(r)->platform);
 	buf_init(&a->body, FRAME_MAX + 1);
 	buf_init(&a->exc, 16 * 1024);
-	buf_init(&early, sizeof(a->rbuf));
-	a->s = launch(a, &early, &p);
-	if (a->s == NULL) {
-		buf_release(&early);
-		buf_release(&p.z);
+	if (launch(a) == -1) {
+		if (a->s != NULL) {
+			agent_end(a);
+			return NULL;
+		}
 		buf_release(&a->body);
 		buf_release(&a->exc);
 		free(a);
 		return NULL;
 	}
-	/* What arrived with the end of the code is the agent's already. */
-	memcpy(a->rbuf, early.data, early.len);
-	a->rlen = early.len;
-	buf_release(&early);
-	a->last_rx = monotime_ms();
-	if (p.z.len > 0 && send_packed(a, &p.z) == -1) {
-		buf_release(&p.z);
-		agent_end(a);
-		return NULL;
-	}
-	buf_release(&p.z);
 	arm(a, 256);
 	if (next_frame(a, "starting") == -1 || parse_hello(a) == -1) {
 		agent_end(a);

@@ -17,9 +17,10 @@
  * one definition.  The line
  * "# agent2c: split" cuts the agent in two strings, agent_code_1 and
  * agent_code_2, which the board compiles and runs one after the other
- * (an ESP8266 cannot compile the whole at once); boot.py's split line
- * cuts it into agent_boot_1 (always sent) and agent_boot_2 (only with
- * the agent).
+ * (an ESP8266 cannot compile the whole at once); boot.py's two split
+ * lines cut it into agent_boot_1 (the compressed agent's runner),
+ * agent_boot_2 (what receives the agent) and agent_boot_3 (the plain
+ * agent's runner).
  *
  * Not part of libsenko (the Makefile builds it on its own, for the host
  * that builds).
@@ -130,18 +131,22 @@ struct constants {
 };
 
 /*
- * One Python file into C string literals on out, each line shrunk.  The
- * line "# agent2c: split" ends the first string and starts the one named
- * split; the constants are taken when present.  0, or 1 after saying why
- * on stderr.
+ * One Python file into C string literals on out, each line shrunk.  Each
+ * line "# agent2c: split" ends a string and starts the next one named in
+ * splits (a NULL-terminated list: exactly that many split lines); the
+ * constants are taken when present.  0, or 1 after saying why on stderr.
  */
 static int
-shrink(const char *path, FILE *out, const char *split, struct constants *k,
-    size_t *bytes)
+shrink(const char *path, FILE *out, const char *const *splits,
+    struct constants *k, size_t *bytes)
 {
 	char line[1024], code[1024];
 	FILE *in;
-	int lineno = 0, rc = 0, parts = 1;
+	int lineno = 0, rc = 0;
+	size_t nsplit = 0, want = 0;
+
+	while (splits[want] != NULL)
+		want++;
 
 	in = fopen(path, "r");
 	if (in == NULL) {
@@ -167,11 +172,11 @@ shrink(const char *path, FILE *out, const char *split, struct constants *k,
 			indent++;
 		body = line + indent;
 		if (strncmp(line, "# agent2c: split", 16) == 0) {
-			if (parts++ == 2)
-				rc = fail(path, lineno, "more than one split");
+			if (nsplit == want)
+				rc = fail(path, lineno, "one split too many");
 			else
 				fprintf(out, "\t;\nstatic const char %s[] =\n",
-				    split);
+				    splits[nsplit++]);
 			continue;
 		}
 		if (*body == '\0' || *body == '#')
@@ -194,8 +199,8 @@ shrink(const char *path, FILE *out, const char *split, struct constants *k,
 		*bytes += indent / 4 + strlen(code) + 1;
 	}
 	fclose(in);
-	if (parts != 2)
-		rc = fail(path, lineno, "no '# agent2c: split' line");
+	if (nsplit != want)
+		rc = fail(path, lineno, "too few '# agent2c: split' lines");
 	fputs("\t;\n", out);
 	return rc;
 }
@@ -203,6 +208,9 @@ shrink(const char *path, FILE *out, const char *split, struct constants *k,
 int
 main(int argc, char **argv)
 {
+	static const char *const agent_splits[] = { "agent_code_2", NULL };
+	static const char *const boot_splits[] = { "agent_boot_2",
+	    "agent_boot_3", NULL };
 	FILE *out;
 	struct constants k = { -1, -1, -1 }, none = { -1, -1, -1 };
 	size_t bytes = 0, boot_bytes = 0;
@@ -219,9 +227,9 @@ main(int argc, char **argv)
 	}
 	fprintf(out, "/* Generated from %s and %s by agent2c; do not edit. "
 	    "*/\nstatic const char agent_code_1[] =\n", argv[1], argv[2]);
-	rc |= shrink(argv[1], out, "agent_code_2", &k, &bytes);
+	rc |= shrink(argv[1], out, agent_splits, &k, &bytes);
 	fputs("static const char agent_boot_1[] =\n", out);
-	rc |= shrink(argv[2], out, "agent_boot_2", &none, &boot_bytes);
+	rc |= shrink(argv[2], out, boot_splits, &none, &boot_bytes);
 	if (k.unit <= 0 || k.pieces <= 0 || k.idle <= 0)
 		rc = fail(argv[1], 0, "UNIT, PIECES and IDLE_MS must be set "
 		    "at the top level");

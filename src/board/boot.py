@@ -5,14 +5,26 @@
 # strings as it does agent.py (src/board/agent2c.c), so the same rules
 # hold: no docstrings, no tabs, no '#' after code.
 #
-# The agent's two parts travel as one raw-deflate stream, about 40 % of
-# their size.  A board that has the stream in its cache gets the first
-# half of this file and the line
+# The file has three parts (split where agent2c is told to).
+#
+# A board with the heap to inflate gets the agent's two parts as one
+# raw-deflate stream, about 40 % of their size.  A board that has the
+# stream in its cache gets the first part of this file and the line
 #     senko_run(open(CACHE/NAME, 'rb'), SIZE1, SIZE2, WBITS)
 # (the probe hashed the file to what the host would send).  A board
-# without gets the whole file and the line
-#     senko_run(senko_boot(N, UNIT, IDLE_MS, CACHE, NAME, STORE), ...)
-# and the stream follows on stdin: N bytes in units of UNIT bytes, the
+# without gets the first two parts and the line
+#     senko_run(senko_boot(N, UNIT, IDLE_MS, CACHE, NAME, STORE, 1), ...)
+#
+# A board with less heap (an ESP8266) runs the plain agent from a copy
+# in its cache, compiling it a piece at a time (the third part): one
+# execution each for
+#     senko_src(CACHE/NAME, 0, SIZES1)
+#     senko_src(CACHE/NAME, SIZE1, SIZES2)
+# The first session writes the copy: all three parts, and
+#     senko_boot(N, UNIT, IDLE_MS, CACHE, NAME, 1, 0)
+# before the first senko_src line.
+#
+# senko_boot's stream follows on stdin: N bytes in units of UNIT bytes, the
 # host sending the next only when a credit (06) says a unit left the
 # stdin ring, so it never has more in flight than the smallest ring holds
 # (255 bytes on an ESP8266).  The bytes are any values, 03 too: Ctrl-C is
@@ -20,8 +32,9 @@
 # quiet for IDLE_MS (the next session's Ctrl-C then gets in).  The host
 # sends nothing before the first credit, which says Ctrl-C is off: a 03
 # arriving earlier would interrupt the program.  With STORE set, the
-# bytes also go to the cache as they come, renamed into place once whole,
-# and the older files there go.
+# bytes go to the cache as they come, renamed into place once whole, and
+# the older files there go; with HOLD set they are also kept in RAM and
+# returned (a BytesIO), else None is returned.
 
 import sys
 
@@ -57,8 +70,8 @@ def senko_run(z, size1, size2, wbits):
 # agent2c: split (what follows only when the agent is sent)
 
 
-def senko_boot(n, unit, idle_ms, cache, name, store):
-    # The stream from stdin into a BytesIO (and the cache), credit-paced.
+def senko_boot(n, unit, idle_ms, cache, name, store, hold):
+    # The stream from stdin into a BytesIO and/or the cache, credit-paced.
     io = senko_builtin('io')
     os = senko_builtin('os')
     micropython = senko_builtin('micropython')
@@ -69,7 +82,7 @@ def senko_boot(n, unit, idle_ms, cache, name, store):
     except Exception:
         poller = None
     cache += '/'
-    z = io.BytesIO(n)
+    z = io.BytesIO(n) if hold else None
     f = None
     if store:
         tmp = cache + '.' + name + '.tmp'
@@ -94,7 +107,8 @@ def senko_boot(n, unit, idle_ms, cache, name, store):
             sys.stdin.buffer.readinto(b if k == unit else memoryview(b)[:k])
             sys.stdout.buffer.write(b'\x06')
             got += k
-            z.write(b if k == unit else b[:k])
+            if z:
+                z.write(b if k == unit else b[:k])
             if f:
                 try:
                     f.write(b if k == unit else b[:k])
@@ -108,7 +122,8 @@ def senko_boot(n, unit, idle_ms, cache, name, store):
             senko_keep(os, f, cache, tmp, name)
         except OSError:
             senko_drop(os, f, tmp)
-    z.seek(0)
+    if z:
+        z.seek(0)
     return z
 
 
@@ -140,3 +155,28 @@ def senko_keep(os, f, cache, tmp, name):
         if cache + x != tmp:
             os.remove(cache + x)
     os.rename(tmp, cache + name)
+
+# agent2c: split (what follows only for the plain agent from the cache)
+
+
+def senko_src(p, o, sizes):
+    # The plain agent's part at offset o of the cached copy p, compiled
+    # and run a piece at a time (sizes: whole top-level statements, about
+    # a kilobyte each, agent.c's plain_pieces), in the REPL's globals:
+    # the compiler holds one piece's parse tree, not the part's, and the
+    # text is read into one buffer, not a string per piece.  The file is
+    # closed before the last piece runs: the last piece of the second
+    # part is the agent's run.
+    b = bytearray(max(sizes))
+    m = memoryview(b)
+    f = open(p, 'rb')
+    f.seek(o)
+    i = 0
+    for n in sizes:
+        i += 1
+        if f.readinto(m[:n]) != n:
+            f.close()
+            raise OSError('%s: short' % p)
+        if i == len(sizes):
+            f.close()
+        exec(m[:n])

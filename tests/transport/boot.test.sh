@@ -48,13 +48,67 @@ start() { # start NAME [board options...]
 }
 
 # ------------------------------------------ without deflate: plain code
-start plain --no-deflate
+# No room for a copy either (agent.c: CACHE_FLASH_SPARE): the parts go as
+# code, in every visit.
+start plain --no-deflate --flash-size 65536
 visit plain 3
 check "no deflate: the agent starts" test "$vrc" = 0
 [ "$vrc" = 0 ] || diag "$(cat "$tmp/plain.log")"
 check "no deflate: the plain code, probe and two executions" test "$ex" = 3
 check "no deflate: no cache written" test ! -e "$tmp/plain/flash/.senko"
 plain_rx=$rx
+
+# ------------------------------ without deflate, with room: a plain copy
+# The first visit writes the plain agent into the cache and runs it from
+# there; the next sends only the loader and two lines.
+start plaincopy --no-deflate
+visit plaincopy 3
+check "plain copy: the agent starts" test "$vrc" = 0
+[ "$vrc" = 0 ] || diag "$(cat "$tmp/plaincopy.log")"
+check "plain copy: sent and kept" grep -q 'plain agent sent, kept in the cache' "$tmp/plaincopy.log"
+check "plain copy: probe and two executions" test "$ex" = 3
+pcopy=$(ls "$tmp/plaincopy/flash/.senko" 2>/dev/null)
+check "plain copy: the cache holds one file, this build's plain code" \
+	test "$(printf '%s\n' "$pcopy" | grep -c '^agent-[0-9a-f]\{16\}\.py$')" = 1
+check "plain copy: the whole plain code" \
+	test "$(stat -c %s "$tmp/plaincopy/flash/.senko/$pcopy" 2>/dev/null)" = "$plain"
+cp "$tmp/plaincopy/flash/.senko/$pcopy" "$tmp/good.py"
+check "plain copy: the first visit costs under 125 % of the plain code's" \
+	test $((rx * 100)) -lt $((plain_rx * 125))
+visit plaincopy 3
+check "plain copy, next visit: the agent starts" test "$vrc" = 0
+check "plain copy, next visit: from the board's cache" \
+	grep -q "plain agent from the board's cache" "$tmp/plaincopy.log"
+check "plain copy, next visit: probe and two executions" test "$ex" = 3
+check "plain copy, next visit: the code did not cross the line again" \
+	test "$rx" -lt $((plain_rx - plain + 1024))
+diag "plain agent: $plain_rx bytes host->board as code, $rx from the copy"
+# One byte of the copy changed, same size, with the board off: it never
+# runs; the visit sends the agent again and the copy is whole again.
+board_stop plaincopy
+python3 - "$tmp/plaincopy/flash/.senko/$pcopy" <<'EOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+b[len(b) // 2] ^= 0x01
+open(p, 'wb').write(b)
+EOF
+start plaincopy --no-deflate
+visit plaincopy 3
+check "plain copy, damaged: the agent starts all the same" test "$vrc" = 0
+check "plain copy, damaged: sent again" grep -q 'plain agent sent, kept' "$tmp/plaincopy.log"
+check "plain copy, damaged: the copy is whole again" \
+	cmp -s "$tmp/good.py" "$tmp/plaincopy/flash/.senko/$pcopy"
+# A file where the cache folder should be: the copy cannot be written,
+# and the parts go as code in the same visit.
+mkdir -p "$tmp/nocopy/flash"
+printf 'not a folder\n' >"$tmp/nocopy/flash/.senko"
+start nocopy --no-deflate
+visit nocopy 4
+check "plain copy, cannot be kept: the agent starts all the same" test "$vrc" = 0
+[ "$vrc" = 0 ] || diag "$(cat "$tmp/nocopy.log")"
+check "plain copy, cannot be kept: says so" grep -q "could not keep the agent in /.senko" "$tmp/nocopy.log"
+check "plain copy, cannot be kept: then as code (four executions)" test "$ex" = 4
 
 # ------------------------------------------ a fresh board: compressed
 start fresh
@@ -176,6 +230,16 @@ visit e8266 3
 check "esp8266: the agent starts on the small heap" test "$vrc" = 0
 [ "$vrc" = 0 ] || diag "$(cat "$tmp/e8266.log")"
 check "esp8266: nothing dropped" test "$drops" = 0
+check "esp8266: the plain copy kept" grep -q 'plain agent sent, kept in the cache' "$tmp/e8266.log"
+e8266_rx=$rx
+visit e8266 3
+check "esp8266, next visit: the agent starts from its copy" test "$vrc" = 0
+[ "$vrc" = 0 ] || diag "$(cat "$tmp/e8266.log")"
+check "esp8266, next visit: from the board's cache" \
+	grep -q "plain agent from the board's cache" "$tmp/e8266.log"
+check "esp8266, next visit: probe and two executions" test "$ex" = 3
+check "esp8266, next visit: the code did not cross the line again" \
+	test "$rx" -lt $((e8266_rx - plain))
 start e8266big --profile esp8266 --heap 131072
 visit e8266big 2
 check "esp8266 ring: the compressed agent starts" test "$vrc" = 0
