@@ -18,6 +18,8 @@
 //   BENCH_PROFILES=esp32 BENCH_BIG=0 ...  fewer cases
 //   BENCH_MAIN_ONLY=1: only the fresh push, one change and --force (no
 //   parts, no baseline); BENCH_SKIP_MAIN=1: all but those
+//   BENCH_BOARD_ARGS="--flash-erase-us 0 --flash-prog-us 0": more emulator
+//   options for the boards (here: no flash chip time), to take a cost apart
 'use strict';
 
 const fs = require('fs');
@@ -30,6 +32,9 @@ const { Port } = require('../board/client');
 const TICKER = h.TICKER;
 const PROFILES = (process.env.BENCH_PROFILES ?? 'esp32 esp8266').split(' ').filter(Boolean);
 const BIG = process.env.BENCH_BIG !== '0';
+// More emulator options for the main project's boards, to take a cost
+// apart (e.g. "--flash-erase-us 0 --flash-prog-us 0": no flash chip).
+const EXTRA_ARGS = (process.env.BENCH_BOARD_ARGS ?? '').split(' ').filter(Boolean);
 
 function source(i, bytes, version) {
   const lines = [`# module ${i}, version ${version}`, 'import time', ''];
@@ -169,7 +174,7 @@ async function run(profile) {
   // executions, ports/webassembly/main.c gc_collect), and one agent run
   // writing 41 files allocates more than a board's heap in all (a board
   // collects).
-  const args = ['--profile', profile, '--heap-soft'];
+  const args = ['--profile', profile, '--heap-soft', ...EXTRA_ARGS];
   const files = corpus();
   const total = bytesOf(files);
   console.log(`${profile}: ${Object.keys(files).length} files, ${total} bytes, 115200 baud`);
