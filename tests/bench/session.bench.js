@@ -74,7 +74,7 @@ function report(what, ms, d, payload, failed) {
   console.log(`  ${what.padEnd(30)} ${failed ? 'FAILED ' : ''}${(ms / 1000).toFixed(2)} s to the app's next line, ` +
     `host->board ${d('rx_bytes')} B${payload ? ` (${(d('rx_bytes') / payload).toFixed(3)} per payload byte)` : ''}, ` +
     `board->host ${d('tx_bytes')} B, ${d('executions')} executions, ${d('soft_resets')} soft resets, ` +
-    `${(d('flash_busy_us') / 1e6).toFixed(2)} s waiting for the flash chip`);
+    `${(d('flash_busy_us') / 1e6).toFixed(2)} s waiting for the flash chip, ${(d('rx_wait_us') / 1e6).toFixed(2)} s for the line`);
 }
 
 // rx (optional) gets the host->board bytes.

@@ -163,7 +163,7 @@ function main() {
   const counters = {
     rx_bytes: 0, tx_bytes: 0, dropped_bytes: 0, executions: 0,
     raw_repl_entries: 0, raw_paste_sessions: 0, soft_resets: 0, hard_resets: 0,
-    files_written: 0, files_renamed: 0, files_removed: 0, flash_ops: 0, flash_busy_us: 0,
+    files_written: 0, files_renamed: 0, files_removed: 0, flash_ops: 0, flash_busy_us: 0, rx_wait_us: 0,
   };
   let counterTimer = null;
   // Counters change all the time during a push: write them at most every

@@ -470,7 +470,7 @@ test('resets: soft reset from raw REPL runs boot.py not main.py; SystemExit, mac
   const c = b.readCounters();
   assert.deepEqual(Object.keys(c).sort(), ['dropped_bytes', 'executions', 'files_removed', 'files_renamed',
     'files_written', 'flash_busy_us', 'flash_ops', 'hard_resets', 'raw_paste_sessions', 'raw_repl_entries',
-    'rx_bytes', 'soft_resets', 'tx_bytes']);
+    'rx_bytes', 'rx_wait_us', 'soft_resets', 'tx_bytes']);
   for (const v of Object.values(c)) assert.ok(Number.isInteger(v));
   assert.equal(c.soft_resets, 3);
   assert.equal(c.hard_resets, 1);
@@ -769,6 +769,23 @@ test('counters are written while a program runs (a test can act in the middle of
   assert.equal(mid.executions, before.executions, 'the execution has not ended yet');
   assert.deepEqual(await p.readResult(10000), { out: '11520\r\n', err: '' });
   assert.equal(b.readCounters().executions, before.executions + 1);
+  p.close();
+});
+
+test('rx_wait_us: the time a program waited for the line, polling or reading', async () => {
+  const b = await B.pace;
+  const p = await rawPort(B.pace);
+  const before = b.readCounters();
+  // 0.3 s in a poll that times out, then a read that waits until the
+  // host sends a byte at least 0.4 s later.
+  p.write("import sys, select\nq = select.poll()\nq.register(sys.stdin, select.POLLIN)\n" +
+    "print(q.poll(300))\nsys.stdout.write('G')\nprint(sys.stdin.buffer.read(1))\x04");
+  await p.readUntil('G', 5000);
+  await new Promise((r) => setTimeout(r, 400));
+  p.write('x');
+  assert.deepEqual(await p.readResult(5000), { out: "b'x'\r\n", err: '' });
+  const waited = b.readCounters().rx_wait_us - before.rx_wait_us;
+  assert.ok(waited >= 650000 && waited < 5000000, `rx_wait_us grew by ${waited}`);
   p.close();
 });
 

@@ -223,10 +223,25 @@ function handleCmd(cmd) {
   for (;;) Atomics.wait(never, 0, 0);
 }
 
+// Time a running program waited for the line: in a blocking read with the
+// stdin ring empty, or polling it (select.poll's ipoll asks avail() until
+// a byte comes or it times out).  The counter rx_wait_us, beside
+// flash_busy_us, tells a session's time apart.
+let pollEmptySince = -1;
+function lineWaited(ms) {
+  parentPort.postMessage({ t: 'add', k: 'rx_wait_us', v: Math.round(ms * 1000) });
+}
+function pollEnded() {
+  if (pollEmptySince < 0) return;
+  if (busy) lineWaited(performance.now() - pollEmptySince);
+  pollEmptySince = -1;
+}
+
 // Blocking read of one byte from the RX FIFO (the firmware's
 // mp_hal_stdin_rx_chr).  Returns -1 if interrupted by Ctrl-C while Python
 // code is running and waiting for input.
 function rx() {
+  pollEnded();
   for (;;) {
     const cmd = Atomics.load(ctl, CTL.CMD);
     if (cmd) handleCmd(cmd);
@@ -246,7 +261,9 @@ function rx() {
     const seq = Atomics.load(ctl, CTL.SEQ);
     if (Atomics.load(ctl, CTL.HEAD) !== tail || Atomics.load(ctl, CTL.CMD) ||
         (busy && Atomics.load(ctl, CTL.KBD))) continue;
+    const w0 = performance.now();
     Atomics.wait(ctl, CTL.SEQ, seq, 1000);
+    if (busy) lineWaited(performance.now() - w0);
   }
 }
 
@@ -341,7 +358,10 @@ const brdApi = {
   avail() {
     const cmd = Atomics.load(ctl, CTL.CMD);
     if (cmd) handleCmd(cmd);
-    return rxAvail();
+    const n = rxAvail();
+    if (n > 0) pollEnded();
+    else if (busy && pollEmptySince < 0) pollEmptySince = performance.now();
+    return n;
   },
 };
 
@@ -492,6 +512,7 @@ function exec(code, opts = {}) {
       result = { kind: 'exc', exc: 'RuntimeError: ' + (e && e.message) + '\n' };
     }
   }
+  pollEnded();
   busy = false;
   Atomics.store(ctl, CTL.BUSY, 0);
   Atomics.store(ctl, CTL.KIND, 0);
