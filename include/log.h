@@ -101,8 +101,9 @@ void log_clear_error(void);
 
 /*
  * Quiet this thread: its messages are still recorded for log_last_error()
- * but not printed.  senkod uses it so a board that stays offline is
- * reported when it goes offline and when it returns, not every retry.
+ * but not printed (unless -v asked for debug messages: then everything is
+ * printed).  senkod uses it so a board that stays offline is reported
+ * when it goes offline and when it returns, not every retry.
  */
 int log_thread_quiet(int quiet); /* returns what it was */
 

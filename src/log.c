@@ -249,7 +249,8 @@ log_emit(enum log_level level, const char *raw)
 	skip = context_prefix_len(msg);
 	if (level == LOG_LEVEL_ERR)
 		snprintf(log_lasterr, sizeof(log_lasterr), "%s", msg + skip);
-	if (log_quiet || !level_shown(level))
+	/* -v asked for everything: a quiet retry's attempt is shown too. */
+	if ((log_quiet && log_verbose <= 0) || !level_shown(level))
 		return;
 	if (log_context)
 		snprintf(full, sizeof(full), "%s: %s", log_context, msg + skip);

@@ -49,6 +49,15 @@ test('the next runs print nothing while it stays offline (nothing for cron to ma
   }
 });
 
+test('with -v the quiet retries are shown: a run that debugs sees the attempt and why it failed', async () => {
+  const r = await h.senkod(['-c', CONF, '--once', '-v'],
+    { env: { SENKO_TOKEN: TOKEN, SENKO_HTTP_TIMEOUT: '5' } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /kitchen: no serial port .*ttyUSB9/);
+  // And without -v the next run is as quiet as before.
+  assert.deepEqual(lines((await once()).stderr), []);
+});
+
 test('a different failure is reported once, then quiet again', async () => {
   fs.writeFileSync(PORT, 'not a tty');
   const r = await once();
