@@ -38,6 +38,7 @@ struct mqtt;
 struct daemon_device {
 	char *name;             /* owned */
 	enum device_state last; /* outcome of the last attempt */
+	char last_error[512];   /* its message when it failed, else "" */
 	unsigned failures;      /* in a row */
 	bool failures_before_run; /* failing when this process started
 	                          (senkod --once: from the status file) */

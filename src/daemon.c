@@ -1,6 +1,7 @@
 /*
  * daemon.c - senkod's main loop, signals and systemd; see daemon.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -134,6 +135,8 @@ devices_for(const struct config *cfg, struct daemon_device *old,
 		for (j = 0; j < nold; j++)
 			if (strcmp(old[j].name, devs[i].name) == 0) {
 				devs[i].last = old[j].last;
+				memcpy(devs[i].last_error, old[j].last_error,
+				    sizeof(devs[i].last_error));
 				devs[i].failures = old[j].failures;
 				devs[i].retry_at = old[j].retry_at;
 			}
@@ -204,9 +207,34 @@ backoff_seconds(unsigned failures)
 }
 
 /*
- * Log a device's outcome only when its state changes: no flood.  A first
+ * Two failures are the same when their messages differ only in numbers
+ * (bytes, seconds, a pid): a board that keeps timing out is one line, a
+ * board that fails in a new way another.
+ */
+static bool
+same_failure(const char *a, const char *b)
+{
+	for (;;) {
+		while (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			while (isdigit((unsigned char)*a))
+				a++;
+			while (isdigit((unsigned char)*b))
+				b++;
+		}
+		if (*a != *b)
+			return false;
+		if (*a == '\0')
+			return true;
+		a++;
+		b++;
+	}
+}
+
+/*
+ * Log a device's outcome only when it changes: no flood.  A first
  * failure was logged by the engine as it happened; later attempts run
- * quiet (run_cycle), so a change of failure is said here.
+ * quiet (run_cycle), so a change of failure (another state, or another
+ * message in the same state) is said here.
  */
 static void
 note_device(struct daemon_device *dd, const struct sync_device_result *r,
@@ -226,10 +254,14 @@ note_device(struct daemon_device *dd, const struct sync_device_result *r,
 		dd->failures = 0;
 		dd->failures_before_run = false;
 		dd->retry_at = 0;
+		dd->last_error[0] = '\0';
 	} else {
-		if (!was_ok && dd->last != r->state)
+		if (!was_ok && (dd->last != r->state ||
+		    !same_failure(dd->last_error, r->error)))
 			log_warnx("%s: %s: %s", dd->name,
 			    status_state_name(r->state), r->error);
+		snprintf(dd->last_error, sizeof(dd->last_error), "%s",
+		    r->error);
 		dd->failures++;
 		dd->retry_at = now + backoff_seconds(dd->failures);
 		log_debug("%s: retry in %u s", dd->name,
@@ -410,6 +442,8 @@ recall_reported(struct daemon *d)
 		    state_is_ok(st.state))
 			continue;
 		dd->last = st.state;
+		snprintf(dd->last_error, sizeof(dd->last_error), "%s",
+		    st.last_error);
 		dd->failures = 1;
 		dd->failures_before_run = true;
 	}

@@ -68,6 +68,23 @@ test('a different failure is reported once, then quiet again', async () => {
   assert.deepEqual(lines(again.stderr), []);
 });
 
+test('the same state with another message is a different failure: reported once, then quiet', async () => {
+  // Still a port that cannot be used, now a folder instead of a file.
+  fs.rmSync(PORT, { force: true });
+  fs.mkdirSync(PORT);
+  const before = JSON.parse((await h.senko(['-c', CONF, 'status', '--json'])).stdout).devices[0];
+  const r = await once();
+  const after = JSON.parse((await h.senko(['-c', CONF, 'status', '--json'])).stdout).devices[0];
+  const again = await once();
+  fs.rmSync(PORT, { recursive: true });
+  fs.writeFileSync(PORT, 'not a tty');
+  assert.equal(after.state, before.state, 'the state stayed the same');
+  assert.equal(r.code, 1);
+  assert.equal(lines(r.stderr).length, 1, r.stderr);
+  assert.match(r.stderr, /kitchen: .*Is a directory/);
+  assert.deepEqual(lines(again.stderr), [], 'the same failure was reported again');
+});
+
 test('a revoked token: the first run says it once, the next ones nothing, recovery is said', async () => {
   const r = await once('revoked');
   assert.equal(r.code, 1);
