@@ -81,7 +81,8 @@ function report(what, ms, d, payload, failed) {
 async function measure(board, what, args, conf, payload = 0, rx = {}) {
   const before = board.counters();
   const start = Date.now();
-  const r = await h.senko(['-c', conf, 'sync', ...args]);
+  const r = await h.senko(['-c', conf, ...(process.env.BENCH_LOG ? ['-vv'] : []), 'sync', ...args]);
+  if (process.env.BENCH_LOG) fs.appendFileSync(process.env.BENCH_LOG, r.stderr);
   const ms = await untilTick(board.link, start);
   const after = board.counters();
   report(what, ms, (k) => after[k] - before[k], payload, r.code !== 0);

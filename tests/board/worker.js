@@ -48,6 +48,7 @@ const flash = new Flash(cfg.flashDir, cfg.flashSize, {
   // The CPU waits for the flash chip: nothing reads the UART meanwhile.
   onBusy(ms) {
     parentPort.postMessage({ t: 'add', k: 'flash_busy_us', v: Math.round(ms * 1000) });
+    lastEmptyAsk = -1;
     sleepMs(ms);
   },
   count,
@@ -224,24 +225,36 @@ function handleCmd(cmd) {
 }
 
 // Time a running program waited for the line: in a blocking read with the
-// stdin ring empty, or polling it (select.poll's ipoll asks avail() until
-// a byte comes or it times out).  The counter rx_wait_us, beside
-// flash_busy_us, tells a session's time apart.
-let pollEmptySince = -1;
+// stdin ring empty, or polling it (select.poll's ipoll asks avail() again
+// and again until a byte comes or it times out: the time between two
+// such asks that found the ring empty, when they follow each other within
+// POLL_SPIN_MS with no flash operation between, is waiting; a single ask
+// that finds nothing, as a program checking the ring between its writes
+// does, is not).  The counter
+// rx_wait_us, beside flash_busy_us, tells a session's time apart.
+const POLL_SPIN_MS = 12;
+let lastEmptyAsk = -1;
+let waitedMs = 0;
 function lineWaited(ms) {
-  parentPort.postMessage({ t: 'add', k: 'rx_wait_us', v: Math.round(ms * 1000) });
+  waitedMs += ms;
+  if (waitedMs >= 5) flushWaited();
 }
-function pollEnded() {
-  if (pollEmptySince < 0) return;
-  if (busy) lineWaited(performance.now() - pollEmptySince);
-  pollEmptySince = -1;
+function flushWaited() {
+  if (waitedMs > 0) parentPort.postMessage({ t: 'add', k: 'rx_wait_us', v: Math.round(waitedMs * 1000) });
+  waitedMs = 0;
+}
+// avail() answered n: a poll's spell of asking.
+function asked(n) {
+  const now = performance.now();
+  if (busy && lastEmptyAsk >= 0 && now - lastEmptyAsk < POLL_SPIN_MS) lineWaited(now - lastEmptyAsk);
+  lastEmptyAsk = n > 0 ? -1 : now;
 }
 
 // Blocking read of one byte from the RX FIFO (the firmware's
 // mp_hal_stdin_rx_chr).  Returns -1 if interrupted by Ctrl-C while Python
 // code is running and waiting for input.
 function rx() {
-  pollEnded();
+  lastEmptyAsk = -1;
   for (;;) {
     const cmd = Atomics.load(ctl, CTL.CMD);
     if (cmd) handleCmd(cmd);
@@ -359,8 +372,7 @@ const brdApi = {
     const cmd = Atomics.load(ctl, CTL.CMD);
     if (cmd) handleCmd(cmd);
     const n = rxAvail();
-    if (n > 0) pollEnded();
-    else if (busy && pollEmptySince < 0) pollEmptySince = performance.now();
+    asked(n);
     return n;
   },
 };
@@ -512,7 +524,8 @@ function exec(code, opts = {}) {
       result = { kind: 'exc', exc: 'RuntimeError: ' + (e && e.message) + '\n' };
     }
   }
-  pollEnded();
+  flushWaited();
+  lastEmptyAsk = -1;
   busy = false;
   Atomics.store(ctl, CTL.BUSY, 0);
   Atomics.store(ctl, CTL.KIND, 0);
