@@ -632,14 +632,6 @@ static const char *const agent_parts[2] = { agent_code_1, agent_code_2 };
 /* Flash the board keeps free besides the cache file, or it gets none:
  * the application's files matter more. */
 #define CACHE_FLASH_SPARE (64 * 1024)
-/*
- * The plain agent from its cached copy is compiled in pieces of whole
- * top-level statements of about this many bytes (boot.py's senko_src).
- * Measured on the esp8266 profile, the heap left after the first part:
- * 512-byte pieces 17,248 bytes, 1 KB 18,352, 2 KB 18,016; the part in
- * one piece does not compile.
- */
-#define PIECE_BUDGET 1024
 
 /* The agent as it goes to one board: packed (raw deflate of both parts)
  * or plain (the parts one after the other), with its name in the cache. */
@@ -713,69 +705,6 @@ pack_plain(struct packed *p, const char *key)
 }
 
 /*
- * Where code may be cut for senko_src: the sizes of its pieces, each of
- * whole top-level statements and about PIECE_BUDGET bytes (a longer
- * statement is a piece of its own), as a Python tuple appended to out.
- * A statement starts at a line that begins at column 0, outside any
- * bracket, and does not go on with the one before (else, elif, except,
- * finally, or after a decorator).  agent2c refuses triple quotes and
- * backslash continuations, so a string never spans lines.
- */
-static int
-add_pieces(struct buf *out, const char *code)
-{
-	static const char *const goes_on[] = { "else", "elif", "except",
-	    "finally" };
-	const char *s, *cut = code, *last = code;
-	int depth = 0, n = 0;
-	char quote = 0;
-	bool after_decorator = false;
-	size_t i, k;
-
-	buf_addch(out, '(');
-	for (s = code; ; s++) {
-		bool start = false;
-
-		if (*s == '\0')
-			start = true;
-		else if (s > code && s[-1] == '\n' && depth == 0 &&
-		    *s != ' ') {
-			start = !after_decorator;
-			for (i = 0; i < sizeof(goes_on) / sizeof(goes_on[0]);
-			    i++) {
-				k = strlen(goes_on[i]);
-				if (strncmp(s, goes_on[i], k) == 0 &&
-				    (s[k] == ':' || s[k] == ' '))
-					start = false;
-			}
-			after_decorator = *s == '@';
-		}
-		if (start && s - cut > PIECE_BUDGET && last > cut) {
-			buf_addf(out, "%s%td", n++ ? "," : "", last - cut);
-			cut = last;
-		}
-		if (start)
-			last = s;
-		if (*s == '\0')
-			break;
-		if (quote) {
-			if (*s == '\\' && s[1] != '\0')
-				s++;
-			else if (*s == quote)
-				quote = 0;
-		} else if (*s == '\'' || *s == '"')
-			quote = *s;
-		else if (*s == '(' || *s == '[' || *s == '{')
-			depth++;
-		else if (*s == ')' || *s == ']' || *s == '}')
-			depth--;
-	}
-	if (s > cut)
-		buf_addf(out, "%s%td", n++ ? "," : "", s - cut);
-	return buf_addstr(out, n == 1 ? ",)" : ")");
-}
-
-/*
  * The board's cached copy of this build's agent: found only when the
  * probe hashed the file to what the host would send, so a damaged or
  * foreign copy never runs.
@@ -829,11 +758,9 @@ plain_code(struct buf *code, const struct packed *p, int part, bool store)
 		return -1;
 	if (part == 0 && buf_addstr(code, agent_boot_3) == -1)
 		return -1;
-	if (buf_addf(code, "senko_src('%s/%s',%zu,", REPL_CACHE_DIR, p->name,
-	    part ? strlen(agent_code_1) : 0) == -1 ||
-	    add_pieces(code, agent_parts[part]) == -1)
-		return -1;
-	return buf_addstr(code, ")\n");
+	return buf_addf(code, "senko_src('%s/%s',%zu,%s)\n", REPL_CACHE_DIR,
+	    p->name, part ? strlen(agent_code_1) : 0, part ? agent_pieces_2 :
+	    agent_pieces_1);
 }
 
 /*

@@ -20,7 +20,8 @@
  * (an ESP8266 cannot compile the whole at once); boot.py's two split
  * lines cut it into agent_boot_1 (the compressed agent's runner),
  * agent_boot_2 (what receives the agent) and agent_boot_3 (the plain
- * agent's runner).
+ * agent's runner).  agent_pieces_1 and agent_pieces_2 say where the
+ * runner may cut each part of the agent (struct pieces).
  *
  * Not part of libsenko (the Makefile builds it on its own, for the host
  * that builds).
@@ -38,9 +39,12 @@ fail(const char *file, int line, const char *why)
 	return 1;
 }
 
-/* Is there a '#' outside string literals on this line? */
+/*
+ * One line of code outside its string literals: *depth goes up and down
+ * with its brackets; 1 when it has a '#' (a comment after code).
+ */
 static int
-has_trailing_comment(const char *s)
+scan_code(const char *s, int *depth)
 {
 	char quote = 0;
 
@@ -54,8 +58,80 @@ has_trailing_comment(const char *s)
 			quote = *s;
 		else if (*s == '#')
 			return 1;
+		else if (*s == '(' || *s == '[' || *s == '{')
+			(*depth)++;
+		else if (*s == ')' || *s == ']' || *s == '}')
+			(*depth)--;
 	}
 	return 0;
+}
+
+/*
+ * The pieces a board compiles the plain agent in from its cached copy
+ * (boot.py's senko_src): runs of whole top-level statements of about
+ * PIECE_BUDGET bytes of the shrunk code (a longer statement is a piece
+ * of its own).  Measured on the esp8266 profile, the heap left after the
+ * first part: 512-byte pieces 17,248 bytes, 1 KB 18,352, 2 KB 18,016;
+ * the part in one piece does not compile.  A statement starts at a line
+ * at column 0, outside any bracket, that does not go on with the one
+ * before (else, elif, except, finally, or after a decorator); strings
+ * never span lines (no triple quotes, no backslash continuations).
+ */
+#define PIECE_BUDGET 1024
+
+struct pieces {
+	size_t off;           /* bytes of the part so far */
+	size_t cut;           /* where the current piece starts */
+	size_t last;          /* where the last statement started */
+	int depth;            /* brackets open */
+	bool after_decorator;
+	char list[512];       /* "n,n,...," */
+};
+
+static void
+pieces_cut(struct pieces *pc, size_t at)
+{
+	size_t len = strlen(pc->list);
+
+	snprintf(pc->list + len, sizeof(pc->list) - len, "%zu,", at - pc->cut);
+	pc->cut = at;
+}
+
+/* A shrunk line of len bytes (its newline too) at column 0 or not. */
+static void
+pieces_line(struct pieces *pc, const char *code, bool column0, size_t len)
+{
+	static const char *const goes_on[] = { "else", "elif", "except",
+	    "finally" };
+	bool start = column0 && pc->depth == 0 && !pc->after_decorator;
+	size_t i, k;
+
+	for (i = 0; start && i < sizeof(goes_on) / sizeof(goes_on[0]); i++) {
+		k = strlen(goes_on[i]);
+		if (strncmp(code, goes_on[i], k) == 0 &&
+		    (code[k] == ':' || code[k] == ' '))
+			start = false;
+	}
+	if (start) {
+		if (pc->off - pc->cut > PIECE_BUDGET && pc->last > pc->cut)
+			pieces_cut(pc, pc->last);
+		pc->last = pc->off;
+		pc->after_decorator = code[0] == '@';
+	}
+	pc->off += len;
+	scan_code(code, &pc->depth);
+}
+
+/* The part ended: its pieces as a Python tuple in the C string name. */
+static void
+pieces_end(struct pieces *pc, FILE *out, const char *name)
+{
+	if (pc->off - pc->cut > PIECE_BUDGET && pc->last > pc->cut)
+		pieces_cut(pc, pc->last);
+	if (pc->off > pc->cut)
+		pieces_cut(pc, pc->off);
+	fprintf(out, "static const char %s[] = \"(%s)\";\n", name, pc->list);
+	memset(pc, 0, sizeof(*pc));
 }
 
 static bool
@@ -134,16 +210,21 @@ struct constants {
  * One Python file into C string literals on out, each line shrunk.  Each
  * line "# agent2c: split" ends a string and starts the next one named in
  * splits (a NULL-terminated list: exactly that many split lines); the
- * constants are taken when present.  0, or 1 after saying why on stderr.
+ * constants are taken when present.  With pieces (a NULL-terminated
+ * list, one name per string), each string is followed by its pieces
+ * (struct pieces).  0, or 1 after saying why on stderr.
  */
 static int
 shrink(const char *path, FILE *out, const char *const *splits,
-    struct constants *k, size_t *bytes)
+    const char *const *pieces, struct constants *k, size_t *bytes)
 {
 	char line[1024], code[1024];
+	struct pieces pc;
 	FILE *in;
-	int lineno = 0, rc = 0;
+	int lineno = 0, rc = 0, depth = 0;
 	size_t nsplit = 0, want = 0;
+
+	memset(&pc, 0, sizeof(pc));
 
 	while (splits[want] != NULL)
 		want++;
@@ -172,18 +253,22 @@ shrink(const char *path, FILE *out, const char *const *splits,
 			indent++;
 		body = line + indent;
 		if (strncmp(line, "# agent2c: split", 16) == 0) {
-			if (nsplit == want)
+			if (nsplit == want) {
 				rc = fail(path, lineno, "one split too many");
-			else
-				fprintf(out, "\t;\nstatic const char %s[] =\n",
-				    splits[nsplit++]);
+				continue;
+			}
+			fputs("\t;\n", out);
+			if (pieces)
+				pieces_end(&pc, out, pieces[nsplit]);
+			fprintf(out, "static const char %s[] =\n",
+			    splits[nsplit++]);
 			continue;
 		}
 		if (*body == '\0' || *body == '#')
 			continue;
 		if (strstr(body, "\"\"\"") || strstr(body, "'''"))
 			rc = fail(path, lineno, "triple quotes");
-		if (has_trailing_comment(body))
+		if (scan_code(body, &depth))
 			rc = fail(path, lineno, "comment after code");
 		if (line[len - 1] == '\\')
 			rc = fail(path, lineno, "backslash continuation");
@@ -197,11 +282,16 @@ shrink(const char *path, FILE *out, const char *const *splits,
 		emit_c(out, code);
 		fputs("\\n\"\n", out);
 		*bytes += indent / 4 + strlen(code) + 1;
+		if (pieces)
+			pieces_line(&pc, code, indent < 4,
+			    indent / 4 + strlen(code) + 1);
 	}
 	fclose(in);
 	if (nsplit != want)
 		rc = fail(path, lineno, "too few '# agent2c: split' lines");
 	fputs("\t;\n", out);
+	if (pieces && nsplit == want)
+		pieces_end(&pc, out, pieces[nsplit]);
 	return rc;
 }
 
@@ -209,6 +299,8 @@ int
 main(int argc, char **argv)
 {
 	static const char *const agent_splits[] = { "agent_code_2", NULL };
+	static const char *const agent_pieces[] = { "agent_pieces_1",
+	    "agent_pieces_2", NULL };
 	static const char *const boot_splits[] = { "agent_boot_2",
 	    "agent_boot_3", NULL };
 	FILE *out;
@@ -227,9 +319,9 @@ main(int argc, char **argv)
 	}
 	fprintf(out, "/* Generated from %s and %s by agent2c; do not edit. "
 	    "*/\nstatic const char agent_code_1[] =\n", argv[1], argv[2]);
-	rc |= shrink(argv[1], out, agent_splits, &k, &bytes);
+	rc |= shrink(argv[1], out, agent_splits, agent_pieces, &k, &bytes);
 	fputs("static const char agent_boot_1[] =\n", out);
-	rc |= shrink(argv[2], out, boot_splits, &none, &boot_bytes);
+	rc |= shrink(argv[2], out, boot_splits, NULL, &none, &boot_bytes);
 	if (k.unit <= 0 || k.pieces <= 0 || k.idle <= 0)
 		rc = fail(argv[1], 0, "UNIT, PIECES and IDLE_MS must be set "
 		    "at the top level");

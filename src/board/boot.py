@@ -162,7 +162,7 @@ def senko_keep(os, f, cache, tmp, name):
 def senko_src(p, o, sizes):
     # The plain agent's part at offset o of the cached copy p, compiled
     # and run a piece at a time (sizes: whole top-level statements, about
-    # a kilobyte each, agent.c's plain_pieces), in the REPL's globals:
+    # a kilobyte each, agent2c.c's struct pieces), in the REPL's globals:
     # the compiler holds one piece's parse tree, not the part's, and the
     # text is read into one buffer, not a string per piece.  The file is
     # closed before the last piece runs: the last piece of the second

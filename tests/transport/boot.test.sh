@@ -40,6 +40,15 @@ visit() {
 	ex=$(( $(counter "$name" executions) - ex0 ))
 	drops=$(( $(counter "$name" dropped_bytes) - dr0 ))
 }
+flip_bit() { # flip_bit FILE MASK: the middle byte xor MASK, same size
+	python3 - "$1" "$2" <<'EOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+b[len(b) // 2] ^= int(sys.argv[2], 16)
+open(p, 'wb').write(b)
+EOF
+}
 start() { # start NAME [board options...]
 	local name=$1
 	shift
@@ -86,13 +95,7 @@ diag "plain agent: $plain_rx bytes host->board as code, $rx from the copy"
 # One byte of the copy changed, same size, with the board off: it never
 # runs; the visit sends the agent again and the copy is whole again.
 board_stop plaincopy
-python3 - "$tmp/plaincopy/flash/.senko/$pcopy" <<'EOF'
-import sys
-p = sys.argv[1]
-b = bytearray(open(p, 'rb').read())
-b[len(b) // 2] ^= 0x01
-open(p, 'wb').write(b)
-EOF
+flip_bit "$tmp/plaincopy/flash/.senko/$pcopy" 0x01
 start plaincopy --no-deflate
 visit plaincopy 3
 check "plain copy, damaged: the agent starts all the same" test "$vrc" = 0
@@ -148,13 +151,7 @@ check "cached: the cache file is unchanged" cmp -s "$tmp/good.z" "$tmp/fresh/fla
 # at power-on): one bit of the stream flipped, same size.  And an older
 # build's copy that must go.
 board_stop fresh
-python3 - "$tmp/fresh/flash/.senko/$cached" <<'EOF'
-import sys
-p = sys.argv[1]
-b = bytearray(open(p, 'rb').read())
-b[len(b) // 2] ^= 0x10
-open(p, 'wb').write(b)
-EOF
+flip_bit "$tmp/fresh/flash/.senko/$cached" 0x10
 printf 'raise SystemExit\n' >"$tmp/fresh/flash/.senko/agent-0123456789abcdef-10.z"
 start fresh
 visit fresh 2
