@@ -91,7 +91,11 @@ test('state_dir deleted while senkod runs: re-created, the next commit arrives, 
   // and sends nothing again.
   await h.until(() => {
     try { return JSON.parse(fs.readFileSync(path.join(state, 'devices/one/status.json'), 'utf8')).state === 'updated'; } catch (e) { return false; }
-  }, 10000, 'status updated');
+  }, 10000, () => {
+    let st;
+    try { st = fs.readFileSync(path.join(state, 'devices/one/status.json'), 'utf8'); } catch (e) { st = e.message; }
+    return `status updated (status.json: ${st})\n${d.log.join('\n')}`;
+  });
   const st = JSON.parse(fs.readFileSync(path.join(state, 'devices/one/status.json'), 'utf8'));
   assert.equal(st.files_sent, 1, `sent ${st.files_sent} files for a one-file change`);
   const text = JSON.stringify(h.boardRecord(b.flash));

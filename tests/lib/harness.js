@@ -232,13 +232,14 @@ const senko = (args, opts) => run(SENKO, args, opts);
 const startSenko = (args, opts) => launch(SENKO, args, opts);
 const senkod = (args, opts) => run(SENKOD, args, opts);
 
-// Poll fn until it returns a truthy value or the deadline passes.
+// Poll fn until it returns a truthy value or the deadline passes; what
+// (a string, or a function called then) says what was awaited.
 async function until(fn, ms, what) {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

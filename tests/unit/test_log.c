@@ -152,11 +152,18 @@ static void
 test_quiet_thread_still_records(void **state)
 {
 	(void)state;
+	log_init("senko", 0, 0);
 	log_thread_quiet(1);
 	log_failx("offline again");
 	log_thread_quiet(0);
 	assert_int_equal(out.len, 0);
 	assert_string_equal(log_last_error(), "offline again");
+	/* With -v (debug) a quiet thread is printed all the same. */
+	log_init("senko", 1, 0);
+	log_thread_quiet(1);
+	log_failx("offline again");
+	log_thread_quiet(0);
+	assert_int_equal(count_lines(out.data), 1);
 }
 
 int
