@@ -233,13 +233,16 @@ test('relative -c and state_dir with a detached senkod: state stays where it sta
   fs.mkdirSync(cwd, { recursive: true });
   const tag = crypto.randomBytes(4).toString('hex');
   const rel = `relstate-${tag}`;
-  const write = (interval) => h.writeConfig(path.join(cwd, 'rel.conf'), {
+  // The file's name is the run's own: a detached senkod runs in /, and
+  // another run of this test on the machine has one too.
+  const conf = `rel-${tag}.conf`;
+  const write = (interval) => h.writeConfig(path.join(cwd, conf), {
     senkod: { state_dir: rel, api_url: gh.base, interval },
     sources: { app: { user: 'acme', repo: 'fw' } },
     devices: { two: { port: b.link, baud: 1000000, source: 'app', reset: 'none' } },
   });
   write('1h');
-  const d = startDaemon('rel.conf', { args: ['-v'], cwd });
+  const d = startDaemon(conf, { args: ['-v'], cwd });
   let pid = null;
   try {
     // The parent returns once detached; find the daemon by its command line.
@@ -249,7 +252,7 @@ test('relative -c and state_dir with a detached senkod: state stays where it sta
         try {
           const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
           const pcwd = fs.readlinkSync(`/proc/${p}/cwd`);
-          if (cmd[0] === h.SENKOD && cmd.includes('rel.conf') && Number(p) !== d.pid &&
+          if (cmd[0] === h.SENKOD && cmd.includes(conf) && Number(p) !== d.pid &&
               (pcwd === '/' || pcwd === cwd)) return Number(p);
         } catch (e) { /* gone */ }
       }
