@@ -556,8 +556,10 @@ get_listing(struct walk *w, const char *dir, bool *capped)
 	add_repo_url(&url, f, w->src);
 	buf_addstr(&url, "/contents/");
 	http_escape(&url, dir, true);
+	/* The commit the head named, not the branch: a push during the
+	 * walk must not mix its files into the other folders' listings. */
 	buf_addstr(&url, "?ref=");
-	http_escape(&url, w->src->branch, false);
+	buf_addstr(&url, w->commit);
 	cached = json_object_get(w->old_cache, dir);
 	etag = json_string_value(json_object_get(cached, "etag"));
 	rq.url = url.data;

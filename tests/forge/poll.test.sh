@@ -136,24 +136,47 @@ expect_log "contents API, steady state: 1 request, 304" "304 $R/commits/main fre
 commit_files "docs only" docs/a.md=doc3
 c7=$(head_sha)
 poll "$tmp/contents.conf"
-# Each listing is asked with its saved ETag; fakegh's listings name the
-# commit in download_url, so there they answer 200 (GitHub's name the ref).
+# Each listing is asked of the commit the head named (its saved ETag
+# goes too, but the answer names the commit, so it is a 200).
 got=$(requests | cut -d' ' -f2); clear_log
 check "contents API, commit outside working_dir: head + the 3 listings, no blob" \
 	test "$got" = "$R/commits/main
-$R/contents/app?ref=main
-$R/contents/app/lib?ref=main
-$R/contents/app/lib/deep?ref=main"
+$R/contents/app?ref=$c7
+$R/contents/app/lib?ref=$c7
+$R/contents/app/lib/deep?ref=$c7"
 commit_files "deep" app/lib/deep/x.py=y
 c8=$(head_sha); b_x=$(git_ rev-parse HEAD:app/lib/deep/x.py)
 poll "$tmp/contents.conf"
 check "contents API sees the new commit" grep -qx "poll app ok commit=$c8 files=4 changed=yes" <<<"$out"
 expect_log "contents API, deep change: head + 3 listings + 1 blob" \
 	"200 $R/commits/main counted
-200 $R/contents/app?ref=main counted
-200 $R/contents/app/lib?ref=main counted
-200 $R/contents/app/lib/deep?ref=main counted
+200 $R/contents/app?ref=$c8 counted
+200 $R/contents/app/lib?ref=$c8 counted
+200 $R/contents/app/lib/deep?ref=$c8 counted
 200 $R/git/blobs/$b_x counted"
+
+# A commit pushed while the contents API walks the folders: every listing
+# is of the commit the head named, never a mix labelled with one of them.
+# The delay holds the lib/ listing until the new commit is in.
+commit_files "before the walk" app/main.py='print("walk")'
+c_walk=$(head_sha)
+fault_add '{"kind":"delay","ms":1500,"match":"/contents/app/lib?"}'
+SENKO_TOKEN=$token "$helper" -c "$tmp/contents.conf" -j >"$tmp/race.out" 2>"$tmp/race.err" &
+race_pid=$!
+for _ in $(seq 100); do requests | grep -q "/contents/app?" && break; sleep 0.05; done
+commit_files "during the walk" app/lib/util.py='def f(): return 9'
+wait $race_pid
+faults_clear
+out=$(cat "$tmp/race.out")
+want=$(git_ rev-parse "$c_walk:app/lib/util.py")
+check "contents API, a commit during the walk: the manifest is all of commit ${c_walk:0:7}" \
+	grep -qx "poll app ok commit=$c_walk files=4 changed=yes" <<<"$out"
+check "contents API, a commit during the walk: lib/util.py is the named commit's" \
+	grep -q "\"sha\": \"$want\"" <<<"$(sed -n '/"lib\/util.py": {/,/}/p' <<<"$out")"
+poll "$tmp/contents.conf"
+check "contents API, a commit during the walk: the next poll sees it" \
+	grep -qx "poll app ok commit=$(head_sha) files=4 changed=yes" <<<"$out"
+clear_log
 
 # No git/trees endpoint (404): fall back to the contents API, logged once.
 write_conf "$tmp/fb.conf" "$tmp/sf" 1 'working_dir = app'
