@@ -164,9 +164,15 @@ bool config_valid_ref(const char *ref);
 
 /* Parse "90", "30s", "5m", "2h" into seconds; -1 on error. */
 int config_parse_duration(const char *s, unsigned *seconds);
-/* Parse a Senko-style URL into a source's user/repo/branch/working_dir. */
+/*
+ * Parse a Senko-style URL into a source's user, repo, and the branch and
+ * working_dir where it names them (*named: CONFIG_URL_BRANCH,
+ * CONFIG_URL_FOLDER); what it does not name is left as it is.
+ */
+#define CONFIG_URL_BRANCH 0x1
+#define CONFIG_URL_FOLDER 0x2
 int config_parse_url(const char *url, struct config_source *src,
-    const char **why);
+    unsigned *named, const char **why);
 
 const char *reset_mode_name(enum reset_mode m);
 /* "boot", "line", "none" */

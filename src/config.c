@@ -58,6 +58,8 @@ struct parse_ctx {
 	char label_buf[NAME_MAX_LEN + 32];
 	unsigned seen;     /* bit per keyword index: duplicate detection */
 	bool has_url;
+	unsigned url_named; /* CONFIG_URL_BRANCH, CONFIG_URL_FOLDER */
+	int senkod_line;   /* of the [senkod] header, 0 before one */
 	int source_key_line; /* line of a device's "source =" */
 	int path_key_line;   /* line of a source's "path =" */
 	int *device_source_lines;
@@ -549,7 +551,7 @@ parse_url(struct parse_ctx *ctx, void *field, const char *value)
 	(void)field;
 	/* Set even on failure: a bad url is one error, not also "no user". */
 	ctx->has_url = true;
-	if (config_parse_url(value, src, &why) == -1)
+	if (config_parse_url(value, src, &ctx->url_named, &why) == -1)
 		return conf_error(ctx, "url", "'%s': %s", value, why);
 	return 0;
 }
@@ -836,6 +838,7 @@ begin_section(struct parse_ctx *ctx, const char *header)
 	finish_section(ctx);
 	ctx->seen = 0;
 	ctx->has_url = false;
+	ctx->url_named = 0;
 	ctx->source_key_line = 0;
 	ctx->path_key_line = 0;
 	ctx->label = NULL;
@@ -847,6 +850,12 @@ begin_section(struct parse_ctx *ctx, const char *header)
 		name++;
 	ctx->kind = SECTION_BAD;
 	if (typelen == 6 && strncmp(header, "senkod", 6) == 0 && !*name) {
+		if (ctx->senkod_line) {
+			conf_error(ctx, NULL, "section [senkod] is given twice "
+			    "(first on line %d)", ctx->senkod_line);
+			return;
+		}
+		ctx->senkod_line = ctx->line;
 		ctx->kind = SECTION_SENKOD;
 		ctx->object = cfg;
 	} else if (typelen == 4 && strncmp(header, "mqtt", 4) == 0 && !*name) {
@@ -939,8 +948,17 @@ finish_section(struct parse_ctx *ctx)
 		else if (ctx->has_url && (ctx->seen & 0x3))
 			conf_error(ctx, "url", "give either url or user/repo, "
 			    "not both");
-		else if (ctx->has_url)
-			;
+		else if (ctx->has_url) {
+			/* Bits 2 and 3: branch and working_dir. */
+			if ((ctx->url_named & CONFIG_URL_BRANCH) &&
+			    (ctx->seen & 0x4))
+				conf_error(ctx, "branch", "the url names the "
+				    "branch already; give it in one place");
+			if ((ctx->url_named & CONFIG_URL_FOLDER) &&
+			    (ctx->seen & 0x8))
+				conf_error(ctx, "working_dir", "the url names "
+				    "the folder already; give it in one place");
+		}
 		else if (!src->user)
 			conf_error(ctx, "user", "missing (the GitHub owner of "
 			    "the repository, or give url = ...)");
@@ -1112,6 +1130,14 @@ read_line(char *str, int num, void *stream)
 			;
 		begin_section(ctx, p);
 		*end = ']';
+		/* inih drops what follows the ']' without a word: a key
+		 * written there would be lost. */
+		for (p = end + 1; isspace((unsigned char)*p); p++)
+			;
+		if (*p && *p != '#' && *p != ';')
+			conf_error(ctx, NULL, "text after the section header "
+			    "('%.*s'): put each key on a line of its own",
+			    (int)strcspn(p, "\r\n"), p);
 	}
 	return str;
 }
@@ -1433,7 +1459,7 @@ next_component(const char **p)
 
 int
 config_parse_url(const char *url, struct config_source *src,
-    const char **why)
+    unsigned *named, const char **why)
 {
 	static const char github[] = "https://github.com/";
 	static const char raw[] = "https://raw.githubusercontent.com/";
@@ -1483,13 +1509,19 @@ config_parse_url(const char *url, struct config_source *src,
 	}
 	free(src->user);
 	free(src->repo);
-	free(src->working_dir);
 	src->user = user;
 	src->repo = repo;
-	src->working_dir = dir;
+	*named = 0;
+	if (*dir) {
+		free(src->working_dir);
+		src->working_dir = dir;
+		*named |= CONFIG_URL_FOLDER;
+	} else
+		free(dir);
 	if (branch) {
 		free(src->branch);
 		src->branch = branch;
+		*named |= CONFIG_URL_BRANCH;
 	}
 	return 0;
 fail:

@@ -97,6 +97,25 @@ token_file =
 user = u
 url = https://github.com/u/r'
 bad key-outside "1: key: key outside any section" 'key = value'
+bad url-and-branch "4: [source app] branch: the url names the branch already" '[senkod]
+state_dir = /tmp/x
+token_file =
+[source app]
+url = https://github.com/u/r/tree/main/app
+branch = dev'
+bad url-and-working-dir "4: [source app] working_dir: the url names the folder already" '[senkod]
+state_dir = /tmp/x
+token_file =
+[source app]
+working_dir = other
+url = https://github.com/u/r/tree/main/app'
+bad text-after-header "1: [senkod] text after the section header" '[senkod] interval = 1h
+state_dir = /tmp/x'
+bad dup-senkod "4: section [senkod] is given twice (first on line 1)" '[senkod]
+interval = 5m
+token_file =
+[senkod]
+interval = 2h'
 bad garbage-line "2: not a 'key = value' line" '[senkod]
 this is not ini'
 bad bad-name "1: section '[device ../x]' needs a name" '[device ../x]'
@@ -116,6 +135,20 @@ printf '[senkod]\nstate_dir=/tmp/x\n[source s]\nurl = https://raw.githubusercont
 out=$("$senko" -c "$tmp/raw.conf" config check 2>&1)
 check "Senko raw.githubusercontent.com url form" bash -c '
 	grep -q "^branch *= master" <<<"$1" && grep -q "^working_dir = examples$" <<<"$1"' _ "$out"
+
+# A url without branch or folder leaves the keys that name them, in
+# either order.
+for order in url-first keys-first; do
+	if [ $order = url-first ]; then
+		body='url = https://github.com/u/r\nbranch = dev\nworking_dir = app'
+	else
+		body='branch = dev\nworking_dir = app\nurl = https://github.com/u/r'
+	fi
+	printf "[senkod]\nstate_dir=/tmp/x\ntoken_file =\n[source s]\n$body\n" >"$tmp/url-keys.conf"
+	out=$("$senko" -c "$tmp/url-keys.conf" config check 2>&1)
+	check "a url without a branch or folder, then the keys ($order): both kept" bash -c '
+		grep -q "^branch *= dev" <<<"$1" && grep -q "^working_dir = app$" <<<"$1"' _ "$out"
+done
 
 printf 'ghp_secret123\n' >"$tmp/token"
 chmod 644 "$tmp/token"
