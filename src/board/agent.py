@@ -290,17 +290,18 @@ def sync():
         pass
 
 def replace(t, p):
-    # The temporary file t becomes p.  FAT renames onto nothing only
-    # (a folder of files senko emptied goes first).
+    # The temporary file t becomes p.  Only a folder in the way (one of
+    # files senko emptied) is removed first: both drivers rename over a
+    # file themselves (vfs_fat.c removes it first), so a rename onto a
+    # file that fails is the flash's failure, and the file must stay.
     global temps_out
     old = stat_entry(p)
     try:
         os.rename(t, p)
     except OSError:
-        if isdir(p):
-            os.rmdir(p)
-        elif exists(p):
-            os.remove(p)
+        if not isdir(p):
+            raise
+        os.rmdir(p)
         os.rename(t, p)
     temps_out -= 1
     note(p, old, -1)
