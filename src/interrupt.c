@@ -50,7 +50,7 @@ interrupt_exit_status(int rc)
 
 	if (sig == 0)
 		return rc;
-	log_notice("stopped by %s; the boards are back at their REPL",
-	    sig == SIGINT ? "Ctrl-C" : "SIGTERM");
+	/* What each board was left doing was said board by board. */
+	log_notice("stopped by %s", sig == SIGINT ? "Ctrl-C" : "SIGTERM");
 	return 128 + sig;
 }

@@ -967,6 +967,7 @@ open_node(const char *port, unsigned baud, const volatile sig_atomic_t *stop)
 	struct serial *s;
 	struct repl *r;
 	int saved, rc;
+	bool entered;
 
 	s = serial_open(port, baud);
 	if (s == NULL)
@@ -980,7 +981,8 @@ open_node(const char *port, unsigned baud, const volatile sig_atomic_t *stop)
 	r->plain_pause_ms = 10;
 	r->state = REPL_UNKNOWN;
 	buf_init(&r->exc, 64 * 1024);
-	rc = enter_raw(r, ENTER_MS) == -1 || probe(r) == -1 ? -1 : 0;
+	entered = enter_raw(r, ENTER_MS) == 0;
+	rc = entered && probe(r) == 0 ? 0 : -1;
 	saved = errno;
 	/* From here on a stop leaves time to wind down: closing must still
 	 * hand the board back to its REPL. */
@@ -989,6 +991,14 @@ open_node(const char *port, unsigned baud, const volatile sig_atomic_t *stop)
 		if (saved != ETIMEDOUT && saved != ENOENT && saved != ENODEV &&
 		    saved != EBUSY && saved != ECANCELED)
 			saved = EIO;
+		/* In the raw REPL the application certainly stopped; no
+		 * session will follow to start it again. */
+		if (entered) {
+			log_notice("%s: the board stopped answering after it "
+			    "was interrupted; a soft reset starts its "
+			    "application again", port);
+			(void)repl_soft_reset(r);
+		}
 		repl_close(r);
 		errno = saved;
 		return NULL;

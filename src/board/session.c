@@ -1456,15 +1456,17 @@ session_leave(struct repl *r, const struct config_device *dev,
 
 /*
  * The port was not opened (errno says why, and keeps it): the board was
- * not interrupted, so the open mark goes.  Not when another process holds
+ * not interrupted, or was given its application back (repl.c
+ * open_node()), so the open mark goes.  Not when another process holds
  * the board (EBUSY): this mark replaced that process's, and left in place
  * it still has a later sync open the board should that process die (at
- * worst one visit too many).
+ * worst one visit too many).  Nor after a stop (ECANCELED): the Ctrl-C
+ * may have reached the board, and nothing waited to see.
  */
 static void
 unmark_unopened(const char *state_dir, const char *device)
 {
-	if (errno != EBUSY)
+	if (errno != EBUSY && errno != ECANCELED)
 		openmark_clear(state_dir, device);
 }
 

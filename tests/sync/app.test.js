@@ -455,6 +455,29 @@ test('a sync that found the port busy: when its holder dies, the next sync resta
   assert.ok(await ticks() >= 3, 'the application is still stopped');
 });
 
+// A board that takes long to answer the probe (1.5 s before each
+// execution), and a Ctrl-C once senko has it in the raw REPL: no session
+// follows, yet the application was interrupted.
+test('senko ls stopped while it probes the board: the application runs again', async () => {
+  const dir = path.join(T, 'slow');
+  fs.mkdirSync(path.join(dir, 'slow.flash'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'slow.flash/main.py'), TICKER);
+  const slow = await h.startBoard({ dir, name: 'slow', args: ['--exec-delay', '1500'] });
+  try {
+    const c = path.join(dir, 'senko.conf');
+    h.writeAppConfig(c, { gh, state: path.join(dir, 'state'), devices: { s: { port: slow.link, baud: 1000000 } } });
+    assert.ok(await h.appTicks(slow.link, 4000) >= 3, 'the application does not run to begin with');
+    const p = h.startSenko(['-c', c, 'ls', 's']);
+    await h.until(() => (slow.counters() || {}).raw_repl_entries >= 1, 10000, 'senko in the raw REPL');
+    p.child.kill('SIGINT');
+    const r = await p.done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.ok(await h.appTicks(slow.link, 3000) >= 3, `the application is still stopped\n${r.stderr}`);
+  } finally {
+    await slow.stop();
+  }
+});
+
 test('reset = none: the board is left at its REPL, as documented', async () => {
   conf({ reset: 'none' });
   const r = await sync('--force');
