@@ -85,7 +85,8 @@ HELPER_PROGS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helper-%)
 TEST_TOOLS = tests/board/ptybridge
 # LD_PRELOAD libraries for tests (tests/daemon/clockshift.c steps the wall
 # clock of one process).
-TEST_PRELOADS = $(patsubst tests/daemon/%.c,$(BUILD)/tests/%.so,$(wildcard tests/daemon/*.c))
+TEST_PRELOADS = $(patsubst tests/daemon/%.c,$(BUILD)/tests/%.so,$(wildcard tests/daemon/*.c)) \
+	$(patsubst tests/sync/%.c,$(BUILD)/tests/%.so,$(wildcard tests/sync/*.c))
 
 # Fuzzing (libFuzzer): every tests/fuzz/fuzz_NAME.c is a target, linked
 # against the library sources compiled again with clang and the same
@@ -168,6 +169,10 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 		-o $@ $< $(FUZZ_LIB) $(LIBS)
 
 $(BUILD)/tests/%.so: tests/daemon/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
+
+$(BUILD)/tests/%.so: tests/sync/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
 

@@ -193,6 +193,15 @@ int agent_finish(struct agent *a, const char *dest,
  */
 int agent_end(struct agent *a);
 
+/*
+ * Between two commands, in a loop of the host's own work (reading blobs,
+ * compressing, writing the mirror): a pad unit, which the agent skips,
+ * when nothing went to the board for a second, so that the agent's idle
+ * timeout (5 s) does not end the run while a slow disk keeps the host
+ * busy.  Never inside a command's data.
+ */
+int agent_keepalive(struct agent *a);
+
 /* Bytes this agent moved, for cost assertions and logs. */
 uint64_t agent_bytes_sent(const struct agent *a);
 uint64_t agent_bytes_received(const struct agent *a);

@@ -36,6 +36,7 @@
 #define DATA_MAX (AGENT_PIECES * AGENT_UNIT - 5) /* 'D', length16 ... sum16 */
 #define SLACK_MS 10000     /* fixed part of every deadline */
 #define SILENCE_MS 8000    /* a working board says something this often */
+#define KEEPALIVE_MS 1000  /* agent.py's IDLE_MS is 5 s */
 #define WRITE_MS 5000
 #define END_MS 5000        /* from the last frame to the raw prompt */
 #define NOISE_MAX (256u * 1024) /* other output we skip before giving up */
@@ -85,6 +86,7 @@ struct agent {
 
 	int64_t deadline;
 	int64_t last_rx;
+	int64_t last_tx;      /* when a piece last went out */
 	uint64_t sent, received;
 	bool finished;
 	bool given_up;        /* a stop's grace ran out: wait for nothing */
@@ -294,7 +296,7 @@ static int
 pump(struct agent *a, const char *what)
 {
 	ssize_t n;
-	int64_t now, wait;
+	int64_t now, wait, since = monotime_ms();
 
 	for (;;) {
 		while (a->rpos < a->rlen)
@@ -312,7 +314,10 @@ pump(struct agent *a, const char *what)
 			return fail_errno(a, ETIMEDOUT, "the board did not "
 			    "finish %s in time (%" PRIu64 " bytes of other "
 			    "output on the line)", what, a->noise);
-		if (now - a->last_rx > SILENCE_MS)
+		/* Silence counts from when we began to listen: time the
+		 * host spent on its own work is not the board's. */
+		if (now - (a->last_rx > since ? a->last_rx : since) >
+		    SILENCE_MS)
 			return fail_errno(a, ETIMEDOUT, "the board stopped "
 			    "answering while %s (silent for %d s)", what,
 			    SILENCE_MS / 1000);
@@ -423,6 +428,7 @@ send_piece(struct agent *a, const unsigned char piece[AGENT_UNIT],
 		return line_failed(a, "write to", what);
 	a->pieces_sent++;
 	a->sent += AGENT_UNIT;
+	a->last_tx = monotime_ms();
 	return 0;
 }
 
@@ -455,6 +461,15 @@ send_unit(struct agent *a, int type, const void *payload, size_t n,
 		return stop_noted(a, "stopping while %s", what);
 	unit_build(u, type, payload, n, more);
 	return send_piece(a, u, what);
+}
+
+int
+agent_keepalive(struct agent *a)
+{
+	if (monotime_ms() - a->last_tx < KEEPALIVE_MS)
+		return 0;
+	return send_unit(a, 0, NULL, 0, false, false, "keeping the agent "
+	    "waiting");
 }
 
 /*
@@ -813,7 +828,7 @@ take_port(struct agent *a, const char *code)
 		memcpy(a->rbuf, early.data, early.len);
 		a->rpos = 0;
 		a->rlen = early.len;
-		a->last_rx = monotime_ms();
+		a->last_rx = a->last_tx = monotime_ms();
 	}
 	buf_release(&early);
 	return a->s ? 0 : -1;
@@ -1397,6 +1412,8 @@ batch_prepare(struct agent *a, struct batch *b, struct agent_file *files)
 		fl->f->err = 0;
 		fl->f->why[0] = '\0';
 		buf_init(&fl->z, 0);
+		if (agent_keepalive(a) == -1)
+			return -1;
 		if (a->inflate && files[i].len >= 64 && zrun_compress(&a->z,
 		    files[i].data, files[i].len, &fl->z, &worth, &fresh) == -1)
 			return -1;

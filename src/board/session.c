@@ -838,7 +838,8 @@ stage_all(struct visit *v, const struct plan *p)
 	st.hex = xcalloc(n ? n : 1, sizeof(*st.hex));
 	st.bpath = xcalloc(n ? n : 1, sizeof(*st.bpath));
 	for (i = 0; i < n; i++)
-		if (stage_prepare(&st, i) == -1)
+		if (stage_prepare(&st, i) == -1 ||
+		    agent_keepalive(v->agent) == -1)
 			goto out;
 	if (agent_put_batch(v->agent, st.files, n, true, batch_progress,
 	    &st) == -1)
@@ -1242,6 +1243,9 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 	for (i = 0; i < p->nwrites; i++) {
 		char *bpath = board_path(v, p->writes[i].path);
 
+		/* The mirror's fsyncs on a slow SD card; a lost line shows
+		 * at the finish. */
+		(void)agent_keepalive(v->agent);
 		if (!listed(&failed, bpath)) {
 			if (mirror_put(job->mirror, job->store,
 			    p->writes[i].path, p->writes[i].sha) == -1)
@@ -1265,6 +1269,7 @@ apply(struct visit *v, const struct manifest *mm, const struct plan *p)
 	for (i = 0; i < ndeletes; i++) {
 		char *bpath = board_path(v, deletes[i]);
 
+		(void)agent_keepalive(v->agent);
 		/* Kept ones are not senko's any more either.  (A cleared
 		 * file went from the mirror before its folder came.) */
 		if (!in_list(blocking.deletes, blocking.ndeletes, deletes[i]))

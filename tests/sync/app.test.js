@@ -478,6 +478,24 @@ test('senko ls stopped while it probes the board: the application runs again', a
   }
 });
 
+// The host's own work between two commands to the agent (here the
+// mirror's fsyncs after the commit, 3 s each as on a worn SD card) must
+// not outlast the agent's 5 s idle timeout: senko keeps it waiting.
+test('a slow disk on the host: the agent waits for it, and the update completes', async () => {
+  conf();
+  repo.commit({ 'app/lib/util.py': 'X = 5\n', 'app/data/table.txt': 'slow disk\n' });
+  const r = await h.senko(['-c', CONF, 'sync'], {
+    env: {
+      LD_PRELOAD: path.join(h.BUILD, 'tests/slowfsync.so'),
+      SENKO_TEST_SLOW_FSYNC: `${path.join(STATE, 'devices/b/tmp')}/:3000`,
+    },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /b: updated to /, r.stderr);
+  assert.equal(fs.readFileSync(path.join(board.flash, 'data/table.txt'), 'utf8'), 'slow disk\n');
+  assert.ok(await ticks() >= 3, 'the application is still stopped');
+});
+
 test('reset = none: the board is left at its REPL, as documented', async () => {
   conf({ reset: 'none' });
   const r = await sync('--force');
