@@ -54,6 +54,9 @@
  * Ctrl-D, CR) and agent_end()'s 'z'.
  */
 #define AGENT_FOREIGN "\x01\x02\x03\x04\rz"
+/* The last line of a list of paths the board cut short (agent.py cut()):
+ * a commit's answer stays one frame. */
+#define AGENT_LIST_CUT "\x01"
 /* The commit's journal in dest (agent.py JOURNAL). */
 #define AGENT_JOURNAL_NAME ".senko.journal"
 

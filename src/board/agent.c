@@ -72,6 +72,7 @@ struct agent {
 	int ftype;
 	size_t flen;
 	unsigned fsum, fsum_got;
+	size_t fgot;          /* body bytes read, kept or not */
 	struct buf body;      /* the frame being read, then the last frame */
 	bool have_frame;
 	bool wake_on_credit;  /* pump returns when a credit comes */
@@ -234,12 +235,16 @@ rx_feed(struct agent *a, unsigned char c)
 		a->flen |= c;
 		a->fsum += c;
 		buf_reset(&a->body);
+		a->fgot = 0;
 		a->st = a->flen ? RX_BODY : RX_SUM1;
 		return false;
 	case RX_BODY:
-		buf_addch(&a->body, c);
+		/* Past FRAME_MAX the body is not kept (and the frame not
+		 * taken, below), but read to its end all the same. */
+		if (a->fgot++ < FRAME_MAX)
+			buf_addch(&a->body, c);
 		a->fsum += c;
-		if (a->body.len == a->flen)
+		if (a->fgot == a->flen)
 			a->st = RX_SUM1;
 		return false;
 	case RX_SUM1:

@@ -641,6 +641,15 @@ def listing(top):
         send(70, ''.join(chunk))
     send(90)
 
+def cut(lines):
+    # A list of paths for the commit's answer, cut to about 1.5 KB so
+    # that the answer stays one frame (agent.c FRAME_MAX); a last line
+    # of 01, never a path senko writes, says it was cut.
+    s = '\n'.join(lines)
+    if len(s) > 1500:
+        s = s[:s.rfind('\n', 0, 1500) + 1] + '\x01'
+    return s
+
 def read_file(p):
     try:
         f = open(p, 'rb')
@@ -719,7 +728,7 @@ try:
                 # No gc.collect() here: the emulator cannot collect
                 # inside a run (the heap free, as it stands, is enough
                 # to decide on writing the agent's cache).
-                send(67, '%d\x00%s\x00%s\x00%d' % (done, '\n'.join(kept), '\n'.join(failed), gc.mem_free()))
+                send(67, '%d\x00%s\x00%s\x00%d' % (done, cut(kept), cut(failed), gc.mem_free()))
             elif t == 81:
                 # The ledger tells the listing as this run left it,
                 # unless something is left over that the inventory's

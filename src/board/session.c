@@ -896,6 +896,12 @@ report_commit(struct visit *v, struct buf *kept, struct buf *failed)
 		next = line + strcspn(line, "\n");
 		if (*next)
 			*next++ = '\0';
+		if (strcmp(line, AGENT_LIST_CUT) == 0) {
+			log_warnx("%s: and more files kept (the board's list "
+			    "was cut); senko ls %s shows them", v->dev->name,
+			    v->dev->name);
+			continue;
+		}
 		log_warnx("%s: kept '%s': upstream dropped it, but its content "
 		    "on the board is not what senko wrote; remove it by hand "
 		    "if it is not needed (senko exec %s \"import os; "
@@ -906,6 +912,13 @@ report_commit(struct visit *v, struct buf *kept, struct buf *failed)
 		next = line + strcspn(line, "\n");
 		if (*next)
 			*next++ = '\0';
+		if (strcmp(line, AGENT_LIST_CUT) == 0) {
+			log_failx("%s: and more files could not be put in "
+			    "place (the board's list was cut); none of this "
+			    "update's files is taken as written", v->dev->name);
+			bad = 1;
+			continue;
+		}
 		sp = strrchr(line, ' ');
 		if (sp == NULL)
 			continue;
@@ -926,6 +939,9 @@ listed(const struct buf *lines, const char *path)
 	const char *p = lines->data;
 	size_t n = strlen(path);
 
+	/* A list the board cut may name any path. */
+	if (strstr(p, AGENT_LIST_CUT) != NULL)
+		return true;
 	while ((p = strstr(p, path)) != NULL) {
 		if ((p == lines->data || p[-1] == '\n') &&
 		    (p[n] == '\n' || p[n] == ' ' || p[n] == '\0'))

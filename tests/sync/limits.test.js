@@ -34,7 +34,8 @@ function conf(name, link, extra = {}) {
 
 test.before(async () => {
   repo = h.makeRepo(path.join(T, 'repos'), 'acme', 'fw', FILES);
-  gh = await h.startGitHub({ repos: path.join(T, 'repos') });
+  // 5,000 requests an hour, as with a token: one test fetches 61 blobs.
+  gh = await h.startGitHub({ repos: path.join(T, 'repos'), args: ['--rate-limit', '5000'] });
 });
 
 test('not enough flash for the whole update: said before the first file, nothing changed', async () => {
@@ -87,6 +88,38 @@ test('prune keeps a file whose content is not what senko wrote, and says how to 
   r = await h.senko(['-c', c, 'sync', '--force']);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /old\.py/);
+});
+
+// The commit's answer names every file prune kept; 60 of them with long
+// paths are more than one frame (agent.c FRAME_MAX, 4 KB) holds: the
+// board cuts the list and says so, and the update completes.
+test('prune keeps 60 long-named files: the board cuts its list, and the update completes', async () => {
+  const dir = 'd'.repeat(60);
+  const files = { 'app/main.py': 'print("v1")\n' };
+  for (let i = 0; i < 60; i++) files[`app/${dir}/module_with_a_long_name_${String(i).padStart(3, '0')}.py`] = `V = ${i}\n`;
+  const many = h.makeRepo(path.join(T, 'repos'), 'acme', 'many', files);
+  // A board collects garbage within a run; the emulated one cannot, and
+  // 61 files in one run fill its heap (tests/board/README.md).
+  const b = await board('many', ['--heap-soft']);
+  const c = h.writeConfig(path.join(T, 'many.conf'), {
+    senkod: { state_dir: path.join(T, 'many-state'), api_url: gh.base },
+    sources: { app: { user: 'acme', repo: 'many', working_dir: 'app' } },
+    devices: { b: { port: b.link, baud: 1000000, boot_watch: 0, source: 'app', prune: 'yes' } },
+  });
+  let r = await h.senko(['-c', c, 'sync']);
+  assert.equal(r.code, 0, r.stderr);
+  // Every one edited on the board, at the same size.
+  r = await h.senko(['-c', c, 'exec', 'b', `import os\nd = '/${dir}/'\nfor n in os.listdir(d):\n` +
+    "    t = open(d + n).read().replace('V', 'W')\n    f = open(d + n, 'w')\n    f.write(t)\n    f.close()"]);
+  assert.equal(r.code, 0, r.stderr);
+  const gone = { 'app/main.py': 'print("v2")\n' };
+  for (const p of Object.keys(files)) if (p !== 'app/main.py') gone[p] = null;
+  many.commit(gone);
+  r = await h.senko(['-c', c, 'sync']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /b: and more files kept \(the board's list was cut\)/);
+  assert.equal(fs.readdirSync(path.join(b.flash, dir)).length, 60, 'a kept file was removed');
+  assert.equal(fs.readFileSync(path.join(b.flash, 'main.py'), 'utf8'), 'print("v2")\n');
 });
 
 test.after(async () => {
