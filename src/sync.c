@@ -317,6 +317,15 @@ restart_only(struct board_job *job)
 		(void)session_close(r, job->dev, sd);
 }
 
+/* A board nothing else opens this time: its application, if a process
+ * left it stopped, runs again whatever failed upstream. */
+static void
+restart_if_left_open(struct board_job *job)
+{
+	if (!job->run->opts->check_only && left_open(job))
+		restart_only(job);
+}
+
 /*
  * Bring the board to target: scan the mirror, plan, and open the board
  * only when the plan is not empty (or --force, watch_unjudged(),
@@ -355,6 +364,8 @@ visit(struct board_job *job, const struct manifest *target)
 		mirror_set_commit(&job->mirror, target->commit);
 	} else if (missing_blobs(job) == 0)
 		sync_on_board(job, &mm);
+	else
+		restart_if_left_open(job);
 	if (job->res->state == DEVICE_IN_SYNC ||
 	    job->res->state == DEVICE_UPDATED)
 		mirror_save(&job->mirror);
@@ -529,11 +540,13 @@ sync_device(struct sync_run *run, size_t index)
 		snprintf(why, sizeof(why), "nothing to sync: source '%s' "
 		    "failed (see its error); the board keeps its files",
 		    cfg->sources[job.dev->source_index].name);
+		restart_if_left_open(&job);
 		job_fail(&job, DEVICE_FAILED, why);
 		save_status(&job);
 		goto out;
 	}
 	if (*run->prep_error[index]) {
+		restart_if_left_open(&job);
 		job_fail(&job, DEVICE_FAILED, run->prep_error[index]);
 		save_status(&job);
 		goto out;
@@ -542,8 +555,7 @@ sync_device(struct sync_run *run, size_t index)
 		/* Left alone: its status file keeps what its last visit
 		 * said (a rollback stays visible); only an application
 		 * left stopped is started again. */
-		if (!run->opts->check_only && left_open(&job))
-			restart_only(&job);
+		restart_if_left_open(&job);
 		job.res->state = DEVICE_WAITING;
 		snprintf(job.res->commit, sizeof(job.res->commit), "%s",
 		    job.upstream->commit);

@@ -435,6 +435,25 @@ test('a senko killed with the board open: the next sync restarts the application
   assert.equal(board.counters().raw_repl_entries, entries, 'the board was opened again');
 });
 
+// The same when the sync has nothing to bring: the source failed (its
+// blobs do not come), yet the application left stopped runs again.
+test('a senko killed with the board open, and the source failing: the next sync still restarts the application', async () => {
+  await h.killSenkoRun(CONF, 'b', T);
+  assert.equal(await ticks(1500), 0, 'the application runs after the kill: nothing to test');
+  repo.commit({ 'app/lib/util.py': 'X = 6\n' });
+  await gh.fault({ kind: 'status', status: 500, match: '/git/blobs/' });
+  let r;
+  try {
+    r = await sync();
+  } finally {
+    await gh.clearFaults();
+  }
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /b: the application was left stopped by senko run \(pid \d+\)/);
+  assert.ok(await ticks() >= 3, `the application is still stopped\n${r.stderr}`);
+  assert.equal((await sync()).code, 0);
+});
+
 // A sync that finds the port held (here by `senko run`) has put its own
 // mark in place of the holder's, and leaves it (session.c
 // unmark_unopened()): if the holder then dies with the board open, the
