@@ -89,19 +89,38 @@ absolute_path(const char *dir, const char *path, const char *what)
 	return xasprintf("%s/%s", dir, path);
 }
 
-/*
- * A detached senkod runs in '/': a relative state_dir in the file means
- * the folder it was started in, at start-up and at every reload.
- */
+/* *path made absolute against start_dir; an empty one (none) stays. */
 static int
-resolve_state_dir(struct config *cfg, const char *start_dir)
+resolve_path(char **path, const char *start_dir, const char *what)
 {
-	char *abs = absolute_path(start_dir, cfg->state_dir, "state_dir");
+	char *abs;
 
+	if (*path == NULL || **path == '\0' || **path == '/')
+		return 0;
+	abs = absolute_path(start_dir, *path, what);
 	if (abs == NULL)
 		return -1;
-	free(cfg->state_dir);
-	cfg->state_dir = abs;
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
+/*
+ * A detached senkod runs in '/': a relative path in the file (state_dir,
+ * token_file, ca_file, metrics_file, [mqtt]'s password_file and ca_file)
+ * means the folder it was started in, at start-up and at every reload.
+ */
+static int
+resolve_paths(struct config *cfg, const char *start_dir)
+{
+	if (resolve_path(&cfg->state_dir, start_dir, "state_dir") == -1 ||
+	    resolve_path(&cfg->token_file, start_dir, "token_file") == -1 ||
+	    resolve_path(&cfg->ca_file, start_dir, "ca_file") == -1 ||
+	    resolve_path(&cfg->metrics_file, start_dir, "metrics_file") ==
+	    -1 || resolve_path(&cfg->mqtt.password_file, start_dir,
+	    "password_file") == -1 || resolve_path(&cfg->mqtt.ca_file,
+	    start_dir, "ca_file") == -1)
+		return -1;
 	return 0;
 }
 
@@ -163,7 +182,7 @@ daemon_init(struct daemon *d, const char *config_path, int *status)
 	    "configuration file");
 	if (d->config_path != NULL)
 		d->cfg = config_load(d->config_path);
-	if (d->cfg == NULL || resolve_state_dir(d->cfg, d->start_dir) == -1) {
+	if (d->cfg == NULL || resolve_paths(d->cfg, d->start_dir) == -1) {
 		*status = CONFIG_EXIT_ERROR;
 		return -1;
 	}
@@ -486,7 +505,7 @@ reload(struct daemon *d)
 		notify_ready();
 		return;
 	}
-	if (resolve_state_dir(cfg, d->start_dir) == -1 ||
+	if (resolve_paths(cfg, d->start_dir) == -1 ||
 	    sync_engine_open(&engine, cfg) != 0) {
 		log_warnx("cannot apply the new configuration; keeping the "
 		    "one that was running");

@@ -275,6 +275,50 @@ test('relative -c and state_dir with a detached senkod: state stays where it sta
   }
 });
 
+test('relative token_file with a detached senkod: the token is read where it started, also after SIGHUP', async () => {
+  const priv = await h.startGitHub({ repos: REPOS, args: ['--token', 's3cret', '--private', 'acme/fw'] });
+  const cwd = path.join(T, 'reltok');
+  fs.mkdirSync(cwd, { recursive: true });
+  fs.writeFileSync(path.join(cwd, 'tok'), 's3cret\n', { mode: 0o600 });
+  const tag = crypto.randomBytes(4).toString('hex');
+  const conf = `reltok-${tag}.conf`;
+  const write = (interval) => h.writeConfig(path.join(cwd, conf), {
+    senkod: { state_dir: `state-${tag}`, api_url: priv.base, interval, token_file: 'tok' },
+    sources: { app: { user: 'acme', repo: 'fw' } },
+    devices: { two: { port: boards[1].link, baud: 1000000, source: 'app', reset: 'none' } },
+  });
+  write('1s');
+  const d = startDaemon(conf, { args: ['-v'], cwd });
+  let pid = null;
+  try {
+    await new Promise((r) => d.on('exit', r));
+    pid = await h.until(() => {
+      for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+        try {
+          const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+          if (cmd[0] === h.SENKOD && cmd.includes(conf) && Number(p) !== d.pid) return Number(p);
+        } catch (e) { /* gone */ }
+      }
+      return null;
+    }, 10000, 'the detached senkod');
+    const polled = async () => (await priv.log()).filter((e) => /\/commits\/main/.test(e.path));
+    await h.until(async () => (await polled()).length > 0, 15000, `a poll\n${d.log.join('\n')}`);
+    write('2s');
+    process.kill(pid, 'SIGHUP');
+    await h.until(() => d.log.some((l) => /configuration reloaded/.test(l)), 10000, `reload\n${d.log.join('\n')}`);
+    await priv.clearLog();
+    await h.until(async () => (await polled()).length > 0, 15000, `a poll after the reload\n${d.log.join('\n')}`);
+    const after = await polled();
+    assert.ok(after.every((e) => e.auth && e.status !== 404), `polls after the reload without the token: ${JSON.stringify(after)}\n${d.log.join('\n')}`);
+    process.kill(pid, 'SIGTERM');
+    await h.until(() => !fs.existsSync(`/proc/${pid}`), 10000, 'the detached senkod to stop');
+    pid = null;
+  } finally {
+    if (pid) try { process.kill(pid, 'SIGKILL'); } catch (e) { /* gone */ }
+    priv.stop();
+  }
+});
+
 test.after(async () => {
   for (const d of daemons) if (d.exitCode === null && d.signalCode === null) d.kill('SIGKILL');
   await Promise.all(boards.map((b) => b.stop()));
