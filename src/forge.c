@@ -905,7 +905,8 @@ forge_poll(struct forge *f, const struct config_source *src,
 
 	*changed = false;
 	if (src->path)
-		return local_poll(f->cfg, f->store, src, out, changed);
+		return local_poll(f->cfg, f->store, src, out, changed,
+		    f->stop);
 	if (refuse_if_limited(f, src) == -1 ||
 	    effective_source(f, f->cfg, src, &eff, &default_branch) == -1)
 		return -1;

@@ -713,6 +713,11 @@ poll_source(struct sync_run *run, struct forge *forge, size_t s)
 	log_thread_quiet(0);
 	res->requests = forge_stats(forge)->requests - requests;
 	res->polled = !run->opts->saved_manifests;
+	/* A poll a stop cut short says nothing of the source: its status
+	 * keeps what the last whole poll found (a start after a SIGTERM
+	 * must not take it for failing and poll it quietly). */
+	if (res->ok == -1 && run->opts->stop != NULL && *run->opts->stop)
+		return;
 	if (!run->opts->saved_manifests)
 		source_status_update(run->cfg->state_dir, src->name, res,
 		    forge_retry_after(forge), time(NULL));

@@ -45,10 +45,11 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Read both pipes of the child until they close or the deadline passes. */
+/* Read both pipes of the child until they close, the deadline passes
+ * (-1) or *stop is set (-2; looked at five times a second). */
 static int
 drain_child(int out_fd, int err_fd, struct buf *out, struct buf *err,
-    long long deadline)
+    long long deadline, const volatile sig_atomic_t *stop)
 {
 	struct pollfd p[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
 	char chunk[8192];
@@ -57,9 +58,11 @@ drain_child(int out_fd, int err_fd, struct buf *out, struct buf *err,
 		long long left = deadline - now_ms();
 		int i, r;
 
+		if (stop != NULL && *stop)
+			return -2;
 		if (left <= 0)
 			return -1;
-		r = poll(p, 2, (int)left);
+		r = poll(p, 2, left > 200 ? 200 : (int)left);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1)
@@ -92,10 +95,11 @@ drain_child(int out_fd, int err_fd, struct buf *out, struct buf *err,
  * tree (or git is not installed), -1 on error (logged).
  */
 static int
-git_ls_files(const struct config_source *src, struct buf *list)
+git_ls_files(const struct config_source *src, struct buf *list,
+    const volatile sig_atomic_t *stop)
 {
 	struct buf err = BUF_INIT;
-	int out_pipe[2], err_pipe[2], status = 0, rc = -1;
+	int out_pipe[2], err_pipe[2], status = 0, rc = -1, drain;
 	bool drained;
 	pid_t pid;
 
@@ -126,8 +130,9 @@ git_ls_files(const struct config_source *src, struct buf *list)
 		close(err_pipe[0]);
 		return log_fail("source '%s': cannot run git", src->name);
 	}
-	drained = drain_child(out_pipe[0], err_pipe[0], list, &err,
-	    now_ms() + LOCAL_GIT_TIMEOUT_MS) == 0;
+	drain = drain_child(out_pipe[0], err_pipe[0], list, &err,
+	    now_ms() + LOCAL_GIT_TIMEOUT_MS, stop);
+	drained = drain == 0;
 	close(out_pipe[0]);
 	close(err_pipe[0]);
 	if (!drained)
@@ -135,7 +140,10 @@ git_ls_files(const struct config_source *src, struct buf *list)
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	buf_rtrim(&err);
-	if (!drained)
+	if (drain == -2)
+		log_failx("source '%s': stopped while 'git ls-files' listed "
+		    "'%s'", src->name, src->path);
+	else if (!drained)
 		log_failx("source '%s': 'git ls-files' in '%s' did not finish "
 		    "within %d s or listed more than %u bytes; check the "
 		    "folder", src->name, src->path, LOCAL_GIT_TIMEOUT_MS / 1000,
@@ -313,7 +321,8 @@ content_id(struct manifest *m)
 }
 
 static int
-list_source(const struct config_source *src, struct buf *list, bool *git)
+list_source(const struct config_source *src, struct buf *list, bool *git,
+    const volatile sig_atomic_t *stop)
 {
 	struct stat st;
 	int r;
@@ -324,7 +333,7 @@ list_source(const struct config_source *src, struct buf *list, bool *git)
 	if (!S_ISDIR(st.st_mode))
 		return log_failx("source '%s': '%s' is not a folder; check "
 		    "path in [source %s]", src->name, src->path, src->name);
-	r = git_ls_files(src, list);
+	r = git_ls_files(src, list, stop);
 	if (r == -1)
 		return -1;
 	*git = r == 0;
@@ -337,7 +346,8 @@ list_source(const struct config_source *src, struct buf *list, bool *git)
 
 int
 local_poll(const struct config *cfg, const struct store *store,
-    const struct config_source *src, struct manifest *out, bool *changed)
+    const struct config_source *src, struct manifest *out, bool *changed,
+    const volatile sig_atomic_t *stop)
 {
 	struct manifest saved = MANIFEST_INIT, fresh = MANIFEST_INIT;
 	struct source_state st;
@@ -351,7 +361,7 @@ local_poll(const struct config *cfg, const struct store *store,
 	*changed = false;
 	buf_init(&list, LOCAL_LIST_MAX);
 	have_saved = source_state_load(cfg, src, &st, &saved);
-	if (list_source(src, &list, &git) == -1)
+	if (list_source(src, &list, &git, stop) == -1)
 		goto out;
 	root = realpath(src->path, NULL);
 	if (root == NULL) {
@@ -362,9 +372,15 @@ local_poll(const struct config *cfg, const struct store *store,
 	memset(&w, 0, sizeof(w));
 	w.src = src;
 	w.m = &fresh;
-	for (off = 0; off < list.len; off += strlen(list.data + off) + 1)
+	for (off = 0; off < list.len; off += strlen(list.data + off) + 1) {
+		if (stop != NULL && *stop) {
+			log_failx("source '%s': stopped while reading '%s'",
+			    src->name, src->path);
+			goto out;
+		}
 		if (take_file(&w, store, root, list.data + off) == -1)
 			goto out;
+	}
 	manifest_sort(&fresh);
 	fresh.complete = true;
 	content_id(&fresh);

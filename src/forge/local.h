@@ -22,6 +22,7 @@
 #ifndef SENKO_FORGE_LOCAL_H
 #define SENKO_FORGE_LOCAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -37,8 +38,10 @@
 
 /* Poll a local source: fills *out (initialised by the caller), sets
  * *changed when its content differs from the last saved manifest.
- * Returns 0 or -1 (logged, naming the source; saved state untouched). */
+ * Returns 0 or -1 (logged, naming the source; saved state untouched);
+ * -1 soon after *stop (may be NULL) becomes nonzero. */
 int local_poll(const struct config *cfg, const struct store *store,
-    const struct config_source *src, struct manifest *out, bool *changed);
+    const struct config_source *src, struct manifest *out, bool *changed,
+    const volatile sig_atomic_t *stop);
 
 #endif

@@ -175,10 +175,42 @@ test('SIGTERM while a server trickles an answer: senkod exits within 5 s', async
     const r = await signalAndWait(d, exited, 'SIGTERM');
     assert.ok(r.took < 5000, `senkod took ${r.took} ms to stop after SIGTERM\n${log.join('\n')}`);
     assert.equal(r.code, 0, log.join('\n'));
+    // The poll was cut short, not failed: the source is not recorded as
+    // failing (the next start would poll it quietly).
+    const sf = path.join(T, 'trickle-state', 'sources/app/status.json');
+    const st = fs.existsSync(sf) ? JSON.parse(fs.readFileSync(sf, 'utf8')) : {};
+    assert.notEqual(st.state, 'failed', JSON.stringify(st));
   } finally {
     server.closeAllConnections();
     server.close();
   }
+});
+
+// A source that is a folder on this machine is listed by `git ls-files`;
+// a git that takes its time (a large tree, a slow SD card) must not hold
+// SIGTERM.  Here a git on PATH that sleeps 30 s.
+test('SIGTERM while git lists a local folder: senkod exits within 5 s', async () => {
+  const dir = path.join(T, 'local');
+  const bin = path.join(T, 'slowgit');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(bin, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'main.py'), 'print(1)\n');
+  const started = path.join(T, 'slowgit.started');
+  fs.writeFileSync(path.join(bin, 'git'), `#!/bin/sh\ntouch '${started}'\nexec sleep 30\n`, { mode: 0o755 });
+  const conf = h.writeConfig(path.join(T, 'local.conf'), {
+    senkod: { state_dir: path.join(T, 'local-state'), interval: '1h' },
+    sources: { app: { path: dir } },
+    devices: { local: { port: path.join(T, 'no-such-port'), source: 'app' } },
+  });
+  const d = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: Object.assign({}, process.env, { PATH: `${bin}:${process.env.PATH}` }),
+  }));
+  const log = stderrLines(d);
+  const exited = new Promise((res) => d.on('exit', (code, signal) => res({ code, signal })));
+  await h.until(() => fs.existsSync(started), 10000, `senkod running git\n${log.join('\n')}`);
+  const r = await signalAndWait(d, exited, 'SIGTERM');
+  assert.ok(r.took < 5000, `senkod took ${r.took} ms to stop after SIGTERM\n${log.join('\n')}`);
+  assert.equal(r.code, 0, log.join('\n'));
 });
 
 test('senko sync: Ctrl-C mid-push stops after the group in flight, frees the board, restarts main.py, exits 130', async () => {
