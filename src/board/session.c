@@ -134,7 +134,8 @@ board_reason(struct buf *out, const char *err)
 /* ---------------------------------------------------------------- open */
 
 static struct repl *
-open_after_hard_reset(const struct config_device *dev)
+open_after_hard_reset(const struct config_device *dev,
+    const volatile sig_atomic_t *stop)
 {
 	struct serial *s;
 	int rc;
@@ -148,7 +149,8 @@ open_after_hard_reset(const struct config_device *dev)
 	serial_close(s);
 	if (rc == -1)
 		return NULL;
-	return repl_open(dev->port, dev->baud);
+	/* A stop during the second open ends it too (senkod stops in 5 s). */
+	return repl_open_stoppable(dev->port, dev->baud, stop);
 }
 
 /*
@@ -192,7 +194,7 @@ open_board(const struct session_job *job)
 			errno = ECANCELED;
 		if (r == NULL && errno == ETIMEDOUT &&
 		    dev->reset == RESET_HARD)
-			return open_after_hard_reset(dev);
+			return open_after_hard_reset(dev, job->stop);
 		if (r != NULL || errno != EBUSY || !job->wait_busy ||
 		    stop_requested(job))
 			return r;
