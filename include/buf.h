@@ -47,6 +47,9 @@ int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 /* Append len bytes of data as base64 (RFC 4648, with padding). */
 int buf_add_base64(struct buf *b, const void *data, size_t len);
 
+/* Append len bytes, dropping the oldest (half the buffer at a time) when
+ * the cap would be passed: what a board printed last is kept. */
+void buf_add_keeping_tail(struct buf *b, const void *data, size_t len);
 /* Remove the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 /* Drop trailing whitespace. */

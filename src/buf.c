@@ -159,6 +159,20 @@ buf_consume(struct buf *b, size_t n)
 }
 
 void
+buf_add_keeping_tail(struct buf *b, const void *data, size_t len)
+{
+	size_t max = b->max ? b->max : BUF_DEFAULT_MAX;
+	const char *p = data;
+
+	if (len > max) {
+		p += len - max;
+		len = max;
+	}
+	while (buf_add(b, p, len) == -1)
+		buf_consume(b, b->len > 1 ? b->len / 2 : b->len);
+}
+
+void
 buf_rtrim(struct buf *b)
 {
 	while (b->len && isspace((unsigned char)b->data[b->len - 1]))

@@ -1298,8 +1298,8 @@ repl_watch(struct repl *r, int ms, struct buf *out)
 				continue;
 			return -1;
 		}
-		if (out != NULL && buf_addch(out, c) == -1)
-			buf_consume(out, out->len / 2);
+		if (out != NULL)
+			buf_add_keeping_tail(out, &(char){ (char)c }, 1);
 	}
 	return 0;
 }

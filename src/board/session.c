@@ -1380,35 +1380,43 @@ watch_for_line(struct repl *r, const struct config_device *dev,
     struct session_boot *boot, struct buf *out)
 {
 	double end = monotonic_seconds() + dev->health_timeout;
-	size_t line_start = 0, i;
+	struct buf slice = BUF_INIT, line = BUF_INIT;
+	size_t i;
 	regex_t rx;
 	int rc = 0;
 
 	if (regcomp(&rx, dev->health_line, REG_EXTENDED | REG_NOSUB) != 0)
 		return log_failx("%s: health line '%s' does not compile",
 		    dev->name, dev->health_line);
+	/* Lines are cut from each slice as it comes (the line being read
+	 * carried over, its first 512 bytes are enough to match), not from
+	 * out, whose cap drops old output in the middle of a slice. */
+	buf_init(&slice, out->max);
+	buf_init(&line, 512);
 	while (!boot->line_seen) {
 		double left = end - monotonic_seconds();
-		size_t before = out->len;
 
 		if (left <= 0)
 			break;
+		buf_reset(&slice);
 		if (repl_watch(r, left > 0.1 ? 100 : (int)(left * 1000) + 1,
-		    out) == -1) {
+		    &slice) == -1) {
 			rc = -1;
 			break;
 		}
-		if (out->len < before) /* the cap dropped old output */
-			line_start = 0;
-		for (i = before < line_start ? line_start : before;
-		    i < out->len; i++)
-			if (out->data[i] == '\n') {
-				if (line_matches(&rx, out->data + line_start,
-				    i - line_start))
-					boot->line_seen = true;
-				line_start = i + 1;
+		for (i = 0; i < slice.len; i++) {
+			if (slice.data[i] != '\n') {
+				(void)buf_addch(&line, slice.data[i]);
+				continue;
 			}
+			if (line_matches(&rx, line.data, line.len))
+				boot->line_seen = true;
+			buf_reset(&line);
+		}
+		buf_add_keeping_tail(out, slice.data, slice.len);
 	}
+	buf_release(&line);
+	buf_release(&slice);
 	regfree(&rx);
 	return rc;
 }

@@ -195,6 +195,22 @@ test('health = line ^READY$: a board that prints it passes, one that never does 
   conf();
 });
 
+// The line may come after more output than the watch keeps (64 KB): the
+// output the cap drops must not take the line, or the lines read with
+// it, along (seen: READY in the 100 ms slice that filled the buffer was
+// never looked at).
+test('health = line ^READY$ after 66 KB of other output: still seen', async () => {
+  r0extra = { health: 'line ^READY$', health_timeout: '5s' };
+  conf();
+  const noisy = app('E2', "for i in range(1100):\n    print('x' * 59)\nprint('READY')\n");
+  repo.commit({ 'main.py': noisy });
+  const r = await once();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(mainOf('r0'), noisy);
+  r0extra = {};
+  conf();
+});
+
 test('pin keeps a board at a tag while the others move; unpin brings it forward', async () => {
   repo.commit({ 'main.py': app('G') });
   h.git(repo.dir, 'tag', 'v1');

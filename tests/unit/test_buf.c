@@ -72,6 +72,28 @@ test_cap_refuses(void **state)
 	free(p);
 }
 
+/* Output past the cap: the newest bytes stay, the oldest go, none of the
+ * bytes being added is lost (repl_watch lost the one that hit the cap). */
+static void
+test_keeping_tail(void **state)
+{
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	buf_init(&b, 8);
+	buf_add_keeping_tail(&b, "abcdef", 6);
+	buf_add_keeping_tail(&b, "ghij", 4);
+	assert_true(b.len <= 8);
+	assert_int_equal(memcmp(b.data + b.len - 4, "ghij", 4), 0);
+	assert_int_equal(b.data[b.len - 5], 'f');
+	buf_add_keeping_tail(&b, "0123456789", 10);
+	assert_string_equal(b.data, "23456789");
+	buf_add_keeping_tail(&b, "x", 1);
+	assert_int_equal(b.data[b.len - 1], 'x');
+	assert_int_equal(b.data[b.len - 2], '9');
+	buf_release(&b);
+}
+
 static void
 test_rtrim(void **state)
 {
@@ -111,6 +133,7 @@ main(void)
 		cmocka_unit_test(test_add_and_format),
 		cmocka_unit_test(test_binary_with_nul),
 		cmocka_unit_test(test_cap_refuses),
+		cmocka_unit_test(test_keeping_tail),
 		cmocka_unit_test(test_rtrim),
 		cmocka_unit_test(test_base64),
 	};
