@@ -958,8 +958,7 @@ finish_section(struct parse_ctx *ctx)
 			    (ctx->seen & 0x8))
 				conf_error(ctx, "working_dir", "the url names "
 				    "the folder already; give it in one place");
-		}
-		else if (!src->user)
+		} else if (!src->user)
 			conf_error(ctx, "user", "missing (the GitHub owner of "
 			    "the repository, or give url = ...)");
 		else if (!src->repo)

@@ -471,7 +471,12 @@ send_unit(struct agent *a, int type, const void *payload, size_t n,
 int
 agent_keepalive(struct agent *a)
 {
-	if (monotime_ms() - a->last_tx < KEEPALIVE_MS)
+	/* The agent's idle time began with the later of our last piece
+	 * and its last word (a verdict after a long write): not a pad
+	 * per group of a long push. */
+	int64_t last = a->last_tx > a->last_rx ? a->last_tx : a->last_rx;
+
+	if (monotime_ms() - last < KEEPALIVE_MS)
 		return 0;
 	return send_unit(a, 0, NULL, 0, false, false, "keeping the agent "
 	    "waiting");
