@@ -474,7 +474,7 @@ test('a sync that found the port busy: when its holder dies, the next sync resta
   assert.ok(await ticks() >= 3, 'the application is still stopped');
 });
 
-// A board that takes long to answer the probe (0.7 s before each
+// A board that takes long to answer the probe (0.3 s before each
 // execution), and a Ctrl-C once senko has it in the raw REPL: no session
 // follows, yet the application was interrupted.  The restart must fit in
 // the 2.5 s a stop leaves (repl.h REPL_STOP_GRACE_MS).
@@ -482,7 +482,7 @@ test('senko ls stopped while it probes the board: the application runs again', a
   const dir = path.join(T, 'slow');
   fs.mkdirSync(path.join(dir, 'slow.flash'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'slow.flash/main.py'), TICKER);
-  const slow = await h.startBoard({ dir, name: 'slow', args: ['--exec-delay', '700'] });
+  const slow = await h.startBoard({ dir, name: 'slow', args: ['--exec-delay', '300'] });
   try {
     const c = path.join(dir, 'senko.conf');
     h.writeAppConfig(c, { gh, state: path.join(dir, 'state'), devices: { s: { port: slow.link, baud: 1000000 } } });
