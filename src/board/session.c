@@ -1458,16 +1458,17 @@ session_leave(struct repl *r, const struct config_device *dev,
 	    reset_mode_name(dev->reset));
 	if (boot != NULL)
 		boot->restarted = true;
-	if (boot != NULL && !watch && session_watches(dev)) {
+	if (boot == NULL || !session_watches(dev))
+		return 0;
+	if (!watch) {
 		/* A stopping senko does not stay to watch: the boot is not
 		 * judged from this visit (sync.c judge()), not taken as
 		 * healthy for want of a traceback or a missing line. */
 		boot->cut_short = true;
 		log_notice("%s: the boot watch was cut short (stopping)",
 		    dev->name);
-	}
-	if (boot == NULL || !watch || !session_watches(dev))
 		return 0;
+	}
 	boot->watched = true;
 	buf_init(&out, 64 * 1024);
 	if (dev->health == HEALTH_LINE)

@@ -45,6 +45,24 @@ function startDaemon(conf, opts = {}) {
   return d;
 }
 
+// The senkod that parent d left running once detached (d returns at
+// once), found by its command line: the config file name is the run's
+// own, and a detached senkod runs in / (or still in cwd).
+async function detachedPid(d, conf, cwd) {
+  await new Promise((r) => d.on('exit', r));
+  return h.until(() => {
+    for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+      try {
+        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        const pcwd = fs.readlinkSync(`/proc/${p}/cwd`);
+        if (cmd[0] === h.SENKOD && cmd.includes(conf) && Number(p) !== d.pid &&
+            (pcwd === '/' || pcwd === cwd)) return Number(p);
+      } catch (e) { /* gone */ }
+    }
+    return null;
+  }, 10000, 'the detached senkod');
+}
+
 // Every file and folder below dir, with its mode.
 function modes(dir) {
   const out = [];
@@ -245,19 +263,7 @@ test('relative -c and state_dir with a detached senkod: state stays where it sta
   const d = startDaemon(conf, { args: ['-v'], cwd });
   let pid = null;
   try {
-    // The parent returns once detached; find the daemon by its command line.
-    await new Promise((r) => d.on('exit', r));
-    pid = await h.until(() => {
-      for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-        try {
-          const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-          const pcwd = fs.readlinkSync(`/proc/${p}/cwd`);
-          if (cmd[0] === h.SENKOD && cmd.includes(conf) && Number(p) !== d.pid &&
-              (pcwd === '/' || pcwd === cwd)) return Number(p);
-        } catch (e) { /* gone */ }
-      }
-      return null;
-    }, 10000, 'the detached senkod');
+    pid = await detachedPid(d, conf, cwd);
     await h.until(() => fs.existsSync(path.join(cwd, rel, 'devices/two/status.json')), 30000,
       `state in ${cwd}/${rel}\n${d.log.join('\n')}`);
     assert.ok(fs.existsSync(path.join(cwd, rel, 'objects')), 'objects/ is not in the relative state_dir');
@@ -291,16 +297,7 @@ test('relative token_file with a detached senkod: the token is read where it sta
   const d = startDaemon(conf, { args: ['-v'], cwd });
   let pid = null;
   try {
-    await new Promise((r) => d.on('exit', r));
-    pid = await h.until(() => {
-      for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-        try {
-          const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-          if (cmd[0] === h.SENKOD && cmd.includes(conf) && Number(p) !== d.pid) return Number(p);
-        } catch (e) { /* gone */ }
-      }
-      return null;
-    }, 10000, 'the detached senkod');
+    pid = await detachedPid(d, conf, cwd);
     const polled = async () => (await priv.log()).filter((e) => /\/commits\/main/.test(e.path));
     await h.until(async () => (await polled()).length > 0, 15000, `a poll\n${d.log.join('\n')}`);
     write('2s');
