@@ -348,6 +348,7 @@ def complete(top, verify):
     jp = top.rstrip('/') + '/' + JOURNAL
     done = 0
     kept = []
+    # A path, a tab (never in a path senko writes: src/path.c) and why.
     failed = []
     n = 0
     f = open(jp, 'rb')
@@ -367,7 +368,7 @@ def complete(top, verify):
             if kind not in ('D', 'R') or not p.startswith(jp[:-len(JOURNAL)]):
                 raise ValueError
         except Exception:
-            failed.append('%s:%d unreadable' % (jp, n))
+            failed.append('%s:%d\tunreadable' % (jp, n))
             continue
         if kind == 'D':
             if exists(p):
@@ -386,7 +387,7 @@ def complete(top, verify):
             continue
         if verify and hash_file(t) != hexd:
             os.remove(t)
-            failed.append(p + ' unverified')
+            failed.append(p + '\tunverified')
             continue
         try:
             replace(t, p)
@@ -395,7 +396,7 @@ def complete(top, verify):
             ledger = None
             os.remove(t)
             # A folder that would not go still holds files.
-            failed.append(p + ' ' + ('ENOTEMPTY' if isdir(p) else why(e)))
+            failed.append(p + '\t' + ('ENOTEMPTY' if isdir(p) else why(e)))
     f.close()
     sync()
     os.remove(jp)

@@ -921,10 +921,12 @@ report_commit(struct visit *v, struct buf *kept, struct buf *failed)
 			bad = 1;
 			continue;
 		}
-		sp = strrchr(line, ' ');
+		/* The path, a tab, why (a word, or "errno 5"). */
+		sp = strchr(line, '\t');
 		if (sp == NULL)
-			continue;
-		*sp++ = '\0';
+			sp = line + strlen(line);
+		else
+			*sp++ = '\0';
 		buf_reset(&why);
 		board_reason(&why, sp);
 		log_failx("%s: cannot put '%s' in place: %s", v->dev->name,
@@ -935,6 +937,11 @@ report_commit(struct visit *v, struct buf *kept, struct buf *failed)
 	return bad;
 }
 
+/*
+ * Does the board's list name path?  Its lines are paths ("kept"), or a
+ * path, a tab and why ("failed"); a path holds no control character
+ * (src/path.c), and may hold spaces.
+ */
 static bool
 listed(const struct buf *lines, const char *path)
 {
@@ -946,7 +953,7 @@ listed(const struct buf *lines, const char *path)
 		return true;
 	while ((p = strstr(p, path)) != NULL) {
 		if ((p == lines->data || p[-1] == '\n') &&
-		    (p[n] == '\n' || p[n] == ' ' || p[n] == '\0'))
+		    (p[n] == '\n' || p[n] == '\t' || p[n] == '\0'))
 			return true;
 		p += n;
 	}

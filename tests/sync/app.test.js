@@ -516,6 +516,24 @@ test('a slow disk on the host: the agent waits for it, and the update completes'
   assert.ok(await ticks() >= 3, 'the application is still stopped');
 });
 
+test('a file that fails beside one whose name it begins with: only the failed one is taken as not written', async () => {
+  // The board answers with the paths it could not put in place; "/x"
+  // must not be read into "/x b.py ENOTEMPTY".
+  conf();
+  await h.senko(['-c', CONF, 'exec', 'b', "import os\nos.mkdir('/x b.py')\nf = open('/x b.py/mine.txt', 'w')\nf.write('keep')\nf.close()"]);
+  repo.commit({ 'app/x': 'x\n', 'app/x b.py': 'X = 1\n' });
+  const r = await sync();
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /cannot put '\/x b\.py' in place: ENOTEMPTY/);
+  assert.match(r.stderr, /b: wrote x \(/, 'the file written beside it is not taken as written');
+  assert.equal(fs.readFileSync(path.join(board.flash, 'x'), 'utf8'), 'x\n');
+  await h.senko(['-c', CONF, 'exec', 'b', "import os\nos.remove('/x b.py/mine.txt')"]);
+  const again = await sync();
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(again.stderr, /wrote x \(/, 'x was sent again');
+  assert.ok(await ticks() >= 3);
+});
+
 test('reset = none: the board is left at its REPL, as documented', async () => {
   conf({ reset: 'none' });
   const r = await sync('--force');

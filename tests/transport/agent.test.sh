@@ -290,7 +290,7 @@ check "folder to file: the folder senko emptied goes, the file is there" \
 out=$(agent "$port" put /f/mine.txt "$tmp/hello.txt" 2>&1)
 out=$(agent "$port" stage /f "$tmp/hello.txt" journal / "R $hh /f" commit / 2>&1)
 check "folder to file: a user's file in the way is reported" \
-	expect_in "$out" "failed [/f ENOTEMPTY]"
+	expect_in "$out" "failed [/f"$'\t'"ENOTEMPTY]"
 out=$(agent "$port" ls /f 2>&1)
 check "folder to file: the user's file stays" expect_in "$out" "6 /f/mine.txt"
 
