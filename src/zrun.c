@@ -8,7 +8,6 @@
 #include "zrun.h"
 #include "banned.h"
 
-#define ZCHUNK_SMALL 2048   /* raw bytes per segment under 64 KB of heap */
 
 int
 zrun_wbits(uint64_t free_heap)
@@ -20,25 +19,19 @@ zrun_wbits(uint64_t free_heap)
 	return w;
 }
 
-size_t
-zrun_chunk(uint64_t free_heap)
-{
-	return free_heap < 64 * 1024 ? ZCHUNK_SMALL : ZRUN_CHUNK_MAX;
-}
-
 void
 zrun_init(struct zrun *z, uint64_t free_heap)
 {
 	memset(z, 0, sizeof(*z));
 	z->wbits = zrun_wbits(free_heap);
-	z->chunk = zrun_chunk(free_heap);
+	z->chunk = ZRUN_CHUNK;
 }
 
 int
 zrun_compress(struct zrun *z, const void *data, size_t len,
     struct buf *out, bool *worth, bool *fresh)
 {
-	unsigned char tmp[2 * ZRUN_CHUNK_MAX + 64];
+	unsigned char tmp[2 * ZRUN_CHUNK + 64];
 	const unsigned char *p = data;
 	int other = 1 - z->cur, rc;
 	z_stream *t = &z->zs[other];
