@@ -146,6 +146,15 @@ int repl_hard_reset(struct repl *r);
 uint64_t repl_bytes_sent(const struct repl *r);
 uint64_t repl_bytes_received(const struct repl *r);
 
+/*
+ * Append Python that imports modules ("os,binascii") as the firmware's
+ * built-ins: MicroPython looks for an extensible built-in (os, binascii,
+ * hashlib, machine, ...) on sys.path first (py/builtinimport.c), so a
+ * board's own binascii.py or lib/hashlib.py would stand in for it.
+ * sys.path is emptied and loaded modules of those names set aside while
+ * they are imported, then both are put back.
+ */
+void repl_add_imports(struct buf *code, const char *modules);
 /* Append s to out as a Python bytes/str literal that evaluates to s. */
 void repl_quote(struct buf *out, const char *s, size_t len);
 

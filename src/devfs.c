@@ -110,8 +110,8 @@ devfs_mkdir_p(struct repl *r, const char *path)
 
 	if (check_path(r, path) == -1)
 		return -1;
+	repl_add_imports(&code, "os");
 	buf_addstr(&code,
-	    "import os\n"
 	    "def _senko_m(p):\n"
 	    " d=''\n"
 	    " for c in p.split('/'):\n"
@@ -145,7 +145,8 @@ devfs_remove(struct repl *r, const char *path)
 
 	if (check_path(r, path) == -1)
 		return -1;
-	buf_addstr(&code, "import os\n_senko_p=");
+	repl_add_imports(&code, "os");
+	buf_addstr(&code, "_senko_p=");
 	add_path(&code, path);
 	buf_addstr(&code, "\ntry:\n"
 	    " try:\n"
@@ -172,8 +173,8 @@ devfs_rename(struct repl *r, const char *from, const char *to)
 	if (check_path(r, from) == -1 || check_path(r, to) == -1)
 		return -1;
 	/* FAT refuses to rename over a file; littlefs replaces it. */
+	repl_add_imports(&code, "os");
 	buf_addstr(&code,
-	    "import os\n"
 	    "def _senko_r(a,b):\n"
 	    " try:\n"
 	    "  os.rename(a,b)\n"
@@ -208,7 +209,8 @@ devfs_stat(struct repl *r, const char *path, uint64_t *size, bool *is_dir)
 
 	if (check_path(r, path) == -1)
 		return -1;
-	buf_addstr(&code, "import os\ntry:\n s=os.stat(");
+	repl_add_imports(&code, "os");
+	buf_addstr(&code, "try:\n s=os.stat(");
 	add_path(&code, path);
 	buf_addstr(&code, ")\n print('S',s[0]&0x4000 and 1 or 0,s[6])\n"
 	    " del s\nexcept OSError:\n print('N')\n");
@@ -330,8 +332,8 @@ devfs_list(struct repl *r, const char *dir, struct devfs_list *out)
 	out->n = 0;
 	if (check_path(r, dir) == -1)
 		return -1;
+	repl_add_imports(&code, "os,binascii");
 	buf_addstr(&code,
-	    "import os,binascii\n"
 	    "def _senko_w(d):\n"
 	    " for e in os.ilistdir(d):\n"
 	    "  p=(d if d!='/' else '')+'/'+e[0]\n"
@@ -375,8 +377,8 @@ devfs_read(struct repl *r, const char *path, struct buf *out)
 	if (check_path(r, path) == -1)
 		return -1;
 	buf_init(&res, READ_MAX);
+	repl_add_imports(&code, "os,binascii");
 	buf_addstr(&code,
-	    "import os,binascii\n"
 	    "def _senko_g(p):\n"
 	    " try:\n"
 	    "  os.stat(p)\n"
@@ -447,8 +449,8 @@ devfs_hash(struct repl *r, const char *path, char hex[DEVFS_HASH_HEXSZ])
 		return log_fail_errno(ENOTSUP, "%s: the board has neither "
 		    "hashlib.sha1 nor hashlib.sha256; cannot hash files on "
 		    "it", repl_port(r));
+	repl_add_imports(&code, "os,hashlib,binascii");
 	buf_addstr(&code,
-	    "import os,hashlib,binascii\n"
 	    "def _senko_h(p):\n"
 	    " try:\n"
 	    "  n=os.stat(p)[6]\n"
@@ -587,7 +589,8 @@ devfs_write_small(struct repl *r, const char *path, const void *data,
 	do {
 		n = len - off < WRITE_CHUNK ? len - off : WRITE_CHUNK;
 		buf_reset(&code);
-		buf_addstr(&code, "import binascii\nwith open(");
+		repl_add_imports(&code, "binascii");
+		buf_addstr(&code, "with open(");
 		add_path(&code, tmp);
 		buf_addf(&code, ",'%s') as f:\n f.write(binascii."
 		    "a2b_base64(b'", off == 0 ? "wb" : "ab");
@@ -626,8 +629,8 @@ devfs_clean_temps(struct repl *r, const char *dir)
 
 	if (check_path(r, dir) == -1)
 		return -1;
+	repl_add_imports(&code, "os");
 	buf_addstr(&code,
-	    "import os\n"
 	    "def _senko_c(d):\n"
 	    " n=0\n"
 	    " for e in os.ilistdir(d):\n"

@@ -801,6 +801,19 @@ repl_port_lost(const struct repl *r)
 static const char probe_code[] =
 	"def _senko_probe():\n"
 	" import sys,gc\n"
+	/* The board's own files must not stand in for a built-in (see
+	 * repl_add_imports()): none on sys.path, none already loaded. */
+	" p=sys.path[:]\n"
+	" m={}\n"
+	" for n in ('os','binascii','hashlib','machine','deflate','zlib'):\n"
+	"  if n in sys.modules:m[n]=sys.modules.pop(n)\n"
+	" sys.path.clear()\n"
+	" try:\n"
+	"  _senko_q(sys,gc)\n"
+	" finally:\n"
+	"  sys.path.extend(p)\n"
+	"  sys.modules.update(m)\n"
+	"def _senko_q(sys,gc):\n"
 	" try:\n"
 	"  import os\n"
 	" except ImportError:\n"
@@ -845,7 +858,7 @@ static const char probe_code[] =
 	" gc.collect()\n"
 	" print('M',gc.mem_free())\n"
 	"_senko_probe()\n"
-	"del _senko_probe\n";
+	"del _senko_probe,_senko_q\n";
 
 static void
 copy_field(char *dst, size_t size, const char *src)
@@ -1196,6 +1209,29 @@ uint64_t
 repl_bytes_received(const struct repl *r)
 {
 	return serial_bytes_received(r->s);
+}
+
+void
+repl_add_imports(struct buf *code, const char *modules)
+{
+	const char *p, *comma;
+
+	buf_addstr(code, "import sys\n_senko_s=sys.path[:]\n_senko_o={}\n"
+	    "for _senko_n in (");
+	for (p = modules; *p; p = *comma ? comma + 1 : comma) {
+		comma = p + strcspn(p, ",");
+		buf_addf(code, "'%.*s',", (int)(comma - p), p);
+	}
+	buf_addf(code, "):\n"
+	    " if _senko_n in sys.modules:"
+	    "_senko_o[_senko_n]=sys.modules.pop(_senko_n)\n"
+	    "sys.path.clear()\n"
+	    "try:\n"
+	    " import %s\n"
+	    "finally:\n"
+	    " sys.path.extend(_senko_s)\n"
+	    " sys.modules.update(_senko_o)\n"
+	    " del _senko_s,_senko_o,_senko_n\n", modules);
 }
 
 void

@@ -10,11 +10,21 @@
 #
 # worker.js replaces the CONFIG placeholder below with a dict literal.
 
+# A board's firmware imports nothing from its filesystem before boot.py
+# (ports/esp32/main.c mp_task: mp_init, then pyexec_file_if_exists), so
+# the shim imports with only the firmware's frozen modules on sys.path (this
+# port's os is a frozen package, '.frozen' in sys.path): a user's
+# binascii.py or lib/hashlib.py on the flash cannot reach them.
+import sys
+import _brd  # the emulator's own, registered from JS (worker.js)
+_path = sys.path[:]
+sys.path.clear()
+if '.frozen' in _path:
+    sys.path.append('.frozen')
 import builtins
 import binascii
 import io
 import uctypes
-import _brd
 
 # Strings returned from JS to Python are never freed by this build, and
 # within one execution nothing is garbage-collected at all (the WebAssembly
@@ -31,6 +41,7 @@ _sys = _real_import('sys')
 _mp = _real_import('micropython')
 _hashlib = _real_import('hashlib')
 _gc = _real_import('gc')
+_os_real = _real_import('os')
 
 
 class _Delegate:
@@ -250,14 +261,44 @@ _overrides = {
     'gc': _Gc(_gc),
     'hashlib': _Hashlib(),
     'machine': _Machine(),
-    'os': _Os(_real_import('os')),
+    'os': _Os(_os_real),
 }
 _blocked = set(CFG['blocked'])
+
+
+# The overridden modules that are extensible built-ins
+# (MP_REGISTER_EXTENSIBLE_MODULE: extmod/modos.c, extmod/modhashlib.c,
+# extmod/modmachine.c; sys, gc and micropython are not): a board finds a
+# module already loaded under the name first, then a file or folder of
+# that name on sys.path, and only then the built-in (py/builtinimport.c
+# process_import_at_level, stat_top_level: a folder, name.py, name.mpy).
+_extensible = ('os', 'hashlib', 'machine')
+
+
+def _loaded_file(name):
+    # This port keeps its built-ins in sys.modules too; only a module
+    # loaded from a file counts.
+    m = _sys.modules.get(name)
+    return m is not None and m is not _os_real and m is not _hashlib
+
+
+def _on_path(name):
+    for d in _sys.path:
+        base = name if d == '' else d.rstrip('/') + '/' + name
+        for p in (base, base + '.py', base + '.mpy'):
+            try:
+                _os_real.stat(p)
+                return True
+            except OSError:
+                pass
+    return False
 
 
 def _import(name, *args):
     level = args[3] if len(args) > 3 else 0
     if level == 0:
+        if name in _extensible and (_loaded_file(name) or _on_path(name)):
+            return _real_import(name, *args)
         o = _overrides.get(name)
         if o is not None:
             return o
@@ -267,3 +308,12 @@ def _import(name, *args):
 
 
 builtins.__import__ = _import
+sys.path.clear()
+sys.path.extend(_path)
+# What this port froze (os, binascii, io: found through '.frozen') is in
+# sys.modules now, loaded by worker.js and the lines above; a board has
+# them built in, never in sys.modules, so that a user's os.py or
+# binascii.py on sys.path comes first (py/builtinimport.c).  Loaded,
+# they would hide such a file, as no board does.
+for _name in ('os', 'os.path', 'binascii', 'io'):
+    sys.modules.pop(_name, None)

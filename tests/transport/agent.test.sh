@@ -56,8 +56,8 @@ check "put: empty file" test -f "$flash/empty.txt" -a ! -s "$flash/empty.txt"
 check "put: no temporary file left" test -z "$(find "$flash" -name '*.senko-tmp')"
 # Stand-ins for built-in modules, as micropython-lib's python-stdlib
 # puts them on a board, in both folders on sys.path: the agent must not
-# import them.  (Written now, not before boot: the emulator's own start-up
-# code would import them, which a board's firmware does not.)
+# import them.  (tests/sync/shadow.test.js keeps them through whole
+# sessions: the probe, senko ls and verify, the cached agent.)
 args=()
 for m in binascii errno select hashlib os; do
 	printf 'raise ImportError("shadowed %s imported")\n' "$m" >"$tmp/$m.py"
@@ -68,7 +68,7 @@ check "shadows: on the board" test -e "$flash/lib/binascii.py"
 out=$(agent "$port" hash /all.bin hash /nope 2>&1); rc=$?
 check "shadows: the agent imports only built-ins" test "$rc" = 0
 [ "$rc" = 0 ] || diag "$out"
-# The emulator's start-up code would trip over them (see above).
+# The rest of this file lists the board whole.
 board_stop b
 for m in binascii errno select hashlib os; do rm -f "$flash/$m.py" "$flash/lib/$m.py"; done
 board_start b
