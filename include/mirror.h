@@ -111,10 +111,12 @@ int mirror_remove(struct mirror *m, const char *path);
  * board): files not in it are removed, files whose content differs are
  * copied from the store, and board->commit becomes the mirror's commit.
  * Entries whose blob is not in the store are left out (logged at debug
- * level), so the plan rewrites them.  Saves the index.
+ * level), so the plan rewrites them.  Saves the index.  between(arg),
+ * if not NULL, is called before each file is written or removed (a
+ * board's agent waits meanwhile, and must hear from senko).
  */
 int mirror_replace(struct mirror *m, const struct store *s,
-    const struct manifest *board);
+    const struct manifest *board, void (*between)(void *), void *arg);
 
 /* The commit the board now holds (NULL or "" = unknown). */
 void mirror_set_commit(struct mirror *m, const char *commit);

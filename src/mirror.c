@@ -835,7 +835,7 @@ mirror_remove(struct mirror *m, const char *path)
 
 int
 mirror_replace(struct mirror *m, const struct store *s,
-    const struct manifest *board)
+    const struct manifest *board, void (*between)(void *), void *arg)
 {
 	struct manifest cur = MANIFEST_INIT;
 	size_t i;
@@ -847,8 +847,11 @@ mirror_replace(struct mirror *m, const struct store *s,
 		const struct manifest_entry *b;
 
 		b = manifest_find(board, cur.entries[i].path);
-		if (b == NULL || !store_has(s, b->sha))
+		if (b == NULL || !store_has(s, b->sha)) {
+			if (between != NULL)
+				between(arg);
 			rc = mirror_remove(m, cur.entries[i].path);
+		}
 	}
 	for (i = 0; i < board->n && rc == 0; i++) {
 		const struct manifest_entry *b = &board->entries[i];
@@ -862,6 +865,8 @@ mirror_replace(struct mirror *m, const struct store *s,
 			    b->sha);
 			continue;
 		}
+		if (between != NULL)
+			between(arg);
 		if (mirror_put(m, s, b->path, b->sha) == -1) {
 			if (errno != ENOENT)
 				rc = -1;

@@ -514,6 +514,13 @@ adopt(struct visit *v, const struct manifest_entry *size,
 	return 0;
 }
 
+/* mirror_replace()'s between(): the agent hears from us while it waits. */
+static void
+keep_agent(void *agent)
+{
+	(void)agent_keepalive(agent);
+}
+
 /*
  * Is the board what the mirror says?  Cheap when nothing drifted: the
  * inventory's two digests match what senko left.  Otherwise list the
@@ -591,7 +598,9 @@ reconcile(struct visit *v, struct manifest *mm,
 			    "wrote there; it will be repaired", v->dev->name,
 			    mm->entries[i].path);
 	manifest_sort(&found);
-	if (mirror_replace(job->mirror, job->store, &found) == -1)
+	/* A mirror rebuilt on a slow SD card: the agent waits. */
+	if (mirror_replace(job->mirror, job->store, &found, keep_agent,
+	    v->agent) == -1)
 		goto out;
 	manifest_release(mm);
 	manifest_init(mm);

@@ -516,6 +516,21 @@ test('a slow disk on the host: the agent waits for it, and the update completes'
   assert.ok(await ticks() >= 3, 'the application is still stopped');
 });
 
+test('a lost state_dir on a slow disk: the mirror is rebuilt while the agent waits, and nothing is sent again', async () => {
+  // Each of the board's files is copied into the new mirror with an
+  // fsync: three of 3 s outlast the agent's 5 s idle timeout.
+  fs.rmSync(STATE, { recursive: true, force: true });
+  const r = await h.senko(['-c', CONF, 'sync'], {
+    env: {
+      LD_PRELOAD: path.join(h.BUILD, 'tests/slowfsync.so'),
+      SENKO_TEST_SLOW_FSYNC: `${path.join(STATE, 'devices/b/tmp')}/:3000`,
+    },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /wrote /);
+  assert.ok(await ticks() >= 3, 'the application is still stopped');
+});
+
 test('a file that fails beside one whose name it begins with: only the failed one is taken as not written', async () => {
   // The board answers with the paths it could not put in place; "/x"
   // must not be read into "/x b.py ENOTEMPTY".

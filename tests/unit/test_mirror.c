@@ -568,7 +568,7 @@ test_replace_from_board(void **state)
 	manifest_add(&board, "c.py", c, 2, 0100644);
 	manifest_add(&board, "nostore.py", SHA_A, 5, 0100644);
 	manifest_sort(&board);
-	assert_int_equal(mirror_replace(&f->m, &f->store, &board), 0);
+	assert_int_equal(mirror_replace(&f->m, &f->store, &board, NULL, NULL), 0);
 
 	scan(f, &out);
 	assert_string_equal(out.commit, SHA_B);
