@@ -141,7 +141,8 @@ int config_load_token(const struct config *cfg, char **token);
 /* Whether a path relative to working_dir matches an `exclude` glob: a
  * glob without '/' is matched against each name in the path (so "*.md"
  * and "tests" work at any depth), one with '/' against each leading part
- * of the path, as a whole (FNM_PATHNAME). */
+ * of the path, as a whole (FNM_PATHNAME); one ending in '/' only against
+ * the leading parts that are folders ("tests/": the folder tests). */
 bool config_source_excludes(const struct config_source *src,
     const char *relpath);
 

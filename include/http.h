@@ -88,6 +88,14 @@ long http_deadline(const struct http_request *rq);
  */
 int http_get(struct http *h, const struct http_request *rq,
     struct http_response *rs);
+
+/*
+ * After http_get() returned -1: whether the network or the server failed
+ * (no answer, a timeout, TLS, a connection cut short) rather than this
+ * request (a body over its cap, a download that could not be written, a
+ * stop).  The next request to the same server is likely to fail alike.
+ */
+bool http_transport_failed(const struct http_response *rs);
 void http_response_release(struct http_response *rs);
 
 /*

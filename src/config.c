@@ -1355,14 +1355,34 @@ config_free(struct config *cfg)
 	free(cfg);
 }
 
+/*
+ * A glob ending in '/' names a folder, as "files = lib/" does: it is
+ * matched against the leading parts of the path that are folders, never
+ * against the whole path (the file itself).  Written without the '/' it
+ * would be matched against a part ending in '/', which no part does.
+ */
 static bool
 glob_matches_path(const char *glob, const char *path)
 {
 	const char *p = path, *slash;
-	size_t n;
-	char *part;
+	size_t n, glen = strlen(glob);
+	char *part, *dir;
 	bool hit = false;
 
+	if (glen > 0 && glob[glen - 1] == '/') {
+		while (glen > 0 && glob[glen - 1] == '/')
+			glen--;
+		dir = xstrndup(glob, glen);
+		for (; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
+			part = xstrndup(path, (size_t)(slash - path));
+			hit = fnmatch(dir, part, FNM_PATHNAME) == 0;
+			free(part);
+			if (hit)
+				break;
+		}
+		free(dir);
+		return hit;
+	}
 	if (strchr(glob, '/') == NULL) {
 		for (;;) {
 			slash = strchr(p, '/');

@@ -1027,9 +1027,13 @@ forge_saved_manifest(const struct config *cfg,
 	return 0;
 }
 
+/*
+ * Fetch one blob into the store.  *no_answer is set when the request
+ * failed in the network or the server rather than for this blob.
+ */
 static int
 fetch_blob(struct forge *f, const struct config_source *src,
-    const struct manifest_entry *e)
+    const struct manifest_entry *e, bool *no_answer)
 {
 	struct buf url = BUF_INIT, what = BUF_INIT;
 	struct http_request rq = { .fd = -1 };
@@ -1038,6 +1042,7 @@ fetch_blob(struct forge *f, const struct config_source *src,
 	enum api_result r;
 	int rc = -1;
 
+	*no_answer = false;
 	if (e->size > HTTP_BLOB_MAX)
 		return log_failx("source '%s': '%s' is %llu bytes; senko "
 		    "refuses files over %u bytes", src->name, e->path,
@@ -1058,6 +1063,8 @@ fetch_blob(struct forge *f, const struct config_source *src,
 		if (r == API_OK)
 			log_failx("source '%s': unexpected answer %ld for %s",
 			    src->name, rs.status, what.data);
+		else
+			*no_answer = http_transport_failed(&rs);
 		store_abort(&t);
 		goto out;
 	}
@@ -1078,16 +1085,19 @@ out:
 /*
  * Every missing blob is tried, whatever happened to the others: one bad
  * blob must not hold back the rest of an update (what failed is tried
- * again at the next poll).  Only a rate limit or a stop request ends the
- * round early, since no request could be made anyway.
+ * again at the next poll).  A rate limit or a stop request ends the round
+ * early, since no request could be made anyway, and so does a request
+ * that got no answer (a timeout, a refused connection): against a network
+ * black hole each further blob would wait its own timeout, and a hundred
+ * of them outlast the service manager's watchdog.
  */
 int
 forge_fetch_blobs(struct forge *f, const struct config_source *src,
     const struct manifest *m)
 {
 	struct buf first = BUF_INIT;
-	size_t i, failed = 0;
-	bool give_up = false;
+	size_t i, failed = 0, not_asked = 0;
+	bool give_up = false, no_answer = false;
 	int rc = 0;
 
 	for (i = 0; i < m->n; i++) {
@@ -1111,17 +1121,26 @@ forge_fetch_blobs(struct forge *f, const struct config_source *src,
 				buf_addstr(&first, forge_stop_requested(f) ?
 				    "stop requested" : log_last_error());
 		}
-		if (!give_up && fetch_blob(f, src, e) == 0)
+		if (give_up) {
+			failed++;
+			if (no_answer)
+				not_asked++;
 			continue;
-		if (failed++ == 0 && !give_up)
+		}
+		if (fetch_blob(f, src, e, &no_answer) == 0)
+			continue;
+		if (failed++ == 0)
 			buf_addstr(&first, log_last_error());
+		if (no_answer)
+			give_up = true;
 	}
 	if (failed > 0)
 		rc = log_failx("source '%s': %zu blob%s of commit %.12s not "
-		    "fetched (first: %s); no board gets this commit until "
+		    "fetched (first: %s)%s; no board gets this commit until "
 		    "every blob is in the store, retrying at the next poll",
 		    src->name, failed, failed == 1 ? "" : "s", m->commit,
-		    first.data);
+		    first.data, not_asked > 0 ? "; no answer came, so the "
+		    "other blobs were not asked for in this round" : "");
 	buf_release(&first);
 	return rc;
 }

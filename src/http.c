@@ -441,6 +441,15 @@ http_get(struct http *h, const struct http_request *rq,
 	return 0;
 }
 
+bool
+http_transport_failed(const struct http_response *rs)
+{
+	/* A write error is on_body() refusing: too big, or the fd failed. */
+	return rs->curl_code != CURLE_OK && !rs->too_big &&
+	    rs->curl_code != CURLE_WRITE_ERROR &&
+	    rs->curl_code != CURLE_ABORTED_BY_CALLBACK;
+}
+
 void
 http_escape(struct buf *out, const char *s, bool keep_slash)
 {

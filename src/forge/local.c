@@ -90,9 +90,40 @@ drain_child(int out_fd, int err_fd, struct buf *out, struct buf *err,
 }
 
 /*
+ * The folder holding the .git (folder or file) that puts the source's
+ * folder in a work tree, as git itself looks upwards; NULL when none.
+ */
+static char *
+find_work_tree(const char *path)
+{
+	struct buf b = BUF_INIT;
+	struct stat st;
+	char *dir, *slash;
+
+	dir = realpath(path, NULL);
+	if (dir == NULL)
+		return NULL;
+	for (;;) {
+		buf_reset(&b);
+		buf_addf(&b, "%s/.git", strcmp(dir, "/") ? dir : "");
+		if (lstat(b.data, &st) == 0)
+			break;
+		slash = strrchr(dir, '/');
+		if (slash == NULL || strcmp(dir, "/") == 0) {
+			free(dir);
+			dir = NULL;
+			break;
+		}
+		slash[slash == dir ? 1 : 0] = '\0';
+	}
+	buf_release(&b);
+	return dir;
+}
+
+/*
  * `git -C DIR ls-files -z -co --exclude-standard` into list (NUL-ended
  * names relative to dir).  Returns 0, 1 when dir is not in a git work
- * tree (or git is not installed), -1 on error (logged).
+ * tree (a folder outside one needs no git), -1 on error (logged).
  */
 static int
 git_ls_files(const struct config_source *src, struct buf *list,
@@ -150,9 +181,22 @@ git_ls_files(const struct config_source *src, struct buf *list,
 		    LOCAL_LIST_MAX);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		rc = 0;
-	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		rc = 1; /* no git: the folder is read as a plain folder */
-	else if (err.len && strstr(err.data, "not a git repository"))
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+		/* Read whole, a work tree would send what .gitignore keeps
+		 * out (secrets, build output) to the boards. */
+		char *top = find_work_tree(src->path);
+
+		if (top == NULL)
+			rc = 1;
+		else
+			log_failx("source '%s': '%s' is in a git work tree "
+			    "('%s/.git') but git cannot be run; install git, "
+			    "which senko needs to honour .gitignore (read "
+			    "whole, the folder would send ignored files such "
+			    "as secrets to the boards)", src->name, src->path,
+			    strcmp(top, "/") ? top : "");
+		free(top);
+	} else if (err.len && strstr(err.data, "not a git repository"))
 		rc = 1;
 	else
 		log_failx("source '%s': 'git ls-files' in '%s' failed: %s",

@@ -311,9 +311,15 @@ walk_normalise_listing(struct walk *w, json_t *list, const char *dir,
 			    "listed");
 			continue;
 		}
-		/* In listings submodules say "file" but have no download. */
+		/*
+		 * In GitHub's listings submodules say "file" but have no
+		 * download.  Gitea and Forgejo send "submodule_git_url": null
+		 * with every file, so only a URL marks a submodule: taking
+		 * the key's presence would skip every file, and prune would
+		 * then remove them all from the boards.
+		 */
 		if (strcmp(type, "file") == 0 &&
-		    (json_object_get(e, "submodule_git_url") ||
+		    (json_is_string(json_object_get(e, "submodule_git_url")) ||
 		    json_is_null(json_object_get(e, "download_url"))))
 			type = "submodule";
 		if (strcmp(type, "file") == 0 && (sha == NULL ||

@@ -169,4 +169,26 @@ ratelimit_set '{"remaining":100,"limit":5000}'
 fault_add '{"match":"/commits/","kind":"ratelimit","reset_in":2,"count":1}'
 TOKEN= poll "$tmp/a.conf"
 check "anonymous rate limit: suggests a token" grep -q "a token (token_file or SENKO_TOKEN) raises the limit" <<<"$out"
+
+# A network black hole during the blob round: the first blob that gets no
+# answer ends the round, instead of each of the 20 waiting its own 2 s
+# timeout (a hundred would outlast systemd's watchdog).  Own folder and
+# state_dir, so the sections above keep their file counts.
+write_conf "$tmp/h.conf" "$tmp/sh" 0 'working_dir = hole'
+files=()
+for i in $(seq -w 1 20); do files+=("hole/f$i.py=F$i = $RANDOM"); done
+commit_files "hole" "${files[@]}"
+ctl POST /_control/stats/clear >/dev/null
+fault_add '{"match":"/git/blobs/","kind":"delay","ms":5000}'
+start=$SECONDS
+poll "$tmp/h.conf"
+took=$((SECONDS - start))
+stats=$(ctl GET /_control/stats)
+faults_clear
+check "black hole: the blob round ends after one timeout (took $took s)" test "$took" -le 5
+check "black hole: one blob was asked for" grep -q '"delay":1[,}]' <<<"$stats"
+check "black hole: the fetch fails, saying the rest were not asked for" \
+	grep -q "fetch app error: source 'app': 20 blobs of commit .* not fetched (first: .*timed out: no progress for 2 s.*); no answer came, so the other blobs were not asked for in this round; .*retrying at the next poll" <<<"$out"
+poll "$tmp/h.conf"
+check "black hole: the next poll fetches every blob" grep -qx "fetch app ok" <<<"$out"
 tap_done

@@ -152,3 +152,47 @@ test('path with user or url is a configuration error naming the line', async () 
   assert.equal(r2.code, 78, r2.stderr);
   assert.match(r2.stderr, /bad\.conf:5: .*path.*must be an absolute folder/);
 });
+
+// Without git a work tree cannot be read as git lists it: read whole it
+// would send what .gitignore keeps out, so the poll fails saying to
+// install git, for the work tree's top and for a folder inside it.  A
+// folder outside any work tree needs no git.
+test('git cannot be run: a work tree is refused, a plain folder still syncs', async () => {
+  const proj = path.join(T, 'nogit');
+  fs.mkdirSync(path.join(proj, 'lib'), { recursive: true });
+  h.git(proj, 'init', '-q');
+  fs.writeFileSync(path.join(proj, '.gitignore'), 'secrets.py\n');
+  fs.writeFileSync(path.join(proj, 'secrets.py'), 'KEY = "hunter2"\n');
+  fs.writeFileSync(path.join(proj, 'main.py'), 'print("w")\n');
+  fs.writeFileSync(path.join(proj, 'lib', 'util.py'), 'U = 1\n');
+  const conf3 = path.join(T, 'nogit.conf');
+  const state3 = path.join(T, 'state3');
+  const noGit = { env: { PATH: '/nonexistent' } };
+  for (const [dir, files] of [[proj, 3], [path.join(proj, 'lib'), 1]]) {
+    h.writeConfig(conf3, {
+      senkod: { state_dir: state3 },
+      sources: { w: { path: dir } },
+      devices: { dev: { port: '/dev/null', source: 'w' } },
+    });
+    const r = await h.senko(['-c', conf3, 'check'], noGit);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(r.stderr.includes(`source 'w': '${dir}' is in a git work tree ('${proj}/.git') ` +
+      'but git cannot be run; install git'), r.stderr);
+    assert.equal(fs.existsSync(path.join(state3, 'sources', 'w', 'manifest.json')), false,
+      'no manifest saved');
+    // With git the same folder is read as git lists it.
+    const ok = await h.senko(['-c', conf3, 'check']);
+    assert.equal(ok.code, 100, ok.stderr);
+    assert.match(ok.stdout, new RegExp(`dev: ${files} files? to write`));
+    fs.rmSync(state3, { recursive: true, force: true });
+  }
+  const plain = path.join(T, 'plain');
+  h.writeConfig(conf3, {
+    senkod: { state_dir: state3 },
+    sources: { w: { path: plain } },
+    devices: { dev: { port: '/dev/null', source: 'w' } },
+  });
+  const r = await h.senko(['-c', conf3, 'check'], noGit);
+  assert.equal(r.code, 100, r.stderr);
+  assert.match(r.stdout, /dev: \d+ files to write/);
+});

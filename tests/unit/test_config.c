@@ -334,6 +334,39 @@ test_rollout_keys(void **state)
 	assert_null(device_with("pin = v1\n", true));
 }
 
+/*
+ * exclude = tests/ names the folder tests (below working_dir) and
+ * everything under it, as files = lib/ names lib; it is kept as written
+ * and prints back the same.
+ */
+static void
+test_exclude_trailing_slash_names_a_folder(void **state)
+{
+	struct config *cfg;
+	const struct config_source *src;
+	char *first;
+
+	(void)state;
+	cfg = load_print_reload("[source app]\nuser = a\nrepo = b\n"
+	    "exclude = tests/ sub/gen// *.md\n", &first);
+	src = &cfg->sources[0];
+	assert_non_null(strstr(first, "= tests/\n"));
+	assert_non_null(strstr(first, "= sub/gen//\n"));
+	assert_true(config_source_excludes(src, "tests/test_main.py"));
+	assert_true(config_source_excludes(src, "tests/deep/x.py"));
+	assert_true(config_source_excludes(src, "sub/gen/x.py"));
+	assert_true(config_source_excludes(src, "notes.md"));
+	/* A file named like the folder is not a folder. */
+	assert_false(config_source_excludes(src, "tests"));
+	assert_false(config_source_excludes(src, "sub/gen"));
+	/* With a '/' the pattern is a path from working_dir, as in files. */
+	assert_false(config_source_excludes(src, "lib/tests/x.py"));
+	assert_false(config_source_excludes(src, "sub/general.py"));
+	assert_false(config_source_excludes(src, "main.py"));
+	free(first);
+	config_free(cfg);
+}
+
 static int
 setup(void **state)
 {
@@ -370,6 +403,7 @@ main(void)
 		cmocka_unit_test(test_control_byte_in_value_refused),
 		cmocka_unit_test(test_branch_names_git_allows),
 		cmocka_unit_test(test_rollout_keys),
+		cmocka_unit_test(test_exclude_trailing_slash_names_a_folder),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -2,7 +2,8 @@
  * Unit tests for forge/walk.c: tree and listing JSON to manifest entries
  * without the network.  The contents API's silent cut at 1,000 entries is
  * reported; working_dir and files select; senko's own names and unsafe
- * paths never get in; a tree's "truncated" is reported; a walk's entries
+ * paths never get in; a tree's "truncated" is reported; Gitea's null
+ * submodule_git_url does not make a file a submodule; a walk's entries
  * and requests are bounded.
  */
 #include <setjmp.h>
@@ -148,6 +149,49 @@ test_not_a_tree_or_listing(void **state)
 }
 
 /*
+ * Gitea and Forgejo send "submodule_git_url": null with every entry of a
+ * listing; such files are files.  A submodule is a "file" with a URL
+ * there (or, on GitHub, without a download_url), or Gitea's own
+ * "submodule" type: none of these is fetched.
+ */
+static void
+test_listing_submodule_marks(void **state)
+{
+	struct config_source src = source("", NULL, 0);
+	struct manifest m = MANIFEST_INIT;
+	bool incomplete = true;
+	static const char json[] = "["
+	    "{\"name\":\"main.py\",\"path\":\"main.py\",\"type\":\"file\","
+	    "\"sha\":\"" SHA "\",\"size\":6,"
+	    "\"download_url\":\"https://gitea.example/acme/fw/raw/main.py\","
+	    "\"submodule_git_url\":null,\"target\":null},"
+	    "{\"name\":\"boot.py\",\"path\":\"boot.py\",\"type\":\"file\","
+	    "\"sha\":\"" SHA "\",\"size\":6,"
+	    "\"download_url\":\"https://gitea.example/acme/fw/raw/boot.py\","
+	    "\"submodule_git_url\":null,\"target\":null},"
+	    "{\"name\":\"gh\",\"path\":\"gh\",\"type\":\"file\","
+	    "\"sha\":\"" SHA "\",\"size\":0,\"download_url\":null},"
+	    "{\"name\":\"gh2\",\"path\":\"gh2\",\"type\":\"file\","
+	    "\"sha\":\"" SHA "\",\"size\":0,\"download_url\":null,"
+	    "\"submodule_git_url\":\"https://github.com/acme/gh2.git\"},"
+	    "{\"name\":\"gt\",\"path\":\"gt\",\"type\":\"submodule\","
+	    "\"sha\":\"" SHA "\",\"size\":0,\"download_url\":null,"
+	    "\"submodule_git_url\":\"https://gitea.example/acme/gt.git\"}]";
+	char *copy = strdup(json);
+
+	(void)state;
+	assert_int_equal(walk_listing_json(&src, "", copy, strlen(copy), &m,
+	    &incomplete), 0);
+	free(copy);
+	assert_false(incomplete);
+	manifest_sort(&m);
+	assert_int_equal(m.n, 2);
+	assert_string_equal(m.entries[0].path, "boot.py");
+	assert_string_equal(m.entries[1].path, "main.py");
+	manifest_release(&m);
+}
+
+/*
  * A server that never stops answering: one walk reads at most
  * WALK_MAX_ENTRIES entries (tree or listing) and asks at most
  * WALK_MAX_REQUESTS times, then the poll is refused.  The walk is started
@@ -200,6 +244,7 @@ main(void)
 		cmocka_unit_test(test_listing_at_the_api_limit_is_incomplete),
 		cmocka_unit_test(test_tree_selection_and_own_names),
 		cmocka_unit_test(test_not_a_tree_or_listing),
+		cmocka_unit_test(test_listing_submodule_marks),
 		cmocka_unit_test(test_walk_bounds),
 	};
 
