@@ -549,6 +549,21 @@ test('a file that fails beside one whose name it begins with: only the failed on
   assert.ok(await ticks() >= 3);
 });
 
+test('a boot.py that never ends (waiting for a network that is not there): the fixed one still reaches the board', async () => {
+  conf();
+  repo.commit({ 'app/boot.py': 'import time\nwhile True:\n    time.sleep(0.1)\n' });
+  let r = await sync();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await ticks(1500), 0, 'main.py ran after a boot.py that never ends?');
+  // The next session's clean reboot runs boot.py in the raw REPL too.
+  repo.commit({ 'app/boot.py': '# fixed\n' });
+  r = await sync();
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /boot\.py still runs 5 s after the soft reboot; interrupting it/);
+  assert.equal(fs.readFileSync(path.join(board.flash, 'boot.py'), 'utf8'), '# fixed\n');
+  assert.ok(await ticks() >= 3, 'the application does not run again');
+});
+
 test('reset = none: the board is left at its REPL, as documented', async () => {
   conf({ reset: 'none' });
   const r = await sync('--force');
