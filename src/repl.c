@@ -321,6 +321,63 @@ read_reply_failed(struct repl *r, const char *what)
 }
 
 /*
+ * What the board says while it reads raw-paste input is 01 (a credit)
+ * or 04 (it stopped reading); anything else is printed by code the board
+ * runs meanwhile: a machine.Timer callback outlives Ctrl-C and runs
+ * while the REPL waits for input (mp_hal_stdin_rx_chr's poll hook).
+ * Such output is skipped; by `by` the board must have said its word.
+ */
+static int
+paste_byte(struct repl *r, int64_t by)
+{
+	int64_t left;
+	int c;
+
+	for (;;) {
+		if ((left = by - monotime_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if ((c = rx_byte(r, (int)left)) == -1)
+			return -1;
+		if (c == 0x01 || c == 0x04)
+			return c;
+	}
+}
+
+/*
+ * The answer to 05 'A' 01: 1 for "R\x01" (raw-paste, the window
+ * follows), 0 for "R\x00" (refused), 2 for the raw banner (firmware
+ * without raw-paste took 01 as Ctrl-A), -1 on error.  Output of running
+ * code before it is skipped (see paste_byte()).
+ */
+static int
+paste_answer(struct repl *r)
+{
+	int64_t by = monotime_ms() + REPLY_MS, left;
+	size_t matched = 0;
+	int c, prev = -1;
+
+	for (;;) {
+		if ((left = by - monotime_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return read_reply_failed(r, "raw-paste request");
+		}
+		if ((c = rx_byte(r, (int)left)) == -1)
+			return read_reply_failed(r, "raw-paste request");
+		if (prev == 'R' && (c == 0 || c == 1))
+			return c;
+		if ((unsigned char)raw_banner[matched] == c)
+			matched++;
+		else
+			matched = (unsigned char)raw_banner[0] == c;
+		if (matched == sizeof(raw_banner) - 1)
+			return 2;
+		prev = c;
+	}
+}
+
+/*
  * Raw-paste: ask for it, then send code within the board's window.  Sets
  * *fallback when the firmware lacks raw-paste (the prompt is back and
  * plain raw mode must be used).  On success the board has acknowledged
@@ -331,31 +388,24 @@ send_raw_paste(struct repl *r, const char *code, size_t len, bool *fallback)
 {
 	unsigned char hdr[2];
 	size_t window, remain, sent = 0, n;
+	int64_t credit_by;
 	int c, i;
 
 	*fallback = false;
 	if (tx(r, "\x05" "A\x01", 3) == -1)
 		return -1;
-	for (i = 0; i < 2; i++) {
-		if ((c = rx_byte(r, REPLY_MS)) == -1)
-			return read_reply_failed(r, "raw-paste request");
-		hdr[i] = (unsigned char)c;
-	}
-	if (hdr[0] == 'R' && hdr[1] == 0) {
+	switch (paste_answer(r)) {
+	case -1:
+		return -1;
+	case 0:
 		/* Understood but refused: the prompt follows. */
-		if (rx_until(r, ">", 1, NULL, REPLY_MS, 0) == -1)
+		if (rx_until(r, ">", 1, NULL, REPLY_MS,
+		    monotime_ms() + REPLY_MS) == -1)
 			return read_reply_failed(r, "raw-paste refusal");
 		*fallback = true;
 		return 0;
-	}
-	if (hdr[0] != 'R' || hdr[1] != 1) {
+	case 2:
 		/* Older firmware took 05 41 01 as Ctrl-A: banner again. */
-		size_t skip = hdr[0] == raw_banner[0] &&
-		    hdr[1] == raw_banner[1] ? 2 : 0;
-
-		if (rx_until(r, raw_banner + skip, sizeof(raw_banner) - 1 -
-		    skip, NULL, REPLY_MS, 0) == -1)
-			return read_reply_failed(r, "raw REPL banner");
 		*fallback = true;
 		return 0;
 	}
@@ -368,20 +418,20 @@ send_raw_paste(struct repl *r, const char *code, size_t len, bool *fallback)
 	if (window == 0)
 		return protocol_error(r, "raw-paste window of 0 bytes");
 	remain = window;
+	credit_by = monotime_ms() + REPLY_MS;
 	while (sent < len) {
 		/* Credits (01) may come at any time; block only without. */
 		while (remain == 0 || rx_pending(r) == 1) {
-			if ((c = rx_byte(r, REPLY_MS)) == -1)
+			if ((c = paste_byte(r, credit_by)) == -1)
 				return read_reply_failed(r, "raw-paste credit");
-			if (c == 0x01)
+			if (c == 0x01) {
 				remain += window;
-			else if (c == 0x04) {
+				credit_by = monotime_ms() + REPLY_MS;
+			} else if (c == 0x04) {
 				/* The board stopped reading early (a syntax
 				 * error): acknowledge, the error follows. */
 				return tx(r, "\x04", 1);
-			} else
-				return protocol_error(r, "raw-paste flow "
-				    "control");
+			}
 		}
 		n = len - sent < remain ? len - sent : remain;
 		if (tx(r, code + sent, n) == -1)
@@ -392,13 +442,12 @@ send_raw_paste(struct repl *r, const char *code, size_t len, bool *fallback)
 	if (tx(r, "\x04", 1) == -1)
 		return -1;
 	/* Late credits may precede the acknowledgement. */
+	credit_by = monotime_ms() + REPLY_MS;
 	for (;;) {
-		if ((c = rx_byte(r, REPLY_MS)) == -1)
+		if ((c = paste_byte(r, credit_by)) == -1)
 			return read_reply_failed(r, "end of raw-paste input");
 		if (c == 0x04)
 			return 0;
-		if (c != 0x01)
-			return protocol_error(r, "end of raw-paste input");
 	}
 }
 
@@ -424,7 +473,8 @@ send_plain_raw(struct repl *r, const char *code, size_t len, bool quiet)
 	}
 	if (tx(r, "\x04", 1) == -1)
 		return -1;
-	if (rx_until(r, "OK", 2, NULL, REPLY_MS, 0) == -1) {
+	if (rx_until(r, "OK", 2, NULL, REPLY_MS, monotime_ms() + REPLY_MS) ==
+	    -1) {
 		if (quiet && errno == ETIMEDOUT) {
 			r->state = REPL_UNKNOWN;
 			return -1;

@@ -874,3 +874,24 @@ test('--power-cut-seed: the cut point comes from the seed, is printed, and repla
   // Cut mid-file: what was flushed is there, a multiple of 512 bytes.
   assert.equal(runs[0].data.length % 512, 0);
 });
+
+// machine.Timer (see shim.py _Timer): the callback prints at the REPL,
+// main.py's Ctrl-C does not stop it, a soft reset does.
+test('machine.Timer: a callback runs while the REPL waits, outlives Ctrl-C, ends at a soft reset', async () => {
+  const b = await startBoard(FAST, {
+    files: { 'main.py': "import machine\n\ndef t(_):\n    print('tick')\n\nmachine.Timer(0).init(period=20, mode=machine.Timer.PERIODIC, callback=t)\n" },
+  });
+  const p = new Port(b.path);
+  try {
+    await p.readUntil('tick\r\ntick\r\n', 3000, 'ticks at the friendly REPL');
+    await p.enterRaw();
+    await p.readUntil('tick\r\n', 3000, 'ticks at the raw REPL, after Ctrl-C');
+    p.write('\x04');
+    await p.readUntil('raw REPL; CTRL-B to exit\r\n>', 5000);
+    await p.drain(300);
+    assert.equal((await p.drain(300)).toString('latin1'), '', 'a tick after the soft reset');
+  } finally {
+    p.close();
+    await b.stop();
+  }
+});

@@ -231,8 +231,82 @@ class _Hashlib(_Delegate):
             self.sha1 = _Sha1
 
 
+_time = _real_import('time')
+_timers = []
+
+
+class _Timer:
+    # machine.Timer (ports/esp32/machine_timer.c, ports/esp8266/
+    # machine_timer.c): a callback every period ms (PERIODIC) or once
+    # (ONE_SHOT).  A board's timer interrupt schedules the callback
+    # (mp_sched_schedule), which runs wherever the VM handles pending
+    # work: between bytecodes, and while the REPL waits for input
+    # (mp_hal_stdin_rx_chr runs MICROPY_EVENT_POLL_HOOK).  Ctrl-C's
+    # KeyboardInterrupt ends main.py, not its timers: they keep printing
+    # at the REPL until a soft reset (machine_timer_deinit_all()), which
+    # here is a fresh interpreter.  This WebAssembly build has no VM hook,
+    # so callbacks run while the firmware waits for input (worker.js rx()),
+    # not in the middle of running code.
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, *args, **kw):
+        self._cb = None
+        if args or kw:
+            self.init(*args, **kw)
+
+    def init(self, mode=1, period=-1, callback=None, freq=-1, tick_hz=1000):
+        if freq > 0:
+            period = max(1, 1000 // freq)
+        self._mode = mode
+        self._period = max(1, period)
+        self._cb = callback
+        self._due = _time.ticks_add(_time.ticks_ms(), self._period)
+        if self not in _timers:
+            _timers.append(self)
+        _brd.timer(self._period)
+
+    def deinit(self):
+        if self in _timers:
+            _timers.remove(self)
+
+    def value(self):
+        return max(0, _time.ticks_diff(self._due, _time.ticks_ms()))
+
+
+class _TimerHub:
+    # worker.js calls fire() when a callback is due and the firmware waits
+    # for input; the next due time goes back through _brd.timer().
+    def fire(self):
+        now = _time.ticks_ms()
+        for t in list(_timers):
+            if _time.ticks_diff(t._due, now) > 0:
+                continue
+            if t._mode == _Timer.PERIODIC:
+                t._due = _time.ticks_add(now, t._period)
+            else:
+                _timers.remove(t)
+            if t._cb:
+                try:
+                    t._cb(t)
+                except Exception as e:
+                    _sys.print_exception(e)
+        nxt = -1
+        now = _time.ticks_ms()
+        for t in _timers:
+            d = max(0, _time.ticks_diff(t._due, now))
+            if nxt < 0 or d < nxt:
+                nxt = d
+        _brd.timer(nxt)
+
+
+_sys.modules['_brd_timers'] = _TimerHub()
+
+
 class _Machine:
     # The subset of `machine` that host tools use.
+    Timer = _Timer
+
     def __init__(self):
         self._freq = CFG['freq']
 

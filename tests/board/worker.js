@@ -270,14 +270,37 @@ function rx() {
       Atomics.store(ctl, CTL.KBD, 0);
       return -1;
     }
+    if (!busy && timerDue >= 0 && performance.now() >= timerDue) {
+      fireTimers();
+      continue;
+    }
     flushTx();
     const seq = Atomics.load(ctl, CTL.SEQ);
     if (Atomics.load(ctl, CTL.HEAD) !== tail || Atomics.load(ctl, CTL.CMD) ||
         (busy && Atomics.load(ctl, CTL.KBD))) continue;
     const w0 = performance.now();
-    Atomics.wait(ctl, CTL.SEQ, seq, 1000);
+    Atomics.wait(ctl, CTL.SEQ, seq, timerWait());
     if (busy) lineWaited(performance.now() - w0);
   }
+}
+
+// machine.Timer callbacks (shim.py _Timer) run while the firmware waits
+// for input, as a board's MICROPY_EVENT_POLL_HOOK runs them in
+// mp_hal_stdin_rx_chr; timerDue is when the next one is due
+// (performance.now()), -1 for none.
+let timerDue = -1;
+function timerWait() {
+  if (busy || timerDue < 0) return 1000;
+  return Math.max(0, Math.min(1000, timerDue - performance.now()));
+}
+function fireTimers() {
+  timerDue = -1;
+  try {
+    mp.runPython("__import__('_brd_timers').fire()\n");
+  } catch (e) {
+    process.stderr.write('board: timer callbacks failed: ' + e + '\n');
+  }
+  flushTx();
 }
 
 // Non-blocking: bytes waiting in the FIFO.
@@ -330,6 +353,15 @@ const brdApi = {
       view[got++] = b;
     }
     return got;
+  },
+  // shim.py: a timer callback is due in ms.  From Timer.init() (running
+  // code) one more timer: the earlier of the two; from fire() the next of
+  // all of them (-1: none).
+  timer(ms) {
+    ms = Number(ms);
+    const due = ms < 0 ? -1 : performance.now() + ms;
+    if (!busy || timerDue < 0 || (due >= 0 && due < timerDue)) timerDue = due;
+    return 0;
   },
   intr(c) {
     Atomics.store(ctl, CTL.INTR, c | 0);
@@ -452,6 +484,7 @@ async function startInterpreter(carry) {
   const { loadMicroPython } = await mpModulePromise;
   denyGrow = false;
   eaten = [];
+  timerDue = -1; // a soft reset ends every timer (machine_timer_deinit_all)
   const out = (b) => txCooked(b);
   mp = await loadMicroPython({
     heapsize: heapLimit || 1024 * 1024,
