@@ -178,7 +178,8 @@ int agent_patch(struct agent *a, const char *path, const char *base,
 /*
  * Stage the commit's journal, AGENT_JOURNAL_NAME in dest: its lines are
  * "R HEX PATH" (rename a staged file into place) and "D HEX PATH"
- * (delete PATH if it holds HEX, "-" for any), deletes first.  It goes
+ * (delete PATH if it holds HEX; with "-", a hash the host could not
+ * compute, PATH is kept and reported kept), deletes first.  It goes
  * as a staged file does (compressed with the run's files, hashed on the
  * board as written), so a damaged journal is never carried out.  A
  * second call replaces the first.

@@ -420,14 +420,17 @@ send_raw_paste(struct repl *r, const char *code, size_t len, bool *fallback)
 	remain = window;
 	credit_by = monotime_ms() + REPLY_MS;
 	while (sent < len) {
-		/* Credits (01) may come at any time; block only without. */
+		/* Credits (01) may come at any time; block only without (a
+		 * byte pending is read at once: it may be output, and the
+		 * next credit comes only after more of the window). */
 		while (remain == 0 || rx_pending(r) == 1) {
-			if ((c = paste_byte(r, credit_by)) == -1)
+			c = remain == 0 ? paste_byte(r, credit_by) :
+			    rx_byte(r, REPLY_MS);
+			if (c == -1)
 				return read_reply_failed(r, "raw-paste credit");
-			if (c == 0x01) {
+			if (c == 0x01)
 				remain += window;
-				credit_by = monotime_ms() + REPLY_MS;
-			} else if (c == 0x04) {
+			else if (c == 0x04) {
 				/* The board stopped reading early (a syntax
 				 * error): acknowledge, the error follows. */
 				return tx(r, "\x04", 1);
@@ -438,6 +441,7 @@ send_raw_paste(struct repl *r, const char *code, size_t len, bool *fallback)
 			return -1;
 		sent += n;
 		remain -= n;
+		credit_by = monotime_ms() + REPLY_MS;
 	}
 	if (tx(r, "\x04", 1) == -1)
 		return -1;

@@ -333,6 +333,10 @@ def walk(d, visit):
     except OSError:
         return
     for e in entries:
+        # A name with a newline is never senko's (src/path.c) and would
+        # break the listing's lines: the board's own such file is left out.
+        if '\n' in e[0]:
+            continue
         p = (d if d != '/' else '') + '/' + e[0]
         if p == CACHE:
             continue
@@ -370,33 +374,39 @@ def complete(top, verify):
         except Exception:
             failed.append('%s:%d\tunreadable' % (jp, n))
             continue
-        if kind == 'D':
-            if exists(p):
-                if hexd and hash_file(p) != hexd:
-                    kept.append(p)
-                    continue
-                old = stat_entry(p)
-                os.remove(p)
-                note(p, old, -1)
-                prune_dirs(p, top)
-            done += 1
-            continue
-        t = temp(p)
-        if not exists(t):
-            # Renamed before a power cut (or never staged).
-            continue
-        if verify and hash_file(t) != hexd:
-            os.remove(t)
-            failed.append(p + '\tunverified')
-            continue
+        # A line the flash refuses is reported, never raised: the
+        # journal would stay and stop every later session here.
         try:
-            replace(t, p)
-            done += 1
+            if kind == 'D':
+                if exists(p):
+                    if hexd and hash_file(p) != hexd:
+                        kept.append(p)
+                        continue
+                    old = stat_entry(p)
+                    os.remove(p)
+                    note(p, old, -1)
+                    prune_dirs(p, top)
+                done += 1
+                continue
+            t = temp(p)
+            if not exists(t):
+                # Renamed before a power cut (or never staged).
+                continue
+            if verify and hash_file(t) != hexd:
+                os.remove(t)
+                failed.append(p + '\tunverified')
+                continue
+            try:
+                replace(t, p)
+                done += 1
+            except OSError as e:
+                ledger = None
+                os.remove(t)
+                # A folder that would not go still holds files.
+                failed.append(p + '\t' + ('ENOTEMPTY' if isdir(p) else why(e)))
         except OSError as e:
             ledger = None
-            os.remove(t)
-            # A folder that would not go still holds files.
-            failed.append(p + '\t' + ('ENOTEMPTY' if isdir(p) else why(e)))
+            failed.append(p + '\t' + why(e))
     f.close()
     sync()
     os.remove(jp)

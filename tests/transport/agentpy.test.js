@@ -53,3 +53,50 @@ test('replace(): a rename the flash refuses keeps the file it was to replace', a
     assert.deepEqual(r.out.split('\r\n').slice(0, 3), ['refused 5', "'old'", "'new'"], JSON.stringify(r));
   });
 });
+
+// The definitions and code after them, in one execution (os.listdir in
+// an execution after the one that ran the definitions fails in this
+// emulator with OSError 48; a board's agent runs as one program).
+async function runAgent(files, code) {
+  const b = await startBoard(['--baud', '0'], { files });
+  const p = new Port(b.path);
+  try {
+    await p.enterRaw();
+    return await p.execPaste(DEFINITIONS + '\n' + code, 20000);
+  } finally {
+    p.close();
+    await b.stop();
+    fs.rmSync(b.flash, { recursive: true, force: true });
+  }
+}
+
+// os with a remove that fails for one path, as a flash that answers EIO.
+const FAILING_REMOVE = `
+class FailingRemove:
+    def __init__(self, real):
+        self.real = real
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+    def remove(self, p):
+        if p == '/x.py':
+            raise OSError(5)
+        self.real.remove(p)
+os = FailingRemove(os)
+`;
+
+test('complete(): a delete the flash refuses is reported, and the journal goes (the next session is not stopped by it)', async () => {
+  const r = await runAgent({ 'x.py': 'old', 'y.py': 'old' },
+    "f = open('/.senko.journal', 'w'); f.write('D  /x.py\\nD  /y.py\\n'); f.close()\n" +
+    FAILING_REMOVE +
+    "print(repr(complete('/', False)))\nprint(sorted(os.listdir('/')))\n");
+  assert.equal(r.err, '', r.err);
+  const lines = r.out.split('\r\n');
+  assert.equal(lines[0], "(1, [], ['/x.py\\tEIO'])", JSON.stringify(r));
+  assert.equal(lines[1], "['x.py']", 'the journal or y.py is still there');
+});
+
+test('walk(): a name with a newline, which the listing cannot carry, is left out', async () => {
+  const r = await runAgent({ 'a.py': 'a', 'b\nc.py': 'b' }, "walk('/', lambda q, n: print(repr(q), n))\n");
+  assert.equal(r.err, '', r.err);
+  assert.equal(r.out, "'/a.py' 1\r\n", JSON.stringify(r));
+});
