@@ -511,6 +511,58 @@ judge(struct board_job *job, enum rollout_action action)
 	job_fail(job, DEVICE_FAILED, msg);
 }
 
+/* The rollout keeps the board where it is (wait, hold); upstream is the
+ * commit it waits for. */
+static void
+held_back(struct board_job *job, const struct manifest *upstream)
+{
+	job->res->state = DEVICE_WAITING;
+	snprintf(job->res->commit, sizeof(job->res->commit), "%s",
+	    upstream->commit);
+}
+
+/*
+ * A board the rollout keeps where it is, whose check was asked for (a
+ * board plugged in, verify_interval): it is checked, and repaired, against
+ * the commit it holds, the one its health was judged good on, never the
+ * commit held back.  Without that commit's files recorded it cannot be,
+ * and says so rather than pass for checked.
+ */
+static void
+check_held(struct board_job *job)
+{
+	const struct sync_run *run = job->run;
+	const char *sd = run->cfg->state_dir, *name = job->dev->name;
+	const struct rollout_device *rec = &run->records[job->index];
+	const struct manifest *upstream = job->upstream;
+	struct manifest holds = MANIFEST_INIT;
+
+	if (mirror_open(&job->mirror, sd, name) == -1) {
+		job_fail(job, DEVICE_FAILED, NULL);
+		return;
+	}
+	if (rec->health != ROLLOUT_HEALTHY || *job->mirror.commit == '\0' ||
+	    strcmp(rec->commit, job->mirror.commit) != 0 ||
+	    rollout_healthy_manifest(sd, name, rec->commit, &holds) == -1) {
+		log_notice("%s: not checked: the rollout keeps it where it is "
+		    "and the commit it holds is not one recorded healthy; "
+		    "it is checked when the rollout reaches it", name);
+		restart_if_left_open(job);
+		held_back(job, upstream);
+		return;
+	}
+	visit(job, &holds);
+	job->upstream = upstream;
+	/* Its status file keeps what its last visit said (a rollback stays
+	 * visible) unless this check changed the board or failed. */
+	if (job->res->state != DEVICE_IN_SYNC)
+		save_status(job);
+	if (job->res->state == DEVICE_IN_SYNC ||
+	    job->res->state == DEVICE_UPDATED)
+		held_back(job, upstream);
+	manifest_release(&holds);
+}
+
 static void
 sync_device(struct sync_run *run, size_t index)
 {
@@ -551,14 +603,17 @@ sync_device(struct sync_run *run, size_t index)
 		save_status(&job);
 		goto out;
 	}
+	if ((action == ROLLOUT_WAIT || action == ROLLOUT_HOLD) &&
+	    device_is_forced(run, index)) {
+		check_held(&job);
+		goto out;
+	}
 	if (action == ROLLOUT_WAIT || action == ROLLOUT_HOLD) {
 		/* Left alone: its status file keeps what its last visit
 		 * said (a rollback stays visible); only an application
 		 * left stopped is started again. */
 		restart_if_left_open(&job);
-		job.res->state = DEVICE_WAITING;
-		snprintf(job.res->commit, sizeof(job.res->commit), "%s",
-		    job.upstream->commit);
+		held_back(&job, job.upstream);
 		goto out;
 	}
 	target = action == ROLLOUT_PIN ? &run->pins[index] :
