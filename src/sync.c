@@ -662,6 +662,23 @@ worker_main(void *arg)
 	}
 }
 
+/* Has the soak of a polled source's ring ended (the next ring may go)? */
+static bool
+soak_ended(const struct sync_run *run)
+{
+	time_t now = time(NULL);
+	size_t s;
+
+	for (s = 0; s < run->cfg->nsources; s++) {
+		time_t ends = rollout_soak_ends(&run->rollouts[s],
+		    run->cfg->sources[s].soak);
+
+		if (ends != 0 && ends <= now && run->have_manifest[s])
+			return true;
+	}
+	return false;
+}
+
 /* Run the workers over the due devices of ring wave. */
 static void
 run_wave(struct sync_run *run, unsigned wave)
@@ -678,8 +695,14 @@ run_wave(struct sync_run *run, unsigned wave)
 			sync_rollout_decide(run, i);
 			n++;
 		}
-	if (n == 0)
+	if (n == 0) {
+		/* No board of this ring is due (offline ones back off),
+		 * but a soak that ended releases the next ring now: its
+		 * boards, due in a later wave, must not wait an interval. */
+		if (soak_ended(run))
+			sync_rollout_after_wave(run);
 		return;
+	}
 	nthreads = n < cfg->jobs ? n : cfg->jobs;
 	threads = xcalloc(nthreads, sizeof(*threads));
 	sigfillset(&all);
@@ -863,6 +886,7 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 	struct sync_run run;
 	unsigned wave;
 	size_t i, nd = cfg->ndevices ? cfg->ndevices : 1;
+	time_t now;
 	int rc;
 
 	memset(report, 0, sizeof(*report));
@@ -906,11 +930,16 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 	sync_rollout_prepare(&run, forge);
 	for (wave = 0; wave <= CONFIG_RING_MAX; wave++)
 		run_wave(&run, wave);
+	/* Only a soak still running asks for an early poll.  One that
+	 * ended was released by the waves above, or its source failed
+	 * this poll: a poll a second later would not release it (the
+	 * source's back-off says when it is asked again). */
+	now = time(NULL);
 	for (i = 0; i < cfg->nsources; i++) {
 		time_t ends = rollout_soak_ends(&run.rollouts[i],
 		    cfg->sources[i].soak);
 
-		if (ends && (!report->next_release ||
+		if (ends > now && (!report->next_release ||
 		    ends < report->next_release))
 			report->next_release = ends;
 	}
