@@ -41,6 +41,11 @@ mode_t fs_file_mode(mode_t mode);
 /* The file gets fs_file_mode(mode). */
 int fs_write_atomic(const char *path, const void *data, size_t len,
     mode_t mode);
+/* The same, but the file gets mode whatever the umask: for a file other
+ * users must read (metrics_file: node_exporter, under the unit's
+ * UMask=0077). */
+int fs_write_atomic_mode(const char *path, const void *data, size_t len,
+    mode_t mode);
 /* Read a whole file into out (appending); honours out's cap. */
 int fs_read_file(const char *path, struct buf *out);
 /*

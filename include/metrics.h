@@ -49,8 +49,9 @@ int metrics_render(const struct config *cfg, const struct status_view *v,
 
 /*
  * Render and write cfg->metrics_file atomically (a temporary file beside
- * it, renamed), mode 0644.  A failure is logged once until the file can
- * be written again.  Returns 0 or -1.
+ * it, renamed), mode 0644 whatever the umask (node_exporter reads it as
+ * another user; the unit sets UMask=0077).  A failure is logged once
+ * until the file can be written again.  Returns 0 or -1.
  */
 int metrics_write_file(const struct config *cfg);
 

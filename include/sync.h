@@ -120,8 +120,9 @@ struct sync_report {
 	size_t nsources;
 	time_t retry_after;    /* rate limit: no request before this time */
 	long rate_limit_remaining; /* forge_stats(); -1 unknown */
-	time_t next_release;   /* a ring's soak ends then (epoch seconds):
-	                          poll again to release the next; 0 none */
+	time_t next_release;   /* a ring's soak ends then (epoch seconds,
+	                          later than the cycle): poll again to
+	                          release the next; 0 none */
 };
 
 /* What a cycle works with: the object store and the forge. */

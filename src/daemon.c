@@ -140,25 +140,50 @@ state_is_ok(enum device_state s)
 	    s == DEVICE_UNKNOWN || s == DEVICE_WAITING;
 }
 
-/* Build the per-device schedule for cfg, keeping what old knew. */
+/* Does the device reach its board another way (port, baud)? */
+static bool
+connection_changed(const struct config_device *a,
+    const struct config_device *b)
+{
+	return strcmp(a->port, b->port) != 0 || a->baud != b->baud;
+}
+
+/*
+ * Build the per-device schedule for cfg, keeping what old knew (old[j]
+ * is oldcfg's device j; NULL, 0 at start).  A device whose port or baud
+ * changed starts afresh: its failures were the old connection's (an
+ * operator who fixed a wrong port must not wait out their back-off), and
+ * the board there is checked at the poll the reload makes.
+ */
 static struct daemon_device *
-devices_for(const struct config *cfg, struct daemon_device *old,
-    size_t nold)
+devices_for(const struct config *cfg, const struct config *oldcfg,
+    struct daemon_device *old)
 {
 	struct daemon_device *devs = xcalloc(cfg->ndevices ? cfg->ndevices :
 	    1, sizeof(*devs));
-	size_t i, j;
+	size_t i, j, nold = oldcfg ? oldcfg->ndevices : 0;
 
 	for (i = 0; i < cfg->ndevices; i++) {
 		devs[i].name = xstrdup(cfg->devices[i].name);
-		for (j = 0; j < nold; j++)
-			if (strcmp(old[j].name, devs[i].name) == 0) {
-				devs[i].last = old[j].last;
-				memcpy(devs[i].last_error, old[j].last_error,
-				    sizeof(devs[i].last_error));
-				devs[i].failures = old[j].failures;
-				devs[i].retry_at = old[j].retry_at;
+		for (j = 0; j < nold; j++) {
+			if (strcmp(old[j].name, devs[i].name) != 0)
+				continue;
+			if (connection_changed(&oldcfg->devices[j],
+			    &cfg->devices[i])) {
+				log_info("%s: its port or baud changed in "
+				    "the configuration (now '%s' at %u baud); "
+				    "checking the board now", devs[i].name,
+				    cfg->devices[i].port,
+				    cfg->devices[i].baud);
+				devs[i].check = true;
+				break;
 			}
+			devs[i].last = old[j].last;
+			memcpy(devs[i].last_error, old[j].last_error,
+			    sizeof(devs[i].last_error));
+			devs[i].failures = old[j].failures;
+			devs[i].retry_at = old[j].retry_at;
+		}
 	}
 	return devs;
 }
@@ -196,7 +221,7 @@ daemon_init(struct daemon *d, const char *config_path, int *status)
 		*status = 1;
 		return -1;
 	}
-	d->devices = devices_for(d->cfg, NULL, 0);
+	d->devices = devices_for(d->cfg, NULL, NULL);
 	identity_use_config(d->cfg);
 	return 0;
 }
@@ -516,8 +541,8 @@ reload(struct daemon *d)
 	sync_engine_close(&d->engine);
 	d->engine = engine;
 	{
-		struct daemon_device *devs = devices_for(cfg, d->devices,
-		    d->cfg->ndevices);
+		struct daemon_device *devs = devices_for(cfg, d->cfg,
+		    d->devices);
 
 		devices_free(d->devices, d->cfg->ndevices);
 		d->devices = devs;

@@ -163,8 +163,9 @@ fs_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int
-fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+/* Write path through a temporary file beside it, given mode exactly. */
+static int
+write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char *tmp, *copy;
 	int fd, rc = -1;
@@ -176,7 +177,7 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		log_fail("cannot write '%s'", tmp);
 		goto out;
 	}
-	if (fchmod(fd, fs_file_mode(mode)) == -1 || fsync(fd) == -1) {
+	if (fchmod(fd, mode) == -1 || fsync(fd) == -1) {
 		log_fail("cannot sync '%s'", tmp);
 		goto out;
 	}
@@ -200,6 +201,19 @@ out:
 		unlink(tmp);
 	free(tmp);
 	return rc;
+}
+
+int
+fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_atomic(path, data, len, fs_file_mode(mode));
+}
+
+int
+fs_write_atomic_mode(const char *path, const void *data, size_t len,
+    mode_t mode)
+{
+	return write_atomic(path, data, len, mode);
 }
 
 int

@@ -368,8 +368,8 @@ metrics_write_file(const struct config *cfg)
 	quiet = log_thread_quiet(failing);
 	rc = metrics_render(cfg, &view, &text);
 	if (rc == 0)
-		rc = fs_write_atomic(cfg->metrics_file, text.data, text.len,
-		    0644);
+		rc = fs_write_atomic_mode(cfg->metrics_file, text.data,
+		    text.len, 0644);
 	log_thread_quiet(quiet);
 	if (rc == -1 && !failing)
 		log_warnx("metrics_file '%s' not written (see above); senkod "

@@ -511,6 +511,58 @@ judge(struct board_job *job, enum rollout_action action)
 	job_fail(job, DEVICE_FAILED, msg);
 }
 
+/* The rollout keeps the board where it is (wait, hold); upstream is the
+ * commit it waits for. */
+static void
+held_back(struct board_job *job, const struct manifest *upstream)
+{
+	job->res->state = DEVICE_WAITING;
+	snprintf(job->res->commit, sizeof(job->res->commit), "%s",
+	    upstream->commit);
+}
+
+/*
+ * A board the rollout keeps where it is, whose check was asked for (a
+ * board plugged in, verify_interval): it is checked, and repaired, against
+ * the commit it holds, the one its health was judged good on, never the
+ * commit held back.  Without that commit's files recorded it cannot be,
+ * and says so rather than pass for checked.
+ */
+static void
+check_held(struct board_job *job)
+{
+	const struct sync_run *run = job->run;
+	const char *sd = run->cfg->state_dir, *name = job->dev->name;
+	const struct rollout_device *rec = &run->records[job->index];
+	const struct manifest *upstream = job->upstream;
+	struct manifest holds = MANIFEST_INIT;
+
+	if (mirror_open(&job->mirror, sd, name) == -1) {
+		job_fail(job, DEVICE_FAILED, NULL);
+		return;
+	}
+	if (rec->health != ROLLOUT_HEALTHY || *job->mirror.commit == '\0' ||
+	    strcmp(rec->commit, job->mirror.commit) != 0 ||
+	    rollout_healthy_manifest(sd, name, rec->commit, &holds) == -1) {
+		log_notice("%s: not checked: the rollout keeps it where it is "
+		    "and the commit it holds is not one recorded healthy; "
+		    "it is checked when the rollout reaches it", name);
+		restart_if_left_open(job);
+		held_back(job, upstream);
+		return;
+	}
+	visit(job, &holds);
+	job->upstream = upstream;
+	/* Its status file keeps what its last visit said (a rollback stays
+	 * visible) unless this check changed the board or failed. */
+	if (job->res->state != DEVICE_IN_SYNC)
+		save_status(job);
+	if (job->res->state == DEVICE_IN_SYNC ||
+	    job->res->state == DEVICE_UPDATED)
+		held_back(job, upstream);
+	manifest_release(&holds);
+}
+
 static void
 sync_device(struct sync_run *run, size_t index)
 {
@@ -551,14 +603,17 @@ sync_device(struct sync_run *run, size_t index)
 		save_status(&job);
 		goto out;
 	}
+	if ((action == ROLLOUT_WAIT || action == ROLLOUT_HOLD) &&
+	    device_is_forced(run, index)) {
+		check_held(&job);
+		goto out;
+	}
 	if (action == ROLLOUT_WAIT || action == ROLLOUT_HOLD) {
 		/* Left alone: its status file keeps what its last visit
 		 * said (a rollback stays visible); only an application
 		 * left stopped is started again. */
 		restart_if_left_open(&job);
-		job.res->state = DEVICE_WAITING;
-		snprintf(job.res->commit, sizeof(job.res->commit), "%s",
-		    job.upstream->commit);
+		held_back(&job, job.upstream);
 		goto out;
 	}
 	target = action == ROLLOUT_PIN ? &run->pins[index] :
@@ -607,6 +662,23 @@ worker_main(void *arg)
 	}
 }
 
+/* Has the soak of a polled source's ring ended (the next ring may go)? */
+static bool
+soak_ended(const struct sync_run *run)
+{
+	time_t now = time(NULL);
+	size_t s;
+
+	for (s = 0; s < run->cfg->nsources; s++) {
+		time_t ends = rollout_soak_ends(&run->rollouts[s],
+		    run->cfg->sources[s].soak);
+
+		if (ends != 0 && ends <= now && run->have_manifest[s])
+			return true;
+	}
+	return false;
+}
+
 /* Run the workers over the due devices of ring wave. */
 static void
 run_wave(struct sync_run *run, unsigned wave)
@@ -623,8 +695,14 @@ run_wave(struct sync_run *run, unsigned wave)
 			sync_rollout_decide(run, i);
 			n++;
 		}
-	if (n == 0)
+	if (n == 0) {
+		/* No board of this ring is due (offline ones back off),
+		 * but a soak that ended releases the next ring now: its
+		 * boards, due in a later wave, must not wait an interval. */
+		if (soak_ended(run))
+			sync_rollout_after_wave(run);
 		return;
+	}
 	nthreads = n < cfg->jobs ? n : cfg->jobs;
 	threads = xcalloc(nthreads, sizeof(*threads));
 	sigfillset(&all);
@@ -808,6 +886,7 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 	struct sync_run run;
 	unsigned wave;
 	size_t i, nd = cfg->ndevices ? cfg->ndevices : 1;
+	time_t now;
 	int rc;
 
 	memset(report, 0, sizeof(*report));
@@ -851,11 +930,16 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 	sync_rollout_prepare(&run, forge);
 	for (wave = 0; wave <= CONFIG_RING_MAX; wave++)
 		run_wave(&run, wave);
+	/* Only a soak still running asks for an early poll.  One that
+	 * ended was released by the waves above, or its source failed
+	 * this poll: a poll a second later would not release it (the
+	 * source's back-off says when it is asked again). */
+	now = time(NULL);
 	for (i = 0; i < cfg->nsources; i++) {
 		time_t ends = rollout_soak_ends(&run.rollouts[i],
 		    cfg->sources[i].soak);
 
-		if (ends && (!report->next_release ||
+		if (ends > now && (!report->next_release ||
 		    ends < report->next_release))
 			report->next_release = ends;
 	}

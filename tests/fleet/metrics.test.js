@@ -228,3 +228,13 @@ test('the parser is strict: it refuses what Prometheus refuses', () => {
   ])
     assert.throws(() => parseProm(bad), undefined, JSON.stringify(bad));
 });
+
+test('under the unit\'s UMask=0077 the metrics file is still 0644; state files stay private', async () => {
+  // node_exporter runs as another user: it must be able to read the file.
+  const r = await h.run('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', h.SENKOD, '-c', CONF, '--once'],
+    { env: { SENKO_HTTP_TIMEOUT: '5' } });
+  assert.equal(r.code, 1, `ghost is offline, so --once exits 1\n${r.stderr}`);
+  const mode = (p) => (fs.statSync(p).mode & 0o777).toString(8);
+  assert.equal(mode(PROM), '644', 'metrics_file');
+  assert.equal(mode(path.join(STATE, 'metrics.json')), '600', 'state_dir/metrics.json');
+});
