@@ -183,6 +183,11 @@ devices_for(const struct config *cfg, const struct config *oldcfg,
 			    sizeof(devs[i].last_error));
 			devs[i].failures = old[j].failures;
 			devs[i].retry_at = old[j].retry_at;
+			/* A reload more often than verify_interval (config
+			 * management, say) must not put the check off for
+			 * good, nor drop one a plugged board asked for. */
+			devs[i].check = old[j].check;
+			devs[i].verify_at = old[j].verify_at;
 		}
 	}
 	return devs;
@@ -723,7 +728,8 @@ schedule_verify(struct daemon *d, time_t now)
 
 		if (every == 0) {
 			dd->verify_at = 0;
-		} else if (dd->verify_at == 0) {
+		} else if (dd->verify_at == 0 || dd->verify_at > now + every) {
+			/* New, or verify_interval shortened by a reload. */
 			dd->verify_at = now + every;
 		} else if (now >= dd->verify_at) {
 			dd->verify_at = now + every;
