@@ -343,13 +343,15 @@ static void
 publish_status(const struct daemon *d, const struct sync_report *rep,
     time_t now)
 {
-	struct buf sources = BUF_INIT;
-	unsigned ok = 0, failed = 0;
+	struct buf sources = BUF_INIT, held = BUF_INIT;
+	unsigned ok = 0, failed = 0, waiting = 0;
 	char commit[8] = "";
-	size_t i;
+	size_t i, nhalted = 0;
 
 	for (i = 0; i < d->cfg->ndevices; i++) {
-		if (state_is_ok(d->devices[i].last))
+		if (d->devices[i].last == DEVICE_WAITING)
+			waiting++;
+		else if (state_is_ok(d->devices[i].last))
 			ok++;
 		else
 			failed++;
@@ -360,11 +362,22 @@ publish_status(const struct daemon *d, const struct sync_report *rep,
 			    rep->sources[i].commit);
 			break;
 		}
+	/* A board the rollout keeps back does not run that commit: it is
+	 * not counted in sync at it, and a halt is said. */
+	if (waiting)
+		buf_addf(&held, ", %u waiting for the rollout", waiting);
+	for (i = 0; rep && i < rep->nsources; i++)
+		if (rep->sources[i].halted)
+			buf_addf(&held, "%s%s", nhalted++ ? ", " :
+			    "; rollout halted: source ", d->cfg->sources[i].name);
+	if (nhalted)
+		buf_addstr(&held, " (see senko rollout)");
 	failing_sources(d, &sources);
-	notify_status("%u of %zu boards in sync%s%s%s%s; next poll in %lds",
-	    ok, d->cfg->ndevices, *commit ? " at " : "", commit,
+	notify_status("%u of %zu boards in sync%s%s%s%s%s; next poll in %lds",
+	    ok, d->cfg->ndevices, *commit ? " at " : "", commit, held.data,
 	    failed ? ", some failing (see the log)" : "", sources.data,
 	    (long)(d->next_poll > now ? d->next_poll - now : 0));
+	buf_release(&held);
 	buf_release(&sources);
 }
 

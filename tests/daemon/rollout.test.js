@@ -29,9 +29,14 @@ test.after(async () => {
 const file = (b, p) => {
   try { return fs.readFileSync(path.join(b.flash, p), 'utf8'); } catch (e) { return null; }
 };
+// What senkod tells systemd (STATUS=), read as systemd would.
+const SOCK = path.join(T, 'notify.sock');
+let notes = [];
 function startDaemon() {
   log = [];
-  daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground', '-v'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  daemon = h.track(spawn(h.SENKOD, ['-c', CONF, '--foreground', '-v'], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: Object.assign({}, process.env, { NOTIFY_SOCKET: SOCK }),
+  }));
   daemons.push(daemon);
   h.collectLines(daemon.stderr, log);
 }
@@ -79,7 +84,17 @@ test('a board held by a halted rollout is still checked, against the commit it h
   assert.equal(r.code, 0, r.stderr);
   assert.equal(file(boards.held, 'main.py'), null);
 
+  const listener = h.track(spawn(path.join(h.BUILD, 'tests/helper-notify_listen'), [SOCK],
+    { stdio: ['ignore', 'pipe', 'inherit'] }));
+  daemons.push(listener);
+  notes = h.collectLines(listener.stdout);
+  await h.until(() => notes.includes('LISTENING'), 5000, 'notify listener');
   startDaemon();
+  // systemctl status tells the truth: no board runs the halted commit.
+  const cycled = () => notes.find((l) => /^STATUS=.*boards in sync/.test(l));
+  await h.until(cycled, 10000, () => `a STATUS after the first cycle\n${notes.join('\n')}`);
+  assert.match(cycled(), /STATUS=0 of 2 boards in sync at \w+, 2 waiting for the rollout; rollout halted: source app \(see senko rollout\)/);
+  listener.kill();
   await h.until(() => log.some((l) => /held: checking the board/.test(l)), 10000, 'a scheduled check');
   await h.until(() => file(boards.held, 'main.py') !== null, 8000,
     () => `main.py back on the held board\n${log.join('\n')}`);
