@@ -34,6 +34,7 @@
 #define WRITE_MS 5000
 #define RUN_MS 20000         /* default: silence accepted from running code */
 #define CTRL_C_QUIET_MS 20   /* after Ctrl-C, quiet this long before Ctrl-A */
+#define CTRL_C_DRAIN_MS 250  /* but no longer: a timer may print for ever */
 #define TAIL_MAX 200         /* what the board printed, quoted in errors */
 #define PLAIN_CHUNK 32       /* plain raw mode: bytes between pauses */
 
@@ -247,8 +248,8 @@ enter_raw(struct repl *r, int total_ms)
 		 * waiting and send Ctrl-A at once).  A Ctrl-A that comes
 		 * while the program still stops waits in the stdin ring
 		 * for the REPL; the banner wait below skips any output. */
-		if (rx_drain(r, CTRL_C_QUIET_MS, monotime_ms() + (left < 1500 ? left : 1500)) ==
-		    -1)
+		if (rx_drain(r, CTRL_C_QUIET_MS, monotime_ms() +
+		    (left < CTRL_C_DRAIN_MS ? left : CTRL_C_DRAIN_MS)) == -1)
 			return -1;
 		if (tx(r, "\r\x01", 2) == -1)
 			return -1;

@@ -416,9 +416,14 @@ test('a chatty main.py (a timer callback printing every 10 ms) does not disturb 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /lib\/util\.py/);
   assert.doesNotMatch(r.stdout, /chatter/);
-  r = await h.senko(['-c', CONF, 'exec', 'b', 'print(6 * 7)']);
+  r = await h.senko(['-c', CONF, '-vv', 'exec', 'b', 'print(6 * 7)']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^42$/m);
+  // The output never pauses: senko does not wait for quiet it will not
+  // get before it asks for the raw REPL (it waited 1.5 s a session).
+  const entered = /raw REPL after \d+ attempt\(s\), (\d+) ms/.exec(r.stderr);
+  assert.ok(entered, r.stderr);
+  assert.ok(Number(entered[1]) < 1000, `the raw REPL took ${entered[1]} ms`);
   repo.commit({ 'app/lib/util.py': 'X = 3\n' });
   const start = Date.now();
   r = await sync();
