@@ -168,12 +168,13 @@ test('git cannot be run: a work tree is refused, a plain folder still syncs', as
   const conf3 = path.join(T, 'nogit.conf');
   const state3 = path.join(T, 'state3');
   const noGit = { env: { PATH: '/nonexistent' } };
+  const sourceAt = (dir) => h.writeConfig(conf3, {
+    senkod: { state_dir: state3 },
+    sources: { w: { path: dir } },
+    devices: { dev: { port: '/dev/null', source: 'w' } },
+  });
   for (const [dir, files] of [[proj, 3], [path.join(proj, 'lib'), 1]]) {
-    h.writeConfig(conf3, {
-      senkod: { state_dir: state3 },
-      sources: { w: { path: dir } },
-      devices: { dev: { port: '/dev/null', source: 'w' } },
-    });
+    sourceAt(dir);
     const r = await h.senko(['-c', conf3, 'check'], noGit);
     assert.equal(r.code, 1, r.stderr);
     assert.ok(r.stderr.includes(`source 'w': '${dir}' is in a git work tree ('${proj}/.git') ` +
@@ -186,12 +187,7 @@ test('git cannot be run: a work tree is refused, a plain folder still syncs', as
     assert.match(ok.stdout, new RegExp(`dev: ${files} files? to write`));
     fs.rmSync(state3, { recursive: true, force: true });
   }
-  const plain = path.join(T, 'plain');
-  h.writeConfig(conf3, {
-    senkod: { state_dir: state3 },
-    sources: { w: { path: plain } },
-    devices: { dev: { port: '/dev/null', source: 'w' } },
-  });
+  sourceAt(path.join(T, 'plain'));
   const r = await h.senko(['-c', conf3, 'check'], noGit);
   assert.equal(r.code, 100, r.stderr);
   assert.match(r.stdout, /dev: \d+ files to write/);

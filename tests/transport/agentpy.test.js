@@ -12,18 +12,24 @@ const { startBoard, Port } = require('../board/client');
 const AGENT_PY = fs.readFileSync(path.join(__dirname, '../../src/board/agent.py'), 'utf8');
 const DEFINITIONS = AGENT_PY.slice(0, AGENT_PY.indexOf('# agent2c: split'));
 
-// os with a rename that fails like a flash that answers EIO (littlefs's
-// block device errors come out of extmod/vfs_lfsx.c as OSError(EIO)).
-const FAILING_RENAME = `
+// The board's os with one function failing like a flash that answers EIO
+// (littlefs's block device errors come out of extmod/vfs_lfsx.c as
+// OSError(EIO)), for the paths `when` (a Python expression in p) names.
+function failingOs(name, args, when = 'True') {
+  return `
 class FailingOs:
     def __init__(self, real):
         self.real = real
     def __getattr__(self, name):
         return getattr(self.real, name)
-    def rename(self, a, b):
-        raise OSError(5)
+    def ${name}(self, ${args}):
+        if ${when}:
+            raise OSError(5)
+        return self.real.${name}(${args})
 os = FailingOs(os)
 `;
+}
+const FAILING_RENAME = failingOs('rename', 'p, q');
 
 async function withAgent(files, fn) {
   const b = await startBoard(['--baud', '0'], { files });
@@ -70,19 +76,7 @@ async function runAgent(files, code) {
   }
 }
 
-// os with a remove that fails for one path, as a flash that answers EIO.
-const FAILING_REMOVE = `
-class FailingRemove:
-    def __init__(self, real):
-        self.real = real
-    def __getattr__(self, name):
-        return getattr(self.real, name)
-    def remove(self, p):
-        if p == '/x.py':
-            raise OSError(5)
-        self.real.remove(p)
-os = FailingRemove(os)
-`;
+const FAILING_REMOVE = failingOs('remove', 'p', "p == '/x.py'");
 
 test('complete(): a delete the flash refuses is reported, and the journal goes (the next session is not stopped by it)', async () => {
   const r = await runAgent({ 'x.py': 'old', 'y.py': 'old' },
