@@ -154,6 +154,13 @@ void config_mqtt_defaults(struct config_mqtt *m);
 void config_mqtt_release(struct config_mqtt *m);
 
 /*
+ * A ca_file (what names the key, as "[senkod] ca_file"): 0 when path is
+ * empty or a readable regular file that holds a PEM certificate; -1
+ * (logged) otherwise, a configuration error.
+ */
+int config_check_ca_file(const char *path, const char *what);
+
+/*
  * The MQTT password: the first line of m->password_file, with the
  * token file's rules (not readable by others).  *password is a new string,
  * or NULL when no password_file is set.  Returns 0 or -1 (logged).

@@ -6,9 +6,9 @@
  * offers it).  Every request carries User-Agent "senko/0.1", the GitHub
  * API version header and, when a token is set, "Authorization: Bearer";
  * the token is never logged and never put in a URL.  TLS is always
- * verified (ca_file adds a CA bundle); proxies come from the environment
- * as libcurl reads them; up to 5 redirects are followed, and from an
- * https API only to https.
+ * verified (ca_file, when set, is the CA bundle instead of the system's);
+ * proxies come from the environment as libcurl reads them; up to 5
+ * redirects are followed, and from an https API only to https.
  *
  * Timeouts: a connect timeout and a stall timeout (less than 1 byte/s for
  * that long aborts the transfer), 30 s and 60 s by default; the
@@ -64,7 +64,8 @@ struct http_response {
 
 /*
  * A client for token (may be NULL: anonymous) and ca_file (NULL or "":
- * the system CAs); https_only: redirects are followed to https only.
+ * the system CAs; else the only CAs trusted); https_only: redirects are
+ * followed to https only.
  * The token is copied.  Returns NULL on error (logged).
  */
 struct http *http_new(const char *token, const char *ca_file,

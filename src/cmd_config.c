@@ -21,10 +21,27 @@ cmd_config(struct cli *cli, int argc, char **argv)
 	cfg = config_load(cli->config_path);
 	if (cfg == NULL)
 		return CLI_EXIT_CONFIG;
-	/* A token file others can read is a configuration error too. */
-	if (config_load_token(cfg, &token) == -1)
+	/* The files the keys name are read as senkod reads them: a token
+	 * or password file others can read is a configuration error too. */
+	if (config_load_token(cfg, &token) == -1 ||
+	    config_check_ca_file(cfg->ca_file, "[senkod] ca_file") == -1)
 		rc = CLI_EXIT_CONFIG;
-	free(token);
+	if (token) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	if (cfg->mqtt.enabled) {
+		char *password;
+
+		if (config_load_mqtt_password(&cfg->mqtt, &password) == -1 ||
+		    config_check_ca_file(cfg->mqtt.ca_file,
+		    "[mqtt] ca_file") == -1)
+			rc = CLI_EXIT_CONFIG;
+		if (password) {
+			explicit_bzero(password, strlen(password));
+			free(password);
+		}
+	}
 	config_print(cfg, stdout);
 	config_free(cfg);
 	if (rc == CLI_EXIT_OK)

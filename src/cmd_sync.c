@@ -129,7 +129,9 @@ cmd_sync(struct cli *cli, int argc, char **argv)
 	int ch;
 
 	memset(&opts, 0, sizeof(opts));
-	optind = 1;
+	/* 0, not 1: glibc then forgets main()'s "+" (stop at the first
+	 * name), so an option may follow the devices: sync b --force. */
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "wf", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'w':

@@ -63,6 +63,7 @@ struct parse_ctx {
 	int source_key_line; /* line of a device's "source =" */
 	int path_key_line;   /* line of a source's "path =" */
 	int *device_source_lines;
+	bool indented;     /* the line read starts with white space */
 };
 
 typedef int (*parse_fn)(struct parse_ctx *, void *field, const char *value);
@@ -1033,6 +1034,38 @@ has_control(const char *value)
 	return false;
 }
 
+/*
+ * An indented line continues the key above (inih's multi-line values).
+ * Only files and exclude take more than one value, and a key written
+ * there by mistake ("  branch = dev") must not become a file name.
+ * True when the line was refused (said).
+ */
+static bool
+indented_key(struct parse_ctx *ctx, const struct keyword *table,
+    const struct keyword *kw, const char *value)
+{
+	const struct keyword *k;
+	size_t n;
+
+	if (kw->parse != parse_files && kw->parse != parse_exclude) {
+		conf_error(ctx, kw->name, "an indented line continues the key "
+		    "above, and this key takes one value: write each key at "
+		    "the start of its line");
+		return true;
+	}
+	n = strspn(value, "abcdefghijklmnopqrstuvwxyz_");
+	if (n == 0 || value[n + strspn(value + n, " \t")] != '=')
+		return false;
+	for (k = table; k->name; k++)
+		if (strlen(k->name) == n && strncmp(k->name, value, n) == 0) {
+			conf_error(ctx, kw->name, "'%s' is indented, so it "
+			    "reads as more entries of %s: write the key at "
+			    "the start of its line", value, kw->name);
+			return true;
+		}
+	return false;
+}
+
 static int
 handle_key(void *user, const char *section, const char *name,
     const char *raw_value)
@@ -1065,6 +1098,8 @@ handle_key(void *user, const char *section, const char *name,
 		buf_release(&known);
 		return 1;
 	}
+	if (ctx->indented && indented_key(ctx, table, kw, raw_value))
+		return 1;
 	bit = 1u << (kw - table);
 	if ((ctx->seen & bit) && kw->parse != parse_files &&
 	    kw->parse != parse_exclude) {
@@ -1104,6 +1139,7 @@ read_line(char *str, int num, void *stream)
 	if (fgets(str, num, ctx->fp) == NULL)
 		return NULL;
 	ctx->line++;
+	ctx->indented = str[0] == ' ' || str[0] == '\t';
 	n = strlen(str);
 	if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(ctx->fp)) {
 		int c;
@@ -1120,6 +1156,9 @@ read_line(char *str, int num, void *stream)
 		end = strchr(p, ']');
 		if (end == NULL) {
 			conf_error(ctx, NULL, "section header without ']'");
+			/* The section before it still ends here (its checks,
+			 * its device's source line). */
+			finish_section(ctx);
 			ctx->kind = SECTION_BAD;
 			str[0] = '\0';
 			return str;
@@ -1748,7 +1787,8 @@ config_print(const struct config *cfg, FILE *out)
 		print_folder(out, "dest", 6, d->dest);
 		print_value(out, "reset", 6, reset_mode_name(d->reset));
 		print_value(out, "prune", 6, d->prune ? "yes" : "no");
-		print_duration_line(out, "boot_watch", 10, d->boot_watch);
+		/* Seconds always: "1m" is not a boot_watch it reads. */
+		fprintf(out, "boot_watch = %us\n", d->boot_watch);
 		fprintf(out, "ring   = %u\n", d->ring);
 		if (d->health == HEALTH_LINE) {
 			char *h = xasprintf("line %s", d->health_line);
@@ -1921,6 +1961,29 @@ config_load_token(const struct config *cfg, char **token)
 		    "localhost, 127.0.0.1, [::1])", cfg->path, cfg->api_url,
 		    env && *env ? "SENKO_TOKEN" : cfg->token_file);
 	}
+	return 0;
+}
+
+int
+config_check_ca_file(const char *path, const char *what)
+{
+	struct buf b = BUF_INIT;
+	bool pem;
+
+	if (*path == '\0')
+		return 0;
+	b.max = 4 * 1024 * 1024;
+	if (fs_read_regular(path, what, &b, NULL) == -1) {
+		buf_release(&b);
+		return -1;
+	}
+	pem = memmem(b.data, b.len, "-----BEGIN CERTIFICATE-----", 27) != NULL;
+	buf_release(&b);
+	if (!pem)
+		return log_failx("%s '%s' holds no certificate: give a PEM "
+		    "file (-----BEGIN CERTIFICATE-----), or leave the key "
+		    "empty for the system's certificate authorities", what,
+		    path);
 	return 0;
 }
 

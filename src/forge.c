@@ -794,7 +794,8 @@ forge_new(const struct config *cfg, const struct store *store,
 	char *token;
 
 	*config_error = false;
-	if (config_load_token(cfg, &token) == -1) {
+	if (config_check_ca_file(cfg->ca_file, "[senkod] ca_file") == -1 ||
+	    config_load_token(cfg, &token) == -1) {
 		*config_error = true;
 		return NULL;
 	}

@@ -356,8 +356,8 @@ describe_failure(struct http *h, struct xfer *x, CURLcode rc)
 	else if (rc == CURLE_PEER_FAILED_VERIFICATION ||
 	    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM)
 		rs->error = xasprintf("TLS certificate problem: %s; if the "
-		    "server uses a private CA, set ca_file to its certificate "
-		    "bundle", detail);
+		    "server uses a private CA, ca_file must name its "
+		    "certificate bundle", detail);
 	else if (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
 	    rc == CURLE_HTTP2_STREAM || rc == CURLE_GOT_NOTHING)
 		rs->error = xasprintf("the answer was cut short (%s); nothing "

@@ -166,4 +166,53 @@ check "SENKO_TOKEN never printed" bash -c '! grep -q ghp_envsecret <<<"$1"' _ "$
 printf '[senkod]\nstate_dir=/tmp/x ; note\ninterval = 90 # seconds\n' >"$tmp/comments.conf"
 out=$("$senko" -c "$tmp/comments.conf" config check 2>&1)
 check "inline comments stripped" bash -c 'grep -q "^interval   = 90s" <<<"$1" && grep -q "^state_dir  = /tmp/x$" <<<"$1"' _ "$out"
+
+# A header without ']' still ends the section before it: the device's
+# missing source is said at its own line, not at a line number never set.
+bad header-no-bracket "9: [device k] source: no [source nope] section" "$good_head
+[device k]
+port = /dev/ttyUSB9
+source = nope
+[device j"
+
+# What config check prints loads again: boot_watch is read in seconds.
+printf '%s\n%s\nboot_watch = 60\n' "$good_head" "$good_dev" >"$tmp/bw.conf"
+"$senko" -c "$tmp/bw.conf" config check >"$tmp/bw-printed.conf" 2>&1
+out=$("$senko" -c "$tmp/bw-printed.conf" config check 2>&1); rc=$?
+check "boot_watch = 60 prints as a boot_watch that loads again" \
+	bash -c '[ "$1" = 0 ] && grep -q "^boot_watch = 60s$" <<<"$2"' _ "$rc" "$out"
+
+# The files keys name are checked as senkod reads them.
+printf 'secret\n' >"$tmp/mqtt-pass"
+chmod 644 "$tmp/mqtt-pass"
+printf '%s\n[mqtt]\nurl = mqtt://127.0.0.1\npassword_file = %s\n' "$good_head" "$tmp/mqtt-pass" >"$tmp/mq.conf"
+out=$("$senko" -c "$tmp/mq.conf" config check 2>&1); rc=$?
+check "[mqtt] password_file readable by every user: exit 78, chmod advice" \
+	bash -c '[ "$1" = 78 ] && grep -q "password_file.*chmod 600" <<<"$2" && ! grep -q "configuration OK" <<<"$2"' _ "$rc" "$out"
+printf '[senkod]\nstate_dir = /tmp/x\ntoken_file =\nca_file = %s\n' "$tmp/no-such-ca.pem" >"$tmp/ca.conf"
+out=$("$senko" -c "$tmp/ca.conf" config check 2>&1); rc=$?
+check "a missing ca_file: exit 78, naming the key and the file" \
+	bash -c '[ "$1" = 78 ] && grep -q "ca_file.*no-such-ca.pem" <<<"$2"' _ "$rc" "$out"
+printf 'not a certificate\n' >"$tmp/not-pem"
+printf '[senkod]\nstate_dir = /tmp/x\ntoken_file =\nca_file = %s\n' "$tmp/not-pem" >"$tmp/ca2.conf"
+out=$("$senko" -c "$tmp/ca2.conf" config check 2>&1); rc=$?
+check "a ca_file without a PEM certificate: exit 78" \
+	bash -c '[ "$1" = 78 ] && grep -q "holds no certificate" <<<"$2"' _ "$rc" "$out"
+
+# An indented key continues the one above: refused, never a file name.
+bad indented-key-in-files "8: [source app] files: 'branch = dev' is indented" "$good_head
+files = main.py
+  branch = dev"
+bad indented-single-key "7: [source app] repo: an indented line continues" "$good_head
+  more"
+printf '%s\nfiles = main.py\n  lib/ boot.py\n' "$good_head" >"$tmp/cont.conf"
+out=$("$senko" -c "$tmp/cont.conf" config check 2>&1); rc=$?
+check "files continued on an indented line still adds up" \
+	bash -c '[ "$1" = 0 ] && grep -q "^files *= main.py lib boot.py" <<<"$2"' _ "$rc" "$out"
+
+# An option may follow the device names.
+printf '%s\n%s\n' "$good_head" "$good_dev" >"$tmp/order.conf"
+out=$("$senko" -c "$tmp/order.conf" sync a --force 2>&1); rc=$?
+check "senko sync NAME --force: the option is an option, not a device" \
+	bash -c '[ "$1" != 2 ] && ! grep -q "no \[device --force\]" <<<"$2"' _ "$rc" "$out"
 tap_done
