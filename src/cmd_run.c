@@ -39,6 +39,8 @@ emit_lf(void *arg, const char *data, size_t len)
 			putc(data[i], w->out);
 	}
 	fflush(w->out);
+	/* Nobody reads any more: stop the code as Ctrl-C would. */
+	interrupt_output(w->out);
 }
 
 int
@@ -86,7 +88,7 @@ cmd_run(struct cli *cli, int argc, char **argv)
 
 		interrupt_requested = 0;
 		log_notice("%s: %s interrupted by %s; %s", dev->name, argv[2],
-		    sig == SIGTERM ? "SIGTERM" : "Ctrl-C",
+		    interrupt_name(sig),
 		    dev->reset == RESET_NONE ? "the board is at its REPL "
 		    "(reset = none)" : "the application runs again");
 		return 128 + sig;

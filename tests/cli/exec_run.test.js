@@ -99,6 +99,29 @@ test('run FILE: Ctrl-C interrupts the code on the board; the application prints 
   assert.ok(board.counters().soft_resets > before.soft_resets);
 });
 
+test('run FILE | head -1: the reader goes, the code stops and the application prints again (exit 141)', async () => {
+  const f = path.join(T, 'forever.py');
+  const before = board.counters();
+  const r = start(['run', 'b', f]);
+  await h.until(() => /forever 1\n/.test(r.stdout), 15000, 'the file printing');
+  r.child.stdout.destroy(); // as head does after its line
+  const code = await Promise.race([r.exited, new Promise((res) => setTimeout(() => res('still running'), 15000))]);
+  assert.equal(code, 141, r.stderr);
+  assert.match(r.stderr, /forever\.py interrupted by a closed output/);
+  assert.ok(await ticks() >= 3, 'the application does not print after the reader went');
+  assert.ok(board.counters().soft_resets > before.soft_resets);
+});
+
+test('run FILE: SIGHUP (the ssh session dropped) stops it and the application prints again (exit 129)', async () => {
+  const r = start(['run', 'b', path.join(T, 'forever.py')]);
+  await h.until(() => /forever 1\n/.test(r.stdout), 15000, 'the file printing');
+  r.child.kill('SIGHUP');
+  const code = await Promise.race([r.exited, new Promise((res) => setTimeout(() => res('still running'), 15000))]);
+  assert.equal(code, 129, r.stderr);
+  assert.match(r.stderr, /forever\.py interrupted by SIGHUP/);
+  assert.ok(await ticks() >= 3, 'the application does not print after SIGHUP');
+});
+
 test('run FILE: an exception is shown with exit 1; a missing file is refused before the board is touched', async () => {
   const f = path.join(T, 'raise.py');
   fs.writeFileSync(f, 'print("before")\nraise ValueError("bad value")\n');
