@@ -130,6 +130,25 @@ retain_locked(struct mqtt *m, const char *topic, const char *payload)
 		publish(m, topic, payload, true);
 }
 
+/* Delete topic's retained value, which no configured name produces. */
+static void
+clear_retained_locked(struct mqtt *m, const char *topic)
+{
+	int rc;
+
+	if (!m->connected)
+		return;
+	/* An empty retained message deletes the topic's value. */
+	rc = mosquitto_publish(m->mosq, NULL, topic, 0, NULL, (int)m->conf.qos,
+	    true);
+	if (rc == MOSQ_ERR_SUCCESS)
+		log_info("mqtt: cleared retained topic '%s' (not in the "
+		    "configuration)", topic);
+	else if (rc != MOSQ_ERR_NO_CONN)
+		log_debug("mqtt: cannot clear '%s': %s", topic,
+		    mosquitto_strerror(rc));
+}
+
 /* Clear the retained topics mqtt_publish() no longer produces. */
 static void
 drop_unseen_locked(struct mqtt *m)
@@ -141,10 +160,7 @@ drop_unseen_locked(struct mqtt *m)
 			m->cache[i++].seen = false;
 			continue;
 		}
-		/* An empty retained message deletes the topic's value. */
-		if (m->connected)
-			mosquitto_publish(m->mosq, NULL, m->cache[i].topic, 0,
-			    NULL, (int)m->conf.qos, true);
+		clear_retained_locked(m, m->cache[i].topic);
 		free(m->cache[i].topic);
 		free(m->cache[i].payload);
 		m->cache[i] = m->cache[--m->ncache];

@@ -129,9 +129,10 @@ async function subscribe(b, filter, opts) {
   return { child, msgs, stop() { child.kill('SIGTERM'); } };
 }
 
-function publish(b, topic, payload, opts) {
-  return h.run('mosquitto_pub', [...clientArgs(b, opts), '-t', topic, '-q', '1', '-m', payload],
-    { timeout: 10000 });
+// opts: as clientArgs', and retain: true for a retained message.
+function publish(b, topic, payload, opts = {}) {
+  return h.run('mosquitto_pub', [...clientArgs(b, opts), '-t', topic, '-q', '1', '-m', payload,
+    ...(opts.retain ? ['-r'] : [])], { timeout: 10000 });
 }
 
 module.exports = { freePort, makeCerts, startBroker, retained, subscribe, stopSubscribers, publish };

@@ -32,24 +32,29 @@ function lines(stream) {
   return out;
 }
 
+// Write d's config: its devices (boards) and the [mqtt] keys.
+function writeDaemonConfig(d) {
+  const devs = {};
+  for (const b of d.devices)
+    devs[b.name] = { port: b.link, baud: 1000000, source: 'app', reset: 'none' };
+  h.writeConfig(d.conf, {
+    senkod: { state_dir: d.state, api_url: gh.base, interval: '1h' },
+    sources: { app: { user: 'acme', repo: 'fw' } },
+    devices: devs,
+  });
+  fs.appendFileSync(d.conf, '\n[mqtt]\n' + Object.entries(d.mqtt).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
+}
+
 // A senkod named name with its own state and config; mqtt: the [mqtt] keys.
 function startDaemon(name, { devices, mqtt }) {
   const state = path.join(T, `state-${name}`);
   const conf = path.join(T, `${name}.conf`);
-  const devs = {};
-  for (const b of devices)
-    devs[b.name] = { port: b.link, baud: 1000000, source: 'app', reset: 'none' };
-  h.writeConfig(conf, {
-    senkod: { state_dir: state, api_url: gh.base, interval: '1h' },
-    sources: { app: { user: 'acme', repo: 'fw' } },
-    devices: devs,
-  });
-  fs.appendFileSync(conf, '\n[mqtt]\n' + Object.entries(mqtt).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
+  writeDaemonConfig({ conf, state, devices, mqtt });
   const child = h.track(spawn(h.SENKOD, ['-c', conf, '--foreground'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: Object.assign({}, process.env, { SENKO_HTTP_TIMEOUT: '10' }),
   }));
-  const d = { name, conf, child, log: lines(child.stderr), devices };
+  const d = { name, conf, state, mqtt, child, log: lines(child.stderr), devices };
   d.exited = new Promise((res) => child.on('exit', (code, sig) => res(code === null ? sig : code)));
   daemons[name] = d;
   return d;
@@ -87,6 +92,19 @@ async function retainedMatchStatus(d, prefix, b = broker, opts) {
   }
   return { topics, j };
 }
+
+// Retained topics of d under prefix that match its status and name exactly
+// the devices names (one level below device/), else false; lastDevices
+// keeps the names seen, for a message.
+let lastDevices = [];
+async function retainedDevicesAre(d, prefix, names) {
+  const r = await retainedMatchStatus(d, prefix);
+  const re = new RegExp(`^${prefix}/device/([^/]+)$`);
+  lastDevices = Object.keys(r ? r.topics : await mq.retained(broker, `${prefix}/#`))
+    .map((t) => re.exec(t)).filter(Boolean).map((m) => m[1]).sort();
+  return r && JSON.stringify(lastDevices) === JSON.stringify([...names].sort()) && r;
+}
+const clearedLines = (d, topic) => d.log.filter((l) => l.includes(`mqtt: cleared retained topic '${topic}'`));
 
 test.before(async () => {
   repo = h.makeRepo(REPOS, 'acme', 'fw', { 'main.py': 'v1\n', 'lib/a.py': 'A = 1\n' });
@@ -277,4 +295,56 @@ test('TLS and a password file: wrong credentials are one log line and syncs go o
   } finally {
     await tb.kill();
   }
+});
+
+test('a device removed from the config while senkod was stopped: its retained topic is cleared at start; other topics stay', async () => {
+  const P = 'senko/gw-d';
+  const mqtt = { url: `mqtt://127.0.0.1:${broker.port}`, topic_prefix: P, client_id: 'senko-test-d' };
+  let d = startDaemon('d', { devices: boards.slice(0, 2), mqtt });
+  await h.until(() => retainedDevicesAre(d, P, ['one', 'two']), 30000, 'gw-d retained with two devices');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited, 0);
+  // Not senkod's to clear: another prefix, a deeper level, another level-2 name.
+  const foreign = { 'senko/gw-dx/device/two': '{}', [`${P}/device/two/extra`]: 'x', [`${P}/devices/two`]: 'y' };
+  for (const [t, p] of Object.entries(foreign)) await mq.publish(broker, t, p, { retain: true });
+  d = startDaemon('d', { devices: boards.slice(0, 1), mqtt });
+  await h.until(() => retainedDevicesAre(d, P, ['one']), 15000,
+    () => `only device one retained under ${P}/device/ (seen: ${lastDevices.join(', ')})\n${d.log.join('\n')}`);
+  assert.equal(clearedLines(d, `${P}/device/two`).length, 1, d.log.join('\n'));
+  const all = await mq.retained(broker, 'senko/#');
+  for (const [t, p] of Object.entries(foreign)) assert.equal(all[t], p, `${t} was touched`);
+  assert.ok(all['senko/gw-b/device/three'], 'gw-b\'s device topic was touched');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited, 0);
+});
+
+test('SIGHUP: a device removed is cleared by the same client (same [mqtt]) and by a new one ([mqtt] qos changed)', async () => {
+  const P = 'senko/gw-e';
+  const d = startDaemon('e', { devices: boards.slice(0, 3),
+    mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, topic_prefix: P, client_id: 'senko-test-e' } });
+  await h.until(() => retainedDevicesAre(d, P, ['one', 'two', 'three']), 30000, 'gw-e retained with three devices');
+  const clients = () => d.log.filter((l) => /mqtt: connected to .* as 'senko-test-e'/.test(l)).length;
+  assert.equal(clients(), 1);
+  const reload = async (n) => {
+    writeDaemonConfig(d);
+    d.child.kill('SIGHUP');
+    await waitLog(d, new RegExp(`configuration reloaded: 1 source, ${n} device`), 10000, 'reloaded');
+  };
+
+  d.devices = boards.slice(0, 2);
+  await reload(2);
+  await h.until(() => retainedDevicesAre(d, P, ['one', 'two']), 15000,
+    () => `three cleared by the same client (seen: ${lastDevices.join(', ')})\n${d.log.join('\n')}`);
+  assert.equal(clients(), 1, 'the same [mqtt] started a new client');
+  assert.equal(clearedLines(d, `${P}/device/three`).length, 1, d.log.join('\n'));
+
+  d.devices = boards.slice(0, 1);
+  d.mqtt = Object.assign({}, d.mqtt, { qos: 0 });
+  await reload(1);
+  await h.until(() => clients() === 2, 10000, () => `a new client after qos changed\n${d.log.join('\n')}`);
+  await h.until(() => retainedDevicesAre(d, P, ['one']), 15000,
+    () => `two cleared by the new client (seen: ${lastDevices.join(', ')})\n${d.log.join('\n')}`);
+  assert.equal(clearedLines(d, `${P}/device/two`).length, 1, d.log.join('\n'));
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited, 0);
 });
