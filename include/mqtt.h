@@ -10,6 +10,10 @@
  *                    --json` (statusview.h), published when it changes
  *   P/source/NAME    retained: the source's object, plus
  *                    rate_limit_remaining
+ *   P/device/+, P/source/+  subscribed: a retained NAME that the
+ *                    configuration does not have (left from before a
+ *                    restart or reload) is cleared with an empty
+ *                    retained message
  *   P/event          not retained: one object per update or failure
  *   P/cmd            subscribed: {"cmd": "sync"}, {"cmd": "sync",
  *                    "devices": [...]}, {"cmd": "poll"}, optionally with
@@ -59,7 +63,8 @@ int mqtt_wake_fd(const struct mqtt *m);
 
 /*
  * Publish the retained device and source topics whose text changed (a
- * name that left the configuration has its topic cleared), and, when rep
+ * name that left the configuration has its topic cleared, and so have
+ * the retained topics of other names found on the broker), and, when rep
  * is not NULL, one event per update and failure of that cycle.
  */
 void mqtt_publish(struct mqtt *m, const struct config *cfg,

@@ -3,8 +3,18 @@
  *
  * Two threads meet here: senkod's main thread (publish, take commands)
  * and libmosquitto's network thread (the callbacks).  m->lock guards what
- * both touch: the retained cache, the command queue and the connection
- * flags.  libmosquitto's own calls are thread-safe once loop_start runs.
+ * both touch: the retained cache, the stale topics, the command queue and
+ * the connection flags.  libmosquitto's own calls are thread-safe once
+ * loop_start runs.
+ *
+ * Retained device and source topics that no configured name produces
+ * (left by a senkod that ran with another configuration, or by another
+ * client of ours before a reload) are found by subscribing to P/device/+
+ * and P/source/+: the broker sends a new subscription its retained
+ * messages with the retain flag set, and live publishes (our own coming
+ * back) without it (MQTT 3.1.1, 3.3.1.3).  Whether a name is produced is the cache's to
+ * say, so it is only decided once mqtt_publish() has filled it; what
+ * comes before waits in m->stale.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,6 +63,7 @@ struct mqtt {
 	struct config_mqtt conf;   /* a copy: the config may be reloaded */
 	char *password;            /* owned, wiped on free */
 	char *cmd_topic, *result_topic, *state_topic, *event_topic;
+	char *device_filter, *source_filter;  /* P/device/+, P/source/+ */
 	int wake_fd;
 	long rate_limit_remaining; /* the last one known; -1 none */
 
@@ -63,6 +74,9 @@ struct mqtt {
 	int refused;               /* the last CONNACK refusal said, 0 none */
 	struct retained *cache;
 	size_t ncache;
+	bool published;            /* mqtt_publish() has filled the cache */
+	char **stale;              /* retained topics found before that */
+	size_t nstale;
 	struct command queue[QUEUE_MAX];
 	size_t nqueue;
 };
@@ -105,15 +119,24 @@ answer(struct mqtt *m, json_t *id, bool ok, const char *key,
 	free(s);
 }
 
-/* Set topic's cached text; publish it when it changed.  Under m->lock. */
-static void
-retain_locked(struct mqtt *m, const char *topic, const char *payload)
+/* Index of topic in the cache, or m->ncache.  Under m->lock. */
+static size_t
+cache_find_locked(const struct mqtt *m, const char *topic)
 {
 	size_t i;
 
 	for (i = 0; i < m->ncache; i++)
 		if (strcmp(m->cache[i].topic, topic) == 0)
 			break;
+	return i;
+}
+
+/* Set topic's cached text; publish it when it changed.  Under m->lock. */
+static void
+retain_locked(struct mqtt *m, const char *topic, const char *payload)
+{
+	size_t i = cache_find_locked(m, topic);
+
 	if (i == m->ncache) {
 		m->cache = xreallocarray(m->cache, m->ncache + 1,
 		    sizeof(*m->cache));
@@ -165,6 +188,46 @@ drop_unseen_locked(struct mqtt *m)
 		free(m->cache[i].payload);
 		m->cache[i] = m->cache[--m->ncache];
 	}
+}
+
+/*
+ * A retained message on topic (P/device/NAME or P/source/NAME) came from
+ * the broker: clear it unless the cache produces it.  Before the first
+ * mqtt_publish() the cache cannot say yet; the topic waits in m->stale.
+ * Under m->lock.
+ */
+static void
+found_retained_locked(struct mqtt *m, const char *topic)
+{
+	size_t i;
+
+	if (cache_find_locked(m, topic) < m->ncache)
+		return;
+	if (m->published) {
+		clear_retained_locked(m, topic);
+		return;
+	}
+	for (i = 0; i < m->nstale; i++)
+		if (strcmp(m->stale[i], topic) == 0)
+			return;
+	m->stale = xreallocarray(m->stale, m->nstale + 1, sizeof(*m->stale));
+	m->stale[m->nstale++] = xstrdup(topic);
+}
+
+/* Clear the stale topics the cache does not produce, and forget them. */
+static void
+drop_stale_locked(struct mqtt *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nstale; i++) {
+		if (cache_find_locked(m, m->stale[i]) == m->ncache)
+			clear_retained_locked(m, m->stale[i]);
+		free(m->stale[i]);
+	}
+	free(m->stale);
+	m->stale = NULL;
+	m->nstale = 0;
 }
 
 static void
@@ -252,6 +315,8 @@ mqtt_publish(struct mqtt *m, const struct config *cfg,
 		free(topic);
 	}
 	drop_unseen_locked(m);
+	m->published = true;
+	drop_stale_locked(m);
 	if (rep)
 		publish_events_locked(m, cfg, rep);
 	pthread_mutex_unlock(&m->lock);
@@ -303,6 +368,9 @@ on_connect(struct mosquitto *mosq, void *arg, int rc)
 	m->connected = true;
 	m->ever_connected = true;
 	mosquitto_subscribe(mosq, NULL, m->cmd_topic, (int)m->conf.qos);
+	/* For the retained topics left by names no longer configured. */
+	mosquitto_subscribe(mosq, NULL, m->device_filter, (int)m->conf.qos);
+	mosquitto_subscribe(mosq, NULL, m->source_filter, (int)m->conf.qos);
 	publish(m, m->state_topic, "online", true);
 	/* A restarted broker may have lost every retained message. */
 	for (i = 0; i < m->ncache; i++)
@@ -402,6 +470,24 @@ refuse:
 	return why;
 }
 
+/* Is topic P/device/NAME or P/source/NAME, NAME one level? */
+static bool
+is_state_topic(const struct mqtt *m, const char *topic)
+{
+	static const char *const kinds[] = { "/device/", "/source/" };
+	size_t n = strlen(m->conf.topic_prefix), i, k;
+
+	if (strncmp(topic, m->conf.topic_prefix, n) != 0)
+		return false;
+	for (i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
+		k = strlen(kinds[i]);
+		if (strncmp(topic + n, kinds[i], k) == 0)
+			return topic[n + k] != '\0' &&
+			    strchr(topic + n + k, '/') == NULL;
+	}
+	return false;
+}
+
 static void
 on_message(struct mosquitto *mosq, void *arg,
     const struct mosquitto_message *msg)
@@ -413,6 +499,15 @@ on_message(struct mosquitto *mosq, void *arg,
 	uint64_t one = 1;
 
 	(void)mosq;
+	if (is_state_topic(m, msg->topic)) {
+		/* Without the flag: live, such as ours coming back. */
+		if (msg->retain && msg->payloadlen > 0) {
+			pthread_mutex_lock(&m->lock);
+			found_retained_locked(m, msg->topic);
+			pthread_mutex_unlock(&m->lock);
+		}
+		return;
+	}
 	if (strcmp(msg->topic, m->cmd_topic) != 0)
 		return;
 	why = parse_command(msg, &cmd, buf);
@@ -594,6 +689,9 @@ mqtt_free(struct mqtt *m)
 		json_decref(m->queue[i].devices);
 	}
 	free(m->cache);
+	for (i = 0; i < m->nstale; i++)
+		free(m->stale[i]);
+	free(m->stale);
 	if (m->password) {
 		explicit_bzero(m->password, strlen(m->password));
 		free(m->password);
@@ -602,6 +700,8 @@ mqtt_free(struct mqtt *m)
 	free(m->result_topic);
 	free(m->state_topic);
 	free(m->event_topic);
+	free(m->device_filter);
+	free(m->source_filter);
 	if (m->wake_fd >= 0)
 		close(m->wake_fd);
 	config_mqtt_release(&m->conf);
@@ -630,6 +730,8 @@ mqtt_start(const struct config *cfg)
 	m->result_topic = xasprintf("%s/cmd/result", m->conf.topic_prefix);
 	m->state_topic = xasprintf("%s/state", m->conf.topic_prefix);
 	m->event_topic = xasprintf("%s/event", m->conf.topic_prefix);
+	m->device_filter = xasprintf("%s/device/+", m->conf.topic_prefix);
+	m->source_filter = xasprintf("%s/source/+", m->conf.topic_prefix);
 	if (m->wake_fd == -1) {
 		log_fail("mqtt: cannot create an eventfd");
 		goto fail;

@@ -313,7 +313,6 @@ test('a device removed from the config while senkod was stopped: its retained to
   assert.equal(clearedLines(d, `${P}/device/two`).length, 1, d.log.join('\n'));
   const all = await mq.retained(broker, 'senko/#');
   for (const [t, p] of Object.entries(foreign)) assert.equal(all[t], p, `${t} was touched`);
-  assert.ok(all['senko/gw-b/device/three'], 'gw-b\'s device topic was touched');
   d.child.kill('SIGTERM');
   assert.equal(await d.exited, 0);
 });
