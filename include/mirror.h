@@ -71,6 +71,9 @@ struct mirror {
 	size_t aidx;
 	uint64_t index_written_ns; /* when the loaded index was written */
 	bool dirty;       /* idx or commit differ from the index file */
+	char **touched;   /* folders whose entries changed since the last
+	                     save, owned: synced before the index says so */
+	size_t ntouched;
 	char board_digest[65]; /* the board's listing digest when senko
 	                          last left it (agent inventory); "" unknown */
 	struct mirror_stats stats; /* since mirror_open */

@@ -361,12 +361,17 @@ mirror_open(struct mirror *m, const char *state_dir, const char *name)
 void
 mirror_release(struct mirror *m)
 {
+	size_t i;
+
 	free(m->name);
 	free(m->dir);
 	free(m->root);
 	free(m->tmp);
 	free(m->index_path);
 	idx_clear(m->idx, m->nidx);
+	for (i = 0; i < m->ntouched; i++)
+		free(m->touched[i]);
+	free(m->touched);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -381,6 +386,48 @@ mirror_set_commit(struct mirror *m, const char *commit)
 	m->dirty = true;
 }
 
+/*
+ * Note that the folder holding full (a path in the mirror) changed: a
+ * rename into it, an unlink, a mkdir or rmdir.  Until the folder is
+ * synced a power cut may undo the change, and an index saved before
+ * that would vouch for a file the board no longer has.
+ */
+static void
+touch_parent(struct mirror *m, const char *full)
+{
+	const char *slash = strrchr(full, '/');
+	size_t n = slash ? (size_t)(slash - full) : 0, i;
+
+	for (i = 0; i < m->ntouched; i++)
+		if (strlen(m->touched[i]) == n &&
+		    strncmp(m->touched[i], full, n) == 0)
+			return;
+	m->touched = xreallocarray(m->touched, m->ntouched + 1,
+	    sizeof(*m->touched));
+	m->touched[m->ntouched++] = xstrndup(full, n);
+}
+
+/* Sync the touched folders (those since removed need nothing). */
+static int
+sync_touched(struct mirror *m)
+{
+	int rc = 0;
+	size_t i;
+
+	for (i = 0; i < m->ntouched; i++) {
+		struct stat st;
+
+		if (rc == 0 && lstat(m->touched[i], &st) == 0 &&
+		    fs_fsync_dir(m->touched[i]) == -1)
+			rc = -1;
+		free(m->touched[i]);
+	}
+	free(m->touched);
+	m->touched = NULL;
+	m->ntouched = 0;
+	return rc;
+}
+
 int
 mirror_save(struct mirror *m)
 {
@@ -391,6 +438,9 @@ mirror_save(struct mirror *m)
 
 	if (!m->dirty)
 		return 0;
+	if (sync_touched(m) == -1)
+		return log_failx("cannot save the mirror index of '%s'",
+		    m->name);
 	/* Taken before writing: every stat in the index is older. */
 	written = now_ns();
 	buf_init(&out, 0);
@@ -678,8 +728,11 @@ make_parents(struct mirror *m, const char *path)
 			if (unlink(full) == -1)
 				rc = log_fail("cannot remove '%s'", full);
 			idx_drop(m, rel);
+			touch_parent(m, full);
 		}
-		if (rc == 0 && mkdir(full, 0755) == -1 && errno != EEXIST)
+		if (rc == 0 && mkdir(full, 0755) == 0)
+			touch_parent(m, full);
+		else if (rc == 0 && errno != EEXIST)
 			rc = log_fail("cannot create folder '%s'", full);
 		free(full);
 		*slash = '/';
@@ -728,6 +781,7 @@ mirror_put(struct mirror *m, const struct store *s, const char *path,
 	final = xasprintf("%s/%s", m->root, path);
 	if (lstat(final, &st) == 0 && S_ISDIR(st.st_mode)) {
 		/* The board has a file where the mirror had a folder. */
+		touch_parent(m, final);
 		if (fs_remove_tree(final) == -1)
 			goto done;
 		idx_drop_below(m, path);
@@ -736,6 +790,7 @@ mirror_put(struct mirror *m, const struct store *s, const char *path,
 		log_fail("cannot rename '%s' to '%s'", tmp, final);
 		goto done;
 	}
+	touch_parent(m, final);
 	free(tmp);
 	tmp = NULL;
 	/* rename moves ctime: stat the file under its final name. */
@@ -778,6 +833,7 @@ prune_parents(struct mirror *m, const char *path)
 			free(full);
 			break;
 		}
+		touch_parent(m, full);
 		free(full);
 	}
 	free(rel);
@@ -827,6 +883,7 @@ mirror_remove(struct mirror *m, const char *path)
 		free(full);
 		return -1;
 	}
+	touch_parent(m, full);
 	free(full);
 	idx_drop(m, path);
 	prune_parents(m, path);

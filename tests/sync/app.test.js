@@ -533,6 +533,41 @@ test('a slow disk on the host: the agent waits for it, and the update completes'
   assert.ok(await ticks() >= 3, 'the application is still stopped');
 });
 
+// What the mirror's index says must survive a power cut on the host: a
+// file removed from the mirror, or one renamed into a new folder, is a
+// change to its folder, durable only once the folder is synced.  Each
+// must be synced before the index that counts on it is written (else a
+// removed file comes back after the cut, and senko takes the board to
+// hold it).  dirlog.so logs the changes and the folder syncs in order.
+test('the mirror syncs each folder it changed before its index says so', async () => {
+  conf({ prune: 'yes' });
+  const log = path.join(T, 'dirlog.txt');
+  fs.rmSync(log, { force: true });
+  fs.rmSync(path.join(repo.dir, 'app/data/table.txt'), { force: true });
+  repo.commit({ 'app/lib/util.py': 'X = 6\n', 'app/new/deep/a.txt': 'deep\n' });
+  const r = await h.senko(['-c', CONF, 'sync'], {
+    env: { LD_PRELOAD: path.join(h.BUILD, 'tests/dirlog.so'), SENKO_TEST_DIRLOG: log },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => {
+    const sp = l.indexOf(' ');
+    return { op: l.slice(0, sp), p: l.slice(sp + 1) };
+  });
+  const mirror = path.join(STATE, 'devices/b/mirror') + '/';
+  const index = path.join(STATE, 'devices/b/index');
+  const changes = lines.map((x, i) => ({ ...x, i })).filter((x) => x.op !== 'fsync' && x.p.startsWith(mirror));
+  assert.ok(changes.some((x) => x.op === 'unlink'), `no file removed from the mirror:\n${lines.map((x) => x.op + ' ' + x.p).join('\n')}`);
+  assert.ok(changes.some((x) => x.op === 'mkdir'), 'no folder made in the mirror');
+  for (const c of changes) {
+    const saved = lines.findIndex((x, j) => j > c.i && x.op === 'rename' && x.p === index);
+    if (saved === -1) continue;
+    const dir = path.dirname(c.p);
+    const synced = lines.slice(c.i + 1, saved).some((x) => x.op === 'fsync' && x.p === dir);
+    assert.ok(synced, `${c.op} ${c.p}: its folder is not synced before the index is written`);
+  }
+  assert.ok(await ticks() >= 3, 'the application is still stopped');
+});
+
 test('a lost state_dir on a slow disk: the mirror is rebuilt while the agent waits, and nothing is sent again', async () => {
   // Each of the board's files is copied into the new mirror with an
   // fsync: three of 3 s outlast the agent's 5 s idle timeout.
