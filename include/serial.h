@@ -26,6 +26,8 @@ struct serial;
  * message names the PID and program), others as open(2)/tcsetattr(3).
  */
 struct serial *serial_open(const char *path, unsigned baud);
+/* True for the rates termios sets without custom divisors (B115200...). */
+bool serial_baud_supported(unsigned baud);
 void serial_close(struct serial *s);
 
 /* Read up to len bytes; waits at most timeout_ms for the first byte.

@@ -24,6 +24,7 @@
 #include "identity.h"
 #include "log.h"
 #include "path.h"
+#include "serial.h"
 #include "xalloc.h"
 #include "banned.h"
 
@@ -255,23 +256,14 @@ parse_verify_interval(struct parse_ctx *ctx, void *field, const char *value)
 static int
 parse_baud(struct parse_ctx *ctx, void *field, const char *value)
 {
-	/* The rates Linux termios can set without custom divisors. */
-	static const unsigned rates[] = { 1200, 2400, 4800, 9600, 19200,
-		38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600,
-		1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000,
-		4000000 };
 	unsigned v;
-	size_t i;
 
 	(void)ctx;
-	if (parse_uint_range(value, &v, 1, UINT_MAX) == -1)
+	if (parse_uint_range(value, &v, 1, UINT_MAX) == -1 ||
+	    !serial_baud_supported(v))
 		return -1;
-	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
-		if (rates[i] == v) {
-			*(unsigned *)field = v;
-			return 0;
-		}
-	return -1;
+	*(unsigned *)field = v;
+	return 0;
 }
 
 static int

@@ -65,9 +65,27 @@ static const struct {
 	{ 57600, B57600 }, { 115200, B115200 }, { 230400, B230400 },
 	{ 460800, B460800 }, { 500000, B500000 }, { 576000, B576000 },
 	{ 921600, B921600 }, { 1000000, B1000000 }, { 1152000, B1152000 },
-	{ 1500000, B1500000 }, { 2000000, B2000000 }, { 3000000, B3000000 },
-	{ 4000000, B4000000 },
+	{ 1500000, B1500000 }, { 2000000, B2000000 }, { 2500000, B2500000 },
+	{ 3000000, B3000000 }, { 3500000, B3500000 }, { 4000000, B4000000 },
 };
+
+/* The one list of rates: config.c checks baud = against it. */
+static speed_t
+speed_of(unsigned baud)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(bauds) / sizeof(bauds[0]); i++)
+		if (bauds[i].baud == baud)
+			return bauds[i].speed;
+	return 0;
+}
+
+bool
+serial_baud_supported(unsigned baud)
+{
+	return speed_of(baud) != 0;
+}
 
 /* "senkod (pid 1234)": the program name from /proc/PID/comm. */
 static void
@@ -282,12 +300,8 @@ static int
 setup_termios(struct serial *s, unsigned baud)
 {
 	struct termios tio;
-	speed_t speed = 0;
-	size_t i;
+	speed_t speed = speed_of(baud);
 
-	for (i = 0; i < sizeof(bauds) / sizeof(bauds[0]); i++)
-		if (bauds[i].baud == baud)
-			speed = bauds[i].speed;
 	if (speed == 0) {
 		errno = EINVAL;
 		return log_failx("unsupported baud rate %u for %s (use a "

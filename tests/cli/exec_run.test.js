@@ -137,3 +137,23 @@ test('run FILE: an exception is shown with exit 1; a missing file is refused bef
   assert.match(r.stderr, /cannot read file to run '.*missing\.py'/);
   assert.equal(board.counters().raw_repl_entries, before.raw_repl_entries);
 });
+
+test('every baud rate senko.conf(5) lists opens: exec at 2,500,000 and 3,500,000 baud', async () => {
+  for (const baud of [2500000, 3500000]) {
+    const name = `fast${baud}`;
+    const b = await h.startBoard({ dir: T, name, baud });
+    try {
+      const conf = path.join(T, `${name}.conf`);
+      h.writeConfig(conf, {
+        senkod: { state_dir: path.join(T, `state-${name}`) },
+        sources: { app: { path: path.join(T, 'src') } },
+        devices: { f: { port: b.link, baud, source: 'app', boot_watch: 0 } },
+      });
+      const r = await h.senko(['-c', conf, 'exec', 'f', 'print(6 * 7)']);
+      assert.equal(r.code, 0, `${baud}: ${r.stderr}`);
+      assert.equal(r.stdout, '42\n');
+    } finally {
+      await b.stop();
+    }
+  }
+});
