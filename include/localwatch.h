@@ -5,10 +5,17 @@
  *
  * inotify watches every folder under each local source (new folders are
  * added as they appear; .git is left out: what git does there is not an
- * edit of the files).  A change is "settled" LOCAL_WATCH_SETTLE_MS after
- * the last event, so an editor's burst of writes, or a `git checkout`,
- * gives one sync, not one per write.  The daemon polls local_watch_fd()
- * in its one ppoll() with local_watch_timeout_ms() as one more deadline.
+ * edit of the files).  A folder renamed is watched under its new path,
+ * or let go when it left every source.  A source's own folder removed,
+ * renamed away or not there yet (`rm -rf proj && git clone ...`, a swap
+ * by two renames, a folder on a disk not plugged in yet) is waited for:
+ * the nearest existing folder above it is watched until it appears, then
+ * it is watched again and synced at once.  A folder above it moved is
+ * not seen (nothing above is watched while it is there): the poll still
+ * reads the path.  A change is "settled" LOCAL_WATCH_SETTLE_MS after the
+ * last event, so an editor's burst of writes, or a `git checkout`, gives
+ * one sync, not one per write.  The daemon polls local_watch_fd() in its
+ * one ppoll() with local_watch_timeout_ms() as one more deadline.
  *
  * Not watching (no local source, inotify unavailable, more than
  * LOCAL_WATCH_MAX folders) is logged once and costs only the prompt

@@ -3,8 +3,10 @@
 // write settling; .gitignore'd and excluded files never reach it; prune
 // removes a file deleted locally; a symbolic link leading out of the
 // folder, a FIFO and a huge file are refused with a clear warning while
-// the rest of the folder still syncs.  And `path` with `user` is a
-// configuration error naming the line.
+// the rest of the folder still syncs.  The folder removed and cloned
+// again, swapped by two renames or gone for a while is watched again once
+// it is back, and a folder renamed inside it under its new name.  And
+// `path` with `user` is a configuration error naming the line.
 'use strict';
 
 const test = require('node:test');
@@ -111,6 +113,89 @@ test('a link out of the folder, a FIFO and a huge file are refused; the rest syn
   assert.match(text, /refusing entry 'escape\.py': a symbolic link leading out of the source's folder/);
   // git itself lists no FIFO in a work tree: it is simply not there.
   assert.match(text, /refusing entry 'huge\.bin': 209715200 bytes; senko refuses files over/);
+});
+
+// Whether senkod's inotify watches the folder dir (Linux lists each
+// watch's inode in /proc/PID/fdinfo).  Asked once the board shows the
+// poll the move caused: the move's events were read before that poll.
+function watched(dir) {
+  const ino = fs.statSync(dir, { bigint: true }).ino;
+  const fds = `/proc/${daemon.pid}/fd`;
+  return fs.readdirSync(fds).some((fd) => {
+    let link;
+    try { link = fs.readlinkSync(path.join(fds, fd)); } catch (e) { return false; }
+    if (link !== 'anon_inode:inotify') return false;
+    const info = fs.readFileSync(`/proc/${daemon.pid}/fdinfo/${fd}`, 'utf8');
+    return [...info.matchAll(/\bino:([0-9a-f]+)/g)].some((m) => BigInt(`0x${m[1]}`) === ino);
+  });
+}
+
+// The source's own folder made anew: removed and cloned again, swapped
+// for another with two renames, gone for a while.  The new folder is
+// watched as the old one was: the interval is 10 minutes, so only the
+// watch can explain an edit on the board within 3 s.
+async function editReachesBoard(tag) {
+  write('main.py', `print("${tag}")\n`);
+  await h.until(() => boardFile('main.py') === `print("${tag}")\n`, 3300,
+    `an edit (${tag}) in the new folder on the board`);
+  write(`pkg_${tag}/m.py`, `M = "${tag}"\n`);
+  await h.until(() => boardFile(`pkg_${tag}/m.py`) === `M = "${tag}"\n`, 3300,
+    `a file in a new folder of the new folder (${tag})`);
+}
+
+test('the folder removed and cloned again: its edits still reach the board', async () => {
+  const upstream = path.join(T, 'upstream');
+  fs.mkdirSync(upstream);
+  h.git(upstream, 'init', '-q');
+  fs.writeFileSync(path.join(upstream, 'main.py'), 'print("clone")\n');
+  h.git(upstream, 'add', 'main.py');
+  h.git(upstream, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'c');
+  fs.rmSync(SRC, { recursive: true, force: true });
+  h.git(T, 'clone', '-q', upstream, SRC);
+  await h.until(() => boardFile('main.py') === 'print("clone")\n', 3300, 'the clone on the board');
+  await editReachesBoard('cloned');
+});
+
+test('the folder swapped by two renames: the new one is watched', async () => {
+  const next = `${SRC}.new`, old = `${SRC}.old`;
+  fs.mkdirSync(next);
+  fs.writeFileSync(path.join(next, 'main.py'), 'print("swapped")\n');
+  fs.renameSync(SRC, old);
+  fs.renameSync(next, SRC);
+  await h.until(() => boardFile('main.py') === 'print("swapped")\n', 3300, 'the new folder on the board');
+  await editReachesBoard('swap');
+  // The old folder is no source any more: not watched.
+  assert.ok(watched(SRC), `${SRC} not watched`);
+  assert.ok(!watched(old), `${old} still watched`);
+});
+
+test('the folder gone for a while, then made again: watched again', async () => {
+  const before = log.length;
+  fs.rmSync(SRC, { recursive: true, force: true });
+  // The poll the removal causes finds no folder; only then make it again.
+  await h.until(() => log.slice(before).some((l) => l.includes(`cannot read folder '${SRC}'`)),
+    3300, () => `a poll finding no '${SRC}' (log: ${log.slice(before).join(' | ')})`);
+  fs.mkdirSync(SRC);
+  fs.writeFileSync(path.join(SRC, 'main.py'), 'print("back")\n');
+  await h.until(() => boardFile('main.py') === 'print("back")\n', 3300, 'the folder back on the board');
+  await editReachesBoard('back');
+});
+
+test('a folder renamed inside the source is watched under its new name', async () => {
+  write('a/x.py', 'X = 1\n');
+  await h.until(() => boardFile('a/x.py') === 'X = 1\n', 3300, 'a/x.py');
+  fs.renameSync(path.join(SRC, 'a'), path.join(SRC, 'b'));
+  await h.until(() => boardFile('b/x.py') === 'X = 1\n' && boardFile('a/x.py') === null, 3300,
+    'a/ renamed b/ on the board');
+  write('b/c/y.py', 'Y = 1\n');
+  await h.until(() => boardFile('b/c/y.py') === 'Y = 1\n', 3300, 'b/c/y.py');
+  write('b/c/y.py', 'Y = 2\n');
+  await h.until(() => boardFile('b/c/y.py') === 'Y = 2\n', 3300, 'an edit in b/c/ on the board');
+  // Moved out of the source: no longer watched, under any name.
+  const away = path.join(T, 'away');
+  fs.renameSync(path.join(SRC, 'b'), away);
+  await h.until(() => boardFile('b/x.py') === null, 3300, 'b/ pruned from the board');
+  assert.ok(!watched(away) && !watched(path.join(away, 'c')), `${away} still watched`);
 });
 
 test('stop the daemon', async () => {
