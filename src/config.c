@@ -1108,6 +1108,14 @@ handle_key(void *user, const char *section, const char *name,
 		free(value);
 		return 1;
 	}
+	if (!utf8_is_valid(value, strlen(value))) {
+		/* It would go into JSON (status --json, MQTT), which cannot
+		 * carry it. */
+		conf_error(ctx, name, "the value is not UTF-8 text; write "
+		    "the file in UTF-8");
+		free(value);
+		return 1;
+	}
 	if (kw->parse(ctx, (char *)ctx->object + kw->offset, value) == -1 &&
 	    kw->parse != parse_url && kw->parse != parse_files &&
 	    kw->parse != parse_working_dir && kw->parse != parse_dest &&

@@ -90,6 +90,11 @@ statedir_check(const char *state_dir, bool write, const char *command)
 			    STATEDIR_SERVICE_USER, command);
 		return;
 	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_warnx("state_dir '%s' is not a folder: set state_dir to a "
+		    "folder (senko.conf(5)), or move the file away", state_dir);
+		return;
+	}
 	user_name(st.st_uid, owner, sizeof(owner));
 	if (access(state_dir, (write ? W_OK : R_OK) | X_OK) == -1 &&
 	    errno == EACCES)

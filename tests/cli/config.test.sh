@@ -215,4 +215,9 @@ printf '%s\n%s\n' "$good_head" "$good_dev" >"$tmp/order.conf"
 out=$("$senko" -c "$tmp/order.conf" sync a --force 2>&1); rc=$?
 check "senko sync NAME --force: the option is an option, not a device" \
 	bash -c '[ "$1" != 2 ] && ! grep -q "no \[device --force\]" <<<"$2"' _ "$rc" "$out"
+# JSON (status --json, MQTT) cannot carry bytes that are not UTF-8.
+bad not-utf8 "5: [source app] path: the value is not UTF-8" $'[senkod]\nstate_dir = /tmp/x\ntoken_file =\n[source app]\npath = /tmp/caf\xe9'
+printf '[senkod]\nstate_dir = /tmp/x\ntoken_file =\n[source app]\npath = /tmp/caf\xc3\xa9\n' >"$tmp/utf8.conf"
+out=$("$senko" -c "$tmp/utf8.conf" config check 2>&1); rc=$?
+check "a UTF-8 path (café) is accepted" test "$rc" = 0
 tap_done

@@ -94,4 +94,10 @@ check "unreadable status file: exit 1, named" test "$rc" = 1 -a \
 
 "$senko" -c "$tmp/senko.conf" status --bogus >/dev/null 2>&1; rc=$?
 check "unknown option: usage error, exit 2" test "$rc" = 2
+# A state_dir that is a file: said so, not "run as its owner".
+touch "$tmp/a-file"
+sed "s|^state_dir = .*|state_dir = $tmp/a-file|" "$tmp/senko.conf" >"$tmp/file.conf"
+out=$("$senko" -c "$tmp/file.conf" status 2>&1)
+check "state_dir that is a file: 'is not a folder', no sudo advice" \
+	bash -c 'grep -q "state_dir .*a-file. is not a folder" <<<"$1" && ! grep -q "sudo" <<<"$1"' _ "$out"
 tap_done
