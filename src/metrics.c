@@ -256,7 +256,8 @@ render_devices(const struct config *cfg, const struct status_view *v,
 		if (v->devices[i].state != DEVICE_UNKNOWN)
 			sample(out, "senko_device_healthy", "device",
 			    cfg->devices[i].name, NULL, NULL,
-			    state_is_good(v->devices[i].state) ? "1" : "0");
+			    state_is_good(v->devices[i].state) ||
+			    v->devices[i].state == DEVICE_WAITING ? "1" : "0");
 	family(out, "senko_device_last_success_timestamp_seconds", "gauge",
 	    "When the device was last seen in sync (Unix time).");
 	for (i = 0; i < cfg->ndevices; i++)

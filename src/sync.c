@@ -511,14 +511,29 @@ judge(struct board_job *job, enum rollout_action action)
 	job_fail(job, DEVICE_FAILED, msg);
 }
 
-/* The rollout keeps the board where it is (wait, hold); upstream is the
- * commit it waits for. */
+/*
+ * The rollout keeps the board where it is (wait, hold); upstream is the
+ * commit it waits for.  Its status file keeps what its last visit said
+ * (a rollback stays visible), but in sync at another commit it is not:
+ * it says waiting (senko status, senko_device_in_sync 0).
+ */
 static void
 held_back(struct board_job *job, const struct manifest *upstream)
 {
+	const char *sd = job->run->cfg->state_dir, *name = job->dev->name;
+	struct device_status st;
+
 	job->res->state = DEVICE_WAITING;
 	snprintf(job->res->commit, sizeof(job->res->commit), "%s",
 	    upstream->commit);
+	if (job->run->opts->check_only || status_load(sd, name, &st) == -1 ||
+	    (st.state != DEVICE_IN_SYNC && st.state != DEVICE_UPDATED) ||
+	    strcmp(st.commit, upstream->commit) == 0)
+		return;
+	st.state = DEVICE_WAITING;
+	if (status_save(sd, name, &st) == -1)
+		log_warnx("%s: cannot say in its status that it waits for "
+		    "the rollout", name);
 }
 
 /*

@@ -75,6 +75,11 @@ test('a board held by a halted rollout is still checked, against the commit it h
   });
   r = await h.senkod(['-c', CONF, '--once']);
   assert.equal(file(boards.held, 'main.py'), 'print("v1")\n', r.stderr);
+  // senko status (and the metrics) say so too: in sync at v1 it was,
+  // its source is at v2, the rollout keeps it waiting.
+  const st = await h.senko(['-c', CONF, 'status', '--json']);
+  const heldStatus = JSON.parse(st.stdout).devices.find((d) => d.name === 'held');
+  assert.equal(heldStatus.state, 'waiting', st.stdout);
   const ro = JSON.parse(fs.readFileSync(rolloutFile, 'utf8'));
   Object.assign(ro, { halted: true, failed_device: 'gone', reason: 'halted by the test' });
   fs.writeFileSync(rolloutFile, JSON.stringify(ro));
