@@ -936,6 +936,12 @@ finish_section(struct parse_ctx *ctx)
 			conf_error(ctx, "path", "a source is either a local "
 			    "folder (path) or a repository (url or "
 			    "user/repo), not both: keep one");
+		} else if (src->path && (ctx->seen & 0x24)) {
+			/* Bits 2 and 5: branch and api (source_keywords). */
+			ctx->line = ctx->path_key_line;
+			conf_error(ctx, (ctx->seen & 0x4) ? "branch" : "api",
+			    "a local folder (path) has no branch or API: its "
+			    "files are what is pushed; remove the key");
 		} else if (src->path)
 			;
 		else if (ctx->has_url && (ctx->seen & 0x3))

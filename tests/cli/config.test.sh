@@ -220,4 +220,10 @@ bad not-utf8 "5: [source app] path: the value is not UTF-8" $'[senkod]\nstate_di
 printf '[senkod]\nstate_dir = /tmp/x\ntoken_file =\n[source app]\npath = /tmp/caf\xc3\xa9\n' >"$tmp/utf8.conf"
 out=$("$senko" -c "$tmp/utf8.conf" config check 2>&1); rc=$?
 check "a UTF-8 path (café) is accepted" test "$rc" = 0
+bad path-and-branch "5: [source app] branch: a local folder (path) has no branch" '[senkod]
+state_dir = /tmp/x
+token_file =
+[source app]
+path = /tmp
+branch = dev'
 tap_done
