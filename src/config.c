@@ -158,13 +158,27 @@ config_valid_ref(const char *ref)
 	return valid_branch(ref);
 }
 
-/* A URL has no white space (a stray one would be cut at print). */
+/*
+ * https://HOST[/PATH] (http:// for a test server), without the trailing
+ * '/'.  No white space: a stray one would be cut at print.
+ */
 static int
 parse_api_url(struct parse_ctx *ctx, void *field, const char *value)
 {
-	if (strpbrk(value, " \t") != NULL)
-		return -1;
-	return parse_nonempty(ctx, field, value);
+	size_t n = strlen(value), scheme;
+
+	while (n > 0 && value[n - 1] == '/')
+		n--;
+	scheme = strncmp(value, "https://", 8) == 0 ? 8 :
+	    strncmp(value, "http://", 7) == 0 ? 7 : 0;
+	if (scheme == 0 || n <= scheme || value[scheme] == '/' ||
+	    strpbrk(value, " \t") != NULL)
+		return conf_error(ctx, "api_url", "'%s' is not valid: expected "
+		    "https:// and a host, such as https://api.github.com (or "
+		    "http:// for a local test server)", value);
+	free(*(char **)field);
+	*(char **)field = xstrndup(value, n);
+	return 0;
 }
 
 static int
@@ -706,7 +720,6 @@ static const struct keyword mqtt_keywords[] = {
 };
 
 static const char *key_hints[] = {
-	"api_url", "a URL without white space, such as https://api.github.com",
 	"branch", "a git branch name (no white space, none of ~^:?*[\\, "
 	    "no \"..\")",
 	"qos", "0, 1 or 2",
@@ -1127,7 +1140,7 @@ handle_key(void *user, const char *section, const char *name,
 	    kw->parse != parse_working_dir && kw->parse != parse_dest &&
 	    kw->parse != parse_exclude && kw->parse != parse_local_path &&
 	    kw->parse != parse_mqtt_url && kw->parse != parse_topic_prefix &&
-	    kw->parse != parse_health)
+	    kw->parse != parse_health && kw->parse != parse_api_url)
 		conf_error(ctx, name, "'%s' is not valid: expected %s", value,
 		    hint_for(name));
 	free(value);
@@ -1317,24 +1330,6 @@ config_load(const char *path)
 	} else if (rc < 0)
 		conf_error(&ctx, NULL, "cannot parse (out of memory?)");
 	check_devices(&ctx);
-	if (ctx.errors == 0) {
-		size_t n = strlen(cfg->api_url);
-
-		while (n > 0 && cfg->api_url[n - 1] == '/')
-			cfg->api_url[--n] = '\0';
-		if (strncmp(cfg->api_url, "https://", 8) != 0 &&
-		    strncmp(cfg->api_url, "http://", 7) != 0) {
-			ctx.line = 0;
-			struct buf q = BUF_INIT;
-
-			path_quote(&q, cfg->api_url, strlen(cfg->api_url));
-			log_failx("%s: api_url '%s' must start with https:// "
-			    "(or http:// for a local test server)", path,
-			    q.data);
-			buf_release(&q);
-			ctx.errors++;
-		}
-	}
 	free(ctx.device_source_lines);
 	if (ctx.errors == 0 && cfg->mqtt.enabled)
 		mqtt_finish(&cfg->mqtt);

@@ -226,4 +226,12 @@ token_file =
 [source app]
 path = /tmp
 branch = dev'
+bad api-url-no-host "2: [senkod] api_url: 'https://' is not valid" '[senkod]
+api_url = https://'
+bad api-url-ftp "2: [senkod] api_url: 'ftp://example.com' is not valid" '[senkod]
+api_url = ftp://example.com'
+printf '[senkod]\nstate_dir = /tmp/x\ntoken_file =\napi_url = https://ghe.example.com/api/v3/\n' >"$tmp/api.conf"
+out=$("$senko" -c "$tmp/api.conf" config check 2>&1); rc=$?
+check "api_url: a trailing '/' is dropped" \
+	bash -c '[ "$1" = 0 ] && grep -q "^api_url *= https://ghe.example.com/api/v3$" <<<"$2"' _ "$rc" "$out"
 tap_done
