@@ -1195,6 +1195,17 @@ read_line(char *str, int num, void *stream)
 			conf_error(ctx, NULL, "text after the section header "
 			    "('%.*s'): put each key on a line of its own",
 			    (int)strcspn(p, "\r\n"), p);
+	} else if (*p && *p != '#' && *p != ';' && !ctx->indented &&
+	    strpbrk(p, "=:") == NULL) {
+		/* Said here, and the line read as blank: inih reports only
+		 * the first such line. */
+		const char *label = ctx->label;
+
+		ctx->label = NULL;
+		conf_error(ctx, NULL, "not a 'key = value' line or section "
+		    "header");
+		ctx->label = label;
+		str[0] = '\0';
 	}
 	return str;
 }

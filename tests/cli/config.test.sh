@@ -234,4 +234,8 @@ printf '[senkod]\nstate_dir = /tmp/x\ntoken_file =\napi_url = https://ghe.exampl
 out=$("$senko" -c "$tmp/api.conf" config check 2>&1); rc=$?
 check "api_url: a trailing '/' is dropped" \
 	bash -c '[ "$1" = 0 ] && grep -q "^api_url *= https://ghe.example.com/api/v3$" <<<"$2"' _ "$rc" "$out"
+printf '[senkod]\nstate_dir = /tmp/x\nthis is junk\ntoken_file =\nmore junk\n' >"$tmp/junk2.conf"
+out=$("$senko" -c "$tmp/junk2.conf" config check 2>&1); rc=$?
+check "every malformed line is said, not only the first" \
+	bash -c '[ "$1" = 78 ] && grep -q "junk2.conf:3: .*not a" <<<"$2" && grep -q "junk2.conf:5: .*not a" <<<"$2"' _ "$rc" "$out"
 tap_done
