@@ -75,6 +75,6 @@ write_conf "$tmp/notrust.conf" "$tmp/s-notrust" 1
 poll "$tmp/notrust.conf"
 check "TLS without ca_file: fails" test "$poll_rc" != 0
 check "TLS without ca_file: a clear certificate error" \
-	grep -q "poll app error: .*TLS certificate problem: .*set ca_file" <<<"$out"
+	grep -q "poll app error: .*TLS certificate problem: .*ca_file must name its certificate bundle" <<<"$out"
 check "TLS without ca_file: nothing saved" test ! -e "$tmp/s-notrust/sources/app/state.json"
 tap_done
