@@ -114,8 +114,9 @@ int forge_manifest_at(struct forge *f, const struct config_source *src,
 
 /*
  * Make sure every blob in m is in the object store, fetching the missing
- * ones.  Every missing blob is tried even when others fail; only a rate
- * limit or a stop request ends the round early.  Returns 0, or -1 if any
+ * ones (a local folder's from its git objects, local_fetch_blob, when
+ * it is in a git work tree).  Every missing blob is tried even when
+ * others fail; only a rate limit or a stop request ends the round early.  Returns 0, or -1 if any
  * blob is still missing (logged: how many and the first reason).  The
  * caller must then give no board this manifest: a board gets a commit
  * whole or not at all.

@@ -192,13 +192,13 @@ int rollout_pin_manifest(const char *state_dir, const char *device,
     const char *ref, struct manifest *out);
 
 /*
- * The manifests an automatic rollback or a pin of device needs (its last
- * healthy commit's and its pin's; the commit healthy before that is
- * fetched again by `senko rollback` if it has to): appended to list/n
- * (each entry a manifest the caller releases).  For the object store's
- * garbage collection.
- * Returns 0, or -1 when one exists but cannot be read (then nothing
- * may be collected).
+ * The manifests a rollback or a pin of device needs, for the object
+ * store's garbage collection: every healthy/SHA.json (its last and
+ * previous healthy commits; read from the folder, so they are kept even
+ * when rollout.json cannot be read) and its pin's, appended to list/n
+ * (each entry a manifest the caller releases).
+ * Returns 0, or -1 when one exists but cannot be read (logged): what
+ * could be read is appended all the same, and the caller decides.
  */
 int rollout_kept_manifests(const char *state_dir, const char *device,
     struct manifest **list, size_t *n);

@@ -155,9 +155,12 @@ void sync_report_release(struct sync_report *report);
 /*
  * `senko rollback`: bring device index back to ref (a tag, branch or
  * commit SHA of its source), or to its last healthy commit when ref is
- * NULL, with the same verified, journaled push and a health check.  When
- * the board was on its source's rollout commit, that commit is marked
- * bad and the rollout halted (the operator said it is bad).  Waits for
+ * NULL, with the same verified, journaled push and a health check.  Every
+ * blob of the target is in the store first (fetched again from the forge,
+ * or a local folder's git objects, when garbage collection took it); when
+ * one cannot be had, it fails having changed nothing.  Then, when the
+ * board was on its source's rollout commit, that commit is marked bad
+ * and the rollout halted (the operator said it is bad).  Waits for
  * the port when senkod holds it.  res is filled as by a cycle; returns
  * 0, 1 (failed) or 2 (nothing to roll back to).
  */

@@ -23,6 +23,7 @@ struct forge;
 struct sync_run {
 	const struct config *cfg;
 	const struct store *store;
+	struct forge *forge;          /* main thread only; NULL: none */
 	const struct sync_options *opts;
 	struct manifest *manifests;   /* per source */
 	bool *have_manifest;          /* per source */

@@ -1108,11 +1108,14 @@ forge_fetch_blobs(struct forge *f, const struct config_source *src,
 			continue;
 		if (src->path) {
 			/* A local poll stores what it reads; a blob missing
-			 * now was removed from the store since. */
-			if (failed++ == 0)
-				buf_addf(&first, "'%s' is not in the store; "
-				    "the next poll reads the folder again",
-				    e->path);
+			 * now was removed from the store since (an old
+			 * commit's, for a rollback): git may have it. */
+			struct buf why = BUF_INIT;
+
+			if (local_fetch_blob(f->store, src, e, &why) == -1 &&
+			    failed++ == 0)
+				buf_addstr(&first, why.data ? why.data : "");
+			buf_release(&why);
 			continue;
 		}
 		if (!give_up && (forge_stop_requested(f) ||
@@ -1135,7 +1138,12 @@ forge_fetch_blobs(struct forge *f, const struct config_source *src,
 		if (no_answer)
 			give_up = true;
 	}
-	if (failed > 0)
+	if (failed > 0 && src->path)
+		rc = log_failx("source '%s': %zu file%s of content %.12s not "
+		    "available (first: %s); no board gets that content until "
+		    "every file is in the store", src->name, failed,
+		    failed == 1 ? "" : "s", m->commit, first.data);
+	else if (failed > 0)
 		rc = log_failx("source '%s': %zu blob%s of commit %.12s not "
 		    "fetched (first: %s)%s; no board gets this commit until "
 		    "every blob is in the store, retrying at the next poll",

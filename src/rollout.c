@@ -701,32 +701,56 @@ out:
 	return rc;
 }
 
+/* Append the manifest in path (a file that must exist) to list/n;
+ * -1 when it cannot be read (logged). */
+static int
+keep_manifest_file(const char *path, struct manifest **list, size_t *n)
+{
+	bool missing;
+
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	manifest_init(&(*list)[*n]);
+	if (load_manifest_file(path, &(*list)[*n], &missing) == 0) {
+		(*n)++;
+		return 0;
+	}
+	manifest_release(&(*list)[*n]);
+	/* Removed since it was listed (a board judged healthy again). */
+	return missing ? 0 : -1;
+}
+
 int
 rollout_kept_manifests(const char *state_dir, const char *device,
     struct manifest **list, size_t *n)
 {
 	char *pin = xasprintf("%s/devices/%s/pin.json", state_dir, device);
-	struct rollout_device d;
+	char *dir = xasprintf("%s/devices/%s/healthy", state_dir, device);
 	json_t *root = NULL;
+	struct dirent *e;
+	DIR *dp;
 	int rc = 0;
 
-	if (rollout_device_load(state_dir, device, &d) == -1)
-		rc = -1;
-	else if (*d.last_healthy) {
-		char *p = healthy_path(state_dir, device, d.last_healthy);
-		bool missing;
+	/* Every healthy manifest, not only the two rollout.json names: a
+	 * board keeps its last and previous (prune_healthy removes older
+	 * ones), and they are kept even when rollout.json cannot be read. */
+	dp = opendir(dir);
+	if (dp == NULL && errno != ENOENT)
+		rc = log_fail("cannot read the healthy commits of '%s' in "
+		    "'%s'", device, dir);
+	while (dp && (e = readdir(dp)) != NULL) {
+		size_t len = strlen(e->d_name);
+		char *p;
 
-		*list = xreallocarray(*list, *n + 1, sizeof(**list));
-		manifest_init(&(*list)[*n]);
-		if (load_manifest_file(p, &(*list)[*n], &missing) == 0)
-			(*n)++;
-		else {
-			manifest_release(&(*list)[*n]);
-			if (!missing)
-				rc = -1;
-		}
+		if (len != GITHASH_HEXLEN + 5 ||
+		    strcmp(e->d_name + GITHASH_HEXLEN, ".json") != 0)
+			continue;
+		p = xasprintf("%s/%s", dir, e->d_name);
+		if (keep_manifest_file(p, list, n) == -1)
+			rc = -1;
 		free(p);
 	}
+	if (dp)
+		closedir(dp);
 	if (load_json(pin, MANIFEST_FILE_MAX, &root) == -1)
 		rc = -1;
 	else if (root != NULL) {
@@ -744,6 +768,7 @@ rollout_kept_manifests(const char *state_dir, const char *device,
 		free(text);
 	}
 	json_decref(root);
+	free(dir);
 	free(pin);
 	return rc;
 }

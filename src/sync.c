@@ -385,6 +385,7 @@ roll_back(struct board_job *job, const char *bad, const char *why)
 	struct rollout_device rec;
 	char again[ROLLOUT_REASON_MAX];
 	const char *back;
+	size_t i;
 
 	rollout_device_load(sd, name, &rec);
 	back = rollout_rollback_commit(&rec, bad);
@@ -399,6 +400,19 @@ roll_back(struct board_job *job, const char *bad, const char *why)
 		job_fail(job, DEVICE_FAILED, NULL);
 		return;
 	}
+	for (i = 0; i < healthy.n; i++)
+		if (!store_has(job->run->store, healthy.entries[i].sha)) {
+			/* Fetched before the visit (syncroll.c) unless the
+			 * forge or the folder's git could not give it. */
+			log_failx("%s: failed its health check on commit %.7s: "
+			    "%s; cannot roll back to %.7s now: '%s' of it is "
+			    "not in the object store; the next sync fetches "
+			    "what is missing and rolls it back", name, bad,
+			    why, back, healthy.entries[i].path);
+			job_fail(job, DEVICE_FAILED, NULL);
+			manifest_release(&healthy);
+			return;
+		}
 	log_warnx("%s: failed its health check on commit %.7s: %s; rolling "
 	    "back to %.7s", name, bad, why, back);
 	visit(job, &healthy);
@@ -915,6 +929,7 @@ sync_cycle(const struct config *cfg, struct forge *forge,
 	memset(&run, 0, sizeof(run));
 	run.cfg = cfg;
 	run.store = store;
+	run.forge = forge;
 	run.opts = opts;
 	run.report = report;
 	run.manifests = xcalloc(cfg->nsources ? cfg->nsources : 1,
@@ -999,7 +1014,30 @@ mirror_commit(const struct config *cfg, const char *device,
 	mirror_release(&m);
 }
 
-/* The manifest `senko rollback` goes to: ref's, or the last healthy. */
+/* A rollback target's files cannot all be had: say so, that nothing was
+ * changed, and what to do.  Returns -1. */
+static int
+target_unavailable(const struct config_device *dev,
+    const struct config_source *src, const struct manifest *m,
+    const char *on_board)
+{
+	return log_failx("%s: cannot roll back to %.7s: its files are not all "
+	    "available (see above); nothing was changed: no commit was "
+	    "marked bad, no rollout halted, the board keeps %s%.7s; %s%s%s",
+	    dev->name, m->commit, *on_board ? "commit " : "its files",
+	    on_board, src->path ? "put that version of the files back in "
+	    "folder '" : "try again when the forge answers, or name a "
+	    "commit whose files can be fetched: senko rollback ",
+	    src->path ? src->path : dev->name, src->path ? "' (a sync "
+	    "brings the board to them), or keep the folder in git so that "
+	    "its old versions can be found again" : " REF");
+}
+
+/*
+ * The manifest `senko rollback` goes to: ref's, or the last healthy;
+ * every blob of it in the store (fetched again when garbage collection
+ * took it) before anything is changed.
+ */
 static int
 rollback_target(const struct config *cfg, const struct sync_engine *e,
     size_t index, const char *ref, const char *on_board,
@@ -1010,23 +1048,29 @@ rollback_target(const struct config *cfg, const struct sync_engine *e,
 	struct rollout_device rec;
 	const char *back;
 
-	if (ref != NULL)
-		return forge_manifest_at(e->forge, src, ref, NULL, out) == -1 ||
-		    forge_fetch_blobs(e->forge, src, out) == -1 ? -1 : 0;
-	if (rollout_device_load(cfg->state_dir, dev->name, &rec) == -1)
-		return -1;
-	back = rollout_rollback_commit(&rec, on_board);
-	if (back == NULL)
-		return log_failx("%s: no healthy commit is recorded other than "
-		    "the one it runs%s%.7s%s; name one: senko rollback %s REF",
-		    dev->name, *on_board ? " (" : "", on_board,
-		    *on_board ? ")" : "", dev->name);
-	if (rollout_healthy_manifest(cfg->state_dir, dev->name, back,
-	    out) == -1)
-		return -1;
-	/* The store keeps the last healthy commit's blobs, not older ones:
-	 * fetch what garbage collection took. */
-	return src->path ? 0 : forge_fetch_blobs(e->forge, src, out);
+	if (ref != NULL) {
+		if (forge_manifest_at(e->forge, src, ref, NULL, out) == -1)
+			return -1;
+	} else {
+		if (rollout_device_load(cfg->state_dir, dev->name, &rec) == -1)
+			return -1;
+		back = rollout_rollback_commit(&rec, on_board);
+		if (back == NULL)
+			return log_failx("%s: no healthy commit is recorded "
+			    "other than the one it runs%s%.7s%s; name one: "
+			    "senko rollback %s REF", dev->name,
+			    *on_board ? " (" : "", on_board,
+			    *on_board ? ")" : "", dev->name);
+		if (rollout_healthy_manifest(cfg->state_dir, dev->name, back,
+		    out) == -1)
+			return -1;
+	}
+	/* The store keeps the last and previous healthy commits' blobs (a
+	 * ref's may never have been fetched): fetch what is missing, from
+	 * the forge or a local folder's git objects. */
+	if (forge_fetch_blobs(e->forge, src, out) == -1)
+		return target_unavailable(dev, src, out, on_board);
+	return 0;
 }
 
 int
@@ -1055,6 +1099,7 @@ sync_rollback(const struct config *cfg, const struct sync_engine *e,
 	mirror_commit(cfg, dev->name, on_board);
 	run.cfg = cfg;
 	run.store = e->store;
+	run.forge = e->forge;
 	run.opts = &opts;
 	run.report = &report;
 	report.devices = xcalloc(nd, sizeof(*report.devices));

@@ -142,6 +142,85 @@ sync_rollout_prepare(struct sync_run *run, struct forge *forge)
 	}
 }
 
+/* Is any blob of m missing from the store? */
+static bool
+blobs_missing(const struct sync_run *run, const struct manifest *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (!store_has(run->store, m->entries[i].sha))
+			return true;
+	return false;
+}
+
+/*
+ * Device i is rolled back to its last healthy commit, whose manifest is
+ * loaded into run->targets[i] with every blob in the store: garbage
+ * collection keeps the last and previous healthy commits' blobs, but one
+ * taken before (or by hand) is fetched again here, in the main thread,
+ * before the board is visited.  Otherwise prep_error says what is missing
+ * and what to do.
+ */
+static void
+prepare_rollback(struct sync_run *run, size_t i, const char *back)
+{
+	const struct config_device *dev = &run->cfg->devices[i];
+	const struct config_source *src = &run->cfg->sources[dev->source_index];
+
+	if (back == NULL) {
+		snprintf(run->prep_error[i], sizeof(run->prep_error[i]), "no "
+		    "healthy commit is recorded to roll it back to");
+		return;
+	}
+	if (rollout_healthy_manifest(run->cfg->state_dir, dev->name, back,
+	    &run->targets[i]) == -1) {
+		snprintf(run->prep_error[i], sizeof(run->prep_error[i]), "%s",
+		    log_last_error());
+		return;
+	}
+	if (!blobs_missing(run, &run->targets[i]))
+		return;
+	if (run->forge != NULL && forge_fetch_blobs(run->forge, src,
+	    &run->targets[i]) == 0)
+		return;
+	snprintf(run->prep_error[i], sizeof(run->prep_error[i]), "cannot roll "
+	    "back to %.7s, the last commit it was healthy on: %.300s; %s",
+	    back, run->forge ? log_last_error() : "files are missing",
+	    src->path ? "mend the files in its folder (the new content is "
+	    "rolled out to it) or put that version back" : "tried again at "
+	    "the next poll");
+}
+
+/*
+ * A board that gets an update and is rolled back when it fails its check
+ * is rolled back in the same visit, in its worker thread, which cannot
+ * fetch: the blobs of the commit it would go back to are fetched now
+ * when some are missing.  Quietly: the rollback, if it comes, says what
+ * is missing.
+ */
+static void
+prefetch_rollback(struct sync_run *run, size_t i, const char *upstream)
+{
+	const struct config_device *dev = &run->cfg->devices[i];
+	const struct config_source *src = &run->cfg->sources[dev->source_index];
+	struct manifest m = MANIFEST_INIT;
+	const char *back;
+	int quiet;
+
+	if (run->forge == NULL || !dev->rollback || run->opts->check_only)
+		return;
+	back = rollout_rollback_commit(&run->records[i], upstream);
+	if (back == NULL)
+		return;
+	quiet = log_thread_quiet(1);
+	if (rollout_healthy_manifest(run->cfg->state_dir, dev->name, back,
+	    &m) == 0 && blobs_missing(run, &m))
+		(void)forge_fetch_blobs(run->forge, src, &m);
+	log_thread_quiet(quiet);
+	manifest_release(&m);
+}
+
 /* What due device i of this wave gets; a rollback's manifest is loaded. */
 void
 sync_rollout_decide(struct sync_run *run, size_t i)
@@ -167,10 +246,10 @@ sync_rollout_decide(struct sync_run *run, size_t i)
 	switch (run->actions[i]) {
 	case ROLLOUT_ROLLBACK:
 		back = rollout_rollback_commit(in.device, in.device->commit);
-		if (rollout_healthy_manifest(run->cfg->state_dir, dev->name,
-		    back, &run->targets[i]) == -1)
-			snprintf(run->prep_error[i], sizeof(run->prep_error[i]),
-			    "%s", log_last_error());
+		prepare_rollback(run, i, back);
+		break;
+	case ROLLOUT_UPDATE:
+		prefetch_rollback(run, i, up->commit);
 		break;
 	case ROLLOUT_WAIT:
 		if (ro->ring_healthy_since && dev->ring > ro->ring)

@@ -121,26 +121,38 @@ find_work_tree(const char *path)
 }
 
 /*
- * `git -C DIR ls-files -z -co --exclude-standard` into list (NUL-ended
- * names relative to dir).  Returns 0, 1 when dir is not in a git work
- * tree (a folder outside one needs no git), -1 on error (logged).
+ * Run `git -C src->path ARGS...` (args NULL-ended) with stdin from
+ * /dev/null, its stdout into out (capped by out's limit) and its stderr
+ * into err, within LOCAL_GIT_TIMEOUT_MS.  Returns drain_child's result
+ * (0 drained, -1 deadline or too much output, -2 stopped) with the exit
+ * status in *status, or -3 when git could not be started (logged).
  */
 static int
-git_ls_files(const struct config_source *src, struct buf *list,
-    const volatile sig_atomic_t *stop)
+run_git(const struct config_source *src, const char *const *args,
+    struct buf *out, struct buf *err, const volatile sig_atomic_t *stop,
+    int *status)
 {
-	struct buf err = BUF_INIT;
-	int out_pipe[2], err_pipe[2], status = 0, rc = -1, drain;
-	bool drained;
+	const char *argv[16];
+	int out_pipe[2], err_pipe[2], drain;
+	size_t n = 0;
 	pid_t pid;
 
-	buf_init(&err, 4096);
-	if (pipe2(out_pipe, O_CLOEXEC) == -1)
-		return log_fail("source '%s': cannot run git", src->name);
+	argv[n++] = "git";
+	argv[n++] = "-C";
+	argv[n++] = src->path;
+	while (*args != NULL && n < sizeof(argv) / sizeof(*argv) - 1)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	*status = 0;
+	if (pipe2(out_pipe, O_CLOEXEC) == -1) {
+		log_fail("source '%s': cannot run git", src->name);
+		return -3;
+	}
 	if (pipe2(err_pipe, O_CLOEXEC) == -1) {
 		close(out_pipe[0]);
 		close(out_pipe[1]);
-		return log_fail("source '%s': cannot run git", src->name);
+		log_fail("source '%s': cannot run git", src->name);
+		return -3;
 	}
 	pid = fork();
 	if (pid == 0) {
@@ -150,8 +162,7 @@ git_ls_files(const struct config_source *src, struct buf *list,
 			dup2(null, 0);
 		dup2(out_pipe[1], 1);
 		dup2(err_pipe[1], 2);
-		execlp("git", "git", "-C", src->path, "ls-files", "-z", "-co",
-		    "--exclude-standard", (char *)NULL);
+		execvp("git", (char *const *)argv);
 		_exit(127);
 	}
 	close(out_pipe[1]);
@@ -159,18 +170,43 @@ git_ls_files(const struct config_source *src, struct buf *list,
 	if (pid == -1) {
 		close(out_pipe[0]);
 		close(err_pipe[0]);
-		return log_fail("source '%s': cannot run git", src->name);
+		log_fail("source '%s': cannot run git", src->name);
+		return -3;
 	}
-	drain = drain_child(out_pipe[0], err_pipe[0], list, &err,
+	drain = drain_child(out_pipe[0], err_pipe[0], out, err,
 	    now_ms() + LOCAL_GIT_TIMEOUT_MS, stop);
-	drained = drain == 0;
 	close(out_pipe[0]);
 	close(err_pipe[0]);
-	if (!drained)
+	if (drain != 0)
 		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
 		;
-	buf_rtrim(&err);
+	buf_rtrim(err);
+	return drain;
+}
+
+/*
+ * `git -C DIR ls-files -z -co --exclude-standard` into list (NUL-ended
+ * names relative to dir).  Returns 0, 1 when dir is not in a git work
+ * tree (a folder outside one needs no git), -1 on error (logged).
+ */
+static int
+git_ls_files(const struct config_source *src, struct buf *list,
+    const volatile sig_atomic_t *stop)
+{
+	static const char *const args[] = { "ls-files", "-z", "-co",
+	    "--exclude-standard", NULL };
+	struct buf err = BUF_INIT;
+	int status, rc = -1, drain;
+	bool drained;
+
+	buf_init(&err, 4096);
+	drain = run_git(src, args, list, &err, stop, &status);
+	if (drain == -3) {
+		buf_release(&err);
+		return -1;
+	}
+	drained = drain == 0;
 	if (drain == -2)
 		log_failx("source '%s': stopped while 'git ls-files' listed "
 		    "'%s'", src->name, src->path);
@@ -451,5 +487,58 @@ out:
 	manifest_release(&saved);
 	manifest_release(&fresh);
 	source_state_release(&st);
+	return rc;
+}
+
+int
+local_fetch_blob(const struct store *store, const struct config_source *src,
+    const struct manifest_entry *e, struct buf *why)
+{
+	const char *args[] = { "cat-file", "blob", e->sha, NULL };
+	struct buf data = BUF_INIT, err = BUF_INIT;
+	char *top;
+	int status, drain, rc = -1;
+
+	top = find_work_tree(src->path);
+	if (top == NULL) {
+		buf_addf(why, "'%s' (blob %.12s) is no longer in the object "
+		    "store, and folder '%s' is not a git work tree, so that "
+		    "version of it cannot be found again", e->path, e->sha,
+		    src->path);
+		return -1;
+	}
+	free(top);
+	if (!githash_is_hex(e->sha) || e->size > LOCAL_FILE_MAX) {
+		buf_addf(why, "'%s': blob %.12s cannot be taken from git",
+		    e->path, e->sha);
+		return -1;
+	}
+	buf_init(&data, (size_t)LOCAL_FILE_MAX + 1);
+	buf_init(&err, 4096);
+	drain = run_git(src, args, &data, &err, NULL, &status);
+	if (drain == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		/* store_add_mem checks the bytes hash to the SHA. */
+		if (store_add_mem(store, data.data ? data.data : "", data.len,
+		    e->sha) == 0)
+			rc = 0;
+		else
+			buf_addf(why, "'%s': blob %.12s from the git objects of "
+			    "'%s' could not be stored: %s", e->path, e->sha,
+			    src->path, log_last_error());
+	} else if (drain == 0 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 127)
+		buf_addf(why, "'%s' (blob %.12s) is no longer in the object "
+		    "store, and git, which could read it from '%s', cannot be "
+		    "run", e->path, e->sha, src->path);
+	else if (drain == 0)
+		buf_addf(why, "'%s' (blob %.12s) is neither in the object "
+		    "store nor among the git objects of '%s' (that version was "
+		    "never committed or added)", e->path, e->sha, src->path);
+	else
+		buf_addf(why, "'%s': 'git cat-file' in '%s' did not finish "
+		    "within %d s", e->path, src->path,
+		    LOCAL_GIT_TIMEOUT_MS / 1000);
+	buf_release(&err);
+	buf_release(&data);
 	return rc;
 }

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "buf.h"
 #include "http.h"
 #include "manifest.h"
 #include "store.h"
@@ -43,5 +44,15 @@
 int local_poll(const struct config *cfg, const struct store *store,
     const struct config_source *src, struct manifest *out, bool *changed,
     const volatile sig_atomic_t *stop);
+
+/*
+ * A blob of a local source that is no longer in the object store (taken
+ * by garbage collection): read again with `git cat-file blob SHA` when the
+ * folder is in a git work tree (a version ever committed or added is
+ * among its objects), verified and stored.  Returns 0, or -1 with why
+ * saying what is missing and why it cannot be had (not logged).
+ */
+int local_fetch_blob(const struct store *store, const struct config_source *src,
+    const struct manifest_entry *e, struct buf *why);
 
 #endif
