@@ -176,9 +176,12 @@ int sync_rollback(const struct config *cfg, const struct sync_engine *e,
  * mirror (what each board runs now, so a board that is behind, offline or
  * rolled back loses nothing), and of each device's healthy commits and
  * pin (rollout.h: what a rollback pushes); remove other blobs older than
- * SYNC_GC_GRACE_SECONDS.  Nothing is removed when a mirror cannot be
- * read.  Run between cycles (senkod does, at most every
- * DAEMON_GC_INTERVAL).  Returns 0 or -1.
+ * SYNC_GC_GRACE_SECONDS.  A device whose mirror or rollout state cannot
+ * be read is warned of and keeps what its readable files name; the
+ * others are collected all the same (what its rollback may then miss is
+ * fetched again before anything is changed, see sync_rollback).  Run
+ * between cycles (senkod does, at most every DAEMON_GC_INTERVAL).
+ * Returns 0 or -1.
  */
 int sync_engine_gc(const struct sync_engine *e, const struct config *cfg);
 

@@ -1180,6 +1180,12 @@ sync_engine_gc(const struct sync_engine *e, const struct config *cfg)
 	for (i = 0; i < cfg->nsources; i++)
 		if (forge_saved_manifest(cfg, &cfg->sources[i], &lists[i]) == 0)
 			keep_manifest(&lists[i], &keep, &n, &alloc);
+	/* A device whose mirror or rollout state cannot be read keeps what
+	 * its other files name, and collection goes on for the rest: its
+	 * unknown blobs are kept only while younger than the grace.  Never
+	 * collecting again would fill state_dir; what a rollback of it may
+	 * then miss is fetched again, or the rollback refuses, changing
+	 * nothing (sync_rollback). */
 	for (i = 0; i < cfg->ndevices; i++) {
 		struct manifest *mm = &lists[cfg->nsources + i];
 		struct mirror m;
@@ -1188,24 +1194,24 @@ sync_engine_gc(const struct sync_engine *e, const struct config *cfg)
 		scanned = mirror_open(&m, cfg->state_dir,
 		    cfg->devices[i].name) == 0 && mirror_scan(&m, mm) == 0;
 		mirror_release(&m);
-		if (!scanned) {
-			log_warnx("object store: not collecting garbage, the "
-			    "mirror of '%s' cannot be read",
+		if (scanned)
+			keep_manifest(mm, &keep, &n, &alloc);
+		else
+			log_warnx("object store: the mirror of '%s' cannot be "
+			    "read; collecting garbage without it (its board "
+			    "is checked by hash at its next sync)",
 			    cfg->devices[i].name);
-			goto out;
-		}
-		keep_manifest(mm, &keep, &n, &alloc);
 	}
 	/* What a rollback or a pin may push: each board's healthy commits
 	 * and its pin (rollout.h). */
 	for (i = 0; i < cfg->ndevices; i++)
 		if (rollout_kept_manifests(cfg->state_dir, cfg->devices[i].name,
-		    &extra, &nextra) == -1) {
-			log_warnx("object store: not collecting garbage, the "
-			    "rollout state of '%s' cannot be read",
+		    &extra, &nextra) == -1)
+			log_warnx("object store: part of the rollout state of "
+			    "'%s' cannot be read (see above); collecting "
+			    "garbage without it: what a rollback of it needs "
+			    "is fetched again when it runs",
 			    cfg->devices[i].name);
-			goto out;
-		}
 	for (i = 0; i < nextra; i++)
 		keep_manifest(&extra[i], &keep, &n, &alloc);
 	if (store_gc(e->store, keep, n, SYNC_GC_GRACE_SECONDS, &removed) == -1)

@@ -173,3 +173,43 @@ test('an automatic rollback whose blobs are gone fetches them from the forge fir
   const st = JSON.parse((await h.senko(['-c', conf, 'status', '--json'])).stdout);
   assert.equal(st.devices[0].commit, a);
 });
+
+test('one device whose state cannot be read does not stop collection for the others', async () => {
+  const dir = path.join(T, 'unreadable'), src = path.join(dir, 'src'), state = path.join(dir, 'state');
+  fs.mkdirSync(src, { recursive: true });
+  const [b1, b2] = await Promise.all([startBoard({ dir, name: 'b1' }), startBoard({ dir, name: 'b2' })]);
+  const conf = (b2port) => h.writeConfig(path.join(dir, 'senko.conf'), {
+    senkod: { state_dir: state, interval: '1m' },
+    sources: { here: { path: src } },
+    devices: {
+      b1: { port: b1.link, baud: 1000000, source: 'here', boot_watch: 0 },
+      b2: { port: b2port, baud: 1000000, source: 'here', boot_watch: 0 },
+    },
+  });
+  write(src, V1);
+  conf(b2.link);
+  let r = await h.senkod(['-c', path.join(dir, 'senko.conf'), '--once']);
+  assert.equal(r.code, 0, r.stderr);
+  // b2 unplugged stays healthy on V1 while b1 goes on to V2 and V3.
+  const cfile = conf(path.join(dir, 'unplugged'));
+  write(src, V2);
+  await h.senkod(['-c', cfile, '--once']);
+  write(src, { 'main.py': 'print("v3")\n' });
+  await h.senkod(['-c', cfile, '--once']);
+  assert.equal(file(b1, 'main.py'), 'print("v3")\n');
+  const stray = blobPath(state, '0123456789abcdef0123456789abcdef01234567');
+  fs.mkdirSync(path.dirname(stray), { recursive: true });
+  fs.writeFileSync(stray, 'nothing needs this');
+  ageObjects(state);
+  // b2's rollout.json is not JSON and its mirror cannot be opened.
+  const d2 = path.join(state, 'devices', 'b2');
+  fs.writeFileSync(path.join(d2, 'rollout.json'), '{ not json');
+  fs.rmSync(path.join(d2, 'mirror'), { recursive: true, force: true });
+  fs.writeFileSync(path.join(d2, 'mirror'), 'not a folder');
+  r = await h.senkod(['-c', cfile, '--once']);
+  assert.ok(!fs.existsSync(stray), `collection stopped for every board:\n${r.stderr}`);
+  assert.match(r.stderr, /b2/, 'the warning names the device');
+  // What b2's readable files name (healthy/V1.json) is kept.
+  assert.ok(fs.existsSync(blobPath(state, gitBlob(V1['lib/b.py']))),
+    `the blob of b2's healthy commit was removed:\n${r.stderr}`);
+});
