@@ -40,8 +40,16 @@ void store_release(struct store *s);
 
 /* The path a blob has or would have; the caller frees it. */
 char *store_blob_path(const struct store *s, const char *sha);
-/* True if a blob file exists (cheap; contents checked at open). */
+/*
+ * True if a blob file exists (cheap; contents checked at open).  Every
+ * caller is about to use the blob (skip its download, push it), so one
+ * dated more than STORE_REFRESH_SECONDS ago is dated now: store_gc's
+ * grace then covers a reused old blob as it covers a new one.
+ */
 bool store_has(const struct store *s, const char *sha);
+/* A reused blob older than this is dated again (store_has).  store_gc's
+ * grace must exceed it by the longest a run uses a blob it checked. */
+#define STORE_REFRESH_SECONDS 1800
 
 int store_begin(const struct store *s, struct store_tmp *t);
 /* Verify t's bytes hash to sha and move them into place; always ends t. */
@@ -59,8 +67,9 @@ int store_open_blob(const struct store *s, const char *sha, uint64_t *size);
 /*
  * Garbage collection: remove every blob whose SHA is not in keep (nkeep
  * SHAs; the array is sorted in place) and that was stored more than
- * grace_seconds ago, so a blob another process (`senko sync` beside
- * senkod) fetched for a newer commit is not taken from under it.  Counts
+ * grace_seconds ago (fetched, or reused: store_has), so a blob another
+ * process (`senko sync` beside senkod) fetched or found for a newer
+ * commit is not taken from under it.  Counts
  * removals in *removed.  Returns 0, or -1 when the store cannot be read.
  * Not to be run while the same process downloads or pushes.
  */

@@ -170,6 +170,9 @@ int sync_rollback(const struct config *cfg, const struct sync_engine *e,
 
 /* Blobs unreferenced for this long may be collected (store_gc). */
 #define SYNC_GC_GRACE_SECONDS 3600
+/* A blob checked with store_has has this long before it may go. */
+_Static_assert(SYNC_GC_GRACE_SECONDS - STORE_REFRESH_SECONDS >= 1800,
+    "a reused blob must outlive the run that checked it");
 /*
  * Collect the object store's garbage: keep every blob of each source's
  * saved manifest (what the boards are brought to) and of each device's

@@ -58,13 +58,21 @@ store_blob_path(const struct store *s, const char *sha)
 bool
 store_has(const struct store *s, const char *sha)
 {
+	struct stat st;
 	char *path;
 	bool found;
 
 	if (!githash_is_hex(sha))
 		return false;
 	path = store_blob_path(s, sha);
-	found = access(path, F_OK) == 0;
+	found = stat(path, &st) == 0;
+	/* Asked for, it is about to be used: dated now (at most once per
+	 * STORE_REFRESH_SECONDS, no write for every poll), so a collection
+	 * in another process gives it the whole grace.  Collected between
+	 * the two calls: missing after all. */
+	if (found && st.st_mtime < time(NULL) - STORE_REFRESH_SECONDS &&
+	    utimensat(AT_FDCWD, path, NULL, 0) == -1 && errno == ENOENT)
+		found = false;
 	free(path);
 	return found;
 }

@@ -174,6 +174,32 @@ test('an automatic rollback whose blobs are gone fetches them from the forge fir
   assert.equal(st.devices[0].commit, a);
 });
 
+test('a blob a run reuses is dated again: a collection within the grace keeps it', async () => {
+  // No board: the device is unplugged, only the polls and the store act.
+  const dir = path.join(T, 'reuse'), src = path.join(dir, 'src'), state = path.join(dir, 'state');
+  fs.mkdirSync(src, { recursive: true });
+  const conf = h.writeConfig(path.join(dir, 'senko.conf'), {
+    senkod: { state_dir: state, interval: '1m' },
+    sources: { here: { path: src } },
+    devices: { b1: { port: path.join(dir, 'unplugged'), baud: 1000000, source: 'here' } },
+  });
+  write(src, { 'main.py': 'print("v1")\n', 'lib/b.py': 'B = 1\n' });
+  await h.senkod(['-c', conf, '--once']);
+  write(src, { 'main.py': 'print("v2")\n', 'lib/b.py': null });
+  await h.senkod(['-c', conf, '--once']);
+  ageObjects(state);
+  // A run reuses the old blob of lib/b.py (stored two hours ago)...
+  write(src, { 'main.py': 'print("v3")\n', 'lib/b.py': 'B = 1\n' });
+  await h.senko(['-c', conf, 'sync', 'b1']);
+  // ...then nothing names it any more, and senkod collects.
+  write(src, { 'main.py': 'print("v4")\n', 'lib/b.py': null });
+  const r = await h.senkod(['-c', conf, '--once']);
+  assert.ok(!fs.existsSync(blobPath(state, gitBlob('print("v2")\n'))),
+    `an old blob nothing reused was kept: did the collection run?\n${r.stderr}`);
+  assert.ok(fs.existsSync(blobPath(state, gitBlob('B = 1\n'))),
+    `a blob reused within the grace was collected:\n${r.stderr}`);
+});
+
 test('one device whose state cannot be read does not stop collection for the others', async () => {
   const dir = path.join(T, 'unreadable'), src = path.join(dir, 'src'), state = path.join(dir, 'state');
   fs.mkdirSync(src, { recursive: true });

@@ -208,6 +208,30 @@ test_gc_keeps_listed_and_young(void **state)
 	assert_true(store_has(&f->store, young_sha));   /* in its grace */
 }
 
+/* A blob found already stored is about to be used again (a download
+ * skipped, a push): store_has dates it now, so a collection within the
+ * grace keeps it although no kept list names it yet. */
+static void
+test_gc_spares_a_reused_blob(void **state)
+{
+	struct fixture *f = *state;
+	const char *keep[] = { HELLO_SHA };
+	unsigned removed = 99;
+	char *path;
+	struct stat st;
+
+	assert_int_equal(store_add_mem(&f->store, "hello\n", 6, HELLO_SHA), 0);
+	age_blob(&f->store, HELLO_SHA, 7200);
+	assert_true(store_has(&f->store, HELLO_SHA));
+	path = store_blob_path(&f->store, HELLO_SHA);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_mtime >= time(NULL) - 60);
+	free(path);
+	assert_int_equal(store_gc(&f->store, keep, 0, 3600, &removed), 0);
+	assert_int_equal(removed, 0);
+	assert_true(store_has(&f->store, HELLO_SHA));
+}
+
 static void
 test_blob_mode_follows_umask(void **state)
 {
@@ -240,6 +264,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_gc_keeps_listed_and_young,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_spares_a_reused_blob,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_mode_follows_umask,
 		    setup, teardown),
