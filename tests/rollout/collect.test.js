@@ -239,3 +239,44 @@ test('one device whose state cannot be read does not stop collection for the oth
   assert.ok(fs.existsSync(blobPath(state, gitBlob(V1['lib/b.py']))),
     `the blob of b2's healthy commit was removed:\n${r.stderr}`);
 });
+
+test('a board failing its check on its own last healthy commit goes back to the previous one, whose blobs are fetched first', async () => {
+  // A git work tree: the previous commit's blob comes from git objects.
+  const dir = path.join(T, 'repair'), src = path.join(dir, 'src'), state = path.join(dir, 'state');
+  fs.mkdirSync(src, { recursive: true });
+  h.git(src, 'init', '-q');
+  const commit = (m) => {
+    h.git(src, 'add', '-A');
+    h.git(src, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', m);
+  };
+  // B needs cfg.py, a file of the board's own that senko does not manage.
+  fs.mkdirSync(path.join(dir, 'b1.flash'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'b1.flash', 'cfg.py'), 'X = 1\n');
+  let b = await startBoard({ dir, name: 'b1' });
+  const conf = h.writeConfig(path.join(dir, 'senko.conf'), {
+    senkod: { state_dir: state, interval: '1m' },
+    sources: { here: { path: src } },
+    devices: { b1: { port: b.link, baud: 1000000, source: 'here', boot_watch: 1 } },
+  });
+  write(src, { 'main.py': app('A') });
+  commit('A');
+  let r = await h.senkod(['-c', conf, '--once']);
+  assert.equal(r.code, 0, r.stderr);
+  write(src, { 'main.py': 'import cfg\n' + app('B') });
+  commit('B');
+  r = await h.senkod(['-c', conf, '--once']);
+  assert.equal(r.code, 0, r.stderr);
+  const rec = readJson(path.join(state, 'devices', 'b1', 'rollout.json'));
+  assert.ok(rec.previous_healthy && rec.last_healthy !== rec.previous_healthy, JSON.stringify(rec));
+  // A's blob is gone from the store; the board loses cfg.py and main.py
+  // is damaged (the board off, as its flash is read at power-on): the
+  // check repairs main.py, and B fails its health check.
+  fs.rmSync(blobPath(state, gitBlob(app('A'))));
+  await b.stop();
+  fs.rmSync(path.join(b.flash, 'cfg.py'));
+  fs.appendFileSync(path.join(b.flash, 'main.py'), '# damaged\n');
+  b = await startBoard({ dir, name: 'b1' });
+  r = await h.senko(['-c', conf, 'sync', 'b1', '--verify']);
+  assert.match(r.stderr, /rolled back to/, r.stderr);
+  assert.equal(file(b, 'main.py'), app('A'), r.stderr);
+});
