@@ -219,6 +219,22 @@ check "stop: nothing dropped on the line" test "$(counter dropped_bytes)" = "$d0
 out=$("$agent_bin" -b 115200 "$slow" inv / 2>&1); rc=$?
 check "stop: the next visit gets in" test "$rc" = 0
 
+# A board that answers but never finishes: its flash takes 300 ms a
+# program (a hundred times a W25Q32's worst, a chip that is dying), so a
+# 20 KB file would take 48 s while credits keep coming (never silent for
+# SILENCE_MS).  The session's deadline (SLACK_MS and twice the line
+# time, agent.c arm()) ends it with a clear error, long before the file.
+# The agent's start writes its cache on that flash too (some 10 s): the
+# run took 28 s here, and 62 s with the deadline check taken out.
+board_start dying --baud 115200 --flash-prog-us 300000 || not_ok "dying board starts"
+start=$SECONDS
+out=$("$agent_bin" -b 115200 "$tmp/dying/port" put /big.bin "$tmp/r20k.bin" 2>&1); rc=$?
+check "never finishes: the host gives up" test "$rc" != 0
+check "never finishes: says it did not finish in time" expect_in "$out" "did not finish writing files in time"
+check "never finishes: within the deadline, not the file's 48 s" test $((SECONDS - start)) -le 45
+check "never finishes: no damaged file under its name" test ! -e "$tmp/dying/flash/big.bin"
+board_stop dying
+
 # The board's own idle timeout: an agent whose host went away (and no
 # next session coming) ends its run by itself, Ctrl-C on again.
 # ends_alone LABEL: the run ends (its execution counted) after the idle
