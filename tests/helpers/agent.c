@@ -15,6 +15,8 @@
  *   ls DIR              print "SIZE PATH" per entry (-1 for folders)
  *   hash PATH           print the board's hash, or "missing"
  *   put PATH LOCALFILE  write a file (temporary name, hash, rename)
+ *   putas PATH LOCAL HEX  the same, saying the file hashes as HEX (a
+ *                       file damaged past the units' checksums)
  *   stage PATH LOCAL    the same, left under its temporary name
  *   batch N PATH LOCAL...  put N files in one batch (several in flight);
  *                       print "put PATH HEX" or "failed PATH: WHY" each
@@ -64,7 +66,8 @@ batch_progress(void *arg, size_t file, uint64_t sent)
 }
 
 static int
-put(struct agent *a, const char *path, const char *local, bool staged)
+put(struct agent *a, const char *path, const char *local, bool staged,
+    const char *said)
 {
 	struct buf data = BUF_INIT;
 	char hex[DEVFS_HASH_HEXSZ];
@@ -72,8 +75,10 @@ put(struct agent *a, const char *path, const char *local, bool staged)
 
 	if (fs_read_file(local, &data) == -1)
 		return -1;
-	if (devfs_hash_mem(agent_hello(a)->algo, data.data, data.len, hex) ==
-	    -1) {
+	if (said != NULL)
+		snprintf(hex, sizeof(hex), "%s", said);
+	else if (devfs_hash_mem(agent_hello(a)->algo, data.data, data.len,
+	    hex) == -1) {
 		buf_release(&data);
 		return -1;
 	}
@@ -164,7 +169,11 @@ run(struct agent *a, int argc, char **argv, int *i, struct buf *journal)
 	if ((strcmp(cmd, "put") == 0 || strcmp(cmd, "stage") == 0) &&
 	    ARG(2)) {
 		*i += 2;
-		return put(a, ARG(-1), ARG(0), cmd[0] == 's');
+		return put(a, ARG(-1), ARG(0), cmd[0] == 's', NULL);
+	}
+	if (strcmp(cmd, "putas") == 0 && ARG(3)) {
+		*i += 3;
+		return put(a, ARG(-2), ARG(-1), false, ARG(0));
 	}
 	if (strcmp(cmd, "batch") == 0 && *i + 1 < argc) {
 		int n = atoi(argv[*i + 1]);

@@ -54,6 +54,15 @@ check "put: text arrives intact" cmp -s "$tmp/hello.txt" "$flash/lib/deep/hello.
 check "put: all 256 byte values arrive intact" cmp -s "$tmp/all.bin" "$flash/all.bin"
 check "put: empty file" test -f "$flash/empty.txt" -a ! -s "$flash/empty.txt"
 check "put: no temporary file left" test -z "$(find "$flash" -name '*.senko-tmp')"
+# A file whose bytes are not what senko said (damaged past the units'
+# checksums, as by a flash that wrote wrong): the board refuses it,
+# keeps the file it had, and leaves no temporary.
+printf 'new main\n' >"$tmp/new-main.py"
+out=$(agent "$port" putas /main.py "$tmp/new-main.py" "$(git hash-object "$tmp/hello.txt")" 2>&1); rc=$?
+check "damaged: the put fails" test "$rc" != 0
+check "damaged: says it arrived damaged" expect_in "$out" "arrived damaged"
+check "damaged: the old file stays" test "$(cat "$flash/main.py")" = "old main"
+check "damaged: no temporary file left" test -z "$(find "$flash" -name '*.senko-tmp')"
 # Stand-ins for built-in modules, as micropython-lib's python-stdlib
 # puts them on a board, in both folders on sys.path: the agent must not
 # import them.  (tests/sync/shadow.test.js keeps them through whole
