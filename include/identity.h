@@ -70,6 +70,36 @@ void identity_free_list(char **list, size_t n);
  * remembered uid: node), or NULL. */
 const struct config_device *identity_device_on(const char *node);
 
+/*
+ * The board each device was last updated on, by its unique id, for ports
+ * that do not name the board (a path, usb:): a re-enumeration (two boards
+ * swapped between ttyUSB0 and ttyUSB1, by-id names that collide for boards
+ * without a USB serial number) puts another board behind a device's port.
+ * Kept in state_dir/devices/NAME/board-id once a sync of that board
+ * committed; a uid: device needs none (its port is its board).
+ */
+#define IDENTITY_BOARD_ID_NAME "board-id"
+
+enum identity_board {
+	IDENTITY_BOARD_SAME,   /* dev's board, or nothing to compare with */
+	IDENTITY_BOARD_NEW,    /* not the board dev had, nor another's */
+	IDENTITY_BOARD_OTHERS, /* the board of another configured device */
+};
+
+/*
+ * Which board is the one with unique id uid ("" none: SAME) that answered
+ * on dev's port?  For NEW, *was (a new string) is the id dev remembers;
+ * for OTHERS, *owner is the device whose board it is (its remembered id,
+ * or its uid: port) and *was dev's remembered id (may be NULL).
+ */
+enum identity_board identity_check_board(const char *state_dir,
+    const struct config_device *dev, const char *uid, char **was,
+    const struct config_device **owner);
+/* Remember that dev's board is the one with unique id uid ("" or a uid:
+ * device: nothing).  Written atomically, only when it changed. */
+void identity_board_updated(const char *state_dir,
+    const struct config_device *dev, const char *uid);
+
 void identity_scan_lock(void);
 void identity_scan_unlock(void);
 

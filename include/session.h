@@ -20,6 +20,13 @@
  *
  * session_leave() is the end of every command that interrupted the
  * application (ls, exec, verify): restart it as the device says.
+ *
+ * Every open checks the board's unique id against the board the device
+ * was last updated on (identity.h, board-id): another device's board
+ * (ports re-enumerated) is refused before anything is written, its
+ * application given back; a board senko does not know is taken as new
+ * by session_sync() (the mirror is not believed, as after a lost
+ * state_dir), and remembered once it holds the device's commit.
  */
 #ifndef SENKO_SESSION_H
 #define SENKO_SESSION_H

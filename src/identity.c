@@ -296,6 +296,99 @@ identity_free_list(char **list, size_t n)
 	free(list);
 }
 
+static char *
+board_id_path(const char *state_dir, const char *device)
+{
+	return xasprintf("%s/devices/%s/" IDENTITY_BOARD_ID_NAME, state_dir,
+	    device);
+}
+
+/* The unique id remembered for device (a new string), or NULL. */
+static char *
+board_id_load(const char *state_dir, const char *device)
+{
+	struct buf text = BUF_INIT;
+	char *file = board_id_path(state_dir, device), *id = NULL;
+	size_t n;
+
+	buf_init(&text, MEMORY_MAX);
+	if (access(file, F_OK) == 0 && fs_read_file(file, &text) == 0) {
+		n = strspn(text.data, "0123456789abcdef");
+		if (n > 0 && n <= 2 * IDENTITY_UID_MAX_BYTES &&
+		    (text.data[n] == '\n' || text.data[n] == '\0')) {
+			text.data[n] = '\0';
+			id = xstrdup(text.data);
+		} else
+			log_warnx("'%s' holds no unique id; it is written "
+			    "again after the next sync", file);
+	}
+	buf_release(&text);
+	free(file);
+	return id;
+}
+
+enum identity_board
+identity_check_board(const char *state_dir, const struct config_device *dev,
+    const char *uid, char **was, const struct config_device **owner)
+{
+	char *mine, *theirs;
+	size_t i;
+
+	*was = NULL;
+	*owner = NULL;
+	if (*uid == '\0' || identity_is_uid(dev->port))
+		return IDENTITY_BOARD_SAME;
+	mine = board_id_load(state_dir, dev->name);
+	if (mine != NULL && strcmp(mine, uid) == 0) {
+		free(mine);
+		return IDENTITY_BOARD_SAME;
+	}
+	for (i = 0; identity_cfg && i < identity_cfg->ndevices; i++) {
+		const struct config_device *d = &identity_cfg->devices[i];
+
+		if (strcmp(d->name, dev->name) == 0)
+			continue;
+		if (identity_is_uid(d->port))
+			theirs = xstrdup(identity_uid(d->port));
+		else
+			theirs = board_id_load(state_dir, d->name);
+		if (theirs != NULL && strcmp(theirs, uid) == 0) {
+			free(theirs);
+			*owner = d;
+			*was = mine;
+			return IDENTITY_BOARD_OTHERS;
+		}
+		free(theirs);
+	}
+	if (mine == NULL)
+		return IDENTITY_BOARD_SAME; /* the first board senko meets */
+	*was = mine;
+	return IDENTITY_BOARD_NEW;
+}
+
+void
+identity_board_updated(const char *state_dir, const struct config_device *dev,
+    const char *uid)
+{
+	char *old, *file, *dir, *text;
+
+	if (*uid == '\0' || identity_is_uid(dev->port))
+		return;
+	old = board_id_load(state_dir, dev->name);
+	if (old == NULL || strcmp(old, uid) != 0) {
+		file = board_id_path(state_dir, dev->name);
+		dir = xasprintf("%s/devices/%s", state_dir, dev->name);
+		text = xasprintf("%s\n", uid);
+		if (fs_mkdir_p(dir, FS_STATE_DIR_MODE) == 0)
+			(void)fs_write_atomic(file, text, strlen(text), 0600);
+		log_debug("%s: its board has unique id %s", dev->name, uid);
+		free(text);
+		free(dir);
+		free(file);
+	}
+	free(old);
+}
+
 void
 identity_scan_lock(void)
 {

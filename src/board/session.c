@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "devfs.h"
 #include "human.h"
+#include "identity.h"
 #include "log.h"
 #include "mirror.h"
 #include "openmark.h"
@@ -200,6 +201,63 @@ open_board(const struct session_job *job)
 			return r;
 		usleep(BUSY_RETRY_US);
 	}
+}
+
+/*
+ * Is the board that answered on dev's port the one senko last updated as
+ * dev (identity.h)?  Returns 0 to go on, *new_board (may be NULL) set for
+ * a board senko does not know (noticed when new_board is not NULL: a
+ * sync, which takes it as new).  Returns -1 (logged, errno EPERM) for the
+ * board of another device: its application was given back (that
+ * device's reset), r is closed, and nothing was written to it.
+ */
+static int
+check_board(struct repl *r, const struct config_device *dev,
+    const char *state_dir, bool *new_board)
+{
+	const char *uid = repl_info(r)->unique_id, *port = dev->port;
+	const struct config_device *owner;
+	enum identity_board is;
+	char *was;
+	int quiet;
+
+	if (new_board != NULL)
+		*new_board = false;
+	is = identity_check_board(state_dir, dev, uid, &was, &owner);
+	if (is == IDENTITY_BOARD_NEW && new_board != NULL) {
+		*new_board = true;
+		log_notice("%s: the board on %s is not the one senko last "
+		    "updated as %s (id %s, now %s): taking it as a new board",
+		    dev->name, port, dev->name, was, uid);
+	}
+	if (is != IDENTITY_BOARD_OTHERS) {
+		free(was);
+		return 0;
+	}
+	/* The probe interrupted it: its own device's reset restarts it. */
+	quiet = log_thread_quiet(1);
+	(void)session_leave(r, owner, NULL, false);
+	log_thread_quiet(quiet);
+	repl_close(r);
+	if (was != NULL)
+		log_failx("%s: the board on %s is device %s's board (unique id "
+		    "%s), not %s's (%s); nothing was written to it.  The "
+		    "serial ports changed names (boards swapped, or boards "
+		    "without a USB serial number sharing one by-id name): "
+		    "name each board by its id (port = uid:%s for %s, see "
+		    "senko.conf(5)), or fix the cabling", dev->name, port,
+		    owner->name, uid, dev->name, was, was, dev->name);
+	else
+		log_failx("%s: the board on %s is device %s's board (unique id "
+		    "%s); nothing was written to it.  The serial ports "
+		    "changed names (boards swapped, or boards without a USB "
+		    "serial number sharing one by-id name): name each board "
+		    "by its id (port = uid:HEX, as senko ports --probe shows "
+		    "it; see senko.conf(5)), or fix the cabling", dev->name,
+		    port, owner->name, uid);
+	free(was);
+	errno = EPERM;
+	return -1;
 }
 
 static enum session_outcome
@@ -1536,6 +1594,10 @@ session_open(const struct config_device *dev, const char *state_dir,
 	r = repl_open_stoppable(dev->port, dev->baud, stop);
 	if (r == NULL)
 		unmark_unopened(state_dir, dev->name);
+	else if (check_board(r, dev, state_dir, NULL) == -1) {
+		openmark_clear(state_dir, dev->name);
+		r = NULL;
+	}
 	return r;
 }
 
@@ -1618,6 +1680,7 @@ session_sync(const struct session_job *job, struct session_result *res)
 	struct plan p = PLAN_INIT;
 	struct visit v;
 	const struct repl_info *info;
+	bool new_board;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -1633,6 +1696,10 @@ session_sync(const struct session_job *job, struct session_result *res)
 		res->outcome = connect_failed();
 		return;
 	}
+	if (check_board(v.repl, job->dev, job->state_dir, &new_board) == -1) {
+		openmark_clear(job->state_dir, job->dev->name);
+		return; /* SESSION_FAILED */
+	}
 	info = repl_info(v.repl);
 	snprintf(res->platform, sizeof(res->platform), "%s", info->platform);
 	snprintf(res->version, sizeof(res->version), "%s", info->version);
@@ -1643,6 +1710,16 @@ session_sync(const struct session_job *job, struct session_result *res)
 		goto leave;
 	}
 	manifest_move(&mm, job->scanned);
+	if (new_board) {
+		/* What senko left on the old board says nothing about this
+		 * one: as with a lost state_dir, the board's files decide. */
+		manifest_release(&mm);
+		manifest_init(&mm);
+		if (mirror_replace(job->mirror, job->store, &mm, NULL,
+		    NULL) == -1 ||
+		    mirror_set_board_digest(job->mirror, "") == -1)
+			goto leave;
+	}
 	if (repl_raw_reset(v.repl) == -1)
 		goto leave;
 	v.agent = agent_start(v.repl, job->dev->baud, job->stop);
@@ -1671,6 +1748,11 @@ leave:
 			log_info("%s: %s reset; the application runs again",
 			    job->dev->name, reset_mode_name(job->dev->reset));
 	}
+	/* The board holds this device's commit: it is this device's board
+	 * from now on. */
+	if (res->committed)
+		identity_board_updated(job->state_dir, job->dev,
+		    repl_info(v.repl)->unique_id);
 	repl_close(v.repl);
 	plan_release(&p);
 	manifest_release(&mm);
