@@ -1115,8 +1115,10 @@ probe_node(const char *node, unsigned baud, const char *want,
 		    log_last_error());
 		*busy += saved == EBUSY;
 		*stopped = saved == ECANCELED;
+		errno = saved;
 		return NULL;
 	}
+	errno = 0;
 	if (strcmp(r->info.unique_id, want) == 0)
 		return r;
 	log_debug("uid:%s: %s is another board (unique id %s)", want, node,
@@ -1130,18 +1132,39 @@ open_by_unique_id(const char *port, unsigned baud,
     const volatile sig_atomic_t *stop)
 {
 	const char *want = identity_uid(port);
-	char *last, **cand;
+	char *last, **cand, *why;
 	struct repl *r = NULL;
 	unsigned busy = 0;
-	bool stopped = false;
+	bool stopped = false, unchanged;
 	size_t i, n = 0;
+	int err = 0;
 
 	identity_scan_lock();
 	/* Where it answered last: no other port is opened while it is
 	 * still there. */
-	last = identity_recall(port, NULL);
-	if (last != NULL)
+	last = identity_recall(port, &unchanged);
+	if (last != NULL) {
 		r = probe_node(last, baud, want, stop, &busy, &stopped);
+		err = r == NULL ? errno : 0;
+	}
+	/*
+	 * Its node is as it was when the board answered there, so the board
+	 * is still there: held by another program (screen, mpremote), or
+	 * running a program that ignores Ctrl-C.  Other boards are not the
+	 * answer, and probing them would interrupt each of them (with
+	 * --wait, at every retry): say what happened on its node (a
+	 * timeout lets reset = hard try its hard reset there).
+	 */
+	if (r == NULL && !stopped && unchanged &&
+	    (err == EBUSY || err == ETIMEDOUT)) {
+		identity_scan_unlock();
+		why = xstrdup(log_last_error());
+		log_failx("%s", why);
+		free(why);
+		free(last);
+		errno = err;
+		return NULL;
+	}
 	if (r == NULL && !stopped) {
 		cand = identity_candidates(port, last, &n);
 		for (i = 0; i < n && r == NULL && !stopped; i++) {

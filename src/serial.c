@@ -347,11 +347,23 @@ serial_open(const char *path, unsigned baud)
 	/* port = uid:HEX: the node its board answered on last (only a
 	 * REPL can ask a board its id: repl_open finds it). */
 	if (identity_is_uid(path)) {
-		char *node = identity_recall(path, NULL);
+		bool unchanged;
+		char *node = identity_recall(path, &unchanged);
 
 		if (node == NULL) {
 			log_failx("no board with unique id %s found yet (a "
 			    "sync finds it)", identity_uid(path));
+			errno = ENOENT;
+			return NULL;
+		}
+		/* Re-plugged or re-enumerated since: another board may sit
+		 * there now, and this open may be for a reset pulse. */
+		if (!unchanged) {
+			log_failx("the board with unique id %s was on %s, which "
+			    "changed since (unplugged, or re-enumerated); a "
+			    "sync finds the board again", identity_uid(path),
+			    node);
+			free(node);
 			errno = ENOENT;
 			return NULL;
 		}
