@@ -1067,6 +1067,14 @@ open_node(const char *port, unsigned baud, const volatile sig_atomic_t *stop)
 			    "was interrupted; a soft reset starts its "
 			    "application again", port);
 			(void)repl_soft_reset(r);
+		} else if (saved == ECANCELED && serial_bytes_sent(s) > 0) {
+			/* A stop while the board was getting Ctrl-C: its
+			 * application may have stopped (or be stopping)
+			 * all the same.  The soft reset gets into the raw
+			 * REPL first, within the stop's grace. */
+			log_debug("%s: stopped while entering the raw REPL; "
+			    "a soft reset starts the application again", port);
+			(void)repl_soft_reset(r);
 		}
 		repl_close(r);
 		errno = saved;

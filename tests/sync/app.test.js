@@ -515,6 +515,47 @@ test('senko ls stopped while it probes the board: the application runs again', a
   }
 });
 
+// The stop comes earlier: senko sent Ctrl-C, and the application takes
+// 1.5 s to let go of it (a cleanup in its KeyboardInterrupt handler), so
+// senko is still getting into the raw REPL.  The application was
+// interrupted all the same: closing must start it again.
+test('senko ls stopped while it gets into the raw REPL: the application runs again', async () => {
+  const dir = path.join(T, 'slowstop');
+  fs.mkdirSync(path.join(dir, 'b.flash'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'b.flash/main.py'), `import time
+n = 0
+try:
+    while True:
+        print("tick", n)
+        n += 1
+        time.sleep(0.1)
+except KeyboardInterrupt:
+    t = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), t) < 1500:
+        try:
+            time.sleep_ms(50)
+        except KeyboardInterrupt:
+            pass
+`);
+  const b = await h.startBoard({ dir, name: 'b' });
+  try {
+    const c = path.join(dir, 'senko.conf');
+    h.writeAppConfig(c, { gh, state: path.join(dir, 'state'), devices: { s: { port: b.link, baud: 1000000 } } });
+    assert.ok(await h.appTicks(b.link, 4000) >= 3, 'the application does not run to begin with');
+    const c0 = b.counters();
+    const p = h.startSenko(['-c', c, 'ls', 's']);
+    // Ctrl-C reached the board; it is not in the raw REPL yet.
+    await h.until(() => b.counters().rx_bytes > c0.rx_bytes, 10000, 'senko\'s Ctrl-C on the line');
+    assert.equal(b.counters().raw_repl_entries, c0.raw_repl_entries, 'senko in the raw REPL already: nothing tested');
+    p.child.kill('SIGINT');
+    const r = await p.done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.ok(await h.appTicks(b.link, 4000) >= 3, `the application is still stopped\n${r.stderr}`);
+  } finally {
+    await b.stop();
+  }
+});
+
 // The host's own work between two commands to the agent (here the
 // mirror's fsyncs after the commit, 3 s each as on a worn SD card) must
 // not outlast the agent's 5 s idle timeout: senko keeps it waiting.
