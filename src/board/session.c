@@ -57,6 +57,9 @@ struct visit {
 	/* The board's record is not the one its files call for: write it
 	 * even when no file changes. */
 	bool record_stale;
+	/* Not the board senko last updated as this device (identity.h):
+	 * the mirror is not believed. */
+	bool new_board;
 };
 
 static bool
@@ -1630,6 +1633,50 @@ note_inventory(struct visit *v, const struct agent_inventory *inv)
 		    "update left", v->dev->name, inv->temps_removed);
 }
 
+/*
+ * A board senko does not know (check_board): the mirror describes the
+ * board senko last updated as this device, not this one.  It becomes
+ * what this board's record says senko wrote here (the files whose blobs
+ * the store holds), or nothing when there is no record to believe, as
+ * after a lost state_dir; reconcile() then checks the board against it.
+ */
+static int
+mirror_from_record(struct visit *v, struct manifest *mm,
+    const struct agent_inventory *inv)
+{
+	const struct session_job *job = v->job;
+	struct manifest rec = MANIFEST_INIT, seed = MANIFEST_INIT;
+	uint64_t size;
+	size_t i;
+	int found = 0, fd, rc;
+
+	if (*inv->record && (found = read_board_record(v, &rec)) == -1)
+		return -1;
+	for (i = 0; found == RECORD_BELIEVED && i < rec.n; i++) {
+		const struct manifest_entry *e = &rec.entries[i];
+
+		fd = store_open_blob(job->store, e->sha, &size);
+		if (fd == -1)
+			continue;
+		close(fd);
+		manifest_add(&seed, e->path, e->sha, size, 0100644);
+	}
+	manifest_sort(&seed);
+	if (found == RECORD_BELIEVED && seed.n == rec.n)
+		snprintf(seed.commit, sizeof(seed.commit), "%s", rec.commit);
+	log_debug("%s: a new board: %zu file%s of senko's by its record",
+	    v->dev->name, seed.n, seed.n == 1 ? "" : "s");
+	rc = mirror_replace(job->mirror, job->store, &seed, keep_agent,
+	    v->agent);
+	manifest_release(&rec);
+	manifest_release(&seed);
+	if (rc == -1)
+		return -1;
+	manifest_release(mm);
+	manifest_init(mm);
+	return mirror_scan(job->mirror, mm);
+}
+
 /* The part of a visit that runs inside the agent. */
 static int
 agent_visit(struct visit *v, struct manifest *mm, struct plan *p)
@@ -1641,6 +1688,8 @@ agent_visit(struct visit *v, struct manifest *mm, struct plan *p)
 	if (agent_inventory(v->agent, v->dev->dest, &inv) == -1)
 		return -1;
 	note_inventory(v, &inv);
+	if (v->new_board && mirror_from_record(v, mm, &inv) == -1)
+		return -1;
 	if (reconcile(v, mm, &inv) == -1)
 		return -1;
 	plan_release(p);
@@ -1710,16 +1759,11 @@ session_sync(const struct session_job *job, struct session_result *res)
 		goto leave;
 	}
 	manifest_move(&mm, job->scanned);
-	if (new_board) {
-		/* What senko left on the old board says nothing about this
-		 * one: as with a lost state_dir, the board's files decide. */
-		manifest_release(&mm);
-		manifest_init(&mm);
-		if (mirror_replace(job->mirror, job->store, &mm, NULL,
-		    NULL) == -1 ||
-		    mirror_set_board_digest(job->mirror, "") == -1)
-			goto leave;
-	}
+	/* What senko left on the old board says nothing about this one:
+	 * the mirror is rebuilt from the board's record (agent_visit). */
+	v.new_board = new_board;
+	if (new_board && mirror_set_board_digest(job->mirror, "") == -1)
+		goto leave;
 	if (repl_raw_reset(v.repl) == -1)
 		goto leave;
 	v.agent = agent_start(v.repl, job->dev->baud, job->stop);

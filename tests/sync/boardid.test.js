@@ -5,7 +5,7 @@
 // boards swap places: neither board gets the other device's files, and the
 // error says which board is where and what to do.  A board replaced by an
 // unknown one is taken as a new board: the host's mirror is not believed,
-// the board's own files decide.
+// the board's own record decides.
 'use strict';
 
 const test = require('node:test');
@@ -88,22 +88,42 @@ test('boards swapped between two path-named ports: each device refuses the other
   assert.equal(read(boards.b, 'main.py'), 'print("garage v2")\n');
 });
 
-// A spare board with a copy of kitchen's flash (the same record, files of
-// the same names and sizes, one edited by hand) takes its place: the
-// mirror and the listing digest senko kept for the old board must not
-// vouch for it.
-test('a board replaced by one senko does not know: a notice, the board\'s files decide, the new id is remembered', async () => {
+// A spare board that was kitchen's once (a copy of its flash from when it
+// held old.py, since dropped from the repository) takes its place.  The
+// mirror senko kept for the old board does not describe it: the spare's
+// own record says which files senko wrote there, so old.py is pruned.
+test('a board replaced by one senko does not know: a notice, its own record decides, the new id is remembered', async () => {
+  const kitchenConf = (prune) => h.writeConfig(CONF, {
+    senkod: { state_dir: path.join(T, 'state') },
+    sources: { kitchen: { path: path.join(T, 'kitchen') }, garage: { path: path.join(T, 'garage') } },
+    devices: {
+      kitchen: { port: X, baud: 1000000, source: 'kitchen', boot_watch: 0, prune },
+      garage: { port: Y, baud: 1000000, source: 'garage', boot_watch: 0 },
+    },
+  });
+  plug(X, boards.a);
+  plug(Y, boards.b);
+  kitchenConf('yes');
+  fs.writeFileSync(path.join(T, 'kitchen', 'old.py'), 'OLD = 1\n');
+  let r = await sync('kitchen');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(read(boards.a, 'old.py'), 'OLD = 1\n');
   const spare = path.join(T, 'spare.flash');
   fs.cpSync(boards.a.flash, spare, { recursive: true });
-  fs.writeFileSync(path.join(spare, 'lib.py'), 'NAME = "kitchXX"\n');
+  fs.rmSync(path.join(T, 'kitchen', 'old.py'));
+  r = await sync('kitchen');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(read(boards.a, 'old.py'), null, 'prune = yes');
+
   boards.spare = await h.startBoard({ dir: T, name: 'spare', args: ['--unique-id', '0f000000000f'] });
   plug(X, boards.spare);
   fs.writeFileSync(path.join(T, 'kitchen', 'main.py'), 'print("kitchen v3")\n');
-  let r = await sync('kitchen');
+  r = await sync('kitchen');
+  assert.equal(read(boards.spare, 'old.py'), null, `old.py, which the spare's record says senko wrote, was kept\n${r.stderr}`);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`kitchen: the board on ${X} is not the one senko last updated as kitchen \\(id 0a0000000001, now 0f000000000f\\): taking it as a new board`));
   assert.equal(read(boards.spare, 'main.py'), 'print("kitchen v3")\n');
-  assert.equal(read(boards.spare, 'lib.py'), 'NAME = "kitchen"\n', 'the hand edit on the new board was believed away');
+  assert.equal(read(boards.spare, 'lib.py'), 'NAME = "kitchen"\n');
   assert.equal(read(boards.a, 'main.py'), 'print("kitchen v2")\n');
   // Remembered: the next visit is an ordinary one.
   r = await sync('--force', 'kitchen');
