@@ -1071,7 +1071,8 @@ open_node(const char *port, unsigned baud, const volatile sig_atomic_t *stop)
 			/* A stop while the board was getting Ctrl-C: its
 			 * application may have stopped (or be stopping)
 			 * all the same.  The soft reset gets into the raw
-			 * REPL first, within the stop's grace. */
+			 * REPL first, within the stop's grace; a board that
+			 * says nothing costs that grace, no more. */
 			log_debug("%s: stopped while entering the raw REPL; "
 			    "a soft reset starts the application again", port);
 			(void)repl_soft_reset(r);

@@ -129,7 +129,10 @@ test('SIGTERM with three silent boards and jobs = 1: senkod exits within 5 s', a
   assert.ok(!fs.existsSync(path.join(state, 'devices', 'mute2', 'status.json')), 'mute2 has a status');
 });
 
-test('senko ls on a board that does not answer: Ctrl-C gives up the opening at once, exit 130', async () => {
+// Ctrl-C went to the board before the stop: its application may be
+// letting go of it, so the opening ends with a soft reset given the stop
+// grace (repl.h REPL_STOP_GRACE_MS, 2.5 s), not ENTER_MS's 10 s.
+test('senko ls on a board that does not answer: Ctrl-C gives up the opening within the stop grace, exit 130', async () => {
   const port = silent[0] || await startSilentPort();
   const conf = h.writeConfig(path.join(T, 'ls.conf'), {
     senkod: { state_dir: path.join(T, 'ls-state'), api_url: gh.base },
@@ -144,7 +147,7 @@ test('senko ls on a board that does not answer: Ctrl-C gives up the opening at o
   const t0 = Date.now();
   child.kill('SIGINT');
   const e = await exited;
-  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  assert.ok(Date.now() - t0 < 3500, `took ${Date.now() - t0} ms`);
   assert.equal(e.code, 130, `exit ${e.code}/${e.signal}\n${log.join('\n')}`);
   assert.ok(log.some((l) => /stopped by Ctrl-C/.test(l)), log.join('\n'));
 });
