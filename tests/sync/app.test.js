@@ -334,6 +334,19 @@ test('sync --verify repairs a same-size hand edit', async () => {
   assert.ok(await ticks() >= 3);
 });
 
+test('sync --force: a managed file removed by hand (the record unchanged) is found by the listing and put back', async () => {
+  // The board's record still says senko wrote /lib/util.py: only the
+  // listing's digest, against the one senko left, shows the change.
+  const before = fs.readFileSync(path.join(board.flash, 'lib/util.py'), 'utf8');
+  let r = await h.senko(['-c', CONF, 'exec', 'b', "import os\nos.remove('/lib/util.py')"]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await sync('--force');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /b: a file on the board has another size than senko wrote/);
+  assert.equal(fs.readFileSync(path.join(board.flash, 'lib/util.py'), 'utf8'), before, 'the file is not back');
+  assert.ok(await ticks() >= 3);
+});
+
 test('a failed session: a user folder in the way of a file; clear error, and the application runs again', async () => {
   // Upstream turns data/ into a file; the user keeps a file of their own
   // in /data on the board, so the folder cannot go.
