@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -197,6 +199,94 @@ flock_holder(const char *real)
 	}
 	fclose(f);
 	return found;
+}
+
+/* Is fd of process pid (its /proc/PID/fdinfo) the master of pty n? */
+static bool
+is_pty_master(const char *pid, const char *fd, long n)
+{
+	char path[PATH_MAX], line[128];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", pid, fd);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strncmp(line, "tty-index:", 10) == 0 &&
+		    strtol(line + 10, NULL, 10) == n;
+	fclose(f);
+	return found;
+}
+
+/*
+ * Does process pid have real open (one of its /proc/PID/fd links), as a
+ * program that reads it?  Not when it also holds the master of real's
+ * pseudo-terminal: that is the board's side of the line (a bridge such
+ * as socat, or the emulated board), not a reader of it.
+ */
+static bool
+reads_port(const char *pid, const char *real)
+{
+	char dir[64], link[PATH_MAX], target[PATH_MAX];
+	bool open = false, master = false;
+	long pty = -1;
+	struct dirent *de;
+	ssize_t n;
+	DIR *d;
+
+	if (strncmp(real, "/dev/pts/", 9) == 0)
+		pty = strtol(real + 9, NULL, 10);
+	snprintf(dir, sizeof(dir), "/proc/%s/fd", pid);
+	d = opendir(dir);
+	if (d == NULL)
+		return false; /* gone, or another user's: not ours to see */
+	while (!master && (de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, real) == 0)
+			open = true;
+		else if (pty >= 0 && strcmp(target, "/dev/ptmx") == 0)
+			master = is_pty_master(pid, de->d_name, pty);
+	}
+	closedir(d);
+	return open && !master;
+}
+
+/*
+ * Another program with the port open but no lock (screen, cat, a serial
+ * monitor) reads the board's answers meant for senko: what fails then
+ * looks like a board that stopped answering.  Say who it is, once at
+ * open.  Only the processes this user may see are looked at.
+ */
+static void
+warn_other_openers(const struct serial *s)
+{
+	char self[32], who[96];
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (d == NULL)
+		return;
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]) ||
+		    strcmp(de->d_name, self) == 0 ||
+		    !reads_port(de->d_name, s->real))
+			continue;
+		describe_pid((pid_t)atol(de->d_name), who, sizeof(who));
+		log_warnx("%s also has %s open: it takes the board's answers "
+		    "meant for senko, and what senko does may fail as if the "
+		    "board stopped answering; close it", who, s->path);
+	}
+	closedir(d);
 }
 
 static struct serial *
@@ -434,6 +524,7 @@ serial_open(const char *path, unsigned baud)
 	}
 	tcflush(s->fd, TCIFLUSH);
 	log_debug("opened %s (%s) at %u baud", path, real, baud);
+	warn_other_openers(s);
 	return s;
 }
 

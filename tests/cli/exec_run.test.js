@@ -138,6 +138,29 @@ test('run FILE: an exception is shown with exit 1; a missing file is refused bef
   assert.equal(board.counters().raw_repl_entries, before.raw_repl_entries);
 });
 
+test('another program with the port open (no lock, as screen or a serial monitor) is named; the board side of a pty is not', async () => {
+  let r = await h.senko(['-c', CONF, 'exec', 'b', 'print(6 * 7)']);
+  assert.equal(r.code, 0, r.stderr);
+  // The emulated board's own side of the pty (its bridge holds the
+  // master and the slave) is not a reader.  This test's process may
+  // still hold the port a moment from the ticks read last (a tty stream
+  // closes asynchronously): that one is a reader, rightly named.
+  for (const line of r.stderr.split('\n').filter((l) => /also has/.test(l)))
+    assert.match(line, new RegExp(`\\(pid ${process.pid}\\)`), `not a reader of the port: ${line}`);
+  const holder = h.track(spawn('python3', ['-c',
+    'import os, sys, time\nos.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)\nprint("open", flush=True)\ntime.sleep(60)', board.link],
+  { stdio: ['ignore', 'pipe', 'inherit'] }));
+  try {
+    const said = h.collectLines(holder.stdout);
+    await h.until(() => said.includes('open'), 10000, 'the other program opening the port');
+    r = await h.senko(['-c', CONF, 'exec', 'b', 'print(6 * 7)']);
+    assert.match(r.stderr, new RegExp(`python3 \\(pid ${holder.pid}\\) also has .*b\\.tty open: .*close it`));
+  } finally {
+    holder.kill();
+  }
+  assert.ok(await ticks() >= 3, 'the application does not print');
+});
+
 test('every baud rate senko.conf(5) lists opens: exec at 2,500,000 and 3,500,000 baud', async () => {
   for (const baud of [2500000, 3500000]) {
     const name = `fast${baud}`;
