@@ -63,6 +63,7 @@ struct parse_ctx {
 	int senkod_line;   /* of the [senkod] header, 0 before one */
 	int source_key_line; /* line of a device's "source =" */
 	int path_key_line;   /* line of a source's "path =" */
+	int key_line[32];    /* per keyword index: the line it was last on */
 	int *device_source_lines;
 	bool indented;     /* the line read starts with white space */
 };
@@ -847,6 +848,7 @@ begin_section(struct parse_ctx *ctx, const char *header)
 	ctx->url_named = 0;
 	ctx->source_key_line = 0;
 	ctx->path_key_line = 0;
+	memset(ctx->key_line, 0, sizeof(ctx->key_line));
 	ctx->label = NULL;
 	snprintf(ctx->label_buf, sizeof(ctx->label_buf), "[%.*s]",
 	    NAME_MAX_LEN + 16, header);
@@ -951,25 +953,31 @@ finish_section(struct parse_ctx *ctx)
 			    "user/repo), not both: keep one");
 		} else if (src->path && (ctx->seen & 0x24)) {
 			/* Bits 2 and 5: branch and api (source_keywords). */
-			ctx->line = ctx->path_key_line;
+			ctx->line = ctx->key_line[(ctx->seen & 0x4) ? 2 : 5];
 			conf_error(ctx, (ctx->seen & 0x4) ? "branch" : "api",
 			    "a local folder (path) has no branch or API: its "
 			    "files are what is pushed; remove the key");
 		} else if (src->path)
 			;
-		else if (ctx->has_url && (ctx->seen & 0x3))
+		else if (ctx->has_url && (ctx->seen & 0x3)) {
+			/* Index 6: url (source_keywords). */
+			ctx->line = ctx->key_line[6];
 			conf_error(ctx, "url", "give either url or user/repo, "
 			    "not both");
-		else if (ctx->has_url) {
+		} else if (ctx->has_url) {
 			/* Bits 2 and 3: branch and working_dir. */
 			if ((ctx->url_named & CONFIG_URL_BRANCH) &&
-			    (ctx->seen & 0x4))
+			    (ctx->seen & 0x4)) {
+				ctx->line = ctx->key_line[2];
 				conf_error(ctx, "branch", "the url names the "
 				    "branch already; give it in one place");
+			}
 			if ((ctx->url_named & CONFIG_URL_FOLDER) &&
-			    (ctx->seen & 0x8))
+			    (ctx->seen & 0x8)) {
+				ctx->line = ctx->key_line[3];
 				conf_error(ctx, "working_dir", "the url names "
 				    "the folder already; give it in one place");
+			}
 		} else if (!src->user)
 			conf_error(ctx, "user", "missing (the GitHub owner of "
 			    "the repository, or give url = ...)");
@@ -1112,6 +1120,7 @@ handle_key(void *user, const char *section, const char *name,
 	if (ctx->indented && indented_key(ctx, table, kw, raw_value))
 		return 1;
 	bit = 1u << (kw - table);
+	ctx->key_line[kw - table] = ctx->line;
 	if ((ctx->seen & bit) && kw->parse != parse_files &&
 	    kw->parse != parse_exclude) {
 		conf_error(ctx, name, "given twice");

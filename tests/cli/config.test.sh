@@ -90,20 +90,20 @@ state_dir = /tmp/x
 token_file =
 [source app]
 url = https://gitlab.com/u/r'
-bad url-and-user "4: [source app] url: give either url or user/repo" '[senkod]
+bad url-and-user "6: [source app] url: give either url or user/repo" '[senkod]
 state_dir = /tmp/x
 token_file =
 [source app]
 user = u
 url = https://github.com/u/r'
 bad key-outside "1: key: key outside any section" 'key = value'
-bad url-and-branch "4: [source app] branch: the url names the branch already" '[senkod]
+bad url-and-branch "6: [source app] branch: the url names the branch already" '[senkod]
 state_dir = /tmp/x
 token_file =
 [source app]
 url = https://github.com/u/r/tree/main/app
 branch = dev'
-bad url-and-working-dir "4: [source app] working_dir: the url names the folder already" '[senkod]
+bad url-and-working-dir "5: [source app] working_dir: the url names the folder already" '[senkod]
 state_dir = /tmp/x
 token_file =
 [source app]
@@ -220,7 +220,7 @@ bad not-utf8 "5: [source app] path: the value is not UTF-8" $'[senkod]\nstate_di
 printf '[senkod]\nstate_dir = /tmp/x\ntoken_file =\n[source app]\npath = /tmp/caf\xc3\xa9\n' >"$tmp/utf8.conf"
 out=$("$senko" -c "$tmp/utf8.conf" config check 2>&1); rc=$?
 check "a UTF-8 path (café) is accepted" test "$rc" = 0
-bad path-and-branch "5: [source app] branch: a local folder (path) has no branch" '[senkod]
+bad path-and-branch "6: [source app] branch: a local folder (path) has no branch" '[senkod]
 state_dir = /tmp/x
 token_file =
 [source app]
