@@ -111,6 +111,12 @@ test('SIGHUP with a broken file keeps the running configuration and says why', a
   await waitFor(daemon.log, /keeping the configuration that was running/, 10000, 'rejection');
   assert.ok(daemon.log.some((l) => /senko\.conf:\d+: \[device broken\] baud/.test(l)), 'no file:line error in the log');
   await waitFor(notes, /RELOADING=1/, 5000, 'RELOADING=1');
+  // READY=1 ends the reload for systemd (Type=notify), refused or not:
+  // without it the unit stays "reloading".
+  await h.until(() => {
+    const r = notes.findLastIndex((l) => /RELOADING=1/.test(l));
+    return notes.slice(r + 1).some((l) => /READY=1/.test(l));
+  }, 5000, 'READY=1 after the RELOADING=1 of a refused reload');
   repo.commit({ 'main.py': 'print("v3")\n' });
   await h.until(() => boards.every((b) => boardHas(b, 'main.py', 'print("v3")\n')), 20000, 'still syncing after a bad reload');
   assert.equal(daemon.exitCode, null);

@@ -66,7 +66,7 @@ test('a board held by a halted rollout is still checked, against the commit it h
   // soak keeps ring 1 waiting.  Then the rollout is halted on v2.
   fs.writeFileSync(path.join(SRC, 'main.py'), 'print("v2")\n');
   h.writeConfig(CONF, {
-    senkod: { state_dir: STATE, interval: '1h' },
+    senkod: { state_dir: STATE, interval: '1h', metrics_file: path.join(T, 'metrics.prom') },
     sources: { app: { path: SRC, soak: '1h' } },
     devices: {
       gone: { port: path.join(T, 'no-such-port'), baud: 1000000, source: 'app', boot_watch: 0, ring: 0 },
@@ -80,6 +80,8 @@ test('a board held by a halted rollout is still checked, against the commit it h
   const st = await h.senko(['-c', CONF, 'status', '--json']);
   const heldStatus = JSON.parse(st.stdout).devices.find((d) => d.name === 'held');
   assert.equal(heldStatus.state, 'waiting', st.stdout);
+  const metrics = fs.readFileSync(path.join(T, 'metrics.prom'), 'utf8');
+  assert.match(metrics, /^senko_device_in_sync\{device="held"[^}]*\} 0$/m, metrics);
   const ro = JSON.parse(fs.readFileSync(rolloutFile, 'utf8'));
   Object.assign(ro, { halted: true, failed_device: 'gone', reason: 'halted by the test' });
   fs.writeFileSync(rolloutFile, JSON.stringify(ro));
