@@ -25,4 +25,20 @@ function sysfsFixture(root) {
   return { put, link, usbDevice };
 }
 
-module.exports = { sysfsFixture };
+// /dev/serial/by-id under root: byId(name, board) makes (or moves) the
+// link name to an emulated board's port.
+function byIdLinks(root) {
+  const dir = path.join(root, 'dev/serial/by-id');
+  return function byId(name, board) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.rmSync(path.join(dir, name), { force: true });
+    fs.symlinkSync(board.link, path.join(dir, name));
+  };
+}
+
+// A board's main.py as its flash holds it, or null.
+function mainPy(board) {
+  try { return fs.readFileSync(path.join(board.flash, 'main.py'), 'utf8'); } catch (e) { return null; }
+}
+
+module.exports = { sysfsFixture, byIdLinks, mainPy };

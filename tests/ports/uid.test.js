@@ -16,20 +16,13 @@ const h = require('../lib/harness');
 
 const T = h.tmpdir('uid');
 const ROOT = path.join(T, 'root');
-const BYID = path.join(ROOT, 'dev/serial/by-id');
 const CONF = path.join(T, 'senko.conf');
 const ENV = { SENKO_PORTS_ROOT: ROOT };
 const boards = {};
 let daemon;
 
-function byId(name, board) {
-  fs.mkdirSync(BYID, { recursive: true });
-  fs.rmSync(path.join(BYID, name), { force: true });
-  fs.symlinkSync(board.link, path.join(BYID, name));
-}
-const mainPy = (b) => {
-  try { return fs.readFileSync(path.join(b.flash, 'main.py'), 'utf8'); } catch (e) { return null; }
-};
+const { mainPy } = require('./fixture');
+const byId = require('./fixture').byIdLinks(ROOT);
 
 test.after(async () => {
   if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');

@@ -24,14 +24,8 @@ const ENV = { SENKO_PORTS_ROOT: ROOT };
 const boards = {};
 let holder;
 
-function byId(name, board) {
-  fs.mkdirSync(BYID, { recursive: true });
-  fs.rmSync(path.join(BYID, name), { force: true });
-  fs.symlinkSync(board.link, path.join(BYID, name));
-}
-const mainPy = (b) => {
-  try { return fs.readFileSync(path.join(b.flash, 'main.py'), 'utf8'); } catch (e) { return null; }
-};
+const { mainPy } = require('./fixture');
+const byId = require('./fixture').byIdLinks(ROOT);
 function conf(reset = 'soft') {
   h.writeConfig(CONF, {
     senkod: { state_dir: path.join(T, 'state') },

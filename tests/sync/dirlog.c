@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,22 +38,33 @@ note(const char *op, const char *path)
 	close(fd);
 }
 
+/* What fd names (its /proc/self/fd link) into buf; false if unknown. */
+static bool
+fd_path(int fd, char *buf, size_t size)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, size - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
 /* The absolute path of dirfd/path, as well as it can be told. */
 static void
 note_at(const char *op, int dirfd, const char *path)
 {
-	char link[64], dir[PATH_MAX], full[2 * PATH_MAX + 2];
-	ssize_t n;
+	char dir[PATH_MAX], full[2 * PATH_MAX + 2];
 
 	if (path[0] == '/' || dirfd == AT_FDCWD) {
 		note(op, path);
 		return;
 	}
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-	n = readlink(link, dir, sizeof(dir) - 1);
-	if (n <= 0)
+	if (!fd_path(dirfd, dir, sizeof(dir)))
 		return;
-	dir[n] = '\0';
 	snprintf(full, sizeof(full), "%s/%s", dir, path);
 	note(op, full);
 }
@@ -113,17 +125,11 @@ rmdir(const char *path)
 int
 fsync(int fd)
 {
-	char link[64], path[PATH_MAX];
+	char path[PATH_MAX];
 	struct stat st;
-	ssize_t n;
 
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		n = readlink(link, path, sizeof(path) - 1);
-		if (n > 0) {
-			path[n] = '\0';
-			note("fsync", path);
-		}
-	}
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    fd_path(fd, path, sizeof(path)))
+		note("fsync", path);
 	return REAL("fsync", int (*)(int))(fd);
 }
