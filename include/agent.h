@@ -98,6 +98,15 @@ struct agent_commit {
  * (tests show an oversized window overrunning the ring).
  */
 unsigned agent_window_units(const char *platform);
+/*
+ * How many pieces the agent may take out of the ring ahead of use while
+ * it writes files of wire bytes (agent.py, "Read-ahead"): a quarter of
+ * the board's free heap, at most 16 KB, none below 32 KB free (an
+ * ESP8266), and no more than a quarter of wire: room that a short
+ * transfer never fills is heap the run lacks.  SENKO_AGENT_AHEAD
+ * overrides it (0: none; tests and benchmarks).
+ */
+unsigned agent_ahead_pieces(int64_t free_heap, uint64_t wire);
 
 /* Send and start the agent.  NULL on failure (logged). */
 struct agent *agent_start(struct repl *r, unsigned baud,
@@ -209,5 +218,7 @@ int agent_keepalive(struct agent *a);
 /* Bytes this agent moved, for cost assertions and logs. */
 uint64_t agent_bytes_sent(const struct agent *a);
 uint64_t agent_bytes_received(const struct agent *a);
+/* Pieces the agent read ahead in its run, as agent_finish() heard. */
+uint64_t agent_pieces_read_ahead(const struct agent *a);
 
 #endif

@@ -42,6 +42,8 @@
 #define NOISE_MAX (256u * 1024) /* other output we skip before giving up */
 #define FRAME_MAX 4096
 #define RING_MARGIN 16
+#define AHEAD_MAX (16 * 1024)       /* bytes the agent may read ahead */
+#define AHEAD_HEAP_MIN (32 * 1024)  /* free heap below which it reads none */
 #define LISTING_HEXSZ 14  /* agent.py: '%014x' */
 
 enum frame_type {
@@ -89,6 +91,7 @@ struct agent {
 	int64_t last_rx;
 	int64_t last_tx;      /* when a piece last went out */
 	uint64_t sent, received;
+	uint64_t read_ahead;  /* pieces the agent took early (agent.py) */
 	bool finished;
 	bool given_up;        /* a stop's grace ran out: wait for nothing */
 	bool from_cache;      /* started from the board's cached copy */
@@ -120,6 +123,41 @@ agent_window_units(const char *platform)
 			ring = rings[i].ring;
 	units = (ring - RING_MARGIN) / AGENT_UNIT;
 	return units ? units : 1;
+}
+
+unsigned
+agent_ahead_pieces(int64_t free_heap, uint64_t wire)
+{
+	const char *env = getenv("SENKO_AGENT_AHEAD");
+	uint64_t bytes = AHEAD_MAX;
+
+	if (env != NULL && *env != '\0')
+		return (unsigned)atoi(env);
+	if (free_heap < AHEAD_HEAP_MIN)
+		return 0;
+	if ((uint64_t)free_heap / 4 < bytes)
+		bytes = (uint64_t)free_heap / 4;
+	if (wire / 4 < bytes)
+		bytes = wire / 4;
+	return (unsigned)(bytes / AGENT_UNIT);
+}
+
+/*
+ * A put command's last fields (agent.py put()): how many pieces the
+ * agent may read ahead (it makes room once, at the first put of its run
+ * that asks, so wire is what that put and those sent with it take on
+ * the line), a piece's time on the line in microseconds, and the window,
+ * for its reckoning of when a credited piece has arrived.
+ */
+static void
+put_tail(const struct agent *a, struct buf *head, uint64_t wire)
+{
+	unsigned baud = a->baud ? a->baud : 115200;
+	uint64_t us = ((uint64_t)AGENT_UNIT * 10 * 1000000 + baud - 1) / baud;
+
+	buf_addf(head, "%c%u%c%" PRIu64 "%c%u", 0,
+	    agent_ahead_pieces(a->hello.free_heap, wire), 0, us, 0,
+	    a->hello.window_units);
 }
 
 /* ------------------------------------------------------------ deadlines */
@@ -551,7 +589,7 @@ send_data(struct agent *a, const char *path, const unsigned char *p,
 /*
  * A command: its payload cut into as many units as it needs.  The stop
  * flag is looked at before the first only: half a command would take the
- * next unit (agent_end()'s 'z') for the rest of its payload.
+ * next piece for the rest of its payload.
  */
 static int
 send_command(struct agent *a, int type, const void *payload, size_t len,
@@ -1053,17 +1091,6 @@ hex_len(const struct agent *a)
 	return a->hello.algo == DEVFS_HASH_GIT_SHA1 ? 40 : 64;
 }
 
-/* The last NUL-separated field of a frame. */
-static const char *
-last_field(const struct buf *b)
-{
-	const char *p = b->data + b->len;
-
-	while (p > b->data && p[-1] != '\0')
-		p--;
-	return p;
-}
-
 static int
 parse_inventory(struct agent *a, struct agent_inventory *inv)
 {
@@ -1282,12 +1309,14 @@ struct flight {
 };
 
 struct batch {
-	struct flight *fl;
+	struct agent_file *files;
+	struct flight *fl;    /* in the order they go: see batch_order() */
 	size_t n, next;       /* files; the one being sent */
 	size_t settled;       /* verdicts received */
 	bool staged;
 	bool stream_broken;   /* a compressed file failed */
 	uint64_t left;        /* wire and file bytes still to move */
+	uint64_t wire;        /* wire bytes of all its files */
 	agent_progress_fn progress;
 	void *arg;
 	uint64_t sent;        /* file bytes sent, for progress */
@@ -1322,7 +1351,7 @@ batch_progress(struct batch *b, struct flight *fl)
 	b->sent += now - fl->told;
 	fl->told = now;
 	if (b->progress != NULL)
-		b->progress(b->arg, (size_t)(fl - b->fl), b->sent);
+		b->progress(b->arg, (size_t)(fl->f - b->files), b->sent);
 }
 
 /* A deadline for what is still to move: the wire bytes, and an eighth
@@ -1371,6 +1400,7 @@ batch_open(struct agent *a, struct batch *b, struct flight *fl)
 	buf_addf(&head, "%s%c%zu%c%s%c%d%c%d%c%zu%c%d%c%zu", f->path, 0,
 	    f->len, 0, f->hex, 0, b->staged ? 1 : 0, 0, fl->zmode, 0,
 	    fl->wlen, 0, a->z.wbits, 0, a->z.chunk);
+	put_tail(a, &head, b->wire);
 	rc = send_command(a, 'P', head.data, head.len, "writing files");
 	buf_release(&head);
 	fl->opened = rc == 0;
@@ -1439,8 +1469,34 @@ batch_prepare(struct agent *a, struct batch *b, struct agent_file *files)
 			fl->wlen = files[i].len;
 		}
 		b->left += fl->wlen + files[i].len / 8;
+		b->wire += fl->wlen;
 	}
 	return 0;
+}
+
+/*
+ * Compressed files go first, raw ones after, each kind in its order (the
+ * compressed ones are one stream).  A compressed file keeps the board's
+ * flash chip busy far longer than the line, a raw one the line longer
+ * than the chip: what the agent reads ahead during the first (agent.py,
+ * "Read-ahead") is then raw data, and the line's time for it is saved.
+ * In the plan's order the 64 KB of a binary file could come first and
+ * nothing would be saved.
+ */
+static void
+batch_order(struct batch *b)
+{
+	struct flight *sorted = xcalloc(b->n ? b->n : 1, sizeof(*sorted));
+	size_t i, k = 0;
+
+	for (i = 0; i < b->n; i++)
+		if (b->fl[i].zmode != 0)
+			sorted[k++] = b->fl[i];
+	for (i = 0; i < b->n; i++)
+		if (b->fl[i].zmode == 0)
+			sorted[k++] = b->fl[i];
+	memcpy(b->fl, sorted, b->n * sizeof(*sorted));
+	free(sorted);
 }
 
 /* Send every unit, taking verdicts as they come, then the rest. */
@@ -1478,8 +1534,11 @@ agent_put_batch(struct agent *a, struct agent_file *files, size_t n,
 	b.staged = staged;
 	b.progress = progress;
 	b.arg = arg;
+	b.files = files;
 	b.fl = xcalloc(n ? n : 1, sizeof(*b.fl));
 	rc = batch_prepare(a, &b, files);
+	if (rc == 0)
+		batch_order(&b);
 	if (rc == 0) {
 		batch_arm(a, &b);
 		a->on_frame = batch_verdict;
@@ -1544,6 +1603,7 @@ agent_patch(struct agent *a, const char *path, const char *base,
 	 * with z 'U'), staged. */
 	buf_addf(&head, "%s%c%zu%c%s%c1%cU%c%zu%c0%c%s", path, 0, len, 0, hex,
 	    0, 0, 0, opslen, 0, 0, base);
+	put_tail(a, &head, opslen);
 	/* The board reads the base and writes the result as it goes. */
 	arm(a, opslen + opslen / (AGENT_UNIT - 5) * 5 + head.len + 256 +
 	    len / 4);
@@ -1594,6 +1654,7 @@ agent_finish(struct agent *a, const char *dest,
 {
 	const char *what = "finishing";
 	struct agent_inventory dummy;
+	char *f[7];
 
 	arm(a, 1024);
 	if (send_text(a, 'Q', dest, what) == -1 || next_frame(a, what) == -1)
@@ -1603,32 +1664,13 @@ agent_finish(struct agent *a, const char *dest,
 	a->finished = true;
 	if (parse_inventory(a, final ? final : &dummy) == -1)
 		return -1;
-	log_debug("%s: agent done; %s bytes of heap free on the board",
-	    a->port, last_field(&a->body));
-	return 0;
-}
-
-/*
- * Room in the window for agent_end's 'z', which goes within it like any
- * piece: on a board busy with its flash the ring holds what is in flight,
- * and a 'z' beyond it would lose its tail, leaving the agent waiting
- * inside the piece (its idle timeout starts only at a piece's start).
- * Frames that come meanwhile (a verdict in flight) are of no use now.
- * -1 when the run ended on its own (nothing left to wait for) or the
- * line failed (logged).
- */
-static int
-end_window(struct agent *a)
-{
-	while (a->pieces_sent - a->credits >= a->hello.window_units) {
-		a->wake_on_credit = true;
-		a->have_frame = false;
-		if (pump(a, "ending its run") == -1 || a->st == RX_DONE) {
-			a->wake_on_credit = false;
-			return -1;
-		}
-		a->wake_on_credit = false;
-	}
+	/* The inventory's fields, then the heap free and the pieces read
+	 * ahead. */
+	if (fields(&a->body, f, 7) != 7)
+		return unexpected(a, what);
+	a->read_ahead = strtoull(f[6], NULL, 10);
+	log_debug("%s: agent done; %s bytes of heap free on the board, %"
+	    PRIu64 " pieces read ahead", a->port, f[5], a->read_ahead);
 	return 0;
 }
 
@@ -1641,19 +1683,18 @@ agent_end(struct agent *a)
 	if (a == NULL)
 		return 0;
 	if (a->st != RX_DONE && !serial_lost(a->s) && !a->given_up) {
-		/* Not said goodbye: any unit the agent cannot use ends it. */
-		unsigned char u[AGENT_UNIT];
-		bool waiting = true;
-
-		unit_build(u, 'z', NULL, 0, false);
+		/*
+		 * Not said goodbye: one Ctrl-C, a FOREIGN byte, ends the run
+		 * at the next piece the agent takes out of the ring.  It goes
+		 * beyond the credit window, into the ring's margin: within it,
+		 * it would wait behind all the agent has read ahead (agent.py,
+		 * "Read-ahead"), seconds of flash work on a busy board.
+		 */
 		a->deadline = monotime_ms() + END_MS;
 		a->last_rx = monotime_ms();
-		if (!a->finished) {
-			waiting = end_window(a) == 0;
-			if (waiting)
-				serial_write(a->s, u, sizeof(u), WRITE_MS);
-		}
-		while (waiting && a->st != RX_DONE) {
+		if (!a->finished)
+			serial_write(a->s, "\x03", 1, WRITE_MS);
+		while (a->st != RX_DONE) {
 			a->have_frame = false;
 			if (pump(a, "ending its run") == -1)
 				break;
@@ -1678,6 +1719,12 @@ uint64_t
 agent_bytes_sent(const struct agent *a)
 {
 	return a->sent;
+}
+
+uint64_t
+agent_pieces_read_ahead(const struct agent *a)
+{
+	return a->read_ahead;
 }
 
 uint64_t

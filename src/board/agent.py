@@ -48,6 +48,24 @@
 # in).
 # With no next session, ipoll's IDLE_MS before every piece ends the run.
 #
+# Read-ahead: while the board waits for its flash chip the line can
+# carry only what the ring holds (20 ms of it at 115200), and the source
+# files of a push keep the chip busy far longer than the line.  So,
+# between the writes of a put, the agent takes the pieces that have
+# arrived out of the ring and keeps them, in order, in a BytesIO of up to
+# la_max pieces (ahead()), crediting each as usual: the host never has
+# more in flight than the ring holds, and the line keeps moving while the
+# chip works.  piece() takes from there first.  What it reads ahead is
+# what the host sends next (agent.c sends compressed files first, raw
+# ones after): 16 KB of it taken during the source's flash time leaves
+# 16 KB less to wait for when the raw data comes.  A piece is taken only
+# once it should have arrived whole (due[]: from when its credit went,
+# the host's turn and the line's rate): reading one that is still on
+# the way would hold the CPU until it has.  A stop cannot wait behind
+# what was read ahead: the host then sends one FOREIGN byte beyond the
+# window (the ring's margin holds it), which the next piece taken from
+# the ring, by ahead() or piece(), starts with.
+#
 # Board -> host: frames 1E, type, length (16 bits), payload, 16-bit sum of
 # type, length and payload.  Anything outside frames (text a timer
 # callback printed, say) is not ours and the host skips it.
@@ -80,7 +98,7 @@ import sys
 saved_path = list(sys.path)
 saved_mods = {}
 for name in ('os', 'gc', 'micropython', 'binascii', 'hashlib', 'select', 'errno',
-             'io', 'deflate'):
+             'io', 'deflate', 'time'):
     if name in sys.modules:
         saved_mods[name] = sys.modules.pop(name)
 sys.path.clear()
@@ -90,6 +108,8 @@ try:
     import micropython
     import binascii
     import hashlib
+    import time
+    import io
     try:
         import select
     except ImportError:
@@ -100,7 +120,6 @@ try:
         errno = None
     # An inflater for raw deflate: (stream, window bits) -> stream.
     try:
-        import io
         import deflate
         inflater = lambda s, w: deflate.DeflateIO(s, deflate.RAW, w)
     except ImportError:
@@ -150,6 +169,17 @@ un = 0
 # walks to remove them.
 ledger = None
 temps_out = 0
+# Read-ahead (ahead()): la holds la_n pieces from slot la_r on, a ring of
+# la_max; due[dk] is when the next piece in the stdin ring should have
+# arrived whole, a ring of the host's window (ticks_us); piece_us is a
+# piece's time on the line.  Set up by the first put that asks for it.
+la = None
+la_max = 0
+la_r = la_w = la_n = 0
+due = None
+dk = 0
+piece_us = 0
+la_taken = 0
 
 def send(t, payload=b''):
     if isinstance(payload, str):
@@ -167,6 +197,17 @@ def piece(i):
     # ipoll, not poll: poll() builds a list per call, one per piece here,
     # which the emulator cannot collect within the run (and a board
     # spends collections on).
+    global la_r, la_n
+    if la_n:
+        la.seek(la_r * UNIT)
+        la.readinto(whole[i])
+        la_r += 1
+        if la_r == la_max:
+            la_r = 0
+        la_n -= 1
+        if foreign[rb[i * UNIT]] if i else not known[rb[i * UNIT]]:
+            raise Stop('not a unit')
+        return
     if poller and next(poller.ipoll(IDLE_MS), None) is None:
         raise Stop('idle')
     inp.readinto(one)
@@ -175,6 +216,41 @@ def piece(i):
     rb[i * UNIT] = one[0]
     inp.readinto(pr[i])
     out.write(b'\x06')
+    credited()
+
+def credited():
+    # A piece left the ring and its credit went: the piece that credit
+    # lets the host send is due a piece's line time after the later of
+    # now plus the host's turn (a millisecond) and the piece due before it.
+    global dk
+    if due is None:
+        return
+    t = time.ticks_add(time.ticks_us(), 1000)
+    if time.ticks_diff(due[dk - 1], t) > 0:
+        t = due[dk - 1]
+    due[dk] = time.ticks_add(t, piece_us)
+    dk += 1
+    if dk == len(due):
+        dk = 0
+
+def ahead():
+    # The pieces that have arrived whole, out of the ring into la.
+    global la_w, la_n, la_taken
+    while la_n < la_max and time.ticks_diff(time.ticks_us(), due[dk]) >= 0 and next(poller.ipoll(0), None) is not None:
+        inp.readinto(one)
+        if foreign[one[0]]:
+            raise Stop('not a unit')
+        la.seek(la_w * UNIT)
+        la.write(one)
+        inp.readinto(pb)
+        la.write(pb)
+        out.write(b'\x06')
+        credited()
+        la_w += 1
+        if la_w == la_max:
+            la_w = 0
+        la_n += 1
+        la_taken += 1
 
 def unit():
     # One unit from the host, or Stop when it went away.  The type is
@@ -453,6 +529,8 @@ def emit(b):
             wf.close()
             wf = None
     wh.update(b)
+    if la_max:
+        ahead()
 
 # agent2c: split (the board compiles each part on its own: an ESP8266
 # has too little heap to compile the whole agent at once.  Both parts
@@ -579,7 +657,9 @@ def put(body):
     # (z 'U'); the file goes to its temporary name, is hashed as written
     # and, unless staged, renamed at once.
     global unz, wf, wh, werr, up, un, ledger, temps_out
-    p, size, want, staged, z, wire, w, ch = body.decode().split('\x00')
+    p, size, want, staged, z, wire, w, ch, ra, us, win = body.decode().split('\x00')
+    if la is None and poller and int(ra):
+        read_ahead(int(ra), int(us), int(win))
     size = int(size)
     t = temp(p)
     wf = None
@@ -633,6 +713,25 @@ def put(body):
             return True
     send(75, have)
     return True
+
+def read_ahead(n, us, win):
+    # Room for up to n pieces read ahead (io.BytesIO(n) only reserves
+    # it), half as much while the heap has no such block, none below two
+    # windows; and the window's due times, all as if due now.
+    global la, la_max, due, dk, piece_us
+    la = b''
+    while n >= 2 * win:
+        try:
+            la = io.BytesIO(n * UNIT)
+            break
+        except MemoryError:
+            n //= 2
+    if not la:
+        return
+    la_max = n
+    piece_us = us
+    due = [time.ticks_us()] * win
+    dk = 0
 
 def listing(top):
     chunk = []
@@ -703,9 +802,13 @@ for c in FOREIGN:
 one = bytearray(1)
 pr = []
 dv = [None]
+whole = []
 for i in range(PIECES):
     pr.append(rm[i * UNIT + 1:(i + 1) * UNIT])
     dv.append(rm[3:(i + 1) * UNIT - 2])
+    whole.append(rm[i * UNIT:(i + 1) * UNIT])
+# A piece read ahead: its first byte in one, the rest here.
+pb = bytearray(UNIT - 1)
 
 micropython.kbd_intr(-1)
 try:
@@ -743,12 +846,12 @@ try:
             elif t == 81:
                 # The ledger tells the listing as this run left it,
                 # unless something is left over that the inventory's
-                # walk removes or completes.
+                # walk removes or completes.  Then the pieces read ahead.
                 top = body.decode()
                 if ledger and ledger[0] == top.rstrip('/') + '/' and not temps_out:
-                    send(81, summary(top, '', 0))
+                    send(81, summary(top, '', 0) + '\x00%d' % la_taken)
                 else:
-                    send(81, inventory(top))
+                    send(81, inventory(top) + '\x00%d' % la_taken)
                 break
             else:
                 raise Stop('command %d' % t)

@@ -9,7 +9,8 @@
  * a put's file data went out: where BYTES is not at the end of a 'D'
  * unit, the board is left inside one (agent.py's header).
  * -S sets the agent's stop flag there instead, as senkod's SIGTERM
- * handler does: the put ends at the next unit and the run is ended.
+ * handler does: the put ends at the next unit and the run is ended;
+ * "ended N ms after the stop" follows "end ok".
  * Commands run in order inside one agent run:
  *   inv DEST            print "inventory RECORD LISTING ENTRIES JOURNAL TEMPS"
  *   ls DIR              print "SIZE PATH" per entry (-1 for folders)
@@ -26,7 +27,8 @@
  *   cat PATH            print a board file
  *   halt                stop here without saying goodbye (the board's
  *                       idle timeout or the next Ctrl-C frees it)
- * Then "bye", the counts "sent N received N", and "end ok" when
+ * Then "bye", the counts "sent N received N", "read ahead N" (pieces
+ * the agent took early), and "end ok" when
  * agent_end() left the board at its raw prompt ("end failed" if not).
  * Exit 0, 1 when a command failed, 3 when the agent could not start, 2
  * usage.
@@ -42,10 +44,12 @@
 #include "devfs.h"
 #include "fsutil.h"
 #include "log.h"
+#include "monotime.h"
 #include "repl.h"
 
 static uint64_t kill_at, stop_at;
 static volatile sig_atomic_t stop_flag;
+static int64_t stop_ms;   /* when -S's stop was asked for */
 
 /* agent_put's progress, after every piece: -K's and -S's moment. */
 static void
@@ -54,8 +58,10 @@ put_progress(void *arg, uint64_t sent)
 	(void)arg;
 	if (kill_at > 0 && sent >= kill_at)
 		raise(SIGKILL);
-	if (stop_at > 0 && sent >= stop_at)
+	if (stop_at > 0 && sent >= stop_at && !stop_flag) {
 		stop_flag = 1;
+		stop_ms = monotime_ms();
+	}
 }
 
 static void
@@ -282,11 +288,16 @@ main(int argc, char **argv)
 	printf("bye\nsent %llu received %llu\n",
 	    (unsigned long long)agent_bytes_sent(a),
 	    (unsigned long long)agent_bytes_received(a));
+	printf("read ahead %llu\n",
+	    (unsigned long long)agent_pieces_read_ahead(a));
 	if (agent_end(a) == -1) {
 		printf("end failed\n");
 		rc = 1;
 	} else
 		printf("end ok\n");
+	if (stop_ms > 0)
+		printf("ended %lld ms after the stop\n",
+		    (long long)(monotime_ms() - stop_ms));
 	repl_close(r);
 	buf_release(&journal);
 	return rc;
