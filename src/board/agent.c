@@ -589,7 +589,7 @@ send_data(struct agent *a, const char *path, const unsigned char *p,
 /*
  * A command: its payload cut into as many units as it needs.  The stop
  * flag is looked at before the first only: half a command would take the
- * next piece for the rest of its payload.
+ * next unit (agent_end()'s 'z') for the rest of its payload.
  */
 static int
 send_command(struct agent *a, int type, const void *payload, size_t len,
@@ -1674,6 +1674,30 @@ agent_finish(struct agent *a, const char *dest,
 	return 0;
 }
 
+/*
+ * Room in the window for agent_end's 'z', which goes within it like any
+ * piece: on a board busy with its flash the ring holds what is in flight,
+ * and a 'z' beyond it would lose its tail, leaving the agent waiting
+ * inside the piece (its idle timeout starts only at a piece's start).
+ * Frames that come meanwhile (a verdict in flight) are of no use now.
+ * -1 when the run ended on its own (nothing left to wait for) or the
+ * line failed (logged).
+ */
+static int
+end_window(struct agent *a)
+{
+	while (a->pieces_sent - a->credits >= a->hello.window_units) {
+		a->wake_on_credit = true;
+		a->have_frame = false;
+		if (pump(a, "ending its run") == -1 || a->st == RX_DONE) {
+			a->wake_on_credit = false;
+			return -1;
+		}
+		a->wake_on_credit = false;
+	}
+	return 0;
+}
+
 int
 agent_end(struct agent *a)
 {
@@ -1683,18 +1707,19 @@ agent_end(struct agent *a)
 	if (a == NULL)
 		return 0;
 	if (a->st != RX_DONE && !serial_lost(a->s) && !a->given_up) {
-		/*
-		 * Not said goodbye: one Ctrl-C, a FOREIGN byte, ends the run
-		 * at the next piece the agent takes out of the ring.  It goes
-		 * beyond the credit window, into the ring's margin: within it,
-		 * it would wait behind all the agent has read ahead (agent.py,
-		 * "Read-ahead"), seconds of flash work on a busy board.
-		 */
+		/* Not said goodbye: any unit the agent cannot use ends it. */
+		unsigned char u[AGENT_UNIT];
+		bool waiting = true;
+
+		unit_build(u, 'z', NULL, 0, false);
 		a->deadline = monotime_ms() + END_MS;
 		a->last_rx = monotime_ms();
-		if (!a->finished)
-			serial_write(a->s, "\x03", 1, WRITE_MS);
-		while (a->st != RX_DONE) {
+		if (!a->finished) {
+			waiting = end_window(a) == 0;
+			if (waiting)
+				serial_write(a->s, u, sizeof(u), WRITE_MS);
+		}
+		while (waiting && a->st != RX_DONE) {
 			a->have_frame = false;
 			if (pump(a, "ending its run") == -1)
 				break;

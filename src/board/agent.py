@@ -61,10 +61,10 @@
 # 16 KB less to wait for when the raw data comes.  A piece is taken only
 # once it should have arrived whole (due[]: from when its credit went,
 # the host's turn and the line's rate): reading one that is still on
-# the way would hold the CPU until it has.  A stop cannot wait behind
-# what was read ahead: the host then sends one FOREIGN byte beyond the
-# window (the ring's margin holds it), which the next piece taken from
-# the ring, by ahead() or piece(), starts with.
+# the way would hold the CPU until it has.  A piece that starts with a
+# FOREIGN byte ends the run as it leaves the ring, not once what was read
+# ahead of it is written: the host's 'z' (agent_end) and a new session's
+# Ctrl-C stop a busy board within a window's worth of its work.
 #
 # Board -> host: frames 1E, type, length (16 bits), payload, 16-bit sum of
 # type, length and payload.  Anything outside frames (text a timer

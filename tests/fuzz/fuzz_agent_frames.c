@@ -88,7 +88,6 @@ struct serial {
 	/* The unit being written: its bytes so far, pieces still to come. */
 	uint8_t unit[AGENT_PIECES * AGENT_UNIT];
 	size_t unit_len, unit_left;
-	bool stopped;             /* agent_end's Ctrl-C went */
 };
 
 struct repl {
@@ -282,19 +281,15 @@ serial_write(struct serial *s, const void *data, size_t len, int timeout_ms)
 		errno = EIO;
 		return -1;
 	}
-	/* agent_end's stop: one Ctrl-C, a FOREIGN byte that ends the run
-	 * at the next piece's start, even inside a unit the host gave up
-	 * in the middle of; beyond the window (the ring's margin holds it),
-	 * and the last byte the agent gets. */
-	FUZZ_CHECK(!s->stopped, "the host wrote %zu bytes after its stop",
-	    len);
-	if (len == 1 && u[0] == 0x03) {
-		s->stopped = true;
-		s->sent += len;
-		return 0;
-	}
 	FUZZ_CHECK(len == AGENT_UNIT, "the host wrote %zu bytes, not one "
 	    "piece of %d", len, AGENT_UNIT);
+	/* 'z' ends the agent (agent_end) and may follow a unit the host
+	 * gave up in the middle of.  It goes within the window like any
+	 * piece: on a board busy with its flash, a 'z' past the ring loses
+	 * its tail, and the agent waits inside it (tests/transport's stop
+	 * at 1 Mbaud saw 22 bytes dropped and a 5 s wait). */
+	if (u[0] == 'z')
+		s->unit_left = 0;
 	board_took(s, u);
 	if (s->window) {
 		s->pieces++;

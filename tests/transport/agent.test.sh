@@ -228,6 +228,70 @@ check "stop: nothing dropped on the line" test "$(counter dropped_bytes)" = "$d0
 out=$("$agent_bin" -b 115200 "$slow" inv / 2>&1); rc=$?
 check "stop: the next visit gets in" test "$rc" = 0
 
+# ----------------------------------------------------------- read-ahead
+# While the board writes compressible files its flash chip is busy far
+# longer than the line; between writes the agent takes the pieces that
+# have arrived out of the ring and keeps them (agent.py, "Read-ahead").
+# A board whose flash programs take 5 ms (seven times the default: the
+# chip is what limits) and whose heap is as a board reports it, at 115200
+# baud.  Source-like files (about 9 to 1 compressed), then 20 KB random.
+board_start ahead --baud 115200 --heap-soft --flash-prog-us 5000 \
+	--counters "$tmp/ahead.counters" || not_ok "read-ahead board starts"
+acounter() { node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync('$tmp/ahead.counters'))['$1']))"; }
+mkdir -p "$tmp/src"
+for k in $(seq 1 24); do
+	for i in $(seq 1 170); do
+		echo "def handler_${k}_$i(event, state): return state.get('key_$i', $((i * 7 % 13))) * $k"
+	done >"$tmp/src/s$k.py"
+done
+# batch_args DIR N: the batch's PATH LOCAL pairs for s1..sN, then r.bin.
+batch_args() {
+	local k
+	for k in $(seq 1 "$2"); do printf '%s %s ' "$1/s$k.py" "$tmp/src/s$k.py"; done
+	printf '%s %s' "$1/r.bin" "$tmp/r20k.bin"
+}
+# ahead_intact DIR N: every file of the batch on the board as sent.
+ahead_intact() {
+	local k
+	for k in $(seq 1 "$2"); do
+		cmp -s "$tmp/src/s$k.py" "$tmp/ahead/flash$1/s$k.py" || return 1
+	done
+	cmp -s "$tmp/r20k.bin" "$tmp/ahead/flash$1/r.bin"
+}
+read_ahead() { sed -n 's/^read ahead //p' <<<"$1"; }
+# A store of 12 pieces wraps around many times.
+d0=$(acounter dropped_bytes)
+# shellcheck disable=SC2046
+out=$(SENKO_AGENT_AHEAD=12 "$agent_bin" -b 115200 -r "$tmp/ahead/port" \
+	batch 9 $(batch_args /ra 8) 2>&1); rc=$?
+check "read-ahead: a store of 12 pieces: the batch is written" test "$rc" = 0
+check "read-ahead: a store of 12 pieces: every file intact" ahead_intact /ra 8
+check "read-ahead: a store of 12 pieces: nothing dropped" test "$(acounter dropped_bytes)" = "$d0"
+n=$(read_ahead "$out")
+check "read-ahead: a store of 12 pieces: it went round (${n:-no} pieces read ahead)" \
+	test "${n:-0}" -gt 24
+[ "$rc" = 0 ] || diag "$out"
+# As senko sizes it (a quarter of the heap and of the batch's bytes).
+out=$("$agent_bin" -b 115200 -r "$tmp/ahead/port" batch 9 $(batch_args /rb 8) 2>&1); rc=$?
+check "read-ahead: as sized: the batch is written" test "$rc" = 0
+check "read-ahead: as sized: every file intact" ahead_intact /rb 8
+check "read-ahead: as sized: nothing dropped" test "$(acounter dropped_bytes)" = "$d0"
+n=$(read_ahead "$out")
+check "read-ahead: as sized: pieces were read ahead (${n:-none})" test "${n:-0}" -gt 50
+# A stop once the store is full: the host's 'z' ends the run as it
+# leaves the ring, not after the seconds of flash work read ahead of it
+# (with ahead()'s FOREIGN check taken out: 4 to 5 s, and the board was
+# still busy when agent_end gave up).
+out=$("$agent_bin" -b 115200 -r -S 100000 "$tmp/ahead/port" \
+	batch 25 $(batch_args /rc 24) 2>&1); rc=$?
+check "read-ahead: a stop: the batch says it stopped" expect_in "$out" "stopped while writing files"
+check "read-ahead: a stop: the run ends with the board at its prompt" expect_in "$out" "end ok"
+ms=$(sed -n 's/^ended \([0-9]*\) ms after the stop$/\1/p' <<<"$out")
+check "read-ahead: a stop: the run ended ${ms:-?} ms after it (at most 1 s)" \
+	test "${ms:-99999}" -le 1000
+out=$("$agent_bin" -b 115200 "$tmp/ahead/port" inv / 2>&1); rc=$?
+check "read-ahead: a stop: the next visit gets in" test "$rc" = 0
+
 # A board that answers but never finishes: its flash takes 300 ms a
 # program (a hundred times a W25Q32's worst, a chip that is dying), so a
 # 20 KB file would take 48 s while credits keep coming (never silent for
