@@ -191,9 +191,10 @@ def send(t, payload=b''):
     out.write(bytes((s >> 8, s & 255)))
 
 def piece(i):
-    # Piece i of a unit out of the ring, and its credit.  Its first byte
-    # alone first: anything but a unit type at a unit's start, or a
-    # FOREIGN byte at a later piece's, ends the run at once.
+    # Piece i of a unit: what was read ahead, or out of the ring and its
+    # credit.  Its first byte alone first: anything but a unit type at a
+    # unit's start, or a FOREIGN byte at a later piece's, ends the run at
+    # once.
     # ipoll, not poll: poll() builds a list per call, one per piece here,
     # which the emulator cannot collect within the run (and a board
     # spends collections on).
@@ -236,7 +237,11 @@ def credited():
 def ahead():
     # The pieces that have arrived whole, out of the ring into la.
     global la_w, la_n, la_taken
-    while la_n < la_max and time.ticks_diff(time.ticks_us(), due[dk]) >= 0 and next(poller.ipoll(0), None) is not None:
+    while la_n < la_max:
+        if time.ticks_diff(time.ticks_us(), due[dk]) < 0:
+            return
+        if next(poller.ipoll(0), None) is None:
+            return
         inp.readinto(one)
         if foreign[one[0]]:
             raise Stop('not a unit')
