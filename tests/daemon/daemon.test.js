@@ -135,6 +135,30 @@ test('SIGHUP with a new board adds it; SIGUSR1 polls at once despite a 1 h inter
   assert.ok(daemon.log.slice(before).some((l) => /SIGUSR1: polling now/.test(l)));
 });
 
+// Boards that cannot be reached (their ports gone): systemctl status must
+// not say all is well.  Two of them, so that the reload's "5 devices" is
+// this test's alone.
+test('boards whose ports are missing: STATUS says some are failing', async () => {
+  conf({ interval: '1h' });
+  for (const g of ['ghost1', 'ghost2'])
+    fs.appendFileSync(CONF, `\n[device ${g}]\nport = ${path.join(T, `${g}.tty`)}\nbaud = 1000000\nsource = app\n`);
+  const from = daemon.log.length;
+  daemon.kill('SIGHUP');
+  await h.until(() => daemon.log.slice(from).some((l) => /configuration reloaded: 1 source, 5 devices/.test(l)),
+    10000, 'reload with the missing boards');
+  const n = notes.length;
+  daemon.kill('SIGUSR1');
+  const status = () => notes.slice(n).filter((l) => /^STATUS=\d+ of 5 boards in sync/.test(l)).pop();
+  await h.until(status, 20000, 'STATUS after the poll');
+  assert.match(status(), /^STATUS=3 of 5 boards in sync at \w+, some failing \(see the log\); /);
+  // As before, for the tests that follow.
+  const back = daemon.log.length;
+  conf({ interval: '1h' });
+  daemon.kill('SIGHUP');
+  await h.until(() => daemon.log.slice(back).some((l) => /configuration reloaded: 1 source, 3 devices/.test(l)),
+    10000, 'reload without them');
+});
+
 test('idle: no CPU to speak of over 10 s', async () => {
   // Let the last cycle finish, then measure.
   await new Promise((r) => setTimeout(r, 1000));
@@ -145,14 +169,15 @@ test('idle: no CPU to speak of over 10 s', async () => {
 });
 
 test('SIGTERM in the middle of a push: exits within 5 s, no truncated file on the board', async () => {
-  // A slow board (the real 115200 baud) and a 64 KB file: ~6 s on the line.
+  // A slow board (the real 115200 baud) and a 128 KB file: ~12 s on the
+  // line, so that a stop that waited for the push would miss 5 s by far.
   const slow = await h.startBoard({ dir: T, name: 'slow', baud: 115200 });
   boards.push(slow);
   conf({ interval: '1h' });
   daemon.kill('SIGHUP');
   await waitFor(daemon.log, /configuration reloaded: 1 source, 4 devices/, 10000, 'reload');
   await h.until(() => boardHas(slow, 'main.py', 'print("v4")\n'), 30000, 'slow board synced');
-  const big = crypto.randomBytes(64 * 1024);
+  const big = crypto.randomBytes(128 * 1024);
   const before = daemon.log.length;
   const { ms, code } = await termMidPush(slow, { 'big.bin': big, 'after.py': 'Z = 1\n' });
   assert.ok(ms < 5000, `took ${ms} ms to stop`);
