@@ -152,8 +152,8 @@ agent_ahead_pieces(int64_t free_heap, uint64_t wire)
 static void
 put_tail(const struct agent *a, struct buf *head, uint64_t wire)
 {
-	unsigned baud = a->baud ? a->baud : 115200;
-	uint64_t us = ((uint64_t)AGENT_UNIT * 10 * 1000000 + baud - 1) / baud;
+	uint64_t us = ((uint64_t)AGENT_UNIT * 10 * 1000000 + a->baud - 1) /
+	    a->baud;
 
 	buf_addf(head, "%c%u%c%" PRIu64 "%c%u", 0,
 	    agent_ahead_pieces(a->hello.free_heap, wire), 0, us, 0,
@@ -167,7 +167,7 @@ put_tail(const struct agent *a, struct buf *head, uint64_t wire)
 static void
 arm(struct agent *a, uint64_t bytes)
 {
-	unsigned rate = (a->baud ? a->baud : 115200) / 10;
+	unsigned rate = a->baud / 10;
 
 	a->deadline = monotime_ms() + SLACK_MS + (int64_t)(bytes * 2000 / rate);
 }
@@ -1026,7 +1026,7 @@ agent_start(struct repl *r, unsigned baud, volatile sig_atomic_t *stop)
 
 	a->r = r;
 	a->port = repl_port(r);
-	a->baud = baud;
+	a->baud = baud ? baud : 115200; /* for deadlines and the line's pace */
 	a->stop = stop;
 	/* The bootstrap's units are paced like the agent's. */
 	a->hello.window_units = agent_window_units(repl_info(r)->platform);
